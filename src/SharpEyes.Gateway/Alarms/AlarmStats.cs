@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using Microsoft.Data.Sqlite;
+using SharpEyes.Gateway.Storage;
+
+namespace SharpEyes.Gateway.Alarms;
+
+/// <summary>Intake counters. Accepted and dead-lettered counts are rebuilt from the store at start; duplicates are persisted as a counter.</summary>
+public sealed class AlarmStats : IJournalParticipant
+{
+    private readonly ConcurrentDictionary<string, long> _deadLetters = new(StringComparer.Ordinal);
+    private long _accepted;
+    private long _duplicates;
+
+    public long Accepted => Interlocked.Read(ref _accepted);
+
+    public long Duplicates => Interlocked.Read(ref _duplicates);
+
+    public IReadOnlyDictionary<string, long> DeadLetters => _deadLetters;
+
+    public long Received => Accepted + Duplicates + _deadLetters.Values.Sum();
+
+    public void Load(SqliteConnection connection)
+    {
+        _deadLetters.Clear();
+        foreach (var reason in DeadLetterReasons.All)
+        {
+            _deadLetters[reason] = 0;
+        }
+
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT 'accepted', COUNT(*) FROM alarms
+            UNION ALL SELECT 'duplicates', COALESCE((SELECT value FROM counters WHERE name = 'alarms.duplicates'), 0)
+            UNION ALL SELECT 'dl:' || reason, COUNT(*) FROM dead_letters GROUP BY reason
+            """;
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var name = reader.GetString(0);
+            var value = reader.GetInt64(1);
+            if (name == "accepted")
+            {
+                _accepted = value;
+            }
+            else if (name == "duplicates")
+            {
+                _duplicates = value;
+            }
+            else
+            {
+                _deadLetters[name[3..]] = value;
+            }
+        }
+    }
+
+    internal void CountAccepted() => Interlocked.Increment(ref _accepted);
+
+    internal void CountDuplicate(JournalTransaction tx)
+    {
+        tx.Execute("INSERT INTO counters(name, value) VALUES('alarms.duplicates', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1");
+        Interlocked.Increment(ref _duplicates);
+    }
+
+    internal void CountDeadLetter(string reason) => _deadLetters.AddOrUpdate(reason, 1, (_, v) => v + 1);
+}

@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
+using SharpEyes.Gateway.Storage;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Auth;
+
+/// <summary>
+/// API keys of the form <c>se_{keyId}_{secret}</c>. Only SHA-256 of the secret is stored: the secret is 32 random
+/// bytes, so a fast hash is enough (the same choice as GitHub's and Stripe's API tokens). The key id is not secret
+/// and is what logs and the Admin service show.
+/// </summary>
+public sealed partial class ApiKeyStore : IJournalParticipant
+{
+    private readonly Journal _journal;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, KeyRecord> _byId = new(StringComparer.Ordinal);
+
+    public ApiKeyStore(Journal journal, TimeProvider time)
+    {
+        _journal = journal;
+        _time = time;
+    }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{1,63}$")]
+    public static partial Regex VendorIdPattern();
+
+    public bool HasAdminKey => _byId.Values.Any(k => k.Role == Role.Admin && !k.Revoked);
+
+    public void Load(SqliteConnection connection)
+    {
+        _byId.Clear();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT key_id, secret_hash, role, vendor_id, description, created_at, revoked FROM api_keys";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var record = new KeyRecord(reader.GetString(0), (byte[])reader[1], (Role)reader.GetInt32(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? "" : reader.GetString(4),
+                reader.GetInt64(5), reader.GetInt64(6) != 0);
+            _byId[record.KeyId] = record;
+        }
+    }
+
+    /// <summary>Resolves a presented key, or null when it is malformed, unknown or revoked.</summary>
+    public Principal? Authenticate(string? presented)
+    {
+        if (!TryParse(presented, out var keyId, out var secret) || !_byId.TryGetValue(keyId, out var record) || record.Revoked)
+        {
+            return null;
+        }
+
+        var hash = Hash(secret);
+        return CryptographicOperations.FixedTimeEquals(hash, record.SecretHash)
+            ? new Principal(record.KeyId, record.Role, record.VendorId)
+            : null;
+    }
+
+    /// <summary>Creates a key; returns its info and the key itself, which is never stored or shown again.</summary>
+    public async Task<(ApiKeyInfo Info, string Key)> CreateAsync(Role role, string? vendorId, string description, string? presetKey = null)
+    {
+        string keyId;
+        string secret;
+        if (presetKey is not null)
+        {
+            if (!TryParse(presetKey, out keyId, out secret))
+            {
+                // An operator-chosen key (SHARPEYES_ADMIN_KEY) need not follow our format: derive an id from it.
+                secret = presetKey;
+                keyId = Convert.ToHexStringLower(Hash(presetKey))[..12];
+            }
+        }
+        else
+        {
+            keyId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+            secret = Base64Url(RandomNumberGenerator.GetBytes(32));
+        }
+
+        var record = new KeyRecord(keyId, Hash(secret), role, vendorId, description, _time.GetUtcNow().ToUnixTimeMilliseconds(), false);
+        await _journal.ExecuteAsync(tx =>
+        {
+            tx.Execute("INSERT OR REPLACE INTO api_keys(key_id, secret_hash, role, vendor_id, description, created_at, revoked) VALUES($p0,$p1,$p2,$p3,$p4,$p5,0)",
+                record.KeyId, record.SecretHash, (int)record.Role, record.VendorId, record.Description, record.CreatedAt);
+            tx.AfterCommit(() => _byId[record.KeyId] = record);
+            return true;
+        }).ConfigureAwait(false);
+        var key = presetKey ?? $"se_{keyId}_{secret}";
+        return (record.ToInfo(), key);
+    }
+
+    public async Task<bool> RevokeAsync(string keyId)
+    {
+        if (!_byId.TryGetValue(keyId, out var record) || record.Revoked)
+        {
+            return false;
+        }
+
+        await _journal.ExecuteAsync(tx =>
+        {
+            tx.Execute("UPDATE api_keys SET revoked = 1 WHERE key_id = $p0", keyId);
+            tx.AfterCommit(() => _byId[keyId] = record with { Revoked = true });
+            return true;
+        }).ConfigureAwait(false);
+        return true;
+    }
+
+    public IReadOnlyList<ApiKeyInfo> List() => [.. _byId.Values.OrderBy(k => k.CreatedAt).Select(k => k.ToInfo())];
+
+    private static bool TryParse(string? presented, out string keyId, out string secret)
+    {
+        keyId = secret = "";
+        if (presented is null || !presented.StartsWith("se_", StringComparison.Ordinal))
+        {
+            return TryPreset(presented, out keyId, out secret);
+        }
+
+        var underscore = presented.IndexOf('_', 3);
+        if (underscore < 0)
+        {
+            return false;
+        }
+
+        keyId = presented[3..underscore];
+        secret = presented[(underscore + 1)..];
+        return keyId.Length > 0 && secret.Length > 0;
+    }
+
+    private static bool TryPreset(string? presented, out string keyId, out string secret)
+    {
+        keyId = secret = "";
+        if (string.IsNullOrEmpty(presented))
+        {
+            return false;
+        }
+
+        keyId = Convert.ToHexStringLower(Hash(presented))[..12];
+        secret = presented;
+        return true;
+    }
+
+    private static byte[] Hash(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+
+    private static string Base64Url(byte[] bytes) =>
+        Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private sealed record KeyRecord(string KeyId, byte[] SecretHash, Role Role, string? VendorId, string Description, long CreatedAt, bool Revoked)
+    {
+        public ApiKeyInfo ToInfo() => new()
+        {
+            KeyId = KeyId,
+            Role = Role,
+            VendorId = VendorId ?? "",
+            Description = Description,
+            CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt)),
+            Revoked = Revoked,
+        };
+    }
+}

@@ -1,0 +1,12 @@
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Auth;
+
+/// <summary>Who is calling: the key's id, role and, for vendors, the vendor id.</summary>
+public sealed record Principal(string KeyId, Role Role, string? VendorId)
+{
+    public bool IsAdmin => Role == Role.Admin;
+
+    /// <summary>May this caller read or change a device owned by <paramref name="vendorId"/>?</summary>
+    public bool Owns(string vendorId) => IsAdmin || (Role == Role.Vendor && VendorId == vendorId);
+}

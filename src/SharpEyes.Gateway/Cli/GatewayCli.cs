@@ -1,0 +1,207 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Cli;
+
+/// <summary>
+/// The command line. <c>sharpeyes [serve] [--grpc-port N ...]</c> runs the gateway; the other commands are clients
+/// of a running gateway's gRPC API (<c>--server</c>, default http://127.0.0.1:50051; <c>--key</c>, default
+/// $SHARPEYES_API_KEY, then $SHARPEYES_ADMIN_KEY, then ./data/initial-admin-key).
+/// </summary>
+public static class GatewayCli
+{
+    private static readonly string[] ClientCommands = ["keys", "geo", "stats", "help", "--help", "-h"];
+
+    public const string Usage = """
+        usage:
+          sharpeyes [serve] [--grpc-port 50051] [--mqtt-port 1883] [--http-port 8080] [--data-dir ./data]
+                            [--bind 0.0.0.0] [--demo] [--sqlite-synchronous NORMAL|FULL]
+          sharpeyes keys create --role vendor|operator|planner|centre|admin [--vendor-id ID] [--description TEXT]
+          sharpeyes keys list
+          sharpeyes keys revoke KEY_ID
+          sharpeyes geo import-grids FILE.geojson [--datum wgs84|gcj02|bd09]
+          sharpeyes geo import-sites FILE.geojson [--datum wgs84|gcj02|bd09]
+          sharpeyes geo load-demo
+          sharpeyes geo locate LON LAT [--datum wgs84|gcj02|bd09]
+          sharpeyes stats
+        client options: --server URL (default http://127.0.0.1:50051, or $SHARPEYES_SERVER)
+                        --key KEY (default $SHARPEYES_API_KEY, $SHARPEYES_ADMIN_KEY, or ./data/initial-admin-key)
+        """;
+
+    public static bool IsClientCommand(string[] args) => args.Length > 0 && ClientCommands.Contains(args[0]);
+
+    public static string[] ServeArgs(string[] args) => args.Length > 0 && args[0] == "serve" ? args[1..] : args;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
+    {
+        stdout ??= Console.Out;
+        stderr ??= Console.Error;
+        if (args[0] is "help" or "--help" or "-h")
+        {
+            await stdout.WriteLineAsync(Usage).ConfigureAwait(false);
+            return 0;
+        }
+
+        var (positional, flags) = Split(args);
+        var server = flags.GetValueOrDefault("server") ?? Environment.GetEnvironmentVariable("SHARPEYES_SERVER") ?? "http://127.0.0.1:50051";
+        var key = flags.GetValueOrDefault("key") ?? Environment.GetEnvironmentVariable("SHARPEYES_API_KEY")
+            ?? Environment.GetEnvironmentVariable("SHARPEYES_ADMIN_KEY") ?? ReadInitialKey(flags.GetValueOrDefault("data-dir") ?? "./data");
+        if (string.IsNullOrEmpty(key))
+        {
+            await stderr.WriteLineAsync("no API key: pass --key or set SHARPEYES_API_KEY").ConfigureAwait(false);
+            return 2;
+        }
+
+        using var channel = GrpcChannel.ForAddress(server);
+        var headers = new Metadata { { "authorization", "Bearer " + key } };
+        try
+        {
+            return await Dispatch(positional, flags, channel, headers, stdout, stderr).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            await stderr.WriteLineAsync($"error: {e.StatusCode}: {e.Status.Detail}").ConfigureAwait(false);
+            return 1;
+        }
+    }
+
+    private static async Task<int> Dispatch(List<string> p, Dictionary<string, string> flags, GrpcChannel channel, Metadata headers, TextWriter stdout, TextWriter stderr)
+    {
+        var command = string.Join(' ', p.Take(2));
+        switch (command)
+        {
+            case "keys create":
+                {
+                    var role = ParseRole(flags.GetValueOrDefault("role"));
+                    if (role is null)
+                    {
+                        await stderr.WriteLineAsync("--role must be vendor, operator, planner, centre or admin").ConfigureAwait(false);
+                        return 2;
+                    }
+
+                    var response = await new V1.Admin.AdminClient(channel).CreateApiKeyAsync(new CreateApiKeyRequest
+                    {
+                        Role = role.Value,
+                        VendorId = flags.GetValueOrDefault("vendor-id") ?? "",
+                        Description = flags.GetValueOrDefault("description") ?? "",
+                    }, headers).ConfigureAwait(false);
+                    await stderr.WriteLineAsync($"created {response.Info.Role} key {response.Info.KeyId}{(response.Info.VendorId.Length > 0 ? " for vendor " + response.Info.VendorId : "")}; it is shown once:").ConfigureAwait(false);
+                    await stdout.WriteLineAsync(response.ApiKey).ConfigureAwait(false);
+                    return 0;
+                }
+
+            case "keys list":
+                {
+                    var response = await new V1.Admin.AdminClient(channel).ListApiKeysAsync(new ListApiKeysRequest(), headers).ConfigureAwait(false);
+                    foreach (var k in response.Keys)
+                    {
+                        await stdout.WriteLineAsync($"{k.KeyId}\t{k.Role}\t{k.VendorId}\t{(k.Revoked ? "revoked" : "active")}\t{k.CreatedAt.ToDateTimeOffset():u}\t{k.Description}").ConfigureAwait(false);
+                    }
+
+                    return 0;
+                }
+
+            case "keys revoke" when p.Count == 3:
+                {
+                    var response = await new V1.Admin.AdminClient(channel).RevokeApiKeyAsync(new RevokeApiKeyRequest { KeyId = p[2] }, headers).ConfigureAwait(false);
+                    await stdout.WriteLineAsync(response.Revoked ? "revoked" : "no such active key").ConfigureAwait(false);
+                    return response.Revoked ? 0 : 1;
+                }
+
+            case "geo import-grids" when p.Count == 3:
+            case "geo import-sites" when p.Count == 3:
+                {
+                    var datum = Geography.GeoConvert.Parse(flags.GetValueOrDefault("datum") ?? "wgs84");
+                    if (datum is null)
+                    {
+                        await stderr.WriteLineAsync("--datum must be wgs84, gcj02 or bd09").ConfigureAwait(false);
+                        return 2;
+                    }
+
+                    var request = new ImportGeoJsonRequest { Geojson = await File.ReadAllTextAsync(p[2]).ConfigureAwait(false), Datum = datum.Value };
+                    var client = new V1.Geography.GeographyClient(channel);
+                    var response = p[1] == "import-grids"
+                        ? await client.ImportGridsAsync(request, headers).ConfigureAwait(false)
+                        : await client.ImportKeySitesAsync(request, headers).ConfigureAwait(false);
+                    await stdout.WriteLineAsync($"imported {response.Imported} features").ConfigureAwait(false);
+                    return 0;
+                }
+
+            case "geo load-demo":
+                {
+                    var response = await new V1.Geography.GeographyClient(channel).LoadDemoAsync(new V1.Empty(), headers).ConfigureAwait(false);
+                    await stdout.WriteLineAsync($"loaded the 高邑县 demo dataset: {response.Imported} features").ConfigureAwait(false);
+                    return 0;
+                }
+
+            case "geo locate" when p.Count == 4:
+                {
+                    var datum = Geography.GeoConvert.Parse(flags.GetValueOrDefault("datum") ?? "wgs84") ?? V1.Datum.Wgs84;
+                    var response = await new V1.Geography.GeographyClient(channel).LocateAsync(new GeoPoint
+                    {
+                        Lon = double.Parse(p[2], System.Globalization.CultureInfo.InvariantCulture),
+                        Lat = double.Parse(p[3], System.Globalization.CultureInfo.InvariantCulture),
+                        Datum = datum,
+                    }, headers).ConfigureAwait(false);
+                    await stdout.WriteLineAsync(response.ToString()).ConfigureAwait(false);
+                    return 0;
+                }
+
+            case "stats":
+                {
+                    var response = await new V1.Admin.AdminClient(channel).GetStatsAsync(new GetStatsRequest(), headers).ConfigureAwait(false);
+                    await stdout.WriteLineAsync(response.ToString()).ConfigureAwait(false);
+                    return 0;
+                }
+
+            default:
+                await stderr.WriteLineAsync(Usage).ConfigureAwait(false);
+                return 2;
+        }
+    }
+
+    private static Role? ParseRole(string? text) => text?.ToLowerInvariant() switch
+    {
+        "vendor" => Role.Vendor,
+        "operator" => Role.Operator,
+        "planner" => Role.Planner,
+        "centre" or "center" => Role.Centre,
+        "admin" => Role.Admin,
+        _ => null,
+    };
+
+    private static string? ReadInitialKey(string dataDir)
+    {
+        var file = Path.Combine(dataDir, "initial-admin-key");
+        return File.Exists(file) ? File.ReadAllText(file).Trim() : null;
+    }
+
+    private static (List<string> Positional, Dictionary<string, string> Flags) Split(string[] args)
+    {
+        var positional = new List<string>();
+        var flags = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                var name = args[i][2..];
+                var eq = name.IndexOf('=', StringComparison.Ordinal);
+                if (eq > 0)
+                {
+                    flags[name[..eq]] = name[(eq + 1)..];
+                }
+                else if (i + 1 < args.Length)
+                {
+                    flags[name] = args[++i];
+                }
+            }
+            else
+            {
+                positional.Add(args[i]);
+            }
+        }
+
+        return (positional, flags);
+    }
+}

@@ -1,0 +1,70 @@
+using System.ComponentModel.DataAnnotations;
+using SharpEyes.Geo.Optics;
+
+namespace SharpEyes.Gateway.Configuration;
+
+/// <summary>The "SharpEyes" configuration section. Command-line switches and SHARPEYES_* variables map onto it (see <see cref="GatewayConfiguration"/>).</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "SharpEyes";
+
+    [Range(0, 65535)] public int GrpcPort { get; set; } = 50051;
+    [Range(0, 65535)] public int MqttPort { get; set; } = 1883;
+    [Range(0, 65535)] public int HttpPort { get; set; } = 8080;
+
+    /// <summary>Address every listener binds to. 0.0.0.0 serves the network; tests use 127.0.0.1.</summary>
+    [Required] public string BindAddress { get; set; } = "0.0.0.0";
+
+    [Required] public string DataDir { get; set; } = "./data";
+
+    /// <summary>Load the shipped 高邑县 demo geography on start when no geography is loaded yet.</summary>
+    public bool Demo { get; set; }
+
+    /// <summary>County codes (GB/T 2260, 6 digits) whose devices this gateway accepts, besides counties in the imported geography.</summary>
+    public string[] CountyCodes { get; set; } = ["130127"];
+
+    /// <summary>SQLite synchronous mode: NORMAL survives a killed process, FULL also a power cut (an fsync per commit).</summary>
+    [RegularExpression("^(NORMAL|FULL)$")] public string SqliteSynchronous { get; set; } = "NORMAL";
+
+    public AlarmOptions Alarms { get; set; } = new();
+    public IncidentOptions Incidents { get; set; } = new();
+    public LivenessOptions Liveness { get; set; } = new();
+
+    /// <summary>DORI level at which a camera's range is derived from its lens.</summary>
+    public DoriLevel RangeDoriLevel { get; set; } = DoriLevel.Observation;
+}
+
+public sealed class AlarmOptions
+{
+    /// <summary>Largest alarm payload accepted; larger ones are dead-lettered as "oversized".</summary>
+    [Range(256, 1 << 20)] public int MaxPayloadBytes { get; set; } = 16 * 1024;
+
+    /// <summary>Key sites within this distance of an alarm are attached to it (sites containing it always are).</summary>
+    [Range(0, 10_000)] public double KeySiteRadiusMeters { get; set; } = 100;
+
+    /// <summary>Most alarms committed in one transaction (group commit across connections).</summary>
+    [Range(1, 100_000)] public int MaxBatch { get; set; } = 2_000;
+}
+
+public sealed class IncidentOptions
+{
+    /// <summary>Alarms in the same grid and type class whose occurrence times are within this window join one incident.</summary>
+    public TimeSpan CorrelationWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>An incident closes when no alarm joined it for this long (gateway clock).</summary>
+    public TimeSpan QuietPeriod { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often the quiet-period check runs.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+public sealed class LivenessOptions
+{
+    /// <summary>GB/T 28181 default keepalive interval.</summary>
+    public TimeSpan KeepaliveInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Missed keepalives before a device is offline (GB/T 28181: 3).</summary>
+    [Range(1, 100)] public int MissedKeepalives { get; set; } = 3;
+
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,205 @@
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Auth;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Geography;
+using SharpEyes.Geo.Optics;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Devices;
+
+/// <summary>A registration turned into the canonical stored form: WGS-84 position, derived FOV and range, credentials split off.</summary>
+public sealed record ValidatedDevice(Device Device, string? RtspSecret);
+
+/// <summary>Validates <see cref="RegisterDeviceRequest"/>s; every failure names the field (<see cref="FieldException"/>).</summary>
+public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOptions> options)
+{
+    public const double MaxRangeM = 5000;
+    private readonly DoriLevel _doriLevel = options.Value.RangeDoriLevel;
+
+    public ValidatedDevice Validate(RegisterDeviceRequest r, Principal caller)
+    {
+        if (r.Kind == DeviceKind.Unspecified || !System.Enum.IsDefined(r.Kind))
+        {
+            throw new FieldException("kind", "required: DEVICE_KIND_CAMERA or DEVICE_KIND_ALARM_DEVICE");
+        }
+
+        var idProblem = GbDeviceId.Check(r.DeviceId, r.Kind, geography.IsKnownCounty);
+        if (idProblem is not null)
+        {
+            throw new FieldException("device_id", idProblem);
+        }
+
+        var vendorId = caller.Role == Role.Vendor ? caller.VendorId! : r.VendorId;
+        if (caller.Role != Role.Vendor)
+        {
+            if (string.IsNullOrEmpty(vendorId) || !ApiKeyStore.VendorIdPattern().IsMatch(vendorId))
+            {
+                throw new FieldException("vendor_id", "required when registering with an admin key: [a-z0-9][a-z0-9_-]{1,63}");
+            }
+        }
+        else if (!string.IsNullOrEmpty(r.VendorId) && r.VendorId != vendorId)
+        {
+            throw new FieldException("vendor_id", "a vendor key registers only its own devices; leave vendor_id empty");
+        }
+
+        Text("name", r.Name, required: true, max: 128);
+        Text("model", r.Model, required: false, max: 128);
+        var (lon, lat) = Position("position", r.Position);
+
+        var device = new Device
+        {
+            DeviceId = r.DeviceId,
+            Kind = r.Kind,
+            Name = r.Name.Trim(),
+            VendorId = vendorId,
+            Model = r.Model.Trim(),
+            Position = new GeoPoint { Lon = lon, Lat = lat, Datum = V1.Datum.Wgs84 },
+        };
+
+        string? secret = null;
+        if (r.Kind == DeviceKind.Camera)
+        {
+            if (r.Camera is null)
+            {
+                throw new FieldException("camera", "required for cameras: azimuth_deg and hfov_deg + range_m (or lens)");
+            }
+
+            (device.Camera, secret) = Camera(r.Camera);
+            device.HasRtspCredentials = secret is not null;
+        }
+        else if (r.Camera is not null)
+        {
+            throw new FieldException("camera", "only cameras have a camera spec");
+        }
+
+        var region = geography.Locate(lon, lat);
+        device.Region = region;
+        device.RegionCode = region.GridCode.Length > 0 ? region.GridCode : GbDeviceId.CountyCode(r.DeviceId);
+        return new ValidatedDevice(device, secret);
+    }
+
+    /// <summary>Validates a position and converts it to WGS-84.</summary>
+    public static (double Lon, double Lat) Position(string field, GeoPoint? p)
+    {
+        if (p is null)
+        {
+            throw new FieldException(field, "required: lon, lat and datum");
+        }
+
+        if (!double.IsFinite(p.Lon) || p.Lon < -180 || p.Lon > 180)
+        {
+            throw new FieldException(field + ".lon", $"must be in [-180, 180], got {p.Lon}");
+        }
+
+        if (!double.IsFinite(p.Lat) || p.Lat < -90 || p.Lat > 90)
+        {
+            throw new FieldException(field + ".lat", $"must be in [-90, 90], got {p.Lat}");
+        }
+
+        if (p.Lon == 0 && p.Lat == 0)
+        {
+            throw new FieldException(field, "0,0 is not a real position (a device that does not know where it is)");
+        }
+
+        if (!System.Enum.IsDefined(p.Datum))
+        {
+            throw new FieldException(field + ".datum", $"unknown datum {(int)p.Datum}");
+        }
+
+        return GeoConvert.ToWgs84(p.Lon, p.Lat, p.Datum);
+    }
+
+    private (CameraSpec Spec, string? Secret) Camera(CameraSpec c)
+    {
+        Range("camera.azimuth_deg", c.AzimuthDeg, 0, 360, lowOpen: false);
+        var spec = new CameraSpec
+        {
+            AzimuthDeg = c.AzimuthDeg % 360,
+            Ptz = c.Ptz,
+            MountHeightM = c.MountHeightM,
+            ResolutionWidth = c.ResolutionWidth,
+            ResolutionHeight = c.ResolutionHeight,
+        };
+        if (c.Lens is not null)
+        {
+            Range("camera.lens.focal_length_mm", c.Lens.FocalLengthMm, 0, 1000, lowOpen: true);
+            Range("camera.lens.sensor_width_mm", c.Lens.SensorWidthMm, 0, 100, lowOpen: true);
+            Range("camera.lens.horizontal_pixels", c.Lens.HorizontalPixels, 0, 20_000, lowOpen: true);
+            spec.Lens = c.Lens.Clone();
+        }
+
+        if (c.HfovDeg != 0 || c.RangeM != 0 || c.Lens is null)
+        {
+            Range("camera.hfov_deg", c.HfovDeg, 0, 360, lowOpen: true);
+            Range("camera.range_m", c.RangeM, 0, MaxRangeM, lowOpen: true);
+            spec.HfovDeg = c.HfovDeg;
+            spec.RangeM = c.RangeM;
+        }
+        else
+        {
+            spec.HfovDeg = Dori.HorizontalFovDegrees(c.Lens.FocalLengthMm, c.Lens.SensorWidthMm);
+            spec.RangeM = Math.Min(MaxRangeM, Dori.MaxDistanceMeters(c.Lens.FocalLengthMm, c.Lens.SensorWidthMm, c.Lens.HorizontalPixels, _doriLevel));
+        }
+
+        Range("camera.mount_height_m", c.MountHeightM, 0, 500, lowOpen: false);
+        if ((c.ResolutionWidth == 0) != (c.ResolutionHeight == 0))
+        {
+            throw new FieldException(c.ResolutionWidth == 0 ? "camera.resolution_width" : "camera.resolution_height",
+                "give both resolution_width and resolution_height, or neither");
+        }
+
+        Range("camera.resolution_width", c.ResolutionWidth, 0, 16_384, lowOpen: false);
+        Range("camera.resolution_height", c.ResolutionHeight, 0, 16_384, lowOpen: false);
+
+        string? secret = null;
+        if (!string.IsNullOrEmpty(c.RtspUrl))
+        {
+            if (!Uri.TryCreate(c.RtspUrl, UriKind.Absolute, out var uri) || (uri.Scheme != "rtsp" && uri.Scheme != "rtsps") || uri.Host.Length == 0)
+            {
+                throw new FieldException("camera.rtsp_url", "must be an absolute rtsp:// or rtsps:// URL with a host");
+            }
+
+            var user = c.RtspUsername;
+            var password = c.RtspPassword;
+            if (uri.UserInfo.Length > 0)
+            {
+                var parts = uri.UserInfo.Split(':', 2);
+                user = user.Length > 0 ? user : Uri.UnescapeDataString(parts[0]);
+                password = password.Length > 0 ? password : parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
+            }
+
+            spec.RtspUrl = new UriBuilder(uri) { UserName = "", Password = "" }.Uri.ToString();
+            if (user.Length > 0 || password.Length > 0)
+            {
+                secret = user + "\n" + password;
+            }
+        }
+        else if (c.RtspUsername.Length > 0 || c.RtspPassword.Length > 0)
+        {
+            throw new FieldException("camera.rtsp_url", "required when RTSP credentials are given");
+        }
+
+        return (spec, secret);
+    }
+
+    private static void Text(string field, string value, bool required, int max)
+    {
+        if (required && string.IsNullOrWhiteSpace(value))
+        {
+            throw new FieldException(field, "required");
+        }
+
+        if (value.Length > max)
+        {
+            throw new FieldException(field, $"at most {max} characters, got {value.Length}");
+        }
+    }
+
+    private static void Range(string field, double value, double low, double high, bool lowOpen)
+    {
+        if (!double.IsFinite(value) || value > high || value < low || (lowOpen && value <= low))
+        {
+            throw new FieldException(field, $"must be in {(lowOpen ? "(" : "[")}{low}, {high}], got {value}");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using NetTopologySuite.IO;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Storage;
+using SharpEyes.Geo.Coverage;
+using SharpEyes.Geo.Regions;
+using SharpEyes.V1;
+using ProtoRegionCodes = SharpEyes.V1.RegionCodes;
+
+namespace SharpEyes.Gateway.Geography;
+
+/// <summary>
+/// The loaded grids and key sites (an immutable <see cref="RegionIndex"/>, swapped whole on import) and the
+/// live index of camera fields of view used for alarm-to-video linkage.
+/// </summary>
+public sealed class GeographyState : IJournalParticipant
+{
+    private readonly HashSet<string> _configuredCounties;
+    private volatile RegionIndex _index = new([], []);
+    private volatile HashSet<string> _counties;
+
+    public GeographyState(IOptions<GatewayOptions> options)
+    {
+        _configuredCounties = [.. options.Value.CountyCodes];
+        _counties = [.. _configuredCounties];
+    }
+
+    public RegionIndex Index => _index;
+
+    public CameraIndex Cameras => _cameras;
+
+    private volatile CameraIndex _cameras = new();
+
+    /// <summary>Starts an empty camera index (the device catalog refills it when it loads).</summary>
+    internal void ResetCameras() => _cameras = new CameraIndex();
+
+    public bool IsKnownCounty(string code) => _counties.Contains(code);
+
+    public IReadOnlySet<string> KnownCounties => _counties;
+
+    public void Load(SqliteConnection connection)
+    {
+        var reader = new WKBReader();
+        var grids = new List<GridFeature>();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT code, name, level, parent_code, geometry FROM grids ORDER BY code";
+            using var r = command.ExecuteReader();
+            while (r.Read())
+            {
+                grids.Add(new GridFeature(r.GetString(0), r.GetString(1), r.GetInt32(2), r.IsDBNull(3) ? null : r.GetString(3), reader.Read((byte[])r[4])));
+            }
+        }
+
+        var sites = new List<KeySiteFeature>();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT code, name, category, priority, geometry FROM key_sites ORDER BY code";
+            using var r = command.ExecuteReader();
+            while (r.Read())
+            {
+                sites.Add(new KeySiteFeature(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt32(3), reader.Read((byte[])r[4])));
+            }
+        }
+
+        Replace(grids, sites);
+    }
+
+    /// <summary>Swaps in a new index (inside a journal item, or at load).</summary>
+    internal void Replace(IReadOnlyList<GridFeature> grids, IReadOnlyList<KeySiteFeature> sites)
+    {
+        _index = new RegionIndex(grids, sites);
+        var counties = new HashSet<string>(_configuredCounties);
+        foreach (var g in grids)
+        {
+            if (g.Level == GridFeature.CountyLevel)
+            {
+                counties.Add(g.Code);
+            }
+        }
+
+        _counties = counties;
+    }
+
+    public ProtoRegionCodes Locate(double lon, double lat)
+    {
+        var r = _index.Locate(lon, lat);
+        return new ProtoRegionCodes
+        {
+            GridCode = r.GridCode,
+            VillageCode = r.VillageCode,
+            TownshipCode = r.TownshipCode,
+            CountyCode = r.CountyCode,
+        };
+    }
+
+    public List<KeySiteRef> KeySitesNear(double lon, double lat, double radiusM)
+    {
+        var found = _index.KeySitesNear(lon, lat, radiusM);
+        var list = new List<KeySiteRef>(found.Count);
+        foreach (var (site, distance) in found)
+        {
+            list.Add(new KeySiteRef { Code = site.Code, Name = site.Name, Category = site.Category, Priority = site.Priority, DistanceM = Math.Round(distance, 2) });
+        }
+
+        return list;
+    }
+
+    public void IndexCamera(Device device)
+    {
+        if (device.Kind == DeviceKind.Camera && device.Camera is { } c)
+        {
+            Cameras.Upsert(device.DeviceId, device.Position.Lon, device.Position.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz);
+        }
+        else
+        {
+            Cameras.Remove(device.DeviceId);
+        }
+    }
+}

@@ -1,0 +1,3 @@
+global using Google.Protobuf;
+global using Microsoft.Extensions.Logging;
+global using Timestamp = Google.Protobuf.WellKnownTypes.Timestamp;

@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Auth;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Geography;
+using SharpEyes.Geo.Demo;
+using SharpEyes.V1;
+using GeoDatum = SharpEyes.Geo.Datums.Datum;
+
+namespace SharpEyes.Gateway.Hosting;
+
+/// <summary>
+/// First-start work: the first admin key (from SHARPEYES_ADMIN_KEY, else generated, printed once to the console —
+/// not to the log — and written to {data-dir}/initial-admin-key with mode 600), and the demo geography with --demo.
+/// </summary>
+public sealed partial class GatewayBootstrap(
+    ApiKeyStore keys,
+    GeographyState geography,
+    GeographyImporter importer,
+    IOptions<GatewayOptions> options,
+    ILogger<GatewayBootstrap> logger) : IHostedService
+{
+    public const string AdminKeyVariable = "SHARPEYES_ADMIN_KEY";
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var preset = Environment.GetEnvironmentVariable(AdminKeyVariable);
+        if (!string.IsNullOrEmpty(preset))
+        {
+            if (keys.Authenticate(preset) is null)
+            {
+                var (info, _) = await keys.CreateAsync(Role.Admin, null, "from " + AdminKeyVariable, preset).ConfigureAwait(false);
+                LogAdminFromEnvironment(logger, info.KeyId);
+            }
+        }
+        else if (!keys.HasAdminKey)
+        {
+            var (info, key) = await keys.CreateAsync(Role.Admin, null, "generated on first start").ConfigureAwait(false);
+            var file = Path.Combine(options.Value.DataDir, "initial-admin-key");
+            await File.WriteAllTextAsync(file, key + "\n", cancellationToken).ConfigureAwait(false);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+            // The one place a secret is shown: the console, once, never the log.
+            Console.Out.WriteLine($"\nFirst start: generated admin API key (shown once; also in {file}):\n  {key}\n");
+            LogAdminGenerated(logger, info.KeyId, file);
+        }
+
+        if (options.Value.Demo && geography.Index.Grids.Count == 0)
+        {
+            var grids = await importer.ImportGridsAsync(GaoyiDemo.GridsGeoJson, GeoDatum.Wgs84, cancellationToken).ConfigureAwait(false);
+            var sites = await importer.ImportKeySitesAsync(GaoyiDemo.KeySitesGeoJson, GeoDatum.Wgs84, cancellationToken).ConfigureAwait(false);
+            if (!grids.Ok || !sites.Ok)
+            {
+                throw new InvalidOperationException("the shipped demo dataset failed validation: " +
+                    string.Join("; ", grids.Errors.Concat(sites.Errors).Take(5).Select(e => e.Message)));
+            }
+
+            LogDemoLoaded(logger, grids.Features.Count, sites.Features.Count);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Admin key {KeyId} created from " + AdminKeyVariable)]
+    private static partial void LogAdminFromEnvironment(ILogger logger, string keyId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Generated the first admin key {KeyId}; it was printed to the console and saved to {File}")]
+    private static partial void LogAdminGenerated(ILogger logger, string keyId, string file);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded the 高邑县 demo dataset: {Grids} grids, {Sites} key sites")]
+    private static partial void LogDemoLoaded(ILogger logger, int grids, int sites);
+}

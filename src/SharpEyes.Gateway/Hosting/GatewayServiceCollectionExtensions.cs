@@ -1,0 +1,158 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Alarms;
+using SharpEyes.Gateway.Auth;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Feeds;
+using SharpEyes.Gateway.Geography;
+using SharpEyes.Gateway.Incidents;
+using SharpEyes.Gateway.Liveness;
+using SharpEyes.Gateway.Storage;
+
+namespace SharpEyes.Gateway.Hosting;
+
+public static class GatewayServiceCollectionExtensions
+{
+    /// <summary>Everything the gateway runs: options, store, journal, domain services, broker, gRPC and Kestrel listeners.</summary>
+    public static WebApplicationBuilder AddSharpEyesGateway(this WebApplicationBuilder builder, string[] args)
+    {
+        builder.Configuration.AddGatewaySettings(args);
+        var services = builder.Services;
+        services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        services.TryAddSingletonTimeProvider();
+
+        services.AddSingleton<GatewayStore>();
+        services.AddSingleton<FeedHub>();
+        services.AddSingleton<Journal>();
+        services.AddJournalParticipant<ApiKeyStore>();
+        services.AddJournalParticipant<GeographyState>();
+        services.AddJournalParticipant<DeviceCatalog>();
+        services.AddJournalParticipant<IncidentCorrelator>();
+        services.AddJournalParticipant<AlarmStats>();
+        services.AddSingleton<DeviceValidator>();
+        services.AddSingleton<GeographyImporter>();
+        services.AddSingleton<IncidentQueries>();
+        services.AddSingleton<DeadLetterSink>();
+        services.AddSingleton<AlarmIntake>();
+        services.AddSingleton<MqttBroker>();
+        services.AddSingleton<IncidentSweeper>();
+        services.AddSingleton<KeepaliveMonitor>();
+        services.AddSingleton<AuthInterceptor>();
+
+        // Start order: the journal (opens the store, loads state), bootstrap (admin key, demo), the broker, timers.
+        // Hosts stop in reverse: the broker stops taking alarms before the journal drains and closes.
+        services.AddHostedService(sp => sp.GetRequiredService<Journal>());
+        services.AddHostedService<GatewayBootstrap>();
+        services.AddHostedService(sp => sp.GetRequiredService<MqttBroker>());
+        services.AddHostedService(sp => sp.GetRequiredService<IncidentSweeper>());
+        services.AddHostedService(sp => sp.GetRequiredService<KeepaliveMonitor>());
+
+        services.AddGrpc(o =>
+        {
+            o.Interceptors.Add<AuthInterceptor>();
+            o.MaxReceiveMessageSize = 64 * 1024 * 1024; // GeoJSON imports
+        });
+        services.AddGrpcHealthChecks().AddCheck("journal", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+        services.AddGrpcReflection();
+
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
+            var o = context.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+            var address = IPAddress.Parse(o.BindAddress);
+            kestrel.Listen(address, o.GrpcPort, l => l.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(address, o.HttpPort, l => l.Protocols = HttpProtocols.Http1);
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        return builder;
+    }
+
+    public static WebApplication MapSharpEyesGateway(this WebApplication app)
+    {
+        var o = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        var grpcHost = $"*:{o.GrpcPort}";
+        var httpHost = $"*:{o.HttpPort}";
+        app.MapGrpcService<DeviceRegistryService>().RequireHost(grpcHost);
+        app.MapGrpcService<AdminService>().RequireHost(grpcHost);
+        app.MapGrpcService<GeographyService>().RequireHost(grpcHost);
+        app.MapGrpcService<IncidentsService>().RequireHost(grpcHost);
+        app.MapGrpcService<FeedsService>().RequireHost(grpcHost);
+        app.MapGrpcHealthChecksService().RequireHost(grpcHost);
+        app.MapGrpcReflectionService().RequireHost(grpcHost);
+        app.MapGet("/healthz", (Journal journal) => Results.Text($"ok\nlast_sequence {journal.LastSequence}\n")).RequireHost(httpHost);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("SharpEyes.Gateway");
+            GatewayLog.Listening(logger, "gRPC", $"http://{o.BindAddress}:{o.GrpcPort}");
+            GatewayLog.Listening(logger, "HTTP", $"http://{o.BindAddress}:{o.HttpPort}");
+            GatewayLog.Listening(logger, "MQTT", $"mqtt://{o.BindAddress}:{o.MqttPort}");
+            GatewayLog.DataDir(logger, Path.GetFullPath(o.DataDir));
+        });
+        return app;
+    }
+
+    public static IServiceCollection AddJournalParticipant<T>(this IServiceCollection services) where T : class, IJournalParticipant
+    {
+        services.AddSingleton<T>();
+        services.AddSingleton(new JournalParticipantRegistration(typeof(T)));
+        return services;
+    }
+
+    private static void TryAddSingletonTimeProvider(this IServiceCollection services)
+    {
+        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+    }
+}
+
+internal static partial class GatewayLog
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Listener} listening on {Address}")]
+    public static partial void Listening(ILogger logger, string listener, string address);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDir}")]
+    public static partial void DataDir(ILogger logger, string dataDir);
+}
+
+/// <summary>Checks what data annotations cannot: the bind address parses, ports do not collide, windows are positive.</summary>
+public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions o)
+    {
+        var failures = new List<string>();
+        if (!IPAddress.TryParse(o.BindAddress, out _))
+        {
+            failures.Add($"BindAddress '{o.BindAddress}' is not an IP address");
+        }
+
+        var ports = new[] { o.GrpcPort, o.MqttPort, o.HttpPort }.Where(p => p != 0).ToList();
+        if (ports.Distinct().Count() != ports.Count)
+        {
+            failures.Add($"grpc, mqtt and http ports must differ (got {o.GrpcPort}, {o.MqttPort}, {o.HttpPort})");
+        }
+
+        if (o.Incidents.CorrelationWindow <= TimeSpan.Zero || o.Incidents.QuietPeriod <= TimeSpan.Zero || o.Incidents.SweepInterval <= TimeSpan.Zero)
+        {
+            failures.Add("Incidents: CorrelationWindow, QuietPeriod and SweepInterval must be positive");
+        }
+
+        if (o.Liveness.KeepaliveInterval <= TimeSpan.Zero || o.Liveness.SweepInterval <= TimeSpan.Zero)
+        {
+            failures.Add("Liveness: KeepaliveInterval and SweepInterval must be positive");
+        }
+
+        foreach (var county in o.CountyCodes)
+        {
+            if (county.Length != 6 || !county.All(char.IsAsciiDigit))
+            {
+                failures.Add($"CountyCodes: '{county}' is not a 6-digit GB/T 2260 county code");
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,199 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Storage;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Incidents;
+
+/// <summary>
+/// Correlates alarms into incidents. Two alarms belong together when they fall in the same grid (or, outside every
+/// grid, come from the same device), their types are in the same class (<see cref="TypeClass"/>), and their occurrence
+/// times are within the correlation window of the incident's latest alarm. An incident closes when no alarm joined it
+/// for the quiet period (gateway clock), when a newer alarm of its key falls outside the window, or by an operator.
+/// Runs only on the journal's writer thread; open incidents live in memory and are reloaded from the store.
+/// </summary>
+public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimeProvider time) : IJournalParticipant
+{
+    private readonly TimeSpan _window = options.Value.Incidents.CorrelationWindow;
+    private readonly TimeSpan _quiet = options.Value.Incidents.QuietPeriod;
+    private readonly Dictionary<string, Incident> _openByKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Incident> _openById = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _lastReceivedMs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _lastOccurred = new(StringComparer.Ordinal);
+
+    public int OpenCount => _openById.Count;
+
+    /// <summary>
+    /// The type class of a GB/T 28181 (method, type): video-analytics intrusions (tripwire, intrusion, wrong-way, loitering,
+    /// fast movement) go together, as do object left/removed, crowd (flow count, density), device faults (any type),
+    /// and phone/SMS reports; everything else only with its own method and type.
+    /// </summary>
+    public static string TypeClass(int method, int type) => method switch
+    {
+        5 => type switch
+        {
+            5 or 6 or 7 or 8 or 12 => "va-intrusion",
+            3 or 4 => "va-object",
+            9 or 10 => "va-crowd",
+            _ => $"va-{type}",
+        },
+        6 => "device-fault",
+        1 or 3 => "report",
+        _ => $"m{method}-t{type}",
+    };
+
+    public static string KeyOf(Alarm alarm, string typeClass) =>
+        (alarm.Region.GridCode.Length > 0 ? alarm.Region.GridCode : "device:" + alarm.DeviceId) + "|" + typeClass;
+
+    public void Load(SqliteConnection connection)
+    {
+        _openByKey.Clear();
+        _openById.Clear();
+        _lastReceivedMs.Clear();
+        _lastOccurred.Clear();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT data, updated_at FROM incidents WHERE state = 1";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var incident = Incident.Parser.ParseFrom((byte[])reader[0]);
+            Track(incident, reader.GetInt64(1), incident.Alarms.Count > 0 ? incident.Alarms[0].OccurredAt.ToDateTimeOffset() : incident.UpdatedAt.ToDateTimeOffset());
+        }
+    }
+
+    /// <summary>The incident an alarm would join (its id, and whether it would be new), without changing anything.</summary>
+    public (string IncidentId, bool Opens) Plan(Alarm alarm)
+    {
+        var key = KeyOf(alarm, TypeClass(alarm.Method, alarm.Type));
+        return _openByKey.TryGetValue(key, out var open) && WithinWindow(open, alarm)
+            ? (open.IncidentId, false)
+            : ("inc_" + Guid.CreateVersion7(time.GetUtcNow()).ToString("N"), true);
+    }
+
+    /// <summary>Adds an accepted alarm to the planned incident, persists the incident and appends its feed event(s).</summary>
+    public Incident Apply(JournalTransaction tx, Alarm alarm, (string IncidentId, bool Opens) plan)
+    {
+        var typeClass = TypeClass(alarm.Method, alarm.Type);
+        var key = KeyOf(alarm, typeClass);
+        var now = time.GetUtcNow();
+        Incident incident;
+        if (plan.Opens)
+        {
+            if (_openByKey.TryGetValue(key, out var superseded))
+            {
+                Close(tx, superseded, "window-elapsed", now);
+            }
+
+            incident = new Incident
+            {
+                IncidentId = plan.IncidentId,
+                State = IncidentState.Open,
+                CorrelationKey = key,
+                TypeClass = typeClass,
+                HighestPriority = alarm.Priority,
+                Region = alarm.Region,
+                OpenedAt = alarm.ReceivedAt,
+                Position = alarm.Position,
+            };
+        }
+        else
+        {
+            incident = _openById[plan.IncidentId].Clone();
+            incident.HighestPriority = Math.Min(incident.HighestPriority, alarm.Priority);
+        }
+
+        foreach (var site in alarm.KeySites)
+        {
+            if (!incident.KeySites.Any(s => s.Code == site.Code))
+            {
+                incident.KeySites.Add(site);
+            }
+        }
+
+        foreach (var camera in alarm.CameraIds)
+        {
+            if (!incident.CameraIds.Contains(camera))
+            {
+                incident.CameraIds.Add(camera);
+            }
+        }
+
+        incident.AlarmCount++;
+        incident.UpdatedAt = alarm.ReceivedAt;
+        incident.Alarms.Clear();
+        incident.Alarms.Add(alarm);
+        Persist(tx, incident);
+        Track(incident, now.ToUnixTimeMilliseconds(), alarm.OccurredAt.ToDateTimeOffset());
+        Emit(tx, plan.Opens ? FeedEventKind.IncidentOpened : FeedEventKind.IncidentUpdated, incident, alarm.ReceivedAt);
+        return incident;
+    }
+
+    /// <summary>Closes every incident quiet for longer than the quiet period.</summary>
+    public int CloseQuiet(JournalTransaction tx)
+    {
+        var now = time.GetUtcNow();
+        var cutoff = (now - _quiet).ToUnixTimeMilliseconds();
+        var expired = _openById.Values.Where(i => _lastReceivedMs[i.IncidentId] <= cutoff).ToList();
+        foreach (var incident in expired)
+        {
+            Close(tx, incident, "quiet-period", now);
+        }
+
+        return expired.Count;
+    }
+
+    /// <summary>An operator's close; null when no open incident has that id.</summary>
+    public Incident? CloseByOperator(JournalTransaction tx, string incidentId, string reason) =>
+        _openById.TryGetValue(incidentId, out var incident)
+            ? Close(tx, incident, "operator: " + reason, time.GetUtcNow())
+            : null;
+
+    private Incident Close(JournalTransaction tx, Incident open, string reason, DateTimeOffset now)
+    {
+        var closed = open.Clone();
+        closed.State = IncidentState.Closed;
+        closed.ClosedAt = Timestamp.FromDateTimeOffset(now);
+        closed.CloseReason = reason;
+        closed.Alarms.Clear();
+        Persist(tx, closed);
+        _openById.Remove(closed.IncidentId);
+        _lastReceivedMs.Remove(closed.IncidentId);
+        _lastOccurred.Remove(closed.IncidentId);
+        if (_openByKey.TryGetValue(closed.CorrelationKey, out var current) && current.IncidentId == closed.IncidentId)
+        {
+            _openByKey.Remove(closed.CorrelationKey);
+        }
+
+        Emit(tx, FeedEventKind.IncidentClosed, closed, closed.ClosedAt);
+        return closed;
+    }
+
+    private bool WithinWindow(Incident open, Alarm alarm) =>
+        (alarm.OccurredAt.ToDateTimeOffset() - _lastOccurred[open.IncidentId]).Duration() <= _window;
+
+    private void Track(Incident incident, long receivedMs, DateTimeOffset occurred)
+    {
+        _openById[incident.IncidentId] = incident;
+        _openByKey[incident.CorrelationKey] = incident;
+        _lastReceivedMs[incident.IncidentId] = receivedMs;
+        _lastOccurred[incident.IncidentId] = _lastOccurred.TryGetValue(incident.IncidentId, out var prev) && prev > occurred ? prev : occurred;
+    }
+
+    private static void Persist(JournalTransaction tx, Incident incident) =>
+        tx.Execute("""
+            INSERT INTO incidents(id, state, correlation_key, region_code, opened_at, updated_at, data) VALUES($p0,$p1,$p2,$p3,$p4,$p5,$p6)
+            ON CONFLICT(id) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at, data=excluded.data
+            """,
+            incident.IncidentId, (int)incident.State, incident.CorrelationKey, RegionCodeOf(incident),
+            incident.OpenedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(), incident.UpdatedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(),
+            incident.ToByteArray());
+
+    public static string RegionCodeOf(Incident incident) =>
+        incident.Region.GridCode.Length > 0 ? incident.Region.GridCode
+        : incident.Alarms.Count > 0 ? incident.Alarms[0].DeviceId[..6]
+        : incident.CorrelationKey.StartsWith("device:", StringComparison.Ordinal) ? incident.CorrelationKey[7..13] : "";
+
+    private static void Emit(JournalTransaction tx, FeedEventKind kind, Incident incident, Timestamp at) =>
+        tx.AppendFeedEvent(new FeedEvent { Kind = kind, OccurredAt = at, RegionCode = RegionCodeOf(incident), Incident = incident });
+}

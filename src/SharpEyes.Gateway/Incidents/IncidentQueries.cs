@@ -1,0 +1,89 @@
+using Grpc.Core;
+using SharpEyes.Gateway.Storage;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Incidents;
+
+/// <summary>Reads incidents from the store (committed state), with all their alarms on request.</summary>
+public sealed class IncidentQueries(GatewayStore store)
+{
+    public long OpenCount
+    {
+        get
+        {
+            using var connection = store.OpenRead();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM incidents WHERE state = 1";
+            return (long)command.ExecuteScalar()!;
+        }
+    }
+
+    public Incident? Get(string id, bool withAlarms)
+    {
+        using var connection = store.OpenRead();
+        Incident incident;
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT data FROM incidents WHERE id = $id";
+            command.Parameters.AddWithValue("$id", id);
+            if (command.ExecuteScalar() is not byte[] data)
+            {
+                return null;
+            }
+
+            incident = Incident.Parser.ParseFrom(data);
+        }
+
+        if (withAlarms)
+        {
+            incident.Alarms.Clear();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT data FROM alarms WHERE incident_id = $id ORDER BY received_at";
+            command.Parameters.AddWithValue("$id", id);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                incident.Alarms.Add(Alarm.Parser.ParseFrom((byte[])reader[0]));
+            }
+        }
+
+        return incident;
+    }
+
+    public ListIncidentsResponse List(ListIncidentsRequest request)
+    {
+        var pageSize = request.PageSize switch
+        {
+            0 => 100,
+            < 0 or > 1000 => throw new RpcException(new Status(StatusCode.InvalidArgument, "page_size: must be in 1-1000")),
+            _ => request.PageSize,
+        };
+        using var connection = store.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT id, data FROM incidents
+            WHERE id > $after AND ($state = 0 OR state = $state) AND region_code LIKE $prefix ESCAPE '\'
+            ORDER BY id LIMIT $n
+            """;
+        command.Parameters.AddWithValue("$after", request.PageToken ?? "");
+        command.Parameters.AddWithValue("$state", (int)request.State);
+        command.Parameters.AddWithValue("$prefix", request.RegionPrefix.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%");
+        command.Parameters.AddWithValue("$n", pageSize + 1);
+        using var reader = command.ExecuteReader();
+        var response = new ListIncidentsResponse();
+        var lastId = "";
+        while (reader.Read())
+        {
+            if (response.Incidents.Count == pageSize)
+            {
+                response.NextPageToken = lastId;
+                break;
+            }
+
+            lastId = reader.GetString(0);
+            response.Incidents.Add(Incident.Parser.ParseFrom((byte[])reader[1]));
+        }
+
+        return response;
+    }
+}

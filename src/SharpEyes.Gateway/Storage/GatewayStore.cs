@@ -1,0 +1,92 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Configuration;
+
+namespace SharpEyes.Gateway.Storage;
+
+/// <summary>
+/// The embedded SQLite file (WAL mode). One writer connection belongs to <see cref="Journal"/>;
+/// readers open pooled connections of their own, which WAL lets run beside the writer.
+/// </summary>
+public sealed class GatewayStore
+{
+    public const int SchemaVersion = 1;
+
+    private readonly string _connectionString;
+    private readonly string _synchronous;
+
+    public GatewayStore(IOptions<GatewayOptions> options)
+    {
+        var o = options.Value;
+        Directory.CreateDirectory(o.DataDir);
+        DatabasePath = Path.GetFullPath(Path.Combine(o.DataDir, "sharpeyes.db"));
+        _synchronous = o.SqliteSynchronous;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = DatabasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        Migrate();
+    }
+
+    public string DatabasePath { get; }
+
+    public SqliteConnection OpenRead()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        return connection;
+    }
+
+    internal SqliteConnection OpenWriter()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        Execute(connection, $"PRAGMA synchronous={_synchronous}; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;");
+        return connection;
+    }
+
+    private void Migrate()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        Execute(connection, "PRAGMA journal_mode=WAL;");
+        Execute(connection, """
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS api_keys(
+                key_id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL, role INTEGER NOT NULL,
+                vendor_id TEXT, description TEXT, created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE IF NOT EXISTS devices(
+                id TEXT PRIMARY KEY, vendor_id TEXT NOT NULL, kind INTEGER NOT NULL, status INTEGER NOT NULL,
+                region_code TEXT NOT NULL, last_seen_at INTEGER, data BLOB NOT NULL, rtsp_secret TEXT);
+            CREATE INDEX IF NOT EXISTS devices_vendor ON devices(vendor_id, id);
+            CREATE TABLE IF NOT EXISTS grids(
+                code TEXT PRIMARY KEY, name TEXT NOT NULL, level INTEGER NOT NULL, parent_code TEXT, geometry BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS key_sites(
+                code TEXT PRIMARY KEY, name TEXT NOT NULL, category TEXT NOT NULL, priority INTEGER NOT NULL, geometry BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS alarms(
+                vendor_id TEXT NOT NULL, event_id TEXT NOT NULL, device_id TEXT NOT NULL, incident_id TEXT,
+                received_at INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(vendor_id, event_id)) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS alarms_incident ON alarms(incident_id);
+            CREATE TABLE IF NOT EXISTS incidents(
+                id TEXT PRIMARY KEY, state INTEGER NOT NULL, correlation_key TEXT NOT NULL, region_code TEXT NOT NULL,
+                opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, data BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state, id);
+            CREATE TABLE IF NOT EXISTS feed_events(
+                seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, region_code TEXT NOT NULL, data BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS dead_letters(
+                id INTEGER PRIMARY KEY, vendor_id TEXT NOT NULL, reason TEXT NOT NULL, received_at INTEGER NOT NULL, data TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');
+            """);
+    }
+
+    internal static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}

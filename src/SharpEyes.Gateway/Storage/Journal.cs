@@ -1,0 +1,303 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Feeds;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Storage;
+
+/// <summary>
+/// The single writer. Every change to the store is a work item run on one thread; items queued while a
+/// transaction commits are gathered into the next one ("group commit"), so alarms from many MQTT connections
+/// share a commit. A caller's task completes only after its item's transaction committed: that is what lets
+/// the broker hold a PUBACK until the alarm is durable. Feed events get their sequence numbers here, so the
+/// sequence is strictly increasing and gap-free in commit order.
+/// </summary>
+public sealed partial class Journal : IHostedService, IDisposable
+{
+    private readonly Channel<IJournalItem> _queue = Channel.CreateBounded<IJournalItem>(
+        new BoundedChannelOptions(100_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly GatewayStore _store;
+    private readonly FeedHub _hub;
+    private readonly ILogger<Journal> _logger;
+    private readonly int _maxBatch;
+    private readonly IServiceProvider _services;
+    private readonly IReadOnlyList<JournalParticipantRegistration> _registrations;
+    private readonly List<IJournalParticipant> _participants = [];
+    private readonly Dictionary<string, SqliteCommand> _commands = [];
+    private SqliteConnection? _connection;
+    private Task? _loop;
+    private long _lastSequence;
+
+    public Journal(GatewayStore store, FeedHub hub, IOptions<GatewayOptions> options, ILogger<Journal> logger,
+        IServiceProvider services, IEnumerable<JournalParticipantRegistration> registrations)
+    {
+        _services = services;
+        _registrations = [.. registrations];
+        _store = store;
+        _hub = hub;
+        _logger = logger;
+        _maxBatch = options.Value.Alarms.MaxBatch;
+    }
+
+    public long LastSequence => Interlocked.Read(ref _lastSequence);
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _connection = _store.OpenWriter();
+        _lastSequence = ReadLastSequence(_connection);
+        _hub.Initialize(_lastSequence);
+        foreach (var registration in _registrations)
+        {
+            var participant = (IJournalParticipant)_services.GetRequiredService(registration.Type);
+            _participants.Add(participant);
+            participant.Load(_connection);
+        }
+
+        _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Completes the queue and waits until every accepted item is committed.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        if (_loop is not null)
+        {
+            await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        LogStopped(_logger, LastSequence);
+    }
+
+    public void Dispose() => _connection?.Dispose();
+
+    /// <summary>Runs <paramref name="work"/> inside a transaction on the writer thread; completes after commit.</summary>
+    public async Task<T> ExecuteAsync<T>(Func<JournalTransaction, T> work, CancellationToken cancellationToken = default)
+    {
+        var item = new JournalItem<T>(work);
+        if (!_queue.Writer.TryWrite(item))
+        {
+            await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await item.Task.ConfigureAwait(false);
+    }
+
+    private async Task RunLoop()
+    {
+        var batch = new List<IJournalItem>(_maxBatch);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < _maxBatch && reader.TryRead(out var item))
+            {
+                batch.Add(item);
+            }
+
+            if (batch.Count > 0)
+            {
+                CommitBatch(batch);
+            }
+        }
+    }
+
+    private void CommitBatch(List<IJournalItem> batch)
+    {
+        var tx = new JournalTransaction(_connection!, _commands, _lastSequence);
+        try
+        {
+            tx.Begin();
+            foreach (var item in batch)
+            {
+                item.Run(tx);
+            }
+
+            tx.Commit();
+        }
+        catch (Exception ex)
+        {
+            tx.Rollback();
+            Reload();
+            if (batch.Count == 1)
+            {
+                LogItemFailed(_logger, ex);
+                batch[0].Fail(ex);
+                return;
+            }
+
+            // Isolate the failing item: each gets a transaction of its own.
+            foreach (var item in batch)
+            {
+                CommitBatch([item]);
+            }
+
+            return;
+        }
+
+        Published(tx);
+        foreach (var item in batch)
+        {
+            item.Complete();
+        }
+    }
+
+    private void Published(JournalTransaction tx)
+    {
+        Interlocked.Exchange(ref _lastSequence, tx.LastSequence);
+        foreach (var action in tx.AfterCommitActions)
+        {
+            action();
+        }
+
+        if (tx.FeedEvents.Count > 0)
+        {
+            _hub.Publish(tx.FeedEvents);
+        }
+    }
+
+    private void Reload()
+    {
+        _lastSequence = ReadLastSequence(_connection!);
+        foreach (var participant in _participants)
+        {
+            participant.Load(_connection!);
+        }
+    }
+
+    private static long ReadLastSequence(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE(MAX(seq), 0) FROM feed_events";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A journal item failed and was rolled back")]
+    private static partial void LogItemFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Journal stopped; every accepted change is committed (last feed sequence {Sequence})")]
+    private static partial void LogStopped(ILogger logger, long sequence);
+
+    private interface IJournalItem
+    {
+        void Run(JournalTransaction tx);
+
+        void Complete();
+
+        void Fail(Exception exception);
+    }
+
+    private sealed class JournalItem<T>(Func<JournalTransaction, T> work) : IJournalItem
+    {
+        private readonly TaskCompletionSource<T> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? _result;
+
+        public Task<T> Task => _tcs.Task;
+
+        public void Run(JournalTransaction tx) => _result = work(tx);
+
+        public void Complete() => _tcs.TrySetResult(_result!);
+
+        public void Fail(Exception exception) => _tcs.TrySetException(exception);
+    }
+}
+
+/// <summary>Registered in load order (<c>AddJournalParticipant</c>): a participant may use those loaded before it.</summary>
+public sealed record JournalParticipantRegistration(Type Type);
+
+/// <summary>A component whose in-memory state is rebuilt from the store at start and after a rolled-back transaction.</summary>
+public interface IJournalParticipant
+{
+    void Load(SqliteConnection connection);
+}
+
+/// <summary>One batch's transaction on the writer connection, with cached prepared commands.</summary>
+public sealed class JournalTransaction
+{
+    private readonly SqliteConnection _connection;
+    private readonly Dictionary<string, SqliteCommand> _commands;
+    private SqliteTransaction? _transaction;
+
+    internal JournalTransaction(SqliteConnection connection, Dictionary<string, SqliteCommand> commands, long lastSequence)
+    {
+        _connection = connection;
+        _commands = commands;
+        LastSequence = lastSequence;
+    }
+
+    public long LastSequence { get; private set; }
+
+    internal List<FeedEvent> FeedEvents { get; } = [];
+
+    internal List<Action> AfterCommitActions { get; } = [];
+
+    public SqliteConnection Connection => _connection;
+
+    /// <summary>A prepared command for <paramref name="sql"/>, reused across batches; parameters are named $p0, $p1, ...</summary>
+    public SqliteCommand Command(string sql, int parameterCount)
+    {
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            command = _connection.CreateCommand();
+            command.CommandText = sql;
+            for (var i = 0; i < parameterCount; i++)
+            {
+                command.Parameters.Add(new SqliteParameter("$p" + i, null));
+            }
+
+            _commands[sql] = command;
+        }
+
+        command.Transaction = _transaction;
+        return command;
+    }
+
+    public int Execute(string sql, params object?[] values)
+    {
+        var command = Command(sql, values.Length);
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i] ?? DBNull.Value;
+        }
+
+        return command.ExecuteNonQuery();
+    }
+
+    /// <summary>Appends a feed event: assigns its sequence, persists it, and publishes it to subscribers after commit.</summary>
+    public FeedEvent AppendFeedEvent(FeedEvent feedEvent)
+    {
+        feedEvent.Sequence = ++LastSequence;
+        Execute("INSERT INTO feed_events(seq, kind, region_code, data) VALUES($p0, $p1, $p2, $p3)",
+            feedEvent.Sequence, (int)feedEvent.Kind, feedEvent.RegionCode, feedEvent.ToByteArray());
+        FeedEvents.Add(feedEvent);
+        return feedEvent;
+    }
+
+    public void AfterCommit(Action action) => AfterCommitActions.Add(action);
+
+    internal void Begin() => _transaction = _connection.BeginTransaction(deferred: false);
+
+    internal void Commit()
+    {
+        _transaction!.Commit();
+        _transaction.Dispose();
+        _transaction = null;
+    }
+
+    internal void Rollback()
+    {
+        try
+        {
+            _transaction?.Rollback();
+        }
+        catch (SqliteException)
+        {
+            // The connection may already have rolled back (for example on SQLITE_FULL).
+        }
+
+        _transaction?.Dispose();
+        _transaction = null;
+    }
+}
