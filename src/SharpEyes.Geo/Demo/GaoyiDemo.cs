@@ -8,6 +8,7 @@ using NetTopologySuite.Geometries;
 using NetTopologySuite.IO.Converters;
 using NetTopologySuite.Operation.Overlay;
 using NetTopologySuite.Operation.OverlayNG;
+using NetTopologySuite.Operation.Polygonize;
 using NetTopologySuite.Precision;
 using NetTopologySuite.Triangulate;
 using SharpEyes.Geo.Datums;
@@ -188,16 +189,60 @@ public static class GaoyiDemo
         builder.ClipEnvelope = clip;
         var diagram = builder.GetDiagram(s_factory);
 
-        var cellsBySeed = new Dictionary<(double, double), Geometry>();
+        // Node the parent's border and every cell border together on the 1e-7° grid, polygonise, and give each face
+        // inside the parent to the seed whose cell holds it. Neighbours then share exactly the same edges, so the
+        // parts tile the parent with no sliver gaps or overlaps (clipping each cell separately would leave some).
+        var linework = new List<Geometry> { parent.Boundary };
+        var cells = new Geometry[seeds.Count];
+        var seedIndex = new Dictionary<(double, double), int>();
+        for (int i = 0; i < seeds.Count; i++)
+        {
+            seedIndex[(seeds[i].X, seeds[i].Y)] = i;
+        }
+
         for (int i = 0; i < diagram.NumGeometries; i++)
         {
             var cell = diagram.GetGeometryN(i);
             var site = (Coordinate)cell.UserData;
-            cellsBySeed[(site.X, site.Y)] = GeometryPrecisionReducer.Reduce(cell, s_precision);
+            cells[seedIndex[(site.X, site.Y)]] = cell;
+            linework.Add(cell.Boundary);
         }
 
-        return seeds
-            .Select(s => Single(OverlayNG.Overlay(cellsBySeed[(s.X, s.Y)], parent, SpatialFunction.Intersection, s_precision)))
+        var noded = UnaryUnionNG.Union(s_factory.BuildGeometry(linework), s_precision);
+        var polygonizer = new Polygonizer();
+        polygonizer.Add(noded);
+        var faces = new List<Geometry>[seeds.Count];
+        for (int i = 0; i < faces.Length; i++)
+        {
+            faces[i] = [];
+        }
+
+        foreach (var face in polygonizer.GetPolygons())
+        {
+            var inner = face.InteriorPoint;
+            if (!parent.Contains(inner))
+            {
+                continue;
+            }
+
+            int owner = -1;
+            double best = double.MaxValue;
+            for (int i = 0; i < cells.Length; i++)
+            {
+                // The Voronoi cell holding a point is the one of its nearest seed.
+                double d = inner.Coordinate.Distance(seeds[i]);
+                if (d < best)
+                {
+                    best = d;
+                    owner = i;
+                }
+            }
+
+            faces[owner].Add(face);
+        }
+
+        return faces
+            .Select(f => Single(UnaryUnionNG.Union(s_factory.BuildGeometry(f), new PrecisionModel())))
             .ToList();
     }
 

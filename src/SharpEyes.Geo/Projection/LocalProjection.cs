@@ -144,7 +144,9 @@ public sealed class LocalProjection
 
     /// <summary>
     /// Meridian convergence at a point: the direction of true north in projected coordinates, in degrees clockwise
-    /// from grid north (y axis). A true azimuth a corresponds to grid bearing a + convergence.
+    /// from grid north (y axis); negative east of the central meridian. (This is the negative of the surveying
+    /// "grid convergence" γ, which measures from true north to grid north.) A true azimuth a corresponds to the grid
+    /// bearing a + ConvergenceDegrees.
     /// </summary>
     public double ConvergenceDegrees(double lon, double lat)
     {

@@ -1,0 +1,62 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Tests.Infrastructure;
+
+/// <summary>Subscribes to the feed in the background and keeps every event, in arrival order.</summary>
+public sealed class FeedReader : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _cts = new();
+    private readonly ConcurrentQueue<FeedEvent> _events = new();
+    private readonly Task _loop;
+
+    public FeedReader(GatewayHost host, string key, string regionPrefix = "", long afterSequence = 0)
+    {
+        var call = new V1.Feeds.FeedsClient(host.Channel).Subscribe(
+            new SubscribeRequest { RegionPrefix = regionPrefix, AfterSequence = afterSequence }, host.Auth(key), cancellationToken: _cts.Token);
+        _loop = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in call.ResponseStream.ReadAllAsync(_cts.Token))
+                {
+                    _events.Enqueue(e);
+                }
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled || _cts.IsCancellationRequested)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                call.Dispose();
+            }
+        });
+    }
+
+    public IReadOnlyList<FeedEvent> Events => [.. _events];
+
+    public Task<FeedEvent> WaitForAsync(Func<FeedEvent, bool> match, string what, TimeSpan? timeout = null) =>
+        Eventually.WaitAsync(() => Task.FromResult(_events.FirstOrDefault(match)), what, timeout);
+
+    public Task WaitForCountAsync(Func<FeedEvent, bool> match, int count, string what, TimeSpan? timeout = null) =>
+        Eventually.TrueAsync(() => _events.Count(match) >= count, what, timeout);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _cts.CancelAsync();
+        try
+        {
+            await _loop.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (Exception)
+        {
+            // The stream's end is all we wait for.
+        }
+
+        _cts.Dispose();
+    }
+}

@@ -1,0 +1,135 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using MQTTnet;
+using SharpEyes.Gateway.Hosting;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// A whole gateway in this process on real Kestrel, a real MQTTnet broker and a real SQLite file, bound to
+/// 127.0.0.1 on free ports, with a <see cref="FakeTimeProvider"/> so tests move time instead of waiting.
+/// </summary>
+public sealed class GatewayHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly List<IDisposable> _owned = [];
+
+    private GatewayHost(WebApplication app, string dataDir, int grpc, int mqtt, int http, FakeTimeProvider time, CapturedLogs logs)
+    {
+        _app = app;
+        DataDir = dataDir;
+        GrpcPort = grpc;
+        MqttPort = mqtt;
+        HttpPort = http;
+        Time = time;
+        Logs = logs;
+        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpc}");
+        _owned.Add(Channel);
+    }
+
+    public string DataDir { get; }
+
+    public int GrpcPort { get; }
+
+    public int MqttPort { get; }
+
+    public int HttpPort { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public CapturedLogs Logs { get; }
+
+    public GrpcChannel Channel { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public string AdminKey => File.ReadAllText(Path.Combine(DataDir, "initial-admin-key")).Trim();
+
+    public static string NewDataDir()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "sharpeyes-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    public static async Task<GatewayHost> StartAsync(bool demo = true, string? dataDir = null, FakeTimeProvider? time = null, params string[] extraArgs)
+    {
+        dataDir ??= NewDataDir();
+        time ??= new FakeTimeProvider(new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero));
+        var (grpc, mqtt, http) = (Ports.Free(), Ports.Free(), Ports.Free());
+        string[] args =
+        [
+            "--bind", "127.0.0.1", "--grpc-port", grpc.ToString(), "--mqtt-port", mqtt.ToString(), "--http-port", http.ToString(),
+            "--data-dir", dataDir, .. demo ? new[] { "--demo" } : [], .. extraArgs,
+        ];
+        var builder = WebApplication.CreateBuilder();
+        var logs = new CapturedLogs();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.AddSharpEyesGateway(args);
+        var app = builder.Build();
+        app.MapSharpEyesGateway();
+        await app.StartAsync();
+        return new GatewayHost(app, dataDir, grpc, mqtt, http, time, logs);
+    }
+
+    /// <summary>Stops cleanly (as on SIGTERM) and starts a new gateway on the same data directory.</summary>
+    public async Task<GatewayHost> RestartAsync(params string[] extraArgs)
+    {
+        await DisposeAsync();
+        return await StartAsync(demo: false, dataDir: DataDir, time: Time, extraArgs);
+    }
+
+    public Metadata Auth(string key) => new() { { "authorization", "Bearer " + key } };
+
+    public Metadata AdminAuth => Auth(AdminKey);
+
+    public async Task<string> CreateKeyAsync(Role role, string? vendorId = null)
+    {
+        var response = await new Admin.AdminClient(Channel).CreateApiKeyAsync(
+            new CreateApiKeyRequest { Role = role, VendorId = vendorId ?? "" }, AdminAuth);
+        return response.ApiKey;
+    }
+
+    public async Task<IMqttClient> ConnectMqttAsync(string userName, string password, string? clientId = null, bool cleanStart = true,
+        MQTTnet.Formatter.MqttProtocolVersion version = MQTTnet.Formatter.MqttProtocolVersion.V500)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", MqttPort)
+            .WithClientId(clientId ?? "test-" + Guid.NewGuid().ToString("N")[..8])
+            .WithCredentials(userName, password)
+            .WithCleanStart(cleanStart)
+            .WithProtocolVersion(version)
+            .WithTimeout(TimeSpan.FromSeconds(10))
+            .Build();
+        var result = await client.ConnectAsync(options);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            throw new InvalidOperationException($"MQTT connect refused: {result.ResultCode}");
+        }
+
+        _owned.Add(client);
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var d in _owned)
+        {
+            d.Dispose();
+        }
+
+        _owned.Clear();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,29 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace SharpEyes.Gateway.Tests.Infrastructure;
+
+/// <summary>Free loopback ports, picked by the OS (bind to port 0, read it, release it).</summary>
+public static class Ports
+{
+    private static readonly Lock Gate = new();
+    private static readonly HashSet<int> Handed = [];
+
+    public static int Free()
+    {
+        lock (Gate)
+        {
+            while (true)
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, 0);
+                listener.Start();
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                listener.Stop();
+                if (Handed.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
+    }
+}
