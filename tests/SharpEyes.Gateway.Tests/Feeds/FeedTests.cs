@@ -1,0 +1,93 @@
+using SharpEyes.Gateway.Tests.Infrastructure;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Tests.Feeds;
+
+/// <summary>The centre's feed: strict sequences, resume after a reconnect and after a gateway restart, region filtering.</summary>
+public sealed class FeedTests
+{
+    [Fact]
+    public async Task A_reconnecting_centre_resumes_exactly_after_the_last_sequence_it_saw()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        var vendor = await host.CreateKeyAsync(Role.Vendor, "vendor-a");
+        var centre = await host.CreateKeyAsync(Role.Centre);
+        var registry = new DeviceRegistry.DeviceRegistryClient(host.Channel);
+        for (var i = 0; i < 20; i++)
+        {
+            await registry.RegisterDeviceAsync(TestDevices.Camera(i), host.Auth(vendor));
+        }
+
+        List<FeedEvent> all;
+        await using (var first = new FeedReader(host, centre))
+        {
+            await first.WaitForCountAsync(_ => true, 20, "20 events");
+            all = [.. first.Events];
+        }
+
+        var cut = all[11].Sequence;
+        await using var resumed = new FeedReader(host, centre, afterSequence: cut);
+        await resumed.WaitForCountAsync(_ => true, 8, "the 8 events after the cut");
+        for (var i = 20; i < 25; i++)
+        {
+            await registry.RegisterDeviceAsync(TestDevices.Camera(i), host.Auth(vendor));
+        }
+
+        await resumed.WaitForCountAsync(_ => true, 13, "8 stored and 5 live events");
+        Assert.Equal(all.Skip(12).Select(e => e.Sequence), resumed.Events.Take(8).Select(e => e.Sequence));
+        var sequences = resumed.Events.Select(e => e.Sequence).ToList();
+        Assert.Equal(Enumerable.Range((int)cut + 1, 13).Select(i => (long)i), sequences);
+    }
+
+    [Fact]
+    public async Task Events_and_sequences_survive_a_restart_and_sequences_are_never_reused()
+    {
+        var host = await GatewayHost.StartAsync();
+        var vendor = await host.CreateKeyAsync(Role.Vendor, "vendor-a");
+        var centre = await host.CreateKeyAsync(Role.Centre);
+        var registry = new DeviceRegistry.DeviceRegistryClient(host.Channel);
+        for (var i = 0; i < 10; i++)
+        {
+            await registry.RegisterDeviceAsync(TestDevices.Camera(i), host.Auth(vendor));
+        }
+
+        host = await host.RestartAsync();
+        try
+        {
+            registry = new DeviceRegistry.DeviceRegistryClient(host.Channel);
+            await registry.RegisterDeviceAsync(TestDevices.Camera(99), host.Auth(vendor));
+
+            await using var feed = new FeedReader(host, centre, afterSequence: 5);
+            await feed.WaitForCountAsync(_ => true, 6, "5 stored before the restart and 1 after");
+            Assert.Equal([6L, 7, 8, 9, 10, 11], feed.Events.Select(e => e.Sequence));
+            Assert.Equal(TestDevices.CameraId(99), feed.Events[^1].Device.DeviceId);
+            Assert.All(feed.Events.Take(5), e => Assert.Equal(FeedEventKind.DeviceRegistered, e.Kind));
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_region_prefix_narrows_the_feed_to_one_township()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        var vendor = await host.CreateKeyAsync(Role.Vendor, "vendor-a");
+        var centre = await host.CreateKeyAsync(Role.Centre);
+        var registry = new DeviceRegistry.DeviceRegistryClient(host.Channel);
+        var seat = await registry.RegisterDeviceAsync(TestDevices.Camera(1), host.Auth(vendor));
+        var far = await registry.RegisterDeviceAsync(TestDevices.Camera(2, lon: 114.66, lat: 37.58), host.Auth(vendor));
+        var township = seat.Device.Region.TownshipCode;
+        Assert.NotEqual(township, far.Device.Region.TownshipCode);
+
+        await using var filtered = new FeedReader(host, centre, regionPrefix: township);
+        await using var everything = new FeedReader(host, centre);
+        await registry.RegisterDeviceAsync(TestDevices.Camera(3), host.Auth(vendor));
+        await everything.WaitForCountAsync(_ => true, 3, "all three");
+        await filtered.WaitForCountAsync(_ => true, 2, "the two in the township");
+
+        Assert.Equal([TestDevices.CameraId(1), TestDevices.CameraId(3)], filtered.Events.Select(e => e.Device.DeviceId));
+        Assert.All(filtered.Events, e => Assert.StartsWith(township, e.RegionCode, StringComparison.Ordinal));
+    }
+}
