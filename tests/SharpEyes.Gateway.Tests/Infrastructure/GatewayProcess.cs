@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Text;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace SharpEyes.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// The real gateway executable (sharpeyes.dll, copied beside the tests) in its own process, so tests can kill it
+/// with SIGKILL or stop it with SIGTERM the way an operator's machine would.
+/// </summary>
+public sealed class GatewayProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private GatewayProcess(Process process, int grpc, int mqtt, int http)
+    {
+        _process = process;
+        GrpcPort = grpc;
+        MqttPort = mqtt;
+        HttpPort = http;
+        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpc}");
+    }
+
+    public int GrpcPort { get; }
+
+    public int MqttPort { get; }
+
+    public int HttpPort { get; }
+
+    public GrpcChannel Channel { get; }
+
+    public int Pid => _process.Id;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static Metadata Auth(string key) => new() { { "authorization", "Bearer " + key } };
+
+    public static async Task<GatewayProcess> StartAsync(string dataDir, string adminKey, params string[] extraArgs)
+    {
+        var (grpc, mqtt, http) = (Ports.Free(), Ports.Free(), Ports.Free());
+        var dll = Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        foreach (var arg in new[] { dll, "--bind", "127.0.0.1", "--grpc-port", grpc.ToString(), "--mqtt-port", mqtt.ToString(), "--http-port", http.ToString(), "--data-dir", dataDir }.Concat(extraArgs))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment["SHARPEYES_ADMIN_KEY"] = adminKey;
+        var process = Process.Start(info)!;
+        var gateway = new GatewayProcess(process, grpc, mqtt, http);
+        process.OutputDataReceived += (_, e) => gateway.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => gateway.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var http1 = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        await Eventually.TrueAsync(async () =>
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException("gateway exited at start:\n" + gateway.Output);
+            }
+
+            try
+            {
+                return (await http1.GetAsync($"http://127.0.0.1:{http}/healthz")).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+            catch (TaskCanceledException)
+            {
+                return false;
+            }
+        }, "the gateway process to answer /healthz", TimeSpan.FromSeconds(60));
+        return gateway;
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>SIGTERM, as systemd sends it; returns the exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+        {
+            await kill.WaitForExitAsync().WaitAsync(timeout);
+            Assert.Equal(0, kill.ExitCode);
+        }
+
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+}
