@@ -32,9 +32,16 @@ public sealed partial class MqttBroker(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
+        var bind = IPAddress.Parse(o.BindAddress);
+        // Listen where asked and nowhere else: MQTTnet opens an IPv6 wildcard listener too unless told not to
+        // (IPAddress.None disables a family). 0.0.0.0 also serves [::]; an IPv6 address serves only itself.
+        var (v4, v6) = bind.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+            ? (IPAddress.None, bind)
+            : (bind, bind.Equals(IPAddress.Any) ? IPAddress.IPv6Any : IPAddress.None);
         var serverOptions = new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(IPAddress.Parse(o.BindAddress))
+            .WithDefaultEndpointBoundIPAddress(v4)
+            .WithDefaultEndpointBoundIPV6Address(v6)
             .WithDefaultEndpointPort(o.MqttPort)
             .WithMaxPendingMessagesPerClient(10_000)
             .WithPersistentSessions()

@@ -17,7 +17,13 @@ namespace SharpEyes.Gateway.Tests.Infrastructure;
 /// </summary>
 public sealed class GatewayHost : IAsyncDisposable
 {
+    /// <summary>In-process hosts take their first admin key from SHARPEYES_ADMIN_KEY, as an operator may; the generated-key path is tested out of process.</summary>
+    public const string TestAdminKey = "se_testadmin_0123456789abcdefghijklmnopqrstuvwxyz";
+
     private readonly WebApplication _app;
+
+    static GatewayHost() => Environment.SetEnvironmentVariable("SHARPEYES_ADMIN_KEY", TestAdminKey);
+
     private readonly List<IDisposable> _owned = [];
 
     private GatewayHost(WebApplication app, string dataDir, int grpc, int mqtt, int http, FakeTimeProvider time, CapturedLogs logs)
@@ -49,7 +55,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public string AdminKey => File.ReadAllText(Path.Combine(DataDir, "initial-admin-key")).Trim();
+    public string AdminKey => TestAdminKey;
 
     public static string NewDataDir()
     {

@@ -46,7 +46,8 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public static Metadata Auth(string key) => new() { { "authorization", "Bearer " + key } };
 
-    public static async Task<GatewayProcess> StartAsync(string dataDir, string adminKey, params string[] extraArgs)
+    /// <param name="adminKey">SHARPEYES_ADMIN_KEY for the process; null starts it without one (it generates the first key).</param>
+    public static async Task<GatewayProcess> StartAsync(string dataDir, string? adminKey, params string[] extraArgs)
     {
         var (grpc, mqtt, http) = (Ports.Free(), Ports.Free(), Ports.Free());
         var dll = Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll");
@@ -62,7 +63,15 @@ public sealed class GatewayProcess : IAsyncDisposable
             info.ArgumentList.Add(arg);
         }
 
-        info.Environment["SHARPEYES_ADMIN_KEY"] = adminKey;
+        if (adminKey is null)
+        {
+            info.Environment.Remove("SHARPEYES_ADMIN_KEY");
+        }
+        else
+        {
+            info.Environment["SHARPEYES_ADMIN_KEY"] = adminKey;
+        }
+
         var process = Process.Start(info)!;
         var gateway = new GatewayProcess(process, grpc, mqtt, http);
         process.OutputDataReceived += (_, e) => gateway.Append(e.Data);

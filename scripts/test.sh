@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README gives it and as CI runs it (.ci/run calls this).
+# Installs its own dependencies first (scripts/install-test-deps.sh), then runs every test project in the
+# solution on Microsoft.Testing.Platform and prints one closing line: "N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+dotnet test --solution SharpEyes.sln -c Release --no-progress 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# Sum the per-project summaries ("total: N / failed: N / succeeded: N / skipped: N").
+awk '
+  /^[[:space:]]*failed:[[:space:]]*[0-9]+/    { f += $2 }
+  /^[[:space:]]*succeeded:[[:space:]]*[0-9]+/ { p += $2 }
+  /^[[:space:]]*skipped:[[:space:]]*[0-9]+/   { s += $2 }
+  END { printf "%d passed, %d failed, %d skipped\n", p, f, s }
+' "$log"
+exit "$status"

@@ -1,0 +1,37 @@
+using SharpEyes.Gateway.Tests.Infrastructure;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Tests.Auth;
+
+/// <summary>The first admin key, generated on first start: shown once on the console, kept as a 0600 file, only its hash stored.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class FirstStartTests
+{
+    [Fact]
+    public async Task Without_SHARPEYES_ADMIN_KEY_a_key_is_generated_printed_once_and_works()
+    {
+        var dataDir = GatewayHost.NewDataDir();
+        string key;
+        string firstOutput;
+        await using (var gateway = await GatewayProcess.StartAsync(dataDir, adminKey: null))
+        {
+            var file = Path.Combine(dataDir, "initial-admin-key");
+            key = (await File.ReadAllTextAsync(file, TestContext.Current.CancellationToken)).Trim();
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            var stats = await new Admin.AdminClient(gateway.Channel).GetStatsAsync(new GetStatsRequest(), GatewayProcess.Auth(key));
+            Assert.Equal(0, stats.Devices);
+            firstOutput = gateway.Output;
+        }
+
+        // Shown once: on the console line meant for it, never in a log line.
+        var lines = firstOutput.Split('\n');
+        Assert.Single(lines, l => l.Contains(key, StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains(key, StringComparison.Ordinal) && (l.Contains("info:", StringComparison.Ordinal) || l.Contains("warn:", StringComparison.Ordinal)));
+
+        await using var again = await GatewayProcess.StartAsync(dataDir, adminKey: null);
+        Assert.DoesNotContain(key, again.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("generated admin API key", again.Output, StringComparison.Ordinal);
+        var db = await File.ReadAllBytesAsync(Path.Combine(dataDir, "sharpeyes.db"), TestContext.Current.CancellationToken);
+        Assert.DoesNotContain(key.Split('_')[2], System.Text.Encoding.UTF8.GetString(db), StringComparison.Ordinal);
+    }
+}
