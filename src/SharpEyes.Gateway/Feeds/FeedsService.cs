@@ -29,11 +29,7 @@ public sealed class FeedsService(FeedHub hub, GatewayStore store) : V1.Feeds.Fee
             if (!hub.TryRead(last, PageSize, page, out var newer))
             {
                 last = ReadStored(last, prefix, page, out var scannedTo);
-                foreach (var e in page)
-                {
-                    await responseStream.WriteAsync(e, ct).ConfigureAwait(false);
-                }
-
+                await WritePageAsync(responseStream, page, ct).ConfigureAwait(false);
                 last = scannedTo;
                 continue;
             }
@@ -44,17 +40,27 @@ public sealed class FeedsService(FeedHub hub, GatewayStore store) : V1.Feeds.Fee
                 continue;
             }
 
-            foreach (var e in page)
+            last = page[^1].Sequence;
+            if (prefix.Length > 0)
             {
-                if (prefix.Length == 0 || e.RegionCode.StartsWith(prefix, StringComparison.Ordinal))
-                {
-                    await responseStream.WriteAsync(e, ct).ConfigureAwait(false);
-                }
-
-                last = e.Sequence;
+                page.RemoveAll(e => !e.RegionCode.StartsWith(prefix, StringComparison.Ordinal));
             }
+
+            await WritePageAsync(responseStream, page, ct).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Writes a page with one flush at its end (BufferHint on all but the last message).</summary>
+    private static async Task WritePageAsync(IServerStreamWriter<FeedEvent> stream, List<FeedEvent> page, CancellationToken ct)
+    {
+        for (var i = 0; i < page.Count; i++)
+        {
+            stream.WriteOptions = i < page.Count - 1 ? Buffered : null;
+            await stream.WriteAsync(page[i], ct).ConfigureAwait(false);
+        }
+    }
+
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
 
     /// <summary>Reads a page of stored events after <paramref name="after"/>; <paramref name="scannedTo"/> is the last sequence examined.</summary>
     private long ReadStored(long after, string prefix, List<FeedEvent> into, out long scannedTo)
