@@ -40,7 +40,7 @@ public sealed class AlarmIntake(
     public async Task<IntakeResult> AcceptAsync(Principal publisher, string topic, ReadOnlySequence<byte> payload, CancellationToken ct = default)
     {
         var now = time.GetUtcNow();
-        var checkedAlarm = Check(publisher, topic, payload, now, out var device);
+        var checkedAlarm = Check(publisher, topic, payload, now);
         if (checkedAlarm.Rejection is { } rejection)
         {
             await deadLetters.RecordAsync(publisher.VendorId ?? publisher.KeyId, topic, payload, rejection, ct).ConfigureAwait(false);
@@ -62,15 +62,18 @@ public sealed class AlarmIntake(
 
             alarm.IncidentId = plan.IncidentId;
             correlator.Apply(tx, alarm, plan);
-            devices.MarkSeen(tx, device!, now);
+            if (devices.Find(alarm.DeviceId) is { } current)
+            {
+                devices.MarkSeen(tx, current, now); // not a device deregistered since the check
+            }
+
             tx.AfterCommit(stats.CountAccepted);
             return new IntakeResult(IntakeStatus.Accepted, IncidentId: plan.IncidentId);
         }, ct).ConfigureAwait(false);
     }
 
-    private (Alarm? Alarm, Rejection? Rejection) Check(Principal publisher, string topic, in ReadOnlySequence<byte> payload, DateTimeOffset now, out DeviceEntry? device)
+    private (Alarm? Alarm, Rejection? Rejection) Check(Principal publisher, string topic, in ReadOnlySequence<byte> payload, DateTimeOffset now)
     {
-        device = null;
         if (publisher.Role != Role.Vendor)
         {
             return (null, new Rejection(DeadLetterReasons.NotPermitted, $"role {publisher.Role} may not publish alarms; use a vendor key"));
@@ -92,7 +95,7 @@ public sealed class AlarmIntake(
         }
 
         var deviceId = topic[TopicPrefix.Length..];
-        device = devices.Find(deviceId);
+        var device = devices.Find(deviceId);
         if (device is null)
         {
             return (null, new Rejection(DeadLetterReasons.UnknownDevice, $"device {deviceId} is not registered"));

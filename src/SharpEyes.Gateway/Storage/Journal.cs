@@ -99,7 +99,20 @@ public sealed partial class Journal : IHostedService, IDisposable
 
             if (batch.Count > 0)
             {
-                CommitBatch(batch);
+                try
+                {
+                    CommitBatch(batch);
+                }
+                catch (Exception ex)
+                {
+                    // Even the rollback or the reload failed (the store is unusable right now): fail the batch,
+                    // so no caller is acknowledged, and keep serving the next one.
+                    LogItemFailed(_logger, ex);
+                    foreach (var item in batch)
+                    {
+                        item.Fail(ex);
+                    }
+                }
             }
         }
     }
@@ -149,7 +162,15 @@ public sealed partial class Journal : IHostedService, IDisposable
         Interlocked.Exchange(ref _lastSequence, tx.LastSequence);
         foreach (var action in tx.AfterCommitActions)
         {
-            action();
+            try
+            {
+                action();
+            }
+            catch (Exception ex)
+            {
+                // The transaction is committed; a failing in-memory follow-up must not stop the writer.
+                LogAfterCommitFailed(_logger, ex);
+            }
         }
 
         if (tx.FeedEvents.Count > 0)
@@ -176,6 +197,9 @@ public sealed partial class Journal : IHostedService, IDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A journal item failed and was rolled back")]
     private static partial void LogItemFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "An after-commit action failed")]
+    private static partial void LogAfterCommitFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Journal stopped; every accepted change is committed (last feed sequence {Sequence})")]
     private static partial void LogStopped(ILogger logger, long sequence);
