@@ -80,6 +80,12 @@ public sealed partial class MqttBroker(
             return Task.CompletedTask;
         }
 
+        if (string.IsNullOrEmpty(e.ClientId))
+        {
+            // MQTT 5 lets a client leave its id to the server (mosquitto_pub does); MQTT 3.1.1 clients must send one.
+            e.AssignedClientIdentifier = "sharpeyes-" + Guid.NewGuid().ToString("N");
+        }
+
         e.SessionItems[PrincipalItem] = principal;
         return Task.CompletedTask;
     }

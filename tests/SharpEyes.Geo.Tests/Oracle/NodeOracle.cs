@@ -8,18 +8,32 @@ internal static class NodeOracle
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(2);
 
-    /// <summary>Skips the calling test (with the reason) when node or tests/node/node_modules is missing.</summary>
+    /// <summary>
+    /// Skips the calling test (with the reason) when node or tests/node/node_modules is missing — but fails it under CI
+    /// (CI=true), where scripts/test.sh installs both, so a green CI never hides an oracle that did not run.
+    /// </summary>
     public static void SkipUnlessAvailable()
     {
         if (FindNode() is null)
         {
-            Assert.Skip("node is not on PATH; install Node 20+ to run the oracle checks.");
+            SkipUnlessCi("node is not on PATH; install Node 20+ to run the oracle checks.");
         }
 
         if (!Directory.Exists(Path.Combine(TestPaths.NodeDirectory, "node_modules")))
         {
-            Assert.Skip($"{Path.Combine(TestPaths.NodeDirectory, "node_modules")} is missing; run 'npm ci' in tests/node to run the oracle checks.");
+            SkipUnlessCi($"{Path.Combine(TestPaths.NodeDirectory, "node_modules")} is missing; run 'npm ci' in tests/node to run the oracle checks.");
         }
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void SkipUnlessCi(string reason)
+    {
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            Assert.Fail(reason + " (CI=true: scripts/test.sh should have installed it)");
+        }
+
+        Assert.Skip(reason);
     }
 
     public static async Task<JsonDocument> RunAsync(string script, object input)
