@@ -12,9 +12,43 @@ namespace SharpEyes.Gateway.Geography;
 /// </summary>
 public sealed partial class GeographyImporter(GeographyState state, DeviceCatalog devices, Journal journal, ILogger<GeographyImporter> logger)
 {
-    public async Task<ImportResult<GridFeature>> ImportGridsAsync(string geojson, GeoDatum datum, CancellationToken ct = default)
+    public Task<ImportResult<GridFeature>> ImportGridsAsync(string geojson, GeoDatum datum, CancellationToken ct = default) =>
+        StoreAsync(
+            GeoJsonImport.ParseGrids(geojson, datum, state.Index.Grids, state.KnownCounties),
+            "grids",
+            g => g.Code,
+            () => state.Index.Grids,
+            (tx, g, wkb) => tx.Execute("INSERT OR REPLACE INTO grids(code, name, level, parent_code, geometry) VALUES($p0,$p1,$p2,$p3,$p4)",
+                g.Code, g.Name, g.Level, g.ParentCode, wkb.Write(g.Geometry)),
+            (tx, merged) =>
+            {
+                state.Replace(merged, state.Index.KeySites);
+                devices.Relocate(tx);
+            },
+            ct);
+
+    public Task<ImportResult<KeySiteFeature>> ImportKeySitesAsync(string geojson, GeoDatum datum, CancellationToken ct = default) =>
+        StoreAsync(
+            GeoJsonImport.ParseKeySites(geojson, datum),
+            "key sites",
+            s => s.Code,
+            () => state.Index.KeySites,
+            (tx, s, wkb) => tx.Execute("INSERT OR REPLACE INTO key_sites(code, name, category, priority, geometry) VALUES($p0,$p1,$p2,$p3,$p4)",
+                s.Code, s.Name, s.Category, s.Priority, wkb.Write(s.Geometry)),
+            (_, merged) => state.Replace(state.Index.Grids, merged),
+            ct);
+
+    /// <summary>Stores a validated import, merges it over the current features by code and swaps the index, in one journal item.</summary>
+    private async Task<ImportResult<T>> StoreAsync<T>(
+        ImportResult<T> result,
+        string what,
+        Func<T, string> codeOf,
+        Func<IReadOnlyList<T>> current,
+        Action<JournalTransaction, T, WKBWriter> insert,
+        Action<JournalTransaction, List<T>> swap,
+        CancellationToken ct)
+        where T : class
     {
-        var result = GeoJsonImport.ParseGrids(geojson, datum, state.Index.Grids, state.KnownCounties);
         if (!result.Ok)
         {
             return result;
@@ -23,53 +57,17 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
         await journal.ExecuteAsync(tx =>
         {
             var writer = new WKBWriter();
-            foreach (var g in result.Features)
+            var byCode = current().ToDictionary(codeOf, StringComparer.Ordinal);
+            foreach (var feature in result.Features)
             {
-                tx.Execute("INSERT OR REPLACE INTO grids(code, name, level, parent_code, geometry) VALUES($p0,$p1,$p2,$p3,$p4)",
-                    g.Code, g.Name, g.Level, g.ParentCode, writer.Write(g.Geometry));
+                insert(tx, feature, writer);
+                byCode[codeOf(feature)] = feature;
             }
 
-            var byCode = state.Index.Grids.ToDictionary(g => g.Code);
-            foreach (var g in result.Features)
-            {
-                byCode[g.Code] = g;
-            }
-
-            state.Replace([.. byCode.Values.OrderBy(g => g.Code, StringComparer.Ordinal)], state.Index.KeySites);
-            devices.Relocate(tx);
+            swap(tx, [.. byCode.Values.OrderBy(codeOf, StringComparer.Ordinal)]);
             return true;
         }, ct).ConfigureAwait(false);
-        LogImported(logger, result.Features.Count, "grids");
-        return result;
-    }
-
-    public async Task<ImportResult<KeySiteFeature>> ImportKeySitesAsync(string geojson, GeoDatum datum, CancellationToken ct = default)
-    {
-        var result = GeoJsonImport.ParseKeySites(geojson, datum);
-        if (!result.Ok)
-        {
-            return result;
-        }
-
-        await journal.ExecuteAsync(tx =>
-        {
-            var writer = new WKBWriter();
-            foreach (var s in result.Features)
-            {
-                tx.Execute("INSERT OR REPLACE INTO key_sites(code, name, category, priority, geometry) VALUES($p0,$p1,$p2,$p3,$p4)",
-                    s.Code, s.Name, s.Category, s.Priority, writer.Write(s.Geometry));
-            }
-
-            var byCode = state.Index.KeySites.ToDictionary(s => s.Code);
-            foreach (var s in result.Features)
-            {
-                byCode[s.Code] = s;
-            }
-
-            state.Replace(state.Index.Grids, [.. byCode.Values.OrderBy(s => s.Code, StringComparer.Ordinal)]);
-            return true;
-        }, ct).ConfigureAwait(false);
-        LogImported(logger, result.Features.Count, "key sites");
+        LogImported(logger, result.Features.Count, what);
         return result;
     }
 

@@ -46,27 +46,11 @@ public static class GeoJsonImport
         ArgumentNullException.ThrowIfNull(knownCountyCodes);
 
         var errors = new List<FeatureError>();
-        var parsed = new List<(int Index, GridFeature Feature)>();
         var codesInFile = new HashSet<string>(StringComparer.Ordinal);
-
-        if (!TryOpenFeatures(geojson, errors, out var document, out var features))
+        var parsed = ParseEach(geojson, errors, (element, index) => ParseGridFeature(element, index, datum, errors, codesInFile));
+        if (parsed is null)
         {
             return new ImportResult<GridFeature>([], errors);
-        }
-
-        using (document)
-        {
-            int index = 0;
-            foreach (var element in features)
-            {
-                var feature = ParseGridFeature(element, index, datum, errors, codesInFile);
-                if (feature is not null)
-                {
-                    parsed.Add((index, feature));
-                }
-
-                index++;
-            }
         }
 
         var fileByCode = parsed.ToDictionary(p => p.Feature.Code, p => p.Feature, StringComparer.Ordinal);
@@ -94,27 +78,12 @@ public static class GeoJsonImport
     {
         ArgumentNullException.ThrowIfNull(geojson);
         var errors = new List<FeatureError>();
-        var parsed = new List<KeySiteFeature>();
         var codesInFile = new HashSet<string>(StringComparer.Ordinal);
-
-        if (!TryOpenFeatures(geojson, errors, out var document, out var features))
+        var parsed = ParseEach(geojson, errors, (element, index) => ParseKeySiteFeature(element, index, datum, errors, codesInFile))
+            ?.Select(p => p.Feature).ToList();
+        if (parsed is null)
         {
             return new ImportResult<KeySiteFeature>([], errors);
-        }
-
-        using (document)
-        {
-            int index = 0;
-            foreach (var element in features)
-            {
-                var feature = ParseKeySiteFeature(element, index, datum, errors, codesInFile);
-                if (feature is not null)
-                {
-                    parsed.Add(feature);
-                }
-
-                index++;
-            }
         }
 
         return errors.Count > 0
@@ -127,6 +96,36 @@ public static class GeoJsonImport
         var options = new JsonSerializerOptions();
         options.Converters.Add(new GeoJsonConverterFactory(s_factory));
         return options;
+    }
+
+    /// <summary>
+    /// Opens the FeatureCollection and parses each feature with <paramref name="parse"/> (which records its own errors);
+    /// null when the file itself could not be opened.
+    /// </summary>
+    private static List<(int Index, T Feature)>? ParseEach<T>(string geojson, List<FeatureError> errors, Func<JsonElement, int, T?> parse)
+        where T : class
+    {
+        if (!TryOpenFeatures(geojson, errors, out var document, out var features))
+        {
+            return null;
+        }
+
+        var parsed = new List<(int Index, T Feature)>();
+        using (document)
+        {
+            int index = 0;
+            foreach (var element in features)
+            {
+                if (parse(element, index) is { } feature)
+                {
+                    parsed.Add((index, feature));
+                }
+
+                index++;
+            }
+        }
+
+        return parsed;
     }
 
     private static bool TryOpenFeatures(
