@@ -6,7 +6,13 @@ if (GatewayCli.IsClientCommand(args))
     return await GatewayCli.RunAsync(args);
 }
 
-var builder = WebApplication.CreateBuilder();
+// Content root = the binaries, and no config reload-on-change: otherwise the host watches the working directory
+// recursively, and every SQLite write under ./data wakes the file watcher.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    ContentRootPath = AppContext.BaseDirectory,
+    Args = ["--hostBuilder:reloadConfigOnChange=false"],
+});
 builder.AddSharpEyesGateway(GatewayCli.ServeArgs(args));
 var app = builder.Build();
 app.MapSharpEyesGateway();

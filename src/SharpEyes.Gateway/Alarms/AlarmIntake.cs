@@ -37,18 +37,31 @@ public sealed class AlarmIntake(
     public const string TopicPrefix = "sharpeyes/v1/alarms/";
     private readonly AlarmOptions _options = options.Value.Alarms;
 
+    /// <summary>Checks, maps and commits one alarm; completes after the commit (or after the dead letter is stored).</summary>
     public async Task<IntakeResult> AcceptAsync(Principal publisher, string topic, ReadOnlySequence<byte> payload, CancellationToken ct = default)
+    {
+        var submitted = await SubmitAsync(publisher, topic, payload, ct).ConfigureAwait(false);
+        return await submitted.Committed.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Checks and maps one alarm and queues its transaction. Returns once it is queued, with the checked outcome
+    /// (the dead-letter reason, if any) and a task that completes when the alarm (or its dead letter) is durable.
+    /// The MQTT layer sends the PUBACK only after that task completed, but meanwhile takes the connection's next
+    /// publish, so one connection's alarms share group commits too.
+    /// </summary>
+    public async ValueTask<(Rejection? Rejection, Task<IntakeResult> Committed)> SubmitAsync(Principal publisher, string topic, ReadOnlySequence<byte> payload, CancellationToken ct = default)
     {
         var now = time.GetUtcNow();
         var checkedAlarm = Check(publisher, topic, payload, now);
         if (checkedAlarm.Rejection is { } rejection)
         {
-            await deadLetters.RecordAsync(publisher.VendorId ?? publisher.KeyId, topic, payload, rejection, ct).ConfigureAwait(false);
-            return new IntakeResult(IntakeStatus.DeadLettered, rejection);
+            var letter = deadLetters.RecordAsync(publisher.VendorId ?? publisher.KeyId, topic, payload, rejection, ct);
+            return (rejection, AfterAsync(letter, new IntakeResult(IntakeStatus.DeadLettered, rejection)));
         }
 
         var alarm = checkedAlarm.Alarm!;
-        return await journal.ExecuteAsync(tx =>
+        var committed = await journal.SubmitAsync(tx =>
         {
             var plan = correlator.Plan(alarm);
             var inserted = tx.Execute(
@@ -60,7 +73,6 @@ public sealed class AlarmIntake(
                 return new IntakeResult(IntakeStatus.Duplicate);
             }
 
-            alarm.IncidentId = plan.IncidentId;
             correlator.Apply(tx, alarm, plan);
             if (devices.Find(alarm.DeviceId) is { } current)
             {
@@ -70,6 +82,13 @@ public sealed class AlarmIntake(
             tx.AfterCommit(stats.CountAccepted);
             return new IntakeResult(IntakeStatus.Accepted, IncidentId: plan.IncidentId);
         }, ct).ConfigureAwait(false);
+        return (null, committed);
+    }
+
+    private static async Task<IntakeResult> AfterAsync(Task durable, IntakeResult result)
+    {
+        await durable.ConfigureAwait(false);
+        return result;
     }
 
     private (Alarm? Alarm, Rejection? Rejection) Check(Principal publisher, string topic, in ReadOnlySequence<byte> payload, DateTimeOffset now)

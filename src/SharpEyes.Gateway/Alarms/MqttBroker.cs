@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Options;
 using MQTTnet;
+using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 using SharpEyes.Gateway.Auth;
@@ -11,8 +12,17 @@ namespace SharpEyes.Gateway.Alarms;
 
 /// <summary>
 /// The embedded MQTTnet broker. Vendors connect with username = vendor id and password = their API key; they may
-/// publish alarms for their own devices and subscribe only to their own dead-letter topic. The alarm is persisted
-/// inside <c>InterceptingPublishAsync</c>, which MQTTnet awaits before it sends the PUBACK: a PUBACK means durable.
+/// publish alarms for their own devices and subscribe only to their own dead-letter topic.
+/// <para>
+/// A PUBACK means durable, without making each connection wait for a commit per alarm. MQTTnet handles a
+/// connection's publishes one after another on its receive loop, then <em>enqueues</em> the PUBACK for a separate
+/// send loop, which awaits the outbound-packet interceptor before writing each packet. So the publish interceptor
+/// only checks, maps and queues the alarm's transaction, remembering the commit task under the PUBLISH packet id
+/// (captured by the inbound-packet interceptor just before it), and the outbound interceptor holds that packet's
+/// PUBACK (or PUBREC for QoS 2) until the commit completes. If the commit fails, the PUBACK is dropped and the client
+/// disconnected, so the publisher sends the alarm again. The receive loop meanwhile takes the next publish: one
+/// connection's alarms share group commits.
+/// </para>
 /// Accepted alarms are not routed on to subscribers (the feed is the way out); MQTT 5 publishers get a reason code
 /// on the PUBACK for dead-lettered messages.
 /// </summary>
@@ -25,6 +35,7 @@ public sealed partial class MqttBroker(
 {
     public const string ServerClientId = "sharpeyes-gateway";
     private const string PrincipalItem = "sharpeyes.principal";
+    private const string PendingItem = "sharpeyes.pending-acks";
     private MqttServer? _server;
 
     public MqttServer? Server => _server;
@@ -49,6 +60,8 @@ public sealed partial class MqttBroker(
         _server = new MqttServerFactory().CreateMqttServer(serverOptions);
         _server.ValidatingConnectionAsync += ValidateConnection;
         _server.InterceptingPublishAsync += InterceptPublish;
+        _server.InterceptingInboundPacketAsync += InterceptInbound;
+        _server.InterceptingOutboundPacketAsync += InterceptOutbound;
         _server.InterceptingSubscriptionAsync += InterceptSubscription;
         deadLetters.Publisher = PublishDeadLetter;
         await _server.StartAsync().ConfigureAwait(false);
@@ -87,6 +100,11 @@ public sealed partial class MqttBroker(
         }
 
         e.SessionItems[PrincipalItem] = principal;
+        if (e.SessionItems[PendingItem] is null)
+        {
+            e.SessionItems[PendingItem] = new PendingAcks();
+        }
+
         return Task.CompletedTask;
     }
 
@@ -98,24 +116,83 @@ public sealed partial class MqttBroker(
         }
 
         e.ProcessPublish = false;
+        var message = e.ApplicationMessage;
+        var pending = e.SessionItems[PendingItem] as PendingAcks;
         if (e.SessionItems[PrincipalItem] is not Principal principal)
         {
             e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
             return;
         }
 
-        var message = e.ApplicationMessage;
-        var result = await intake.AcceptAsync(principal, message.Topic, message.Payload, e.CancellationToken).ConfigureAwait(false);
-        e.Response.ReasonCode = result.Rejection?.Reason switch
+        var (rejection, committed) = await intake.SubmitAsync(principal, message.Topic, message.Payload, e.CancellationToken).ConfigureAwait(false);
+        e.Response.ReasonCode = rejection?.Reason switch
         {
             null => MqttPubAckReasonCode.Success,
             DeadLetterReasons.Malformed or DeadLetterReasons.InvalidField or DeadLetterReasons.Oversized => MqttPubAckReasonCode.PayloadFormatInvalid,
             DeadLetterReasons.InvalidTopic => MqttPubAckReasonCode.TopicNameInvalid,
             _ => MqttPubAckReasonCode.NotAuthorized,
         };
-        if (result.Rejection is { } r)
+        if (rejection is not null)
         {
-            e.Response.ReasonString = r.Reason;
+            e.Response.ReasonString = rejection.Reason;
+        }
+
+        if (message.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce && pending is not null)
+        {
+            pending.Register(pending.CurrentPacketId, committed);
+        }
+        else
+        {
+            _ = ObserveAsync(committed, e.ClientId); // QoS 0: nothing to hold back, but a failure is still logged
+        }
+    }
+
+    private static Task InterceptInbound(InterceptingPacketEventArgs e)
+    {
+        if (e.Packet is MqttPublishPacket { QualityOfServiceLevel: not MqttQualityOfServiceLevel.AtMostOnce } publish
+            && e.SessionItems[PendingItem] is PendingAcks pending)
+        {
+            pending.CurrentPacketId = publish.PacketIdentifier;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task InterceptOutbound(InterceptingPacketEventArgs e)
+    {
+        var id = e.Packet switch
+        {
+            MqttPubAckPacket ack => ack.PacketIdentifier,
+            MqttPubRecPacket rec => rec.PacketIdentifier,
+            _ => (ushort)0,
+        };
+        if (id == 0 || e.SessionItems[PendingItem] is not PendingAcks pending || !pending.TryTake(id, out var committed))
+        {
+            return;
+        }
+
+        try
+        {
+            await committed.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Not durable: no PUBACK. Disconnect (off the send loop) so the publisher resends after reconnecting.
+            e.ProcessPacket = false;
+            LogNotDurable(logger, e.ClientId, ex);
+            _ = Task.Run(() => _server?.DisconnectClientAsync(e.ClientId, new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.UnspecifiedError }));
+        }
+    }
+
+    private async Task ObserveAsync(Task committed, string clientId)
+    {
+        try
+        {
+            await committed.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogNotDurable(logger, clientId, ex);
         }
     }
 
@@ -155,6 +232,28 @@ public sealed partial class MqttBroker(
         return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId });
     }
 
+    [LoggerMessage(Level = LogLevel.Error, Message = "An alarm from client {ClientId} could not be stored; it was not acknowledged")]
+    private static partial void LogNotDurable(ILogger logger, string clientId, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused MQTT connection from client {ClientId} (username {UserName}): bad credentials")]
     private static partial void LogRejectedConnection(ILogger logger, string clientId, string userName);
+
+    /// <summary>
+    /// One session's alarms whose PUBACK waits for their commit, by packet id. Ids are unique among a client's
+    /// unacknowledged publishes; if a taken-over session's new connection reuses an id still pending from the old
+    /// one, the entry waits for both commits.
+    /// </summary>
+    private sealed class PendingAcks
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<ushort, Task> _pending = new();
+
+        /// <summary>The packet id of the PUBLISH being dispatched (set on the receive loop just before the publish interceptor runs).</summary>
+        public ushort CurrentPacketId { get; set; }
+
+        public void Register(ushort packetId, Task committed) =>
+            _pending.AddOrUpdate(packetId, committed, (_, earlier) => Task.WhenAll(earlier, committed));
+
+        public bool TryTake(ushort packetId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Task? committed) =>
+            _pending.TryRemove(packetId, out committed);
+    }
 }

@@ -22,6 +22,9 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     private readonly Dictionary<string, long> _lastReceivedMs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _lastOccurred = new(StringComparer.Ordinal);
 
+    /// <summary>Incidents changed in the current transaction, written once at its end (an alarm storm rewrites a row once per commit, not per alarm).</summary>
+    private readonly Dictionary<string, Incident> _dirty = new(StringComparer.Ordinal);
+
     public int OpenCount => _openById.Count;
 
     /// <summary>
@@ -52,6 +55,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         _openById.Clear();
         _lastReceivedMs.Clear();
         _lastOccurred.Clear();
+        _dirty.Clear();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT data, updated_at FROM incidents WHERE state = 1";
         using var reader = command.ExecuteReader();
@@ -180,7 +184,23 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         _lastOccurred[incident.IncidentId] = _lastOccurred.TryGetValue(incident.IncidentId, out var prev) && prev > occurred ? prev : occurred;
     }
 
-    private static void Persist(JournalTransaction tx, Incident incident) =>
+    private void Persist(JournalTransaction tx, Incident incident)
+    {
+        _dirty[incident.IncidentId] = incident;
+        tx.BeforeCommitOnce(this, WriteDirty);
+    }
+
+    private void WriteDirty(JournalTransaction tx)
+    {
+        foreach (var incident in _dirty.Values)
+        {
+            Write(tx, incident);
+        }
+
+        _dirty.Clear();
+    }
+
+    private static void Write(JournalTransaction tx, Incident incident) =>
         tx.Execute("""
             INSERT INTO incidents(id, state, correlation_key, region_code, opened_at, updated_at, data) VALUES($p0,$p1,$p2,$p3,$p4,$p5,$p6)
             ON CONFLICT(id) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at, data=excluded.data

@@ -44,7 +44,8 @@ public sealed class GatewayStore
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        Execute(connection, $"PRAGMA synchronous={_synchronous}; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;");
+        // Checkpoints run on their own connection (WalCheckpointer), not inside the writer's commits.
+        Execute(connection, $"PRAGMA synchronous={_synchronous}; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;");
         return connection;
     }
 
@@ -81,6 +82,13 @@ public sealed class GatewayStore
             CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');
             """);
+    }
+
+    /// <summary>Copies committed WAL frames into the database file without blocking the writer (PASSIVE).</summary>
+    internal void CheckpointPassive()
+    {
+        using var connection = OpenRead();
+        Execute(connection, "PRAGMA wal_checkpoint(PASSIVE);");
     }
 
     internal static void Execute(SqliteConnection connection, string sql)

@@ -76,13 +76,24 @@ public sealed partial class Journal : IHostedService, IDisposable
     /// <summary>Runs <paramref name="work"/> inside a transaction on the writer thread; completes after commit.</summary>
     public async Task<T> ExecuteAsync<T>(Func<JournalTransaction, T> work, CancellationToken cancellationToken = default)
     {
-        var item = new JournalItem<T>(work);
-        if (!_queue.Writer.TryWrite(item))
-        {
-            await _queue.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
-        }
+        var committed = await SubmitAsync(work, cancellationToken).ConfigureAwait(false);
+        return await committed.ConfigureAwait(false);
+    }
 
-        return await item.Task.ConfigureAwait(false);
+    /// <summary>
+    /// Queues <paramref name="work"/> and returns as soon as it is queued (waiting only while the queue is full);
+    /// the returned task completes after its transaction committed. Lets a caller keep several items in flight.
+    /// </summary>
+    public ValueTask<Task<T>> SubmitAsync<T>(Func<JournalTransaction, T> work, CancellationToken cancellationToken = default)
+    {
+        var item = new JournalItem<T>(work);
+        return _queue.Writer.TryWrite(item) ? ValueTask.FromResult(item.Task) : Slow(item, cancellationToken);
+
+        async ValueTask<Task<T>> Slow(JournalItem<T> queued, CancellationToken ct)
+        {
+            await _queue.Writer.WriteAsync(queued, ct).ConfigureAwait(false);
+            return queued.Task;
+        }
     }
 
     private async Task RunLoop()
@@ -243,6 +254,7 @@ public sealed class JournalTransaction
     private readonly SqliteConnection _connection;
     private readonly Dictionary<string, SqliteCommand> _commands;
     private SqliteTransaction? _transaction;
+    private Dictionary<object, Action<JournalTransaction>>? _beforeCommit;
 
     internal JournalTransaction(SqliteConnection connection, Dictionary<string, SqliteCommand> commands, long lastSequence)
     {
@@ -301,10 +313,28 @@ public sealed class JournalTransaction
 
     public void AfterCommit(Action action) => AfterCommitActions.Add(action);
 
+    /// <summary>
+    /// Runs <paramref name="action"/> once, after every item of the batch and before the commit (registered once per
+    /// <paramref name="key"/>): for writes that many items share, such as an incident several alarms updated.
+    /// </summary>
+    public void BeforeCommitOnce(object key, Action<JournalTransaction> action)
+    {
+        _beforeCommit ??= [];
+        _beforeCommit.TryAdd(key, action);
+    }
+
     internal void Begin() => _transaction = _connection.BeginTransaction(deferred: false);
 
     internal void Commit()
     {
+        if (_beforeCommit is not null)
+        {
+            foreach (var action in _beforeCommit.Values)
+            {
+                action(this);
+            }
+        }
+
         _transaction!.Commit();
         _transaction.Dispose();
         _transaction = null;

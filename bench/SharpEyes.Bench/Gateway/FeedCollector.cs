@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Grpc.Net.Client;
+using SharpEyes.Bench.Mqtt;
+using SharpEyes.V1;
+
+namespace SharpEyes.Bench.Gateway;
+
+/// <summary>Arrival times of the feed events that carry one phase's alarms.</summary>
+public sealed class FeedPhase(int expected)
+{
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _count;
+    private long _last;
+
+    public int Expected { get; } = expected;
+
+    /// <summary>Stopwatch ticks at which the incident event carrying alarm i arrived; 0 = not (yet).</summary>
+    public long[] ArrivalTicks { get; } = new long[expected];
+
+    public int Count => Volatile.Read(ref _count);
+
+    public long LastArrivalTicks => Volatile.Read(ref _last);
+
+    internal void Mark(int index, long now)
+    {
+        if ((uint)index >= (uint)ArrivalTicks.Length || ArrivalTicks[index] != 0)
+        {
+            return;
+        }
+
+        ArrivalTicks[index] = now;
+        Volatile.Write(ref _last, now);
+        if (Interlocked.Increment(ref _count) == Expected)
+        {
+            _done.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Waits until every expected event arrived (true), or — when some publishes failed — until at least
+    /// <paramref name="acked"/> did, or until <paramref name="timeout"/> (false unless all arrived).
+    /// </summary>
+    public async Task<bool> WaitAsync(int acked, TimeSpan timeout)
+    {
+        if (timeout < TimeSpan.FromSeconds(1))
+        {
+            timeout = TimeSpan.FromSeconds(1);
+        }
+
+        if (acked >= Expected)
+        {
+            try
+            {
+                await _done.Task.WaitAsync(timeout);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
+
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Count < acked && Stopwatch.GetTimestamp() < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        return Count >= Expected;
+    }
+}
+
+/// <summary>
+/// A centre's Feeds.Subscribe stream, read for the whole run. Each INCIDENT_OPENED/UPDATED event carries the alarm that
+/// caused it (incident.alarms[0]); its event id names the bench phase and message index. Reconnects (bounded) from the
+/// last sequence seen if the stream breaks.
+/// </summary>
+public sealed class FeedCollector(GrpcChannel channel, Metadata headers) : IAsyncDisposable
+{
+    private const int MaxReconnects = 5;
+    private readonly FeedPhase?[] _phases = new FeedPhase?[10];
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+    private long _lastSequence;
+    private long _events;
+
+    public long Events => Interlocked.Read(ref _events);
+
+    public int Reconnects { get; private set; }
+
+    public string? Error { get; private set; }
+
+    public void Start(long afterSequence)
+    {
+        _lastSequence = afterSequence;
+        _loop = Task.Run(RunAsync);
+    }
+
+    public FeedPhase Track(int phase, int expected)
+    {
+        var tracked = new FeedPhase(expected);
+        Volatile.Write(ref _phases[phase], tracked);
+        return tracked;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.WaitAsync(TimeSpan.FromSeconds(5));
+            }
+            catch (TimeoutException)
+            {
+                // The stream did not notice the cancellation in time; the process exit ends it.
+            }
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var client = new Feeds.FeedsClient(channel);
+        for (var attempt = 0; attempt <= MaxReconnects && !_stop.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                using var call = client.Subscribe(new SubscribeRequest { AfterSequence = _lastSequence }, headers, cancellationToken: _stop.Token);
+                while (await call.ResponseStream.MoveNext(_stop.Token))
+                {
+                    Handle(call.ResponseStream.Current);
+                }
+
+                Error = "the gateway ended the feed stream";
+            }
+            catch (RpcException) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (RpcException e)
+            {
+                Error = $"{e.StatusCode}: {e.Status.Detail}";
+            }
+
+            Reconnects++;
+            try
+            {
+                await Task.Delay(500, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private void Handle(FeedEvent e)
+    {
+        var now = Stopwatch.GetTimestamp();
+        _lastSequence = e.Sequence;
+        Interlocked.Increment(ref _events);
+        if (e.DataCase == FeedEvent.DataOneofCase.Incident
+            && e.Kind is FeedEventKind.IncidentOpened or FeedEventKind.IncidentUpdated
+            && e.Incident.Alarms.Count > 0
+            && AlarmMessages.TryParseEventId(e.Incident.Alarms[0].EventId, out var phase, out var index)
+            && Volatile.Read(ref _phases[phase]) is { } tracked)
+        {
+            tracked.Mark(index, now);
+        }
+    }
+}

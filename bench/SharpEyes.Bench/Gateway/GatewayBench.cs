@@ -1,0 +1,248 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Grpc.Net.Client;
+using MQTTnet;
+using SharpEyes.Bench.Mqtt;
+using SharpEyes.Bench.Reporting;
+using SharpEyes.V1;
+
+namespace SharpEyes.Bench.Gateway;
+
+public sealed record GatewayBenchOptions(
+    int GrpcPort,
+    int MqttPort,
+    int HttpPort,
+    int GatewayPid,
+    string AdminKey,
+    int Devices,
+    int AlarmEvery,
+    int AlarmDevices,
+    int WarmupAlarms,
+    int ThroughputAlarms,
+    IReadOnlyList<int> ConnectionCounts,
+    int Window,
+    double LatencyRate,
+    int LatencyAlarms,
+    int LatencyConnections,
+    TimeSpan PhaseLimit);
+
+/// <summary>
+/// Drives a running gateway: keys, bulk registration, then alarm phases measured end to end (MQTT publish → durable →
+/// INCIDENT_OPENED/UPDATED on a centre's feed). Phase ids: 0 warm-up, 1 latency, 2.. throughput runs.
+/// </summary>
+public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
+{
+    private readonly List<string> _errors = [];
+
+    public async Task<GatewayResults> RunAsync(CancellationToken ct)
+    {
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{o.GrpcPort}", new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+            MaxSendMessageSize = 64 * 1024 * 1024,
+        });
+        using var feedChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{o.GrpcPort}", new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
+        var admin = new Admin.AdminClient(channel);
+        var adminAuth = Auth(o.AdminKey);
+
+        var vendorKey = (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = Role.Vendor, VendorId = "bench", Description = "bench vendor" },
+            adminAuth, Deadline(10), ct)).ApiKey;
+        var centreKey = (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = Role.Centre, Description = "bench centre" },
+            adminAuth, Deadline(10), ct)).ApiKey;
+
+        var registration = await RegisterAsync(channel, Auth(vendorKey), ct);
+        var stats = await admin.GetStatsAsync(new GetStatsRequest(), adminAuth, Deadline(10), ct);
+        if (registration is null || registration.AlarmDevices < o.AlarmDevices || registration.Accepted < registration.Devices)
+        {
+            _errors.Add($"registration did not provide the {o.AlarmDevices:N0} alarm devices the alarm phases publish for " +
+                $"({registration?.AlarmDevices ?? 0:N0} alarm devices in the fixture, {registration?.Accepted ?? 0:N0}/{registration?.Devices ?? 0:N0} accepted)");
+        }
+
+        await using var feed = new FeedCollector(feedChannel, Auth(centreKey));
+        feed.Start(stats.LastSequence);
+        var occurredAt = DateTimeOffset.UtcNow;
+
+        ThroughputResult? warmup = null;
+        LatencyResult? latency = null;
+        var throughput = new List<ThroughputResult>();
+        try
+        {
+            log.WriteLine($"[gateway] warm-up: {o.WarmupAlarms:N0} alarms, 1 connection");
+            warmup = await ThroughputAsync(feed, 0, 1, o.WarmupAlarms, vendorKey, occurredAt, ct);
+            log.WriteLine($"[gateway]   {Describe(warmup)}");
+
+            log.WriteLine($"[gateway] latency: {o.LatencyAlarms:N0} alarms paced at {o.LatencyRate:N0}/s over {o.LatencyConnections} connection(s)");
+            latency = await LatencyAsync(feed, 1, vendorKey, occurredAt, ct);
+            log.WriteLine($"[gateway]   p50 {latency.P50Ms:F1} ms, p99 {latency.P99Ms:F1} ms, max {latency.MaxMs:F1} ms {latency.Note}");
+
+            var phase = 2;
+            foreach (var n in o.ConnectionCounts)
+            {
+                log.WriteLine($"[gateway] throughput: {o.ThroughputAlarms:N0} alarms, {n} connection(s)");
+                var result = await ThroughputAsync(feed, phase++, n, o.ThroughputAlarms, vendorKey, occurredAt, ct);
+                throughput.Add(result);
+                log.WriteLine($"[gateway]   {Describe(result)}");
+            }
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException or MQTTnet.Exceptions.MqttCommunicationException or TimeoutException)
+        {
+            _errors.Add($"{e.GetType().Name}: {e.Message}");
+            log.WriteLine($"[gateway] phase failed: {e}");
+        }
+
+        GatewayStatsSnapshot? snapshot = null;
+        try
+        {
+            var s = await admin.GetStatsAsync(new GetStatsRequest(), adminAuth, Deadline(10), ct);
+            snapshot = new GatewayStatsSnapshot(s.AlarmsReceived, s.AlarmsAccepted, s.AlarmsDuplicate, s.DeadLettersByReason.Values.Sum(),
+                s.IncidentsOpen, s.LastSequence, s.Devices);
+        }
+        catch (RpcException e)
+        {
+            _errors.Add($"GetStats: {e.StatusCode} {e.Status.Detail}");
+        }
+
+        var (peak, rss) = CpuSnapshot.Memory(o.GatewayPid);
+        return new GatewayResults(registration, warmup, latency, throughput, snapshot, peak, rss, feed.Events, feed.Reconnects, feed.Error, _errors);
+    }
+
+    private static string Describe(ThroughputResult r) =>
+        $"PUBACK {r.PubackRate:N0}/s, feed {r.DeliveredRate:N0}/s ({r.Delivered:N0}/{r.Planned:N0} in {r.DeliverySeconds:F2} s); gateway CPU {r.ServerCpu?.Describe()} {r.Note}";
+
+    private async Task<RegistrationResult?> RegisterAsync(GrpcChannel channel, Metadata vendorAuth, CancellationToken ct)
+    {
+        var requests = DeviceFixtures.Build(o.Devices, o.AlarmEvery);
+        var alarmDevices = requests.Count(r => r.Kind == DeviceKind.AlarmDevice);
+        log.WriteLine($"[gateway] bulk registration: {requests.Count:N0} devices ({requests.Count - alarmDevices:N0} cameras, {alarmDevices:N0} alarm devices) in one stream");
+        var registry = new DeviceRegistry.DeviceRegistryClient(channel);
+        var before = CpuSnapshot.Take(o.GatewayPid);
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            using var call = registry.RegisterDevices(vendorAuth, Deadline(o.PhaseLimit.TotalSeconds), ct);
+            foreach (var request in requests)
+            {
+                await call.RequestStream.WriteAsync(request, ct);
+            }
+
+            await call.RequestStream.CompleteAsync();
+            var response = await call.ResponseAsync;
+            var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            var cpu = CpuSnapshot.Diff(before, CpuSnapshot.Take(o.GatewayPid));
+            var firstError = response.Results.FirstOrDefault(r => r.Code != 0) is { } bad ? $"{bad.DeviceId}: code {bad.Code} {bad.Message}" : null;
+            var result = new RegistrationResult(requests.Count, requests.Count - alarmDevices, alarmDevices, response.Accepted, response.Rejected, seconds, firstError, cpu);
+            log.WriteLine($"[gateway]   {result.Accepted:N0} accepted, {result.Rejected:N0} rejected in {seconds:F2} s = {result.Rate:N0} devices/s; gateway CPU {cpu?.Describe()} {firstError}");
+            return result;
+        }
+        catch (RpcException e)
+        {
+            _errors.Add($"RegisterDevices: {e.StatusCode} {e.Status.Detail}");
+            log.WriteLine($"[gateway]   RegisterDevices failed: {e.StatusCode} {e.Status.Detail}");
+            return null;
+        }
+    }
+
+    private async Task<ThroughputResult> ThroughputAsync(FeedCollector feed, int phase, int connections, int count, string vendorKey, DateTimeOffset occurredAt, CancellationToken ct)
+    {
+        var messages = AlarmMessages.Build(phase, count, o.AlarmDevices, occurredAt);
+        var tracked = feed.Track(phase, count);
+        var publishers = await AlarmPublisher.ConnectAsync(o.MqttPort, "bench", vendorKey, connections, $"bench-p{phase}", ct);
+        try
+        {
+            var gatewayBefore = CpuSnapshot.Take(o.GatewayPid);
+            var benchBefore = CpuSnapshot.Take(Environment.ProcessId);
+            var machineBefore = CpuSnapshot.SystemBusy();
+            var outcome = await AlarmPublisher.RunAsync(publishers, messages, o.Window, null, o.PhaseLimit);
+            var complete = await tracked.WaitAsync(outcome.Acked, o.PhaseLimit - Stopwatch.GetElapsedTime(outcome.StartTicks));
+            var gatewayCpu = CpuSnapshot.Diff(gatewayBefore, CpuSnapshot.Take(o.GatewayPid));
+            var benchCpu = CpuSnapshot.Diff(benchBefore, CpuSnapshot.Take(Environment.ProcessId));
+            var machineCpu = CpuSnapshot.SystemPercent(machineBefore, CpuSnapshot.SystemBusy());
+            var end = complete ? tracked.LastArrivalTicks : Stopwatch.GetTimestamp();
+            string? note = null;
+            if (!complete || outcome.TimedOut || outcome.Failed > 0)
+            {
+                note = $"INCOMPLETE: {tracked.Count:N0}/{count:N0} feed events, {outcome.Acked:N0} PUBACKs within {o.PhaseLimit.TotalSeconds:F0} s" +
+                    (outcome.Failed > 0 ? $"; {outcome.Failed:N0} publish failures, first: {outcome.FirstFailure}" : "");
+            }
+
+            return new ThroughputResult("gateway", connections, count, outcome.Sent, outcome.Acked, outcome.Failed, tracked.Count,
+                BrokerBaseline.Seconds(outcome.StartTicks, outcome.LastAckTicks), BrokerBaseline.Seconds(outcome.StartTicks, end),
+                complete && !outcome.TimedOut && outcome.Failed == 0, note, gatewayCpu, benchCpu, machineCpu);
+        }
+        finally
+        {
+            await AlarmPublisher.DisconnectAsync(publishers);
+        }
+    }
+
+    private async Task<LatencyResult> LatencyAsync(FeedCollector feed, int phase, string vendorKey, DateTimeOffset occurredAt, CancellationToken ct)
+    {
+        var count = o.LatencyAlarms;
+        var messages = AlarmMessages.Build(phase, count, o.AlarmDevices, occurredAt);
+        var tracked = feed.Track(phase, count);
+        var publishers = await AlarmPublisher.ConnectAsync(o.MqttPort, "bench", vendorKey, o.LatencyConnections, $"bench-p{phase}", ct);
+        try
+        {
+            var gatewayBefore = CpuSnapshot.Take(o.GatewayPid);
+            var machineBefore = CpuSnapshot.SystemBusy();
+            var outcome = await AlarmPublisher.RunAsync(publishers, messages, o.Window, o.LatencyRate, o.PhaseLimit);
+            var complete = await tracked.WaitAsync(outcome.Acked, o.PhaseLimit - Stopwatch.GetElapsedTime(outcome.StartTicks));
+            var gatewayCpu = CpuSnapshot.Diff(gatewayBefore, CpuSnapshot.Take(o.GatewayPid));
+            var machineCpu = CpuSnapshot.SystemPercent(machineBefore, CpuSnapshot.SystemBusy());
+            var feedMs = new List<double>(count);
+            var ackMs = new List<double>(count);
+            long firstSend = long.MaxValue, lastSend = 0;
+            for (var i = 0; i < count; i++)
+            {
+                var sent = outcome.SendTicks[i];
+                if (sent == 0)
+                {
+                    continue;
+                }
+
+                firstSend = Math.Min(firstSend, sent);
+                lastSend = Math.Max(lastSend, sent);
+                if (tracked.ArrivalTicks[i] is var arrived and > 0)
+                {
+                    feedMs.Add((arrived - sent) * 1000.0 / Stopwatch.Frequency);
+                }
+
+                if (outcome.AckTicks[i] is var acked and > 0)
+                {
+                    ackMs.Add((acked - sent) * 1000.0 / Stopwatch.Frequency);
+                }
+            }
+
+            var achieved = lastSend > firstSend ? (outcome.Sent - 1) / ((lastSend - firstSend) / (double)Stopwatch.Frequency) : 0;
+            string? note = null;
+            if (!complete || outcome.TimedOut || outcome.Failed > 0)
+            {
+                note = $"INCOMPLETE: {tracked.Count:N0}/{count:N0} feed events within {o.PhaseLimit.TotalSeconds:F0} s (percentiles over those that arrived)";
+            }
+
+            return new LatencyResult(count, outcome.Sent, tracked.Count, o.LatencyConnections, o.LatencyRate, achieved,
+                Percentile(feedMs, 0.50), Percentile(feedMs, 0.99), feedMs.Count > 0 ? feedMs.Max() : double.NaN,
+                Percentile(ackMs, 0.50), Percentile(ackMs, 0.99), ackMs.Count > 0 ? ackMs.Max() : double.NaN, note, gatewayCpu, machineCpu);
+        }
+        finally
+        {
+            await AlarmPublisher.DisconnectAsync(publishers);
+        }
+    }
+
+    private static double Percentile(List<double> values, double q)
+    {
+        if (values.Count == 0)
+        {
+            return double.NaN;
+        }
+
+        values.Sort();
+        var rank = (int)Math.Ceiling(q * values.Count) - 1;
+        return values[Math.Clamp(rank, 0, values.Count - 1)];
+    }
+
+    private static Metadata Auth(string key) => new() { { "authorization", "Bearer " + key } };
+
+    private static DateTime Deadline(double seconds) => DateTime.UtcNow.AddSeconds(seconds);
+}

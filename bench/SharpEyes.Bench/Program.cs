@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Text.Json;
+using SharpEyes.Bench.Gateway;
+using SharpEyes.Bench.Mqtt;
+using SharpEyes.Bench.Reporting;
+
+// sharpeyes-bench baseline --mqtt-port P [--broker-pid PID] [--broker NAME] --out baseline.json
+// sharpeyes-bench gateway  --grpc-port G --mqtt-port Q --http-port H --gateway-pid PID --admin-key K
+//                          [--baseline baseline.json] --out latest.md [--context "key=value"]...
+// Both are driven by bench/run.sh, which starts and stops the processes under test.
+if (args.Length == 0 || args[0] is not ("baseline" or "gateway"))
+{
+    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway --option value ... (see bench/run.sh)");
+    return 2;
+}
+
+var options = Options.Parse(args[1..]);
+var alarms = options.Int("alarms", 100_000);
+var connectionCounts = options.Get("connections", "1,4").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+var window = options.Int("window", 500);
+var alarmDevices = options.Int("alarm-devices", 1_000);
+var phaseLimit = TimeSpan.FromSeconds(options.Int("phase-limit-s", 90));
+using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(options.Int("total-limit-s", 240)));
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+if (args[0] == "baseline")
+{
+    var port = options.Int("mqtt-port", 0);
+    int? brokerPid = options.Int("broker-pid", 0) is > 0 and var pid ? pid : null;
+    var runs = new List<ThroughputResult>();
+    Console.Error.WriteLine($"[baseline] warm-up: 5,000 messages, 1 connection");
+    await BrokerBaseline.RunAsync(port, brokerPid, 1, 5_000, alarmDevices, window, phaseLimit, cancel.Token);
+    foreach (var n in connectionCounts)
+    {
+        Console.Error.WriteLine($"[baseline] {alarms:N0} messages, {n} publisher connection(s)");
+        var result = await BrokerBaseline.RunAsync(port, brokerPid, n, alarms, alarmDevices, window, phaseLimit, cancel.Token);
+        Console.Error.WriteLine($"[baseline]   subscriber {result.DeliveredRate:N0}/s, PUBACKs {result.PubackRate:N0}/s; broker CPU {result.ServerCpu?.Describe()} {result.Note}");
+        runs.Add(result);
+    }
+
+    var baseline = new BaselineResults(options.Get("broker", "mosquitto"), AlarmMessages.Payload(0, 0, "2026-11-22T16:00:00+08:00").Length, runs);
+    await File.WriteAllTextAsync(options.Get("out", "baseline.json"), JsonSerializer.Serialize(baseline, Options.Json));
+    return 0;
+}
+
+var benchOptions = new GatewayBenchOptions(
+    GrpcPort: options.Int("grpc-port", 50051),
+    MqttPort: options.Int("mqtt-port", 1883),
+    HttpPort: options.Int("http-port", 8080),
+    GatewayPid: options.Int("gateway-pid", 0),
+    AdminKey: options.Get("admin-key", Environment.GetEnvironmentVariable("SHARPEYES_ADMIN_KEY") ?? ""),
+    Devices: options.Int("devices", 50_000),
+    AlarmEvery: options.Int("alarm-every", 5),
+    AlarmDevices: alarmDevices,
+    WarmupAlarms: options.Int("warmup-alarms", 5_000),
+    ThroughputAlarms: alarms,
+    ConnectionCounts: connectionCounts,
+    Window: window,
+    LatencyRate: options.Int("latency-rate", 2_000),
+    LatencyAlarms: options.Int("latency-alarms", 20_000),
+    LatencyConnections: options.Int("latency-connections", 2),
+    PhaseLimit: phaseLimit);
+
+BaselineResults? baselineResults = null;
+if (options.Get("baseline", "") is { Length: > 0 } baselineFile && File.Exists(baselineFile))
+{
+    baselineResults = JsonSerializer.Deserialize<BaselineResults>(await File.ReadAllTextAsync(baselineFile), Options.Json);
+}
+
+var started = DateTimeOffset.UtcNow;
+var results = await new GatewayBench(benchOptions, Console.Error).RunAsync(cancel.Token);
+var context = new Dictionary<string, string>(StringComparer.Ordinal)
+{
+    ["run"] = $"{started:yyyy-MM-dd HH:mm:ss} UTC; gateway phases took {(DateTimeOffset.UtcNow - started).TotalSeconds:F0} s",
+    ["settings"] = $"{alarms:N0} alarms per throughput run over {alarmDevices:N0} devices, window {window} PUBACKs outstanding per connection, " +
+        $"latency run {benchOptions.LatencyAlarms:N0} alarms at {benchOptions.LatencyRate:N0}/s over {benchOptions.LatencyConnections} connection(s), " +
+        $"{benchOptions.Devices:N0} devices registered first, phase limit {phaseLimit.TotalSeconds:F0} s",
+};
+foreach (var extra in options.All("context"))
+{
+    var eq = extra.IndexOf('=', StringComparison.Ordinal);
+    if (eq > 0)
+    {
+        context[extra[..eq]] = extra[(eq + 1)..];
+    }
+}
+
+var markdown = MarkdownReport.Render(baselineResults, results, context);
+var outFile = options.Get("out", "latest.md");
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
+await File.WriteAllTextAsync(outFile, markdown);
+if (options.Get("json", "") is { Length: > 0 } jsonFile)
+{
+    await File.WriteAllTextAsync(jsonFile, JsonSerializer.Serialize(results, Options.Json));
+}
+
+Console.Out.Write(markdown);
+return results.Errors.Count == 0 ? 0 : 1;
+
+/// <summary>--name value pairs; a name may repeat.</summary>
+internal sealed class Options
+{
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    private readonly List<(string Name, string Value)> _values = [];
+
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"expected --name value, got '{args[i]}'");
+            }
+
+            o._values.Add((args[i][2..], args[++i]));
+        }
+
+        return o;
+    }
+
+    public string Get(string name, string fallback) => _values.LastOrDefault(v => v.Name == name).Value ?? fallback;
+
+    public int Int(string name, int fallback) => int.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+    public IEnumerable<string> All(string name) => _values.Where(v => v.Name == name).Select(v => v.Value);
+}

@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace SharpEyes.Bench.Reporting;
+
+/// <summary>The Markdown results table: each measurement, its baseline ratio, the issue's target and PASS/SHORT.</summary>
+public static class MarkdownReport
+{
+    public const double TargetAlarmsPerSecond = 20_000;
+    public const double TargetRatio = 0.8;
+    public const double TargetP99Ms = 50;
+    public const double TargetDevicesPerSecond = 50_000;
+
+    public static string Render(BaselineResults? baseline, GatewayResults gateway, IReadOnlyDictionary<string, string> context)
+    {
+        var sb = new StringBuilder();
+        void Line(string text = "") => sb.Append(text).Append('\n');
+
+        Line("# SharpEyes gateway benchmark");
+        Line();
+        Line($"- machine: {Environment.ProcessorCount} CPUs (nproc), {CpuModel()}, {RuntimeInformation.OSDescription}");
+        Line($"- runtime: {RuntimeInformation.FrameworkDescription}; broker baseline: {baseline?.Broker ?? "not run"}; MQTTnet 5 clients, MQTT 5, QoS 1");
+        Line($"- payload: {baseline?.PayloadBytes ?? PayloadBytes()} bytes of alarm JSON; gateway: Release `sharpeyes.dll --demo`, SQLite WAL synchronous=NORMAL, out of process, loopback");
+        foreach (var (key, value) in context)
+        {
+            Line($"- {key}: {value}");
+        }
+
+        Line();
+        Line("| # | measurement | result | baseline (same run) | ratio | target | verdict |");
+        Line("|---|---|---|---|---|---|---|");
+        if (baseline is not null)
+        {
+            foreach (var b in baseline.Runs)
+            {
+                Line($"| 1 | bare mosquitto, N={b.Connections}: subscriber msgs/s (QoS 1){Incomplete(b)} | {b.DeliveredRate:N0}/s (PUBACKs {b.PubackRate:N0}/s) | — | — | baseline | — |");
+            }
+        }
+
+        foreach (var g in gateway.Throughput)
+        {
+            var b = baseline?.Runs.FirstOrDefault(r => r.Connections == g.Connections);
+            var ratio = b is { DeliveredRate: > 0 } ? g.DeliveredRate / b.DeliveredRate : double.NaN;
+            var pass = g.Complete && g.DeliveredRate >= TargetAlarmsPerSecond && ratio >= TargetRatio;
+            Line($"| 2 | gateway end to end, N={g.Connections}: publish → feed event, alarms/s{Incomplete(g)} | {g.DeliveredRate:N0}/s ({g.Delivered:N0} alarms in {g.DeliverySeconds:F2} s) | " +
+                $"{(b is null ? "—" : $"{b.DeliveredRate:N0}/s")} | {Ratio(ratio)} | ≥ 20,000/s and ≥ 0.8× | {(pass ? "PASS" : "SHORT")} |");
+            var ackRatio = b is { PubackRate: > 0 } ? g.PubackRate / b.PubackRate : double.NaN;
+            Line($"| 2 | gateway PUBACK side, N={g.Connections}: all PUBACKs (durable) | {g.PubackRate:N0}/s ({g.Acked:N0} in {g.PubackSeconds:F2} s) | " +
+                $"{(b is null ? "—" : $"{b.PubackRate:N0}/s PUBACKs")} | {Ratio(ackRatio)} | (informational) | — |");
+        }
+
+        if (gateway.Latency is { } l)
+        {
+            var pass = l.Note is null && l.Delivered == l.Planned && l.P99Ms <= TargetP99Ms;
+            Line($"| 3 | latency publish → feed event at {l.TargetRate:N0}/s ({l.Delivered:N0}/{l.Planned:N0} alarms, {l.Connections} conn., achieved {l.AchievedRate:N0}/s){(l.Note is null ? "" : " ⚠")} | " +
+                $"p50 {l.P50Ms:F1} ms, p99 {l.P99Ms:F1} ms, max {l.MaxMs:F1} ms | — | — | p99 ≤ 50 ms (GB/T 28181: 2 s) | {(pass ? "PASS" : "SHORT")} |");
+            Line($"| 3 | latency publish → PUBACK (same run) | p50 {l.AckP50Ms:F1} ms, p99 {l.AckP99Ms:F1} ms, max {l.AckMaxMs:F1} ms | — | — | (informational) | — |");
+        }
+        else
+        {
+            Line("| 3 | latency publish → feed event | not measured | — | — | p99 ≤ 50 ms | SHORT |");
+        }
+
+        if (gateway.Registration is { } r)
+        {
+            var pass = r.Accepted == r.Devices && r.Rate >= TargetDevicesPerSecond;
+            Line($"| 4 | bulk registration, one RegisterDevices stream ({r.Cameras:N0} cameras + {r.AlarmDevices:N0} alarm devices) | " +
+                $"{r.Rate:N0} devices/s ({r.Accepted:N0}/{r.Devices:N0} accepted in {r.Seconds:F2} s) | — | — | ≥ 50,000/s | {(pass ? "PASS" : "SHORT")} |");
+        }
+        else
+        {
+            Line("| 4 | bulk registration | failed | — | — | ≥ 50,000/s | SHORT |");
+        }
+
+        Line($"| — | gateway peak RSS (VmHWM at end) | {gateway.PeakRssKb / 1024.0:N0} MiB (VmRSS now {gateway.RssKb / 1024.0:N0} MiB) | — | — | — | — |");
+        Line();
+
+        Line("## Where the CPU went (100 % = one core; top threads by /proc name#tid)");
+        Line();
+        Line($"| phase | server process CPU | bench process CPU | whole machine (of {Environment.ProcessorCount * 100} %) |");
+        Line("|---|---|---|---|");
+        if (baseline is not null)
+        {
+            foreach (var b in baseline.Runs)
+            {
+                Line($"| mosquitto N={b.Connections} | {b.ServerCpu?.Describe() ?? "n/a"} | {b.BenchCpu?.Describe() ?? "n/a"} | {Machine(b.MachineCpuPercent)} |");
+            }
+        }
+
+        if (gateway.Registration is { } reg)
+        {
+            Line($"| gateway registration | {reg.ServerCpu?.Describe() ?? "n/a"} | — | — |");
+        }
+
+        if (gateway.Latency is { } lat)
+        {
+            Line($"| gateway latency run | {lat.ServerCpu?.Describe() ?? "n/a"} | — | {Machine(lat.MachineCpuPercent)} |");
+        }
+
+        foreach (var g in gateway.Throughput)
+        {
+            Line($"| gateway N={g.Connections} | {g.ServerCpu?.Describe() ?? "n/a"} | {g.BenchCpu?.Describe() ?? "n/a"} | {Machine(g.MachineCpuPercent)} |");
+        }
+
+        Line();
+        Line("## Checks");
+        Line();
+        if (gateway.Stats is { } s)
+        {
+            Line($"- gateway stats at end: received {s.Received:N0}, accepted {s.Accepted:N0}, duplicates {s.Duplicates:N0}, dead-lettered {s.DeadLettered:N0}, " +
+                $"open incidents {s.IncidentsOpen:N0}, devices {s.Devices:N0}, last feed sequence {s.LastSequence:N0}");
+        }
+
+        if (gateway.Warmup is { } w)
+        {
+            Line($"- warm-up ({w.Planned:N0} alarms, N=1, not scored): {w.DeliveredRate:N0} alarms/s end to end{Incomplete(w)}");
+        }
+
+        Line($"- feed events received by the centre subscriber: {gateway.FeedEvents:N0}; reconnects {gateway.FeedReconnects}{(gateway.FeedError is null ? "" : "; last stream error: " + gateway.FeedError)}");
+        foreach (var note in (baseline?.Runs ?? []).Concat(gateway.Throughput).Append(gateway.Warmup).Select(x => x?.Note).Append(gateway.Latency?.Note).OfType<string>())
+        {
+            Line("- ⚠ " + note);
+        }
+
+        foreach (var error in gateway.Errors)
+        {
+            Line("- ⚠ error: " + error);
+        }
+
+        return sb.ToString();
+    }
+
+    private static string Machine(double? percent) => percent is { } p ? $"{p:F0} %" : "n/a";
+
+    private static string Incomplete(ThroughputResult r) => r.Complete ? "" : " ⚠ INCOMPLETE";
+
+    private static string Ratio(double ratio) => double.IsNaN(ratio) ? "—" : ratio.ToString("0.00", CultureInfo.InvariantCulture) + "×";
+
+    private static int PayloadBytes() => Mqtt.AlarmMessages.Payload(0, 0, "2026-11-22T16:00:00+08:00").Length;
+
+    private static string CpuModel()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "unknown CPU" : line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+            return "unknown CPU";
+        }
+    }
+}

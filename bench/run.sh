@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# SharpEyes benchmark: bare mosquitto baseline, then the Release gateway out of process.
+# Prints a Markdown table and writes it to bench/results/latest.md. Cleans up every process it starts.
+# Usage: bench/run.sh [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
+set -euo pipefail
+
+SCRIPT_START=$(date +%s)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR="$ROOT/bench"
+ARTIFACTS=${BENCH_ARTIFACTS:-/tmp/bench-artifacts}
+RESULTS="$BENCH_DIR/results"
+WORK=$(mktemp -d /tmp/sharpeyes-bench.XXXXXX)
+ADMIN_KEY="bench-admin-key-not-secret"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+PIDS=()
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 100); do # up to 20 s for the gateway to drain its journal
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ $status -ne 0 ]]; then
+    echo "bench: failed (exit $status); logs kept in $WORK" >&2
+    tail -n 20 "$WORK"/*.log >&2 2>/dev/null || true
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { echo "bench: $*" >&2; }
+
+# --- mosquitto, installed idempotently ----------------------------------------------------------
+find_mosquitto() { command -v mosquitto 2>/dev/null || { [[ -x /usr/sbin/mosquitto ]] && echo /usr/sbin/mosquitto; } || true; }
+MOSQUITTO=$(find_mosquitto)
+if [[ -z "$MOSQUITTO" ]]; then
+  log "installing mosquitto"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto >"$WORK/apt.log" 2>&1 \
+    || { $SUDO apt-get update -q >>"$WORK/apt.log" 2>&1 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto >>"$WORK/apt.log" 2>&1; }
+  MOSQUITTO=$(find_mosquitto)
+  [[ -n "$MOSQUITTO" ]] || { log "mosquitto could not be installed (see $WORK/apt.log)"; exit 1; }
+fi
+MOSQUITTO_VERSION=$("$MOSQUITTO" -h 2>/dev/null | head -n 1 || true)
+
+# --- build (Release, private artifacts path, no lingering build servers) -------------------------
+log "building gateway and bench (Release, --artifacts-path $ARTIFACTS)"
+BUILD_START=$(date +%s)
+for project in "$ROOT/src/SharpEyes.Gateway/SharpEyes.Gateway.csproj" "$BENCH_DIR/SharpEyes.Bench/SharpEyes.Bench.csproj"; do
+  timeout 300 dotnet build "$project" -c Release --artifacts-path "$ARTIFACTS" -nodeReuse:false -p:UseSharedCompilation=false \
+    -v:q -nologo >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
+done
+BUILD_SECONDS=$(( $(date +%s) - BUILD_START ))
+GATEWAY_DLL="$ARTIFACTS/bin/SharpEyes.Gateway/release/sharpeyes.dll"
+BENCH_DLL="$ARTIFACTS/bin/SharpEyes.Bench/release/sharpeyes-bench.dll"
+
+# --- helpers ------------------------------------------------------------------------------------
+port_free() { [[ -z $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
+pick_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( 20000 + RANDOM % 30000 ))
+    if port_free "$p" && [[ " ${USED_PORTS:-} " != *" $p "* ]]; then
+      USED_PORTS="${USED_PORTS:-} $p"
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+wait_listening() { # port seconds pid
+  local deadline=$(( $(date +%s) + $2 ))
+  while (( $(date +%s) < deadline )); do
+    kill -0 "$3" 2>/dev/null || return 1
+    port_free "$1" || return 0
+    sleep 0.1
+  done
+  return 1
+}
+stop_pid() { # pid: TERM, wait up to 20 s, KILL
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  local kept=()
+  for pid in "${PIDS[@]}"; do [[ "$pid" != "$1" ]] && kept+=("$pid"); done
+  PIDS=("${kept[@]+"${kept[@]}"}")
+}
+run_bench() { # runs the bench in the background so the traps can end it too
+  timeout --kill-after=10 280 dotnet "$BENCH_DLL" "$@" &
+  local pid=$!
+  PIDS+=("$pid")
+  local rc=0
+  wait "$pid" || rc=$?
+  local kept=()
+  for p in "${PIDS[@]}"; do [[ "$p" != "$pid" ]] && kept+=("$p"); done
+  PIDS=("${kept[@]+"${kept[@]}"}")
+  return $rc
+}
+
+# --- 1. bare broker baseline ----------------------------------------------------------------------
+MQTT_BASE_PORT=$(pick_port)
+cat >"$WORK/mosquitto.conf" <<EOF
+listener $MQTT_BASE_PORT 127.0.0.1
+allow_anonymous true
+max_inflight_messages 0
+max_queued_messages 1000000
+persistence false
+log_dest stderr
+log_type error
+log_type warning
+EOF
+log "starting $MOSQUITTO_VERSION on 127.0.0.1:$MQTT_BASE_PORT"
+"$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
+MOSQUITTO_PID=$!
+PIDS+=("$MOSQUITTO_PID")
+wait_listening "$MQTT_BASE_PORT" 10 "$MOSQUITTO_PID" || { log "mosquitto did not start"; exit 1; }
+run_bench baseline --mqtt-port "$MQTT_BASE_PORT" --broker-pid "$MOSQUITTO_PID" --broker "$MOSQUITTO_VERSION" \
+  --out "$WORK/baseline.json" "$@"
+stop_pid "$MOSQUITTO_PID"
+
+# --- 2-4. the gateway -----------------------------------------------------------------------------
+GRPC_PORT=$(pick_port); MQTT_PORT=$(pick_port); HTTP_PORT=$(pick_port)
+log "starting the gateway (gRPC $GRPC_PORT, MQTT $MQTT_PORT, HTTP $HTTP_PORT, data $WORK/data)"
+# The gateway's content root is its working directory, and ASP.NET Core watches it (recursively) for appsettings
+# changes: start it in an empty directory so the SQLite files are not under that watcher (a measured cost: see the bench report).
+mkdir -p "$WORK/cwd"
+(cd "$WORK/cwd" && SHARPEYES_ADMIN_KEY="$ADMIN_KEY" exec dotnet "$GATEWAY_DLL" --bind 127.0.0.1 --grpc-port "$GRPC_PORT" \
+  --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --data-dir "$WORK/data" --demo >"$WORK/gateway.log" 2>&1) &
+GATEWAY_PID=$!
+PIDS+=("$GATEWAY_PID")
+deadline=$(( $(date +%s) + 60 ))
+until curl -fsS --max-time 2 "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1; do
+  kill -0 "$GATEWAY_PID" 2>/dev/null || { log "the gateway exited during start"; exit 1; }
+  (( $(date +%s) < deadline )) || { log "the gateway was not healthy within 60 s"; exit 1; }
+  sleep 0.2
+done
+wait_listening "$MQTT_PORT" 20 "$GATEWAY_PID" || { log "the gateway's MQTT listener did not open"; exit 1; }
+
+mkdir -p "$RESULTS"
+rc=0
+run_bench gateway --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --gateway-pid "$GATEWAY_PID" \
+  --admin-key "$ADMIN_KEY" --baseline "$WORK/baseline.json" --out "$RESULTS/latest.md" --json "$RESULTS/latest.json" \
+  --context "build=${BUILD_SECONDS} s (restore + compile, not timed)" "$@" || rc=$?
+stop_pid "$GATEWAY_PID"
+log "done in $(( $(date +%s) - SCRIPT_START )) s; table in bench/results/latest.md; gateway log lines: $(wc -l <"$WORK/gateway.log")"
+exit $rc
