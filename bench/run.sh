@@ -138,7 +138,9 @@ log "starting the gateway (gRPC $GRPC_PORT, MQTT $MQTT_PORT, HTTP $HTTP_PORT, da
 # The gateway's content root is its working directory, and ASP.NET Core watches it (recursively) for appsettings
 # changes: start it in an empty directory so the SQLite files are not under that watcher (a measured cost: see the bench report).
 mkdir -p "$WORK/cwd"
-(cd "$WORK/cwd" && SHARPEYES_ADMIN_KEY="$ADMIN_KEY" exec dotnet "$GATEWAY_DLL" --bind 127.0.0.1 --grpc-port "$GRPC_PORT" \
+# BENCH_PERF=1: sample the gateway with perf (Debian linux-perf) during the gateway phases; JIT symbols via perf maps.
+if [[ "${BENCH_PERF:-0}" == 1 ]]; then export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0; fi
+(cd "$WORK/cwd" && exec env ${GATEWAY_ENV:-} SHARPEYES_ADMIN_KEY="$ADMIN_KEY" dotnet "$GATEWAY_DLL" --bind 127.0.0.1 --grpc-port "$GRPC_PORT" \
   --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --data-dir "$WORK/data" --demo >"$WORK/gateway.log" 2>&1) &
 GATEWAY_PID=$!
 PIDS+=("$GATEWAY_PID")
@@ -151,10 +153,21 @@ done
 wait_listening "$MQTT_PORT" 20 "$GATEWAY_PID" || { log "the gateway's MQTT listener did not open"; exit 1; }
 
 mkdir -p "$RESULTS"
+PERF_PID=""
+if [[ "${BENCH_PERF:-0}" == 1 ]] && command -v perf >/dev/null 2>&1; then
+  perf record -F 499 -p "$GATEWAY_PID" -o "$RESULTS/perf.data" >"$WORK/perf.log" 2>&1 &
+  PERF_PID=$!
+fi
 rc=0
 run_bench gateway --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --gateway-pid "$GATEWAY_PID" \
   --admin-key "$ADMIN_KEY" --baseline "$WORK/baseline.json" --out "$RESULTS/latest.md" --json "$RESULTS/latest.json" \
   --context "build=${BUILD_SECONDS} s (restore + compile, not timed)" "$@" || rc=$?
+if [[ -n "$PERF_PID" ]]; then
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  perf report -i "$RESULTS/perf.data" --sort dso,symbol --stdio -g none 2>/dev/null | grep -v '^$' | head -n 120 >"$RESULTS/perf.txt" || true
+  log "perf profile of the gateway: bench/results/perf.txt"
+fi
 stop_pid "$GATEWAY_PID"
 log "done in $(( $(date +%s) - SCRIPT_START )) s; table in bench/results/latest.md; gateway log lines: $(wc -l <"$WORK/gateway.log")"
 exit $rc

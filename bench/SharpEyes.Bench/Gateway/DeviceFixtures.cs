@@ -10,7 +10,7 @@ namespace SharpEyes.Bench.Gateway;
 /// </summary>
 public static class DeviceFixtures
 {
-    public static List<RegisterDeviceRequest> Build(int total, int alarmEvery, int seed = 1301_27)
+    public static List<RegisterDeviceRequest> Build(int total, int alarmEvery, int seed = 1301_27, int serialBase = 0)
     {
         var random = new Random(seed);
         var list = new List<RegisterDeviceRequest>(total);
@@ -27,7 +27,7 @@ public static class DeviceFixtures
             {
                 list.Add(new RegisterDeviceRequest
                 {
-                    DeviceId = AlarmMessages.AlarmDeviceId(alarms),
+                    DeviceId = AlarmMessages.AlarmDeviceId(serialBase + alarms),
                     Kind = DeviceKind.AlarmDevice,
                     Name = $"bench alarm input {alarms}",
                     Model = "bench-pir",
@@ -39,7 +39,7 @@ public static class DeviceFixtures
             {
                 list.Add(new RegisterDeviceRequest
                 {
-                    DeviceId = AlarmMessages.CameraId(cameras),
+                    DeviceId = AlarmMessages.CameraId(serialBase + cameras),
                     Kind = DeviceKind.Camera,
                     Name = $"bench camera {cameras}",
                     Model = "bench-ipc",

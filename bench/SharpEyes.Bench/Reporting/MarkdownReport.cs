@@ -112,6 +112,11 @@ public static class MarkdownReport
                 $"open incidents {s.IncidentsOpen:N0}, devices {s.Devices:N0}, last feed sequence {s.LastSequence:N0}");
         }
 
+        if (gateway.RegistrationWarmup is { } rw)
+        {
+            Line($"- warm-up registration ({rw.Devices:N0} devices in one stream, not scored): {rw.Rate:N0} devices/s");
+        }
+
         if (gateway.Warmup is { } w)
         {
             Line($"- warm-up ({w.Planned:N0} alarms, N=1, not scored): {w.DeliveredRate:N0} alarms/s end to end{Incomplete(w)}");

@@ -70,6 +70,7 @@ public sealed record GatewayStatsSnapshot(long Received, long Accepted, long Dup
 
 public sealed record GatewayResults(
     RegistrationResult? Registration,
+    RegistrationResult? RegistrationWarmup,
     ThroughputResult? Warmup,
     LatencyResult? Latency,
     IReadOnlyList<ThroughputResult> Throughput,

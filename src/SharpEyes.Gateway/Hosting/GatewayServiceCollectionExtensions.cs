@@ -45,7 +45,6 @@ public static class GatewayServiceCollectionExtensions
         // Start order: the journal (opens the store, loads state), bootstrap (admin key, demo), the broker, timers.
         // Hosts stop in reverse: the broker stops taking alarms before the journal drains and closes.
         services.AddHostedService(sp => sp.GetRequiredService<Journal>());
-        services.AddHostedService<WalCheckpointer>();
         services.AddHostedService<GatewayBootstrap>();
         services.AddHostedService(sp => sp.GetRequiredService<MqttBroker>());
         services.AddHostedService(sp => sp.GetRequiredService<IncidentSweeper>());
