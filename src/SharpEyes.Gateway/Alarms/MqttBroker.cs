@@ -36,6 +36,9 @@ public sealed partial class MqttBroker(
     public const string ServerClientId = "sharpeyes-gateway";
     private const string PrincipalItem = "sharpeyes.principal";
     private const string PendingItem = "sharpeyes.pending-acks";
+
+    /// <summary>The session items of the gateway's own injected messages: an object no client connection can present.</summary>
+    private readonly System.Collections.Hashtable _injectedItems = [];
     private MqttServer? _server;
 
     public MqttServer? Server => _server;
@@ -79,6 +82,12 @@ public sealed partial class MqttBroker(
 
     private Task ValidateConnection(ValidatingConnectionEventArgs e)
     {
+        if (e.ClientId == ServerClientId)
+        {
+            e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid; // reserved for the gateway's own messages
+            return Task.CompletedTask;
+        }
+
         var principal = keys.Authenticate(e.Password);
         if (principal is null || (principal.Role == Role.Vendor && principal.VendorId != e.UserName))
         {
@@ -110,9 +119,9 @@ public sealed partial class MqttBroker(
 
     private async Task InterceptPublish(InterceptingPublishEventArgs e)
     {
-        if (e.ClientId == ServerClientId)
+        if (ReferenceEquals(e.SessionItems, _injectedItems))
         {
-            return; // our own dead letters
+            return; // our own dead letters, routed to their subscribers
         }
 
         e.ProcessPublish = false;
@@ -229,7 +238,7 @@ public sealed partial class MqttBroker(
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .WithContentType("application/json")
             .Build();
-        return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId });
+        return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId, CustomSessionItems = _injectedItems });
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "An alarm from client {ClientId} could not be stored; it was not acknowledged")]

@@ -210,6 +210,30 @@ public sealed class MqttAlarmTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task No_client_can_pose_as_the_gateway_to_skip_intake_or_forge_dead_letters()
+    {
+        var posing = await Assert.ThrowsAnyAsync<Exception>(() => _host.ConnectMqttAsync("vendor-a", _vendorA, clientId: "sharpeyes-gateway"));
+        var received = new ConcurrentQueue<MqttApplicationMessage>();
+        var victim = await _host.ConnectMqttAsync("vendor-b", _vendorB);
+        victim.ApplicationMessageReceivedAsync += e =>
+        {
+            received.Enqueue(e.ApplicationMessage);
+            return Task.CompletedTask;
+        };
+        await victim.SubscribeAsync("sharpeyes/v1/deadletter/vendor-b", MqttQualityOfServiceLevel.AtLeastOnce);
+        var attacker = await _host.ConnectMqttAsync("vendor-a", _vendorA);
+
+        // Publishing straight to another vendor's dead-letter topic is itself dead-lettered (to the attacker), never delivered.
+        var ack = await attacker.PublishAsync(Message("sharpeyes/v1/deadletter/vendor-b", """{"reason":"forged"}"""));
+
+        Assert.Contains("ClientIdentifierNotValid", posing.Message + posing.InnerException?.Message, StringComparison.Ordinal);
+        Assert.Equal("invalid-topic", ack.ReasonString);
+        var stats = await new Admin.AdminClient(_host.Channel).GetStatsAsync(new GetStatsRequest(), _host.AdminAuth);
+        Assert.Equal(1, stats.DeadLettersByReason["invalid-topic"]);
+        Assert.Empty(received);
+    }
+
+    [Fact]
     public async Task Vendors_may_subscribe_only_to_their_own_dead_letter_topic()
     {
         var client = await _host.ConnectMqttAsync("vendor-a", _vendorA);
