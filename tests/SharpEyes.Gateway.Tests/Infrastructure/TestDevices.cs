@@ -5,7 +5,7 @@ namespace SharpEyes.Gateway.Tests.Infrastructure;
 /// <summary>Devices inside the demo county (高邑县, 130127), positions in WGS-84.</summary>
 public static class TestDevices
 {
-    /// <summary>Near the county seat, 高邑镇.</summary>
+    /// <summary>A point near the middle of the county (in the demo partition it falls in township 130127103).</summary>
     public const double SeatLon = 114.6030;
     public const double SeatLat = 37.6060;
 
