@@ -41,8 +41,6 @@ public sealed partial class MqttBroker(
     private readonly System.Collections.Hashtable _injectedItems = [];
     private MqttServer? _server;
 
-    public MqttServer? Server => _server;
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;

@@ -13,8 +13,7 @@ public sealed class AuthInterceptor(ApiKeyStore keys) : Interceptor
 {
     private const string PrincipalKey = "sharpeyes.principal";
 
-    private static readonly Role[] Everyone = [Role.Admin, Role.Vendor, Role.Operator, Role.Planner, Role.Centre];
-    private static readonly Role[] Readers = [Role.Admin, Role.Vendor, Role.Operator, Role.Planner, Role.Centre];
+    private static readonly Role[] AnyRole = [Role.Admin, Role.Vendor, Role.Operator, Role.Planner, Role.Centre];
 
     /// <summary>Which roles may call each service (admin may call everything). Device ownership is checked in the service.</summary>
     private static readonly Dictionary<string, Role[]> ServiceRoles = new(StringComparer.Ordinal)
@@ -30,8 +29,8 @@ public sealed class AuthInterceptor(ApiKeyStore keys) : Interceptor
         ["/sharpeyes.v1.DeviceRegistry/RegisterDevices"] = [Role.Admin, Role.Vendor],
         ["/sharpeyes.v1.DeviceRegistry/DeregisterDevice"] = [Role.Admin, Role.Vendor],
         ["/sharpeyes.v1.DeviceRegistry/Heartbeat"] = [Role.Admin, Role.Vendor],
-        ["/sharpeyes.v1.DeviceRegistry/GetDevice"] = Readers,
-        ["/sharpeyes.v1.DeviceRegistry/ListDevices"] = Readers,
+        ["/sharpeyes.v1.DeviceRegistry/GetDevice"] = AnyRole,
+        ["/sharpeyes.v1.DeviceRegistry/ListDevices"] = AnyRole,
         ["/sharpeyes.v1.Geography/ImportGrids"] = [Role.Admin, Role.Planner],
         ["/sharpeyes.v1.Geography/ImportKeySites"] = [Role.Admin, Role.Planner],
         ["/sharpeyes.v1.Geography/LoadDemo"] = [Role.Admin, Role.Planner],
@@ -87,7 +86,7 @@ public sealed class AuthInterceptor(ApiKeyStore keys) : Interceptor
         var service = method[1..method.LastIndexOf('/')];
         var allowed = MethodRoles.TryGetValue(method, out var m) ? m
             : ServiceRoles.TryGetValue(service, out var s) ? s
-            : Everyone;
+            : AnyRole;
         if (!principal.IsAdmin && !allowed.Contains(principal.Role))
         {
             throw new RpcException(new Status(StatusCode.PermissionDenied,

@@ -15,17 +15,6 @@ public sealed class FeedHub
 
     public FeedHub(int capacity = 1 << 16) => _ring = new FeedEvent?[capacity];
 
-    public long LastSequence
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _last;
-            }
-        }
-    }
-
     internal void Initialize(long lastSequence)
     {
         lock (_lock)

@@ -25,8 +25,6 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     /// <summary>Incidents changed in the current transaction, written once at its end (an alarm storm rewrites a row once per commit, not per alarm).</summary>
     private readonly Dictionary<string, Incident> _dirty = new(StringComparer.Ordinal);
 
-    public int OpenCount => _openById.Count;
-
     /// <summary>
     /// The type class of a GB/T 28181 (method, type): video-analytics intrusions (tripwire, intrusion, wrong-way, loitering,
     /// fast movement) go together, as do object left/removed, crowd (flow count, density), device faults (any type),

@@ -56,7 +56,7 @@ public sealed class GatewayStore
         using var connection = new SqliteConnection(_connectionString);
         connection.Open();
         Execute(connection, "PRAGMA journal_mode=WAL;");
-        Execute(connection, """
+        Execute(connection, $$"""
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS api_keys(
                 key_id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL, role INTEGER NOT NULL,
@@ -82,7 +82,7 @@ public sealed class GatewayStore
             CREATE TABLE IF NOT EXISTS dead_letters(
                 id INTEGER PRIMARY KEY, vendor_id TEXT NOT NULL, reason TEXT NOT NULL, received_at INTEGER NOT NULL, data TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-            INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');
+            INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '{{SchemaVersion}}');
             """);
     }
 
