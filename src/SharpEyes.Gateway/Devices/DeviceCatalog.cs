@@ -186,7 +186,7 @@ public sealed class DeviceCatalog : IJournalParticipant
         {
             var d = entry.Device;
             var region = _geography.Locate(d.Position.Lon, d.Position.Lat);
-            var code = region.GridCode.Length > 0 ? region.GridCode : GbDeviceId.CountyCode(d.DeviceId);
+            var code = GbDeviceId.RegionCode(region, d.DeviceId);
             if (region.Equals(d.Region) && code == d.RegionCode)
             {
                 continue;

@@ -74,7 +74,7 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
 
         var region = geography.Locate(lon, lat);
         device.Region = region;
-        device.RegionCode = region.GridCode.Length > 0 ? region.GridCode : GbDeviceId.CountyCode(r.DeviceId);
+        device.RegionCode = GbDeviceId.RegionCode(region, r.DeviceId);
         return new ValidatedDevice(device, secret);
     }
 

@@ -14,6 +14,9 @@ public static class GbDeviceId
 
     public static string CountyCode(string id) => id[..6];
 
+    /// <summary>A device's region code: the grid containing it, else (outside every grid) its ID's county code.</summary>
+    public static string RegionCode(RegionCodes region, string id) => region.GridCode.Length > 0 ? region.GridCode : CountyCode(id);
+
     public static int TypeCode(string id) => (id[10] - '0') * 100 + (id[11] - '0') * 10 + (id[12] - '0');
 
     /// <summary>Null when valid; otherwise why not (without the field name).</summary>

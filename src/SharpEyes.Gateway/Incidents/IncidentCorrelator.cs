@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.V1;
 
@@ -45,7 +46,9 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     };
 
     public static string KeyOf(Alarm alarm, string typeClass) =>
-        (alarm.Region.GridCode.Length > 0 ? alarm.Region.GridCode : "device:" + alarm.DeviceId) + "|" + typeClass;
+        (alarm.Region.GridCode.Length > 0 ? alarm.Region.GridCode : DeviceKeyPrefix + alarm.DeviceId) + "|" + typeClass;
+
+    private const string DeviceKeyPrefix = "device:";
 
     public void Load(SqliteConnection connection)
     {
@@ -207,10 +210,9 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
             incident.OpenedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(), incident.UpdatedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(),
             incident.ToByteArray());
 
+    /// <summary>As for devices: the grid, else the county of the device (outside every grid the key is "device:{id}|...").</summary>
     public static string RegionCodeOf(Incident incident) =>
-        incident.Region.GridCode.Length > 0 ? incident.Region.GridCode
-        : incident.Alarms.Count > 0 ? incident.Alarms[0].DeviceId[..6]
-        : incident.CorrelationKey.StartsWith("device:", StringComparison.Ordinal) ? incident.CorrelationKey[7..13] : "";
+        incident.Region.GridCode.Length > 0 ? incident.Region.GridCode : GbDeviceId.CountyCode(incident.CorrelationKey[DeviceKeyPrefix.Length..]);
 
     private static void Emit(JournalTransaction tx, FeedEventKind kind, Incident incident, Timestamp at) =>
         tx.AppendFeedEvent(new FeedEvent { Kind = kind, OccurredAt = at, RegionCode = RegionCodeOf(incident), Incident = incident });
