@@ -18,15 +18,15 @@ public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, Ti
 
     public async Task RecordAsync(string vendorId, string topic, ReadOnlySequence<byte> payload, Rejection rejection, CancellationToken ct = default)
     {
+        var now = time.GetUtcNow();
         var sample = payload.Length > PayloadSampleBytes ? payload.Slice(0, PayloadSampleBytes) : payload;
         var body = JsonSerializer.SerializeToUtf8Bytes(new DeadLetter(
-            rejection.Reason, rejection.Detail, vendorId, topic, time.GetUtcNow(), payload.Length,
+            rejection.Reason, rejection.Detail, vendorId, topic, now, payload.Length,
             Convert.ToBase64String(sample.ToArray()), payload.Length > PayloadSampleBytes), DeadLetterJson.Default.DeadLetter);
-        var receivedMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         await journal.ExecuteAsync(tx =>
         {
             tx.Execute("INSERT INTO dead_letters(vendor_id, reason, received_at, data) VALUES($p0,$p1,$p2,$p3)",
-                vendorId, rejection.Reason, receivedMs, System.Text.Encoding.UTF8.GetString(body));
+                vendorId, rejection.Reason, now.ToUnixTimeMilliseconds(), System.Text.Encoding.UTF8.GetString(body));
             tx.AfterCommit(() => stats.CountDeadLetter(rejection.Reason));
             return true;
         }, ct).ConfigureAwait(false);

@@ -55,12 +55,13 @@ public sealed class GeographyService(GeographyState state, GeographyImporter imp
     public override Task<ListKeySitesResponse> ListKeySites(ListKeySitesRequest request, ServerCallContext context)
     {
         var index = state.Index;
+        var category = request.Category.Length == 0 ? null : KeySiteCategories.Normalize(request.Category);
         var response = new ListKeySitesResponse();
         foreach (var s in index.KeySites)
         {
             var centroid = s.Geometry.Centroid;
             var grid = index.Locate(centroid.X, centroid.Y).GridCode;
-            if (grid.StartsWith(request.GridPrefix, StringComparison.Ordinal) && (request.Category.Length == 0 || s.Category == KeySiteCategories.Normalize(request.Category)))
+            if (grid.StartsWith(request.GridPrefix, StringComparison.Ordinal) && (request.Category.Length == 0 || s.Category == category))
             {
                 response.Sites.Add(new KeySite
                 {

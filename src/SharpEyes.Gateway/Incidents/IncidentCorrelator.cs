@@ -68,19 +68,19 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     }
 
     /// <summary>The incident an alarm would join (its id, and whether it would be new), without changing anything.</summary>
-    public (string IncidentId, bool Opens) Plan(Alarm alarm)
-    {
-        var key = KeyOf(alarm, TypeClass(alarm.Method, alarm.Type));
-        return _openByKey.TryGetValue(key, out var open) && WithinWindow(open, alarm)
-            ? (open.IncidentId, false)
-            : ("inc_" + Guid.CreateVersion7(time.GetUtcNow()).ToString("N"), true);
-    }
-
-    /// <summary>Adds an accepted alarm to the planned incident, persists the incident and appends its feed event(s).</summary>
-    public Incident Apply(JournalTransaction tx, Alarm alarm, (string IncidentId, bool Opens) plan)
+    public IncidentPlan Plan(Alarm alarm)
     {
         var typeClass = TypeClass(alarm.Method, alarm.Type);
         var key = KeyOf(alarm, typeClass);
+        return _openByKey.TryGetValue(key, out var open) && WithinWindow(open, alarm)
+            ? new IncidentPlan(open.IncidentId, false, key, typeClass)
+            : new IncidentPlan("inc_" + Guid.CreateVersion7(time.GetUtcNow()).ToString("N"), true, key, typeClass);
+    }
+
+    /// <summary>Adds an accepted alarm to the planned incident, persists the incident and appends its feed event(s).</summary>
+    public Incident Apply(JournalTransaction tx, Alarm alarm, IncidentPlan plan)
+    {
+        var (typeClass, key) = (plan.TypeClass, plan.Key);
         var now = time.GetUtcNow();
         Incident incident;
         if (plan.Opens)
@@ -217,3 +217,6 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     private static void Emit(JournalTransaction tx, FeedEventKind kind, Incident incident, Timestamp at) =>
         tx.AppendFeedEvent(new FeedEvent { Kind = kind, OccurredAt = at, RegionCode = RegionCodeOf(incident), Incident = incident });
 }
+
+/// <summary>Where <see cref="IncidentCorrelator.Plan"/> would put an alarm: the incident, whether it opens, and the key and type class it computed.</summary>
+public readonly record struct IncidentPlan(string IncidentId, bool Opens, string Key, string TypeClass);
