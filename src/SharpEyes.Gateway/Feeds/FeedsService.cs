@@ -28,9 +28,8 @@ public sealed class FeedsService(FeedHub hub, GatewayStore store) : V1.Feeds.Fee
             page.Clear();
             if (!hub.TryRead(last, PageSize, page, out var newer))
             {
-                last = ReadStored(last, prefix, page, out var scannedTo);
+                last = ReadStored(last, prefix, page);
                 await WritePageAsync(responseStream, page, ct).ConfigureAwait(false);
-                last = scannedTo;
                 continue;
             }
 
@@ -62,8 +61,8 @@ public sealed class FeedsService(FeedHub hub, GatewayStore store) : V1.Feeds.Fee
 
     private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
 
-    /// <summary>Reads a page of stored events after <paramref name="after"/>; <paramref name="scannedTo"/> is the last sequence examined.</summary>
-    private long ReadStored(long after, string prefix, List<FeedEvent> into, out long scannedTo)
+    /// <summary>Reads a page of stored events after <paramref name="after"/> that match the prefix; returns the last sequence examined.</summary>
+    private long ReadStored(long after, string prefix, List<FeedEvent> into)
     {
         using var connection = store.OpenRead();
         using var command = connection.CreateCommand();
@@ -71,7 +70,7 @@ public sealed class FeedsService(FeedHub hub, GatewayStore store) : V1.Feeds.Fee
         command.Parameters.AddWithValue("$after", after);
         command.Parameters.AddWithValue("$n", PageSize);
         using var reader = command.ExecuteReader();
-        scannedTo = after;
+        var scannedTo = after;
         while (reader.Read())
         {
             scannedTo = reader.GetInt64(0);

@@ -55,7 +55,7 @@ public sealed partial class Journal : IHostedService, IDisposable
             participant.Load(_connection);
         }
 
-        _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        _loop = Task.Run(RunLoop); // async: it runs on pool threads between batches, so no dedicated thread
         return Task.CompletedTask;
     }
 
