@@ -21,6 +21,7 @@ public sealed class AuthInterceptor(ApiKeyStore keys) : Interceptor
         ["sharpeyes.v1.Admin"] = [Role.Admin],
         ["sharpeyes.v1.Feeds"] = [Role.Admin, Role.Centre],
         ["sharpeyes.v1.Incidents"] = [Role.Admin, Role.Operator, Role.Centre, Role.Planner],
+        ["sharpeyes.v1.Coverage"] = [Role.Admin, Role.Operator, Role.Centre, Role.Planner],
     };
 
     private static readonly Dictionary<string, Role[]> MethodRoles = new(StringComparer.Ordinal)

@@ -16,6 +16,9 @@ public static class GatewayConfiguration
         ("--incident-window", "SHARPEYES_INCIDENT_WINDOW", "SharpEyes:Incidents:CorrelationWindow"),
         ("--incident-quiet", "SHARPEYES_INCIDENT_QUIET", "SharpEyes:Incidents:QuietPeriod"),
         ("--keysite-radius", "SHARPEYES_KEYSITE_RADIUS", "SharpEyes:Alarms:KeySiteRadiusMeters"),
+        ("--grid-target", "SHARPEYES_GRID_TARGET", "SharpEyes:Coverage:GridTarget"),
+        ("--site-area-fraction", "SHARPEYES_SITE_AREA_FRACTION", "SharpEyes:Coverage:SiteAreaFraction"),
+        ("--demo-cameras", "SHARPEYES_DEMO_CAMERAS", "SharpEyes:DemoCameras"),
     ];
 
     /// <summary>Adds environment variables, then the command line (which wins). A bare flag such as --demo means true.</summary>

@@ -20,6 +20,9 @@ public sealed class GatewayOptions
     /// <summary>Load the shipped 高邑县 demo geography on start when no geography is loaded yet.</summary>
     public bool Demo { get; set; }
 
+    /// <summary>With <see cref="Demo"/>: also register the demo's synthetic cameras and play their vendor's keepalives.</summary>
+    public bool DemoCameras { get; set; } = true;
+
     /// <summary>County codes (GB/T 2260, 6 digits) whose devices this gateway accepts, besides counties in the imported geography.</summary>
     public string[] CountyCodes { get; set; } = ["130127"];
 
@@ -29,6 +32,7 @@ public sealed class GatewayOptions
     public AlarmOptions Alarms { get; set; } = new();
     public IncidentOptions Incidents { get; set; } = new();
     public LivenessOptions Liveness { get; set; } = new();
+    public CoverageOptions Coverage { get; set; } = new();
 
     /// <summary>DORI level at which a camera's range is derived from its lens.</summary>
     public DoriLevel RangeDoriLevel { get; set; } = DoriLevel.Observation;
@@ -67,4 +71,30 @@ public sealed class LivenessOptions
     [Range(1, 100)] public int MissedKeepalives { get; set; } = 3;
 
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+public sealed class CoverageOptions
+{
+    /// <summary>An area key site is covered when at least this fraction of its area is inside working cameras' wedges.</summary>
+    [Range(0.0, 1.0)] public double SiteAreaFraction { get; set; } = 0.8;
+
+    /// <summary>
+    /// Working cameras a key site of a category needs (default 1). Intersections need two: one camera sees only the
+    /// approaches it faces.
+    /// </summary>
+    public Dictionary<string, int> MinCamerasByCategory { get; set; } = new(StringComparer.Ordinal) { ["intersection"] = 2 };
+
+    /// <summary>A level-4 grid without its own <c>coverage_target</c> is a gap when its real covered fraction is below this.</summary>
+    [Range(0.0, 1.0)] public double GridTarget { get; set; } = 0.8;
+
+    /// <summary>Blind-spot weights per key-site category (unlisted categories weigh 1).</summary>
+    public Dictionary<string, double> CategoryWeights { get; set; } = new(StringComparer.Ordinal)
+    {
+        ["school"] = 5, ["hospital"] = 5, ["complex-security"] = 5, ["government"] = 4, ["station"] = 4, ["checkpoint"] = 4,
+        ["intersection"] = 3, ["traffic-artery"] = 3, ["square"] = 3, ["stadium"] = 3, ["commercial"] = 3, ["market"] = 3,
+        ["religious"] = 2, ["scenic"] = 2, ["road"] = 2, ["other"] = 1,
+    };
+
+    /// <summary>A camera is HD when its declared resolution has at least this many lines (1080p ≈ 2 MP).</summary>
+    [Range(1, 10_000)] public int HdMinHeight { get; set; } = 1080;
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
 using Microsoft.Data.Sqlite;
+using SharpEyes.Gateway.Coverage;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.V1;
@@ -50,11 +51,13 @@ public sealed class DeviceCatalog : IJournalParticipant
     private readonly Journal _journal;
     private readonly GeographyState _geography;
     private readonly TimeProvider _time;
+    private readonly CoverageTracker _coverage;
 
-    public DeviceCatalog(Journal journal, GeographyState geography, TimeProvider time)
+    public DeviceCatalog(Journal journal, GeographyState geography, CoverageTracker coverage, TimeProvider time)
     {
         _journal = journal;
         _geography = geography;
+        _coverage = coverage;
         _time = time;
     }
 
@@ -78,6 +81,8 @@ public sealed class DeviceCatalog : IJournalParticipant
             _devices[device.DeviceId] = entry;
             _geography.IndexCamera(device);
         }
+
+        _coverage.Load(connection, _devices.Values);
     }
 
     /// <summary>Upserts a batch in one transaction. Items whose owner differs get PERMISSION_DENIED in their slot.</summary>
@@ -118,6 +123,7 @@ public sealed class DeviceCatalog : IJournalParticipant
                 var entry = new DeviceEntry(device, secret, status, lastSeen);
                 _devices[device.DeviceId] = entry;
                 _geography.IndexCamera(device);
+                _coverage.CameraChanged(tx, entry, device.DeviceId, existing is null ? CoverageChange.CameraRegistered : CoverageChange.CameraChanged);
                 var snapshot = entry.Snapshot();
                 tx.AppendFeedEvent(new FeedEvent
                 {
@@ -142,6 +148,7 @@ public sealed class DeviceCatalog : IJournalParticipant
 
             tx.Execute("DELETE FROM devices WHERE id = $p0", deviceId);
             _geography.Cameras.Remove(deviceId);
+            _coverage.CameraChanged(tx, null, deviceId, CoverageChange.CameraDeregistered);
             tx.AppendFeedEvent(new FeedEvent
             {
                 Kind = FeedEventKind.DeviceDeregistered,
@@ -169,6 +176,11 @@ public sealed class DeviceCatalog : IJournalParticipant
     public void SetStatus(JournalTransaction tx, DeviceEntry entry, DeviceStatus status, DateTimeOffset now)
     {
         entry.Status = status;
+        if (entry.Device.Kind == DeviceKind.Camera)
+        {
+            _coverage.CameraChanged(tx, entry, entry.Id, status == DeviceStatus.Online ? CoverageChange.CameraOnline : CoverageChange.CameraOffline);
+        }
+
         tx.Execute("UPDATE devices SET status = $p0, last_seen_at = $p1 WHERE id = $p2", (int)status, entry.LastSeenMs, entry.Id);
         tx.AppendFeedEvent(new FeedEvent
         {

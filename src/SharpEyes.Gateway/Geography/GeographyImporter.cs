@@ -1,4 +1,5 @@
 using NetTopologySuite.IO;
+using SharpEyes.Gateway.Coverage;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Geo.Regions;
@@ -10,20 +11,25 @@ namespace SharpEyes.Gateway.Geography;
 /// Imports grids and key sites: validates the whole file first (a rejected file changes nothing), then stores
 /// every feature, swaps the index and re-locates devices in one transaction.
 /// </summary>
-public sealed partial class GeographyImporter(GeographyState state, DeviceCatalog devices, Journal journal, ILogger<GeographyImporter> logger)
+public sealed partial class GeographyImporter(GeographyState state, DeviceCatalog devices, CoverageTracker coverage, Journal journal, ILogger<GeographyImporter> logger)
 {
     public Task<ImportResult<GridFeature>> ImportGridsAsync(string geojson, GeoDatum datum, CancellationToken ct = default) =>
+        ImportGridsAsync(geojson, datum, g => g, ct);
+
+    /// <summary>Imports grids, letting <paramref name="adjust"/> amend each validated feature (the demo sets its planned targets).</summary>
+    public Task<ImportResult<GridFeature>> ImportGridsAsync(string geojson, GeoDatum datum, Func<GridFeature, GridFeature> adjust, CancellationToken ct = default) =>
         StoreAsync(
-            GeoJsonImport.ParseGrids(geojson, datum, state.Index.Grids, state.KnownCounties),
+            Adjust(GeoJsonImport.ParseGrids(geojson, datum, state.Index.Grids, state.KnownCounties), adjust),
             "grids",
             g => g.Code,
             () => state.Index.Grids,
-            (tx, g, wkb) => tx.Execute("INSERT OR REPLACE INTO grids(code, name, level, parent_code, geometry) VALUES($p0,$p1,$p2,$p3,$p4)",
-                g.Code, g.Name, g.Level, g.ParentCode, wkb.Write(g.Geometry)),
+            (tx, g, wkb) => tx.Execute("INSERT OR REPLACE INTO grids(code, name, level, parent_code, geometry, coverage_target) VALUES($p0,$p1,$p2,$p3,$p4,$p5)",
+                g.Code, g.Name, g.Level, g.ParentCode, wkb.Write(g.Geometry), g.CoverageTarget),
             (tx, merged) =>
             {
                 state.Replace(merged, state.Index.KeySites);
                 devices.Relocate(tx);
+                coverage.GeographyChanged(tx, devices.All);
             },
             ct);
 
@@ -35,8 +41,15 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
             () => state.Index.KeySites,
             (tx, s, wkb) => tx.Execute("INSERT OR REPLACE INTO key_sites(code, name, category, priority, geometry) VALUES($p0,$p1,$p2,$p3,$p4)",
                 s.Code, s.Name, s.Category, s.Priority, wkb.Write(s.Geometry)),
-            (_, merged) => state.Replace(state.Index.Grids, merged),
+            (tx, merged) =>
+            {
+                state.Replace(state.Index.Grids, merged);
+                coverage.GeographyChanged(tx, devices.All);
+            },
             ct);
+
+    private static ImportResult<GridFeature> Adjust(ImportResult<GridFeature> result, Func<GridFeature, GridFeature> adjust) =>
+        result.Ok ? result with { Features = [.. result.Features.Select(adjust)] } : result;
 
     /// <summary>Stores a validated import, merges it over the current features by code and swaps the index, in one journal item.</summary>
     private async Task<ImportResult<T>> StoreAsync<T>(

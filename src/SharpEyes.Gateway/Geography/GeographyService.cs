@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 using NetTopologySuite.IO.Converters;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
-using SharpEyes.Geo.Demo;
+using SharpEyes.Gateway.Coverage;
+using SharpEyes.Gateway.Demo;
 using SharpEyes.Geo.Regions;
 using SharpEyes.V1;
 using GeoDatum = SharpEyes.Geo.Datums.Datum;
@@ -12,7 +13,7 @@ using GeoDatum = SharpEyes.Geo.Datums.Datum;
 namespace SharpEyes.Gateway.Geography;
 
 /// <summary>Geography: GeoJSON import (all or nothing, errors per feature), the demo dataset, reads and point location.</summary>
-public sealed class GeographyService(GeographyState state, GeographyImporter importer, IOptions<GatewayOptions> options) : V1.Geography.GeographyBase
+public sealed class GeographyService(GeographyState state, GeographyImporter importer, DemoDataset demo, CoverageTracker coverage, IOptions<GatewayOptions> options) : V1.Geography.GeographyBase
 {
     private static readonly JsonSerializerOptions GeoJson = new() { Converters = { new GeoJsonConverterFactory() } };
 
@@ -24,9 +25,8 @@ public sealed class GeographyService(GeographyState state, GeographyImporter imp
 
     public override async Task<ImportResponse> LoadDemo(V1.Empty request, ServerCallContext context)
     {
-        var grids = Answer(await importer.ImportGridsAsync(GaoyiDemo.GridsGeoJson, GeoDatum.Wgs84, context.CancellationToken).ConfigureAwait(false));
-        var sites = Answer(await importer.ImportKeySitesAsync(GaoyiDemo.KeySitesGeoJson, GeoDatum.Wgs84, context.CancellationToken).ConfigureAwait(false));
-        return new ImportResponse { Imported = grids.Imported + sites.Imported };
+        var (grids, sites) = await demo.LoadGeographyAsync(context.CancellationToken).ConfigureAwait(false);
+        return new ImportResponse { Imported = Answer(grids).Imported + Answer(sites).Imported };
     }
 
     public override Task<ListGridsResponse> ListGrids(ListGridsRequest request, ServerCallContext context)
@@ -45,6 +45,7 @@ public sealed class GeographyService(GeographyState state, GeographyImporter imp
                     ParentCode = g.ParentCode ?? "",
                     AreaM2 = Math.Round(index.Projection.AreaM2(g.Geometry), 1),
                     Geojson = request.IncludeGeometry ? JsonSerializer.Serialize(g.Geometry, GeoJson) : "",
+                    CoverageTarget = g.Level == GridFeature.GridLevel ? coverage.GridTargetFor(g) : 0,
                 });
             }
         }

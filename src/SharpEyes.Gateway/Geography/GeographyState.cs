@@ -45,11 +45,14 @@ public sealed class GeographyState : IJournalParticipant
         var grids = new List<GridFeature>();
         using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT code, name, level, parent_code, geometry FROM grids ORDER BY code";
+            command.CommandText = "SELECT code, name, level, parent_code, geometry, coverage_target FROM grids ORDER BY code";
             using var r = command.ExecuteReader();
             while (r.Read())
             {
-                grids.Add(new GridFeature(r.GetString(0), r.GetString(1), r.GetInt32(2), r.IsDBNull(3) ? null : r.GetString(3), reader.Read((byte[])r[4])));
+                grids.Add(new GridFeature(r.GetString(0), r.GetString(1), r.GetInt32(2), r.IsDBNull(3) ? null : r.GetString(3), reader.Read((byte[])r[4]))
+                {
+                    CoverageTarget = r.IsDBNull(5) ? null : r.GetDouble(5),
+                });
             }
         }
 

@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Coverage;
+using SharpEyes.Gateway.Demo;
 using SharpEyes.Gateway.Geography;
-using SharpEyes.Geo.Demo;
 using SharpEyes.V1;
-using GeoDatum = SharpEyes.Geo.Datums.Datum;
+using SharpEyes.Gateway.Storage;
 
 namespace SharpEyes.Gateway.Hosting;
 
@@ -15,7 +16,9 @@ namespace SharpEyes.Gateway.Hosting;
 public sealed partial class GatewayBootstrap(
     ApiKeyStore keys,
     GeographyState geography,
-    GeographyImporter importer,
+    DemoDataset demo,
+    CoverageTracker coverage,
+    Journal journal,
     IOptions<GatewayOptions> options,
     ILogger<GatewayBootstrap> logger) : IHostedService
 {
@@ -49,8 +52,7 @@ public sealed partial class GatewayBootstrap(
 
         if (options.Value.Demo && geography.Index.Grids.Count == 0)
         {
-            var grids = await importer.ImportGridsAsync(GaoyiDemo.GridsGeoJson, GeoDatum.Wgs84, cancellationToken).ConfigureAwait(false);
-            var sites = await importer.ImportKeySitesAsync(GaoyiDemo.KeySitesGeoJson, GeoDatum.Wgs84, cancellationToken).ConfigureAwait(false);
+            var (grids, sites) = await demo.LoadGeographyAsync(cancellationToken).ConfigureAwait(false);
             if (!grids.Ok || !sites.Ok)
             {
                 throw new InvalidOperationException("the shipped demo dataset failed validation: " +
@@ -59,6 +61,14 @@ public sealed partial class GatewayBootstrap(
 
             LogDemoLoaded(logger, grids.Features.Count, sites.Features.Count);
         }
+
+        if (options.Value.Demo && options.Value.DemoCameras)
+        {
+            await demo.RegisterCamerasAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // Announce whatever the full recompute at start found different from the stored gaps (first run, new thresholds).
+        await journal.ExecuteAsync(coverage.Reconcile, cancellationToken).ConfigureAwait(false);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

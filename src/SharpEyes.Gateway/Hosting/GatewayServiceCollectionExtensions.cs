@@ -4,6 +4,8 @@ using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Alarms;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Coverage;
+using SharpEyes.Gateway.Demo;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Feeds;
 using SharpEyes.Gateway.Geography;
@@ -29,11 +31,15 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<Journal>();
         services.AddJournalParticipant<ApiKeyStore>();
         services.AddJournalParticipant<GeographyState>();
+        services.AddSingleton<CoverageTracker>(); // loaded by the device catalog, from its cameras
         services.AddJournalParticipant<DeviceCatalog>();
         services.AddJournalParticipant<IncidentCorrelator>();
         services.AddJournalParticipant<AlarmStats>();
         services.AddSingleton<DeviceValidator>();
         services.AddSingleton<GeographyImporter>();
+        services.AddSingleton<CoverageReports>();
+        services.AddSingleton<PlacementPlanner>();
+        services.AddSingleton<DemoDataset>();
         services.AddSingleton<IncidentQueries>();
         services.AddSingleton<DeadLetterSink>();
         services.AddSingleton<AlarmIntake>();
@@ -49,6 +55,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<MqttBroker>());
         services.AddHostedService(sp => sp.GetRequiredService<IncidentSweeper>());
         services.AddHostedService(sp => sp.GetRequiredService<KeepaliveMonitor>());
+        services.AddHostedService<DemoHeartbeats>();
 
         services.AddGrpc(o =>
         {
@@ -79,6 +86,7 @@ public static class GatewayServiceCollectionExtensions
         app.MapGrpcService<GeographyService>().RequireHost(grpcHost);
         app.MapGrpcService<IncidentsService>().RequireHost(grpcHost);
         app.MapGrpcService<FeedsService>().RequireHost(grpcHost);
+        app.MapGrpcService<CoverageService>().RequireHost(grpcHost);
         app.MapGrpcHealthChecksService().RequireHost(grpcHost);
         app.MapGrpcReflectionService().RequireHost(grpcHost);
         app.MapGet("/healthz", (Journal journal) => Results.Text($"ok\nlast_sequence {journal.LastSequence}\n")).RequireHost(httpHost);

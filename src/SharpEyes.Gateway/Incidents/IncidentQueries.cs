@@ -50,6 +50,33 @@ public sealed class IncidentQueries(GatewayStore store)
         return incident;
     }
 
+    /// <summary>Incidents opened at or after <paramref name="since"/>, counted per key site (any attached) and per grid.</summary>
+    public (Dictionary<string, int> BySite, Dictionary<string, int> ByGrid) CountsSince(DateTimeOffset since)
+    {
+        var bySite = new Dictionary<string, int>(StringComparer.Ordinal);
+        var byGrid = new Dictionary<string, int>(StringComparer.Ordinal);
+        using var connection = store.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT data FROM incidents WHERE opened_at >= $since";
+        command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var incident = Incident.Parser.ParseFrom((byte[])reader[0]);
+            foreach (var site in incident.KeySites)
+            {
+                bySite[site.Code] = bySite.GetValueOrDefault(site.Code) + 1;
+            }
+
+            if (incident.Region.GridCode.Length > 0)
+            {
+                byGrid[incident.Region.GridCode] = byGrid.GetValueOrDefault(incident.Region.GridCode) + 1;
+            }
+        }
+
+        return (bySite, byGrid);
+    }
+
     public ListIncidentsResponse List(ListIncidentsRequest request)
     {
         var pageSize = request.PageSize switch

@@ -10,7 +10,7 @@ namespace SharpEyes.Gateway.Storage;
 /// </summary>
 public sealed class GatewayStore
 {
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -66,7 +66,8 @@ public sealed class GatewayStore
                 region_code TEXT NOT NULL, last_seen_at INTEGER, data BLOB NOT NULL, rtsp_secret TEXT);
             CREATE INDEX IF NOT EXISTS devices_vendor ON devices(vendor_id, id);
             CREATE TABLE IF NOT EXISTS grids(
-                code TEXT PRIMARY KEY, name TEXT NOT NULL, level INTEGER NOT NULL, parent_code TEXT, geometry BLOB NOT NULL);
+                code TEXT PRIMARY KEY, name TEXT NOT NULL, level INTEGER NOT NULL, parent_code TEXT, geometry BLOB NOT NULL,
+                coverage_target REAL);
             CREATE TABLE IF NOT EXISTS key_sites(
                 code TEXT PRIMARY KEY, name TEXT NOT NULL, category TEXT NOT NULL, priority INTEGER NOT NULL, geometry BLOB NOT NULL);
             CREATE TABLE IF NOT EXISTS alarms(
@@ -82,8 +83,23 @@ public sealed class GatewayStore
             CREATE TABLE IF NOT EXISTS dead_letters(
                 id INTEGER PRIMARY KEY, vendor_id TEXT NOT NULL, reason TEXT NOT NULL, received_at INTEGER NOT NULL, data TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-            INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '{{SchemaVersion}}');
+            CREATE TABLE IF NOT EXISTS coverage_gaps(gap_id TEXT PRIMARY KEY, data BLOB NOT NULL);
             """);
+        // Version 1 files (issue 2) lack the grids' coverage target.
+        if (!HasColumn(connection, "grids", "coverage_target"))
+        {
+            Execute(connection, "ALTER TABLE grids ADD COLUMN coverage_target REAL");
+        }
+
+        Execute(connection, $"INSERT INTO meta(key, value) VALUES('schema_version', '{SchemaVersion}') ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    }
+
+    private static bool HasColumn(SqliteConnection connection, string table, string column)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $c";
+        command.Parameters.AddWithValue("$c", column);
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
     }
 
     internal static void Execute(SqliteConnection connection, string sql)

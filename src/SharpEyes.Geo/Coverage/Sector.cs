@@ -31,8 +31,27 @@ public static class Sector
         ArgumentNullException.ThrowIfNull(projection);
         var (cx, cy) = projection.Project(camLon, camLat);
         var (px, py) = projection.Project(lon, lat);
-        double dx = px - cx;
-        double dy = py - cy;
+        return ContainsMetric(cx, cy, projection.ConvergenceDegrees(camLon, camLat), azimuthDeg, hfovDeg, rangeM, px, py);
+    }
+
+    /// <summary>
+    /// The test of <see cref="Contains"/> on coordinates already projected: the camera at (<paramref name="cx"/>,
+    /// <paramref name="cy"/>) and the point at (<paramref name="x"/>, <paramref name="y"/>) in a projection's metres,
+    /// <paramref name="convergenceDeg"/> the projection's meridian convergence at the camera
+    /// (<see cref="LocalProjection.ConvergenceDegrees"/>), <paramref name="azimuthDeg"/> from true north.
+    /// </summary>
+    public static bool ContainsMetric(
+        double cx,
+        double cy,
+        double convergenceDeg,
+        double azimuthDeg,
+        double hfovDeg,
+        double rangeM,
+        double x,
+        double y)
+    {
+        double dx = x - cx;
+        double dy = y - cy;
         double distance = Math.Sqrt((dx * dx) + (dy * dy));
         if (distance > rangeM + Epsilon)
         {
@@ -45,7 +64,7 @@ public static class Sector
         }
 
         double gridBearing = Math.Atan2(dx, dy) * 180.0 / Math.PI;
-        double trueBearing = gridBearing - projection.ConvergenceDegrees(camLon, camLat);
+        double trueBearing = gridBearing - convergenceDeg;
         return Math.Abs(AngleDifference(trueBearing, azimuthDeg)) <= (hfovDeg / 2.0) + Epsilon;
     }
 

@@ -15,6 +15,12 @@ public sealed record GridFeature(string Code, string Name, int Level, string? Pa
     public const int VillageLevel = 3;
     public const int GridLevel = 4;
 
+    /// <summary>
+    /// Level-4 grids: the covered-area fraction (0..1, real coverage) below which the grid is a coverage gap; null = the
+    /// gateway's configured default. GeoJSON property <c>coverage_target</c>.
+    /// </summary>
+    public double? CoverageTarget { get; init; }
+
     /// <summary>Level for a code of digits, or null when its length fits no level (6, 9, 12, 13–20).</summary>
     public static int? LevelOf(string code)
     {

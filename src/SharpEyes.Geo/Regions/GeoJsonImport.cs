@@ -30,7 +30,7 @@ public static class GeoJsonImport
     private static readonly JsonSerializerOptions s_jsonOptions = CreateJsonOptions();
 
     /// <summary>
-    /// Parses and validates a grid FeatureCollection (properties <c>code</c>, <c>name</c>; Polygon or MultiPolygon
+    /// Parses and validates a grid FeatureCollection (properties <c>code</c>, <c>name</c>, optional <c>coverage_target</c> 0..1; Polygon or MultiPolygon
     /// geometry in <paramref name="datum"/>, returned in WGS-84). Parents must be in <paramref name="existing"/> or in
     /// the file; counties must be in <paramref name="knownCountyCodes"/>. A code present both in the file and in
     /// <paramref name="existing"/> is a replacement: the file's version is the one checked.
@@ -206,13 +206,14 @@ public static class GeoJsonImport
             }
         }
 
+        double? target = ReadCoverageTarget(properties, index, code, errors);
         var geometry = ReadGeometry(element, index, code, datum, areal: true, errors);
         if (code is null || name is null || level is null || geometry is null)
         {
             return null;
         }
 
-        return new GridFeature(code, name, level.Value, GridFeature.ParentCodeOf(code), geometry);
+        return new GridFeature(code, name, level.Value, GridFeature.ParentCodeOf(code), geometry) { CoverageTarget = target };
     }
 
     private static KeySiteFeature? ParseKeySiteFeature(
@@ -341,6 +342,29 @@ public static class GeoJsonImport
         }
 
         return category;
+    }
+
+    /// <summary>Optional <c>coverage_target</c>: a number 0..1 (the covered-area fraction below which the grid is a gap).</summary>
+    private static double? ReadCoverageTarget(JsonElement properties, int index, string? code, List<FeatureError> errors)
+    {
+        if (properties.ValueKind != JsonValueKind.Object
+            || !properties.TryGetProperty("coverage_target", out var value)
+            || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double target) && target >= 0 && target <= 1)
+        {
+            return target;
+        }
+
+        errors.Add(new FeatureError(
+            index,
+            code,
+            FeatureErrorReasons.InvalidProperty,
+            $"Property 'coverage_target' must be a number 0..1 (a covered-area fraction); got {value.GetRawText()}."));
+        return null;
     }
 
     private static int? ReadPriority(JsonElement properties, int index, string? code, List<FeatureError> errors)

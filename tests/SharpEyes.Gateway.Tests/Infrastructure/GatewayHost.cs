@@ -55,6 +55,9 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>The last committed feed sequence (a demo start already holds the coverage gaps it opened).</summary>
+    public long LastSequence => Services.GetRequiredService<SharpEyes.Gateway.Storage.Journal>().LastSequence;
+
     public string AdminKey => TestAdminKey;
 
     public static string NewDataDir()
@@ -64,6 +67,10 @@ public sealed class GatewayHost : IAsyncDisposable
         return dir;
     }
 
+    /// <summary>
+    /// Starts a gateway; <paramref name="demo"/> loads the demo geography. The demo's synthetic cameras are left out
+    /// unless <paramref name="extraArgs"/> asks for them (<c>--SharpEyes:DemoCameras=true</c>), so tests see only their own cameras.
+    /// </summary>
     public static async Task<GatewayHost> StartAsync(bool demo = true, string? dataDir = null, FakeTimeProvider? time = null, params string[] extraArgs)
     {
         dataDir ??= NewDataDir();
@@ -72,7 +79,7 @@ public sealed class GatewayHost : IAsyncDisposable
         string[] args =
         [
             "--bind", "127.0.0.1", "--grpc-port", grpc.ToString(), "--mqtt-port", mqtt.ToString(), "--http-port", http.ToString(),
-            "--data-dir", dataDir, .. demo ? new[] { "--demo" } : [], .. extraArgs,
+            "--data-dir", dataDir, .. demo ? new[] { "--demo" } : [], "--SharpEyes:DemoCameras=false", .. extraArgs,
         ];
         var builder = WebApplication.CreateBuilder();
         var logs = new CapturedLogs();

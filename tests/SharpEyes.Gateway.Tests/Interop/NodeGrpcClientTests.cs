@@ -130,7 +130,12 @@ public sealed class NodeGrpcClientTests : IAsyncLifetime
         {
             await reader.WaitForCountAsync(_ => true, feed.Count, $"{feed.Count} feed events in C#");
             var csharp = reader.Events.Take(feed.Count).Select(e => new FeedItem(e.Sequence, ProtoName(e.Kind), e.RegionCode,
-                e.Device?.DeviceId ?? "", e.Device is null ? "" : ProtoName(e.Device.Position.Datum), e.DataCase == FeedEvent.DataOneofCase.Device ? "device" : "incident"));
+                e.Device?.DeviceId ?? "", e.Device is null ? "" : ProtoName(e.Device.Position.Datum), e.DataCase switch
+                {
+                    FeedEvent.DataOneofCase.Device => "device",
+                    FeedEvent.DataOneofCase.CoverageGap => "coverage_gap",
+                    _ => "incident",
+                }));
             Assert.Equal(feed, csharp);
         }
 

@@ -1,0 +1,570 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Grpc.Core;
+using NetTopologySuite.Geometries;
+using NetTopologySuite.IO.Converters;
+using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Geography;
+using SharpEyes.Gateway.Incidents;
+using SharpEyes.Geo.Coverage;
+using SharpEyes.Geo.Datums;
+using SharpEyes.Geo.Regions;
+using SharpEyes.V1;
+using GeoGridCoverage = SharpEyes.Geo.Coverage.GridCoverage;
+using GeoKeySiteCoverage = SharpEyes.Geo.Coverage.KeySiteCoverage;
+using ProtoDatum = SharpEyes.V1.Datum;
+using ProtoGridCoverage = SharpEyes.V1.GridCoverage;
+using ProtoKeySiteCoverage = SharpEyes.V1.KeySiteCoverage;
+
+namespace SharpEyes.Gateway.Coverage;
+
+/// <summary>
+/// Reads of the coverage model for operators and planners: region reports with the KPIs, grid and key-site rows,
+/// ranked blind spots, map layers and exports. Every method reads the model as it is now (it is updated in step
+/// with every committed camera change) and never blocks the journal.
+/// </summary>
+public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devices, IncidentQueries incidents, TimeProvider time)
+{
+    internal static readonly JsonSerializerOptions GeoJson = new() { Converters = { new GeoJsonConverterFactory() } };
+
+    /// <summary>Key-site KPI target from the national guidance: key public areas 100 % covered by video.</summary>
+    public const double KeySiteCoverageTarget = 1.0;
+
+    /// <summary>Serviceability (完好率) of key public-area cameras: at least 98 %.</summary>
+    public const double ServiceabilityTarget = 0.98;
+
+    /// <summary>New or rebuilt cameras: 100 % HD.</summary>
+    public const double HdRateTarget = 1.0;
+
+    public CoverageReport Report(string prefix, RegionLevel groupBy)
+    {
+        ValidatePrefix(prefix);
+        var model = tracker.Model;
+        var level = groupBy == RegionLevel.Unspecified ? DefaultGroupLevel(prefix) : (int)groupBy;
+        var cameras = CamerasIn(prefix);
+        var report = new CoverageReport
+        {
+            Summary = Row(model, prefix, NameOrCounty(model, prefix), LevelOf(prefix), cameras),
+            ComputedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+        };
+        foreach (var grid in model.Regions.Grids)
+        {
+            if (grid.Level == level && grid.Code.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                report.Rows.Add(Row(model, grid.Code, grid.Name, grid.Level, cameras.Where(c => c.Device.RegionCode.StartsWith(grid.Code, StringComparison.Ordinal)).ToList()));
+            }
+        }
+
+        return report;
+    }
+
+    public ListGridCoverageResponse Grids(ListGridCoverageRequest request)
+    {
+        ValidatePrefix(request.RegionPrefix);
+        var model = tracker.Model;
+        var response = new ListGridCoverageResponse();
+        foreach (var g in model.GridsWithPrefix(request.RegionPrefix))
+        {
+            if (!request.GapsOnly || g.IsGap)
+            {
+                response.Grids.Add(ToProto(g));
+            }
+        }
+
+        return response;
+    }
+
+    public ListKeySiteCoverageResponse Sites(ListKeySiteCoverageRequest request)
+    {
+        ValidatePrefix(request.RegionPrefix);
+        string? category = null;
+        if (request.Category.Length > 0)
+        {
+            category = KeySiteCategories.Normalize(request.Category)
+                ?? throw Invalid($"category: '{request.Category}' is not a key-site category ({string.Join(", ", KeySiteCategories.All.Order(StringComparer.Ordinal))})");
+        }
+
+        var model = tracker.Model;
+        var response = new ListKeySiteCoverageResponse();
+        foreach (var s in model.SitesWithPrefix(request.RegionPrefix))
+        {
+            if ((!request.UncoveredOnly || !s.RealCovered) && (category is null || s.Category == category))
+            {
+                response.Sites.Add(ToProto(model, s));
+            }
+        }
+
+        return response;
+    }
+
+    public ListBlindSpotsResponse BlindSpots(ListBlindSpotsRequest request)
+    {
+        ValidatePrefix(request.RegionPrefix);
+        int days = request.IncidentDays switch
+        {
+            0 => 30,
+            < 0 or > 3650 => throw Invalid("incident_days: must be 1..3650 (0 = 30)"),
+            _ => request.IncidentDays,
+        };
+        int limit = request.Limit switch
+        {
+            0 => 100,
+            < 0 or > 10_000 => throw Invalid("limit: must be 1..10000 (0 = 100)"),
+            _ => request.Limit,
+        };
+        var model = tracker.Model;
+        var (bySite, byGrid) = incidents.CountsSince(time.GetUtcNow() - TimeSpan.FromDays(days));
+        var sites = new List<BlindSpot>();
+        foreach (var s in model.SitesWithPrefix(request.RegionPrefix))
+        {
+            if (!s.RealCovered)
+            {
+                sites.Add(SiteBlindSpot(model, s, bySite.GetValueOrDefault(s.Code)));
+            }
+        }
+
+        var grids = new List<BlindSpot>();
+        if (request.IncludeGrids)
+        {
+            foreach (var g in model.GridsWithPrefix(request.RegionPrefix))
+            {
+                if (g.IsGap)
+                {
+                    grids.Add(GridBlindSpot(model, g, byGrid.GetValueOrDefault(g.Code)));
+                }
+            }
+        }
+
+        var response = new ListBlindSpotsResponse { IncidentDays = days };
+        response.BlindSpots.AddRange(Ranked(sites).Concat(Ranked(grids)).Take(limit));
+        return response;
+
+        static IEnumerable<BlindSpot> Ranked(List<BlindSpot> spots) =>
+            spots.OrderByDescending(b => b.Score).ThenBy(b => b.Code, StringComparer.Ordinal);
+    }
+
+    /// <summary>Blind-spot weight of a key site: category weight × priority × (1 + incidents there).</summary>
+    public double SiteWeight(string category, int priority, int incidentCount) =>
+        CategoryWeight(category) * priority * (1 + incidentCount);
+
+    public double CategoryWeight(string category) => tracker.Options.CategoryWeights.GetValueOrDefault(category, 1.0);
+
+    public CameraCoverage Camera(GetCameraCoverageRequest request)
+    {
+        var model = tracker.Model;
+        var camera = model.Camera(request.DeviceId)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"device_id: {request.DeviceId} is not a registered camera"));
+        var datum = GeoConvert.ToGeo(request.Datum);
+        var response = new CameraCoverage
+        {
+            DeviceId = camera.Id,
+            Working = camera.Working,
+            Ptz = camera.Ptz,
+            AreaM2 = Math.Round(model.Regions.Projection.AreaM2(model.WedgeWgs84(camera.Id)), 2),
+            WedgeGeojson = Serialize(DatumConverter.FromWgs84(model.WedgeWgs84(camera.Id), datum)),
+            PotentialGeojson = camera.Ptz ? Serialize(DatumConverter.FromWgs84(model.WedgeWgs84(camera.Id, potential: true), datum)) : "",
+        };
+        foreach (var share in model.GridSharesOf(camera.Id))
+        {
+            response.Grids.Add(new V1.GridShare { GridCode = share.GridCode, Share = Math.Round(share.Share, 6) });
+        }
+
+        foreach (var site in model.SitesWithPrefix(""))
+        {
+            if (site.DeclaredCameras.Contains(camera.Id))
+            {
+                response.KeySiteCodes.Add(site.Code);
+            }
+        }
+
+        return response;
+    }
+
+    public CoverageMapResponse Map(CoverageMapRequest request)
+    {
+        ValidatePrefix(request.RegionPrefix);
+        var model = tracker.Model;
+        var datum = GeoConvert.ToGeo(request.Datum);
+        var truth = request.Truth switch
+        {
+            V1.CoverageTruth.Declared => Geo.Coverage.CoverageTruth.Declared,
+            V1.CoverageTruth.Potential => Geo.Coverage.CoverageTruth.Potential,
+            _ => Geo.Coverage.CoverageTruth.Real,
+        };
+        bool any = request.Uncovered || request.Wedges || request.KeySites;
+        var features = new JsonArray();
+        if (request.Uncovered || !any)
+        {
+            foreach (var g in model.GridsWithPrefix(request.RegionPrefix))
+            {
+                var uncovered = model.Uncovered(g.Code, truth);
+                if (!uncovered.IsEmpty)
+                {
+                    features.Add(Feature(DatumConverter.FromWgs84(uncovered, datum), new()
+                    {
+                        ["layer"] = "uncovered",
+                        ["code"] = g.Code,
+                        ["name"] = tracker.NameOf(g.Code),
+                        ["truth"] = truth.ToString().ToLowerInvariant(),
+                        ["uncovered_m2"] = Math.Round(g.AreaM2 - Covered(g, truth), 1),
+                        ["gap"] = g.IsGap,
+                    }));
+                }
+            }
+        }
+
+        if (request.Wedges)
+        {
+            foreach (var camera in model.Cameras())
+            {
+                if ((model.CameraGridCode(camera.Id) ?? "").StartsWith(request.RegionPrefix, StringComparison.Ordinal))
+                {
+                    bool potential = truth == Geo.Coverage.CoverageTruth.Potential && camera.Ptz;
+                    features.Add(Feature(DatumConverter.FromWgs84(model.WedgeWgs84(camera.Id, potential), datum), new()
+                    {
+                        ["layer"] = potential ? "potential" : "wedge",
+                        ["device_id"] = camera.Id,
+                        ["working"] = camera.Working,
+                        ["online"] = camera.Online,
+                        ["ptz"] = camera.Ptz,
+                    }));
+                }
+            }
+        }
+
+        if (request.KeySites)
+        {
+            var geometries = model.Regions.KeySites.ToDictionary(s => s.Code, s => s.Geometry, StringComparer.Ordinal);
+            foreach (var s in model.SitesWithPrefix(request.RegionPrefix))
+            {
+                features.Add(Feature(DatumConverter.FromWgs84(geometries[s.Code], datum), new()
+                {
+                    ["layer"] = "key-site",
+                    ["code"] = s.Code,
+                    ["name"] = tracker.NameOf(s.Code),
+                    ["category"] = s.Category,
+                    ["priority"] = s.Priority,
+                    ["covered_real"] = s.RealCovered,
+                    ["covered_declared"] = s.DeclaredCovered,
+                    ["cameras_working"] = s.WorkingCameras.Count,
+                }));
+            }
+        }
+
+        var collection = new JsonObject { ["type"] = "FeatureCollection", ["features"] = features };
+        return new CoverageMapResponse { Geojson = collection.ToJsonString(), Features = features.Count };
+    }
+
+    public ExportCoverageReportResponse Export(ExportCoverageReportRequest request)
+    {
+        var report = Report(request.RegionPrefix, request.GroupBy);
+        var name = $"coverage-{(request.RegionPrefix.Length == 0 ? "all" : request.RegionPrefix)}";
+        if (request.Format == ExportFormat.Geojson)
+        {
+            var model = tracker.Model;
+            var datum = GeoConvert.ToGeo(request.Datum);
+            var geometries = model.Regions.Grids.ToDictionary(g => g.Code, g => g.Geometry, StringComparer.Ordinal);
+            var features = new JsonArray();
+            foreach (var row in report.Rows)
+            {
+                var properties = new JsonObject();
+                foreach (var (column, value) in Columns(row))
+                {
+                    properties[column] = JsonValue.Create(value);
+                }
+
+                features.Add(Feature(DatumConverter.FromWgs84(geometries[row.Code], datum), properties));
+            }
+
+            var collection = new JsonObject { ["type"] = "FeatureCollection", ["features"] = features };
+            return new ExportCoverageReportResponse { ContentType = "application/geo+json", FileName = name + ".geojson", Content = collection.ToJsonString() };
+        }
+
+        var csv = new StringBuilder();
+        csv.AppendJoin(',', Columns(report.Summary).Select(c => c.Column)).Append('\n');
+        foreach (var row in report.Rows.Prepend(report.Summary))
+        {
+            csv.AppendJoin(',', Columns(row).Select(c => Csv(c.Value))).Append('\n');
+        }
+
+        return new ExportCoverageReportResponse { ContentType = "text/csv; charset=utf-8", FileName = name + ".csv", Content = csv.ToString() };
+    }
+
+    /// <summary>The columns of a report row, in the CSV's order (the GeoJSON export uses the same names).</summary>
+    private static IEnumerable<(string Column, object Value)> Columns(RegionCoverage r)
+    {
+        yield return ("code", r.Code);
+        yield return ("name", r.Name);
+        yield return ("level", r.Level);
+        yield return ("grids", r.Grids);
+        yield return ("area_m2", r.AreaM2);
+        yield return ("real_fraction", r.RealFraction);
+        yield return ("declared_fraction", r.DeclaredFraction);
+        yield return ("potential_fraction", r.PotentialFraction);
+        yield return ("key_sites", r.KeySites);
+        yield return ("key_sites_covered_real", r.KeySitesCoveredReal);
+        yield return ("key_sites_covered_declared", r.KeySitesCoveredDeclared);
+        yield return ("cameras", r.Cameras);
+        yield return ("cameras_online", r.CamerasOnline);
+        yield return ("cameras_working", r.CamerasWorking);
+        yield return ("cameras_ptz", r.CamerasPtz);
+        yield return ("cameras_hd", r.CamerasHd);
+        yield return ("grid_gaps", r.GridGaps);
+        foreach (var kpi in r.Kpis)
+        {
+            yield return (kpi.Name, kpi.Value);
+            yield return (kpi.Name + "_met", kpi.Met);
+        }
+    }
+
+    private static string Csv(object value) => value switch
+    {
+        string s when s.IndexOfAny([',', '"', '\n', '\r']) >= 0 => "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"",
+        string s => s,
+        bool b => b ? "true" : "false",
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    private RegionCoverage Row(CoverageModel model, string code, string name, int level, IReadOnlyList<DeviceEntry> cameras)
+    {
+        var s = model.Summarize(code);
+        int online = cameras.Count(c => c.Status == DeviceStatus.Online);
+        int ptz = cameras.Count(c => c.Device.Camera.Ptz);
+        int hd = cameras.Count(c => c.Device.Camera.ResolutionHeight >= tracker.Options.HdMinHeight);
+        // Faulty arrives with stream health; until then a working camera is an online one.
+        int faulty = 0;
+        int working = online - faulty;
+        var row = new RegionCoverage
+        {
+            Code = code,
+            Name = name,
+            Level = level,
+            Grids = s.Grids,
+            AreaM2 = Math.Round(s.AreaM2, 1),
+            RealCoveredM2 = Math.Round(s.RealCoveredM2, 1),
+            DeclaredCoveredM2 = Math.Round(s.DeclaredCoveredM2, 1),
+            PotentialCoveredM2 = Math.Round(s.PotentialCoveredM2, 1),
+            RealFraction = Fraction(s.RealCoveredM2, s.AreaM2),
+            DeclaredFraction = Fraction(s.DeclaredCoveredM2, s.AreaM2),
+            PotentialFraction = Fraction(s.PotentialCoveredM2, s.AreaM2),
+            KeySites = s.KeySites,
+            KeySitesCoveredReal = s.KeySitesCoveredReal,
+            KeySitesCoveredDeclared = s.KeySitesCoveredDeclared,
+            Cameras = cameras.Count,
+            CamerasOnline = online,
+            CamerasFaulty = faulty,
+            CamerasWorking = working,
+            CamerasPtz = ptz,
+            CamerasHd = hd,
+            GridGaps = s.GridGaps,
+        };
+        row.Kpis.Add(Kpi("key_site_coverage", s.KeySitesCoveredReal, s.KeySites, KeySiteCoverageTarget,
+            "key sites covered by working cameras ÷ key sites (a point site inside enough working wedges; an area site with its required fraction seen)"));
+        row.Kpis.Add(Kpi("key_site_coverage_declared", s.KeySitesCoveredDeclared, s.KeySites, KeySiteCoverageTarget,
+            "the same with every registered camera counted, working or not"));
+        row.Kpis.Add(new Kpi
+        {
+            Name = "area_coverage",
+            Value = Fraction(s.RealCoveredM2, s.AreaM2),
+            Target = 0,
+            Met = true,
+            Numerator = (long)Math.Round(s.RealCoveredM2),
+            Denominator = (long)Math.Round(s.AreaM2),
+            Definition = "grid area (m²) inside working cameras' wedges ÷ grid area; no national target (each grid's own target drives grid gaps)",
+        });
+        row.Kpis.Add(Kpi("online_rate", online, cameras.Count, 0, "cameras online ÷ cameras registered (by count); no national target"));
+        row.Kpis.Add(Kpi("serviceability", working, cameras.Count, ServiceabilityTarget,
+            "完好率: working cameras (online, not faulty) ÷ cameras registered; a camera never heard from or offline counts as not working"));
+        row.Kpis.Add(Kpi("hd_rate", hd, cameras.Count, HdRateTarget,
+            $"高清率: cameras whose declared resolution has ≥ {tracker.Options.HdMinHeight} lines ÷ cameras (declared, not yet measured)"));
+        return row;
+    }
+
+    private static V1.Kpi Kpi(string name, long numerator, long denominator, double target, string definition)
+    {
+        double value = denominator == 0 ? 1.0 : (double)numerator / denominator;
+        return new V1.Kpi
+        {
+            Name = name,
+            Value = Math.Round(value, 6),
+            Target = target,
+            Met = value >= target - 1e-12,
+            Numerator = numerator,
+            Denominator = denominator,
+            Definition = definition,
+        };
+    }
+
+    private List<DeviceEntry> CamerasIn(string prefix) =>
+        devices.All.Where(d => d.Device.Kind == DeviceKind.Camera && d.Device.Camera is not null
+            && d.Device.RegionCode.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+
+    private ProtoGridCoverage ToProto(GeoGridCoverage g)
+    {
+        var model = tracker.Model;
+        var proto = new ProtoGridCoverage
+        {
+            Code = g.Code,
+            Name = tracker.NameOf(g.Code),
+            AreaM2 = Math.Round(g.AreaM2, 1),
+            RealFraction = Math.Round(g.RealFraction, 6),
+            DeclaredFraction = Math.Round(g.DeclaredFraction, 6),
+            PotentialFraction = Math.Round(g.PotentialFraction, 6),
+            Target = g.Target,
+            Gap = g.IsGap,
+            Cameras = g.Cameras,
+            CamerasWorking = g.CamerasWorking,
+            CameraEquivalents = Math.Round(g.CameraEquivalents, 4),
+        };
+        foreach (var share in g.Shares)
+        {
+            proto.Shares.Add(new V1.CameraShare { CameraId = share.CameraId, Share = Math.Round(share.Share, 6), Working = model.Camera(share.CameraId)?.Working ?? false });
+        }
+
+        return proto;
+    }
+
+    private ProtoKeySiteCoverage ToProto(CoverageModel model, GeoKeySiteCoverage s)
+    {
+        var proto = new ProtoKeySiteCoverage
+        {
+            Code = s.Code,
+            Name = tracker.NameOf(s.Code),
+            Category = s.Category,
+            Priority = s.Priority,
+            GridCode = s.GridCode,
+            Area = s.IsArea,
+            AreaM2 = Math.Round(s.AreaM2, 1),
+            RequiredCameras = s.RequiredCameras,
+            RequiredFraction = s.RequiredFraction,
+            CoveredReal = s.RealCovered,
+            CoveredDeclared = s.DeclaredCovered,
+            RealFraction = Math.Round(s.RealFraction, 6),
+            DeclaredFraction = Math.Round(s.DeclaredFraction, 6),
+            Position = Centre(model, s.Code),
+        };
+        proto.WorkingCameraIds.AddRange(s.WorkingCameras);
+        proto.DeclaredCameraIds.AddRange(s.DeclaredCameras);
+        return proto;
+    }
+
+    private BlindSpot SiteBlindSpot(CoverageModel model, GeoKeySiteCoverage s, int incidentCount)
+    {
+        string reason = s.DeclaredCameras.Count == 0 ? "no-camera"
+            : s.DeclaredCovered ? "cameras-not-working"
+            : s.DeclaredCameras.Count < s.RequiredCameras ? "needs-more-cameras"
+            : "partly-covered";
+        var spot = new BlindSpot
+        {
+            Kind = BlindSpotKind.KeySite,
+            Code = s.Code,
+            Name = tracker.NameOf(s.Code),
+            Category = s.Category,
+            Priority = s.Priority,
+            CategoryWeight = CategoryWeight(s.Category),
+            Incidents = incidentCount,
+            Score = SiteWeight(s.Category, s.Priority, incidentCount),
+            Reason = reason,
+            RealFraction = Math.Round(s.RealFraction, 6),
+            DeclaredFraction = Math.Round(s.DeclaredFraction, 6),
+            CamerasWorking = s.WorkingCameras.Count,
+            CamerasDeclared = s.DeclaredCameras.Count,
+            RequiredCameras = s.RequiredCameras,
+            UncoveredM2 = s.IsArea ? Math.Round(s.AreaM2 * (1 - s.RealFraction), 1) : 0,
+            GridCode = s.GridCode,
+            Position = Centre(model, s.Code),
+        };
+        spot.NotWorkingCameraIds.AddRange(s.DeclaredCameras.Except(s.WorkingCameras, StringComparer.Ordinal));
+        return spot;
+    }
+
+    private BlindSpot GridBlindSpot(CoverageModel model, GeoGridCoverage g, int incidentCount)
+    {
+        double uncovered = g.AreaM2 - g.RealCoveredM2;
+        var feature = model.Regions.Grids.First(x => x.Code == g.Code);
+        var centre = feature.Geometry.InteriorPoint;
+        var spot = new BlindSpot
+        {
+            Kind = BlindSpotKind.Grid,
+            Code = g.Code,
+            Name = feature.Name,
+            CategoryWeight = 1,
+            Incidents = incidentCount,
+            // Hectares short of the target, weighted by incidents.
+            Score = Math.Round(Math.Max(0, g.Target - g.RealFraction) * g.AreaM2 / 10_000.0 * (1 + incidentCount), 4),
+            Reason = "below-target",
+            RealFraction = Math.Round(g.RealFraction, 6),
+            DeclaredFraction = Math.Round(g.DeclaredFraction, 6),
+            CamerasWorking = g.CamerasWorking,
+            CamerasDeclared = g.Cameras,
+            UncoveredM2 = Math.Round(uncovered, 1),
+            GridCode = g.Code,
+            Position = new GeoPoint { Lon = centre.X, Lat = centre.Y, Datum = ProtoDatum.Wgs84 },
+        };
+        foreach (var share in g.Shares)
+        {
+            if (model.Camera(share.CameraId) is { Working: false })
+            {
+                spot.NotWorkingCameraIds.Add(share.CameraId);
+            }
+        }
+
+        return spot;
+    }
+
+    private static GeoPoint Centre(CoverageModel model, string siteCode)
+    {
+        var site = model.Regions.KeySites.FirstOrDefault(k => k.Code == siteCode);
+        if (site is null)
+        {
+            return new GeoPoint { Datum = ProtoDatum.Wgs84 };
+        }
+
+        var p = site.Geometry.InteriorPoint;
+        return new GeoPoint { Lon = p.X, Lat = p.Y, Datum = ProtoDatum.Wgs84 };
+    }
+
+    private static double Covered(GeoGridCoverage g, Geo.Coverage.CoverageTruth truth) => truth switch
+    {
+        Geo.Coverage.CoverageTruth.Declared => g.DeclaredCoveredM2,
+        Geo.Coverage.CoverageTruth.Potential => g.PotentialCoveredM2,
+        _ => g.RealCoveredM2,
+    };
+
+    private static JsonObject Feature(Geometry geometry, JsonObject properties) => new()
+    {
+        ["type"] = "Feature",
+        ["geometry"] = JsonNode.Parse(Serialize(geometry)),
+        ["properties"] = properties,
+    };
+
+    private static string Serialize(Geometry geometry) => JsonSerializer.Serialize(geometry, GeoJson);
+
+    private static double Fraction(double part, double whole) => whole <= 0 ? 0 : Math.Round(part / whole, 6);
+
+    private static int LevelOf(string prefix) => prefix.Length == 0 ? 0 : GridFeature.LevelOf(prefix) ?? 0;
+
+    private static int DefaultGroupLevel(string prefix) => LevelOf(prefix) switch
+    {
+        0 or GridFeature.CountyLevel => GridFeature.TownshipLevel,
+        GridFeature.TownshipLevel => GridFeature.VillageLevel,
+        _ => GridFeature.GridLevel,
+    };
+
+    private string NameOrCounty(CoverageModel model, string prefix) =>
+        prefix.Length == 0 ? "all" : tracker.NameOf(prefix) is { Length: > 0 } n ? n : model.Regions.Grids.FirstOrDefault(g => g.Code == prefix)?.Name ?? prefix;
+
+    internal static void ValidatePrefix(string prefix)
+    {
+        if (prefix.Length > 20 || !prefix.All(char.IsAsciiDigit))
+        {
+            throw Invalid($"region_prefix: must be up to 20 digits (a county, township, village or grid code); got '{prefix}'");
+        }
+    }
+
+    internal static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+}

@@ -1,0 +1,55 @@
+using Grpc.Core;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Coverage;
+
+/// <summary>The Coverage gRPC service: thin, delegating to <see cref="CoverageReports"/> and <see cref="PlacementPlanner"/>.</summary>
+public sealed class CoverageService(CoverageTracker tracker, CoverageReports reports, PlacementPlanner planner) : V1.Coverage.CoverageBase
+{
+    // Placement is CPU-bound for seconds on a large county: one at a time, so planners cannot starve alarm intake.
+    private static readonly SemaphoreSlim s_placement = new(1, 1);
+
+    public override Task<CoverageReport> GetCoverageReport(CoverageReportRequest request, ServerCallContext context) =>
+        Task.FromResult(reports.Report(request.RegionPrefix, request.GroupBy));
+
+    public override Task<ListGridCoverageResponse> ListGridCoverage(ListGridCoverageRequest request, ServerCallContext context) =>
+        Task.FromResult(reports.Grids(request));
+
+    public override Task<ListKeySiteCoverageResponse> ListKeySiteCoverage(ListKeySiteCoverageRequest request, ServerCallContext context) =>
+        Task.FromResult(reports.Sites(request));
+
+    public override Task<ListBlindSpotsResponse> ListBlindSpots(ListBlindSpotsRequest request, ServerCallContext context) =>
+        Task.FromResult(reports.BlindSpots(request));
+
+    public override Task<CameraCoverage> GetCameraCoverage(GetCameraCoverageRequest request, ServerCallContext context) =>
+        Task.FromResult(reports.Camera(request));
+
+    public override Task<CoverageMapResponse> GetCoverageMap(CoverageMapRequest request, ServerCallContext context) =>
+        Task.FromResult(reports.Map(request));
+
+    public override Task<ExportCoverageReportResponse> ExportCoverageReport(ExportCoverageReportRequest request, ServerCallContext context) =>
+        Task.FromResult(reports.Export(request));
+
+    public override async Task<SuggestPlacementsResponse> SuggestPlacements(SuggestPlacementsRequest request, ServerCallContext context)
+    {
+        await s_placement.WaitAsync(context.CancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await Task.Run(() => planner.Suggest(request, context.CancellationToken), context.CancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            s_placement.Release();
+        }
+    }
+
+    public override Task<ListCoverageGapsResponse> ListCoverageGaps(ListCoverageGapsRequest request, ServerCallContext context)
+    {
+        CoverageReports.ValidatePrefix(request.RegionPrefix);
+        var response = new ListCoverageGapsResponse();
+        response.Gaps.AddRange(tracker.OpenGaps
+            .Where(g => g.GridCode.StartsWith(request.RegionPrefix, StringComparison.Ordinal))
+            .OrderBy(g => g.GapId, StringComparer.Ordinal));
+        return Task.FromResult(response);
+    }
+}

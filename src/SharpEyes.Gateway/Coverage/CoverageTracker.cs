@@ -1,0 +1,317 @@
+using System.Collections.Concurrent;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Geography;
+using SharpEyes.Gateway.Storage;
+using SharpEyes.Geo.Coverage;
+using SharpEyes.Geo.Regions;
+using SharpEyes.V1;
+using GeoGridCoverage = SharpEyes.Geo.Coverage.GridCoverage;
+using GeoKeySiteCoverage = SharpEyes.Geo.Coverage.KeySiteCoverage;
+
+namespace SharpEyes.Gateway.Coverage;
+
+/// <summary>
+/// Keeps the coverage model in step with the registry and the geography, and turns coverage changes into gap feed
+/// events. Every change runs on the journal's writer: a camera change updates the model inside the transaction that
+/// changes the camera, the grids and key sites its old and new wedge touch are recomputed once before that
+/// transaction commits, and gap opened/closed events are appended to the same transaction — so the device event and
+/// the gap events it causes are committed (and sequenced) together or not at all.
+/// </summary>
+/// <remarks>
+/// Open gaps are stored (table coverage_gaps) so a restart neither re-announces them nor forgets them; at start the
+/// model is recomputed in full and any difference (changed thresholds, first run) is announced with cause RECOMPUTED.
+/// Gap state is about <b>real</b> coverage: a key site is a gap when it is not covered by working cameras (its
+/// category's camera count and, for an area site, its area fraction), a grid when its real fraction is below target.
+/// </remarks>
+public sealed partial class CoverageTracker
+{
+    private readonly GeographyState _geography;
+    private readonly CoverageOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<CoverageTracker> _logger;
+    private readonly ConcurrentDictionary<string, CoverageGap> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<CoverageChange>> _pending = new(StringComparer.Ordinal);
+    private volatile CoverageModel _model;
+    private volatile Dictionary<string, string> _names = new(StringComparer.Ordinal);
+
+    public CoverageTracker(GeographyState geography, IOptions<GatewayOptions> options, TimeProvider time, ILogger<CoverageTracker> logger)
+    {
+        _geography = geography;
+        _options = options.Value.Coverage;
+        _time = time;
+        _logger = logger;
+        _model = new CoverageModel(geography.Index, RulesFor(geography.Index));
+    }
+
+    /// <summary>The current model (replaced whole when the geography changes). Safe to query from any thread.</summary>
+    public CoverageModel Model => _model;
+
+    public CoverageOptions Options => _options;
+
+    /// <summary>The gaps open now, by gap id.</summary>
+    public IReadOnlyCollection<CoverageGap> OpenGaps => (IReadOnlyCollection<CoverageGap>)_open.Values;
+
+    /// <summary>The configured default target, or the grid's own.</summary>
+    public double GridTargetFor(GridFeature grid) => grid.CoverageTarget ?? _options.GridTarget;
+
+    /// <summary>Called by the device catalog when it (re)loads: rebuilds the model from every camera and reads the open gaps.</summary>
+    internal void Load(SqliteConnection connection, IEnumerable<DeviceEntry> devices)
+    {
+        _pending.Clear();
+        _open.Clear();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT data FROM coverage_gaps";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var gap = CoverageGap.Parser.ParseFrom((byte[])reader[0]);
+                _open[gap.GapId] = gap;
+            }
+        }
+
+        _model = Build(devices);
+    }
+
+    /// <summary>
+    /// A camera was registered, changed, removed or changed status inside <paramref name="tx"/>. Updates the model and
+    /// schedules the recompute (once per transaction, before it commits).
+    /// </summary>
+    internal void CameraChanged(JournalTransaction tx, DeviceEntry? entry, string deviceId, CoverageChange change)
+    {
+        if (entry?.Device is { Kind: DeviceKind.Camera, Camera: not null } device)
+        {
+            _model.Upsert(ToFov(device, entry.Status));
+        }
+        else if (!_model.Remove(deviceId))
+        {
+            return;
+        }
+
+        if (!_pending.TryGetValue(deviceId, out var changes))
+        {
+            _pending[deviceId] = changes = [];
+        }
+
+        changes.Add(change);
+        tx.BeforeCommitOnce(this, Flush);
+    }
+
+    /// <summary>The geography changed (inside the import's transaction): a new model over the new grids and key sites.</summary>
+    internal void GeographyChanged(JournalTransaction tx, IEnumerable<DeviceEntry> devices)
+    {
+        _pending.Clear();
+        _model = Build(devices);
+        Reconcile(tx, new CoverageCause { Change = CoverageChange.GeographyChanged });
+    }
+
+    /// <summary>Announces every difference between the stored gaps and the model (at start, after a reload).</summary>
+    internal int Reconcile(JournalTransaction tx) => Reconcile(tx, new CoverageCause { Change = CoverageChange.Recomputed });
+
+    private int Reconcile(JournalTransaction tx, CoverageCause cause)
+    {
+        var model = _model;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        int events = 0;
+        var now = _time.GetUtcNow();
+        foreach (var grid in model.GridsWithPrefix(""))
+        {
+            var id = GridGapId(grid.Code);
+            seen.Add(id);
+            events += Transition(tx, id, grid.IsGap, () => GridGap(grid, id), [cause], now);
+        }
+
+        foreach (var site in model.SitesWithPrefix(""))
+        {
+            var id = SiteGapId(site.Code);
+            seen.Add(id);
+            events += Transition(tx, id, !site.RealCovered, () => SiteGap(site, id), [cause], now);
+        }
+
+        // Gaps whose grid or key site no longer exists close.
+        foreach (var stale in _open.Keys.Where(k => !seen.Contains(k)).ToList())
+        {
+            var gap = _open[stale].Clone();
+            events += Transition(tx, stale, false, () => gap, [cause], now);
+        }
+
+        if (events > 0)
+        {
+            LogReconciled(_logger, events, cause.Change);
+        }
+
+        return events;
+    }
+
+    private void Flush(JournalTransaction tx)
+    {
+        var changed = _model.Recompute();
+        var now = _time.GetUtcNow();
+        foreach (var (_, after, cameras) in changed.Grids)
+        {
+            var id = GridGapId(after.Code);
+            Transition(tx, id, after.IsGap, () => GridGap(after, id), Causes(cameras), now);
+        }
+
+        foreach (var (_, after, cameras) in changed.Sites)
+        {
+            var id = SiteGapId(after.Code);
+            Transition(tx, id, !after.RealCovered, () => SiteGap(after, id), Causes(cameras), now);
+        }
+
+        _pending.Clear();
+    }
+
+    /// <summary>Opens or closes one gap when its state differs from the stored one; returns the events appended (0 or 1).</summary>
+    private int Transition(JournalTransaction tx, string id, bool isGap, Func<CoverageGap> describe, IReadOnlyList<CoverageCause> causes, DateTimeOffset now)
+    {
+        bool wasOpen = _open.TryGetValue(id, out var stored);
+        if (isGap == wasOpen)
+        {
+            return 0;
+        }
+
+        var gap = describe();
+        gap.Causes.Clear();
+        gap.Causes.AddRange(causes);
+        var at = Timestamp.FromDateTimeOffset(now);
+        if (isGap)
+        {
+            gap.Open = true;
+            gap.OpenedAt = at;
+            gap.ClosedAt = null;
+            tx.Execute("INSERT OR REPLACE INTO coverage_gaps(gap_id, data) VALUES($p0, $p1)", id, gap.ToByteArray());
+            _open[id] = gap;
+        }
+        else
+        {
+            gap.Open = false;
+            gap.OpenedAt = stored!.OpenedAt;
+            gap.ClosedAt = at;
+            tx.Execute("DELETE FROM coverage_gaps WHERE gap_id = $p0", id);
+            _open.TryRemove(id, out _);
+        }
+
+        tx.AppendFeedEvent(new FeedEvent
+        {
+            Kind = isGap ? FeedEventKind.CoverageGapOpened : FeedEventKind.CoverageGapClosed,
+            OccurredAt = at,
+            RegionCode = gap.GridCode,
+            CoverageGap = gap,
+        });
+        return 1;
+    }
+
+    private List<CoverageCause> Causes(IReadOnlyList<string> cameraIds)
+    {
+        var causes = new List<CoverageCause>(cameraIds.Count);
+        foreach (var id in cameraIds)
+        {
+            if (_pending.TryGetValue(id, out var changes))
+            {
+                foreach (var change in changes.Distinct())
+                {
+                    causes.Add(new CoverageCause { CameraId = id, Change = change });
+                }
+            }
+            else
+            {
+                causes.Add(new CoverageCause { CameraId = id, Change = CoverageChange.CameraChanged });
+            }
+        }
+
+        return causes;
+    }
+
+    internal static string GridGapId(string code) => "grid:" + code;
+
+    internal static string SiteGapId(string code) => "site:" + code;
+
+    private CoverageGap GridGap(GeoGridCoverage grid, string id)
+    {
+        return new CoverageGap
+        {
+            GapId = id,
+            Kind = CoverageGapKind.Grid,
+            Code = grid.Code,
+            Name = NameOf(grid.Code),
+            GridCode = grid.Code,
+            RealFraction = Math.Round(grid.RealFraction, 6),
+            Threshold = grid.Target,
+            CamerasWorking = grid.CamerasWorking,
+            CamerasDeclared = grid.Cameras,
+            RequiredCameras = 0,
+        };
+    }
+
+    private static CoverageGap SiteGap(GeoKeySiteCoverage site, string id, string name) => new()
+    {
+        GapId = id,
+        Kind = CoverageGapKind.KeySite,
+        Code = site.Code,
+        Name = name,
+        Category = site.Category,
+        Priority = site.Priority,
+        GridCode = site.GridCode,
+        RealFraction = Math.Round(site.RealFraction, 6),
+        Threshold = site.IsArea ? site.RequiredFraction : 1.0,
+        CamerasWorking = site.WorkingCameras.Count,
+        CamerasDeclared = site.DeclaredCameras.Count,
+        RequiredCameras = site.RequiredCameras,
+    };
+
+    private CoverageGap SiteGap(GeoKeySiteCoverage site, string id) => SiteGap(site, id, NameOf(site.Code));
+
+    /// <summary>The name of a grid or key site by code ("" when unknown).</summary>
+    public string NameOf(string code) => _names.GetValueOrDefault(code, "");
+
+    private CoverageModel Build(IEnumerable<DeviceEntry> devices)
+    {
+        var index = _geography.Index;
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var g in index.Grids)
+        {
+            names[g.Code] = g.Name;
+        }
+
+        foreach (var s in index.KeySites)
+        {
+            names[s.Code] = s.Name;
+        }
+
+        _names = names;
+        var model = new CoverageModel(index, RulesFor(index));
+        foreach (var entry in devices)
+        {
+            if (entry.Device is { Kind: DeviceKind.Camera, Camera: not null } device)
+            {
+                model.Upsert(ToFov(device, entry.Status));
+            }
+        }
+
+        model.RecomputeAll();
+        return model;
+    }
+
+    private CoverageRules RulesFor(RegionIndex index) => new()
+    {
+        SiteAreaFraction = _options.SiteAreaFraction,
+        MinCamerasByCategory = _options.MinCamerasByCategory,
+        DefaultGridTarget = _options.GridTarget,
+        GridTargets = index.Grids.Where(g => g.CoverageTarget is not null).ToDictionary(g => g.Code, g => g.CoverageTarget!.Value, StringComparer.Ordinal),
+    };
+
+    /// <summary>A registered camera as the coverage model sees it. Faulty arrives with stream health (not yet known).</summary>
+    internal static CameraFov ToFov(Device device, DeviceStatus status)
+    {
+        var c = device.Camera;
+        return new CameraFov(device.DeviceId, device.Position.Lon, device.Position.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz,
+            Online: status == DeviceStatus.Online, Faulty: false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Coverage gaps reconciled: {Events} opened or closed ({Change})")]
+    private static partial void LogReconciled(ILogger logger, int events, CoverageChange change);
+}

@@ -1,0 +1,952 @@
+using System.Collections.Concurrent;
+using NetTopologySuite.Geometries;
+using NetTopologySuite.Geometries.Prepared;
+using NetTopologySuite.Index.Strtree;
+using SharpEyes.Geo.Regions;
+
+namespace SharpEyes.Geo.Coverage;
+
+/// <summary>
+/// Video coverage of a county's level-4 grids and key sites by its cameras, kept up to date incrementally.
+/// Areas are square metres in <see cref="RegionIndex.Projection"/>.
+/// </summary>
+/// <remarks>
+/// <para><b>Truths.</b> Real coverage counts the working cameras (online, not faulty) with their current wedges;
+/// declared coverage every camera with its current wedge; potential coverage every camera, a PTZ one with its full
+/// circle. A grid's covered area is the area of the grid inside the union of the truth's wedges.</para>
+/// <para><b>Incremental.</b> Each camera's metric wedge (and a PTZ camera's circle) is built once per
+/// <see cref="Upsert"/>; the grids (by wedge or circle) and key sites (by wedge) it touches are found with STR trees
+/// and prepared geometries, and the camera is listed in each. A change marks the grids and sites touched by the old
+/// and the new footprint dirty; <see cref="Recompute"/> recomputes those only, from their camera lists.</para>
+/// <para><b>Threads.</b> One writer at a time calls <see cref="Upsert"/>, <see cref="Remove"/>,
+/// <see cref="Recompute"/> and <see cref="RecomputeAll"/> (they are serialised by a lock, which readers never take).
+/// Any number of readers may call the query methods at any time: results are immutable records in concurrent
+/// dictionaries, camera states are immutable, and per-grid/per-site/per-cell camera lists are arrays replaced on
+/// write (copy-on-write), so a reader sees the old or the new list, never a half-written one. Shared geometries are
+/// never mutated (their envelopes are computed up front; each computation prepares its own geometries).</para>
+/// </remarks>
+public sealed class CoverageModel
+{
+    /// <summary>Cell size (m) of the hash that answers <see cref="WorkingCamerasSeeing"/>.</summary>
+    private const double CellM = 250.0;
+
+    /// <summary>A camera spanning more cells than this goes to a list checked by every point query.</summary>
+    private const int MaxCellsPerCamera = 256;
+
+    /// <summary>Recompute runs in parallel from this many dirty grids and sites.</summary>
+    private const int ParallelThreshold = 16;
+
+    /// <summary>Slack on the site area fraction threshold.</summary>
+    private const double FractionSlack = 1e-9;
+
+    private readonly Lock _writeLock = new();
+    private readonly GridInfo[] _grids;
+    private readonly SiteInfo[] _sites;
+    private readonly Dictionary<string, int> _gridIndex;
+    private readonly Dictionary<string, int> _siteIndex;
+    private readonly STRtree<int> _gridTree = new();
+    private readonly STRtree<int> _siteTree = new();
+    private readonly GridMember[][] _gridMembers;
+    private readonly CameraState[][] _siteMembers;
+    private readonly ConcurrentDictionary<string, CameraState> _cameras = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<long, CameraState[]> _cells = new();
+    private readonly ConcurrentDictionary<string, GridCoverage> _gridResults = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, KeySiteCoverage> _siteResults = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, SortedSet<string>> _dirtyGrids = [];
+    private readonly Dictionary<int, SortedSet<string>> _dirtySites = [];
+    private volatile CameraState[] _wide = [];
+
+    public CoverageModel(RegionIndex regions, CoverageRules rules)
+    {
+        ArgumentNullException.ThrowIfNull(regions);
+        ArgumentNullException.ThrowIfNull(rules);
+        Regions = regions;
+        Rules = rules;
+        var projection = regions.Projection;
+
+        var levelFour = regions.Grids.Where(g => g.Level == GridFeature.GridLevel).ToList();
+        if (levelFour.Count == 0 && regions.Grids.Count > 0)
+        {
+            int finest = regions.Grids.Max(g => g.Level);
+            levelFour = regions.Grids.Where(g => g.Level == finest).ToList();
+        }
+
+        LevelFourGrids = levelFour; // RegionIndex orders grids by code.
+        _grids = new GridInfo[levelFour.Count];
+        _gridIndex = new Dictionary<string, int>(levelFour.Count, StringComparer.Ordinal);
+        for (int i = 0; i < levelFour.Count; i++)
+        {
+            var metric = CoverageGeometry.Freeze(projection.Project(levelFour[i].Geometry));
+            _grids[i] = new GridInfo(levelFour[i].Code, metric, metric.EnvelopeInternal, metric.Area, PreparedGeometryFactory.Prepare(metric));
+            _gridIndex[levelFour[i].Code] = i;
+            _gridTree.Insert(metric.EnvelopeInternal, i);
+        }
+
+        _sites = new SiteInfo[regions.KeySites.Count];
+        _siteIndex = new Dictionary<string, int>(_sites.Length, StringComparer.Ordinal);
+        for (int i = 0; i < _sites.Length; i++)
+        {
+            var site = regions.KeySites[i];
+            bool isArea = site.Geometry is Polygon or MultiPolygon && !site.Geometry.IsEmpty;
+            var anchor = site.Geometry is Point point ? point.Coordinate : site.Geometry.InteriorPoint.Coordinate;
+            string gridCode = regions.Locate(anchor.X, anchor.Y).GridCode;
+            var (x, y) = projection.Project(anchor.X, anchor.Y);
+            Geometry metric = isArea
+                ? CoverageGeometry.Freeze(projection.Project(site.Geometry))
+                : Wedge.MetricFactory.CreatePoint(new Coordinate(x, y));
+            _ = metric.EnvelopeInternal;
+            _sites[i] = new SiteInfo(
+                site.Code,
+                site.Category,
+                site.Priority,
+                gridCode,
+                isArea,
+                metric,
+                isArea ? metric.Area : 0,
+                x,
+                y,
+                isArea ? PreparedGeometryFactory.Prepare(metric) : null);
+            _siteIndex[site.Code] = i;
+            _siteTree.Insert(metric.EnvelopeInternal, i);
+        }
+
+        _gridTree.Build();
+        _siteTree.Build();
+        _gridMembers = new GridMember[_grids.Length][];
+        Array.Fill(_gridMembers, []);
+        _siteMembers = new CameraState[_sites.Length][];
+        Array.Fill(_siteMembers, []);
+
+        // Nothing has been computed yet: the first Recompute computes everything.
+        for (int i = 0; i < _grids.Length; i++)
+        {
+            _dirtyGrids[i] = new SortedSet<string>(StringComparer.Ordinal);
+        }
+
+        for (int i = 0; i < _sites.Length; i++)
+        {
+            _dirtySites[i] = new SortedSet<string>(StringComparer.Ordinal);
+        }
+    }
+
+    public RegionIndex Regions { get; }
+
+    public CoverageRules Rules { get; }
+
+    /// <summary>The grids whose area coverage is computed: level 4, or the finest level present when there is none.</summary>
+    public IReadOnlyList<GridFeature> LevelFourGrids { get; }
+
+    /// <summary>Number of cameras in the model.</summary>
+    public int CameraCount => _cameras.Count;
+
+    /// <summary>
+    /// Adds a camera or replaces the one with its id (moved, re-aimed, status changed). Marks the grids and key sites
+    /// touched by its old and new footprint dirty (nothing when the camera is unchanged). Writer only.
+    /// </summary>
+    public void Upsert(CameraFov camera)
+    {
+        Validate(camera);
+        lock (_writeLock)
+        {
+            _cameras.TryGetValue(camera.Id, out var old);
+            if (old is not null && old.Fov == camera)
+            {
+                return;
+            }
+
+            var state = old is not null && SameGeometry(old.Fov, camera) ? old.WithFov(camera) : Build(camera);
+            if (old is not null)
+            {
+                Detach(old);
+            }
+
+            Attach(state);
+            _cameras[camera.Id] = state;
+        }
+    }
+
+    /// <summary>Removes a camera, marking what it touched dirty; false when there was none with that id. Writer only.</summary>
+    public bool Remove(string cameraId)
+    {
+        ArgumentNullException.ThrowIfNull(cameraId);
+        lock (_writeLock)
+        {
+            if (!_cameras.TryGetValue(cameraId, out var old))
+            {
+                return false;
+            }
+
+            Detach(old);
+            _cameras.TryRemove(cameraId, out _);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Recomputes the dirty grids and key sites (all of them on the first call) and returns them with their values
+    /// before and after and the cameras that made them dirty. Writer only.
+    /// </summary>
+    public ChangedCoverage Recompute()
+    {
+        lock (_writeLock)
+        {
+            var grids = _dirtyGrids.Keys.Order().ToArray();
+            var sites = _dirtySites.Keys.Order().ToArray();
+            return Compute(grids, sites, parallel: grids.Length + sites.Length >= ParallelThreshold);
+        }
+    }
+
+    /// <summary>Recomputes every grid and key site on all cores; returns them all, as <see cref="Recompute"/> does. Writer only.</summary>
+    public ChangedCoverage RecomputeAll()
+    {
+        lock (_writeLock)
+        {
+            return Compute(
+                Enumerable.Range(0, _grids.Length).ToArray(),
+                Enumerable.Range(0, _sites.Length).ToArray(),
+                parallel: true);
+        }
+    }
+
+    /// <summary>The camera with that id, or null.</summary>
+    public CameraFov? Camera(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return _cameras.TryGetValue(id, out var state) ? state.Fov : null;
+    }
+
+    /// <summary>A snapshot of every camera, ordered by id.</summary>
+    public IReadOnlyList<CameraFov> Cameras()
+    {
+        var list = _cameras.Values.Select(s => s.Fov).ToList();
+        list.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+        return list;
+    }
+
+    /// <summary>The last computed coverage of a grid of <see cref="LevelFourGrids"/>, or null.</summary>
+    public GridCoverage? Grid(string code)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        return _gridResults.TryGetValue(code, out var result) ? result : null;
+    }
+
+    /// <summary>The last computed coverage of the grids whose code starts with the prefix, ordered by code.</summary>
+    public IReadOnlyList<GridCoverage> GridsWithPrefix(string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var list = new List<GridCoverage>();
+        foreach (var grid in _grids)
+        {
+            if (grid.Code.StartsWith(prefix, StringComparison.Ordinal) && _gridResults.TryGetValue(grid.Code, out var result))
+            {
+                list.Add(result);
+            }
+        }
+
+        return list;
+    }
+
+    /// <summary>The last computed coverage of a key site, or null.</summary>
+    public KeySiteCoverage? Site(string code)
+    {
+        ArgumentNullException.ThrowIfNull(code);
+        return _siteResults.TryGetValue(code, out var result) ? result : null;
+    }
+
+    /// <summary>
+    /// The last computed coverage of the key sites whose <see cref="KeySiteCoverage.GridCode"/> (the region they lie
+    /// in) starts with the prefix, ordered by site code.
+    /// </summary>
+    public IReadOnlyList<KeySiteCoverage> SitesWithPrefix(string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        var list = new List<KeySiteCoverage>();
+        foreach (var site in _sites)
+        {
+            if (site.GridCode.StartsWith(prefix, StringComparison.Ordinal) && _siteResults.TryGetValue(site.Code, out var result))
+            {
+                list.Add(result);
+            }
+        }
+
+        return list;
+    }
+
+    /// <summary>Totals over the grids, key sites and cameras of a region (see <see cref="CoverageSummary"/>).</summary>
+    public CoverageSummary Summarize(string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        int grids = 0, gaps = 0;
+        double area = 0, real = 0, declared = 0, potential = 0;
+        foreach (var grid in _grids)
+        {
+            if (!grid.Code.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            grids++;
+            area += grid.Area;
+            if (_gridResults.TryGetValue(grid.Code, out var result))
+            {
+                real += result.RealCoveredM2;
+                declared += result.DeclaredCoveredM2;
+                potential += result.PotentialCoveredM2;
+                gaps += result.IsGap ? 1 : 0;
+            }
+            else
+            {
+                gaps += Rules.GridTargetFor(grid.Code) > 0 ? 1 : 0;
+            }
+        }
+
+        int sites = 0, sitesReal = 0, sitesDeclared = 0;
+        foreach (var site in _sites)
+        {
+            if (!site.GridCode.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            sites++;
+            if (_siteResults.TryGetValue(site.Code, out var result))
+            {
+                sitesReal += result.RealCovered ? 1 : 0;
+                sitesDeclared += result.DeclaredCovered ? 1 : 0;
+            }
+        }
+
+        int cameras = 0, online = 0, faulty = 0, working = 0, ptz = 0;
+        foreach (var state in _cameras.Values)
+        {
+            if (!state.GridCode.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var fov = state.Fov;
+            cameras++;
+            online += fov.Online ? 1 : 0;
+            faulty += fov.Faulty ? 1 : 0;
+            working += fov.Working ? 1 : 0;
+            ptz += fov.Ptz ? 1 : 0;
+        }
+
+        return new CoverageSummary(
+            prefix, grids, area, real, declared, potential, sites, sitesReal, sitesDeclared, cameras, online, faulty, working, ptz, gaps);
+    }
+
+    /// <summary>The code of the finest grid the camera stands in ("" when outside every grid); null for an unknown camera.</summary>
+    public string? CameraGridCode(string cameraId)
+    {
+        ArgumentNullException.ThrowIfNull(cameraId);
+        return _cameras.TryGetValue(cameraId, out var state) ? state.GridCode : null;
+    }
+
+    /// <summary>
+    /// The camera's current wedge (or, with <paramref name="potential"/>, a PTZ camera's full circle) in WGS-84
+    /// lon/lat, for maps. Throws <see cref="KeyNotFoundException"/> for an unknown camera.
+    /// </summary>
+    public Geometry WedgeWgs84(string cameraId, bool potential = false)
+    {
+        var state = Require(cameraId);
+        return Regions.Projection.Unproject(potential ? state.Circle : state.Wedge);
+    }
+
+    /// <summary>
+    /// The fraction of the camera's current wedge inside each grid it overlaps with a positive area, ordered by grid
+    /// code (computed now from the current camera; the same numbers as <see cref="GridCoverage.Shares"/> once
+    /// recomputed). Empty for an unknown camera.
+    /// </summary>
+    public IReadOnlyList<GridShare> GridSharesOf(string cameraId)
+    {
+        ArgumentNullException.ThrowIfNull(cameraId);
+        if (!_cameras.TryGetValue(cameraId, out var state))
+        {
+            return [];
+        }
+
+        var shares = new List<GridShare>();
+        foreach (var hit in state.Grids)
+        {
+            if (!hit.Wedge)
+            {
+                continue;
+            }
+
+            var grid = _grids[hit.Grid];
+            var (piece, area) = new ClipTarget(grid.Metric, grid.Area).Clip(state.Wedge, state.WedgeArea);
+            if (piece is not null && CoverageGeometry.IsPositive(area, state.WedgeArea, grid.Area))
+            {
+                shares.Add(new GridShare(grid.Code, Math.Min(1.0, area / state.WedgeArea)));
+            }
+        }
+
+        return shares;
+    }
+
+    /// <summary>
+    /// The part of a grid of <see cref="LevelFourGrids"/> outside every wedge of the truth, in WGS-84 (an empty polygon
+    /// when fully covered), from the current cameras. Throws <see cref="KeyNotFoundException"/> for an unknown grid.
+    /// </summary>
+    public Geometry Uncovered(string gridCode, CoverageTruth truth) =>
+        Regions.Projection.Unproject(UncoveredMetric(gridCode, truth));
+
+    /// <summary>As <see cref="Uncovered"/>, in the projection's metres.</summary>
+    public Geometry UncoveredMetric(string gridCode, CoverageTruth truth)
+    {
+        ArgumentNullException.ThrowIfNull(gridCode);
+        if (!_gridIndex.TryGetValue(gridCode, out int index))
+        {
+            throw new KeyNotFoundException($"No level-4 grid '{gridCode}'.");
+        }
+
+        var grid = _grids[index];
+        var target = new ClipTarget(grid.Metric, grid.Area);
+        var pieces = new List<Geometry>();
+        foreach (var member in Volatile.Read(ref _gridMembers[index]))
+        {
+            var camera = member.Camera;
+            bool usesCircle = truth == CoverageTruth.Potential && camera.HasDistinctCircle;
+            if (!(usesCircle ? member.Circle : member.Wedge) || (truth == CoverageTruth.Real && !camera.Fov.Working))
+            {
+                continue;
+            }
+
+            var (piece, _) = usesCircle
+                ? target.Clip(camera.Circle, camera.CircleArea)
+                : target.Clip(camera.Wedge, camera.WedgeArea);
+            if (piece is not null)
+            {
+                pieces.Add(piece);
+            }
+        }
+
+        if (pieces.Count == 0)
+        {
+            return CoverageGeometry.Polygonal(grid.Metric.Copy());
+        }
+
+        var uncovered = CoverageGeometry.Difference(grid.Metric, CoverageGeometry.Union(pieces));
+        return uncovered.IsEmpty ? Wedge.MetricFactory.CreatePolygon() : uncovered;
+    }
+
+    /// <summary>
+    /// How many working cameras' current wedges contain the point (x, y) in the projection's metres, by the analytic
+    /// sector test (<see cref="Sector.ContainsMetric"/>); for placement.
+    /// </summary>
+    public int WorkingCamerasSeeing(double x, double y)
+    {
+        int count = 0;
+        if (_cells.TryGetValue(CellKey(CellOf(x), CellOf(y)), out var cell))
+        {
+            foreach (var state in cell)
+            {
+                count += state.Fov.Working && state.Sees(x, y) ? 1 : 0;
+            }
+        }
+
+        foreach (var state in _wide)
+        {
+            count += state.Fov.Working && state.Sees(x, y) ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    private static void Validate(CameraFov camera)
+    {
+        ArgumentNullException.ThrowIfNull(camera);
+        ArgumentException.ThrowIfNullOrEmpty(camera.Id, nameof(camera));
+        if (!double.IsFinite(camera.Lon) || camera.Lon < -180 || camera.Lon > 180
+            || !double.IsFinite(camera.Lat) || camera.Lat < -85 || camera.Lat > 85)
+        {
+            throw new ArgumentOutOfRangeException(nameof(camera), $"Camera '{camera.Id}': position must be lon -180..180, lat -85..85.");
+        }
+
+        if (!double.IsFinite(camera.AzimuthDeg) || !double.IsFinite(camera.HfovDeg) || camera.HfovDeg < 0
+            || !double.IsFinite(camera.RangeM) || camera.RangeM < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(camera), $"Camera '{camera.Id}': azimuth, hfov ≥ 0 and range ≥ 0 must be finite.");
+        }
+    }
+
+    private static bool SameGeometry(CameraFov a, CameraFov b) =>
+        a.Lon.Equals(b.Lon) && a.Lat.Equals(b.Lat) && a.AzimuthDeg.Equals(b.AzimuthDeg)
+        && a.HfovDeg.Equals(b.HfovDeg) && a.RangeM.Equals(b.RangeM) && a.Ptz == b.Ptz;
+
+    private CameraState Require(string cameraId)
+    {
+        ArgumentNullException.ThrowIfNull(cameraId);
+        return _cameras.TryGetValue(cameraId, out var state)
+            ? state
+            : throw new KeyNotFoundException($"No camera '{cameraId}'.");
+    }
+
+    /// <summary>Builds the camera's geometry and finds the grids, sites and cells it touches (writer only).</summary>
+    private CameraState Build(CameraFov fov)
+    {
+        var projection = Regions.Projection;
+        var (x, y) = projection.Project(fov.Lon, fov.Lat);
+        double convergence = projection.ConvergenceDegrees(fov.Lon, fov.Lat);
+        var wedge = Wedge.Metric(x, y, fov.AzimuthDeg + convergence, fov.HfovDeg, fov.RangeM, fullCircle: false);
+        bool distinctCircle = fov.Ptz && fov.HfovDeg < 360.0 && fov.RangeM > 0;
+        var circle = distinctCircle ? Wedge.Metric(x, y, 0, 360, fov.RangeM, fullCircle: true) : wedge;
+        bool sees = fov.RangeM > 0 && fov.HfovDeg > 0;
+
+        var grids = new List<GridHit>();
+        var footprint = distinctCircle ? circle : wedge;
+        if (!footprint.IsEmpty && _grids.Length > 0)
+        {
+            var candidates = _gridTree.Query(footprint.EnvelopeInternal).ToArray();
+            Array.Sort(candidates);
+            foreach (int g in candidates)
+            {
+                var grid = _grids[g];
+                bool touchesWedge = !wedge.IsEmpty
+                    && wedge.EnvelopeInternal.Intersects(grid.Envelope)
+                    && grid.WriterPrepared.Intersects(wedge);
+                bool touchesCircle = distinctCircle && (touchesWedge || grid.WriterPrepared.Intersects(circle));
+                if (touchesWedge || touchesCircle)
+                {
+                    grids.Add(new GridHit(g, touchesWedge, touchesCircle));
+                }
+            }
+        }
+
+        // The analytic sector bulges past the chords by at most r(1 − cos 2°) < 0.001 r.
+        Envelope? seeEnvelope = null;
+        var sites = new List<int>();
+        if (sees)
+        {
+            seeEnvelope = wedge.EnvelopeInternal.Copy();
+            seeEnvelope.ExpandBy((fov.RangeM * 1e-3) + 1e-6);
+            if (_sites.Length > 0)
+            {
+                var candidates = _siteTree.Query(seeEnvelope).ToArray();
+                Array.Sort(candidates);
+                foreach (int s in candidates)
+                {
+                    var site = _sites[s];
+                    bool touches = site.IsArea
+                        ? wedge.EnvelopeInternal.Intersects(site.Metric.EnvelopeInternal) && site.WriterPrepared!.Intersects(wedge)
+                        : Sector.ContainsMetric(x, y, convergence, fov.AzimuthDeg, fov.HfovDeg, fov.RangeM, site.X, site.Y);
+                    if (touches)
+                    {
+                        sites.Add(s);
+                    }
+                }
+            }
+        }
+
+        long[]? cells = [];
+        if (seeEnvelope is not null)
+        {
+            long x0 = CellOf(seeEnvelope.MinX), x1 = CellOf(seeEnvelope.MaxX);
+            long y0 = CellOf(seeEnvelope.MinY), y1 = CellOf(seeEnvelope.MaxY);
+            if ((x1 - x0 + 1) * (y1 - y0 + 1) > MaxCellsPerCamera)
+            {
+                cells = null;
+            }
+            else
+            {
+                var list = new List<long>();
+                for (long cx = x0; cx <= x1; cx++)
+                {
+                    for (long cy = y0; cy <= y1; cy++)
+                    {
+                        list.Add(CellKey(cx, cy));
+                    }
+                }
+
+                cells = list.ToArray();
+            }
+        }
+
+        return new CameraState(
+            fov,
+            x,
+            y,
+            convergence,
+            wedge,
+            wedge.Area,
+            circle,
+            circle.Area,
+            distinctCircle,
+            Regions.Locate(fov.Lon, fov.Lat).GridCode,
+            grids.ToArray(),
+            sites.ToArray(),
+            cells);
+    }
+
+    private void Attach(CameraState state)
+    {
+        string id = state.Fov.Id;
+        foreach (var hit in state.Grids)
+        {
+            var members = _gridMembers[hit.Grid];
+            int at = FindMember(members, id);
+            var updated = new GridMember[members.Length + 1];
+            Array.Copy(members, updated, at);
+            updated[at] = new GridMember(state, hit.Wedge, hit.Circle);
+            Array.Copy(members, at, updated, at + 1, members.Length - at);
+            Volatile.Write(ref _gridMembers[hit.Grid], updated);
+            MarkDirty(_dirtyGrids, hit.Grid, id);
+        }
+
+        foreach (int s in state.Sites)
+        {
+            Volatile.Write(ref _siteMembers[s], Insert(_siteMembers[s], state));
+            MarkDirty(_dirtySites, s, id);
+        }
+
+        if (state.Cells is null)
+        {
+            _wide = Insert(_wide, state);
+        }
+        else
+        {
+            foreach (long key in state.Cells)
+            {
+                _cells[key] = _cells.TryGetValue(key, out var cell) ? Insert(cell, state) : [state];
+            }
+        }
+    }
+
+    private void Detach(CameraState state)
+    {
+        string id = state.Fov.Id;
+        foreach (var hit in state.Grids)
+        {
+            var members = _gridMembers[hit.Grid];
+            int at = FindMember(members, id);
+            var updated = new GridMember[members.Length - 1];
+            Array.Copy(members, updated, at);
+            Array.Copy(members, at + 1, updated, at, members.Length - at - 1);
+            Volatile.Write(ref _gridMembers[hit.Grid], updated);
+            MarkDirty(_dirtyGrids, hit.Grid, id);
+        }
+
+        foreach (int s in state.Sites)
+        {
+            Volatile.Write(ref _siteMembers[s], Without(_siteMembers[s], id));
+            MarkDirty(_dirtySites, s, id);
+        }
+
+        if (state.Cells is null)
+        {
+            _wide = Without(_wide, id);
+        }
+        else
+        {
+            foreach (long key in state.Cells)
+            {
+                if (_cells.TryGetValue(key, out var cell))
+                {
+                    var updated = Without(cell, id);
+                    if (updated.Length == 0)
+                    {
+                        _cells.TryRemove(key, out _);
+                    }
+                    else
+                    {
+                        _cells[key] = updated;
+                    }
+                }
+            }
+        }
+    }
+
+    private static void MarkDirty(Dictionary<int, SortedSet<string>> dirty, int index, string cameraId)
+    {
+        if (!dirty.TryGetValue(index, out var causes))
+        {
+            causes = new SortedSet<string>(StringComparer.Ordinal);
+            dirty[index] = causes;
+        }
+
+        causes.Add(cameraId);
+    }
+
+    /// <summary>Index of the member with that id, or where it would be inserted (members are ordered by id).</summary>
+    private static int FindMember(GridMember[] members, string id)
+    {
+        int lo = 0, hi = members.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (string.CompareOrdinal(members[mid].Camera.Fov.Id, id) < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+
+    private static int FindState(CameraState[] states, string id)
+    {
+        int lo = 0, hi = states.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (string.CompareOrdinal(states[mid].Fov.Id, id) < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+
+    private static CameraState[] Insert(CameraState[] states, CameraState state)
+    {
+        int at = FindState(states, state.Fov.Id);
+        var updated = new CameraState[states.Length + 1];
+        Array.Copy(states, updated, at);
+        updated[at] = state;
+        Array.Copy(states, at, updated, at + 1, states.Length - at);
+        return updated;
+    }
+
+    private static CameraState[] Without(CameraState[] states, string id)
+    {
+        int at = FindState(states, id);
+        if (at >= states.Length || !string.Equals(states[at].Fov.Id, id, StringComparison.Ordinal))
+        {
+            return states;
+        }
+
+        var updated = new CameraState[states.Length - 1];
+        Array.Copy(states, updated, at);
+        Array.Copy(states, at + 1, updated, at, states.Length - at - 1);
+        return updated;
+    }
+
+    private static long CellOf(double metres) => (long)Math.Floor(metres / CellM);
+
+    private static long CellKey(long cx, long cy) => (cx << 32) ^ (cy & 0xFFFF_FFFFL);
+
+    private ChangedCoverage Compute(int[] grids, int[] sites, bool parallel)
+    {
+        var gridAfter = new GridCoverage[grids.Length];
+        var siteAfter = new KeySiteCoverage[sites.Length];
+        int total = grids.Length + sites.Length;
+        void Body(int i)
+        {
+            if (i < grids.Length)
+            {
+                gridAfter[i] = ComputeGrid(grids[i]);
+            }
+            else
+            {
+                siteAfter[i - grids.Length] = ComputeSite(sites[i - grids.Length]);
+            }
+        }
+
+        if (parallel && total > 1)
+        {
+            Parallel.For(0, total, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, Body);
+        }
+        else
+        {
+            for (int i = 0; i < total; i++)
+            {
+                Body(i);
+            }
+        }
+
+        var gridChanges = new List<(GridCoverage? Before, GridCoverage After, IReadOnlyList<string> Causes)>(grids.Length);
+        for (int i = 0; i < grids.Length; i++)
+        {
+            var after = gridAfter[i];
+            _gridResults.TryGetValue(after.Code, out var before);
+            IReadOnlyList<string> causes = _dirtyGrids.Remove(grids[i], out var set) ? set.ToArray() : [];
+            _gridResults[after.Code] = after;
+            gridChanges.Add((before, after, causes));
+        }
+
+        var siteChanges = new List<(KeySiteCoverage? Before, KeySiteCoverage After, IReadOnlyList<string> Causes)>(sites.Length);
+        for (int i = 0; i < sites.Length; i++)
+        {
+            var after = siteAfter[i];
+            _siteResults.TryGetValue(after.Code, out var before);
+            IReadOnlyList<string> causes = _dirtySites.Remove(sites[i], out var set) ? set.ToArray() : [];
+            _siteResults[after.Code] = after;
+            siteChanges.Add((before, after, causes));
+        }
+
+        return new ChangedCoverage(gridChanges, siteChanges);
+    }
+
+    private GridCoverage ComputeGrid(int index)
+    {
+        var grid = _grids[index];
+        var members = Volatile.Read(ref _gridMembers[index]);
+        var target = new ClipTarget(grid.Metric, grid.Area);
+        var declared = new List<Geometry>(members.Length);
+        var real = new List<Geometry>(members.Length);
+        var potential = new List<Geometry>(members.Length);
+        var shares = new List<CameraShare>(members.Length);
+        bool allWorking = true, potentialDiffers = false;
+        int cameras = 0, working = 0;
+        foreach (var member in members)
+        {
+            var camera = member.Camera;
+            Geometry? wedgePiece = null;
+            if (member.Wedge)
+            {
+                var (piece, area) = target.Clip(camera.Wedge, camera.WedgeArea);
+                if (piece is not null && CoverageGeometry.IsPositive(area, camera.WedgeArea, grid.Area))
+                {
+                    wedgePiece = piece;
+                    cameras++;
+                    shares.Add(new CameraShare(camera.Fov.Id, Math.Min(1.0, area / camera.WedgeArea)));
+                    declared.Add(piece);
+                    if (camera.Fov.Working)
+                    {
+                        working++;
+                        real.Add(piece);
+                    }
+                    else
+                    {
+                        allWorking = false;
+                    }
+                }
+            }
+
+            if (camera.HasDistinctCircle)
+            {
+                if (member.Circle)
+                {
+                    potentialDiffers = true;
+                    var (piece, area) = target.Clip(camera.Circle, camera.CircleArea);
+                    if (piece is not null && CoverageGeometry.IsPositive(area, camera.CircleArea, grid.Area))
+                    {
+                        potential.Add(piece);
+                    }
+                }
+            }
+            else if (wedgePiece is not null)
+            {
+                potential.Add(wedgePiece);
+            }
+        }
+
+        double declaredArea = Math.Min(grid.Area, CoverageGeometry.UnionArea(declared));
+        double realArea = allWorking ? declaredArea : Math.Min(grid.Area, CoverageGeometry.UnionArea(real));
+        double potentialArea = potentialDiffers ? Math.Min(grid.Area, CoverageGeometry.UnionArea(potential)) : declaredArea;
+        return new GridCoverage(
+            grid.Code, grid.Area, realArea, declaredArea, potentialArea, cameras, working, Rules.GridTargetFor(grid.Code), shares);
+    }
+
+    private KeySiteCoverage ComputeSite(int index)
+    {
+        var site = _sites[index];
+        var members = Volatile.Read(ref _siteMembers[index]);
+        int k = Rules.MinCamerasFor(site.Category);
+        var declaredIds = new List<string>(members.Length);
+        var workingIds = new List<string>(members.Length);
+        if (!site.IsArea)
+        {
+            foreach (var camera in members)
+            {
+                declaredIds.Add(camera.Fov.Id);
+                if (camera.Fov.Working)
+                {
+                    workingIds.Add(camera.Fov.Id);
+                }
+            }
+
+            bool realCovered = workingIds.Count >= k;
+            bool declaredCovered = declaredIds.Count >= k;
+            return new KeySiteCoverage(
+                site.Code, site.Category, site.Priority, site.GridCode, false, 0, k, 1.0, workingIds, declaredIds,
+                realCovered ? 1 : 0, declaredCovered ? 1 : 0, realCovered, declaredCovered);
+        }
+
+        var target = new ClipTarget(site.Metric, site.Area);
+        var declared = new List<Geometry>(members.Length);
+        var real = new List<Geometry>(members.Length);
+        foreach (var camera in members)
+        {
+            var (piece, area) = target.Clip(camera.Wedge, camera.WedgeArea);
+            if (piece is null || !CoverageGeometry.IsPositive(area, camera.WedgeArea, site.Area))
+            {
+                continue;
+            }
+
+            declaredIds.Add(camera.Fov.Id);
+            declared.Add(piece);
+            if (camera.Fov.Working)
+            {
+                workingIds.Add(camera.Fov.Id);
+                real.Add(piece);
+            }
+        }
+
+        double declaredFraction = Fraction(CoverageGeometry.KCoveredArea(declared, k), site.Area);
+        double realFraction = workingIds.Count == declaredIds.Count
+            ? declaredFraction
+            : Fraction(CoverageGeometry.KCoveredArea(real, k), site.Area);
+        double required = Rules.SiteAreaFraction;
+        return new KeySiteCoverage(
+            site.Code, site.Category, site.Priority, site.GridCode, true, site.Area, k, required, workingIds, declaredIds,
+            realFraction, declaredFraction, realFraction >= required - FractionSlack, declaredFraction >= required - FractionSlack);
+    }
+
+    private static double Fraction(double covered, double area) => area > 0 ? Math.Min(1.0, covered / area) : 0;
+
+    private sealed record GridInfo(string Code, Geometry Metric, Envelope Envelope, double Area, IPreparedGeometry WriterPrepared);
+
+    /// <summary>A key site; <see cref="WriterPrepared"/> (area sites only) is used by the writer alone.</summary>
+    private sealed record SiteInfo(
+        string Code,
+        string Category,
+        int Priority,
+        string GridCode,
+        bool IsArea,
+        Geometry Metric,
+        double Area,
+        double X,
+        double Y,
+        IPreparedGeometry? WriterPrepared);
+
+    /// <summary>A grid the camera touches: with its current wedge, and/or (PTZ) with its full circle.</summary>
+    private readonly record struct GridHit(int Grid, bool Wedge, bool Circle);
+
+    private sealed record GridMember(CameraState Camera, bool Wedge, bool Circle);
+
+    /// <summary>An immutable camera with its metric geometry and what it touches.</summary>
+    private sealed record CameraState(
+        CameraFov Fov,
+        double X,
+        double Y,
+        double Convergence,
+        Polygon Wedge,
+        double WedgeArea,
+        Polygon Circle,
+        double CircleArea,
+        bool HasDistinctCircle,
+        string GridCode,
+        GridHit[] Grids,
+        int[] Sites,
+        long[]? Cells)
+    {
+        /// <summary>Same geometry, new status.</summary>
+        public CameraState WithFov(CameraFov fov) => this with { Fov = fov };
+
+        /// <summary>The analytic sector test; a camera with no range or no opening sees nothing.</summary>
+        public bool Sees(double x, double y) =>
+            Fov.RangeM > 0 && Fov.HfovDeg > 0
+            && Sector.ContainsMetric(X, Y, Convergence, Fov.AzimuthDeg, Fov.HfovDeg, Fov.RangeM, x, y);
+    }
+}
