@@ -11,7 +11,7 @@ namespace SharpEyes.Gateway.Cli;
 /// </summary>
 public static class GatewayCli
 {
-    private static readonly string[] ClientCommands = ["keys", "geo", "stats", "help", "--help", "-h"];
+    private static readonly string[] ClientCommands = ["keys", "geo", "coverage", "stats", "help", "--help", "-h"];
 
     public const string Usage = """
         usage:
@@ -24,6 +24,12 @@ public static class GatewayCli
           sharpeyes geo import-sites FILE.geojson [--datum wgs84|gcj02|bd09]
           sharpeyes geo load-demo
           sharpeyes geo locate LON LAT [--datum wgs84|gcj02|bd09]
+          sharpeyes coverage report [--region CODE] [--by township|village|grid] [--format table|csv|geojson] [--datum D] [--out FILE]
+          sharpeyes coverage blind-spots [--region CODE] [--days 30] [--limit 20] [--grids]
+          sharpeyes coverage uncovered [--region CODE] [--truth real|declared|potential] [--datum D] [--out FILE]
+          sharpeyes coverage suggest --count K --hfov DEG --range M [--region CODE] [--area-weight W] [--datum D]
+          sharpeyes coverage gaps [--region CODE]
+          sharpeyes coverage camera DEVICE_ID [--datum D]
           sharpeyes stats
         client options: --server URL (default http://127.0.0.1:50051, or $SHARPEYES_SERVER)
                         --key KEY (default $SHARPEYES_API_KEY, $SHARPEYES_ADMIN_KEY, or ./data/initial-admin-key)
@@ -148,6 +154,9 @@ public static class GatewayCli
                     return 0;
                 }
 
+            case var c when c.StartsWith("coverage ", StringComparison.Ordinal):
+                return await CoverageCli.RunAsync(p[1], p.Skip(2).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);
+
             case "stats":
                 {
                     var response = await new V1.Admin.AdminClient(channel).GetStatsAsync(new GetStatsRequest(), headers).ConfigureAwait(false);
@@ -191,9 +200,13 @@ public static class GatewayCli
                 {
                     flags[name[..eq]] = name[(eq + 1)..];
                 }
-                else if (i + 1 < args.Length)
+                else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
                 {
                     flags[name] = args[++i];
+                }
+                else
+                {
+                    flags[name] = "true";
                 }
             }
             else

@@ -13,7 +13,7 @@ namespace SharpEyes.Gateway.Demo;
 /// <summary>
 /// The shipped 高邑县 demo: grids and key sites (<see cref="GaoyiDemo"/>) and synthetic cameras
 /// (<see cref="GaoyiDemoCameras"/>, vendor "demo-vendor"). Each demo grid's coverage target is the county's plan:
-/// the fraction the demo cameras would cover if all of them worked (rounded down to 0.1 %), so a grid is a gap
+/// the fraction the demo cameras would cover if all of them worked (rounded down to 0.01 %), so a grid is a gap
 /// exactly when some of its cameras are not working.
 /// </summary>
 public sealed partial class DemoDataset(
@@ -95,7 +95,7 @@ public sealed partial class DemoDataset(
         },
     };
 
-    /// <summary>Per grid: the covered fraction with every demo camera working, rounded down to 0.1 %.</summary>
+    /// <summary>Per grid: the covered fraction with every demo camera working, rounded down to 0.01 %.</summary>
     private static IReadOnlyDictionary<string, double> PlannedTargets()
     {
         var model = new CoverageModel(GaoyiDemo.CreateRegionIndex(), new CoverageRules());
@@ -105,7 +105,7 @@ public sealed partial class DemoDataset(
         }
 
         model.RecomputeAll();
-        return model.GridsWithPrefix("").ToDictionary(g => g.Code, g => Math.Floor(g.DeclaredFraction * 1000) / 1000, StringComparer.Ordinal);
+        return model.GridsWithPrefix("").ToDictionary(g => g.Code, g => Math.Floor(g.DeclaredFraction * 10_000) / 10_000, StringComparer.Ordinal);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Demo cameras: {Registered} registered now, {Online} online in the plan")]

@@ -39,6 +39,13 @@ public sealed class CoverageModel
     /// <summary>Slack on the site area fraction threshold.</summary>
     private const double FractionSlack = 1e-9;
 
+    private const int RealBit = 1 << 0;
+    private const int DeclaredBit = 1 << 1;
+    private const int PotentialBit = 1 << 2;
+
+    [ThreadStatic]
+    private static SlabSweep? t_sweep;
+
     private readonly Lock _writeLock = new();
     private readonly GridInfo[] _grids;
     private readonly SiteInfo[] _sites;
@@ -131,6 +138,9 @@ public sealed class CoverageModel
 
     public RegionIndex Regions { get; }
 
+    /// <summary>This thread's sweep (it keeps buffers between uses).</summary>
+    private static SlabSweep Sweep => t_sweep ??= new SlabSweep();
+
     public CoverageRules Rules { get; }
 
     /// <summary>The grids whose area coverage is computed: level 4, or the finest level present when there is none.</summary>
@@ -160,8 +170,10 @@ public sealed class CoverageModel
                 Detach(old);
             }
 
+            long ta = System.Diagnostics.Stopwatch.GetTimestamp();
             Attach(state);
             _cameras[camera.Id] = state;
+            Prof[5] += System.Diagnostics.Stopwatch.GetTimestamp() - ta;
         }
     }
 
@@ -367,6 +379,9 @@ public sealed class CoverageModel
         }
 
         var shares = new List<GridShare>();
+        var sweep = Sweep;
+        Span<double> covered = stackalloc double[1];
+        Span<double> inside = stackalloc double[1];
         foreach (var hit in state.Grids)
         {
             if (!hit.Wedge)
@@ -375,10 +390,10 @@ public sealed class CoverageModel
             }
 
             var grid = _grids[hit.Grid];
-            var (piece, area) = new ClipTarget(grid.Metric, grid.Area).Clip(state.Wedge, state.WedgeArea);
-            if (piece is not null && CoverageGeometry.IsPositive(area, state.WedgeArea, grid.Area))
+            sweep.Measure(grid.Metric, [state.Wedge], [1], [1], covered, inside);
+            if (CoverageGeometry.IsPositive(inside[0], state.WedgeArea, grid.Area))
             {
-                shares.Add(new GridShare(grid.Code, Math.Min(1.0, area / state.WedgeArea)));
+                shares.Add(new GridShare(grid.Code, Math.Min(1.0, inside[0] / state.WedgeArea)));
             }
         }
 
@@ -402,23 +417,14 @@ public sealed class CoverageModel
         }
 
         var grid = _grids[index];
-        var target = new ClipTarget(grid.Metric, grid.Area);
         var pieces = new List<Geometry>();
         foreach (var member in Volatile.Read(ref _gridMembers[index]))
         {
             var camera = member.Camera;
             bool usesCircle = truth == CoverageTruth.Potential && camera.HasDistinctCircle;
-            if (!(usesCircle ? member.Circle : member.Wedge) || (truth == CoverageTruth.Real && !camera.Fov.Working))
+            if ((usesCircle ? member.Circle : member.Wedge) && (truth != CoverageTruth.Real || camera.Fov.Working))
             {
-                continue;
-            }
-
-            var (piece, _) = usesCircle
-                ? target.Clip(camera.Circle, camera.CircleArea)
-                : target.Clip(camera.Wedge, camera.WedgeArea);
-            if (piece is not null)
-            {
-                pieces.Add(piece);
+                pieces.Add(usesCircle ? camera.Circle : camera.Wedge);
             }
         }
 
@@ -484,8 +490,10 @@ public sealed class CoverageModel
     }
 
     /// <summary>Builds the camera's geometry and finds the grids, sites and cells it touches (writer only).</summary>
+    public static readonly long[] Prof = new long[8];
     private CameraState Build(CameraFov fov)
     {
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         var projection = Regions.Projection;
         var (x, y) = projection.Project(fov.Lon, fov.Lat);
         double convergence = projection.ConvergenceDegrees(fov.Lon, fov.Lat);
@@ -494,6 +502,7 @@ public sealed class CoverageModel
         var circle = distinctCircle ? Wedge.Metric(x, y, 0, 360, fov.RangeM, fullCircle: true) : wedge;
         bool sees = fov.RangeM > 0 && fov.HfovDeg > 0;
 
+        long t1 = System.Diagnostics.Stopwatch.GetTimestamp(); Prof[0] += t1 - t0;
         var grids = new List<GridHit>();
         var footprint = distinctCircle ? circle : wedge;
         if (!footprint.IsEmpty && _grids.Length > 0)
@@ -514,6 +523,7 @@ public sealed class CoverageModel
             }
         }
 
+        long t2 = System.Diagnostics.Stopwatch.GetTimestamp(); Prof[1] += t2 - t1;
         // The analytic sector bulges past the chords by at most r(1 − cos 2°) < 0.001 r.
         Envelope? seeEnvelope = null;
         var sites = new List<int>();
@@ -539,6 +549,7 @@ public sealed class CoverageModel
             }
         }
 
+        long t3 = System.Diagnostics.Stopwatch.GetTimestamp(); Prof[2] += t3 - t2;
         long[]? cells = [];
         if (seeEnvelope is not null)
         {
@@ -563,6 +574,9 @@ public sealed class CoverageModel
             }
         }
 
+        long t4 = System.Diagnostics.Stopwatch.GetTimestamp(); Prof[3] += t4 - t3;
+        var gc = Regions.Locate(fov.Lon, fov.Lat).GridCode;
+        Prof[4] += System.Diagnostics.Stopwatch.GetTimestamp() - t4;
         return new CameraState(
             fov,
             x,
@@ -791,61 +805,60 @@ public sealed class CoverageModel
     {
         var grid = _grids[index];
         var members = Volatile.Read(ref _gridMembers[index]);
-        var target = new ClipTarget(grid.Metric, grid.Area);
-        var declared = new List<Geometry>(members.Length);
-        var real = new List<Geometry>(members.Length);
-        var potential = new List<Geometry>(members.Length);
-        var shares = new List<CameraShare>(members.Length);
-        bool allWorking = true, potentialDiffers = false;
-        int cameras = 0, working = 0;
-        foreach (var member in members)
+        var shapes = new List<Geometry>(members.Length + 4);
+        var masks = new List<int>(members.Length + 4);
+        var wedgeOf = new List<int>(members.Length + 4); // member index of a wedge shape, −1 for a circle
+        for (int m = 0; m < members.Length; m++)
         {
+            var member = members[m];
             var camera = member.Camera;
-            Geometry? wedgePiece = null;
-            if (member.Wedge)
+            if (member.Wedge && !camera.Wedge.IsEmpty)
             {
-                var (piece, area) = target.Clip(camera.Wedge, camera.WedgeArea);
-                if (piece is not null && CoverageGeometry.IsPositive(area, camera.WedgeArea, grid.Area))
-                {
-                    wedgePiece = piece;
-                    cameras++;
-                    shares.Add(new CameraShare(camera.Fov.Id, Math.Min(1.0, area / camera.WedgeArea)));
-                    declared.Add(piece);
-                    if (camera.Fov.Working)
-                    {
-                        working++;
-                        real.Add(piece);
-                    }
-                    else
-                    {
-                        allWorking = false;
-                    }
-                }
+                shapes.Add(camera.Wedge);
+                masks.Add((camera.Fov.Working ? RealBit : 0) | DeclaredBit | (camera.HasDistinctCircle ? 0 : PotentialBit));
+                wedgeOf.Add(m);
             }
 
-            if (camera.HasDistinctCircle)
+            if (camera.HasDistinctCircle && member.Circle)
             {
-                if (member.Circle)
-                {
-                    potentialDiffers = true;
-                    var (piece, area) = target.Clip(camera.Circle, camera.CircleArea);
-                    if (piece is not null && CoverageGeometry.IsPositive(area, camera.CircleArea, grid.Area))
-                    {
-                        potential.Add(piece);
-                    }
-                }
-            }
-            else if (wedgePiece is not null)
-            {
-                potential.Add(wedgePiece);
+                shapes.Add(camera.Circle);
+                masks.Add(PotentialBit);
+                wedgeOf.Add(-1);
             }
         }
 
-        double declaredArea = Math.Min(grid.Area, CoverageGeometry.UnionArea(declared));
-        double realArea = allWorking ? declaredArea : Math.Min(grid.Area, CoverageGeometry.UnionArea(real));
-        double potentialArea = potentialDiffers ? Math.Min(grid.Area, CoverageGeometry.UnionArea(potential)) : declaredArea;
+        Span<double> covered = stackalloc double[3];
+        var inside = new double[shapes.Count];
+        Sweep.Measure(grid.Metric, shapes, masks, [1, 1, 1], covered, inside);
+
+        var shares = new List<CameraShare>(shapes.Count);
+        int cameras = 0, working = 0;
+        for (int i = 0; i < shapes.Count; i++)
+        {
+            if (wedgeOf[i] < 0)
+            {
+                continue;
+            }
+
+            var camera = members[wedgeOf[i]].Camera;
+            if (CoverageGeometry.IsPositive(inside[i], camera.WedgeArea, grid.Area))
+            {
+                cameras++;
+                working += camera.Fov.Working ? 1 : 0;
+                shares.Add(new CameraShare(camera.Fov.Id, Math.Min(1.0, inside[i] / camera.WedgeArea)));
+            }
+        }
+
         return new GridCoverage(
-            grid.Code, grid.Area, realArea, declaredArea, potentialArea, cameras, working, Rules.GridTargetFor(grid.Code), shares);
+            grid.Code,
+            grid.Area,
+            Covered(covered[0], grid.Area),
+            Covered(covered[1], grid.Area),
+            Covered(covered[2], grid.Area),
+            cameras,
+            working,
+            Rules.GridTargetFor(grid.Code),
+            shares);
     }
 
     private KeySiteCoverage ComputeSite(int index)
@@ -873,35 +886,41 @@ public sealed class CoverageModel
                 realCovered ? 1 : 0, declaredCovered ? 1 : 0, realCovered, declaredCovered);
         }
 
-        var target = new ClipTarget(site.Metric, site.Area);
-        var declared = new List<Geometry>(members.Length);
-        var real = new List<Geometry>(members.Length);
-        foreach (var camera in members)
+        var shapes = new Geometry[members.Length];
+        var masks = new int[members.Length];
+        for (int i = 0; i < members.Length; i++)
         {
-            var (piece, area) = target.Clip(camera.Wedge, camera.WedgeArea);
-            if (piece is null || !CoverageGeometry.IsPositive(area, camera.WedgeArea, site.Area))
-            {
-                continue;
-            }
+            shapes[i] = members[i].Wedge;
+            masks[i] = (members[i].Fov.Working ? RealBit : 0) | DeclaredBit;
+        }
 
-            declaredIds.Add(camera.Fov.Id);
-            declared.Add(piece);
-            if (camera.Fov.Working)
+        Span<double> covered = stackalloc double[2];
+        var inside = new double[members.Length];
+        Sweep.Measure(site.Metric, shapes, masks, [k, k], covered, inside);
+        for (int i = 0; i < members.Length; i++)
+        {
+            var camera = members[i];
+            if (CoverageGeometry.IsPositive(inside[i], camera.WedgeArea, site.Area))
             {
-                workingIds.Add(camera.Fov.Id);
-                real.Add(piece);
+                declaredIds.Add(camera.Fov.Id);
+                if (camera.Fov.Working)
+                {
+                    workingIds.Add(camera.Fov.Id);
+                }
             }
         }
 
-        double declaredFraction = Fraction(CoverageGeometry.KCoveredArea(declared, k), site.Area);
-        double realFraction = workingIds.Count == declaredIds.Count
-            ? declaredFraction
-            : Fraction(CoverageGeometry.KCoveredArea(real, k), site.Area);
+        double realFraction = Fraction(Covered(covered[0], site.Area), site.Area);
+        double declaredFraction = Fraction(Covered(covered[1], site.Area), site.Area);
         double required = Rules.SiteAreaFraction;
         return new KeySiteCoverage(
             site.Code, site.Category, site.Priority, site.GridCode, true, site.Area, k, required, workingIds, declaredIds,
             realFraction, declaredFraction, realFraction >= required - FractionSlack, declaredFraction >= required - FractionSlack);
     }
+
+    /// <summary>A covered area, snapped to the whole area when within rounding of it, and never above it.</summary>
+    private static double Covered(double covered, double area) =>
+        covered >= area * (1 - CoverageGeometry.PositiveAreaTolerance) ? area : Math.Max(0, covered);
 
     private static double Fraction(double covered, double area) => area > 0 ? Math.Min(1.0, covered / area) : 0;
 

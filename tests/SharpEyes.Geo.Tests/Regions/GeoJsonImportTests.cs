@@ -35,6 +35,9 @@ public sealed class GeoJsonImportTests
         { "outside China", Collection(Feature("130127", "x", Rect(2.3, 48.8, 2.4, 48.9))), FeatureErrorReasons.OutsideChina, 0 },
         { "lat/lon swapped", Collection(Feature("130127", "x", Rect(37.5, 114.5, 37.7, 114.7))), FeatureErrorReasons.OutsideChina, 0 },
         { "unknown county", Collection(Feature("130128", "x", Rect(114.5, 37.5, 114.7, 37.7))), FeatureErrorReasons.UnknownCounty, 0 },
+        { "coverage target above 1", Collection(County, TownshipWest, Village, Feature("130127100201001", "x", Rect(114.5, 37.5, 114.6, 37.6), "\"coverage_target\":1.5")), FeatureErrorReasons.InvalidProperty, 3 },
+        { "coverage target negative", Collection(County, TownshipWest, Village, Feature("130127100201001", "x", Rect(114.5, 37.5, 114.6, 37.6), "\"coverage_target\":-0.1")), FeatureErrorReasons.InvalidProperty, 3 },
+        { "coverage target as text", Collection(County, TownshipWest, Village, Feature("130127100201001", "x", Rect(114.5, 37.5, 114.6, 37.6), "\"coverage_target\":\"80%\"")), FeatureErrorReasons.InvalidProperty, 3 },
     };
 
     [Theory]
@@ -79,6 +82,21 @@ public sealed class GeoJsonImportTests
         Assert.Equal([1, 2, 2, 3, 4], result.Features.Select(f => f.Level));
         Assert.Equal([null, "130127", "130127", "130127100", "130127100201"], result.Features.Select(f => f.ParentCode));
         Assert.Equal("东关村第一网格", result.Features[4].Name);
+        Assert.All(result.Features, f => Assert.Null(f.CoverageTarget));
+    }
+
+    [Theory]
+    [InlineData("0", 0.0)]
+    [InlineData("0.35", 0.35)]
+    [InlineData("1", 1.0)]
+    [InlineData("null", null)]
+    public void ReadsAGridsOptionalCoverageTarget(string json, double? expected)
+    {
+        var grid = Feature("130127100201001", "东关村第一网格", Rect(114.5, 37.5, 114.6, 37.6), $"\"coverage_target\":{json}");
+        var result = GeoJsonImport.ParseGrids(Collection(County, TownshipWest, Village, grid), Datum.Wgs84, [], KnownCounties);
+
+        Assert.True(result.Ok, string.Join("\n", result.Errors));
+        Assert.Equal(expected, result.Features.Single(f => f.Code == "130127100201001").CoverageTarget);
     }
 
     [Fact]
