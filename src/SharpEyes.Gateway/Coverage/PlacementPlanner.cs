@@ -58,7 +58,7 @@ public sealed class PlacementPlanner(CoverageTracker tracker, CoverageReports re
 
         var cameraModel = new CameraModel(hfov, range);
         double regionArea = grids.Sum(g => g.Metric.Area);
-        double spacing = Math.Max(range / 2, Math.Sqrt(regionArea / 200_000));
+        double spacing = PlacementDefaults.DemandSpacingM(cameraModel, regionArea);
         var (bySite, _) = incidents.CountsSince(time.GetUtcNow() - TimeSpan.FromDays(days));
         Func<double, double, int> working = model.WorkingCamerasSeeing;
 
@@ -77,7 +77,7 @@ public sealed class PlacementPlanner(CoverageTracker tracker, CoverageReports re
         }
 
         ct.ThrowIfCancellationRequested();
-        var candidates = CandidateGenerator.Generate(sites, grids, cameraModel, range, projection);
+        var candidates = CandidateGenerator.Generate(sites, grids, cameraModel, PlacementDefaults.CandidateStepM(cameraModel, regionArea), projection);
         var result = GreedyPlacement.Place(demand, candidates, cameraModel, request.Count, projection, ct);
 
         var to = GeoConvert.ToGeo(request.Datum);

@@ -135,15 +135,19 @@ public sealed class GreedyPlacementTests
     }
 
     [Theory]
-    [InlineData(21, 1)]
-    [InlineData(22, 1)]
-    [InlineData(23, 4)]
-    [InlineData(24, 4)]
-    [InlineData(25, 8)]
-    public void LazyGreedyPicksWhatPlainGreedyPicks(int seed, int azimuthsPerPosition)
+    [InlineData(21, 1, 400, 600, 70, 150)]
+    [InlineData(22, 1, 400, 600, 70, 150)]
+    [InlineData(23, 4, 400, 600, 70, 150)]
+    [InlineData(24, 4, 400, 600, 270, 120)]
+    [InlineData(25, 8, 400, 600, 70, 150)]
+    // Dense demand and a long range: many points per hash cell, so whole cells inside a wedge are credited at once.
+    [InlineData(26, 4, 5000, 300, 60, 200)]
+    [InlineData(27, 4, 5000, 300, 230, 200)]
+    [InlineData(28, 2, 5000, 300, 360, 120)]
+    public void LazyGreedyPicksWhatPlainGreedyPicks(int seed, int azimuthsPerPosition, int demandCount, double side, double hfov, double range)
     {
-        var (demand, candidates) = PlacementOracle.RandomInstance(seed, demandCount: 400, positions: 60 / azimuthsPerPosition * 2, azimuthsPerPosition, sideM: 600);
-        var model = new CameraModel(70, 150);
+        var (demand, candidates) = PlacementOracle.RandomInstance(seed, demandCount, positions: 120 / azimuthsPerPosition, azimuthsPerPosition, side);
+        var model = new CameraModel(hfov, range);
         var covers = PlacementOracle.Coverage(demand, candidates, model, s_projection);
         var plain = PlacementOracle.PlainGreedy(demand, covers, 12);
 
@@ -153,6 +157,30 @@ public sealed class GreedyPlacementTests
         Assert.Equal(plain.Select(p => "c" + p.Index), result.Suggestions.Select(s => s.Source));
         Assert.Equal(plain.Select(p => p.Gain), result.Suggestions.Select(s => s.GainWeight));
         Assert.Equal(Enumerable.Range(1, plain.Count), result.Suggestions.Select(s => s.Rank));
+    }
+
+    [Theory]
+    [InlineData(30, 500)]
+    [InlineData(90, 400)]
+    [InlineData(180, 450)]
+    [InlineData(200, 400)]
+    [InlineData(270, 350)]
+    [InlineData(359, 300)]
+    [InlineData(360, 250)]
+    public void EachCandidateGainsExactlyTheWeightItSees(double hfov, double range)
+    {
+        // 4000 points in 400 m and a long range: hash cells hold many points and many lie wholly inside a wedge.
+        var (demand, candidates) = PlacementOracle.RandomInstance(31, 4000, positions: 30, azimuthsPerPosition: 1, sideM: 400);
+        var model = new CameraModel(hfov, range);
+        var covers = PlacementOracle.Coverage(demand, candidates, model, s_projection);
+
+        for (int j = 0; j < candidates.Count; j++)
+        {
+            var result = GreedyPlacement.Place(demand, [candidates[j]], model, 1, s_projection, ct: TestContext.Current.CancellationToken);
+
+            double expected = PlacementOracle.Objective(demand, covers, [j]);
+            Assert.Equal(expected, result.Suggestions.Sum(s => s.GainWeight));
+        }
     }
 
     [Theory]
@@ -243,6 +271,15 @@ public sealed class GreedyPlacementTests
         var demand = new List<DemandPoint> { new(0, 0, weight, required, current, null, 0) };
 
         Assert.Throws<ArgumentException>(() => GreedyPlacement.Place(demand, [new(0, 0, 0, "c0")], s_model, 1, s_projection, ct: TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public void InvalidCandidateIsRejected()
+    {
+        var demand = new List<DemandPoint> { new(0, 0, 1, 1, 0, null, 0) };
+
+        Assert.Throws<ArgumentException>(() => GreedyPlacement.Place(
+            demand, [new(0, 0, 0, "c0"), new(double.NaN, 0, 0, "c1")], s_model, 1, s_projection, TestContext.Current.CancellationToken));
     }
 
     [Theory]

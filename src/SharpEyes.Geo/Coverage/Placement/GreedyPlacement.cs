@@ -12,9 +12,12 @@ namespace SharpEyes.Geo.Coverage.Placement;
 /// <remarks>
 /// A candidate covers a demand point when the point is within range and within hfov / 2 of the candidate's azimuth,
 /// tested analytically in projection metres with the azimuth turned into a grid bearing by the meridian convergence at
-/// the candidate (the same test as <see cref="Sector.Contains"/>). Demand points are found through a uniform grid hash.
-/// Deterministic: ties are broken by the lower candidate index, and lazy evaluation picks exactly what plain greedy
-/// would. A chosen candidate is not offered again; other azimuths at the same position stay available.
+/// the candidate (the same test as <see cref="Sector.Contains"/>). Demand points are found through a uniform grid hash
+/// whose cells also keep the count and credit of their unsatisfied points: satisfied cells are skipped, and a cell
+/// wholly inside a wedge is credited at once. The initial gains are evaluated in parallel, and so are long runs of
+/// stale entries in the lazy phase. Deterministic: ties are broken by the lower candidate index, and lazy evaluation
+/// picks exactly what plain greedy would. A chosen candidate is not offered again; other azimuths at the same position
+/// stay available.
 /// </remarks>
 public static class GreedyPlacement
 {
@@ -27,6 +30,17 @@ public static class GreedyPlacement
     /// <summary>Candidates per work item of the parallel initial evaluation.</summary>
     private const int ChunkSize = 2048;
 
+    /// <summary>Largest batch of stale candidates re-evaluated at once in the lazy phase.</summary>
+    private const int MaxBatch = 512;
+
+    /// <summary>Batches at least this large are re-evaluated in parallel.</summary>
+    private const int ParallelBatch = 16;
+
+    /// <summary>
+    /// Picks up to <paramref name="k"/> of <paramref name="candidates"/> for cameras of <paramref name="model"/>,
+    /// stopping early when no candidate gains anything. Positions are in <paramref name="projection"/> metres;
+    /// suggestions also carry WGS-84 lon/lat.
+    /// </summary>
     public static PlacementResult Place(
         IReadOnlyList<DemandPoint> demand,
         IReadOnlyList<PlacementCandidate> candidates,
@@ -64,25 +78,41 @@ public static class GreedyPlacement
         queue.EnqueueRange(Enumerable.Range(0, m).Where(j => bounds[j] > 0).Select(j => (j, (bounds[j], j))));
 
         var suggestions = new List<PlacementSuggestion>(Math.Min(k, m));
+        var batch = new List<int>();
         double removed = 0;
         for (int round = 0; round < k; round++)
         {
             int chosen = -1;
-            while (queue.TryDequeue(out int j, out _))
+            int batchSize = 1;
+            while (queue.TryPeek(out int top, out _))
             {
-                if (stamps[j] == round)
+                if (stamps[top] == round)
                 {
-                    chosen = j;
+                    chosen = queue.Dequeue();
                     break;
                 }
 
+                // Re-evaluate the stale entries at the top. When one pick changed many gains, the run of stale entries
+                // is long: take them in growing batches and evaluate those in parallel. Evaluating more than strictly
+                // needed never changes the pick (an up-to-date entry is only taken once it is on top).
                 ct.ThrowIfCancellationRequested();
-                double gain = field.Gain(wedges, j);
-                stamps[j] = round;
-                if (gain > 0)
+                batch.Clear();
+                while (batch.Count < batchSize && queue.TryPeek(out int j, out _) && stamps[j] != round)
                 {
-                    queue.Enqueue(j, (gain, j));
+                    batch.Add(queue.Dequeue());
                 }
+
+                ReEvaluate(field, wedges, batch, bounds, options);
+                foreach (int j in batch)
+                {
+                    stamps[j] = round;
+                    if (bounds[j] > 0)
+                    {
+                        queue.Enqueue(j, (bounds[j], j));
+                    }
+                }
+
+                batchSize = Math.Min(batchSize * 2, MaxBatch);
             }
 
             if (chosen < 0)
@@ -101,6 +131,21 @@ public static class GreedyPlacement
         return new PlacementResult(suggestions, before, Math.Max(0.0, before - removed), m, demand.Count);
     }
 
+    private static void ReEvaluate(DemandField field, Wedges wedges, List<int> batch, double[] gains, ParallelOptions options)
+    {
+        if (batch.Count < ParallelBatch)
+        {
+            foreach (int j in batch)
+            {
+                gains[j] = field.Gain(wedges, j);
+            }
+
+            return;
+        }
+
+        Parallel.For(0, batch.Count, options, b => gains[batch[b]] = field.Gain(wedges, batch[b]));
+    }
+
     /// <summary>Higher gain first, then the lower candidate index.</summary>
     private sealed class GainOrder : IComparer<(double Gain, int Index)>
     {
@@ -111,6 +156,14 @@ public static class GreedyPlacement
             int c = b.Gain.CompareTo(a.Gain);
             return c != 0 ? c : a.Index.CompareTo(b.Index);
         }
+    }
+
+    /// <summary>How a cell of the demand hash lies relative to a wedge.</summary>
+    private enum CellRelation
+    {
+        Outside,
+        Partial,
+        Inside,
     }
 
     /// <summary>The candidates as wedges: apex, unit vector of the grid bearing, shared opening and range.</summary>
@@ -126,9 +179,19 @@ public static class GreedyPlacement
             Range = model.RangeM;
             RangeSquared = (model.RangeM + RangeSlack) * (model.RangeM + RangeSlack);
             Full = model.HfovDeg >= 360.0;
+            Convex = model.HfovDeg <= 180.0;
             double half = model.HfovDeg / 2.0 * Math.PI / 180.0;
             CosHalf = Math.Cos(half);
             SinHalf = Math.Sin(half);
+
+            for (int j = 0; j < m; j++)
+            {
+                var c = candidates[j] ?? throw new ArgumentException($"Candidate {j} is null.", nameof(candidates));
+                if (!double.IsFinite(c.X) || !double.IsFinite(c.Y) || !double.IsFinite(c.AzimuthDeg))
+                {
+                    throw new ArgumentException($"Candidate {j} has a non-finite position or azimuth.", nameof(candidates));
+                }
+            }
 
             var xs = X;
             var ys = Y;
@@ -140,12 +203,7 @@ public static class GreedyPlacement
                 double lastX = double.NaN, lastY = double.NaN, convergence = 0;
                 for (int j = range.Item1; j < range.Item2; j++)
                 {
-                    var c = candidates[j] ?? throw new ArgumentException($"Candidate {j} is null.", nameof(candidates));
-                    if (!double.IsFinite(c.X) || !double.IsFinite(c.Y) || !double.IsFinite(c.AzimuthDeg))
-                    {
-                        throw new ArgumentException($"Candidate {j} has a non-finite position or azimuth.", nameof(candidates));
-                    }
-
+                    var c = candidates[j];
                     if (c.X != lastX || c.Y != lastY)
                     {
                         var (lon, lat) = projection.Unproject(c.X, c.Y);
@@ -177,6 +235,9 @@ public static class GreedyPlacement
 
         public bool Full { get; }
 
+        /// <summary>Openings up to 180°: the wedge is the disc cut by two half-planes.</summary>
+        public bool Convex { get; }
+
         public double CosHalf { get; }
 
         public double SinHalf { get; }
@@ -185,17 +246,16 @@ public static class GreedyPlacement
         public (double MinX, double MinY, double MaxX, double MaxY) Bounds(int j)
         {
             double x = X[j], y = Y[j], r = Range;
-            if (Full || CosHalf <= 0)
+            if (!Convex)
             {
-                // Openings of 180° or more: the circle's box is tight enough.
+                // Openings over 180°: the circle's box is tight enough.
                 return (x - r, y - r, x + r, y + r);
             }
 
-            double ux = Ux[j], uy = Uy[j];
-            double ax = (ux * CosHalf) + (uy * SinHalf), ay = (uy * CosHalf) - (ux * SinHalf);
-            double bx = (ux * CosHalf) - (uy * SinHalf), by = (uy * CosHalf) + (ux * SinHalf);
+            var (ax, ay, bx, by) = Edges(j);
             double minX = Math.Min(0, Math.Min(ax, bx)), maxX = Math.Max(0, Math.Max(ax, bx));
             double minY = Math.Min(0, Math.Min(ay, by)), maxY = Math.Max(0, Math.Max(ay, by));
+            double ux = Ux[j], uy = Uy[j];
             if (uy >= CosHalf)
             {
                 maxY = 1;
@@ -238,11 +298,90 @@ public static class GreedyPlacement
             double d = Math.Sqrt(d2);
             return (dx * Ux[j]) + (dy * Uy[j]) >= d * (CosHalf - CosineSlack);
         }
+
+        /// <summary>
+        /// Whether the square [x0, x0 + size] × [y0, y0 + size] misses the wedge, lies inside it, or neither. Up to
+        /// 180° the wedge is convex (the disc cut by two half-planes), so it holds the square when it holds the four
+        /// corners; a wider wedge is taken as its two convex halves either side of the axis.
+        /// </summary>
+        public CellRelation Classify(int j, double x0, double y0, double size)
+        {
+            double cx = X[j], cy = Y[j];
+            double left = x0 - cx, right = left + size, bottom = y0 - cy, top = bottom + size;
+            double nearX = left > 0 ? left : (right < 0 ? right : 0);
+            double nearY = bottom > 0 ? bottom : (top < 0 ? top : 0);
+            if ((nearX * nearX) + (nearY * nearY) > RangeSquared)
+            {
+                return CellRelation.Outside;
+            }
+
+            double farX = Math.Max(-left, right), farY = Math.Max(-bottom, top);
+            bool withinRange = (farX * farX) + (farY * farY) <= Range * Range;
+            if (Full)
+            {
+                return withinRange ? CellRelation.Inside : CellRelation.Partial;
+            }
+
+            var (cwX, cwY, ccwX, ccwY) = Edges(j);
+            if (Convex)
+            {
+                return Between(ccwX, ccwY, cwX, cwY, left, right, bottom, top, withinRange);
+            }
+
+            var first = Between(ccwX, ccwY, Ux[j], Uy[j], left, right, bottom, top, withinRange);
+            var second = Between(Ux[j], Uy[j], cwX, cwY, left, right, bottom, top, withinRange);
+            return first == CellRelation.Inside || second == CellRelation.Inside ? CellRelation.Inside
+                : first == CellRelation.Outside && second == CellRelation.Outside ? CellRelation.Outside
+                : CellRelation.Partial;
+        }
+
+        /// <summary>
+        /// The square (relative to the apex) against the convex cone from direction e1 clockwise to e2 (at most
+        /// 180°): clockwise of e1 and counter-clockwise of e2, where cross(e, p) = e.x·p.y − e.y·p.x is negative when
+        /// p is clockwise of e.
+        /// </summary>
+        private static CellRelation Between(
+            double e1x, double e1y, double e2x, double e2y, double left, double right, double bottom, double top, bool withinRange)
+        {
+            int afterE1 = 0, beforeE2 = 0;
+            Corner(left, bottom);
+            Corner(right, bottom);
+            Corner(left, top);
+            Corner(right, top);
+            if (afterE1 == 0 || beforeE2 == 0)
+            {
+                return CellRelation.Outside; // all four corners beyond one edge's half-plane
+            }
+
+            return withinRange && afterE1 == 4 && beforeE2 == 4 ? CellRelation.Inside : CellRelation.Partial;
+
+            void Corner(double px, double py)
+            {
+                afterE1 += (e1x * py) - (e1y * px) <= 0 ? 1 : 0;
+                beforeE2 += (e2x * py) - (e2y * px) >= 0 ? 1 : 0;
+            }
+        }
+
+        /// <summary>Unit vectors of the wedge's edges: the axis turned clockwise (+hfov/2) and counter-clockwise.</summary>
+        private (double Ax, double Ay, double Bx, double By) Edges(int j)
+        {
+            double ux = Ux[j], uy = Uy[j];
+            return (
+                (ux * CosHalf) + (uy * SinHalf), (uy * CosHalf) - (ux * SinHalf),
+                (ux * CosHalf) - (uy * SinHalf), (uy * CosHalf) + (ux * SinHalf));
+        }
     }
 
-    /// <summary>Demand points sorted into a uniform grid hash (CSR layout), with the state of the greedy run.</summary>
+    /// <summary>
+    /// Demand points sorted into a uniform grid hash (CSR layout), with the state of the greedy run and, per cell, the
+    /// number and credit of its unsatisfied points so that empty cells are skipped and cells inside a wedge are summed
+    /// at once.
+    /// </summary>
     private sealed class DemandField
     {
+        /// <summary>Cells with more points than this are classified against a wedge before testing point by point.</summary>
+        private const int ClassifyAbove = 6;
+
         private readonly double[] _x;
         private readonly double[] _y;
         private readonly double[] _credit; // Weight / Required
@@ -252,6 +391,8 @@ public static class GreedyPlacement
         private readonly string[] _siteCodes;
         private readonly int[] _siteOpen; // unsatisfied points per site
         private readonly int[] _cellStart;
+        private readonly int[] _cellOpen; // unsatisfied points per cell
+        private readonly double[] _cellCredit; // Σ credit of the unsatisfied points per cell, in point order
         private readonly double _minX;
         private readonly double _minY;
         private readonly double _cellSize;
@@ -288,19 +429,20 @@ public static class GreedyPlacement
                 minX = minY = maxX = maxY = 0;
             }
 
-            // Cells of half the range (a wedge spans at most 5 × 5 of them), widened when the points are sparse
-            // so that the table holds about two cells per point.
+            // Cells of a sixteenth of the range (large wedges then cover many whole cells), widened until the table
+            // holds at most about two cells per point.
             double width = maxX - minX, height = maxY - minY;
-            double cell = Math.Max(range / 2.0, Math.Sqrt(width * height / Math.Max(1, 2 * n)));
+            double cell = Math.Max(range / 16.0, Math.Sqrt(width * height / Math.Max(1, 2 * n)));
             cell = Math.Max(cell, Math.Max(width, height) / 65536.0);
             _cellSize = cell;
             _minX = minX;
             _minY = minY;
             _columns = (int)Math.Floor(width / cell) + 1;
             _rows = (int)Math.Floor(height / cell) + 1;
+            int cells = _columns * _rows;
 
             var cellOf = new int[n];
-            _cellStart = new int[(_columns * _rows) + 1];
+            _cellStart = new int[cells + 1];
             for (int i = 0; i < n; i++)
             {
                 int c = CellIndex(demand[i].X, demand[i].Y);
@@ -308,7 +450,7 @@ public static class GreedyPlacement
                 _cellStart[c + 1]++;
             }
 
-            for (int c = 0; c < _columns * _rows; c++)
+            for (int c = 0; c < cells; c++)
             {
                 _cellStart[c + 1] += _cellStart[c];
             }
@@ -350,12 +492,23 @@ public static class GreedyPlacement
 
             _siteCodes = siteCodes.ToArray();
             _siteOpen = new int[_siteCodes.Length];
-            for (int s = 0; s < n; s++)
+            _cellOpen = new int[cells];
+            _cellCredit = new double[cells];
+            for (int c = 0; c < cells; c++)
             {
-                if (_site[s] >= 0 && _remaining[s] > 0)
+                for (int s = _cellStart[c]; s < _cellStart[c + 1]; s++)
                 {
-                    _siteOpen[_site[s]]++;
+                    if (_remaining[s] > 0)
+                    {
+                        _cellOpen[c]++;
+                        if (_site[s] >= 0)
+                        {
+                            _siteOpen[_site[s]]++;
+                        }
+                    }
                 }
+
+                UpdateCellCredit(c);
             }
         }
 
@@ -381,13 +534,32 @@ public static class GreedyPlacement
             double gain = 0;
             for (int r = r0; r <= r1; r++)
             {
-                int start = _cellStart[(r * _columns) + c0];
-                int end = _cellStart[(r * _columns) + c1 + 1];
-                for (int s = start; s < end; s++)
+                for (int c = c0; c <= c1; c++)
                 {
-                    if (_remaining[s] > 0 && wedges.Covers(j, _x[s], _y[s]))
+                    int cell = (r * _columns) + c;
+                    if (_cellOpen[cell] == 0)
                     {
-                        gain += _credit[s];
+                        continue;
+                    }
+
+                    var relation = Relation(wedges, j, cell, c, r);
+                    if (relation == CellRelation.Inside)
+                    {
+                        gain += _cellCredit[cell];
+                        continue;
+                    }
+
+                    if (relation == CellRelation.Outside)
+                    {
+                        continue;
+                    }
+
+                    for (int s = _cellStart[cell]; s < _cellStart[cell + 1]; s++)
+                    {
+                        if (_remaining[s] > 0 && wedges.Covers(j, _x[s], _y[s]))
+                        {
+                            gain += _credit[s];
+                        }
                     }
                 }
             }
@@ -405,28 +577,52 @@ public static class GreedyPlacement
             {
                 for (int r = r0; r <= r1; r++)
                 {
-                    int start = _cellStart[(r * _columns) + c0];
-                    int end = _cellStart[(r * _columns) + c1 + 1];
-                    for (int s = start; s < end; s++)
+                    for (int c = c0; c <= c1; c++)
                     {
-                        if (_remaining[s] <= 0 || !wedges.Covers(j, _x[s], _y[s]))
+                        int cell = (r * _columns) + c;
+                        if (_cellOpen[cell] == 0)
                         {
                             continue;
                         }
 
-                        gain += _credit[s];
-                        area += _areaCredit[s];
-                        _remaining[s]--;
-                        int site = _site[s];
-                        if (site < 0)
+                        var relation = Relation(wedges, j, cell, c, r);
+                        if (relation == CellRelation.Outside)
                         {
                             continue;
                         }
 
-                        touched.Add(_siteCodes[site]);
-                        if (_remaining[s] == 0 && --_siteOpen[site] == 0)
+                        bool changed = false;
+                        for (int s = _cellStart[cell]; s < _cellStart[cell + 1]; s++)
                         {
-                            completed.Add(_siteCodes[site]);
+                            if (_remaining[s] <= 0 || (relation == CellRelation.Partial && !wedges.Covers(j, _x[s], _y[s])))
+                            {
+                                continue;
+                            }
+
+                            gain += _credit[s];
+                            area += _areaCredit[s];
+                            if (--_remaining[s] == 0)
+                            {
+                                _cellOpen[cell]--;
+                                changed = true;
+                            }
+
+                            int site = _site[s];
+                            if (site < 0)
+                            {
+                                continue;
+                            }
+
+                            touched.Add(_siteCodes[site]);
+                            if (_remaining[s] == 0 && --_siteOpen[site] == 0)
+                            {
+                                completed.Add(_siteCodes[site]);
+                            }
+                        }
+
+                        if (changed)
+                        {
+                            UpdateCellCredit(cell);
                         }
                     }
                 }
@@ -434,6 +630,27 @@ public static class GreedyPlacement
 
             touched.ExceptWith(completed);
             return (gain, area, completed.ToArray(), touched.ToArray());
+        }
+
+        /// <summary>Small cells are tested point by point; larger ones are classified first.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private CellRelation Relation(Wedges wedges, int j, int cell, int column, int row) =>
+            _cellStart[cell + 1] - _cellStart[cell] <= ClassifyAbove
+                ? CellRelation.Partial
+                : wedges.Classify(j, _minX + (column * _cellSize), _minY + (row * _cellSize), _cellSize);
+
+        private void UpdateCellCredit(int cell)
+        {
+            double credit = 0;
+            for (int s = _cellStart[cell]; s < _cellStart[cell + 1]; s++)
+            {
+                if (_remaining[s] > 0)
+                {
+                    credit += _credit[s];
+                }
+            }
+
+            _cellCredit[cell] = credit;
         }
 
         private int CellIndex(double x, double y)
