@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # SharpEyes benchmark: bare mosquitto baseline, then the Release gateway out of process.
 # Prints a Markdown table and writes it to bench/results/latest.md. Cleans up every process it starts.
-# Usage: bench/run.sh [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
+# Usage: bench/run.sh [coverage|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
+#   (none)    the alarm benchmark: mosquitto baseline, then the gateway (writes bench/results/latest.md)
+#   coverage  the coverage section alone: the engine in process over a synthetic county, then a fresh gateway
+#             (no --demo) loaded with that county; replaces or appends its section in bench/results/latest.md
+#   all       both, the coverage section after the alarm benchmark
 set -euo pipefail
+
+MODE=alarms
+case "${1:-}" in
+  coverage) MODE=coverage; shift ;;
+  all) MODE=all; shift ;;
+esac
 
 SCRIPT_START=$(date +%s)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,7 +55,7 @@ log() { echo "bench: $*" >&2; }
 # --- mosquitto, installed idempotently ----------------------------------------------------------
 find_mosquitto() { command -v mosquitto 2>/dev/null || { [[ -x /usr/sbin/mosquitto ]] && echo /usr/sbin/mosquitto; } || true; }
 MOSQUITTO=$(find_mosquitto)
-if [[ -z "$MOSQUITTO" ]]; then
+if [[ "$MODE" != coverage && -z "$MOSQUITTO" ]]; then
   log "installing mosquitto"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
@@ -54,7 +64,7 @@ if [[ -z "$MOSQUITTO" ]]; then
   MOSQUITTO=$(find_mosquitto)
   [[ -n "$MOSQUITTO" ]] || { log "mosquitto could not be installed (see $WORK/apt.log)"; exit 1; }
 fi
-MOSQUITTO_VERSION=$("$MOSQUITTO" -h 2>/dev/null | head -n 1 || true)
+MOSQUITTO_VERSION=$([[ -n "$MOSQUITTO" ]] && "$MOSQUITTO" -h 2>/dev/null | head -n 1 || true)
 
 # --- build (Release, private artifacts path, no lingering build servers) -------------------------
 log "building gateway and bench (Release, --artifacts-path $ARTIFACTS)"
@@ -100,7 +110,7 @@ stop_pid() { # pid: TERM, wait up to 20 s, KILL
   PIDS=("${kept[@]+"${kept[@]}"}")
 }
 run_bench() { # runs the bench in the background so the traps can end it too
-  timeout --kill-after=10 280 dotnet "$BENCH_DLL" "$@" &
+  timeout --kill-after=10 "${RUN_BENCH_TIMEOUT:-280}" dotnet "$BENCH_DLL" "$@" &
   local pid=$!
   PIDS+=("$pid")
   local rc=0
@@ -111,9 +121,33 @@ run_bench() { # runs the bench in the background so the traps can end it too
   return $rc
 }
 
-# --- 1. bare broker baseline ----------------------------------------------------------------------
-MQTT_BASE_PORT=$(pick_port)
-cat >"$WORK/mosquitto.conf" <<EOF
+# --- the gateway under test, out of process ---------------------------------------------------------
+start_gateway() { # extra gateway switches (e.g. --demo); sets GATEWAY_PID and the three ports
+  GRPC_PORT=$(pick_port); MQTT_PORT=$(pick_port); HTTP_PORT=$(pick_port)
+  local data="$WORK/data${GATEWAY_RUN:-}"
+  log "starting the gateway $* (gRPC $GRPC_PORT, MQTT $MQTT_PORT, HTTP $HTTP_PORT, data $data)"
+  # The gateway's content root is its working directory, and ASP.NET Core watches it (recursively) for appsettings
+  # changes: start it in an empty directory so the SQLite files are not under that watcher (a measured cost: see the bench report).
+  mkdir -p "$WORK/cwd"
+  # BENCH_PERF=1: sample the gateway with perf (Debian linux-perf) during the gateway phases; JIT symbols via perf maps.
+  if [[ "${BENCH_PERF:-0}" == 1 ]]; then export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0; fi
+  (cd "$WORK/cwd" && exec env ${GATEWAY_ENV:-} SHARPEYES_ADMIN_KEY="$ADMIN_KEY" dotnet "$GATEWAY_DLL" --bind 127.0.0.1 --grpc-port "$GRPC_PORT" \
+    --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --data-dir "$data" "$@" >"$WORK/gateway${GATEWAY_RUN:-}.log" 2>&1) &
+  GATEWAY_PID=$!
+  PIDS+=("$GATEWAY_PID")
+  local deadline=$(( $(date +%s) + 60 ))
+  until curl -fsS --max-time 2 "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1; do
+    kill -0 "$GATEWAY_PID" 2>/dev/null || { log "the gateway exited during start"; exit 1; }
+    (( $(date +%s) < deadline )) || { log "the gateway was not healthy within 60 s"; exit 1; }
+    sleep 0.2
+  done
+  wait_listening "$MQTT_PORT" 20 "$GATEWAY_PID" || { log "the gateway's MQTT listener did not open"; exit 1; }
+}
+
+run_alarms() { # "$@": extra sharpeyes-bench options
+  # --- 1. bare broker baseline ----------------------------------------------------------------------
+  MQTT_BASE_PORT=$(pick_port)
+  cat >"$WORK/mosquitto.conf" <<EOF
 listener $MQTT_BASE_PORT 127.0.0.1
 allow_anonymous true
 max_inflight_messages 0
@@ -123,51 +157,63 @@ log_dest stderr
 log_type error
 log_type warning
 EOF
-log "starting $MOSQUITTO_VERSION on 127.0.0.1:$MQTT_BASE_PORT"
-"$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
-MOSQUITTO_PID=$!
-PIDS+=("$MOSQUITTO_PID")
-wait_listening "$MQTT_BASE_PORT" 10 "$MOSQUITTO_PID" || { log "mosquitto did not start"; exit 1; }
-run_bench baseline --mqtt-port "$MQTT_BASE_PORT" --broker-pid "$MOSQUITTO_PID" --broker "$MOSQUITTO_VERSION" \
-  --out "$WORK/baseline.json" "$@"
-stop_pid "$MOSQUITTO_PID"
+  log "starting $MOSQUITTO_VERSION on 127.0.0.1:$MQTT_BASE_PORT"
+  "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
+  MOSQUITTO_PID=$!
+  PIDS+=("$MOSQUITTO_PID")
+  wait_listening "$MQTT_BASE_PORT" 10 "$MOSQUITTO_PID" || { log "mosquitto did not start"; exit 1; }
+  run_bench baseline --mqtt-port "$MQTT_BASE_PORT" --broker-pid "$MOSQUITTO_PID" --broker "$MOSQUITTO_VERSION" \
+    --out "$WORK/baseline.json" "$@"
+  stop_pid "$MOSQUITTO_PID"
 
-# --- 2-4. the gateway -----------------------------------------------------------------------------
-GRPC_PORT=$(pick_port); MQTT_PORT=$(pick_port); HTTP_PORT=$(pick_port)
-log "starting the gateway (gRPC $GRPC_PORT, MQTT $MQTT_PORT, HTTP $HTTP_PORT, data $WORK/data)"
-# The gateway's content root is its working directory, and ASP.NET Core watches it (recursively) for appsettings
-# changes: start it in an empty directory so the SQLite files are not under that watcher (a measured cost: see the bench report).
-mkdir -p "$WORK/cwd"
-# BENCH_PERF=1: sample the gateway with perf (Debian linux-perf) during the gateway phases; JIT symbols via perf maps.
-if [[ "${BENCH_PERF:-0}" == 1 ]]; then export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0; fi
-(cd "$WORK/cwd" && exec env ${GATEWAY_ENV:-} SHARPEYES_ADMIN_KEY="$ADMIN_KEY" dotnet "$GATEWAY_DLL" --bind 127.0.0.1 --grpc-port "$GRPC_PORT" \
-  --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --data-dir "$WORK/data" --demo >"$WORK/gateway.log" 2>&1) &
-GATEWAY_PID=$!
-PIDS+=("$GATEWAY_PID")
-deadline=$(( $(date +%s) + 60 ))
-until curl -fsS --max-time 2 "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1; do
-  kill -0 "$GATEWAY_PID" 2>/dev/null || { log "the gateway exited during start"; exit 1; }
-  (( $(date +%s) < deadline )) || { log "the gateway was not healthy within 60 s"; exit 1; }
-  sleep 0.2
-done
-wait_listening "$MQTT_PORT" 20 "$GATEWAY_PID" || { log "the gateway's MQTT listener did not open"; exit 1; }
+  # --- 2-4. the gateway -----------------------------------------------------------------------------
+  start_gateway --demo
 
-mkdir -p "$RESULTS"
-PERF_PID=""
-if [[ "${BENCH_PERF:-0}" == 1 ]] && command -v perf >/dev/null 2>&1; then
-  perf record -F 499 -p "$GATEWAY_PID" -o "$RESULTS/perf.data" >"$WORK/perf.log" 2>&1 &
-  PERF_PID=$!
-fi
-rc=0
-run_bench gateway --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --gateway-pid "$GATEWAY_PID" \
-  --admin-key "$ADMIN_KEY" --baseline "$WORK/baseline.json" --out "$RESULTS/latest.md" --json "$RESULTS/latest.json" \
-  --context "build=${BUILD_SECONDS} s (restore + compile, not timed)" "$@" || rc=$?
-if [[ -n "$PERF_PID" ]]; then
-  kill -INT "$PERF_PID" 2>/dev/null || true
-  wait "$PERF_PID" 2>/dev/null || true
-  perf report -i "$RESULTS/perf.data" --sort dso,symbol --stdio -g none 2>/dev/null | grep -v '^$' | head -n 120 >"$RESULTS/perf.txt" || true
-  log "perf profile of the gateway: bench/results/perf.txt"
-fi
-stop_pid "$GATEWAY_PID"
-log "done in $(( $(date +%s) - SCRIPT_START )) s; table in bench/results/latest.md; gateway log lines: $(wc -l <"$WORK/gateway.log")"
-exit $rc
+  mkdir -p "$RESULTS"
+  PERF_PID=""
+  if [[ "${BENCH_PERF:-0}" == 1 ]] && command -v perf >/dev/null 2>&1; then
+    perf record -F 499 -p "$GATEWAY_PID" -o "$RESULTS/perf.data" >"$WORK/perf.log" 2>&1 &
+    PERF_PID=$!
+  fi
+  local rc=0
+  run_bench gateway --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --gateway-pid "$GATEWAY_PID" \
+    --admin-key "$ADMIN_KEY" --baseline "$WORK/baseline.json" --out "$RESULTS/latest.md" --json "$RESULTS/latest.json" \
+    --context "build=${BUILD_SECONDS} s (restore + compile, not timed)" "$@" || rc=$?
+  if [[ -n "$PERF_PID" ]]; then
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    perf report -i "$RESULTS/perf.data" --sort dso,symbol --stdio -g none 2>/dev/null | grep -v '^$' | head -n 120 >"$RESULTS/perf.txt" || true
+    log "perf profile of the gateway: bench/results/perf.txt"
+  fi
+  stop_pid "$GATEWAY_PID"
+  log "alarm benchmark done in $(( $(date +%s) - SCRIPT_START )) s; table in bench/results/latest.md; gateway log lines: $(wc -l <"$WORK/gateway.log")"
+  RC_ALARMS=$rc
+}
+
+# --- coverage: the engine in process, then a fresh gateway (no --demo) loaded with the synthetic county ----------
+run_coverage() { # "$@": extra sharpeyes-bench options
+  GATEWAY_RUN=-coverage start_gateway
+  mkdir -p "$RESULTS"
+  local rc=0
+  RUN_BENCH_TIMEOUT=480 run_bench coverage --grpc-port "$GRPC_PORT" --gateway-pid "$GATEWAY_PID" --admin-key "$ADMIN_KEY" \
+    --out "$RESULTS/latest.md" --json "$RESULTS/coverage.json" --total-limit-s 450 \
+    --context "build=${BUILD_SECONDS} s (restore + compile, not timed)" "$@" || rc=$?
+  stop_pid "$GATEWAY_PID"
+  log "coverage done; section in bench/results/latest.md; gateway log lines: $(wc -l <"$WORK/gateway-coverage.log")"
+  RC_COVERAGE=$rc
+}
+
+# Each run records its bench's exit status and returns 0, so set -e keeps aborting on any other failure.
+RC_ALARMS=0
+RC_COVERAGE=0
+case "$MODE" in
+  alarms) run_alarms "$@" ;;
+  coverage) run_coverage "$@" ;;
+  all)
+    run_alarms "$@"
+    run_coverage "$@"
+    ;;
+esac
+log "done in $(( $(date +%s) - SCRIPT_START )) s"
+(( RC_ALARMS == 0 )) || exit "$RC_ALARMS"
+exit "$RC_COVERAGE"

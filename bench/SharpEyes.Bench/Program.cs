@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using SharpEyes.Bench.Coverage;
 using SharpEyes.Bench.Gateway;
 using SharpEyes.Bench.Mqtt;
 using SharpEyes.Bench.Reporting;
@@ -7,10 +8,12 @@ using SharpEyes.Bench.Reporting;
 // sharpeyes-bench baseline --mqtt-port P [--broker-pid PID] [--broker NAME] --out baseline.json
 // sharpeyes-bench gateway  --grpc-port G --mqtt-port Q --http-port H --gateway-pid PID --admin-key K
 //                          [--baseline baseline.json] --out latest.md [--context "key=value"]...
-// Both are driven by bench/run.sh, which starts and stops the processes under test.
-if (args.Length == 0 || args[0] is not ("baseline" or "gateway"))
+// sharpeyes-bench coverage [--grpc-port G --gateway-pid PID --admin-key K] [--out latest.md] [--json coverage.json]
+//                          (without --grpc-port: the in-process rows only; see Coverage/CoverageCommand.cs)
+// All are driven by bench/run.sh, which starts and stops the processes under test.
+if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage"))
 {
-    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway --option value ... (see bench/run.sh)");
+    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage --option value ... (see bench/run.sh)");
     return 2;
 }
 
@@ -26,6 +29,11 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cancel.Cancel();
 };
+
+if (args[0] == "coverage")
+{
+    return await CoverageCommand.RunAsync(options, cancel.Token);
+}
 
 if (args[0] == "baseline")
 {

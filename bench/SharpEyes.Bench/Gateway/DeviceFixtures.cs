@@ -7,9 +7,14 @@ namespace SharpEyes.Bench.Gateway;
 /// Deterministic registrations inside the 高邑县 demo county (WGS-84 lon 114.55–114.65, lat 37.57–37.64): every
 /// <c>alarmEvery</c>-th device is an alarm input device (type 134), the rest are IPCs (type 132) with a wedge.
 /// Alarm device serials run 0, 1, 2, ... in stream order, so the first ones are those the alarm phases publish for.
+/// Camera serials start at <see cref="CameraSerialOffset"/>: --demo registers its own cameras (vendor demo-vendor,
+/// serials from 1), and a bench camera with the same id would be rejected as another vendor's.
 /// </summary>
 public static class DeviceFixtures
 {
+    /// <summary>Bench camera serials start here, above the demo cameras' (1, 2, ... in GaoyiDemoCameras).</summary>
+    public const int CameraSerialOffset = 100_000;
+
     public static List<RegisterDeviceRequest> Build(int total, int alarmEvery, int seed = 1301_27, int serialBase = 0)
     {
         var random = new Random(seed);
@@ -39,7 +44,7 @@ public static class DeviceFixtures
             {
                 list.Add(new RegisterDeviceRequest
                 {
-                    DeviceId = AlarmMessages.CameraId(serialBase + cameras),
+                    DeviceId = AlarmMessages.CameraId(serialBase + CameraSerialOffset + cameras),
                     Kind = DeviceKind.Camera,
                     Name = $"bench camera {cameras}",
                     Model = "bench-ipc",

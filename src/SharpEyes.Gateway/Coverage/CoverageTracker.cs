@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
@@ -25,6 +26,9 @@ namespace SharpEyes.Gateway.Coverage;
 /// model is recomputed in full and any difference (changed thresholds, first run) is announced with cause RECOMPUTED.
 /// Gap state is about <b>real</b> coverage: a key site is a gap when it is not covered by working cameras (its
 /// category's camera count and, for an area site, its area fraction), a grid when its real fraction is below target.
+/// A change that cannot move real coverage — a camera registered or changed while not working, the usual case in a
+/// bulk registration — is recomputed by a separate journal item at most <see cref="DeferredRecomputeDelay"/> later,
+/// so a stream of registrations pays for one recompute per delay instead of one per transaction.
 /// </remarks>
 public sealed partial class CoverageTracker
 {
@@ -35,10 +39,16 @@ public sealed partial class CoverageTracker
     private readonly ConcurrentDictionary<string, CoverageGap> _open = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<CoverageChange>> _pending = new(StringComparer.Ordinal);
     private volatile CoverageModel _model;
+    private readonly Journal _journal;
+    private int _deferredScheduled;
     private volatile Dictionary<string, string> _names = new(StringComparer.Ordinal);
 
-    public CoverageTracker(GeographyState geography, IOptions<GatewayOptions> options, TimeProvider time, ILogger<CoverageTracker> logger)
+    /// <summary>How long declared-only changes may wait for their recompute (wall-clock coalescing, not domain time).</summary>
+    public static readonly TimeSpan DeferredRecomputeDelay = TimeSpan.FromMilliseconds(500);
+
+    public CoverageTracker(GeographyState geography, Journal journal, IOptions<GatewayOptions> options, TimeProvider time, ILogger<CoverageTracker> logger)
     {
+        _journal = journal;
         _geography = geography;
         _options = options.Value.Coverage;
         _time = time;
@@ -82,22 +92,61 @@ public sealed partial class CoverageTracker
     /// </summary>
     internal void CameraChanged(JournalTransaction tx, DeviceEntry? entry, string deviceId, CoverageChange change)
     {
+        bool wasWorking = _model.Camera(deviceId)?.Working ?? false;
+        bool isWorking = false;
         if (entry?.Device is { Kind: DeviceKind.Camera, Camera: not null } device)
         {
-            _model.Upsert(ToFov(device, entry.Status));
+            var fov = ToFov(device, entry.Status);
+            isWorking = fov.Working;
+            _model.Upsert(fov);
         }
         else if (!_model.Remove(deviceId))
         {
             return;
         }
 
-        if (!_pending.TryGetValue(deviceId, out var changes))
+        if (wasWorking || isWorking)
         {
-            _pending[deviceId] = changes = [];
+            // Only changes that can move real coverage are causes of gap events.
+            if (!_pending.TryGetValue(deviceId, out var changes))
+            {
+                _pending[deviceId] = changes = [];
+            }
+
+            changes.Add(change);
+            tx.BeforeCommitOnce(this, Flush);
+        }
+        else
+        {
+            tx.AfterCommit(ScheduleDeferredRecompute);
+        }
+    }
+
+    /// <summary>Queues one recompute of the declared-only changes (at most one outstanding).</summary>
+    private void ScheduleDeferredRecompute()
+    {
+        if (Interlocked.Exchange(ref _deferredScheduled, 1) == 1)
+        {
+            return;
         }
 
-        changes.Add(change);
-        tx.BeforeCommitOnce(this, Flush);
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(DeferredRecomputeDelay).ConfigureAwait(false);
+            try
+            {
+                await _journal.ExecuteAsync(tx =>
+                {
+                    Volatile.Write(ref _deferredScheduled, 0);
+                    Flush(tx);
+                    return true;
+                }).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException or ObjectDisposedException)
+            {
+                // Shutting down: the next start recomputes everything anyway.
+            }
+        });
     }
 
     /// <summary>The geography changed (inside the import's transaction): a new model over the new grids and key sites.</summary>
