@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using NetTopologySuite.Geometries;
-using NetTopologySuite.Geometries.Prepared;
 using NetTopologySuite.Index.Strtree;
 using SharpEyes.Geo.Regions;
 
@@ -13,28 +12,37 @@ namespace SharpEyes.Geo.Coverage;
 /// <remarks>
 /// <para><b>Truths.</b> Real coverage counts the working cameras (online, not faulty) with their current wedges;
 /// declared coverage every camera with its current wedge; potential coverage every camera, a PTZ one with its full
-/// circle. A grid's covered area is the area of the grid inside the union of the truth's wedges.</para>
+/// circle (together with its wedge, whose arc vertices stand slightly outside the circle's chords, so that potential
+/// coverage always includes declared coverage). A grid's covered area is the area of the grid inside the union of the
+/// truth's wedges. An area key site counts the part of it inside at least k wedges.</para>
+/// <para><b>Areas.</b> Covered areas, shares and k-covered areas are measured by <see cref="SlabSweep"/>: one exact
+/// sweep per grid (or site) over its wedges gives all three truths and every camera's share at once, with no overlay.
+/// Only <see cref="Uncovered"/>, which needs the geometry, uses NetTopologySuite's OverlayNG (robust).</para>
 /// <para><b>Incremental.</b> Each camera's metric wedge (and a PTZ camera's circle) is built once per
 /// <see cref="Upsert"/>; the grids (by wedge or circle) and key sites (by wedge) it touches are found with STR trees
-/// and prepared geometries, and the camera is listed in each. A change marks the grids and sites touched by the old
-/// and the new footprint dirty; <see cref="Recompute"/> recomputes those only, from their camera lists.</para>
+/// and an exact intersection test (touching counts), and the camera is listed in each. A change marks the grids and
+/// sites touched by the old and the new footprint dirty; <see cref="Recompute"/> recomputes those only, from their
+/// camera lists, and gives bit-for-bit the values <see cref="RecomputeAll"/> would.</para>
 /// <para><b>Threads.</b> One writer at a time calls <see cref="Upsert"/>, <see cref="Remove"/>,
 /// <see cref="Recompute"/> and <see cref="RecomputeAll"/> (they are serialised by a lock, which readers never take).
 /// Any number of readers may call the query methods at any time: results are immutable records in concurrent
 /// dictionaries, camera states are immutable, and per-grid/per-site/per-cell camera lists are arrays replaced on
 /// write (copy-on-write), so a reader sees the old or the new list, never a half-written one. Shared geometries are
-/// never mutated (their envelopes are computed up front; each computation prepares its own geometries).</para>
+/// never mutated (their envelopes are computed up front, and no prepared geometry is shared).</para>
 /// </remarks>
 public sealed class CoverageModel
 {
     /// <summary>Cell size (m) of the hash that answers <see cref="WorkingCamerasSeeing"/>.</summary>
-    private const double CellM = 250.0;
+    private const double CellM = 500.0;
 
     /// <summary>A camera spanning more cells than this goes to a list checked by every point query.</summary>
     private const int MaxCellsPerCamera = 256;
 
-    /// <summary>Recompute runs in parallel from this many dirty grids and sites.</summary>
-    private const int ParallelThreshold = 16;
+    /// <summary>
+    /// Recompute runs in parallel from this many dirty grids and sites: a dense grid takes milliseconds, far more than
+    /// Parallel.For's overhead, so even one camera's two or three grids are worth spreading over the cores.
+    /// </summary>
+    private const int ParallelThreshold = 2;
 
     /// <summary>Slack on the site area fraction threshold.</summary>
     private const double FractionSlack = 1e-9;
@@ -43,6 +51,8 @@ public sealed class CoverageModel
     private const int DeclaredBit = 1 << 1;
     private const int PotentialBit = 1 << 2;
 
+    private static readonly GeometryFactory s_wgs84 = new(new PrecisionModel(), 4326);
+
     [ThreadStatic]
     private static SlabSweep? t_sweep;
 
@@ -50,7 +60,6 @@ public sealed class CoverageModel
     private readonly GridInfo[] _grids;
     private readonly SiteInfo[] _sites;
     private readonly Dictionary<string, int> _gridIndex;
-    private readonly Dictionary<string, int> _siteIndex;
     private readonly STRtree<int> _gridTree = new();
     private readonly STRtree<int> _siteTree = new();
     private readonly GridMember[][] _gridMembers;
@@ -84,19 +93,21 @@ public sealed class CoverageModel
         for (int i = 0; i < levelFour.Count; i++)
         {
             var metric = CoverageGeometry.Freeze(projection.Project(levelFour[i].Geometry));
-            _grids[i] = new GridInfo(levelFour[i].Code, metric, metric.EnvelopeInternal, metric.Area, PreparedGeometryFactory.Prepare(metric));
+            _grids[i] = new GridInfo(levelFour[i].Code, metric, metric.EnvelopeInternal, metric.Area);
             _gridIndex[levelFour[i].Code] = i;
             _gridTree.Insert(metric.EnvelopeInternal, i);
         }
 
         _sites = new SiteInfo[regions.KeySites.Count];
-        _siteIndex = new Dictionary<string, int>(_sites.Length, StringComparer.Ordinal);
         for (int i = 0; i < _sites.Length; i++)
         {
             var site = regions.KeySites[i];
+            // A point site is seen at its point, an area site over its area; any other geometry at its interior point.
             bool isArea = site.Geometry is Polygon or MultiPolygon && !site.Geometry.IsEmpty;
-            var anchor = site.Geometry is Point point ? point.Coordinate : site.Geometry.InteriorPoint.Coordinate;
-            string gridCode = regions.Locate(anchor.X, anchor.Y).GridCode;
+            var anchor = site.Geometry.IsEmpty
+                ? new Coordinate(projection.CenterLon, projection.CenterLat)
+                : site.Geometry is Point point ? point.Coordinate : site.Geometry.InteriorPoint.Coordinate;
+            string gridCode = site.Geometry.IsEmpty ? string.Empty : regions.Locate(anchor.X, anchor.Y).GridCode;
             var (x, y) = projection.Project(anchor.X, anchor.Y);
             Geometry metric = isArea
                 ? CoverageGeometry.Freeze(projection.Project(site.Geometry))
@@ -111,10 +122,11 @@ public sealed class CoverageModel
                 metric,
                 isArea ? metric.Area : 0,
                 x,
-                y,
-                isArea ? PreparedGeometryFactory.Prepare(metric) : null);
-            _siteIndex[site.Code] = i;
-            _siteTree.Insert(metric.EnvelopeInternal, i);
+                y);
+            if (!site.Geometry.IsEmpty)
+            {
+                _siteTree.Insert(metric.EnvelopeInternal, i);
+            }
         }
 
         _gridTree.Build();
@@ -137,9 +149,6 @@ public sealed class CoverageModel
     }
 
     public RegionIndex Regions { get; }
-
-    /// <summary>This thread's sweep (it keeps buffers between uses).</summary>
-    private static SlabSweep Sweep => t_sweep ??= new SlabSweep();
 
     public CoverageRules Rules { get; }
 
@@ -170,10 +179,8 @@ public sealed class CoverageModel
                 Detach(old);
             }
 
-            long ta = System.Diagnostics.Stopwatch.GetTimestamp();
             Attach(state);
             _cameras[camera.Id] = state;
-            Prof[5] += System.Diagnostics.Stopwatch.GetTimestamp() - ta;
         }
     }
 
@@ -362,13 +369,13 @@ public sealed class CoverageModel
     public Geometry WedgeWgs84(string cameraId, bool potential = false)
     {
         var state = Require(cameraId);
-        return Regions.Projection.Unproject(potential ? state.Circle : state.Wedge);
+        return ToWgs84(potential ? state.Circle : state.Wedge);
     }
 
     /// <summary>
     /// The fraction of the camera's current wedge inside each grid it overlaps with a positive area, ordered by grid
-    /// code (computed now from the current camera; the same numbers as <see cref="GridCoverage.Shares"/> once
-    /// recomputed). Empty for an unknown camera.
+    /// code. Computed now from the current camera: once recomputed, the numbers of <see cref="GridCoverage.Shares"/>
+    /// (up to rounding, as each grid's sweep also cuts at the other cameras' edges). Empty for an unknown camera.
     /// </summary>
     public IReadOnlyList<GridShare> GridSharesOf(string cameraId)
     {
@@ -404,8 +411,7 @@ public sealed class CoverageModel
     /// The part of a grid of <see cref="LevelFourGrids"/> outside every wedge of the truth, in WGS-84 (an empty polygon
     /// when fully covered), from the current cameras. Throws <see cref="KeyNotFoundException"/> for an unknown grid.
     /// </summary>
-    public Geometry Uncovered(string gridCode, CoverageTruth truth) =>
-        Regions.Projection.Unproject(UncoveredMetric(gridCode, truth));
+    public Geometry Uncovered(string gridCode, CoverageTruth truth) => ToWgs84(UncoveredMetric(gridCode, truth));
 
     /// <summary>As <see cref="Uncovered"/>, in the projection's metres.</summary>
     public Geometry UncoveredMetric(string gridCode, CoverageTruth truth)
@@ -421,10 +427,14 @@ public sealed class CoverageModel
         foreach (var member in Volatile.Read(ref _gridMembers[index]))
         {
             var camera = member.Camera;
-            bool usesCircle = truth == CoverageTruth.Potential && camera.HasDistinctCircle;
-            if ((usesCircle ? member.Circle : member.Wedge) && (truth != CoverageTruth.Real || camera.Fov.Working))
+            if (member.Wedge && (truth != CoverageTruth.Real || camera.Fov.Working))
             {
-                pieces.Add(usesCircle ? camera.Circle : camera.Wedge);
+                pieces.Add(camera.Wedge);
+            }
+
+            if (member.Circle && truth == CoverageTruth.Potential && camera.HasDistinctCircle)
+            {
+                pieces.Add(camera.Circle);
             }
         }
 
@@ -460,6 +470,11 @@ public sealed class CoverageModel
         return count;
     }
 
+    /// <summary>This thread's sweep (it keeps its buffers between uses).</summary>
+    private static SlabSweep Sweep => t_sweep ??= new SlabSweep();
+
+    private Geometry ToWgs84(Geometry metric) => metric.IsEmpty ? s_wgs84.CreatePolygon() : Regions.Projection.Unproject(metric);
+
     private static void Validate(CameraFov camera)
     {
         ArgumentNullException.ThrowIfNull(camera);
@@ -490,10 +505,8 @@ public sealed class CoverageModel
     }
 
     /// <summary>Builds the camera's geometry and finds the grids, sites and cells it touches (writer only).</summary>
-    public static readonly long[] Prof = new long[8];
     private CameraState Build(CameraFov fov)
     {
-        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         var projection = Regions.Projection;
         var (x, y) = projection.Project(fov.Lon, fov.Lat);
         double convergence = projection.ConvergenceDegrees(fov.Lon, fov.Lat);
@@ -502,7 +515,6 @@ public sealed class CoverageModel
         var circle = distinctCircle ? Wedge.Metric(x, y, 0, 360, fov.RangeM, fullCircle: true) : wedge;
         bool sees = fov.RangeM > 0 && fov.HfovDeg > 0;
 
-        long t1 = System.Diagnostics.Stopwatch.GetTimestamp(); Prof[0] += t1 - t0;
         var grids = new List<GridHit>();
         var footprint = distinctCircle ? circle : wedge;
         if (!footprint.IsEmpty && _grids.Length > 0)
@@ -512,10 +524,8 @@ public sealed class CoverageModel
             foreach (int g in candidates)
             {
                 var grid = _grids[g];
-                bool touchesWedge = !wedge.IsEmpty
-                    && wedge.EnvelopeInternal.Intersects(grid.Envelope)
-                    && grid.WriterPrepared.Intersects(wedge);
-                bool touchesCircle = distinctCircle && (touchesWedge || grid.WriterPrepared.Intersects(circle));
+                bool touchesWedge = Touch.Intersects(wedge, grid.Metric);
+                bool touchesCircle = distinctCircle && (touchesWedge || Touch.Intersects(circle, grid.Metric));
                 if (touchesWedge || touchesCircle)
                 {
                     grids.Add(new GridHit(g, touchesWedge, touchesCircle));
@@ -523,7 +533,6 @@ public sealed class CoverageModel
             }
         }
 
-        long t2 = System.Diagnostics.Stopwatch.GetTimestamp(); Prof[1] += t2 - t1;
         // The analytic sector bulges past the chords by at most r(1 − cos 2°) < 0.001 r.
         Envelope? seeEnvelope = null;
         var sites = new List<int>();
@@ -539,7 +548,7 @@ public sealed class CoverageModel
                 {
                     var site = _sites[s];
                     bool touches = site.IsArea
-                        ? wedge.EnvelopeInternal.Intersects(site.Metric.EnvelopeInternal) && site.WriterPrepared!.Intersects(wedge)
+                        ? Touch.Intersects(wedge, site.Metric)
                         : Sector.ContainsMetric(x, y, convergence, fov.AzimuthDeg, fov.HfovDeg, fov.RangeM, site.X, site.Y);
                     if (touches)
                     {
@@ -549,7 +558,6 @@ public sealed class CoverageModel
             }
         }
 
-        long t3 = System.Diagnostics.Stopwatch.GetTimestamp(); Prof[2] += t3 - t2;
         long[]? cells = [];
         if (seeEnvelope is not null)
         {
@@ -574,9 +582,6 @@ public sealed class CoverageModel
             }
         }
 
-        long t4 = System.Diagnostics.Stopwatch.GetTimestamp(); Prof[3] += t4 - t3;
-        var gc = Regions.Locate(fov.Lon, fov.Lat).GridCode;
-        Prof[4] += System.Diagnostics.Stopwatch.GetTimestamp() - t4;
         return new CameraState(
             fov,
             x,
@@ -815,7 +820,7 @@ public sealed class CoverageModel
             if (member.Wedge && !camera.Wedge.IsEmpty)
             {
                 shapes.Add(camera.Wedge);
-                masks.Add((camera.Fov.Working ? RealBit : 0) | DeclaredBit | (camera.HasDistinctCircle ? 0 : PotentialBit));
+                masks.Add((camera.Fov.Working ? RealBit : 0) | DeclaredBit | PotentialBit);
                 wedgeOf.Add(m);
             }
 
@@ -924,9 +929,9 @@ public sealed class CoverageModel
 
     private static double Fraction(double covered, double area) => area > 0 ? Math.Min(1.0, covered / area) : 0;
 
-    private sealed record GridInfo(string Code, Geometry Metric, Envelope Envelope, double Area, IPreparedGeometry WriterPrepared);
+    private sealed record GridInfo(string Code, Geometry Metric, Envelope Envelope, double Area);
 
-    /// <summary>A key site; <see cref="WriterPrepared"/> (area sites only) is used by the writer alone.</summary>
+    /// <summary>A key site: an area (its metric polygon) or a point (at X, Y).</summary>
     private sealed record SiteInfo(
         string Code,
         string Category,
@@ -936,8 +941,7 @@ public sealed class CoverageModel
         Geometry Metric,
         double Area,
         double X,
-        double Y,
-        IPreparedGeometry? WriterPrepared);
+        double Y);
 
     /// <summary>A grid the camera touches: with its current wedge, and/or (PTZ) with its full circle.</summary>
     private readonly record struct GridHit(int Grid, bool Wedge, bool Circle);

@@ -11,7 +11,10 @@ public enum CoverageTruth
     /// <summary>Every camera, whatever its status, each with its current wedge.</summary>
     Declared,
 
-    /// <summary>Every camera, a PTZ camera with its full circle (radius = range), a fixed one with its wedge.</summary>
+    /// <summary>
+    /// Every camera, a PTZ camera with its full circle (radius = range) as well as its current wedge, a fixed one with
+    /// its wedge.
+    /// </summary>
     Potential,
 }
 

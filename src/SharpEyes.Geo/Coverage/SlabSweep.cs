@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NetTopologySuite.Geometries;
 
 namespace SharpEyes.Geo.Coverage;
@@ -12,7 +13,9 @@ namespace SharpEyes.Geo.Coverage;
 /// crosses another where it matters, so each polygon's cross-section is a fixed set of intervals whose ends move
 /// linearly in x, and every measured length is linear in x: the slab's area is its width times the length at its
 /// middle, exactly (up to rounding). A vertex or crossing outside the region's envelope changes nothing inside it: the
-/// edges involved stay outside the region for the whole slab, since crossing the region's border would be an event.</para>
+/// edges involved stay outside the region for the whole slab, since crossing the region's border would be an event.
+/// The exception is a vertical edge, which crosses the region's border without a crossing event (it is not an edge of
+/// any slab): its x is a boundary whenever it spans the region's y-range.</para>
 /// <para>At the slab's middle x, each polygon's edges crossing x are sorted by y and read with the even–odd rule (a
 /// valid polygon's rings, holes included, alternate in and out), giving for each y the region's parity and how many
 /// shapes of each category contain it. An edge covers x in [x0, x1) so a polygon's crossings are always even.</para>
@@ -23,9 +26,11 @@ internal sealed class SlabSweep
 {
     private const int RegionShape = -1;
 
-    private readonly List<Edge> _edges = new(256);
+    private Edge[] _edges = new Edge[256];
+    private int _edgeCount;
     private readonly List<double> _xs = new(512);
-    private readonly List<int> _active = new(64);
+    private int[] _active = new int[64];
+    private int _activeCount;
     private double[] _keys = new double[64];
     private int[] _order = new int[64];
     private bool[] _inside = [];
@@ -41,6 +46,7 @@ internal sealed class SlabSweep
     /// shapes of category c, and <paramref name="inside"/>[i] the area of shape i inside the region.
     /// Not thread-safe: one instance per thread.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot numeric loops: skip tier-0 and on-stack replacement
     public void Measure(
         Geometry region,
         IReadOnlyList<Geometry> shapes,
@@ -64,7 +70,7 @@ internal sealed class SlabSweep
             _masks[i] = masks[i];
         }
 
-        _edges.Clear();
+        _edgeCount = 0;
         _xs.Clear();
         AddPolygonal(region, RegionShape, envelope, isRegion: true);
         for (int i = 0; i < shapes.Count; i++)
@@ -75,11 +81,11 @@ internal sealed class SlabSweep
             }
         }
 
-        _edges.Sort(static (a, b) => a.X0.CompareTo(b.X0));
+        Array.Sort(_edges, 0, _edgeCount, EdgeByX0.Instance);
         AddCrossings(envelope);
         _xs.Sort();
 
-        _active.Clear();
+        _activeCount = 0;
         int next = 0;
         for (int s = 0; s + 1 < _xs.Count; s++)
         {
@@ -90,16 +96,10 @@ internal sealed class SlabSweep
             }
 
             double xm = xa + ((xb - xa) * 0.5);
-            double width = xb - xa;
 
             // Active edges: x0 <= xm < x1 (half-open, so each polygon crosses the line an even number of times).
-            while (next < _edges.Count && _edges[next].X0 <= xm)
-            {
-                _active.Add(next++);
-            }
-
             int n = 0;
-            for (int a = 0; a < _active.Count; a++)
+            for (int a = 0; a < _activeCount; a++)
             {
                 int e = _active[a];
                 if (_edges[e].X1 > xm)
@@ -108,8 +108,25 @@ internal sealed class SlabSweep
                 }
             }
 
-            _active.RemoveRange(n, _active.Count - n);
-            SweepSlab(xm, width, thresholds, covered);
+            _activeCount = n;
+            for (; next < _edgeCount && _edges[next].X0 <= xm; next++)
+            {
+                // An edge may start and end within one slab's left part (its ends being outside the region's
+                // envelope are no slab boundaries): it is not active at the middle.
+                if (_edges[next].X1 <= xm)
+                {
+                    continue;
+                }
+
+                if (_activeCount == _active.Length)
+                {
+                    Array.Resize(ref _active, _active.Length * 2);
+                }
+
+                _active[_activeCount++] = next;
+            }
+
+            SweepSlab(xm, xb - xa, thresholds, covered);
         }
 
         for (int i = 0; i < shapes.Count; i++)
@@ -155,6 +172,7 @@ internal sealed class SlabSweep
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot numeric loops: skip tier-0 and on-stack replacement
     private void AddRing(CoordinateSequence ring, int shape, Envelope region, bool isRegion)
     {
         int count = ring.Count;
@@ -172,10 +190,24 @@ internal sealed class SlabSweep
                 _xs.Add(x);
             }
 
-            // Vertical edges cover no slab; edges outside the region's x-range never reach a slab's middle.
-            if (x != px && Math.Max(x, px) > region.MinX && Math.Min(x, px) < region.MaxX)
+            if (x == px)
             {
-                _edges.Add(x < px ? new Edge(x, y, px, py, shape) : new Edge(px, py, x, y, shape));
+                // A vertical edge covers no slab, but where it spans the region's y-range it may cut through the
+                // region, with both ends outside: its x must be a slab boundary.
+                if (!isRegion && x > region.MinX && x < region.MaxX && Math.Max(y, py) >= region.MinY && Math.Min(y, py) <= region.MaxY)
+                {
+                    _xs.Add(x);
+                }
+            }
+            else if (Math.Max(x, px) > region.MinX && Math.Min(x, px) < region.MaxX)
+            {
+                // Edges outside the region's x-range never reach a slab's middle.
+                if (_edgeCount == _edges.Length)
+                {
+                    Array.Resize(ref _edges, _edges.Length * 2);
+                }
+
+                _edges[_edgeCount++] = x < px ? new Edge(x, y, px, py, shape) : new Edge(px, py, x, y, shape);
             }
 
             px = x;
@@ -184,28 +216,30 @@ internal sealed class SlabSweep
     }
 
     /// <summary>Adds the x of every proper crossing of two edges of different polygons inside the region's envelope.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot numeric loops: skip tier-0 and on-stack replacement
     private void AddCrossings(Envelope region)
     {
-        int count = _edges.Count;
+        int count = _edgeCount;
+        var edges = _edges;
         for (int i = 0; i < count; i++)
         {
-            var a = _edges[i];
-            if (Math.Max(a.Y0, a.Y1) < region.MinY || Math.Min(a.Y0, a.Y1) > region.MaxY)
+            ref readonly var a = ref edges[i];
+            double aLow = Math.Min(a.Y0, a.Y1), aHigh = Math.Max(a.Y0, a.Y1);
+            if (aHigh < region.MinY || aLow > region.MaxY)
             {
                 continue;
             }
 
+            double low = Math.Max(aLow, region.MinY), high = Math.Min(aHigh, region.MaxY);
             for (int j = i + 1; j < count; j++)
             {
-                var b = _edges[j];
+                ref readonly var b = ref edges[j];
                 if (b.X0 >= a.X1)
                 {
                     break;
                 }
 
-                if (b.Shape == a.Shape
-                    || Math.Max(b.Y0, b.Y1) < Math.Max(Math.Min(a.Y0, a.Y1), region.MinY)
-                    || Math.Min(b.Y0, b.Y1) > Math.Min(Math.Max(a.Y0, a.Y1), region.MaxY))
+                if (b.Shape == a.Shape || Math.Max(b.Y0, b.Y1) < low || Math.Min(b.Y0, b.Y1) > high)
                 {
                     continue;
                 }
@@ -227,9 +261,10 @@ internal sealed class SlabSweep
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot numeric loops: skip tier-0 and on-stack replacement
     private void SweepSlab(double xm, double width, ReadOnlySpan<int> thresholds, Span<double> covered)
     {
-        int n = _active.Count;
+        int n = _activeCount;
         if (_keys.Length < n)
         {
             _keys = new double[n * 2];
@@ -237,71 +272,72 @@ internal sealed class SlabSweep
         }
 
         // Keep the previous order (edges only swap at crossings, which are slab boundaries): insertion sort is
-        // then close to linear. New edges were appended at the end of _active in x order.
+        // then close to linear. New edges were appended at the end of the active list in x order.
+        var keys = _keys;
+        var order = _order;
+        var edges = _edges;
         for (int a = 0; a < n; a++)
         {
             int e = _active[a];
-            double y = _edges[e].YAt(xm);
+            ref readonly var edge = ref edges[e];
+            double y = edge.Y0 + ((xm - edge.X0) * edge.Slope);
             int k = a - 1;
-            while (k >= 0 && _keys[k] > y)
+            while (k >= 0 && keys[k] > y)
             {
-                _keys[k + 1] = _keys[k];
-                _order[k + 1] = _order[k];
+                keys[k + 1] = keys[k];
+                order[k + 1] = order[k];
                 k--;
             }
 
-            _keys[k + 1] = y;
-            _order[k + 1] = e;
+            keys[k + 1] = y;
+            order[k + 1] = e;
         }
 
-        for (int a = 0; a < n; a++)
-        {
-            _active[a] = _order[a];
-        }
+        Array.Copy(order, _active, n);
 
         int categories = thresholds.Length;
-        for (int c = 0; c < categories; c++)
-        {
-            _counts[c] = 0;
-            _lengths[c] = 0;
-        }
-
+        var counts = _counts;
+        var lengths = _lengths;
+        Array.Clear(counts, 0, categories);
+        Array.Clear(lengths, 0, categories);
+        var inside = _inside;
+        var masks = _masks;
         bool inRegion = false;
         double regionLength = 0;
-        double previous = n > 0 ? _keys[0] : 0;
+        double previous = n > 0 ? keys[0] : 0;
         for (int a = 0; a < n; a++)
         {
-            double y = _keys[a];
+            double y = keys[a];
             double step = y - previous;
             if (inRegion && step > 0)
             {
                 regionLength += step;
                 for (int c = 0; c < categories; c++)
                 {
-                    if (_counts[c] >= thresholds[c])
+                    if (counts[c] >= thresholds[c])
                     {
-                        _lengths[c] += step;
+                        lengths[c] += step;
                     }
                 }
             }
 
             previous = y;
-            int shape = _edges[_order[a]].Shape;
+            int shape = edges[order[a]].Shape;
             if (shape == RegionShape)
             {
                 inRegion = !inRegion;
                 continue;
             }
 
-            bool now = !_inside[shape];
-            _inside[shape] = now;
+            bool now = !inside[shape];
+            inside[shape] = now;
             int delta = now ? 1 : -1;
-            int mask = _masks[shape];
+            int mask = masks[shape];
             for (int c = 0; c < categories; c++)
             {
                 if ((mask & (1 << c)) != 0)
                 {
-                    _counts[c] += delta;
+                    counts[c] += delta;
                 }
             }
 
@@ -317,12 +353,27 @@ internal sealed class SlabSweep
 
         for (int c = 0; c < categories; c++)
         {
-            covered[c] += _lengths[c] * width;
+            covered[c] += lengths[c] * width;
         }
     }
 
-    private readonly record struct Edge(double X0, double Y0, double X1, double Y1, int Shape)
+    /// <summary>An edge with x0 &lt; x1 (never vertical), of a shape (or the region, −1).</summary>
+    private readonly struct Edge(double x0, double y0, double x1, double y1, int shape)
     {
+        public readonly double X0 = x0;
+        public readonly double Y0 = y0;
+        public readonly double X1 = x1;
+        public readonly double Y1 = y1;
+        public readonly double Slope = (y1 - y0) / (x1 - x0);
+        public readonly int Shape = shape;
+
         public double YAt(double x) => x >= X1 ? Y1 : Y0 + ((Y1 - Y0) * ((x - X0) / (X1 - X0)));
+    }
+
+    private sealed class EdgeByX0 : IComparer<Edge>
+    {
+        public static readonly EdgeByX0 Instance = new();
+
+        public int Compare(Edge a, Edge b) => a.X0.CompareTo(b.X0);
     }
 }

@@ -11,6 +11,12 @@ public static class Wedge
 
     internal static readonly GeometryFactory MetricFactory = new(new PrecisionModel(), 0);
 
+    /// <summary>Sine and cosine of the full circle's vertex bearings, 0° to 356° by 4°.</summary>
+    private static readonly (double Sin, double Cos)[] s_circle = Enumerable
+        .Range(0, (int)(360.0 / MaxChordDegrees))
+        .Select(i => Math.SinCos(i * MaxChordDegrees * Math.PI / 180.0))
+        .ToArray();
+
     /// <summary>
     /// The camera's wedge in <paramref name="projection"/>'s metres (SRID 0): the apex, then the arc from azimuth −
     /// hfov/2 to azimuth + hfov/2 split into ceil(opening / <see cref="MaxChordDegrees"/>) equal chords. The azimuth is
@@ -56,8 +62,8 @@ public static class Wedge
 
         for (int i = 0; i < arcPoints; i++)
         {
-            double a = (start + (i * step)) * Math.PI / 180.0;
-            coords[n++] = new Coordinate(cx + (rangeM * Math.Sin(a)), cy + (rangeM * Math.Cos(a)));
+            var (sin, cos) = full ? s_circle[i] : Math.SinCos((start + (i * step)) * Math.PI / 180.0);
+            coords[n++] = new Coordinate(cx + (rangeM * sin), cy + (rangeM * cos));
         }
 
         coords[n] = coords[0].Copy();

@@ -1,0 +1,290 @@
+using System.Collections.Concurrent;
+using NetTopologySuite.Geometries;
+using SharpEyes.Geo.Coverage;
+using SharpEyes.Geo.Regions;
+using static SharpEyes.Geo.Tests.Coverage.CoverageFixtures;
+
+namespace SharpEyes.Geo.Tests.Coverage;
+
+public sealed class IncrementalCoverageTests
+{
+    private const string West = "130127100001001";
+    private const string East = "130127100001002";
+
+    private static readonly GridFeature[] s_squares =
+        [Square(West, 114.59, 37.69, 114.60, 37.70), Square(East, 114.60, 37.69, 114.61, 37.70)];
+
+    private static readonly RegionIndex s_pair = new(
+        s_squares,
+        [
+            new KeySiteFeature("KS-W", "w", "school", 5, Wgs84.CreatePoint(new Coordinate(114.595, 37.6955))),
+            new KeySiteFeature("KS-E", "e", "market", 3, MetricRectangle(ProjectionFor(s_squares), 400, 100, 450, 150)),
+        ]);
+
+    private static readonly CoverageRules s_rules = new();
+
+    private enum Change
+    {
+        Move,
+        Reaim,
+        Status,
+        Ptz,
+        Remove,
+        Add,
+    }
+
+    [Fact]
+    public void OnlyTouchedGridsAndSitesAreRecomputedWithTheCameraAsCause()
+    {
+        var model = new CoverageModel(s_pair, s_rules);
+        model.Recompute();
+
+        // Looking at the west site from 30 m south.
+        var camera = Camera("c1", 114.595, 37.6952, 0, 40, 60);
+        model.Upsert(camera);
+        var added = model.Recompute();
+        Assert.Equal([West], added.Grids.Select(g => g.After.Code));
+        Assert.Equal(["c1"], Assert.Single(added.Grids).Causes);
+        Assert.NotNull(added.Grids[0].Before);
+        Assert.Equal(["KS-W"], added.Sites.Select(s => s.After.Code));
+        Assert.True(added.Sites[0].After.DeclaredCovered);
+        Assert.False(added.Sites[0].Before!.DeclaredCovered);
+
+        // Moved east: both grids (old and new wedge), the west site it left, the east site it now sees.
+        var projection = s_pair.Projection;
+        var (siteLon, siteLat) = projection.Unproject(425, 80);
+        var moved = camera with { Lon = siteLon, Lat = siteLat };
+        model.Upsert(moved);
+        var change = model.Recompute();
+        Assert.Equal([West, East], change.Grids.Select(g => g.After.Code));
+        Assert.All(change.Grids, g => Assert.Equal(["c1"], g.Causes));
+        Assert.Equal(["KS-E", "KS-W"], change.Sites.Select(s => s.After.Code));
+        Assert.False(model.Site("KS-W")!.DeclaredCovered);
+        Assert.True(model.Site("KS-E")!.DeclaredFraction > 0);
+
+        // Unchanged upsert: nothing to do.
+        model.Upsert(moved);
+        Assert.Empty(model.Recompute().Grids);
+
+        // Status only: the same grid and site, with equal declared and changed real coverage.
+        model.Upsert(moved with { Online = false });
+        var status = model.Recompute();
+        var grid = Assert.Single(status.Grids);
+        Assert.Equal(East, grid.After.Code);
+        Assert.Equal(grid.Before!.DeclaredCoveredM2, grid.After.DeclaredCoveredM2);
+        Assert.Equal(0, grid.After.RealCoveredM2);
+        Assert.Equal(["KS-E"], status.Sites.Select(s => s.After.Code));
+
+        // Two cameras changed before one recompute: both are causes, ordered.
+        model.Upsert(Camera("c0", 114.6005, 37.6902, 0, 40, 60));
+        model.Remove("c1");
+        var both = model.Recompute();
+        Assert.Equal(["c0", "c1"], Assert.Single(both.Grids).Causes);
+        Assert.False(model.Remove("c1"));
+    }
+
+    [Fact]
+    public void IncrementalRecomputeEqualsAFreshRecomputeAll()
+    {
+        var index = DemoCounty;
+        var projection = index.Projection;
+        var rng = new TestRandom(0x1C2E);
+        var envelope = index.Grids.Single(g => g.Level == GridFeature.CountyLevel).Geometry.EnvelopeInternal;
+        var cameras = RandomCameras(index, 300, 0xBEEF).ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var model = new CoverageModel(index, s_rules);
+        foreach (var camera in cameras.Values)
+        {
+            model.Upsert(camera);
+        }
+
+        model.Recompute();
+        AssertSameAsFresh(model, cameras.Values);
+
+        var metricGrids = model.LevelFourGrids.ToDictionary(g => g.Code, g => projection.Project(g.Geometry), StringComparer.Ordinal);
+        var metricSites = index.KeySites.ToDictionary(s => s.Code, s => projection.Project(s.Geometry), StringComparer.Ordinal);
+        var kinds = new HashSet<Change>();
+        int reportedGrids = 0, reportedSites = 0, added = 0;
+        for (int op = 0; op < 60; op++)
+        {
+            var beforeGrids = model.GridsWithPrefix("").ToDictionary(g => g.Code, StringComparer.Ordinal);
+            var beforeSites = model.SitesWithPrefix("").ToDictionary(s => s.Code, StringComparer.Ordinal);
+            var ids = cameras.Keys.Order(StringComparer.Ordinal).ToList();
+            var kind = (Change)rng.NextInt(6);
+            string id = kind == Change.Add ? $"new-{added++:D3}" : ids[rng.NextInt(ids.Count)];
+            var old = cameras.GetValueOrDefault(id);
+            CameraFov? now = kind switch
+            {
+                Change.Move or Change.Add => RandomCamera(index, rng, id, envelope, projection, rng.NextInt(2) == 0),
+                Change.Reaim => old! with { AzimuthDeg = rng.NextDouble() * 360, HfovDeg = 10 + (rng.NextDouble() * 200), RangeM = 20 + (rng.NextDouble() * 300) },
+                Change.Status => rng.NextInt(2) == 0 ? old! with { Online = !old.Online } : old! with { Faulty = !old.Faulty },
+                Change.Ptz => old! with { Ptz = !old.Ptz },
+                _ => null,
+            };
+            if (now is null)
+            {
+                Assert.True(model.Remove(id));
+                cameras.Remove(id);
+            }
+            else
+            {
+                model.Upsert(now);
+                cameras[id] = now;
+            }
+
+            kinds.Add(kind);
+            var changes = model.Recompute();
+
+            // Reported with this camera as the cause and the previous value as Before.
+            Assert.All(changes.Grids, g => Assert.Equal([id], g.Causes));
+            Assert.All(changes.Sites, s => Assert.Equal([id], s.Causes));
+            Assert.All(changes.Grids, g => Assert.Equal(beforeGrids[g.After.Code], g.Before));
+            Assert.All(changes.Sites, s => Assert.Equal(beforeSites[s.After.Code], s.Before));
+            reportedGrids += changes.Grids.Count;
+            reportedSites += changes.Sites.Count;
+
+            // Exactly what the old or new footprint touches: at least everything it overlaps, nothing it does not touch.
+            var footprints = new[] { old, now }.OfType<CameraFov>().SelectMany(c => Footprints(projection, c)).ToList();
+            var gridCodes = changes.Grids.Select(g => g.After.Code).ToHashSet(StringComparer.Ordinal);
+            var touchedGrids = metricGrids.Where(g => footprints.Any(f => f.Intersects(g.Value))).Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
+            Assert.True(gridCodes.SetEquals(touchedGrids), $"op {op} {kind} {id}: reported [{string.Join(",", gridCodes)}], touched [{string.Join(",", touchedGrids)}]");
+            foreach (var grid in model.GridsWithPrefix(""))
+            {
+                Assert.True(grid.Equals(beforeGrids[grid.Code]) || gridCodes.Contains(grid.Code), $"{grid.Code} changed but was not reported");
+            }
+
+            var wedges = new[] { old, now }.OfType<CameraFov>().ToList();
+            var siteCodes = changes.Sites.Select(s => s.After.Code).ToHashSet(StringComparer.Ordinal);
+            var touchedSites = index.KeySites
+                .Where(s => wedges.Any(w => s.Geometry is Point p
+                    ? w.RangeM > 0 && w.HfovDeg > 0 && Sector.Contains(projection, w.Lon, w.Lat, w.AzimuthDeg, w.HfovDeg, w.RangeM, p.X, p.Y)
+                    : Wedge.Metric(projection, w).Intersects(metricSites[s.Code])))
+                .Select(s => s.Code)
+                .ToHashSet(StringComparer.Ordinal);
+            Assert.True(siteCodes.SetEquals(touchedSites), $"op {op} {kind} {id}: sites [{string.Join(",", siteCodes)}] vs [{string.Join(",", touchedSites)}]");
+            foreach (var site in model.SitesWithPrefix(""))
+            {
+                Assert.True(site.Equals(beforeSites[site.Code]) || siteCodes.Contains(site.Code), $"{site.Code} changed but was not reported");
+            }
+
+            AssertSameAsFresh(model, cameras.Values);
+        }
+
+        Assert.Equal(6, kinds.Count);
+        Assert.True(reportedGrids > 60, $"only {reportedGrids} grid recomputations");
+        Assert.True(reportedSites > 5, $"only {reportedSites} site recomputations");
+    }
+
+    [Fact]
+    public async Task ReadersRunSafelyWhileTheWriterChangesCameras()
+    {
+        var index = DemoCounty;
+        var cameras = RandomCameras(index, 200, 77).ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var model = new CoverageModel(index, s_rules);
+        foreach (var camera in cameras.Values)
+        {
+            model.Upsert(camera);
+        }
+
+        model.Recompute();
+        var errors = new ConcurrentQueue<Exception>();
+        var codes = model.LevelFourGrids.Select(g => g.Code).ToArray();
+        var ids = cameras.Keys.ToArray();
+        int done = 0;
+        long reads = 0;
+        var readers = Enumerable.Range(0, 2).Select(r => Task.Run(() =>
+        {
+            var rng = new TestRandom((ulong)r + 1);
+            do
+            {
+                try
+                {
+                    string code = codes[rng.NextInt(codes.Length)];
+                    var grid = model.Grid(code)!;
+                    Assert.InRange(grid.RealFraction, 0, 1);
+                    Assert.InRange(grid.RealCoveredM2, 0, grid.DeclaredCoveredM2 + 1e-6);
+                    Assert.Equal(codes.Length, model.GridsWithPrefix("").Count);
+                    Assert.True(model.Summarize("130127").Grids == codes.Length);
+                    model.SitesWithPrefix("130127");
+                    model.Cameras();
+                    _ = model.CameraCount;
+                    string id = ids[rng.NextInt(ids.Length)];
+                    model.Camera(id);
+                    model.GridSharesOf(id);
+                    model.CameraGridCode(id);
+                    model.WorkingCamerasSeeing((rng.NextDouble() - 0.5) * 20_000, (rng.NextDouble() - 0.5) * 20_000);
+                    model.UncoveredMetric(code, (CoverageTruth)rng.NextInt(3));
+                    try
+                    {
+                        model.WedgeWgs84(id, potential: rng.NextInt(2) == 0);
+                    }
+                    catch (KeyNotFoundException)
+                    {
+                        // Removed by the writer meanwhile.
+                    }
+
+                    Interlocked.Increment(ref reads);
+                }
+                catch (Exception e)
+                {
+                    errors.Enqueue(e);
+                }
+            }
+            while (Volatile.Read(ref done) == 0);
+        })).ToArray();
+
+        var rng = new TestRandom(5150);
+        var envelope = index.Grids.Single(g => g.Level == GridFeature.CountyLevel).Geometry.EnvelopeInternal;
+        for (int i = 0; i < 150; i++)
+        {
+            string id = ids[rng.NextInt(ids.Length)];
+            if (rng.NextInt(5) == 0 && cameras.Remove(id))
+            {
+                model.Remove(id);
+            }
+            else
+            {
+                var camera = RandomCamera(index, rng, id, envelope, index.Projection, rng.NextInt(2) == 0);
+                cameras[id] = camera;
+                model.Upsert(camera);
+            }
+
+            if (i % 10 == 9)
+            {
+                model.Recompute();
+            }
+        }
+
+        model.Recompute();
+        Volatile.Write(ref done, 1);
+        await Task.WhenAll(readers);
+
+        Assert.Empty(errors);
+        Assert.True(Interlocked.Read(ref reads) >= 2);
+        AssertSameAsFresh(model, cameras.Values);
+    }
+
+    /// <summary>Every grid and site of the model equals, bit for bit, a fresh model's (cameras added in reverse).</summary>
+    private static void AssertSameAsFresh(CoverageModel model, IEnumerable<CameraFov> cameras)
+    {
+        var fresh = new CoverageModel(model.Regions, model.Rules);
+        foreach (var camera in cameras.OrderByDescending(c => c.Id, StringComparer.Ordinal))
+        {
+            fresh.Upsert(camera);
+        }
+
+        fresh.RecomputeAll();
+        Assert.Equal(fresh.GridsWithPrefix(""), model.GridsWithPrefix(""));
+        Assert.Equal(fresh.SitesWithPrefix(""), model.SitesWithPrefix(""));
+        Assert.Equal(fresh.Summarize(""), model.Summarize(""));
+        Assert.Equal(fresh.Cameras(), model.Cameras());
+    }
+
+    private static IEnumerable<Geometry> Footprints(SharpEyes.Geo.Projection.LocalProjection projection, CameraFov camera)
+    {
+        yield return Wedge.Metric(projection, camera);
+        if (camera.Ptz)
+        {
+            yield return Wedge.Metric(projection, camera, fullCircle: true);
+        }
+    }
+}
