@@ -49,7 +49,8 @@ public sealed class CoverageService(CoverageTracker tracker, CoverageReports rep
         var response = new ListCoverageGapsResponse();
         response.Gaps.AddRange(tracker.OpenGaps
             .Where(g => g.GridCode.StartsWith(request.RegionPrefix, StringComparison.Ordinal))
-            .OrderBy(g => g.GapId, StringComparer.Ordinal));
+            .OrderBy(g => g.GapId, StringComparer.Ordinal)
+            .Select(tracker.Current));
         return Task.FromResult(response);
     }
 }

@@ -64,6 +64,32 @@ public sealed partial class CoverageTracker
     /// <summary>The gaps open now, by gap id.</summary>
     public IReadOnlyCollection<CoverageGap> OpenGaps => (IReadOnlyCollection<CoverageGap>)_open.Values;
 
+    /// <summary>
+    /// An open gap as it stands now: identity, opening time and causes as stored; fraction, threshold and camera counts
+    /// from the model (they move while the gap stays open, e.g. when another camera in the grid goes offline).
+    /// </summary>
+    public CoverageGap Current(CoverageGap stored)
+    {
+        var gap = stored.Clone();
+        var model = _model;
+        if (gap.Kind == CoverageGapKind.Grid && model.Grid(gap.Code) is { } grid)
+        {
+            gap.RealFraction = Math.Round(grid.RealFraction, 6);
+            gap.Threshold = grid.Target;
+            gap.CamerasWorking = grid.CamerasWorking;
+            gap.CamerasDeclared = grid.Cameras;
+        }
+        else if (gap.Kind == CoverageGapKind.KeySite && model.Site(gap.Code) is { } site)
+        {
+            gap.RealFraction = Math.Round(site.RealFraction, 6);
+            gap.CamerasWorking = site.WorkingCameras.Count;
+            gap.CamerasDeclared = site.DeclaredCameras.Count;
+            gap.RequiredCameras = site.RequiredCameras;
+        }
+
+        return gap;
+    }
+
     /// <summary>The configured default target, or the grid's own.</summary>
     public double GridTargetFor(GridFeature grid) => grid.CoverageTarget ?? _options.GridTarget;
 

@@ -128,6 +128,11 @@ public sealed class CoverageGapFeedTests : IAsyncLifetime
         Assert.True(crossing.CoveredDeclared);
         Assert.Equal(2, crossing.RequiredCameras);
 
+        // The gap stays open, opened by the import, and reads as it stands now: one of two cameras working.
+        var open = (await Coverage.ListCoverageGapsAsync(new ListCoverageGapsRequest(), _host.AdminAuth)).Gaps.Single(g => g.Code == TinyCounty.Intersection);
+        Assert.Equal((1, 2, 2), (open.CamerasWorking, open.CamerasDeclared, open.RequiredCameras));
+        Assert.Equal(CoverageChange.GeographyChanged, Assert.Single(open.Causes).Change);
+
         await HeartbeatAsync(b.DeviceId);
         var closed = await feed.WaitForAsync(e => Gap(e, FeedEventKind.CoverageGapClosed, "site:" + TinyCounty.Intersection), "crossing gap closed");
         Assert.Equal((b.DeviceId, CoverageChange.CameraOnline), (closed.CoverageGap.Causes[0].CameraId, closed.CoverageGap.Causes[0].Change));
