@@ -72,30 +72,12 @@ public sealed class FeedPhase(int expected)
 }
 
 /// <summary>
-/// A centre's Feeds.Subscribe stream, read for the whole run. Each INCIDENT_OPENED/UPDATED event carries the alarm that
-/// caused it (incident.alarms[0]); its event id names the bench phase and message index. Reconnects (bounded) from the
-/// last sequence seen if the stream breaks.
+/// A centre's feed, read for the whole run. Each INCIDENT_OPENED/UPDATED event carries the alarm that caused it
+/// (incident.alarms[0]); its event id names the bench phase and message index.
 /// </summary>
-public sealed class FeedCollector(GrpcChannel channel, Metadata headers) : IAsyncDisposable
+public sealed class FeedCollector(GrpcChannel channel, Metadata headers) : FeedSubscription(channel, headers)
 {
-    private const int MaxReconnects = 5;
     private readonly FeedPhase?[] _phases = new FeedPhase?[10];
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _loop;
-    private long _lastSequence;
-    private long _events;
-
-    public long Events => Interlocked.Read(ref _events);
-
-    public int Reconnects { get; private set; }
-
-    public string? Error { get; private set; }
-
-    public void Start(long afterSequence)
-    {
-        _lastSequence = afterSequence;
-        _loop = Task.Run(RunAsync);
-    }
 
     public FeedPhase Track(int phase, int expected)
     {
@@ -104,76 +86,15 @@ public sealed class FeedCollector(GrpcChannel channel, Metadata headers) : IAsyn
         return tracked;
     }
 
-    public async ValueTask DisposeAsync()
+    protected override void Handle(FeedEvent e, long arrivedTicks)
     {
-        await _stop.CancelAsync();
-        if (_loop is not null)
-        {
-            try
-            {
-                await _loop.WaitAsync(TimeSpan.FromSeconds(5));
-            }
-            catch (TimeoutException)
-            {
-                // The stream did not notice the cancellation in time; the process exit ends it.
-            }
-        }
-
-        _stop.Dispose();
-    }
-
-    private async Task RunAsync()
-    {
-        var client = new Feeds.FeedsClient(channel);
-        for (var attempt = 0; attempt <= MaxReconnects && !_stop.IsCancellationRequested; attempt++)
-        {
-            try
-            {
-                using var call = client.Subscribe(new SubscribeRequest { AfterSequence = _lastSequence }, headers, cancellationToken: _stop.Token);
-                while (await call.ResponseStream.MoveNext(_stop.Token))
-                {
-                    Handle(call.ResponseStream.Current);
-                }
-
-                Error = "the gateway ended the feed stream";
-            }
-            catch (RpcException) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (RpcException e)
-            {
-                Error = $"{e.StatusCode}: {e.Status.Detail}";
-            }
-
-            Reconnects++;
-            try
-            {
-                await Task.Delay(500, _stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    private void Handle(FeedEvent e)
-    {
-        var now = Stopwatch.GetTimestamp();
-        _lastSequence = e.Sequence;
-        Interlocked.Increment(ref _events);
         if (e.DataCase == FeedEvent.DataOneofCase.Incident
             && e.Kind is FeedEventKind.IncidentOpened or FeedEventKind.IncidentUpdated
             && e.Incident.Alarms.Count > 0
             && AlarmMessages.TryParseEventId(e.Incident.Alarms[0].EventId, out var phase, out var index)
             && Volatile.Read(ref _phases[phase]) is { } tracked)
         {
-            tracked.Mark(index, now);
+            tracked.Mark(index, arrivedTicks);
         }
     }
 }
