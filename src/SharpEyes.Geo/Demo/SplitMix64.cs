@@ -3,8 +3,9 @@ namespace SharpEyes.Geo.Demo;
 /// <summary>
 /// SplitMix64 (Steele, Lea and Flood 2014): a tiny fixed-seed generator whose sequence depends only on integer
 /// arithmetic, so generated demo data never changes across .NET versions or platforms (unlike System.Random).
+/// Tests use it too, for randomised cases that are the same on every run.
 /// </summary>
-internal sealed class SplitMix64(ulong seed)
+public sealed class SplitMix64(ulong seed)
 {
     private ulong _state = seed;
 

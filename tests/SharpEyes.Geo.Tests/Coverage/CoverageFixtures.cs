@@ -88,7 +88,7 @@ internal static class CoverageFixtures
     /// </summary>
     public static List<CameraFov> RandomCameras(RegionIndex index, int count, ulong seed, string prefix = "cam")
     {
-        var rng = new TestRandom(seed);
+        var rng = new SplitMix64(seed);
         var county = index.Grids.Where(g => g.Level == index.Grids.Min(x => x.Level)).Select(g => g.Geometry).ToList();
         var envelope = new Envelope();
         county.ForEach(g => envelope.ExpandToInclude(g.EnvelopeInternal));
@@ -102,7 +102,7 @@ internal static class CoverageFixtures
         return cameras;
     }
 
-    public static CameraFov RandomCamera(RegionIndex index, TestRandom rng, string id, Envelope envelope, LocalProjection projection, bool nearSite)
+    public static CameraFov RandomCamera(RegionIndex index, SplitMix64 rng, string id, Envelope envelope, LocalProjection projection, bool nearSite)
     {
         double lon, lat, azimuth;
         if (nearSite && index.KeySites.Count > 0)
@@ -172,26 +172,4 @@ internal static class CoverageFixtures
     }
 
     public static RegionIndex DemoCounty { get; } = GaoyiDemo.CreateRegionIndex();
-}
-
-/// <summary>SplitMix64: a fixed-seed generator independent of the .NET version.</summary>
-internal sealed class TestRandom(ulong seed)
-{
-    private ulong _state = seed;
-
-    public ulong NextUInt64()
-    {
-        unchecked
-        {
-            _state += 0x9E3779B97F4A7C15UL;
-            ulong z = _state;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
-        }
-    }
-
-    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
-
-    public int NextInt(int n) => (int)(NextUInt64() % (ulong)n);
 }

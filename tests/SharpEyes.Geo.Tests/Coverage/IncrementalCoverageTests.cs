@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using NetTopologySuite.Geometries;
 using SharpEyes.Geo.Coverage;
+using SharpEyes.Geo.Demo;
 using SharpEyes.Geo.Regions;
 using static SharpEyes.Geo.Tests.Coverage.CoverageFixtures;
 
@@ -88,7 +89,7 @@ public sealed class IncrementalCoverageTests
     {
         var index = DemoCounty;
         var projection = index.Projection;
-        var rng = new TestRandom(0x1C2E);
+        var rng = new SplitMix64(0x1C2E);
         var envelope = index.Grids.Single(g => g.Level == GridFeature.CountyLevel).Geometry.EnvelopeInternal;
         var cameras = RandomCameras(index, 300, 0xBEEF).ToDictionary(c => c.Id, StringComparer.Ordinal);
         var model = new CoverageModel(index, s_rules);
@@ -193,7 +194,7 @@ public sealed class IncrementalCoverageTests
         long reads = 0;
         var readers = Enumerable.Range(0, 2).Select(r => Task.Run(() =>
         {
-            var rng = new TestRandom((ulong)r + 1);
+            var rng = new SplitMix64((ulong)r + 1);
             do
             {
                 try
@@ -232,7 +233,7 @@ public sealed class IncrementalCoverageTests
             while (Volatile.Read(ref done) == 0);
         })).ToArray();
 
-        var rng = new TestRandom(5150);
+        var rng = new SplitMix64(5150);
         var envelope = index.Grids.Single(g => g.Level == GridFeature.CountyLevel).Geometry.EnvelopeInternal;
         for (int i = 0; i < 150; i++)
         {

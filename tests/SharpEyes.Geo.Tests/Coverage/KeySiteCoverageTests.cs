@@ -1,5 +1,6 @@
 using NetTopologySuite.Geometries;
 using SharpEyes.Geo.Coverage;
+using SharpEyes.Geo.Demo;
 using SharpEyes.Geo.Projection;
 using SharpEyes.Geo.Regions;
 using static SharpEyes.Geo.Tests.Coverage.CoverageFixtures;
@@ -163,7 +164,7 @@ public sealed class KeySiteCoverageTests
     public void KCoveredAreaAgreesWithTheLayeredOverlay(int k, ulong seed)
     {
         var rules = new CoverageRules { MinCamerasByCategory = new Dictionary<string, int> { ["stadium"] = k } };
-        var rng = new TestRandom(seed);
+        var rng = new SplitMix64(seed);
         var site = new KeySiteFeature("S", "S", "stadium", 3, MetricRectangle(s_projection, -150, -100, 150, 100));
         var index = Index(site);
         var cameras = new List<CameraFov>();

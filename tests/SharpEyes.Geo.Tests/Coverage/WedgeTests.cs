@@ -1,4 +1,5 @@
 using SharpEyes.Geo.Coverage;
+using SharpEyes.Geo.Demo;
 using SharpEyes.Geo.Projection;
 using static SharpEyes.Geo.Tests.Coverage.CoverageFixtures;
 
@@ -107,7 +108,7 @@ public sealed class WedgeTests
     [Fact]
     public void ContainsMetricMatchesContains()
     {
-        var rng = new TestRandom(99);
+        var rng = new SplitMix64(99);
         double camLon = Lon0 + 0.1, camLat = Lat0 - 0.05;
         var (cx, cy) = _projection.Project(camLon, camLat);
         double convergence = _projection.ConvergenceDegrees(camLon, camLat);
