@@ -46,7 +46,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
         var cameras = CamerasIn(prefix);
         var report = new CoverageReport
         {
-            Summary = Row(model, prefix, NameOrCounty(model, prefix), LevelOf(prefix), cameras),
+            Summary = Row(model, prefix, RegionName(prefix), LevelOf(prefix), cameras),
             ComputedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
         };
         foreach (var grid in model.Regions.Grids)
@@ -92,7 +92,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
         {
             if ((!request.UncoveredOnly || !s.RealCovered) && (category is null || s.Category == category))
             {
-                response.Sites.Add(ToProto(model, s));
+                response.Sites.Add(ToProto(s));
             }
         }
 
@@ -121,7 +121,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
         {
             if (!s.RealCovered)
             {
-                sites.Add(SiteBlindSpot(model, s, bySite.GetValueOrDefault(s.Code)));
+                sites.Add(SiteBlindSpot(s, bySite.GetValueOrDefault(s.Code)));
             }
         }
 
@@ -206,7 +206,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
                     {
                         ["layer"] = "uncovered",
                         ["code"] = g.Code,
-                        ["name"] = tracker.NameOf(g.Code),
+                        ["name"] = tracker.GridFeature(g.Code)?.Name ?? "",
                         ["truth"] = truth.ToString().ToLowerInvariant(),
                         ["uncovered_m2"] = Math.Round(g.AreaM2 - Covered(g, truth), 1),
                         ["gap"] = g.IsGap,
@@ -236,14 +236,13 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
 
         if (request.KeySites)
         {
-            var geometries = model.Regions.KeySites.ToDictionary(s => s.Code, s => s.Geometry, StringComparer.Ordinal);
             foreach (var s in model.SitesWithPrefix(request.RegionPrefix))
             {
-                features.Add(Feature(DatumConverter.FromWgs84(geometries[s.Code], datum), new()
+                features.Add(Feature(DatumConverter.FromWgs84(tracker.SiteFeature(s.Code)!.Geometry, datum), new()
                 {
                     ["layer"] = "key-site",
                     ["code"] = s.Code,
-                    ["name"] = tracker.NameOf(s.Code),
+                    ["name"] = tracker.SiteFeature(s.Code)?.Name ?? "",
                     ["category"] = s.Category,
                     ["priority"] = s.Priority,
                     ["covered_real"] = s.RealCovered,
@@ -263,9 +262,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
         var name = $"coverage-{(request.RegionPrefix.Length == 0 ? "all" : request.RegionPrefix)}";
         if (request.Format == ExportFormat.Geojson)
         {
-            var model = tracker.Model;
             var datum = GeoConvert.ToGeo(request.Datum);
-            var geometries = model.Regions.Grids.ToDictionary(g => g.Code, g => g.Geometry, StringComparer.Ordinal);
             var features = new JsonArray();
             foreach (var row in report.Rows)
             {
@@ -275,7 +272,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
                     properties[column] = JsonValue.Create(value);
                 }
 
-                features.Add(Feature(DatumConverter.FromWgs84(geometries[row.Code], datum), properties));
+                features.Add(Feature(DatumConverter.FromWgs84(tracker.GridFeature(row.Code)!.Geometry, datum), properties));
             }
 
             var collection = new JsonObject { ["type"] = "FeatureCollection", ["features"] = features };
@@ -409,7 +406,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
         var proto = new ProtoGridCoverage
         {
             Code = g.Code,
-            Name = tracker.NameOf(g.Code),
+            Name = tracker.GridFeature(g.Code)?.Name ?? "",
             AreaM2 = Math.Round(g.AreaM2, 1),
             RealFraction = Math.Round(g.RealFraction, 6),
             DeclaredFraction = Math.Round(g.DeclaredFraction, 6),
@@ -428,12 +425,12 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
         return proto;
     }
 
-    private ProtoKeySiteCoverage ToProto(CoverageModel model, GeoKeySiteCoverage s)
+    private ProtoKeySiteCoverage ToProto(GeoKeySiteCoverage s)
     {
         var proto = new ProtoKeySiteCoverage
         {
             Code = s.Code,
-            Name = tracker.NameOf(s.Code),
+            Name = tracker.SiteFeature(s.Code)?.Name ?? "",
             Category = s.Category,
             Priority = s.Priority,
             GridCode = s.GridCode,
@@ -445,14 +442,14 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
             CoveredDeclared = s.DeclaredCovered,
             RealFraction = Math.Round(s.RealFraction, 6),
             DeclaredFraction = Math.Round(s.DeclaredFraction, 6),
-            Position = Centre(model, s.Code),
+            Position = Centre(s.Code),
         };
         proto.WorkingCameraIds.AddRange(s.WorkingCameras);
         proto.DeclaredCameraIds.AddRange(s.DeclaredCameras);
         return proto;
     }
 
-    private BlindSpot SiteBlindSpot(CoverageModel model, GeoKeySiteCoverage s, int incidentCount)
+    private BlindSpot SiteBlindSpot(GeoKeySiteCoverage s, int incidentCount)
     {
         string reason = s.DeclaredCameras.Count == 0 ? "no-camera"
             : s.DeclaredCovered ? "cameras-not-working"
@@ -462,7 +459,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
         {
             Kind = BlindSpotKind.KeySite,
             Code = s.Code,
-            Name = tracker.NameOf(s.Code),
+            Name = tracker.SiteFeature(s.Code)?.Name ?? "",
             Category = s.Category,
             Priority = s.Priority,
             CategoryWeight = CategoryWeight(s.Category),
@@ -476,7 +473,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
             RequiredCameras = s.RequiredCameras,
             UncoveredM2 = s.IsArea ? Math.Round(s.AreaM2 * (1 - s.RealFraction), 1) : 0,
             GridCode = s.GridCode,
-            Position = Centre(model, s.Code),
+            Position = Centre(s.Code),
         };
         spot.NotWorkingCameraIds.AddRange(s.DeclaredCameras.Except(s.WorkingCameras, StringComparer.Ordinal));
         return spot;
@@ -485,7 +482,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
     private BlindSpot GridBlindSpot(CoverageModel model, GeoGridCoverage g, int incidentCount)
     {
         double uncovered = g.AreaM2 - g.RealCoveredM2;
-        var feature = model.Regions.Grids.First(x => x.Code == g.Code);
+        var feature = tracker.GridFeature(g.Code)!;
         var centre = feature.Geometry.InteriorPoint;
         var spot = new BlindSpot
         {
@@ -516,9 +513,9 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
         return spot;
     }
 
-    private static GeoPoint Centre(CoverageModel model, string siteCode)
+    private GeoPoint Centre(string siteCode)
     {
-        var site = model.Regions.KeySites.FirstOrDefault(k => k.Code == siteCode);
+        var site = tracker.SiteFeature(siteCode);
         if (site is null)
         {
             return new GeoPoint { Datum = ProtoDatum.Wgs84 };
@@ -555,8 +552,8 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
         _ => GridFeature.GridLevel,
     };
 
-    private string NameOrCounty(CoverageModel model, string prefix) =>
-        prefix.Length == 0 ? "all" : tracker.NameOf(prefix) is { Length: > 0 } n ? n : model.Regions.Grids.FirstOrDefault(g => g.Code == prefix)?.Name ?? prefix;
+    private string RegionName(string prefix) =>
+        prefix.Length == 0 ? "all" : tracker.GridFeature(prefix)?.Name ?? prefix;
 
     internal static void ValidatePrefix(string prefix)
     {

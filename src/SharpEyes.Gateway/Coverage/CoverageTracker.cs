@@ -41,7 +41,7 @@ public sealed partial class CoverageTracker
     private volatile CoverageModel _model;
     private readonly Journal _journal;
     private int _deferredScheduled;
-    private volatile Dictionary<string, string> _names = new(StringComparer.Ordinal);
+    private volatile Features _features = new([], []);
 
     /// <summary>How long declared-only changes may wait for their recompute (wall-clock coalescing, not domain time).</summary>
     public static readonly TimeSpan DeferredRecomputeDelay = TimeSpan.FromMilliseconds(500);
@@ -312,7 +312,7 @@ public sealed partial class CoverageTracker
             GapId = id,
             Kind = CoverageGapKind.Grid,
             Code = grid.Code,
-            Name = NameOf(grid.Code),
+            Name = GridFeature(grid.Code)?.Name ?? "",
             GridCode = grid.Code,
             RealFraction = Math.Round(grid.RealFraction, 6),
             Threshold = grid.Target,
@@ -338,26 +338,20 @@ public sealed partial class CoverageTracker
         RequiredCameras = site.RequiredCameras,
     };
 
-    private CoverageGap SiteGap(GeoKeySiteCoverage site, string id) => SiteGap(site, id, NameOf(site.Code));
+    private CoverageGap SiteGap(GeoKeySiteCoverage site, string id) => SiteGap(site, id, SiteFeature(site.Code)?.Name ?? "");
 
-    /// <summary>The name of a grid or key site by code ("" when unknown).</summary>
-    public string NameOf(string code) => _names.GetValueOrDefault(code, "");
+    /// <summary>The grid (any level) of the model's geography with that code, or null.</summary>
+    public GridFeature? GridFeature(string code) => _features.Grids.GetValueOrDefault(code);
+
+    /// <summary>The key site of the model's geography with that code, or null.</summary>
+    public KeySiteFeature? SiteFeature(string code) => _features.Sites.GetValueOrDefault(code);
 
     private CoverageModel Build(IEnumerable<DeviceEntry> devices)
     {
         var index = _geography.Index;
-        var names = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var g in index.Grids)
-        {
-            names[g.Code] = g.Name;
-        }
-
-        foreach (var s in index.KeySites)
-        {
-            names[s.Code] = s.Name;
-        }
-
-        _names = names;
+        _features = new Features(
+            index.Grids.ToDictionary(g => g.Code, StringComparer.Ordinal),
+            index.KeySites.ToDictionary(s => s.Code, StringComparer.Ordinal));
         var model = new CoverageModel(index, RulesFor(index));
         foreach (var entry in devices)
         {
@@ -386,6 +380,9 @@ public sealed partial class CoverageTracker
         return new CameraFov(device.DeviceId, device.Position.Lon, device.Position.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz,
             Online: status == DeviceStatus.Online, Faulty: false);
     }
+
+    /// <summary>The grids and key sites by code (built once per geography; grid and site codes may coincide).</summary>
+    private sealed record Features(Dictionary<string, GridFeature> Grids, Dictionary<string, KeySiteFeature> Sites);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Coverage gaps reconciled: {Events} opened or closed ({Change})")]
     private static partial void LogReconciled(ILogger logger, int events, CoverageChange change);

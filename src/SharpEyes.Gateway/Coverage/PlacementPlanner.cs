@@ -63,11 +63,10 @@ public sealed class PlacementPlanner(CoverageTracker tracker, CoverageReports re
         Func<double, double, int> working = model.WorkingCamerasSeeing;
 
         var demand = new List<DemandPoint>(DemandSampler.GridArea(grids, spacing, areaWeightPerHa / 10_000.0, working));
-        var siteGeometries = model.Regions.KeySites.ToDictionary(s => s.Code, s => s.Geometry, StringComparer.Ordinal);
         var sites = new List<(string Code, Geometry Metric)>();
         foreach (var site in model.SitesWithPrefix(request.RegionPrefix))
         {
-            var metric = projection.Project(siteGeometries[site.Code]);
+            var metric = projection.Project(tracker.SiteFeature(site.Code)!.Geometry);
             sites.Add((site.Code, metric));
             if (!site.RealCovered)
             {
