@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # SharpEyes benchmark: bare mosquitto baseline, then the Release gateway out of process.
 # Prints a Markdown table and writes it to bench/results/latest.md. Cleans up every process it starts.
-# Usage: bench/run.sh [coverage|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
+# Usage: bench/run.sh [coverage|streams|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
 #   (none)    the alarm benchmark: mosquitto baseline, then the gateway (writes bench/results/latest.md)
 #   coverage  the coverage section alone: the engine in process over a synthetic county, then a fresh gateway
 #             (no --demo) loaded with that county; replaces or appends its section in bench/results/latest.md
-#   all       both, the coverage section after the alarm benchmark
+#   streams   stream health: 4 gst-rtsp-servers (tests/rtsp/rtsp_server.py) × 250 mount points, a gateway with the
+#             schedule on; a full liveness cycle, the steady state and deep-probe cost (section in latest.md)
+#   all       all three, in that order
 set -euo pipefail
 
 MODE=alarms
 case "${1:-}" in
   coverage) MODE=coverage; shift ;;
+  streams) MODE=streams; shift ;;
   all) MODE=all; shift ;;
 esac
 
@@ -55,7 +58,7 @@ log() { echo "bench: $*" >&2; }
 # --- mosquitto, installed idempotently ----------------------------------------------------------
 find_mosquitto() { command -v mosquitto 2>/dev/null || { [[ -x /usr/sbin/mosquitto ]] && echo /usr/sbin/mosquitto; } || true; }
 MOSQUITTO=$(find_mosquitto)
-if [[ "$MODE" != coverage && -z "$MOSQUITTO" ]]; then
+if [[ "$MODE" != coverage && "$MODE" != streams && -z "$MOSQUITTO" ]]; then
   log "installing mosquitto"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
@@ -203,17 +206,49 @@ run_coverage() { # "$@": extra sharpeyes-bench options
   RC_COVERAGE=$rc
 }
 
+# --- stream health: real RTSP servers with many mount points, then the gateway ----------------------------------
+run_streams() { # "$@": extra sharpeyes-bench options
+  bash "$ROOT/scripts/install-test-deps.sh" >"$WORK/deps.log" 2>&1 || { cat "$WORK/deps.log" >&2; exit 1; }
+  local ports=() pids=()
+  for n in 1 2 3 4; do
+    mkfifo "$WORK/rtsp$n.in"
+    # stdin held open by a sleeper we own: the server exits when it closes (or after --max-seconds).
+    (sleep 900 >"$WORK/rtsp$n.in") &
+    PIDS+=("$!")
+    /usr/bin/python3 "$ROOT/tests/rtsp/rtsp_server.py" --port 0 --bench-mounts 250 --max-seconds 900 <"$WORK/rtsp$n.in" >"$WORK/rtsp$n.out" 2>"$WORK/rtsp$n.log" &
+    pids+=("$!"); PIDS+=("$!")
+    for _ in $(seq 1 100); do grep -q READY "$WORK/rtsp$n.out" 2>/dev/null && break; sleep 0.2; done
+    grep -q READY "$WORK/rtsp$n.out" || { log "RTSP server $n did not start"; exit 1; }
+    ports+=("$(sed -n 's/.*"rtsp": *\([0-9]*\).*/\1/p' "$WORK/rtsp$n.out")")
+  done
+  log "RTSP servers on ports ${ports[*]}"
+  GATEWAY_RUN=-streams start_gateway --SharpEyes:Streams:ProbeInterval=1.00:00:00 --SharpEyes:Streams:QualityInterval=1.00:00:00
+  mkdir -p "$RESULTS"
+  local rc=0
+  RUN_BENCH_TIMEOUT=480 run_bench streams --grpc-port "$GRPC_PORT" --gateway-pid "$GATEWAY_PID" --admin-key "$ADMIN_KEY" \
+    --rtsp-ports "$(IFS=,; echo "${ports[*]}")" --rtsp-pids "$(IFS=,; echo "${pids[*]}")" --mounts-per-server 250 \
+    --out "$RESULTS/latest.md" --total-limit-s 450 "$@" || rc=$?
+  stop_pid "$GATEWAY_PID"
+  for pid in "${pids[@]}"; do stop_pid "$pid"; done
+  log "streams done; section in bench/results/latest.md"
+  RC_STREAMS=$rc
+}
+
 # Each run records its bench's exit status and returns 0, so set -e keeps aborting on any other failure.
 RC_ALARMS=0
 RC_COVERAGE=0
+RC_STREAMS=0
 case "$MODE" in
   alarms) run_alarms "$@" ;;
   coverage) run_coverage "$@" ;;
+  streams) run_streams "$@" ;;
   all)
     run_alarms "$@"
     run_coverage "$@"
+    run_streams "$@"
     ;;
 esac
 log "done in $(( $(date +%s) - SCRIPT_START )) s"
 (( RC_ALARMS == 0 )) || exit "$RC_ALARMS"
-exit "$RC_COVERAGE"
+(( RC_COVERAGE == 0 )) || exit "$RC_COVERAGE"
+exit "$RC_STREAMS"

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the .NET SDK, idempotently, on Debian 12:
+#   the gateway's run-time dependencies (scripts/install-runtime-deps.sh: ffmpeg, whose ffprobe the stream tests use too)
+#   GStreamer with gst-rtsp-server and python3-gi (tests/rtsp/rtsp_server.py, the RTSP cameras of the stream tests,
+#                     run by the system /usr/bin/python3; x264enc is in plugins-ugly, x265enc in plugins-bad)
 #   mosquitto-clients (mosquitto_pub/mosquitto_sub: a non-.NET MQTT client for the wire tests)
 #   nodejs + npm      (the Node gRPC/MQTT clients and the turf/gcoord geometry oracles), then tests/node's packages.
 # The mosquitto *broker* is not installed here: on a systemd machine its package starts a service on port 1883,
@@ -9,7 +12,16 @@ cd "$(dirname "$0")/.."
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# grep without -q reads all of dpkg's output, so pipefail never sees dpkg die of SIGPIPE.
+installed() { dpkg -s "$1" 2>/dev/null | grep -x 'Status: install ok installed' >/dev/null; }
+
+bash scripts/install-runtime-deps.sh
+
 missing=()
+for pkg in gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 python3-gi \
+           gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad; do
+  installed "$pkg" || missing+=("$pkg")
+done
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

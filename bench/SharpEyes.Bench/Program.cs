@@ -10,10 +10,11 @@ using SharpEyes.Bench.Reporting;
 //                          [--baseline baseline.json] --out latest.md [--context "key=value"]...
 // sharpeyes-bench coverage [--grpc-port G --gateway-pid PID --admin-key K] [--out latest.md] [--json coverage.json]
 //                          (without --grpc-port: the in-process rows only; see Coverage/CoverageCommand.cs)
+// sharpeyes-bench streams  --grpc-port G --gateway-pid PID --admin-key K --rtsp-ports P,.. --rtsp-pids Q,.. (Streams/StreamsCommand.cs)
 // All are driven by bench/run.sh, which starts and stops the processes under test.
-if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage"))
+if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams"))
 {
-    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage --option value ... (see bench/run.sh)");
+    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams --option value ... (see bench/run.sh)");
     return 2;
 }
 
@@ -33,6 +34,11 @@ Console.CancelKeyPress += (_, e) =>
 if (args[0] == "coverage")
 {
     return await CoverageCommand.RunAsync(options, cancel.Token);
+}
+
+if (args[0] == "streams")
+{
+    return await SharpEyes.Bench.Streams.StreamsCommand.RunAsync(options, cancel.Token);
 }
 
 if (args[0] == "baseline")

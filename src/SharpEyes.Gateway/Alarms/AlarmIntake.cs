@@ -6,6 +6,7 @@ using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Incidents;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Alarms;
@@ -76,7 +77,7 @@ public sealed class AlarmIntake(
             correlator.Apply(tx, alarm, plan);
             if (devices.Find(alarm.DeviceId) is { } current)
             {
-                devices.MarkSeen(tx, current, now); // not a device deregistered since the check
+                devices.MarkSeen(tx, current, now, StatusReasons.Alarm); // not a device deregistered since the check
             }
 
             tx.AfterCommit(stats.CountAccepted);

@@ -22,6 +22,8 @@ public sealed class AuthInterceptor(ApiKeyStore keys) : Interceptor
         ["sharpeyes.v1.Feeds"] = [Role.Admin, Role.Centre],
         ["sharpeyes.v1.Incidents"] = [Role.Admin, Role.Operator, Role.Centre, Role.Planner],
         ["sharpeyes.v1.Coverage"] = [Role.Admin, Role.Operator, Role.Centre, Role.Planner],
+        // Vendors see the health of their own cameras (measured metadata and mismatches); the service filters by owner.
+        ["sharpeyes.v1.StreamHealth"] = AnyRole,
     };
 
     private static readonly Dictionary<string, Role[]> MethodRoles = new(StringComparer.Ordinal)
@@ -36,6 +38,8 @@ public sealed class AuthInterceptor(ApiKeyStore keys) : Interceptor
         ["/sharpeyes.v1.Geography/ImportKeySites"] = [Role.Admin, Role.Planner],
         ["/sharpeyes.v1.Geography/LoadDemo"] = [Role.Admin, Role.Planner],
         ["/sharpeyes.v1.Incidents/CloseIncident"] = [Role.Admin, Role.Operator],
+        ["/sharpeyes.v1.StreamHealth/CheckNow"] = [Role.Admin, Role.Operator],
+        ["/sharpeyes.v1.StreamHealth/GetSnapshot"] = [Role.Admin, Role.Operator, Role.Centre],
     };
 
     public static Principal GetPrincipal(ServerCallContext context) =>

@@ -178,7 +178,7 @@ internal static class CoverageCli
         return 0;
     }
 
-    private static RegionLevel? ParseLevel(string? text) => text switch
+    internal static RegionLevel? ParseLevel(string? text) => text switch
     {
         null => RegionLevel.Unspecified,
         "county" => RegionLevel.County,
@@ -188,7 +188,7 @@ internal static class CoverageCli
         _ => null,
     };
 
-    private static int Int(Dictionary<string, string> flags, string name, int fallback) =>
+    internal static int Int(Dictionary<string, string> flags, string name, int fallback) =>
         flags.TryGetValue(name, out var v) && int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : fallback;
 
     private static double Double(Dictionary<string, string> flags, string name) =>

@@ -11,7 +11,7 @@ namespace SharpEyes.Gateway.Cli;
 /// </summary>
 public static class GatewayCli
 {
-    private static readonly string[] ClientCommands = ["keys", "geo", "coverage", "stats", "help", "--help", "-h"];
+    private static readonly string[] ClientCommands = ["keys", "geo", "coverage", "streams", "stats", "help", "--help", "-h"];
 
     public const string Usage = """
         usage:
@@ -30,6 +30,11 @@ public static class GatewayCli
           sharpeyes coverage suggest --count K --hfov DEG --range M [--region CODE] [--area-weight W] [--datum D]
           sharpeyes coverage gaps [--region CODE]
           sharpeyes coverage camera DEVICE_ID [--datum D]
+          sharpeyes streams report [--region CODE] [--by township|village|grid] [--window-hours 24]
+          sharpeyes streams list [--region CODE] [--faulty] [--mismatched]
+          sharpeyes streams show DEVICE_ID
+          sharpeyes streams snapshot DEVICE_ID --out FILE.jpg
+          sharpeyes streams check [DEVICE_ID ...] [--region CODE] [--depth liveness|probe|quality]
           sharpeyes stats
         client options: --server URL (default http://127.0.0.1:50051, or $SHARPEYES_SERVER)
                         --key KEY (default $SHARPEYES_API_KEY, $SHARPEYES_ADMIN_KEY, or ./data/initial-admin-key)
@@ -156,6 +161,9 @@ public static class GatewayCli
 
             case var c when c.StartsWith("coverage ", StringComparison.Ordinal):
                 return await CoverageCli.RunAsync(p[1], p.Skip(2).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);
+
+            case var c when c.StartsWith("streams ", StringComparison.Ordinal):
+                return await StreamsCli.RunAsync(p[1], p.Skip(2).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);
 
             case "stats":
                 {

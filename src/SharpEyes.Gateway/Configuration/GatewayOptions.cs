@@ -33,6 +33,7 @@ public sealed class GatewayOptions
     public IncidentOptions Incidents { get; set; } = new();
     public LivenessOptions Liveness { get; set; } = new();
     public CoverageOptions Coverage { get; set; } = new();
+    public StreamOptions Streams { get; set; } = new();
 
     /// <summary>DORI level at which a camera's range is derived from its lens.</summary>
     public DoriLevel RangeDoriLevel { get; set; } = DoriLevel.Observation;
@@ -71,6 +72,85 @@ public sealed class LivenessOptions
     [Range(1, 100)] public int MissedKeepalives { get; set; } = 3;
 
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// After a restart every device keeps its stored status for this long (at least), instead of the whole county
+    /// flipping offline because nothing was heard while the gateway was down. Default: one keepalive timeout.
+    /// </summary>
+    public TimeSpan? RestartGrace { get; set; }
+
+    public TimeSpan Timeout => KeepaliveInterval * MissedKeepalives;
+
+    public TimeSpan Grace => RestartGrace ?? Timeout;
+}
+
+/// <summary>Stream health: RTSP DESCRIBE liveness, ffprobe measurement and frame-grab quality checks.</summary>
+public sealed class StreamOptions
+{
+    /// <summary>Probe cameras that have an RTSP URL. Off: health comes from heartbeats only.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>How often each camera's stream answers an RTSP DESCRIBE (cheap: one TCP exchange, no video).</summary>
+    public TimeSpan LivenessInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often ffprobe measures each camera's main stream (codec, resolution, frame rate).</summary>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How often a frame grab checks each camera's picture (black, frozen, low detail).</summary>
+    public TimeSpan QualityInterval { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>ffprobe/ffmpeg processes at once. Default: one per core (two on the reference 2-core machine).</summary>
+    [Range(1, 256)] public int MaxConcurrentProcesses { get; set; } = Math.Max(2, Environment.ProcessorCount);
+
+    /// <summary>RTSP DESCRIBE exchanges at once (sockets, no processes).</summary>
+    [Range(1, 4096)] public int MaxConcurrentDescribes { get; set; } = 64;
+
+    /// <summary>A DESCRIBE that has not answered in this long fails as a timeout.</summary>
+    public TimeSpan DescribeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Hard limit on one ffprobe or ffmpeg run: the process is killed when it passes.</summary>
+    public TimeSpan ProcessTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>ffprobe -analyzeduration (defaults are 5 s; a 1-second GOP stream is measured well within 1 s).</summary>
+    public TimeSpan AnalyzeDuration { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>ffprobe -probesize in bytes.</summary>
+    [Range(32, 50_000_000)] public int ProbeSizeBytes { get; set; } = 1_000_000;
+
+    /// <summary>First retry delay after a failed check; doubles per failure (with jitter) up to <see cref="RetryMaxDelay"/>.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// Consecutive failed checks after which an online camera is faulty (no-signal), or, when nothing but its
+    /// stream vouched for it within the keepalive timeout, offline. Default 3, like GB/T 28181's missed keepalives.
+    /// </summary>
+    [Range(1, 100)] public int FailuresToFault { get; set; } = 3;
+
+    /// <summary>Frames one grab decodes, one second apart, for the frozen test.</summary>
+    [Range(2, 10)] public int GrabFrames { get; set; } = 3;
+
+    /// <summary>Black: mean luma at most this (limited-range black is 16).</summary>
+    [Range(0, 255)] public double BlackMaxLuma { get; set; } = 24;
+
+    /// <summary>Frozen: mean absolute difference between consecutive frames (a second apart) below this, in grey levels. A moving picture measured 20-140 here.</summary>
+    [Range(0, 255)] public double FrozenMaxMotion { get; set; } = 0.3;
+
+    /// <summary>
+    /// Low detail (blur, covered or defocused lens): fewer than this share of neighbouring pixel pairs differ by 20 grey
+    /// levels or more. Measured here: SMPTE bars 2.2-2.8 %, the same bars blurred 0 %; real scenes are usually 5-20 %.
+    /// </summary>
+    [Range(0, 1)] public double LowDetailMaxEdgeShare { get; set; } = 0.005;
+
+    /// <summary>Per RTSP host: the circuit opens when this share of at least 10 checks in 60 s failed to connect.</summary>
+    [Range(0.1, 1.0)] public double HostFailureRatio { get; set; } = 0.9;
+
+    /// <summary>How long an open host circuit stays open before one check is let through.</summary>
+    public TimeSpan HostBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Status history kept for the online rate by time.</summary>
+    public TimeSpan UptimeRetention { get; set; } = TimeSpan.FromDays(30);
 }
 
 public sealed class CoverageOptions

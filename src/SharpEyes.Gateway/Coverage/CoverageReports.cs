@@ -6,6 +6,7 @@ using Grpc.Core;
 using NetTopologySuite.Geometries;
 using NetTopologySuite.IO.Converters;
 using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Streams;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Incidents;
 using SharpEyes.Geo.Coverage;
@@ -32,11 +33,6 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
     /// <summary>Key-site KPI target from the national guidance: key public areas 100 % covered by video.</summary>
     public const double KeySiteCoverageTarget = 1.0;
 
-    /// <summary>Serviceability (完好率) of key public-area cameras: at least 98 %.</summary>
-    public const double ServiceabilityTarget = 0.98;
-
-    /// <summary>New or rebuilt cameras: 100 % HD.</summary>
-    public const double HdRateTarget = 1.0;
 
     public CoverageReport Report(string prefix, RegionLevel groupBy)
     {
@@ -329,12 +325,8 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
     private RegionCoverage Row(CoverageModel model, string code, string name, int level, IReadOnlyList<DeviceEntry> cameras)
     {
         var s = model.Summarize(code);
-        int online = cameras.Count(c => c.Status == DeviceStatus.Online);
         int ptz = cameras.Count(c => c.Device.Camera.Ptz);
-        int hd = cameras.Count(c => c.Device.Camera.ResolutionHeight >= tracker.Options.HdMinHeight);
-        // Faulty arrives with stream health; until then a working camera is an online one.
-        int faulty = 0;
-        int working = online - faulty;
+        var k = CameraKpis.Of(cameras, devices.Uptime, tracker.Options.HdMinHeight, time.GetUtcNow(), 24);
         var row = new RegionCoverage
         {
             Code = code,
@@ -352,16 +344,16 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
             KeySitesCoveredReal = s.KeySitesCoveredReal,
             KeySitesCoveredDeclared = s.KeySitesCoveredDeclared,
             Cameras = cameras.Count,
-            CamerasOnline = online,
-            CamerasFaulty = faulty,
-            CamerasWorking = working,
+            CamerasOnline = k.Online,
+            CamerasFaulty = k.Faulty,
+            CamerasWorking = k.Working,
             CamerasPtz = ptz,
-            CamerasHd = hd,
+            CamerasHd = k.Hd,
             GridGaps = s.GridGaps,
         };
-        row.Kpis.Add(Kpi("key_site_coverage", s.KeySitesCoveredReal, s.KeySites, KeySiteCoverageTarget,
+        row.Kpis.Add(CameraKpis.Make("key_site_coverage", s.KeySitesCoveredReal, s.KeySites, KeySiteCoverageTarget,
             "key sites covered by working cameras ÷ key sites (a point site inside enough working wedges; an area site with its required fraction seen)"));
-        row.Kpis.Add(Kpi("key_site_coverage_declared", s.KeySitesCoveredDeclared, s.KeySites, KeySiteCoverageTarget,
+        row.Kpis.Add(CameraKpis.Make("key_site_coverage_declared", s.KeySitesCoveredDeclared, s.KeySites, KeySiteCoverageTarget,
             "the same with every registered camera counted, working or not"));
         row.Kpis.Add(new Kpi
         {
@@ -373,27 +365,8 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
             Denominator = (long)Math.Round(s.AreaM2),
             Definition = "grid area (m²) inside working cameras' wedges ÷ grid area; no national target (each grid's own target drives grid gaps)",
         });
-        row.Kpis.Add(Kpi("online_rate", online, cameras.Count, 0, "cameras online ÷ cameras registered (by count); no national target"));
-        row.Kpis.Add(Kpi("serviceability", working, cameras.Count, ServiceabilityTarget,
-            "完好率: working cameras (online, not faulty) ÷ cameras registered; a camera never heard from or offline counts as not working"));
-        row.Kpis.Add(Kpi("hd_rate", hd, cameras.Count, HdRateTarget,
-            $"高清率: cameras whose declared resolution has ≥ {tracker.Options.HdMinHeight} lines ÷ cameras (declared, not yet measured)"));
+        row.Kpis.Add(k.Kpis());
         return row;
-    }
-
-    private static V1.Kpi Kpi(string name, long numerator, long denominator, double target, string definition)
-    {
-        double value = denominator == 0 ? 1.0 : (double)numerator / denominator;
-        return new V1.Kpi
-        {
-            Name = name,
-            Value = Math.Round(value, 6),
-            Target = target,
-            Met = value >= target - 1e-12,
-            Numerator = numerator,
-            Denominator = denominator,
-            Definition = definition,
-        };
     }
 
     private List<DeviceEntry> CamerasIn(string prefix) =>
@@ -543,16 +516,16 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
 
     private static double Fraction(double part, double whole) => whole <= 0 ? 0 : Math.Round(part / whole, 6);
 
-    private static int LevelOf(string prefix) => prefix.Length == 0 ? 0 : GridFeature.LevelOf(prefix) ?? 0;
+    internal static int LevelOf(string prefix) => prefix.Length == 0 ? 0 : GridFeature.LevelOf(prefix) ?? 0;
 
-    private static int DefaultGroupLevel(string prefix) => LevelOf(prefix) switch
+    internal static int DefaultGroupLevel(string prefix) => LevelOf(prefix) switch
     {
         0 or GridFeature.CountyLevel => GridFeature.TownshipLevel,
         GridFeature.TownshipLevel => GridFeature.VillageLevel,
         _ => GridFeature.GridLevel,
     };
 
-    private string RegionName(string prefix) =>
+    internal string RegionName(string prefix) =>
         prefix.Length == 0 ? "all" : tracker.GridFeature(prefix)?.Name ?? prefix;
 
     internal static void ValidatePrefix(string prefix)

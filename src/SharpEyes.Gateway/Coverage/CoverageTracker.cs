@@ -122,7 +122,7 @@ public sealed partial class CoverageTracker
         bool isWorking = false;
         if (entry?.Device is { Kind: DeviceKind.Camera, Camera: not null } device)
         {
-            var fov = ToFov(device, entry.Status);
+            var fov = ToFov(device, entry);
             isWorking = fov.Working;
             _model.Upsert(fov);
         }
@@ -357,7 +357,7 @@ public sealed partial class CoverageTracker
         {
             if (entry.Device is { Kind: DeviceKind.Camera, Camera: not null } device)
             {
-                model.Upsert(ToFov(device, entry.Status));
+                model.Upsert(ToFov(device, entry));
             }
         }
 
@@ -373,12 +373,12 @@ public sealed partial class CoverageTracker
         GridTargets = index.Grids.Where(g => g.CoverageTarget is not null).ToDictionary(g => g.Code, g => g.CoverageTarget!.Value, StringComparer.Ordinal),
     };
 
-    /// <summary>A registered camera as the coverage model sees it. Faulty arrives with stream health (not yet known).</summary>
-    internal static CameraFov ToFov(Device device, DeviceStatus status)
+    /// <summary>A registered camera as the coverage model sees it: online from liveness, faulty from stream health.</summary>
+    internal static CameraFov ToFov(Device device, DeviceEntry entry)
     {
         var c = device.Camera;
         return new CameraFov(device.DeviceId, device.Position.Lon, device.Position.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz,
-            Online: status == DeviceStatus.Online, Faulty: false);
+            Online: entry.Status == DeviceStatus.Online, Faulty: entry.Faulty);
     }
 
     /// <summary>The grids and key sites by code (built once per geography; grid and site codes may coincide).</summary>

@@ -1,9 +1,12 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Coverage;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Devices;
@@ -18,7 +21,22 @@ public sealed class DeviceEntry(Device device, string? rtspSecret, DeviceStatus 
 
     public DeviceStatus Status { get; set; } = status;
 
+    /// <summary>Last evidence of life of any kind: heartbeat, alarm or a stream check that answered.</summary>
     public long LastSeenMs { get; set; } = lastSeenMs;
+
+    /// <summary>Last heartbeat or alarm (the device itself spoke; stream checks excluded). In memory only.</summary>
+    public long LastHeardMs { get; set; }
+
+    /// <summary>Stream health as measured by the gateway. Replaced, never mutated (readers may hold the old one).</summary>
+    public CameraHealth Health { get; set; } = new() { DeviceId = device.DeviceId };
+
+    public bool Faulty => Health.Faults.Count > 0;
+
+    /// <summary>Online and not faulty: counts toward real coverage and serviceability.</summary>
+    public bool Working => Status == DeviceStatus.Online && !Faulty;
+
+    /// <summary>Loaded from the store at start (its last heartbeat time is unknown), not registered since.</summary>
+    public bool Restored { get; init; }
 
     public string Id => Device.DeviceId;
 
@@ -29,6 +47,9 @@ public sealed class DeviceEntry(Device device, string? rtspSecret, DeviceStatus 
     {
         var d = Device.Clone();
         d.Status = Status;
+        var health = Health;
+        d.Faulty = health.Faults.Count > 0;
+        d.Faults.Add(health.Faults);
         if (LastSeenMs > 0)
         {
             d.LastSeenAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(LastSeenMs));
@@ -52,13 +73,54 @@ public sealed class DeviceCatalog : IJournalParticipant
     private readonly GeographyState _geography;
     private readonly TimeProvider _time;
     private readonly CoverageTracker _coverage;
+    private readonly UptimeLedger _uptime;
+    private readonly LivenessOptions _liveness;
+    private readonly string _snapshotDirectory;
+    private readonly long _startedMs;
 
-    public DeviceCatalog(Journal journal, GeographyState geography, CoverageTracker coverage, TimeProvider time)
+    public DeviceCatalog(Journal journal, GeographyState geography, CoverageTracker coverage, UptimeLedger uptime,
+        IOptions<GatewayOptions> options, TimeProvider time)
     {
         _journal = journal;
         _geography = geography;
         _coverage = coverage;
+        _uptime = uptime;
+        _liveness = options.Value.Liveness;
+        _snapshotDirectory = Path.Combine(options.Value.DataDir, "snapshots");
         _time = time;
+        _startedMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        UptimeRetention = options.Value.Streams.UptimeRetention;
+        HdMinHeight = options.Value.Coverage.HdMinHeight;
+    }
+
+    public int HdMinHeight { get; }
+
+    /// <summary>A camera was registered, changed or deregistered (after commit): stream checks follow its URL.</summary>
+    public event Action<string>? CameraChanged;
+
+    public UptimeLedger Uptime => _uptime;
+
+    public TimeSpan UptimeRetention { get; }
+
+    /// <summary>Where the latest frame of each camera is kept ({data-dir}/snapshots/{id}.jpg).</summary>
+    public string SnapshotDirectory => _snapshotDirectory;
+
+    public string SnapshotPath(string deviceId) => Path.Combine(_snapshotDirectory, deviceId + ".jpg");
+
+    /// <summary>
+    /// Evidence older than this floor does not count against a device: after a restart each device keeps its stored
+    /// status until at least start + restart grace, however long the gateway was down.
+    /// </summary>
+    public long EvidenceFloorMs => _startedMs + (long)(_liveness.Grace - _liveness.Timeout).TotalMilliseconds;
+
+    /// <summary>
+    /// Whether the device itself (heartbeat or alarm) spoke within the keepalive timeout. A device restored at start
+    /// counts as heard until the restart grace ends: its last heartbeat before the restart is not kept.
+    /// </summary>
+    public bool HeardRecently(DeviceEntry entry, DateTimeOffset now)
+    {
+        var heard = entry.Restored ? Math.Max(entry.LastHeardMs, EvidenceFloorMs) : entry.LastHeardMs;
+        return heard > 0 && now.ToUnixTimeMilliseconds() - heard <= (long)_liveness.Timeout.TotalMilliseconds;
     }
 
     public int Count => _devices.Count;
@@ -77,11 +139,25 @@ public sealed class DeviceCatalog : IJournalParticipant
         while (reader.Read())
         {
             var device = Device.Parser.ParseFrom((byte[])reader[0]);
-            var entry = new DeviceEntry(device, reader.IsDBNull(1) ? null : reader.GetString(1), (DeviceStatus)reader.GetInt32(2), reader.GetInt64(3));
+            var entry = new DeviceEntry(device, reader.IsDBNull(1) ? null : reader.GetString(1), (DeviceStatus)reader.GetInt32(2), reader.GetInt64(3)) { Restored = true };
             _devices[device.DeviceId] = entry;
             _geography.IndexCamera(device);
         }
 
+        using (var health = connection.CreateCommand())
+        {
+            health.CommandText = "SELECT device_id, data FROM stream_health";
+            using var rows = health.ExecuteReader();
+            while (rows.Read())
+            {
+                if (_devices.TryGetValue(rows.GetString(0), out var entry))
+                {
+                    entry.Health = CameraHealth.Parser.ParseFrom((byte[])rows[1]);
+                }
+            }
+        }
+
+        _uptime.Load(connection, (_time.GetUtcNow() - UptimeRetention).ToUnixTimeMilliseconds());
         _coverage.Load(connection, _devices.Values);
     }
 
@@ -120,8 +196,23 @@ public sealed class DeviceCatalog : IJournalParticipant
                         region_code=excluded.region_code, data=excluded.data, rtsp_secret=excluded.rtsp_secret
                     """,
                     device.DeviceId, device.VendorId, (int)device.Kind, (int)status, device.RegionCode, lastSeen, device.ToByteArray(), secret);
-                var entry = new DeviceEntry(device, secret, status, lastSeen);
+                var entry = new DeviceEntry(device, secret, status, lastSeen) { LastHeardMs = existing?.LastHeardMs ?? 0, Restored = existing?.Restored ?? false };
+                if (existing is not null)
+                {
+                    entry.Health = StreamHealthRules.AfterRegistration(existing.Health, existing.Device, existing.RtspSecret, device, secret);
+                    if (!entry.Health.Equals(existing.Health))
+                    {
+                        SaveHealth(tx, entry);
+                    }
+                }
+
                 _devices[device.DeviceId] = entry;
+                if (device.Kind == DeviceKind.Camera)
+                {
+                    var id = device.DeviceId;
+                    tx.AfterCommit(() => CameraChanged?.Invoke(id));
+                }
+
                 _geography.IndexCamera(device);
                 _coverage.CameraChanged(tx, entry, device.DeviceId, existing is null ? CoverageChange.CameraRegistered : CoverageChange.CameraChanged);
                 var snapshot = entry.Snapshot();
@@ -147,7 +238,14 @@ public sealed class DeviceCatalog : IJournalParticipant
             }
 
             tx.Execute("DELETE FROM devices WHERE id = $p0", deviceId);
+            tx.Execute("DELETE FROM stream_health WHERE device_id = $p0", deviceId);
+            _uptime.Remove(tx, deviceId);
             _geography.Cameras.Remove(deviceId);
+            tx.AfterCommit(() =>
+            {
+                File.Delete(SnapshotPath(deviceId));
+                CameraChanged?.Invoke(deviceId);
+            });
             _coverage.CameraChanged(tx, null, deviceId, CoverageChange.CameraDeregistered);
             tx.AppendFeedEvent(new FeedEvent
             {
@@ -160,25 +258,35 @@ public sealed class DeviceCatalog : IJournalParticipant
         });
 
     /// <summary>
-    /// Marks devices heard from now (heartbeat or alarm). Writes only when a status changes (with a feed event);
-    /// the last-seen time of an already-online device lives in memory and is written on the next status change.
-    /// Runs inside a journal item.
+    /// Marks a device heard from now: a heartbeat or alarm (the device spoke) or a stream check that answered. Writes
+    /// only when a status changes (with a feed event naming the evidence); the last-seen time of an already-online
+    /// device lives in memory and is written on the next status change. Runs inside a journal item.
     /// </summary>
-    public void MarkSeen(JournalTransaction tx, DeviceEntry entry, DateTimeOffset now)
+    public void MarkSeen(JournalTransaction tx, DeviceEntry entry, DateTimeOffset now, string evidence = StatusReasons.Heartbeat)
     {
         entry.LastSeenMs = now.ToUnixTimeMilliseconds();
+        if (evidence != StatusReasons.Stream)
+        {
+            entry.LastHeardMs = entry.LastSeenMs;
+        }
+
         if (entry.Status != DeviceStatus.Online)
         {
-            SetStatus(tx, entry, DeviceStatus.Online, now);
+            SetStatus(tx, entry, DeviceStatus.Online, now, evidence);
         }
     }
 
-    public void SetStatus(JournalTransaction tx, DeviceEntry entry, DeviceStatus status, DateTimeOffset now)
+    public void SetStatus(JournalTransaction tx, DeviceEntry entry, DeviceStatus status, DateTimeOffset now, string reason)
     {
+        var wasOnline = entry.Status == DeviceStatus.Online;
         entry.Status = status;
         if (entry.Device.Kind == DeviceKind.Camera)
         {
             _coverage.CameraChanged(tx, entry, entry.Id, status == DeviceStatus.Online ? CoverageChange.CameraOnline : CoverageChange.CameraOffline);
+            if (wasOnline != (status == DeviceStatus.Online))
+            {
+                _uptime.Record(tx, entry.Id, now.ToUnixTimeMilliseconds(), status == DeviceStatus.Online);
+            }
         }
 
         tx.Execute("UPDATE devices SET status = $p0, last_seen_at = $p1 WHERE id = $p2", (int)status, entry.LastSeenMs, entry.Id);
@@ -187,9 +295,44 @@ public sealed class DeviceCatalog : IJournalParticipant
             Kind = status == DeviceStatus.Online ? FeedEventKind.DeviceOnline : FeedEventKind.DeviceOffline,
             OccurredAt = Timestamp.FromDateTimeOffset(now),
             RegionCode = entry.Device.RegionCode,
+            Reason = reason,
             Device = entry.Snapshot(),
         });
     }
+
+    /// <summary>
+    /// Replaces a camera's stream health. When it turns faulty or repaired, real coverage follows and the feed gets
+    /// CAMERA_FAULTY or CAMERA_REPAIRED in this transaction. <paramref name="persist"/> false keeps a change that is
+    /// only a newer timestamp of the same state in memory (like last-seen). Runs inside a journal item.
+    /// </summary>
+    public void SetHealth(JournalTransaction tx, DeviceEntry entry, CameraHealth next, DateTimeOffset now, bool persist = true)
+    {
+        var wasFaulty = entry.Faulty;
+        entry.Health = next;
+        if (persist)
+        {
+            SaveHealth(tx, entry);
+        }
+
+        if (wasFaulty == entry.Faulty)
+        {
+            return;
+        }
+
+        _coverage.CameraChanged(tx, entry, entry.Id, entry.Faulty ? CoverageChange.CameraFaulty : CoverageChange.CameraRepaired);
+        tx.AppendFeedEvent(new FeedEvent
+        {
+            Kind = entry.Faulty ? FeedEventKind.CameraFaulty : FeedEventKind.CameraRepaired,
+            OccurredAt = Timestamp.FromDateTimeOffset(now),
+            RegionCode = entry.Device.RegionCode,
+            Reason = entry.Faulty ? string.Join(",", next.Faults) : "checks-pass",
+            CameraHealth = StreamHealthRules.View(entry, HdMinHeight),
+        });
+    }
+
+    private static void SaveHealth(JournalTransaction tx, DeviceEntry entry) =>
+        tx.Execute("INSERT INTO stream_health(device_id, data) VALUES($p0, $p1) ON CONFLICT(device_id) DO UPDATE SET data = excluded.data",
+            entry.Id, entry.Health.ToByteArray());
 
     /// <summary>After a geography import, re-locates every device (no feed events: the device did not change).</summary>
     public void Relocate(JournalTransaction tx)

@@ -3,6 +3,7 @@ using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Geo.Optics;
+using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Devices;
@@ -179,7 +180,64 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
             throw new FieldException("camera.rtsp_url", "required when RTSP credentials are given");
         }
 
+        Streams(c, spec);
         return (spec, secret);
+    }
+
+    /// <summary>Declared stream profiles: one per role, a known codec, a real size and rate. The main stream's size is the camera's declared resolution.</summary>
+    private static void Streams(CameraSpec c, CameraSpec spec)
+    {
+        var roles = new HashSet<StreamRole>();
+        for (var i = 0; i < c.Streams.Count; i++)
+        {
+            var s = c.Streams[i];
+            var field = $"camera.streams[{i}]";
+            if (s.Role == StreamRole.Unspecified || !System.Enum.IsDefined(s.Role))
+            {
+                throw new FieldException(field + ".role", "must be MAIN, SUB or THIRD");
+            }
+
+            if (!roles.Add(s.Role))
+            {
+                throw new FieldException(field + ".role", $"{s.Role} is declared twice");
+            }
+
+            var codec = StreamCodecs.Normalize(s.Codec)
+                ?? throw new FieldException(field + ".codec", $"'{s.Codec}' is not a known codec ({string.Join(", ", StreamCodecs.Known)})");
+            Range(field + ".width", s.Width, 16, 16_384, lowOpen: false);
+            Range(field + ".height", s.Height, 16, 16_384, lowOpen: false);
+            Range(field + ".frame_rate", s.FrameRate, 0, 240, lowOpen: true);
+            Range(field + ".bitrate_kbps", s.BitrateKbps, 0, 200_000, lowOpen: false);
+            if (s.RtspUrl.Length > 0)
+            {
+                if (!Uri.TryCreate(s.RtspUrl, UriKind.Absolute, out var uri) || (uri.Scheme != "rtsp" && uri.Scheme != "rtsps") || uri.Host.Length == 0)
+                {
+                    throw new FieldException(field + ".rtsp_url", "must be an absolute rtsp:// or rtsps:// URL with a host");
+                }
+
+                if (uri.UserInfo.Length > 0)
+                {
+                    throw new FieldException(field + ".rtsp_url", "must not embed credentials (the camera's rtsp_username and rtsp_password apply)");
+                }
+            }
+
+            var profile = s.Clone();
+            profile.Codec = codec;
+            spec.Streams.Add(profile);
+            if (s.Role == StreamRole.Main)
+            {
+                if (spec.ResolutionHeight == 0)
+                {
+                    spec.ResolutionWidth = s.Width;
+                    spec.ResolutionHeight = s.Height;
+                }
+                else if (spec.ResolutionWidth != s.Width || spec.ResolutionHeight != s.Height)
+                {
+                    throw new FieldException(field + ".width",
+                        $"main stream {s.Width}x{s.Height} differs from camera.resolution {spec.ResolutionWidth}x{spec.ResolutionHeight}");
+                }
+            }
+        }
     }
 
     private static void Text(string field, string value, bool required, int max)

@@ -12,6 +12,7 @@ using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Incidents;
 using SharpEyes.Gateway.Liveness;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Streams;
 
 namespace SharpEyes.Gateway.Hosting;
 
@@ -32,6 +33,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddJournalParticipant<ApiKeyStore>();
         services.AddJournalParticipant<GeographyState>();
         services.AddSingleton<CoverageTracker>(); // loaded by the device catalog, from its cameras
+        services.AddSingleton<UptimeLedger>(); // loaded by the device catalog
         services.AddJournalParticipant<DeviceCatalog>();
         services.AddJournalParticipant<IncidentCorrelator>();
         services.AddJournalParticipant<AlarmStats>();
@@ -46,6 +48,8 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<MqttBroker>();
         services.AddSingleton<IncidentSweeper>();
         services.AddSingleton<KeepaliveMonitor>();
+        services.AddSingleton<FfmpegRunner>();
+        services.AddSingleton<StreamHealthMonitor>();
         services.AddSingleton<AuthInterceptor>();
 
         // Start order: the journal (opens the store, loads state), bootstrap (admin key, demo), the broker, timers.
@@ -55,6 +59,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<MqttBroker>());
         services.AddHostedService(sp => sp.GetRequiredService<IncidentSweeper>());
         services.AddHostedService(sp => sp.GetRequiredService<KeepaliveMonitor>());
+        services.AddHostedService(sp => sp.GetRequiredService<StreamHealthMonitor>());
         services.AddHostedService<DemoHeartbeats>();
 
         services.AddGrpc(o =>
@@ -87,6 +92,7 @@ public static class GatewayServiceCollectionExtensions
         app.MapGrpcService<IncidentsService>().RequireHost(grpcHost);
         app.MapGrpcService<FeedsService>().RequireHost(grpcHost);
         app.MapGrpcService<CoverageService>().RequireHost(grpcHost);
+        app.MapGrpcService<StreamHealthService>().RequireHost(grpcHost);
         app.MapGrpcHealthChecksService().RequireHost(grpcHost);
         app.MapGrpcReflectionService().RequireHost(grpcHost);
         app.MapGet("/healthz", (Journal journal) => Results.Text($"ok\nlast_sequence {journal.LastSequence}\n")).RequireHost(httpHost);

@@ -10,7 +10,7 @@ namespace SharpEyes.Gateway.Storage;
 /// </summary>
 public sealed class GatewayStore
 {
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -84,6 +84,9 @@ public sealed class GatewayStore
                 id INTEGER PRIMARY KEY, vendor_id TEXT NOT NULL, reason TEXT NOT NULL, received_at INTEGER NOT NULL, data TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS coverage_gaps(gap_id TEXT PRIMARY KEY, data BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS stream_health(device_id TEXT PRIMARY KEY, data BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS status_log(device_id TEXT NOT NULL, at INTEGER NOT NULL, online INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS status_log_device ON status_log(device_id, at);
             """);
         // Version 1 files (issue 2) lack the grids' coverage target.
         if (!HasColumn(connection, "grids", "coverage_target"))

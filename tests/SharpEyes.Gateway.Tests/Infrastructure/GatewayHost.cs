@@ -79,7 +79,7 @@ public sealed class GatewayHost : IAsyncDisposable
         string[] args =
         [
             "--bind", "127.0.0.1", "--grpc-port", grpc.ToString(), "--mqtt-port", mqtt.ToString(), "--http-port", http.ToString(),
-            "--data-dir", dataDir, .. demo ? new[] { "--demo" } : [], "--SharpEyes:DemoCameras=false", .. extraArgs,
+            "--data-dir", dataDir, .. demo ? new[] { "--demo" } : [], "--SharpEyes:DemoCameras=false", "--SharpEyes:Streams:Enabled=false", .. extraArgs,
         ];
         var builder = WebApplication.CreateBuilder();
         var logs = new CapturedLogs();

@@ -1,0 +1,440 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Storage;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Streams;
+
+/// <summary>
+/// Watches every camera that has an RTSP URL, on the injected clock:
+/// <list type="bullet">
+/// <item>an RTSP DESCRIBE every <see cref="StreamOptions.LivenessInterval"/> (first one at a random point of the first
+/// interval, so a county's cameras do not all start at once, and ±10 % jitter after that);</item>
+/// <item>when DESCRIBE answers and a deep check is due: ffprobe every <see cref="StreamOptions.ProbeInterval"/> and a frame
+/// grab every <see cref="StreamOptions.QualityInterval"/>, in a flow of their own so that the process limit never delays
+/// liveness;</item>
+/// <item>a failed check is retried by a Polly retry strategy with exponential backoff and jitter, from
+/// <see cref="StreamOptions.RetryBaseDelay"/> up to <see cref="StreamOptions.RetryMaxDelay"/>, until it passes;</item>
+/// <item>DESCRIBEs to one RTSP host go through that host's Polly circuit breaker: when nearly all of them fail to connect
+/// (an NVR or a whole site is down), the rest fail at once as <c>circuit-open</c> instead of each waiting its timeout.</item>
+/// </list>
+/// Every outcome is recorded in a journal item (<see cref="Record"/>), which sets status, faults, mismatches and feed events.
+/// </summary>
+public sealed partial class StreamHealthMonitor : BackgroundService
+{
+    private readonly DeviceCatalog _devices;
+    private readonly Journal _journal;
+    private readonly FfmpegRunner _runner;
+    private readonly TimeProvider _time;
+    private readonly StreamOptions _options;
+    private readonly ILogger<StreamHealthMonitor> _logger;
+    private readonly SemaphoreSlim _describeSlots;
+    private readonly ResiliencePipeline<bool> _retry;
+    private readonly ConcurrentDictionary<string, ResiliencePipeline<RtspDescribeResult>> _hosts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Watch> _watches = new(StringComparer.Ordinal);
+    private CancellationToken _stopping;
+
+    public StreamHealthMonitor(DeviceCatalog devices, Journal journal, FfmpegRunner runner, TimeProvider time,
+        IOptions<GatewayOptions> options, ILogger<StreamHealthMonitor> logger)
+    {
+        _devices = devices;
+        _journal = journal;
+        _runner = runner;
+        _time = time;
+        _options = options.Value.Streams;
+        _logger = logger;
+        _describeSlots = new SemaphoreSlim(_options.MaxConcurrentDescribes);
+        _retry = new ResiliencePipelineBuilder<bool> { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions<bool>
+            {
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome is { Result: false } || args.Outcome.Exception is { } e && e is not OperationCanceledException),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = _options.RetryBaseDelay,
+                MaxDelay = _options.RetryMaxDelay,
+                OnRetry = args =>
+                {
+                    if (args.Outcome.Exception is { } e)
+                    {
+                        LogCheckCrashed(_logger, e);
+                    }
+
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+    }
+
+    /// <summary>Cameras watched now (those with an RTSP URL).</summary>
+    public int Watched => _watches.Count;
+
+    public FfmpegRunner Runner => _runner;
+
+    public TimeSpan QualityInterval => _options.QualityInterval;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _stopping = stoppingToken;
+        if (!_options.Enabled)
+        {
+            return Task.CompletedTask;
+        }
+
+        _devices.CameraChanged += id => Rewatch(id, firstCheckWithin: TimeSpan.FromSeconds(5));
+        foreach (var entry in _devices.All)
+        {
+            Rewatch(entry.Id, firstCheckWithin: _options.LivenessInterval);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var watch in _watches.Values)
+        {
+            await watch.Cts.CancelAsync().ConfigureAwait(false);
+        }
+
+        // Loops end at their next await; a running ffprobe is killed by its cancelled token.
+        await Task.WhenAll(_watches.Values.Select(w => w.Loop)).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs checks now for the given cameras, up to <paramref name="depth"/>, bounded by the same limits as the
+    /// schedule, and records them. Cameras without an RTSP URL are skipped.
+    /// </summary>
+    public async Task<(IReadOnlyList<DeviceEntry> Checked, int Ok, int PeakProcesses)> CheckNowAsync(IReadOnlyList<DeviceEntry> cameras, CheckDepth depth, CancellationToken ct)
+    {
+        _runner.ResetPeak();
+        var probed = cameras.Where(e => HasUrl(e)).ToList();
+        var ok = 0;
+        await Parallel.ForEachAsync(probed, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrentDescribes, CancellationToken = ct }, async (entry, token) =>
+        {
+            var passed = await LivenessAsync(entry.Id, startDeep: false, token).ConfigureAwait(false);
+            if (passed && depth is CheckDepth.Probe or CheckDepth.Quality)
+            {
+                passed = await DeepAsync(entry.Id, forceProbe: true, forceQuality: depth == CheckDepth.Quality, token).ConfigureAwait(false);
+            }
+
+            if (passed)
+            {
+                Interlocked.Increment(ref ok);
+            }
+        }).ConfigureAwait(false);
+        return (probed, ok, _runner.Peak);
+    }
+
+    private static bool HasUrl(DeviceEntry entry) => !string.IsNullOrEmpty(entry.Device.Camera?.RtspUrl);
+
+    private void Rewatch(string id, TimeSpan firstCheckWithin)
+    {
+        if (_watches.TryRemove(id, out var old))
+        {
+            old.Cts.Cancel();
+            old.Cts.Dispose();
+        }
+
+        var entry = _devices.Find(id);
+        if (_stopping.IsCancellationRequested || entry is null || !HasUrl(entry))
+        {
+            return;
+        }
+
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        var h = entry.Health;
+        var watch = new Watch(cts)
+        {
+            // A restart resumes the schedule where the stored results left it, and a failed result is due now. A camera
+            // never measured gets its first deep check at a random point of the first interval, like its first DESCRIBE:
+            // registering a county at once must not queue a thousand ffprobe runs (CheckNow measures one at once).
+            NextProbeAt = h.LastProbe is { Ok: false } ? DateTimeOffset.MinValue
+                : h.Measured?.MeasuredAt is { } m ? m.ToDateTimeOffset() + Jittered(_options.ProbeInterval)
+                : _time.GetUtcNow() + _options.ProbeInterval * Random.Shared.NextDouble(),
+            NextQualityAt = h.LastGrab is { Ok: false } ? DateTimeOffset.MinValue
+                : h.LastQuality?.At is { } q ? q.ToDateTimeOffset() + Jittered(_options.QualityInterval)
+                : _time.GetUtcNow() + _options.QualityInterval * Random.Shared.NextDouble(),
+        };
+        var first = firstCheckWithin * Random.Shared.NextDouble();
+        watch.Loop = Task.Run(() => WatchAsync(id, watch, first, cts.Token), CancellationToken.None);
+        _watches[id] = watch;
+    }
+
+    private async Task WatchAsync(string id, Watch watch, TimeSpan first, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(first, _time, ct).ConfigureAwait(false);
+            while (!ct.IsCancellationRequested)
+            {
+                await _retry.ExecuteAsync(async token => await LivenessAsync(id, startDeep: true, token).ConfigureAwait(false), ct).ConfigureAwait(false);
+                await Task.Delay(Jittered(_options.LivenessInterval), _time, ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            if (watch.Deep is { } deep)
+            {
+                await deep.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>One DESCRIBE, recorded. On success, starts the deep checks when they are due and none is running.</summary>
+    private async Task<bool> LivenessAsync(string id, bool startDeep, CancellationToken ct)
+    {
+        var entry = _devices.Find(id);
+        if (entry is null || !HasUrl(entry))
+        {
+            return true;
+        }
+
+        var url = new Uri(entry.Device.Camera.RtspUrl);
+        var (user, password) = Credentials(entry.RtspSecret);
+        RtspDescribeResult result;
+        await _describeSlots.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            result = await Breaker(url).ExecuteAsync(
+                async token => await RtspDescribe.DescribeAsync(url, user, password, _options.DescribeTimeout, token).ConfigureAwait(false), ct).ConfigureAwait(false);
+        }
+        catch (BrokenCircuitException)
+        {
+            result = new RtspDescribeResult(false, RtspFailure.ConnectionRefused, "circuit-open", 0, null, TimeSpan.Zero);
+        }
+        finally
+        {
+            _describeSlots.Release();
+        }
+
+        await Record(entry, h =>
+        {
+            h.LastLiveness = Outcome(result.Ok, result.Reason == "circuit-open" ? "circuit-open" : FailureName(result.Failure), result.Reason, result.Elapsed);
+            h.ConsecutiveFailures = result.Ok ? 0 : h.ConsecutiveFailures + 1;
+        }, result.Ok ? Evidence.Alive : Evidence.Failed, ct).ConfigureAwait(false);
+
+        if (result.Ok && startDeep && _watches.TryGetValue(id, out var watch) && watch.Deep is not { IsCompleted: false } && DeepDue(watch))
+        {
+            watch.Deep = Task.Run(() => _retry.ExecuteAsync(async token => await DeepAsync(id, false, false, token).ConfigureAwait(false), watch.Cts.Token).AsTask(), CancellationToken.None);
+        }
+
+        return result.Ok;
+    }
+
+    private bool DeepDue(Watch watch)
+    {
+        var now = _time.GetUtcNow();
+        return (_runner.FfprobeAvailable && now >= watch.NextProbeAt) || (_runner.FfmpegAvailable && now >= watch.NextQualityAt);
+    }
+
+    /// <summary>ffprobe and/or a frame grab when due (or forced), each recorded.</summary>
+    private async Task<bool> DeepAsync(string id, bool forceProbe, bool forceQuality, CancellationToken ct)
+    {
+        var entry = _devices.Find(id);
+        if (entry is null || !HasUrl(entry))
+        {
+            return true;
+        }
+
+        _watches.TryGetValue(id, out var watch);
+        var url = UrlWithCredentials(entry);
+        var now = _time.GetUtcNow();
+        if (_runner.FfprobeAvailable && (forceProbe || watch is null || now >= watch.NextProbeAt))
+        {
+            var probe = await _runner.ProbeAsync(url, ct).ConfigureAwait(false);
+            entry = await Record(entry, h =>
+            {
+                h.LastProbe = Outcome(probe.Ok, probe.Failure, probe.Detail, probe.Elapsed);
+                h.ConsecutiveProbeFailures = probe.Ok ? 0 : h.ConsecutiveProbeFailures + 1;
+                if (probe.Measured is { } m)
+                {
+                    m.MeasuredAt = Timestamp.FromDateTimeOffset(_time.GetUtcNow());
+                    h.Measured = m;
+                }
+            }, Evidence.None, ct).ConfigureAwait(false);
+            if (entry is null || !probe.Ok)
+            {
+                return entry is null;
+            }
+
+            if (watch is not null)
+            {
+                watch.NextProbeAt = _time.GetUtcNow() + Jittered(_options.ProbeInterval);
+            }
+        }
+
+        if (_runner.FfmpegAvailable && (forceQuality || watch is null || now >= watch.NextQualityAt))
+        {
+            var grab = await _runner.GrabAsync(url, _devices.SnapshotDirectory, ct).ConfigureAwait(false);
+            if (grab.Jpeg is { } jpeg)
+            {
+                var path = _devices.SnapshotPath(id);
+                var temp = path + ".tmp";
+                await File.WriteAllBytesAsync(temp, jpeg, ct).ConfigureAwait(false);
+                File.Move(temp, path, overwrite: true);
+            }
+
+            entry = await Record(entry, h =>
+            {
+                h.LastGrab = Outcome(grab.Ok, grab.Failure, grab.Detail, grab.Elapsed);
+                h.ConsecutiveProbeFailures = grab.Ok ? 0 : h.ConsecutiveProbeFailures + 1;
+                if (grab.Verdict is { } v)
+                {
+                    var q = new QualityCheck
+                    {
+                        At = Timestamp.FromDateTimeOffset(_time.GetUtcNow()),
+                        Ok = v.Ok,
+                        MeanLuma = v.MeanLuma,
+                        DarkFraction = v.DarkFraction,
+                        Detail = v.Detail,
+                        Motion = v.Motion,
+                        Frames = v.Frames,
+                        ElapsedMs = (int)grab.Elapsed.TotalMilliseconds,
+                    };
+                    q.Faults.Add(v.Faults);
+                    h.LastQuality = q;
+                }
+            }, Evidence.None, ct).ConfigureAwait(false);
+            if (entry is null || !grab.Ok)
+            {
+                return entry is null;
+            }
+
+            if (watch is not null)
+            {
+                watch.NextQualityAt = _time.GetUtcNow() + Jittered(_options.QualityInterval);
+            }
+        }
+
+        return true;
+    }
+
+    private enum Evidence
+    {
+        None,
+        Alive,
+        Failed,
+    }
+
+    /// <summary>
+    /// Applies one outcome in a journal item, to the camera as registered now (an outcome for a URL that has since
+    /// changed, or a camera since removed, is dropped). Answers the entry as it stands after, or null when dropped.
+    /// </summary>
+    private async Task<DeviceEntry?> Record(DeviceEntry checkedEntry, Action<CameraHealth> change, Evidence evidence, CancellationToken ct)
+    {
+        var url = checkedEntry.Device.Camera.RtspUrl;
+        return await _journal.ExecuteAsync(tx =>
+        {
+            var entry = _devices.Find(checkedEntry.Id);
+            if (entry is null || entry.Device.Camera?.RtspUrl != url)
+            {
+                return null;
+            }
+
+            var now = _time.GetUtcNow();
+            var before = entry.Health;
+            var next = before.Clone();
+            change(next);
+            if (evidence == Evidence.Alive)
+            {
+                _devices.MarkSeen(tx, entry, now, StatusReasons.Stream);
+            }
+            else if (evidence == Evidence.Failed && next.ConsecutiveFailures >= _options.FailuresToFault
+                && entry.Status == DeviceStatus.Online && !_devices.HeardRecently(entry, now))
+            {
+                // Only the stream vouched for this device, and it stopped answering.
+                _devices.SetStatus(tx, entry, DeviceStatus.Offline, now, StatusReasons.StreamUnreachable);
+            }
+
+            var nowTs = Timestamp.FromDateTimeOffset(now);
+            StreamHealthRules.SetMismatches(next, entry.Device, next.Measured?.MeasuredAt ?? nowTs);
+            StreamHealthRules.SetFaults(next, _options.FailuresToFault, nowTs);
+            // A passing DESCRIBE that changes nothing but its timestamp stays in memory (like last-seen).
+            var persist = evidence != Evidence.Alive || before.ConsecutiveFailures != 0 || !before.Faults.SequenceEqual(next.Faults);
+            _devices.SetHealth(tx, entry, next, now, persist);
+            return entry;
+        }, ct).ConfigureAwait(false);
+    }
+
+    private ResiliencePipeline<RtspDescribeResult> Breaker(Uri url) => _hosts.GetOrAdd(url.Host + ":" + (url.IsDefaultPort ? 554 : url.Port), _ =>
+        new ResiliencePipelineBuilder<RtspDescribeResult>()
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<RtspDescribeResult>
+            {
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result is { Failure: RtspFailure.ConnectionRefused or RtspFailure.Unreachable or RtspFailure.Timeout }),
+                FailureRatio = _options.HostFailureRatio,
+                MinimumThroughput = 10,
+                SamplingDuration = TimeSpan.FromSeconds(60),
+                BreakDuration = _options.HostBreakDuration,
+            })
+            .Build());
+
+    private static CheckOutcome Outcome(bool ok, string failure, string detail, TimeSpan elapsed) => new()
+    {
+        Ok = ok,
+        Failure = ok ? "" : failure,
+        Detail = ok ? "" : detail,
+        ElapsedMs = (int)Math.Min(int.MaxValue, elapsed.TotalMilliseconds),
+    };
+
+    internal static string FailureName(RtspFailure failure) => failure switch
+    {
+        RtspFailure.None => "",
+        RtspFailure.ConnectionRefused => "connection-refused",
+        RtspFailure.Unreachable => "unreachable",
+        RtspFailure.Timeout => "timeout",
+        RtspFailure.AuthFailed => "auth-failed",
+        RtspFailure.NotFound => "not-found",
+        RtspFailure.RtspError => "rtsp-error",
+        RtspFailure.ProtocolError => "protocol-error",
+        RtspFailure.NoVideo => "no-video",
+        _ => failure.ToString().ToLowerInvariant(),
+    };
+
+    private static (string? User, string? Password) Credentials(string? secret)
+    {
+        if (secret is null)
+        {
+            return (null, null);
+        }
+
+        var parts = secret.Split('\n', 2);
+        return (parts[0], parts.Length > 1 ? parts[1] : "");
+    }
+
+    private static Uri UrlWithCredentials(DeviceEntry entry)
+    {
+        var url = new Uri(entry.Device.Camera.RtspUrl);
+        var (user, password) = Credentials(entry.RtspSecret);
+        return user is null ? url : new UriBuilder(url) { UserName = Uri.EscapeDataString(user), Password = Uri.EscapeDataString(password ?? "") }.Uri;
+    }
+
+    private static TimeSpan Jittered(TimeSpan interval) => interval * (0.9 + 0.2 * Random.Shared.NextDouble());
+
+    /// <summary>One watched camera: its loop, its deep-check flow and when the next deep checks are due.</summary>
+    private sealed class Watch(CancellationTokenSource cts)
+    {
+        public CancellationTokenSource Cts { get; } = cts;
+
+        public Task Loop { get; set; } = Task.CompletedTask;
+
+        public Task? Deep { get; set; }
+
+        public DateTimeOffset NextProbeAt { get; set; }
+
+        public DateTimeOffset NextQualityAt { get; set; }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A stream check failed unexpectedly; it will be retried")]
+    private static partial void LogCheckCrashed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using Grpc.Core;
+using SharpEyes.Gateway.Auth;
+using SharpEyes.Gateway.Coverage;
+using SharpEyes.Gateway.Devices;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Streams;
+
+/// <summary>The StreamHealth gRPC service: what the gateway measured on each camera's stream, snapshots, checks on demand and the KPIs.</summary>
+public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonitor monitor, CoverageTracker tracker, CoverageReports reports, TimeProvider time)
+    : V1.StreamHealth.StreamHealthBase
+{
+    private const int MaxPageSize = 1000;
+    private const int MaxCheckIds = 10_000;
+
+    public override Task<CameraHealth> GetCameraHealth(GetCameraHealthRequest request, ServerCallContext context) =>
+        Task.FromResult(View(FindCamera(request.DeviceId, AuthInterceptor.GetPrincipal(context))));
+
+    public override Task<ListCameraHealthResponse> ListCameraHealth(ListCameraHealthRequest request, ServerCallContext context)
+    {
+        var caller = AuthInterceptor.GetPrincipal(context);
+        CoverageReports.ValidatePrefix(request.RegionPrefix);
+        var pageSize = request.PageSize switch
+        {
+            0 => 100,
+            < 0 or > MaxPageSize => throw Invalid($"page_size: must be in 1-{MaxPageSize}"),
+            _ => request.PageSize,
+        };
+        if (!System.Enum.IsDefined(request.Status))
+        {
+            throw Invalid($"status: unknown value {(int)request.Status}");
+        }
+
+        var after = DecodeToken(request.PageToken);
+        var matches = Cameras(request.RegionPrefix, caller)
+            .Where(e => string.CompareOrdinal(e.Id, after) > 0)
+            .Where(e => !request.FaultyOnly || e.Faulty)
+            .Where(e => !request.MismatchedOnly || e.Health.Mismatches.Count > 0)
+            .Where(e => request.Status == DeviceStatus.Unspecified || e.Status == request.Status)
+            .OrderBy(e => e.Id, StringComparer.Ordinal)
+            .Take(pageSize + 1)
+            .ToList();
+        var response = new ListCameraHealthResponse();
+        response.Cameras.AddRange(matches.Take(pageSize).Select(View));
+        if (matches.Count > pageSize)
+        {
+            response.NextPageToken = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(matches[pageSize - 1].Id));
+        }
+
+        return Task.FromResult(response);
+    }
+
+    public override async Task<Snapshot> GetSnapshot(GetSnapshotRequest request, ServerCallContext context)
+    {
+        var entry = FindCamera(request.DeviceId, AuthInterceptor.GetPrincipal(context));
+        var path = devices.SnapshotPath(entry.Id);
+        if (!File.Exists(path))
+        {
+            throw new RpcException(new Status(StatusCode.NotFound,
+                string.IsNullOrEmpty(entry.Device.Camera?.RtspUrl)
+                    ? $"device_id: {entry.Id} has no RTSP URL, so no frame is ever grabbed"
+                    : $"device_id: {entry.Id} has no snapshot yet (frames are grabbed every {monitor.QualityInterval}; CheckNow with depth QUALITY grabs one now)"));
+        }
+
+        var health = entry.Health;
+        return new Snapshot
+        {
+            DeviceId = entry.Id,
+            Jpeg = Google.Protobuf.ByteString.CopyFrom(await File.ReadAllBytesAsync(path, context.CancellationToken).ConfigureAwait(false)),
+            TakenAt = health.LastQuality?.At,
+            Quality = health.LastQuality,
+        };
+    }
+
+    public override async Task<CheckNowResponse> CheckNow(CheckNowRequest request, ServerCallContext context)
+    {
+        var caller = AuthInterceptor.GetPrincipal(context);
+        if (request.DeviceIds.Count > MaxCheckIds)
+        {
+            throw Invalid($"device_ids: at most {MaxCheckIds} per call, got {request.DeviceIds.Count}");
+        }
+
+        if (request.DeviceIds.Count > 0 && request.RegionPrefix.Length > 0)
+        {
+            throw Invalid("region_prefix: give device_ids or region_prefix, not both");
+        }
+
+        if (!System.Enum.IsDefined(request.Depth))
+        {
+            throw Invalid($"depth: unknown value {(int)request.Depth}");
+        }
+
+        CoverageReports.ValidatePrefix(request.RegionPrefix);
+        var cameras = request.DeviceIds.Count > 0
+            ? request.DeviceIds.Select(id => FindCamera(id, caller)).Distinct().ToList()
+            : Cameras(request.RegionPrefix, caller).ToList();
+        var depth = request.Depth == CheckDepth.Unspecified ? CheckDepth.Liveness : request.Depth;
+        var started = Stopwatch.GetTimestamp();
+        var (checkedCameras, ok, peak) = await monitor.CheckNowAsync(cameras, depth, context.CancellationToken).ConfigureAwait(false);
+        var response = new CheckNowResponse
+        {
+            Checked = checkedCameras.Count,
+            Ok = ok,
+            Failed = checkedCameras.Count - ok,
+            ElapsedMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            PeakConcurrentProcesses = peak,
+        };
+        response.Cameras.AddRange(checkedCameras.Select(e => View(devices.Find(e.Id) ?? e)));
+        return response;
+    }
+
+    public override Task<HealthReport> GetHealthReport(HealthReportRequest request, ServerCallContext context)
+    {
+        var caller = AuthInterceptor.GetPrincipal(context);
+        CoverageReports.ValidatePrefix(request.RegionPrefix);
+        var maxHours = (int)devices.UptimeRetention.TotalHours;
+        var window = request.WindowHours switch
+        {
+            0 => 24,
+            < 0 => throw Invalid($"window_hours: must be 1-{maxHours} (0 = 24)"),
+            _ when request.WindowHours > maxHours => throw Invalid($"window_hours: must be 1-{maxHours} (0 = 24); status history is kept for {maxHours} h"),
+            _ => request.WindowHours,
+        };
+        if (!System.Enum.IsDefined(request.GroupBy))
+        {
+            throw Invalid($"group_by: unknown value {(int)request.GroupBy}");
+        }
+
+        var now = time.GetUtcNow();
+        var cameras = Cameras(request.RegionPrefix, caller).ToList();
+        var level = request.GroupBy == RegionLevel.Unspecified ? CoverageReports.DefaultGroupLevel(request.RegionPrefix) : (int)request.GroupBy;
+        var report = new HealthReport
+        {
+            Summary = Row(request.RegionPrefix, reports.RegionName(request.RegionPrefix), CoverageReports.LevelOf(request.RegionPrefix), cameras, now, window),
+            ComputedAt = Timestamp.FromDateTimeOffset(now),
+            WindowHours = window,
+        };
+        foreach (var grid in tracker.Model.Regions.Grids)
+        {
+            if (grid.Level == level && grid.Code.StartsWith(request.RegionPrefix, StringComparison.Ordinal))
+            {
+                var inside = cameras.Where(c => c.Device.RegionCode.StartsWith(grid.Code, StringComparison.Ordinal)).ToList();
+                report.Rows.Add(Row(grid.Code, grid.Name, grid.Level, inside, now, window));
+            }
+        }
+
+        return Task.FromResult(report);
+    }
+
+    private HealthRow Row(string code, string name, int level, List<DeviceEntry> cameras, DateTimeOffset now, int window)
+    {
+        var k = CameraKpis.Of(cameras, devices.Uptime, devices.HdMinHeight, now, window);
+        var row = new HealthRow
+        {
+            Code = code,
+            Name = name,
+            Level = level,
+            Cameras = k.Cameras,
+            CamerasOnline = k.Online,
+            CamerasFaulty = k.Faulty,
+            CamerasWorking = k.Working,
+            CamerasProbed = k.Probed,
+            CamerasMeasured = k.Measured,
+            CamerasHd = k.Hd,
+            CamerasHdDeclared = k.HdDeclared,
+            CamerasMismatched = k.Mismatched,
+            OnlineHours = Math.Round(k.OnlineMs / 3_600_000.0, 3),
+            ExpectedHours = Math.Round(k.ExpectedMs / 3_600_000.0, 3),
+        };
+        row.Kpis.Add(k.Kpis());
+        return row;
+    }
+
+    private CameraHealth View(DeviceEntry entry) =>
+        StreamHealthRules.View(entry, devices.HdMinHeight, File.Exists(devices.SnapshotPath(entry.Id)));
+
+    private IEnumerable<DeviceEntry> Cameras(string prefix, Principal caller) => devices.All.Where(e =>
+        e.Device.Kind == DeviceKind.Camera
+        && e.Device.RegionCode.StartsWith(prefix, StringComparison.Ordinal)
+        && (caller.Role != Role.Vendor || e.VendorId == caller.VendorId));
+
+    private DeviceEntry FindCamera(string deviceId, Principal caller)
+    {
+        if (string.IsNullOrEmpty(deviceId))
+        {
+            throw Invalid("device_id: required");
+        }
+
+        var entry = devices.Find(deviceId) ?? throw new RpcException(new Status(StatusCode.NotFound, $"device_id: {deviceId} is not registered"));
+        if (caller.Role == Role.Vendor && entry.VendorId != caller.VendorId)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"device_id: {deviceId} belongs to another vendor"));
+        }
+
+        if (entry.Device.Kind != DeviceKind.Camera)
+        {
+            throw Invalid($"device_id: {deviceId} is an alarm device, not a camera");
+        }
+
+        return entry;
+    }
+
+    private static string DecodeToken(string token)
+    {
+        try
+        {
+            return token.Length == 0 ? "" : System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(token));
+        }
+        catch (FormatException)
+        {
+            throw Invalid("page_token: not a token this gateway issued");
+        }
+    }
+
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+}

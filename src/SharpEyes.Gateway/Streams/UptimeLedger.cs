@@ -1,0 +1,121 @@
+using Microsoft.Data.Sqlite;
+using SharpEyes.Gateway.Storage;
+
+namespace SharpEyes.Gateway.Streams;
+
+/// <summary>
+/// Every camera's online/offline transitions (table <c>status_log</c>), for the online rate by time: online hours ÷
+/// expected hours, where a camera is expected from its registration (or the window's start, if later) and counts as
+/// offline until it is first heard from. While the gateway itself is down a camera keeps its last recorded state: the
+/// gateway cannot tell, and the restart grace keeps that state on the live side too.
+/// Written inside the journal transaction that changes the status; rebuilt from the store with the device catalog.
+/// </summary>
+public sealed class UptimeLedger
+{
+    private readonly Dictionary<string, List<(long AtMs, bool Online)>> _log = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    public void Load(SqliteConnection connection, long retainFromMs)
+    {
+        lock (_gate)
+        {
+            _log.Clear();
+            // Older rows go, except each camera's last one before the cut-off: it says what state the window starts in.
+            using (var prune = connection.CreateCommand())
+            {
+                prune.CommandText = """
+                    DELETE FROM status_log WHERE at < $cut AND rowid NOT IN
+                        (SELECT MAX(rowid) FROM status_log WHERE at < $cut GROUP BY device_id)
+                    """;
+                prune.Parameters.AddWithValue("$cut", retainFromMs);
+                prune.ExecuteNonQuery();
+            }
+
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT device_id, at, online FROM status_log ORDER BY rowid";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                Add(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2) != 0);
+            }
+        }
+    }
+
+    public void Record(JournalTransaction tx, string deviceId, long atMs, bool online)
+    {
+        tx.Execute("INSERT INTO status_log(device_id, at, online) VALUES($p0, $p1, $p2)", deviceId, atMs, online ? 1 : 0);
+        lock (_gate)
+        {
+            Add(deviceId, atMs, online);
+        }
+    }
+
+    public void Remove(JournalTransaction tx, string deviceId)
+    {
+        tx.Execute("DELETE FROM status_log WHERE device_id = $p0", deviceId);
+        lock (_gate)
+        {
+            _log.Remove(deviceId);
+        }
+    }
+
+    /// <summary>Online and expected milliseconds of one camera over [fromMs, toMs].</summary>
+    public (long OnlineMs, long ExpectedMs) Measure(string deviceId, long registeredMs, long fromMs, long toMs)
+    {
+        var start = Math.Max(fromMs, registeredMs);
+        if (toMs <= start)
+        {
+            return (0, 0);
+        }
+
+        lock (_gate)
+        {
+            if (!_log.TryGetValue(deviceId, out var entries))
+            {
+                return (0, toMs - start);
+            }
+
+            long online = 0;
+            var state = false;
+            var since = start;
+            foreach (var (at, isOnline) in entries)
+            {
+                if (at <= start)
+                {
+                    state = isOnline;
+                    continue;
+                }
+
+                if (at >= toMs)
+                {
+                    break;
+                }
+
+                if (state)
+                {
+                    online += at - since;
+                }
+
+                state = isOnline;
+                since = at;
+            }
+
+            if (state)
+            {
+                online += toMs - since;
+            }
+
+            return (online, toMs - start);
+        }
+    }
+
+    private void Add(string deviceId, long atMs, bool online)
+    {
+        if (!_log.TryGetValue(deviceId, out var list))
+        {
+            _log[deviceId] = list = [];
+        }
+
+        list.Add((atMs, online));
+    }
+}
