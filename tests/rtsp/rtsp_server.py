@@ -44,14 +44,16 @@ def raw(width, height, fps):
 
 def h264(source, width, height, fps, bitrate=None):
     rate = f" bitrate={bitrate}" if bitrate else ""
-    # config-interval=-1: SPS/PPS before every IDR, so a client joining mid-stream can decode at the next keyframe.
+    # config-interval=1: SPS/PPS in-band each second, i.e. before each keyframe. Not -1 ("with every IDR"): zerolatency
+    # makes x264 cut each frame into slices, and rtph264pay 1.22 then repeats SPS/PPS before every IDR *slice*, which
+    # ffmpeg reads as a frame boundary ("corrupt decoded frame", "non monotonically increasing dts" each second).
     return (f"( {source} ! {raw(width, height, fps)} ! x264enc tune=zerolatency speed-preset=ultrafast "
-            f"key-int-max={fps}{rate} ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+            f"key-int-max={fps}{rate} ! rtph264pay name=pay0 pt=96 config-interval=1 )")
 
 
 def h265(source, width, height, fps):
     return (f"( {source} ! {raw(width, height, fps)} ! x265enc tune=zerolatency speed-preset=ultrafast "
-            f"key-int-max={fps} ! rtph265pay name=pay0 pt=96 config-interval=-1 )")
+            f"key-int-max={fps} ! rtph265pay name=pay0 pt=96 config-interval=1 )")
 
 
 LAUNCH = {

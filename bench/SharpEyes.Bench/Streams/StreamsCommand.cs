@@ -165,7 +165,7 @@ internal static class StreamsCommand
         do
         {
             var page = await health.ListCameraHealthAsync(request, headers, cancellationToken: ct);
-            n += page.Cameras.Count(c => c.LastLiveness is { Ok: true } l && l.At.ToDateTimeOffset() >= since);
+            n += page.Cameras.Count(c => c.LastLiveness is { Ok: true, At: not null } l && l.At.ToDateTimeOffset() >= since);
             request.PageToken = page.NextPageToken;
         }
         while (request.PageToken.Length > 0);

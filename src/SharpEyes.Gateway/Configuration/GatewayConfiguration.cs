@@ -19,6 +19,10 @@ public static class GatewayConfiguration
         ("--grid-target", "SHARPEYES_GRID_TARGET", "SharpEyes:Coverage:GridTarget"),
         ("--site-area-fraction", "SHARPEYES_SITE_AREA_FRACTION", "SharpEyes:Coverage:SiteAreaFraction"),
         ("--demo-cameras", "SHARPEYES_DEMO_CAMERAS", "SharpEyes:DemoCameras"),
+        ("--stream-checks", "SHARPEYES_STREAM_CHECKS", "SharpEyes:Streams:Enabled"),
+        ("--probe-concurrency", "SHARPEYES_PROBE_CONCURRENCY", "SharpEyes:Streams:MaxConcurrentProcesses"),
+        ("--keepalive-interval", "SHARPEYES_KEEPALIVE_INTERVAL", "SharpEyes:Liveness:KeepaliveInterval"),
+        ("--missed-keepalives", "SHARPEYES_MISSED_KEEPALIVES", "SharpEyes:Liveness:MissedKeepalives"),
     ];
 
     /// <summary>Adds environment variables, then the command line (which wins). A bare flag such as --demo means true.</summary>

@@ -159,6 +159,18 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add("Liveness: KeepaliveInterval and SweepInterval must be positive");
         }
 
+        if (o.Liveness.RestartGrace is { } grace && grace < TimeSpan.Zero)
+        {
+            failures.Add("Liveness: RestartGrace must not be negative");
+        }
+
+        var s = o.Streams;
+        if (new[] { s.LivenessInterval, s.ProbeInterval, s.QualityInterval, s.DescribeTimeout, s.ProcessTimeout, s.AnalyzeDuration, s.RetryBaseDelay, s.HostBreakDuration, s.UptimeRetention }
+            .Any(t => t <= TimeSpan.Zero) || s.RetryMaxDelay < s.RetryBaseDelay)
+        {
+            failures.Add("Streams: intervals, timeouts and delays must be positive, and RetryMaxDelay at least RetryBaseDelay");
+        }
+
         foreach (var county in o.CountyCodes)
         {
             if (county.Length != 6 || !county.All(char.IsAsciiDigit))

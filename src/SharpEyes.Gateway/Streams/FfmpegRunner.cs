@@ -66,10 +66,15 @@ public sealed partial class FfmpegRunner
     /// <summary>Measures a stream with ffprobe: codec, size, frame rate, bit rate when the stream says.</summary>
     public async Task<ProbeOutcome> ProbeAsync(Uri url, CancellationToken ct)
     {
+        // Timed from when a process slot is free: queueing behind other probes is not the stream's cost.
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var analysis = await RunAsync(token => FFProbe.AnalyseAsync(url, null, InputArguments(), token), ct).ConfigureAwait(false);
+            var analysis = await RunAsync(token =>
+            {
+                started = Stopwatch.GetTimestamp();
+                return FFProbe.AnalyseAsync(url, null, InputArguments(), token);
+            }, ct).ConfigureAwait(false);
             var elapsed = Stopwatch.GetElapsedTime(started);
             var video = analysis.PrimaryVideoStream;
             if (video is null)
@@ -109,6 +114,7 @@ public sealed partial class FfmpegRunner
         {
             await RunAsync(async token =>
             {
+                started = Stopwatch.GetTimestamp();
                 await FFMpegArguments
                     .FromUrlInput(url, o => o.WithCustomArgument(InputArguments()))
                     .OutputToMany(m => m

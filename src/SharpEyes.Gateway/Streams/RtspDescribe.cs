@@ -38,7 +38,7 @@ public static class RtspDescribe
 
         var (user, pass) = Credentials(url, username, password);
         var port = url.Port > 0 ? url.Port : DefaultPort;
-        var endpoint = $"{url.IdnHost}:{port}";
+        var endpoint = url.HostNameType == UriHostNameType.IPv6 ? $"[{url.IdnHost}]:{port}" : $"{url.IdnHost}:{port}";
         // The request URI never carries the userinfo: credentials travel only in the Authorization header.
         var target = url.GetComponents(UriComponents.SchemeAndServer | UriComponents.PathAndQuery, UriFormat.UriEscaped);
 
@@ -64,7 +64,7 @@ public static class RtspDescribe
         }
         catch (Exception e) when (e is RtspProtocolException or IOException)
         {
-            // The server's own words never reach the reason: a message here is ours, plus where the check was.
+            // These messages are ours or .NET's, never the server's words.
             return Fail(RtspFailure.ProtocolError, $"{e.Message} ({session.Stage} {endpoint})");
         }
 
@@ -162,12 +162,13 @@ public static class RtspDescribe
 
             // Content-Base only anchors the a=control URLs that SETUP would use; a liveness check never sends SETUP.
             var type = describe.Header("Content-Type");
-            if ((type is not null && !type.StartsWith("application/sdp", StringComparison.OrdinalIgnoreCase)) || !describe.Body.StartsWith("v=", StringComparison.Ordinal))
+            var sdp = describe.Body.TrimStart();
+            if ((type is not null && !type.StartsWith("application/sdp", StringComparison.OrdinalIgnoreCase)) || !sdp.StartsWith("v=", StringComparison.Ordinal))
             {
-                return (RtspFailure.ProtocolError, $"DESCRIBE answered {status} without an SDP ({type ?? "no Content-Type"}, {describe.Body.Length} bytes)", status, null);
+                return (RtspFailure.ProtocolError, $"DESCRIBE answered {status} without an SDP ({describe.Body.Length} bytes)", status, null);
             }
 
-            if (Sdp.FirstVideo(describe.Body) is not { } video)
+            if (Sdp.FirstVideo(sdp) is not { } video)
             {
                 return (RtspFailure.NoVideo, "the SDP has no video stream", status, null);
             }
@@ -304,7 +305,7 @@ public static class RtspDescribe
             var declared = headers.FirstOrDefault(h => string.Equals(h.Name, "Content-Length", StringComparison.OrdinalIgnoreCase)).Value;
             if (declared is not null && (!int.TryParse(declared, NumberStyles.None, CultureInfo.InvariantCulture, out length) || length > MaxBodyBytes))
             {
-                throw new RtspProtocolException($"unusable Content-Length ({(declared.Length > 12 ? "too long" : declared)}; at most 256 KiB is read)");
+                throw new RtspProtocolException("Content-Length is not a number or exceeds the 256 KiB read");
             }
 
             var bodyStart = headerLength + separator;
@@ -481,9 +482,13 @@ public static class RtspDescribe
                         i++;
                     }
 
-                    if (i < value.Length && value[i] == '=' && current is not null)
+                    if (i < value.Length && value[i] == '=')
                     {
-                        current._parameters[token] = ReadValue(value, ref i);
+                        var parameter = ReadValue(value, ref i); // always moves on, even past a stray '='
+                        if (current is not null && token.Length > 0)
+                        {
+                            current._parameters[token] = parameter;
+                        }
                     }
                     else if (token.Length > 0)
                     {

@@ -379,8 +379,9 @@ public sealed partial class StreamHealthMonitor : BackgroundService
             })
             .Build());
 
-    private static CheckOutcome Outcome(bool ok, string failure, string detail, TimeSpan elapsed) => new()
+    private CheckOutcome Outcome(bool ok, string failure, string detail, TimeSpan elapsed) => new()
     {
+        At = Timestamp.FromDateTimeOffset(_time.GetUtcNow()),
         Ok = ok,
         Failure = ok ? "" : failure,
         Detail = ok ? "" : detail,

@@ -284,6 +284,23 @@ public sealed class RtspDescribeTests(RtspDescribeServerFixture fixture) : IClas
         Assert.DoesNotContain("u:p@", peer.Requests[0], StringComparison.Ordinal); // the request URI never carries userinfo
     }
 
+    [Theory]
+    [InlineData("=x, =", "")]
+    [InlineData("Digest", "Digest")]
+    [InlineData("Digest realm=\"unterminated", "Digest")]
+    [InlineData("NTLM, Negotiate abc==", "NTLM, Negotiate")]
+    [InlineData("Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512-256", "Digest")]
+    public async Task Odd_or_unsupported_challenges_end_in_AuthFailed(string challenge, string named)
+    {
+        await using var peer = new ScriptedPeer(request => Answer(401, "Unauthorized", request, $"WWW-Authenticate: {challenge}\r\n"));
+
+        var result = await RtspDescribe.DescribeAsync(peer.Url("/s"), "u", "p", Timeout, Ct);
+
+        Assert.Equal((false, RtspFailure.AuthFailed, 401), (result.Ok, result.Failure, result.StatusCode));
+        Assert.Contains(named, result.Reason, StringComparison.Ordinal);
+        Assert.InRange(peer.Requests.Count, 1, 2); // at most one answer to the challenge
+    }
+
     public static TheoryData<string, RtspFailure, int> Misbehaviours => new()
     {
         { "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", RtspFailure.ProtocolError, 0 },

@@ -123,6 +123,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
             var c = cameras[i];
             var h = response.Cameras.Single(x => x.DeviceId == ids[i]);
             Assert.True(h.LastLiveness.Ok, $"{c.Mount}: {h.LastLiveness}");
+            Assert.Equal(_host.Time.GetUtcNow(), h.LastLiveness.At.ToDateTimeOffset());
             Assert.Equal(DeviceStatus.Online, h.Status);
             Assert.Equal(c.Codec, h.Measured.Codec);
             Assert.Equal((c.W, c.H), (h.Measured.Width, h.Measured.Height));
