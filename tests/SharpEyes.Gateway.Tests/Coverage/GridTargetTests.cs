@@ -48,6 +48,6 @@ public sealed class GridTargetTests
         check.Open();
         using var version = check.CreateCommand();
         version.CommandText = "SELECT value FROM meta WHERE key = 'schema_version'";
-        Assert.Equal("2", version.ExecuteScalar());
+        Assert.Equal(SharpEyes.Gateway.Storage.GatewayStore.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), version.ExecuteScalar());
     }
 }
