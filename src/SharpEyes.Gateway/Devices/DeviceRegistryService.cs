@@ -16,8 +16,6 @@ public sealed class DeviceRegistryService(
     IOptions<GatewayOptions> options) : DeviceRegistry.DeviceRegistryBase
 {
     private const int BulkBatch = 2000;
-    private const int MaxPageSize = 1000;
-
     public override async Task<RegisterDeviceResponse> RegisterDevice(RegisterDeviceRequest request, ServerCallContext context)
     {
         var caller = AuthInterceptor.GetPrincipal(context);
@@ -107,13 +105,8 @@ public sealed class DeviceRegistryService(
     public override Task<ListDevicesResponse> ListDevices(ListDevicesRequest request, ServerCallContext context)
     {
         var caller = AuthInterceptor.GetPrincipal(context);
-        var pageSize = request.PageSize switch
-        {
-            0 => 100,
-            < 0 or > MaxPageSize => throw new RpcException(new Status(StatusCode.InvalidArgument, $"page_size: must be in 1-{MaxPageSize}")),
-            _ => request.PageSize,
-        };
-        var after = DecodeToken(request.PageToken);
+        var pageSize = DevicePages.Size(request.PageSize);
+        var after = DevicePages.After(request.PageToken);
         var vendor = caller.Role == Role.Vendor ? caller.VendorId : request.VendorId;
         var matches = catalog.All
             .Where(e => string.CompareOrdinal(e.Id, after) > 0)
@@ -128,7 +121,7 @@ public sealed class DeviceRegistryService(
         response.Devices.AddRange(matches.Take(pageSize).Select(e => e.Snapshot()));
         if (matches.Count > pageSize)
         {
-            response.NextPageToken = EncodeToken(matches[pageSize - 1].Id);
+            response.NextPageToken = DevicePages.Token(matches[pageSize - 1].Id);
         }
 
         return Task.FromResult(response);
@@ -198,24 +191,5 @@ public sealed class DeviceRegistryService(
         }
 
         return entry;
-    }
-
-    private static string EncodeToken(string lastId) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(lastId));
-
-    private static string DecodeToken(string token)
-    {
-        if (string.IsNullOrEmpty(token))
-        {
-            return "";
-        }
-
-        try
-        {
-            return System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(token));
-        }
-        catch (FormatException)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "page_token: not a token this gateway issued"));
-        }
     }
 }

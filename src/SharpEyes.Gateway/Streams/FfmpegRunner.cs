@@ -53,8 +53,6 @@ public sealed partial class FfmpegRunner
 
     public bool FfmpegAvailable { get; }
 
-    public QualityThresholds Thresholds => _thresholds;
-
     /// <summary>ffprobe/ffmpeg processes running now.</summary>
     public int Running => Volatile.Read(ref _running);
 

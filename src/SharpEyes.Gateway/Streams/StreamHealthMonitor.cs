@@ -72,11 +72,6 @@ public sealed partial class StreamHealthMonitor : BackgroundService
             .Build();
     }
 
-    /// <summary>Cameras watched now (those with an RTSP URL).</summary>
-    public int Watched => _watches.Count;
-
-    public FfmpegRunner Runner => _runner;
-
     public TimeSpan QualityInterval => _options.QualityInterval;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)

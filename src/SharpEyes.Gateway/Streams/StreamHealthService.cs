@@ -11,7 +11,6 @@ namespace SharpEyes.Gateway.Streams;
 public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonitor monitor, CoverageTracker tracker, CoverageReports reports, TimeProvider time)
     : V1.StreamHealth.StreamHealthBase
 {
-    private const int MaxPageSize = 1000;
     private const int MaxCheckIds = 10_000;
 
     public override Task<CameraHealth> GetCameraHealth(GetCameraHealthRequest request, ServerCallContext context) =>
@@ -21,18 +20,13 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
     {
         var caller = AuthInterceptor.GetPrincipal(context);
         CoverageReports.ValidatePrefix(request.RegionPrefix);
-        var pageSize = request.PageSize switch
-        {
-            0 => 100,
-            < 0 or > MaxPageSize => throw Invalid($"page_size: must be in 1-{MaxPageSize}"),
-            _ => request.PageSize,
-        };
+        var pageSize = DevicePages.Size(request.PageSize);
         if (!System.Enum.IsDefined(request.Status))
         {
             throw Invalid($"status: unknown value {(int)request.Status}");
         }
 
-        var after = DecodeToken(request.PageToken);
+        var after = DevicePages.After(request.PageToken);
         var matches = Cameras(request.RegionPrefix, caller)
             .Where(e => string.CompareOrdinal(e.Id, after) > 0)
             .Where(e => !request.FaultyOnly || e.Faulty)
@@ -45,7 +39,7 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
         response.Cameras.AddRange(matches.Take(pageSize).Select(View));
         if (matches.Count > pageSize)
         {
-            response.NextPageToken = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(matches[pageSize - 1].Id));
+            response.NextPageToken = DevicePages.Token(matches[pageSize - 1].Id);
         }
 
         return Task.FromResult(response);
@@ -199,18 +193,6 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
         }
 
         return entry;
-    }
-
-    private static string DecodeToken(string token)
-    {
-        try
-        {
-            return token.Length == 0 ? "" : System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(token));
-        }
-        catch (FormatException)
-        {
-            throw Invalid("page_token: not a token this gateway issued");
-        }
     }
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
