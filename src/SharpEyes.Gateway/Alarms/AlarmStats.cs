@@ -29,9 +29,10 @@ public sealed class AlarmStats : IJournalParticipant
 
         using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT 'accepted', COUNT(*) FROM alarms
+            SELECT 'accepted', COUNT(*) + COALESCE((SELECT value FROM counters WHERE name = 'alarms.pruned'), 0) FROM alarms
             UNION ALL SELECT 'duplicates', COALESCE((SELECT value FROM counters WHERE name = 'alarms.duplicates'), 0)
             UNION ALL SELECT 'dl:' || reason, COUNT(*) FROM dead_letters GROUP BY reason
+            UNION ALL SELECT 'dl:' || substr(name, 22), value FROM counters WHERE name LIKE 'dead_letters.pruned:%'
             """;
         using var reader = command.ExecuteReader();
         while (reader.Read())
@@ -48,7 +49,7 @@ public sealed class AlarmStats : IJournalParticipant
             }
             else
             {
-                _deadLetters[name[3..]] = value;
+                _deadLetters[name[3..]] = _deadLetters.GetValueOrDefault(name[3..]) + value;
             }
         }
     }

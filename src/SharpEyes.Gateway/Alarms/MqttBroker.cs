@@ -40,6 +40,12 @@ public sealed partial class MqttBroker(
     /// <summary>The session items of the gateway's own injected messages: an object no client connection can present.</summary>
     private readonly System.Collections.Hashtable _injectedItems = [];
     private MqttServer? _server;
+    private int _clients;
+
+    public bool IsRunning => _server?.IsStarted == true;
+
+    /// <summary>MQTT connections open now.</summary>
+    public int ConnectedClients => Volatile.Read(ref _clients);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -64,6 +70,16 @@ public sealed partial class MqttBroker(
         _server.InterceptingInboundPacketAsync += InterceptInbound;
         _server.InterceptingOutboundPacketAsync += InterceptOutbound;
         _server.InterceptingSubscriptionAsync += InterceptSubscription;
+        _server.ClientConnectedAsync += _ =>
+        {
+            Interlocked.Increment(ref _clients);
+            return Task.CompletedTask;
+        };
+        _server.ClientDisconnectedAsync += _ =>
+        {
+            Interlocked.Decrement(ref _clients);
+            return Task.CompletedTask;
+        };
         deadLetters.Publisher = PublishDeadLetter;
         await _server.StartAsync().ConfigureAwait(false);
     }

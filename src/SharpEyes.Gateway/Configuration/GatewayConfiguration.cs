@@ -23,6 +23,11 @@ public static class GatewayConfiguration
         ("--probe-concurrency", "SHARPEYES_PROBE_CONCURRENCY", "SharpEyes:Streams:MaxConcurrentProcesses"),
         ("--keepalive-interval", "SHARPEYES_KEEPALIVE_INTERVAL", "SharpEyes:Liveness:KeepaliveInterval"),
         ("--missed-keepalives", "SHARPEYES_MISSED_KEEPALIVES", "SharpEyes:Liveness:MissedKeepalives"),
+        ("--centre-url", "SHARPEYES_CENTRE_URL", "SharpEyes:Outbox:Endpoints:0:Url"),
+        ("--centre-key", "SHARPEYES_CENTRE_KEY", "SharpEyes:Outbox:Endpoints:0:ApiKey"),
+        ("--outbox-backlog-limit", "SHARPEYES_OUTBOX_BACKLOG_LIMIT", "SharpEyes:Outbox:BacklogLimit"),
+        ("--feed-retention", "SHARPEYES_FEED_RETENTION", "SharpEyes:Outbox:FeedRetention"),
+        ("--alarm-retention", "SHARPEYES_ALARM_RETENTION", "SharpEyes:Alarms:Retention"),
     ];
 
     /// <summary>Adds environment variables, then the command line (which wins). A bare flag such as --demo means true.</summary>

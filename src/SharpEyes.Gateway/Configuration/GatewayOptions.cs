@@ -34,6 +34,7 @@ public sealed class GatewayOptions
     public LivenessOptions Liveness { get; set; } = new();
     public CoverageOptions Coverage { get; set; } = new();
     public StreamOptions Streams { get; set; } = new();
+    public OutboxOptions Outbox { get; set; } = new();
 
     /// <summary>DORI level at which a camera's range is derived from its lens.</summary>
     public DoriLevel RangeDoriLevel { get; set; } = DoriLevel.Observation;
@@ -49,6 +50,12 @@ public sealed class AlarmOptions
 
     /// <summary>Most alarms committed in one transaction (group commit across connections).</summary>
     [Range(1, 100_000)] public int MaxBatch { get; set; } = 2_000;
+
+    /// <summary>
+    /// Stored alarms and dead letters older than this are deleted (their counts are kept). It is also the window in
+    /// which a republished (vendor, eventId) is recognised as a duplicate.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(90);
 }
 
 public sealed class IncidentOptions
@@ -177,4 +184,79 @@ public sealed class CoverageOptions
 
     /// <summary>A camera is HD when its declared resolution has at least this many lines (1080p ≈ 2 MP).</summary>
     [Range(1, 10_000)] public int HdMinHeight { get; set; } = 1080;
+}
+
+/// <summary>
+/// Push delivery of the feed to the centre from a durable outbox: the feed_events table is the outbox, and each
+/// endpoint keeps its own acknowledged sequence (a cursor), so a slow or dead endpoint never slows intake or the others.
+/// </summary>
+public sealed class OutboxOptions
+{
+    /// <summary>This gateway's id towards the centre (DeliverRequest.source_id). Default: generated once and kept in the store.</summary>
+    public string? SourceId { get; set; }
+
+    /// <summary>Where the feed is pushed. Empty: pull only (Feeds.Subscribe).</summary>
+    public List<CentreEndpointOptions> Endpoints { get; set; } = [];
+
+    /// <summary>
+    /// An endpoint with more unacknowledged events than this is reported as backed up: health Degraded, a warning in
+    /// the log, <c>sharpeyes_outbox_backlog_exceeded</c> = 1. Nothing is dropped.
+    /// </summary>
+    [Range(1, long.MaxValue)] public long BacklogLimit { get; set; } = 100_000;
+
+    /// <summary>
+    /// Feed events older than this are deleted once every push endpoint acknowledged them (never before). Pull
+    /// subscribers asking for a pruned sequence get OUT_OF_RANGE.
+    /// </summary>
+    public TimeSpan FeedRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often retention runs (feed events, alarms, dead letters).</summary>
+    public TimeSpan PruneInterval { get; set; } = TimeSpan.FromMinutes(10);
+}
+
+public enum CentreEndpointKind
+{
+    /// <summary>The centre's CentreSink gRPC service (protos/sharpeyes/v1/centre.proto).</summary>
+    Grpc,
+
+    /// <summary>A topic on an external MQTT broker: each event as JSON, QoS 1, acknowledged by the broker's PUBACK.</summary>
+    Mqtt,
+}
+
+public sealed class CentreEndpointOptions
+{
+    /// <summary>Names the endpoint in metrics, health and logs; also the key of its stored cursor.</summary>
+    [Required, RegularExpression("^[a-z0-9][a-z0-9_-]{0,39}$")] public string Name { get; set; } = "centre";
+
+    public CentreEndpointKind Kind { get; set; } = CentreEndpointKind.Grpc;
+
+    /// <summary>gRPC: http(s)://host:port of the CentreSink. MQTT: mqtt://host:port of the broker.</summary>
+    [Required] public string Url { get; set; } = "";
+
+    /// <summary>gRPC: sent as "authorization: Bearer …". MQTT: the password (with <see cref="UserName"/>). Never logged.</summary>
+    public string? ApiKey { get; set; }
+
+    public string? UserName { get; set; }
+
+    /// <summary>MQTT: events go to {Topic}/{region code}.</summary>
+    public string Topic { get; set; } = "sharpeyes/v1/feed";
+
+    /// <summary>Only events whose region code starts with this (a township centre); "" = all.</summary>
+    public string RegionPrefix { get; set; } = "";
+
+    [Range(1, 10_000)] public int BatchSize { get; set; } = 500;
+
+    /// <summary>One delivery attempt (call or batch of PUBACKs) that has not completed in this long fails as a timeout.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>First retry delay; doubles (with jitter) per failed attempt up to <see cref="RetryMaxDelay"/>. Retries never give up.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The circuit opens when this share of at least 5 attempts within 30 s failed.</summary>
+    [Range(0.1, 1.0)] public double BreakerFailureRatio { get; set; } = 0.5;
+
+    /// <summary>How long the circuit stays open before one attempt is let through.</summary>
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(15);
 }

@@ -1,5 +1,4 @@
 using Grpc.Core;
-using SharpEyes.Gateway.Storage;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Feeds;
@@ -7,8 +6,9 @@ namespace SharpEyes.Gateway.Feeds;
 /// <summary>
 /// Feeds.Subscribe: replays persisted events after the caller's sequence (from memory when recent, else from the
 /// store), then follows live commits. Strict sequence order; a region prefix filters on each event's region code.
+/// A sequence that retention already deleted is OUT_OF_RANGE (0 means "everything still kept").
 /// </summary>
-public sealed class FeedsService(FeedHub hub, GatewayStore store) : V1.Feeds.FeedsBase
+public sealed class FeedsService(FeedLog log) : V1.Feeds.FeedsBase
 {
     private const int PageSize = 1000;
 
@@ -19,6 +19,13 @@ public sealed class FeedsService(FeedHub hub, GatewayStore store) : V1.Feeds.Fee
             throw new RpcException(new Status(StatusCode.InvalidArgument, "after_sequence: must be >= 0"));
         }
 
+        var pruned = log.PrunedThrough;
+        if (request.AfterSequence > 0 && request.AfterSequence < pruned)
+        {
+            throw new RpcException(new Status(StatusCode.OutOfRange,
+                $"after_sequence: events up to {pruned} were deleted by retention; resume from {pruned} or 0 (everything still kept)"));
+        }
+
         var prefix = request.RegionPrefix ?? "";
         var last = request.AfterSequence;
         var page = new List<FeedEvent>(PageSize);
@@ -26,25 +33,14 @@ public sealed class FeedsService(FeedHub hub, GatewayStore store) : V1.Feeds.Fee
         while (!ct.IsCancellationRequested)
         {
             page.Clear();
-            if (!hub.TryRead(last, PageSize, page, out var newer))
-            {
-                last = ReadStored(last, prefix, page);
-                await WritePageAsync(responseStream, page, ct).ConfigureAwait(false);
-                continue;
-            }
-
-            if (page.Count == 0)
+            var scanned = log.Read(last, PageSize, prefix, page, out var newer);
+            if (scanned == last)
             {
                 await newer.WaitAsync(ct).ConfigureAwait(false);
                 continue;
             }
 
-            last = page[^1].Sequence;
-            if (prefix.Length > 0)
-            {
-                page.RemoveAll(e => !e.RegionCode.StartsWith(prefix, StringComparison.Ordinal));
-            }
-
+            last = scanned;
             await WritePageAsync(responseStream, page, ct).ConfigureAwait(false);
         }
     }
@@ -60,26 +56,4 @@ public sealed class FeedsService(FeedHub hub, GatewayStore store) : V1.Feeds.Fee
     }
 
     private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
-
-    /// <summary>Reads a page of stored events after <paramref name="after"/> that match the prefix; returns the last sequence examined.</summary>
-    private long ReadStored(long after, string prefix, List<FeedEvent> into)
-    {
-        using var connection = store.OpenRead();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, region_code, data FROM feed_events WHERE seq > $after ORDER BY seq LIMIT $n";
-        command.Parameters.AddWithValue("$after", after);
-        command.Parameters.AddWithValue("$n", PageSize);
-        using var reader = command.ExecuteReader();
-        var scannedTo = after;
-        while (reader.Read())
-        {
-            scannedTo = reader.GetInt64(0);
-            if (prefix.Length == 0 || reader.GetString(1).StartsWith(prefix, StringComparison.Ordinal))
-            {
-                into.Add(FeedEvent.Parser.ParseFrom((byte[])reader[2]));
-            }
-        }
-
-        return scannedTo;
-    }
 }

@@ -11,6 +11,9 @@ using SharpEyes.Gateway.Feeds;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Incidents;
 using SharpEyes.Gateway.Liveness;
+using SharpEyes.Gateway.Observability;
+using SharpEyes.Gateway.Outbox;
+using Prometheus;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Streams;
 
@@ -30,6 +33,8 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<GatewayStore>();
         services.AddSingleton<FeedHub>();
         services.AddSingleton<Journal>();
+        services.AddJournalParticipant<FeedLog>();
+        services.AddJournalParticipant<OutboxCursors>();
         services.AddJournalParticipant<ApiKeyStore>();
         services.AddJournalParticipant<GeographyState>();
         services.AddSingleton<CoverageTracker>(); // loaded by the device catalog, from its cameras
@@ -51,10 +56,27 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<FfmpegRunner>();
         services.AddSingleton<StreamHealthMonitor>();
         services.AddSingleton<AuthInterceptor>();
+        services.AddSingleton<OutboxService>();
+        services.AddSingleton<RetentionPruner>();
+        services.AddSingleton<GatewayMetrics>();
+        services.PostConfigure<GatewayOptions>(o =>
+        {
+            foreach (var e in o.Outbox.Endpoints)
+            {
+                // --centre-url mqtt://broker:1883 means an MQTT endpoint without saying so twice.
+                if (e.Url.StartsWith("mqtt://", StringComparison.OrdinalIgnoreCase))
+                {
+                    e.Kind = CentreEndpointKind.Mqtt;
+                }
+            }
+        });
 
-        // Start order: the journal (opens the store, loads state), bootstrap (admin key, demo), the broker, timers.
-        // Hosts stop in reverse: the broker stops taking alarms before the journal drains and closes.
+        // Start order: the journal (opens the store, loads state), the outbox, bootstrap (admin key, demo), the broker,
+        // timers. Hosts stop in reverse: the broker stops taking alarms, then the outbox stores its cursors, before the
+        // journal drains and closes.
         services.AddHostedService(sp => sp.GetRequiredService<Journal>());
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxService>());
+        services.AddHostedService(sp => sp.GetRequiredService<RetentionPruner>());
         services.AddHostedService<GatewayBootstrap>();
         services.AddHostedService(sp => sp.GetRequiredService<MqttBroker>());
         services.AddHostedService(sp => sp.GetRequiredService<IncidentSweeper>());
@@ -67,7 +89,11 @@ public static class GatewayServiceCollectionExtensions
             o.Interceptors.Add<AuthInterceptor>();
             o.MaxReceiveMessageSize = 64 * 1024 * 1024; // GeoJSON imports
         });
-        services.AddGrpcHealthChecks().AddCheck("journal", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+        // One set of checks behind both the gRPC health service and /healthz.
+        services.AddGrpcHealthChecks()
+            .AddCheck<StoreHealthCheck>("store")
+            .AddCheck<BrokerHealthCheck>("mqtt")
+            .AddCheck<OutboxHealthCheck>("outbox");
         services.AddGrpcReflection();
 
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
@@ -95,7 +121,8 @@ public static class GatewayServiceCollectionExtensions
         app.MapGrpcService<StreamHealthService>().RequireHost(grpcHost);
         app.MapGrpcHealthChecksService().RequireHost(grpcHost);
         app.MapGrpcReflectionService().RequireHost(grpcHost);
-        app.MapGet("/healthz", (Journal journal) => Results.Text($"ok\nlast_sequence {journal.LastSequence}\n")).RequireHost(httpHost);
+        app.MapHealthChecks("/healthz", HealthText.Options).RequireHost(httpHost);
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<GatewayMetrics>().Registry).RequireHost(httpHost);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("SharpEyes.Gateway");
@@ -169,6 +196,36 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             .Any(t => t <= TimeSpan.Zero) || s.RetryMaxDelay < s.RetryBaseDelay)
         {
             failures.Add("Streams: intervals, timeouts and delays must be positive, and RetryMaxDelay at least RetryBaseDelay");
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var e in o.Outbox.Endpoints)
+        {
+            if (!names.Add(e.Name))
+            {
+                failures.Add($"Outbox:Endpoints: the name '{e.Name}' is used twice; give each endpoint its own Name");
+            }
+
+            var schemes = e.Kind == CentreEndpointKind.Mqtt ? new[] { "mqtt" } : ["http", "https"];
+            if (!Uri.TryCreate(e.Url, UriKind.Absolute, out var uri) || !schemes.Contains(uri.Scheme))
+            {
+                failures.Add($"Outbox:Endpoints '{e.Name}': Url '{OutboxService.Redact(e.Url)}' must be an absolute {string.Join(" or ", schemes)}:// URL");
+            }
+
+            if (e.Timeout <= TimeSpan.Zero || e.RetryBaseDelay <= TimeSpan.Zero || e.RetryMaxDelay < e.RetryBaseDelay || e.BreakDuration < TimeSpan.FromSeconds(0.5))
+            {
+                failures.Add($"Outbox:Endpoints '{e.Name}': Timeout and RetryBaseDelay must be positive, RetryMaxDelay at least RetryBaseDelay, BreakDuration at least 0.5 s");
+            }
+
+            if (e.Kind == CentreEndpointKind.Mqtt && (e.Topic.Length == 0 || e.Topic.Contains('#') || e.Topic.Contains('+')))
+            {
+                failures.Add($"Outbox:Endpoints '{e.Name}': Topic must be a non-empty topic name without wildcards");
+            }
+        }
+
+        if (o.Outbox.FeedRetention <= TimeSpan.Zero || o.Outbox.PruneInterval <= TimeSpan.Zero || o.Alarms.Retention <= TimeSpan.Zero)
+        {
+            failures.Add("Outbox:FeedRetention, Outbox:PruneInterval and Alarms:Retention must be positive");
         }
 
         foreach (var county in o.CountyCodes)

@@ -20,6 +20,9 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     private readonly TimeSpan _quiet = options.Value.Incidents.QuietPeriod;
     private readonly Dictionary<string, Incident> _openByKey = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Incident> _openById = new(StringComparer.Ordinal);
+
+    /// <summary>Incidents open now.</summary>
+    public int OpenCount => _openById.Count;
     private readonly Dictionary<string, long> _lastReceivedMs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _lastOccurred = new(StringComparer.Ordinal);
 

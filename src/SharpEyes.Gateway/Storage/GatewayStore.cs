@@ -10,7 +10,7 @@ namespace SharpEyes.Gateway.Storage;
 /// </summary>
 public sealed class GatewayStore
 {
-    public const int SchemaVersion = 3;
+    public const int SchemaVersion = 4;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -79,7 +79,8 @@ public sealed class GatewayStore
                 opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, data BLOB NOT NULL);
             CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state, id);
             CREATE TABLE IF NOT EXISTS feed_events(
-                seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, region_code TEXT NOT NULL, data BLOB NOT NULL);
+                seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, region_code TEXT NOT NULL, data BLOB NOT NULL, committed_at INTEGER);
+            CREATE TABLE IF NOT EXISTS outbox_cursors(endpoint TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL, updated_at INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS dead_letters(
                 id INTEGER PRIMARY KEY, vendor_id TEXT NOT NULL, reason TEXT NOT NULL, received_at INTEGER NOT NULL, data TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -94,6 +95,13 @@ public sealed class GatewayStore
             Execute(connection, "ALTER TABLE grids ADD COLUMN coverage_target REAL");
         }
 
+        // Version 3 files lack the feed events' commit time (retention and delivery lag); their events count as old.
+        if (!HasColumn(connection, "feed_events", "committed_at"))
+        {
+            Execute(connection, "ALTER TABLE feed_events ADD COLUMN committed_at INTEGER");
+        }
+
+        Execute(connection, "CREATE INDEX IF NOT EXISTS alarms_received ON alarms(received_at); CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters(received_at);");
         Execute(connection, $"INSERT INTO meta(key, value) VALUES('schema_version', '{SchemaVersion}') ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     }
 

@@ -30,9 +30,14 @@ public sealed partial class Journal : IHostedService, IDisposable
     private Task? _loop;
     private long _lastSequence;
 
+    private readonly TimeProvider _time;
+    private StoreFailure? _failure;
+    private long _failedBatches;
+
     public Journal(GatewayStore store, FeedHub hub, IOptions<GatewayOptions> options, ILogger<Journal> logger,
-        IServiceProvider services, IEnumerable<JournalParticipantRegistration> registrations)
+        IServiceProvider services, IEnumerable<JournalParticipantRegistration> registrations, TimeProvider time)
     {
+        _time = time;
         _services = services;
         _registrations = [.. registrations];
         _store = store;
@@ -42,6 +47,15 @@ public sealed partial class Journal : IHostedService, IDisposable
     }
 
     public long LastSequence => Interlocked.Read(ref _lastSequence);
+
+    /// <summary>Set while the store refuses writes (disk full, read-only, I/O error): from the first failed commit until the next one succeeds.</summary>
+    public StoreFailure? Failure => Volatile.Read(ref _failure);
+
+    /// <summary>Batches rolled back because the store refused them, since start.</summary>
+    public long FailedBatches => Interlocked.Read(ref _failedBatches);
+
+    /// <summary>Items waiting for the writer.</summary>
+    public int QueueLength => _queue.Reader.Count;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -118,6 +132,7 @@ public sealed partial class Journal : IHostedService, IDisposable
                 {
                     // Even the rollback or the reload failed (the store is unusable right now): fail the batch,
                     // so no caller is acknowledged, and keep serving the next one.
+                    Failed(ex);
                     LogItemFailed(_logger, ex);
                     foreach (var item in batch)
                     {
@@ -130,7 +145,7 @@ public sealed partial class Journal : IHostedService, IDisposable
 
     private void CommitBatch(List<IJournalItem> batch)
     {
-        var tx = new JournalTransaction(_connection!, _commands, _lastSequence);
+        var tx = new JournalTransaction(_connection!, _commands, _lastSequence, _time.GetUtcNow().ToUnixTimeMilliseconds());
         try
         {
             tx.Begin();
@@ -147,6 +162,7 @@ public sealed partial class Journal : IHostedService, IDisposable
             Reload();
             if (batch.Count == 1)
             {
+                Failed(ex);
                 LogItemFailed(_logger, ex);
                 batch[0].Fail(ex);
                 return;
@@ -161,11 +177,25 @@ public sealed partial class Journal : IHostedService, IDisposable
             return;
         }
 
+        if (Volatile.Read(ref _failure) is { } failure)
+        {
+            Volatile.Write(ref _failure, null);
+            LogRecovered(_logger, failure.Message, _time.GetUtcNow() - failure.Since);
+        }
+
         Published(tx);
         foreach (var item in batch)
         {
             item.Complete();
         }
+    }
+
+    private void Failed(Exception ex)
+    {
+        Interlocked.Increment(ref _failedBatches);
+        var message = ex is SqliteException sqlite ? $"SQLite error {sqlite.SqliteErrorCode}: {StoreFailure.Describe(sqlite)}" : ex.Message;
+        var since = Volatile.Read(ref _failure)?.Since ?? _time.GetUtcNow();
+        Volatile.Write(ref _failure, new StoreFailure(message + $" (store {_store.DatabasePath})", since, _time.GetUtcNow()));
     }
 
     private void Published(JournalTransaction tx)
@@ -212,6 +242,9 @@ public sealed partial class Journal : IHostedService, IDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "An after-commit action failed")]
     private static partial void LogAfterCommitFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The store accepts writes again after {Downtime} ({Failure})")]
+    private static partial void LogRecovered(ILogger logger, string failure, TimeSpan downtime);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Journal stopped; every accepted change is committed (last feed sequence {Sequence})")]
     private static partial void LogStopped(ILogger logger, long sequence);
 
@@ -239,6 +272,18 @@ public sealed partial class Journal : IHostedService, IDisposable
     }
 }
 
+/// <summary>Why the store refuses writes, since when, and when it last failed.</summary>
+public sealed record StoreFailure(string Message, DateTimeOffset Since, DateTimeOffset LastAt)
+{
+    internal static string Describe(SqliteException e) => e.SqliteErrorCode switch
+    {
+        13 => "the disk holding the data directory is full",
+        8 => "the data directory is read-only",
+        10 => "disk I/O error (" + e.Message + ")",
+        _ => e.Message,
+    };
+}
+
 /// <summary>Registered in load order (<c>AddJournalParticipant</c>): a participant may use those loaded before it.</summary>
 public sealed record JournalParticipantRegistration(Type Type);
 
@@ -256,14 +301,18 @@ public sealed class JournalTransaction
     private SqliteTransaction? _transaction;
     private Dictionary<object, Action<JournalTransaction>>? _beforeCommit;
 
-    internal JournalTransaction(SqliteConnection connection, Dictionary<string, SqliteCommand> commands, long lastSequence)
+    internal JournalTransaction(SqliteConnection connection, Dictionary<string, SqliteCommand> commands, long lastSequence, long nowMs)
     {
+        NowMs = nowMs;
         _connection = connection;
         _commands = commands;
         LastSequence = lastSequence;
     }
 
     public long LastSequence { get; private set; }
+
+    /// <summary>When this batch began, Unix milliseconds on the gateway clock (feed events' commit time).</summary>
+    public long NowMs { get; }
 
     internal List<FeedEvent> FeedEvents { get; } = [];
 
@@ -305,8 +354,8 @@ public sealed class JournalTransaction
     public FeedEvent AppendFeedEvent(FeedEvent feedEvent)
     {
         feedEvent.Sequence = ++LastSequence;
-        Execute("INSERT INTO feed_events(seq, kind, region_code, data) VALUES($p0, $p1, $p2, $p3)",
-            feedEvent.Sequence, (int)feedEvent.Kind, feedEvent.RegionCode, feedEvent.ToByteArray());
+        Execute("INSERT INTO feed_events(seq, kind, region_code, data, committed_at) VALUES($p0, $p1, $p2, $p3, $p4)",
+            feedEvent.Sequence, (int)feedEvent.Kind, feedEvent.RegionCode, feedEvent.ToByteArray(), NowMs);
         FeedEvents.Add(feedEvent);
         return feedEvent;
     }

@@ -74,6 +74,9 @@ public sealed partial class StreamHealthMonitor : BackgroundService
 
     public TimeSpan QualityInterval => _options.QualityInterval;
 
+    /// <summary>Outcomes of every check since start, for the metrics.</summary>
+    public StreamCheckCounts Checks { get; } = new();
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _stopping = stoppingToken;
@@ -213,6 +216,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
             _describeSlots.Release();
         }
 
+        Checks.Count("describe", result.Ok ? "ok" : result.Reason == "circuit-open" ? "circuit-open" : FailureName(result.Failure));
         await Record(entry, h =>
         {
             h.LastLiveness = Outcome(result.Ok, result.Reason == "circuit-open" ? "circuit-open" : FailureName(result.Failure), result.Reason, result.Elapsed);
@@ -248,6 +252,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
         if (_runner.FfprobeAvailable && (forceProbe || watch is null || now >= watch.NextProbeAt))
         {
             var probe = await _runner.ProbeAsync(url, ct).ConfigureAwait(false);
+            Checks.Count("probe", probe.Ok ? "ok" : probe.Failure);
             entry = await Record(entry, h =>
             {
                 h.LastProbe = Outcome(probe.Ok, probe.Failure, probe.Detail, probe.Elapsed);
@@ -272,6 +277,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
         if (_runner.FfmpegAvailable && (forceQuality || watch is null || now >= watch.NextQualityAt))
         {
             var grab = await _runner.GrabAsync(url, _devices.SnapshotDirectory, ct).ConfigureAwait(false);
+            Checks.Count("grab", grab.Ok ? grab.Verdict is { Ok: false } ? "picture-fault" : "ok" : grab.Failure);
             if (grab.Jpeg is { } jpeg)
             {
                 var path = _devices.SnapshotPath(id);
@@ -433,4 +439,15 @@ public sealed partial class StreamHealthMonitor : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A stream check failed unexpectedly; it will be retried")]
     private static partial void LogCheckCrashed(ILogger logger, Exception exception);
+}
+
+/// <summary>Check outcomes by (check, outcome): describe/probe/grab × ok or the failure's name.</summary>
+public sealed class StreamCheckCounts
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Check, string Outcome), long> _counts = new();
+
+    public void Count(string check, string outcome) =>
+        _counts.AddOrUpdate((check, string.IsNullOrEmpty(outcome) ? "failed" : outcome), 1, (_, n) => n + 1);
+
+    public IReadOnlyList<KeyValuePair<(string Check, string Outcome), long>> Snapshot() => [.. _counts];
 }

@@ -1,0 +1,74 @@
+using SharpEyes.Gateway.Storage;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Feeds;
+
+/// <summary>
+/// Reads the committed feed in sequence order for its readers (pull subscribers and push endpoints): from the
+/// in-memory ring when recent, else from the store. Knows how far retention has pruned it.
+/// </summary>
+public sealed class FeedLog(FeedHub hub, GatewayStore store) : IJournalParticipant
+{
+    private long _prunedThrough;
+
+    /// <summary>Every event up to this sequence has been deleted by retention.</summary>
+    public long PrunedThrough => Interlocked.Read(ref _prunedThrough);
+
+    public void Load(Microsoft.Data.Sqlite.SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE((SELECT value FROM counters WHERE name = 'feed.pruned_through'), 0)";
+        _prunedThrough = (long)command.ExecuteScalar()!;
+    }
+
+    internal void Pruned(long through) => Interlocked.Exchange(ref _prunedThrough, through);
+
+    /// <summary>
+    /// Adds up to <paramref name="max"/> events after <paramref name="after"/> whose region code starts with
+    /// <paramref name="prefix"/> to <paramref name="into"/>, and returns the last sequence examined (events filtered
+    /// out count as examined). When that equals <paramref name="after"/> the reader is caught up, and
+    /// <paramref name="newer"/> completes when more events commit.
+    /// </summary>
+    public long Read(long after, int max, string prefix, List<FeedEvent> into, out Task newer)
+    {
+        var start = into.Count;
+        if (!hub.TryRead(after, max, into, out newer))
+        {
+            return ReadStored(after, max, prefix, into);
+        }
+
+        if (into.Count == start)
+        {
+            return after;
+        }
+
+        var last = into[^1].Sequence;
+        if (prefix.Length > 0)
+        {
+            into.RemoveAll(e => e.Sequence > after && !e.RegionCode.StartsWith(prefix, StringComparison.Ordinal));
+        }
+
+        return last;
+    }
+
+    private long ReadStored(long after, int max, string prefix, List<FeedEvent> into)
+    {
+        using var connection = store.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, region_code, data FROM feed_events WHERE seq > $after ORDER BY seq LIMIT $n";
+        command.Parameters.AddWithValue("$after", after);
+        command.Parameters.AddWithValue("$n", max);
+        using var reader = command.ExecuteReader();
+        var scannedTo = after;
+        while (reader.Read())
+        {
+            scannedTo = reader.GetInt64(0);
+            if (prefix.Length == 0 || reader.GetString(1).StartsWith(prefix, StringComparison.Ordinal))
+            {
+                into.Add(FeedEvent.Parser.ParseFrom((byte[])reader[2]));
+            }
+        }
+
+        return scannedTo;
+    }
+}

@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Polly.CircuitBreaker;
+using SharpEyes.Gateway.Alarms;
+using SharpEyes.Gateway.Outbox;
+using SharpEyes.Gateway.Storage;
+
+namespace SharpEyes.Gateway.Observability;
+
+/// <summary>
+/// Unhealthy while the store refuses writes (disk full, read-only, I/O error): alarms are then not acknowledged, so
+/// publishers keep them and retry. Healthy again after the next successful commit.
+/// </summary>
+public sealed class StoreHealthCheck(Journal journal) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var data = new Dictionary<string, object> { ["last_sequence"] = journal.LastSequence, ["queue"] = journal.QueueLength };
+        return Task.FromResult(journal.Failure is { } f
+            ? HealthCheckResult.Unhealthy($"the store refuses writes since {f.Since:O}: {f.Message}; alarms are not acknowledged until it recovers", data: data)
+            : HealthCheckResult.Healthy($"writable, last sequence {journal.LastSequence}", data));
+    }
+}
+
+/// <summary>Degraded while an endpoint is backed up (over the backlog limit), its circuit is open, or its last attempt failed.</summary>
+public sealed class OutboxHealthCheck(OutboxService outbox) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (outbox.Endpoints.Count == 0)
+        {
+            return Task.FromResult(HealthCheckResult.Healthy("no push endpoints configured (pull only)"));
+        }
+
+        var problems = new List<string>();
+        var lines = new List<string>();
+        var data = new Dictionary<string, object>();
+        foreach (var e in outbox.Endpoints)
+        {
+            var depth = e.Depth;
+            var lag = e.Lag();
+            var failing = e.LastErrorAt is { } failedAt && (e.LastAckAt is not { } ackAt || failedAt > ackAt);
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{e.Name}: acked {e.AckedSequence}, depth {depth}, lag {lag.TotalSeconds:0.#} s, circuit {e.Circuit}{(failing ? ", last error: " + e.LastError : "")}"));
+            data[e.Name + ".depth"] = depth;
+            data[e.Name + ".lag_seconds"] = lag.TotalSeconds;
+            if (depth > outbox.BacklogLimit)
+            {
+                problems.Add($"{e.Name} is backed up: {depth} unacknowledged events (limit {outbox.BacklogLimit})");
+            }
+            else if (e.Circuit != CircuitState.Closed || failing)
+            {
+                problems.Add($"{e.Name} is failing: {e.LastError}");
+            }
+        }
+
+        var description = string.Join("; ", lines);
+        return Task.FromResult(problems.Count > 0
+            ? HealthCheckResult.Degraded(string.Join("; ", problems) + " — " + description, data: data)
+            : HealthCheckResult.Healthy(description, data));
+    }
+}
+
+/// <summary>Unhealthy when the embedded MQTT broker is not running.</summary>
+public sealed class BrokerHealthCheck(MqttBroker broker) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(broker.IsRunning
+            ? HealthCheckResult.Healthy($"running, {broker.ConnectedClients} clients")
+            : HealthCheckResult.Unhealthy("the embedded MQTT broker is not running"));
+}
+
+/// <summary>/healthz: a line per check in plain text; 200 when Healthy or Degraded, 503 when Unhealthy.</summary>
+public static class HealthText
+{
+    public static HealthCheckOptions Options { get; } = new()
+    {
+        ResultStatusCodes =
+        {
+            [HealthStatus.Healthy] = StatusCodes.Status200OK,
+            [HealthStatus.Degraded] = StatusCodes.Status200OK,
+            [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+        },
+        ResponseWriter = WriteAsync,
+    };
+
+    private static Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        var text = new StringBuilder();
+        text.Append("status: ").Append(report.Status).Append('\n');
+        foreach (var (name, entry) in report.Entries)
+        {
+            text.Append(name).Append(": ").Append(entry.Status).Append(" — ").Append(entry.Description).Append('\n');
+        }
+
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(text.ToString());
+    }
+}

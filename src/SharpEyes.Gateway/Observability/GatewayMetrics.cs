@@ -1,0 +1,157 @@
+using Microsoft.Extensions.Options;
+using Prometheus;
+using SharpEyes.Gateway.Alarms;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Coverage;
+using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Feeds;
+using SharpEyes.Gateway.Geography;
+using SharpEyes.Gateway.Incidents;
+using SharpEyes.Gateway.Outbox;
+using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Streams;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Observability;
+
+/// <summary>
+/// The Prometheus metrics served at /metrics on the HTTP port (prometheus-net, one registry per gateway). Values are
+/// read from the gateway's own state when scraped, so they are the same numbers the APIs report; counters are
+/// rebuilt from the store at start and never go backwards. Names are listed in the README.
+/// </summary>
+public sealed class GatewayMetrics
+{
+    private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
+    private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _storeFailures;
+    private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
+        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget;
+    private readonly Lock _coverageLock = new();
+    private (DateTimeOffset At, List<(string Region, Kpi Kpi)> Kpis)? _coverage;
+
+    public GatewayMetrics(
+        AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, OutboxService outbox, StreamHealthMonitor streams,
+        DeviceCatalog devices, UptimeLedger uptime, CoverageReports coverage, GeographyState geography, IOptions<GatewayOptions> options, TimeProvider time)
+    {
+        Registry = Metrics.NewCustomRegistry();
+        var f = Metrics.WithCustomRegistry(Registry);
+        _received = f.CreateCounter("sharpeyes_alarms_received_total", "Alarm messages received over MQTT (accepted + duplicates + dead-lettered)");
+        _accepted = f.CreateCounter("sharpeyes_alarms_accepted_total", "Alarms stored and correlated");
+        _duplicates = f.CreateCounter("sharpeyes_alarms_duplicates_total", "Alarms acknowledged again as duplicates of a stored (vendor, eventId)");
+        _deadLettered = f.CreateCounter("sharpeyes_alarms_dead_lettered_total", "Messages dead-lettered, by reason", "reason");
+        _incidentsOpen = f.CreateGauge("sharpeyes_incidents_open", "Incidents open now");
+        _feedLast = f.CreateGauge("sharpeyes_feed_last_sequence", "The last committed feed sequence");
+        _feedPruned = f.CreateGauge("sharpeyes_feed_pruned_through", "Feed events up to this sequence were deleted by retention");
+        _depth = f.CreateGauge("sharpeyes_outbox_depth", "Committed feed events the endpoint has not acknowledged", "endpoint");
+        _lag = f.CreateGauge("sharpeyes_outbox_lag_seconds", "Age of the oldest event the endpoint has not acknowledged (0 when caught up)", "endpoint");
+        _acked = f.CreateGauge("sharpeyes_outbox_acked_sequence", "The endpoint holds every event up to this sequence", "endpoint");
+        _delivered = f.CreateCounter("sharpeyes_outbox_delivered_total", "Events the endpoint acknowledged since start", "endpoint");
+        _deliveryFailures = f.CreateCounter("sharpeyes_outbox_delivery_failures_total", "Failed delivery attempts since start (each is retried)", "endpoint");
+        _circuit = f.CreateGauge("sharpeyes_outbox_circuit_state", "The endpoint's circuit breaker: 0 closed, 1 open, 2 half-open, 3 isolated", "endpoint");
+        _connected = f.CreateGauge("sharpeyes_outbox_connected", "1 while the endpoint's transport is connected", "endpoint");
+        _backlogExceeded = f.CreateGauge("sharpeyes_outbox_backlog_exceeded", "1 while the endpoint's depth is over the backlog limit", "endpoint");
+        _backlogLimit = f.CreateGauge("sharpeyes_outbox_backlog_limit", "Depth above which an endpoint is reported as backed up");
+        _storeWritable = f.CreateGauge("sharpeyes_store_writable", "1 while the store accepts writes, 0 after a failed commit until the next one succeeds");
+        _storeFailures = f.CreateCounter("sharpeyes_store_failed_commits_total", "Commits rolled back because the store refused them");
+        _journalQueue = f.CreateGauge("sharpeyes_journal_queue_length", "Changes waiting for the single writer");
+        _checks = f.CreateCounter("sharpeyes_stream_checks_total", "Stream checks since start, by check (describe, probe, grab) and outcome (ok or the failure)", "check", "outcome");
+        _devices = f.CreateGauge("sharpeyes_devices", "Registered devices by kind and status", "kind", "status");
+        _kpi = f.CreateGauge("sharpeyes_kpi", "Coverage and camera KPIs per county (value 0-1; formulas in the coverage report)", "region", "kpi");
+        _kpiTarget = f.CreateGauge("sharpeyes_kpi_target", "The national target of each KPI (0 = none)", "region", "kpi");
+
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            _received.IncTo(alarms.Received);
+            _accepted.IncTo(alarms.Accepted);
+            _duplicates.IncTo(alarms.Duplicates);
+            foreach (var (reason, count) in alarms.DeadLetters)
+            {
+                _deadLettered.WithLabels(reason).IncTo(count);
+            }
+
+            _incidentsOpen.Set(incidents.OpenCount);
+            _feedLast.Set(journal.LastSequence);
+            _feedPruned.Set(feed.PrunedThrough);
+            _backlogLimit.Set(outbox.BacklogLimit);
+            foreach (var e in outbox.Endpoints)
+            {
+                _depth.WithLabels(e.Name).Set(e.Depth);
+                _lag.WithLabels(e.Name).Set(e.Lag().TotalSeconds);
+                _acked.WithLabels(e.Name).Set(e.AckedSequence);
+                _delivered.WithLabels(e.Name).IncTo(e.DeliveredEvents);
+                _deliveryFailures.WithLabels(e.Name).IncTo(e.FailedAttempts);
+                _circuit.WithLabels(e.Name).Set((int)e.Circuit);
+                _connected.WithLabels(e.Name).Set(e.Connected ? 1 : 0);
+                _backlogExceeded.WithLabels(e.Name).Set(e.Depth > outbox.BacklogLimit ? 1 : 0);
+            }
+
+            _storeWritable.Set(journal.Failure is null ? 1 : 0);
+            _storeFailures.IncTo(journal.FailedBatches);
+            _journalQueue.Set(journal.QueueLength);
+            foreach (var ((check, outcome), count) in streams.Checks.Snapshot())
+            {
+                _checks.WithLabels(check, outcome).IncTo(count);
+            }
+
+            foreach (var kind in new[] { DeviceKind.Camera, DeviceKind.AlarmDevice })
+            {
+                foreach (var status in new[] { DeviceStatus.Online, DeviceStatus.Offline, DeviceStatus.Unknown })
+                {
+                    _devices.WithLabels(Label(kind), Label(status)).Set(0);
+                }
+            }
+
+            foreach (var group in devices.All.GroupBy(d => (d.Device.Kind, d.Status)))
+            {
+                _devices.WithLabels(Label(group.Key.Kind), Label(group.Key.Status)).Set(group.Count());
+            }
+
+            foreach (var (region, kpi) in CoverageKpis())
+            {
+                _kpi.WithLabels(region, kpi.Name).Set(kpi.Value);
+                _kpiTarget.WithLabels(region, kpi.Name).Set(kpi.Target);
+            }
+        });
+
+        List<(string, Kpi)> CoverageKpis()
+        {
+            lock (_coverageLock)
+            {
+                var now = time.GetUtcNow();
+                if (_coverage is { } cached && now - cached.At < CoverageCacheTime)
+                {
+                    return cached.Kpis;
+                }
+
+                var kpis = new List<(string, Kpi)>();
+                foreach (var county in geography.KnownCounties.Order(StringComparer.Ordinal))
+                {
+                    var summary = coverage.Report(county, RegionLevel.County).Summary;
+                    kpis.AddRange(summary.Kpis.Select(k => (county, k)));
+                    var cameras = devices.All.Where(d => d.Device.Kind == DeviceKind.Camera && d.Device.RegionCode.StartsWith(county, StringComparison.Ordinal)).ToList();
+                    var names = summary.Kpis.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
+                    kpis.AddRange(CameraKpis.Of(cameras, uptime, options.Value.Coverage.HdMinHeight, now, 24).Kpis()
+                        .Where(k => !names.Contains(k.Name)).Select(k => (county, k)));
+                }
+
+                _coverage = (now, kpis);
+                return kpis;
+            }
+        }
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    private static string Label(DeviceKind kind) => kind switch
+    {
+        DeviceKind.Camera => "camera",
+        DeviceKind.AlarmDevice => "alarm-device",
+        _ => "other",
+    };
+
+    private static string Label(DeviceStatus status) => status switch
+    {
+        DeviceStatus.Online => "online",
+        DeviceStatus.Offline => "offline",
+        _ => "unknown",
+    };
+}

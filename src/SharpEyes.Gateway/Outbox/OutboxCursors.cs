@@ -1,0 +1,63 @@
+using System.Collections.Concurrent;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Storage;
+
+namespace SharpEyes.Gateway.Outbox;
+
+/// <summary>
+/// Each push endpoint's acknowledged sequence (its cursor into the feed), and this gateway's source id. Cursors are
+/// stored after the endpoint acknowledged, so after a crash delivery resumes at or a little before where it stopped,
+/// and the centre's de-duplication by (source id, sequence) absorbs the overlap.
+/// </summary>
+public sealed class OutboxCursors(IOptions<GatewayOptions> options) : IJournalParticipant
+{
+    private readonly ConcurrentDictionary<string, long> _acked = new(StringComparer.Ordinal);
+
+    /// <summary>DeliverRequest.source_id: configured, else generated on the first start and kept in the store.</summary>
+    public string SourceId { get; private set; } = "";
+
+    public void Load(SqliteConnection connection)
+    {
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "INSERT OR IGNORE INTO meta(key, value) VALUES('source_id', $id); SELECT value FROM meta WHERE key = 'source_id'";
+            command.Parameters.AddWithValue("$id", "sharpeyes-" + Guid.NewGuid().ToString("N")[..12]);
+            var stored = (string)command.ExecuteScalar()!;
+            SourceId = string.IsNullOrWhiteSpace(options.Value.Outbox.SourceId) ? stored : options.Value.Outbox.SourceId!;
+        }
+
+        _acked.Clear();
+        using var read = connection.CreateCommand();
+        read.CommandText = "SELECT endpoint, acked_seq FROM outbox_cursors";
+        using var reader = read.ExecuteReader();
+        while (reader.Read())
+        {
+            _acked[reader.GetString(0)] = reader.GetInt64(1);
+        }
+    }
+
+    /// <summary>The stored cursor of an endpoint; a new endpoint starts at 0 and gets everything still kept.</summary>
+    public long Stored(string endpoint) => _acked.GetValueOrDefault(endpoint);
+
+    /// <summary>The lowest cursor among <paramref name="endpoints"/> (what retention may delete up to), or null with none.</summary>
+    public long? Lowest(IEnumerable<string> endpoints)
+    {
+        long? lowest = null;
+        foreach (var name in endpoints)
+        {
+            var acked = Stored(name);
+            lowest = lowest is null ? acked : Math.Min(lowest.Value, acked);
+        }
+
+        return lowest;
+    }
+
+    internal void Save(JournalTransaction tx, string endpoint, long acked)
+    {
+        tx.Execute("INSERT INTO outbox_cursors(endpoint, acked_seq, updated_at) VALUES($p0, $p1, $p2) ON CONFLICT(endpoint) DO UPDATE SET acked_seq = excluded.acked_seq, updated_at = excluded.updated_at",
+            endpoint, acked, tx.NowMs);
+        tx.AfterCommit(() => _acked[endpoint] = acked);
+    }
+}

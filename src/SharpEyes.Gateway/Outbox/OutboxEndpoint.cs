@@ -1,0 +1,334 @@
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Feeds;
+using SharpEyes.Gateway.Storage;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Outbox;
+
+/// <summary>
+/// Pushes the feed to one endpoint: reads the events after the endpoint's acknowledged sequence (from memory or
+/// the store), sends them as one batch through a Polly pipeline (retry forever with exponential backoff and jitter,
+/// a circuit breaker, a timeout per attempt), and moves its cursor to what the endpoint acknowledged. One batch at a
+/// time, so events arrive in sequence order. It only reads the feed: a slow or dead endpoint never holds up intake.
+/// </summary>
+public sealed partial class OutboxEndpoint : IAsyncDisposable
+{
+    private readonly CentreEndpointOptions _options;
+    private readonly ICentreTransport _transport;
+    private readonly FeedLog _log;
+    private readonly OutboxCursors _cursors;
+    private readonly Journal _journal;
+    private readonly GatewayStore _store;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ResiliencePipeline<long> _pipeline;
+    private readonly CircuitBreakerStateProvider _circuit = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+    private long _acked;
+    private long _delivered;
+    private long _batches;
+    private long _failures;
+    private long _persistWanted;
+    private long _persisted;
+    private int _persisting;
+    private string? _lastError;
+    private DateTimeOffset? _lastErrorAt;
+    private DateTimeOffset? _lastAckAt;
+
+    public OutboxEndpoint(CentreEndpointOptions options, ICentreTransport transport, FeedLog log, OutboxCursors cursors, Journal journal,
+        GatewayStore store, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _transport = transport;
+        _log = log;
+        _cursors = cursors;
+        _journal = journal;
+        _store = store;
+        _time = time;
+        _logger = logger;
+        _acked = _persisted = _persistWanted = cursors.Stored(options.Name);
+        _pipeline = BuildPipeline();
+    }
+
+    public string Name => _options.Name;
+
+    public CentreEndpointOptions Options => _options;
+
+    /// <summary>The endpoint holds every event up to here.</summary>
+    public long AckedSequence => Interlocked.Read(ref _acked);
+
+    /// <summary>Committed events the endpoint has not acknowledged yet (including ones its region filter will skip).</summary>
+    public long Depth => Math.Max(0, _journal.LastSequence - AckedSequence);
+
+    public long DeliveredEvents => Interlocked.Read(ref _delivered);
+
+    public long Batches => Interlocked.Read(ref _batches);
+
+    public long FailedAttempts => Interlocked.Read(ref _failures);
+
+    public string? LastError => Volatile.Read(ref _lastError);
+
+    public DateTimeOffset? LastErrorAt => _lastErrorAt;
+
+    public DateTimeOffset? LastAckAt => _lastAckAt;
+
+    public CircuitState Circuit => _circuit.CircuitState;
+
+    public bool Connected => _transport.Connected;
+
+    /// <summary>Set by the outbox monitor while the depth is over the backlog limit (logged once per crossing).</summary>
+    public bool BacklogExceeded { get; internal set; }
+
+    /// <summary>Age of the oldest event the endpoint has not acknowledged; zero when it is caught up.</summary>
+    public TimeSpan Lag()
+    {
+        if (Depth == 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        using var connection = _store.OpenRead();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT committed_at FROM feed_events WHERE seq > $acked ORDER BY seq LIMIT 1";
+        command.Parameters.AddWithValue("$acked", AckedSequence);
+        return command.ExecuteScalar() is long committed
+            ? TimeSpan.FromMilliseconds(Math.Max(0, _time.GetUtcNow().ToUnixTimeMilliseconds() - committed))
+            : TimeSpan.Zero;
+    }
+
+    public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        var events = new List<FeedEvent>(_options.BatchSize);
+        var warnedPruned = false;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                events.Clear();
+                var after = AckedSequence;
+                var through = _log.Read(after, _options.BatchSize, _options.RegionPrefix, events, out var newer);
+                if (through == after)
+                {
+                    await newer.WaitAsync(stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (!warnedPruned && after < _log.PrunedThrough)
+                {
+                    warnedPruned = true;
+                    LogStartsAfterPruned(_logger, Name, after, _log.PrunedThrough);
+                }
+
+                var batch = new OutboxBatch(_cursors.SourceId, after, through, [.. events]);
+                var answer = await _pipeline.ExecuteAsync(static async (state, ct) =>
+                {
+                    var acked = await state.Transport.DeliverAsync(state.Batch, ct).ConfigureAwait(false);
+                    return acked == state.Batch.After
+                        ? throw new CentreNoProgressException($"the endpoint acknowledged {acked}, the sequence before the batch: nothing was stored")
+                        : acked;
+                }, (Transport: _transport, Batch: batch), stop).ConfigureAwait(false);
+                Acknowledge(batch, answer);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                // Only a bug gets here (the pipeline retries every failure forever): report it and carry on.
+                LogLoopFailed(_logger, Name, ex);
+                await Task.Delay(_options.RetryBaseDelay, _time, stop).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void Acknowledge(OutboxBatch batch, long answer)
+    {
+        if (answer > batch.Through)
+        {
+            answer = batch.Through; // it holds more than it was sent (from an earlier delivery): resume after this batch
+        }
+
+        if (answer < batch.After)
+        {
+            var floor = Math.Max(answer, _log.PrunedThrough);
+            LogRewind(_logger, Name, answer, batch.After, floor);
+            answer = floor;
+        }
+
+        var delivered = batch.Events.Count(e => e.Sequence <= answer);
+        Interlocked.Add(ref _delivered, delivered);
+        Interlocked.Increment(ref _batches);
+        Interlocked.Exchange(ref _acked, answer);
+        _lastAckAt = _time.GetUtcNow();
+        Persist(answer);
+    }
+
+    /// <summary>Stores the cursor through the journal, coalescing: at most one write in flight, always the latest value.</summary>
+    private void Persist(long acked)
+    {
+        Interlocked.Exchange(ref _persistWanted, acked);
+        if (Interlocked.CompareExchange(ref _persisting, 1, 0) == 0)
+        {
+            _ = PersistLoopAsync();
+        }
+    }
+
+    private async Task PersistLoopAsync()
+    {
+        while (true)
+        {
+            var wanted = Interlocked.Read(ref _persistWanted);
+            if (wanted != Interlocked.Read(ref _persisted))
+            {
+                try
+                {
+                    await _journal.ExecuteAsync(tx =>
+                    {
+                        _cursors.Save(tx, Name, wanted);
+                        return true;
+                    }).ConfigureAwait(false);
+                    Interlocked.Exchange(ref _persisted, wanted);
+                }
+                catch (Exception ex)
+                {
+                    // The store refuses writes (its health says why); the cursor in memory is still right, and the
+                    // next acknowledgement tries again. A crash meanwhile only means redelivery, which the centre absorbs.
+                    LogCursorNotSaved(_logger, Name, ex.Message);
+                    Interlocked.Exchange(ref _persisting, 0);
+                    return;
+                }
+
+                continue;
+            }
+
+            Interlocked.Exchange(ref _persisting, 0);
+            if (Interlocked.Read(ref _persistWanted) == wanted || Interlocked.CompareExchange(ref _persisting, 1, 0) != 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private ResiliencePipeline<long> BuildPipeline()
+    {
+        static bool Failed(Outcome<long> outcome, ResilienceContext context) =>
+            outcome.Exception is { } e && !(e is OperationCanceledException && context.CancellationToken.IsCancellationRequested);
+
+        return new ResiliencePipelineBuilder<long> { TimeProvider = _time }
+            .AddRetry(new RetryStrategyOptions<long>
+            {
+                ShouldHandle = args => ValueTask.FromResult(Failed(args.Outcome, args.Context)),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = _options.RetryBaseDelay,
+                MaxDelay = _options.RetryMaxDelay,
+                OnRetry = args =>
+                {
+                    Interlocked.Increment(ref _failures);
+                    var error = Describe(args.Outcome.Exception!);
+                    Volatile.Write(ref _lastError, error);
+                    _lastErrorAt = _time.GetUtcNow();
+                    LogAttemptFailed(_logger, Name, args.AttemptNumber + 1, error, args.RetryDelay);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<long>
+            {
+                ShouldHandle = args => ValueTask.FromResult(Failed(args.Outcome, args.Context)),
+                FailureRatio = _options.BreakerFailureRatio,
+                MinimumThroughput = 5,
+                SamplingDuration = TimeSpan.FromSeconds(30),
+                BreakDuration = _options.BreakDuration,
+                StateProvider = _circuit,
+                OnOpened = args =>
+                {
+                    LogCircuitOpened(_logger, Name, args.BreakDuration);
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    LogCircuitClosed(_logger, Name);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .AddTimeout(_options.Timeout)
+            .Build();
+    }
+
+    private static string Describe(Exception e) => e switch
+    {
+        Grpc.Core.RpcException rpc => $"{rpc.StatusCode}: {rpc.Status.Detail}",
+        TimeoutRejectedException => "timed out",
+        BrokenCircuitException => "circuit open",
+        _ => e.Message,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        // Keep the last acknowledgement (the journal is still running: the outbox stops first).
+        var acked = AckedSequence;
+        if (acked != Interlocked.Read(ref _persisted))
+        {
+            try
+            {
+                await _journal.ExecuteAsync(tx =>
+                {
+                    _cursors.Save(tx, Name, acked);
+                    return true;
+                }).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                LogCursorNotSaved(_logger, Name, ex.Message);
+            }
+        }
+
+        await _transport.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: delivery attempt {Attempt} failed ({Error}); retrying in {Delay}")]
+    private static partial void LogAttemptFailed(ILogger logger, string endpoint, int attempt, string error, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: circuit opened for {Duration}")]
+    private static partial void LogCircuitOpened(ILogger logger, string endpoint, TimeSpan duration);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox {Endpoint}: circuit closed, delivering again")]
+    private static partial void LogCircuitClosed(ILogger logger, string endpoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: the endpoint acknowledged {Answer}, below the {After} it had acknowledged before (it lost events); resending after {From}")]
+    private static partial void LogRewind(ILogger logger, string endpoint, long answer, long after, long from);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: its cursor {Cursor} is behind what retention kept (events up to {Pruned} are deleted); it gets everything still kept")]
+    private static partial void LogStartsAfterPruned(ILogger logger, string endpoint, long cursor, long pruned);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: could not store the cursor ({Error}); it stays in memory and is stored with the next acknowledgement")]
+    private static partial void LogCursorNotSaved(ILogger logger, string endpoint, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox {Endpoint}: the delivery loop failed; it keeps going")]
+    private static partial void LogLoopFailed(ILogger logger, string endpoint, Exception exception);
+}
+
+/// <summary>The endpoint answered without storing anything from the batch; retried like any failure.</summary>
+public sealed class CentreNoProgressException(string message) : Exception(message);

@@ -1,0 +1,135 @@
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Feeds;
+using SharpEyes.Gateway.Storage;
+
+namespace SharpEyes.Gateway.Outbox;
+
+/// <summary>
+/// Retention, every <see cref="OutboxOptions.PruneInterval"/> on the gateway clock:
+/// <list type="bullet">
+/// <item>feed events older than <see cref="OutboxOptions.FeedRetention"/> <em>and</em> acknowledged by every push
+/// endpoint's stored cursor (an unacknowledged event is never deleted, however old);</item>
+/// <item>alarms and dead letters older than <see cref="AlarmOptions.Retention"/>; the intake counters keep counting them.</item>
+/// </list>
+/// At most 10,000 rows per table per run, so one pass never holds the writer long.
+/// </summary>
+public sealed partial class RetentionPruner(
+    IOptions<GatewayOptions> options,
+    Journal journal,
+    FeedLog log,
+    OutboxCursors cursors,
+    TimeProvider time,
+    ILogger<RetentionPruner> logger) : IHostedService
+{
+    private const int MaxRowsPerRun = 10_000;
+    private ITimer? _timer;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var interval = options.Value.Outbox.PruneInterval;
+        _timer = time.CreateTimer(_ => _ = RunSafelyAsync(), null, interval, interval);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_timer is not null)
+        {
+            await _timer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunSafelyAsync()
+    {
+        try
+        {
+            await PruneAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogFailed(logger, ex);
+        }
+    }
+
+    /// <summary>One retention pass; returns (feed events, alarms, dead letters) deleted.</summary>
+    public Task<(long FeedEvents, long Alarms, long DeadLetters)> PruneAsync()
+    {
+        var o = options.Value;
+        var now = time.GetUtcNow();
+        var feedCutoff = (now - o.Outbox.FeedRetention).ToUnixTimeMilliseconds();
+        var alarmCutoff = (now - o.Alarms.Retention).ToUnixTimeMilliseconds();
+        var acked = cursors.Lowest(o.Outbox.Endpoints.Select(e => e.Name)) ?? long.MaxValue;
+        return journal.ExecuteAsync(tx =>
+        {
+            // The newest sequence that is both old enough and acknowledged everywhere (and not the last event: the
+            // feed's last sequence must stay readable so sequences are never reused after a restart).
+            var through = Scalar(tx, """
+                SELECT COALESCE(MAX(seq), 0) FROM (SELECT seq FROM feed_events
+                WHERE seq <= $p0 AND seq < (SELECT MAX(seq) FROM feed_events) AND COALESCE(committed_at, 0) < $p1
+                ORDER BY seq LIMIT $p2)
+                """, acked, feedCutoff, MaxRowsPerRun);
+            long feed = 0;
+            if (through > 0)
+            {
+                feed = tx.Execute("DELETE FROM feed_events WHERE seq <= $p0", through);
+                tx.Execute("INSERT INTO counters(name, value) VALUES('feed.pruned_through', $p0) ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)", through);
+                tx.AfterCommit(() => log.Pruned(through));
+            }
+
+            var alarms = tx.Execute(
+                "DELETE FROM alarms WHERE (vendor_id, event_id) IN (SELECT vendor_id, event_id FROM alarms WHERE received_at < $p0 LIMIT $p1)",
+                alarmCutoff, MaxRowsPerRun);
+            if (alarms > 0)
+            {
+                tx.Execute("INSERT INTO counters(name, value) VALUES('alarms.pruned', $p0) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", alarms);
+            }
+
+            var letters = 0;
+            foreach (var (reason, count) in Counts(tx, alarmCutoff))
+            {
+                letters += tx.Execute("DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE reason = $p0 AND received_at < $p1 LIMIT $p2)", reason, alarmCutoff, count);
+                tx.Execute("INSERT INTO counters(name, value) VALUES($p0, $p1) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", "dead_letters.pruned:" + reason, count);
+            }
+
+            if (feed + alarms + letters > 0)
+            {
+                tx.AfterCommit(() => LogPruned(logger, feed, through, alarms, letters));
+            }
+
+            return (feed, (long)alarms, (long)letters);
+        });
+    }
+
+    private static List<(string Reason, int Count)> Counts(JournalTransaction tx, long cutoff)
+    {
+        var command = tx.Command("SELECT reason, MIN(COUNT(*), $p1) FROM dead_letters WHERE received_at < $p0 GROUP BY reason", 2);
+        command.Parameters[0].Value = cutoff;
+        command.Parameters[1].Value = MaxRowsPerRun;
+        using var reader = command.ExecuteReader();
+        var counts = new List<(string, int)>();
+        while (reader.Read())
+        {
+            counts.Add((reader.GetString(0), reader.GetInt32(1)));
+        }
+
+        return counts;
+    }
+
+    private static long Scalar(JournalTransaction tx, string sql, params object[] values)
+    {
+        var command = tx.Command(sql, values.Length);
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i];
+        }
+
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retention deleted {Feed} feed events (through sequence {Through}), {Alarms} alarms and {Letters} dead letters")]
+    private static partial void LogPruned(ILogger logger, long feed, long through, int alarms, int letters);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A retention pass failed; the next one tries again")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+}
