@@ -28,7 +28,16 @@ public sealed class GatewayStore
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
-        Migrate();
+        try
+        {
+            Migrate();
+        }
+        catch (SqliteException e)
+        {
+            throw new InvalidOperationException(
+                $"Cannot write the store {DatabasePath}: {StoreFailure.Describe(e)} (SQLite error {e.SqliteErrorCode}). " +
+                "The data directory (--data-dir) must be writable by this user and have free space.", e);
+        }
     }
 
     public string DatabasePath { get; }

@@ -279,6 +279,7 @@ public sealed record StoreFailure(string Message, DateTimeOffset Since, DateTime
     {
         13 => "the disk holding the data directory is full",
         8 => "the data directory is read-only",
+        14 => "the database file cannot be opened (is the data directory read-only or missing?)",
         10 => "disk I/O error (" + e.Message + ")",
         _ => e.Message,
     };

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
-using MQTTnet;
-using MQTTnet.Protocol;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.V1;
 
@@ -82,50 +80,10 @@ public sealed class DurabilityTests
     /// <summary>Publishes QoS 1 alarms with up to 32 in flight, recording each one whose PUBACK arrived, until the connection dies or time is up.</summary>
     private static async Task PublishUntilStoppedAsync(int port, string vendorKey, int connection, ConcurrentDictionary<string, bool> acked, CancellationToken stop)
     {
-        using var client = new MqttClientFactory().CreateMqttClient();
-        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port)
-            .WithClientId($"durability-{connection}").WithCredentials("vendor-d", vendorKey).WithTimeout(TimeSpan.FromSeconds(10)).Build());
-        var inFlight = new List<Task>();
+        using var client = await AlarmPublisher.ConnectAsync(port, "vendor-d", vendorKey, $"durability-{connection}");
         var deadline = DateTime.UtcNow.AddSeconds(90);
-        try
-        {
-            for (var n = 0; !stop.IsCancellationRequested && DateTime.UtcNow < deadline && n < 200_000; n++)
-            {
-                var eventId = $"c{connection}-{n}";
-                var message = new MqttApplicationMessageBuilder()
-                    .WithTopic("sharpeyes/v1/alarms/" + TestDevices.AlarmId(n % Devices))
-                    .WithPayload(TestDevices.AlarmJson(eventId))
-                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
-                inFlight.Add(PublishOne(client, message, eventId, acked));
-                if (inFlight.Count >= 32)
-                {
-                    await Task.WhenAny(inFlight);
-                    inFlight.RemoveAll(t => t.IsCompleted);
-                }
-            }
-        }
-        catch (Exception)
-        {
-            // The gateway went away mid-burst: what was acknowledged is recorded.
-        }
-
-        await Task.WhenAll(inFlight).WaitAsync(TimeSpan.FromSeconds(30));
-    }
-
-    private static async Task PublishOne(IMqttClient client, MqttApplicationMessage message, string eventId, ConcurrentDictionary<string, bool> acked)
-    {
-        try
-        {
-            var result = await client.PublishAsync(message);
-            if (result.ReasonCode == MqttClientPublishReasonCode.Success)
-            {
-                acked[eventId] = true;
-            }
-        }
-        catch (Exception)
-        {
-            // Not acknowledged: the publisher would retry it.
-        }
+        var devices = Enumerable.Range(0, Devices).Select(TestDevices.AlarmId).ToList();
+        await AlarmPublisher.PublishAsync(client, devices, Enumerable.Range(0, 200_000).TakeWhile(_ => DateTime.UtcNow < deadline).Select(n => $"c{connection}-{n}"), acked, stop);
     }
 
     private static async Task AssertAllOnFeedAsync(GatewayProcess gateway, string centreKey, HashSet<string> acked)
