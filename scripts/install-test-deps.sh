@@ -4,9 +4,10 @@
 #   GStreamer with gst-rtsp-server and python3-gi (tests/rtsp/rtsp_server.py, the RTSP cameras of the stream tests,
 #                     run by the system /usr/bin/python3; x264enc is in plugins-ugly, x265enc in plugins-bad)
 #   mosquitto-clients (mosquitto_pub/mosquitto_sub: a non-.NET MQTT client for the wire tests)
+#   mosquitto         (the broker: an external MQTT endpoint for the outbox tests, which run /usr/sbin/mosquitto
+#                     with a config of their own on a free port). Its package starts a system service on port 1883,
+#                     the gateway's own default, so when this script installs it, it stops and disables that service.
 #   nodejs + npm      (the Node gRPC/MQTT clients and the turf/gcoord geometry oracles), then tests/node's packages.
-# The mosquitto *broker* is not installed here: on a systemd machine its package starts a service on port 1883,
-# the gateway's own default. The benchmark (bench/run.sh) installs it and runs it on a port of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,12 +24,27 @@ for pkg in gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 python3-gi \
   installed "$pkg" || missing+=("$pkg")
 done
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+broker_missing=false
+installed mosquitto || { missing+=(mosquitto); broker_missing=true; }
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${missing[*]}"
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The broker package's postinst enables (and on a running systemd or sysvinit, starts) mosquitto.service on port
+# 1883. Only a broker this script installed is stopped and disabled: one an operator set up stays as it is. Without
+# an init system (a container) nothing was started, and disabling the rc links is harmless.
+if $broker_missing; then
+  echo "install-test-deps: stopping and disabling the mosquitto system service (tests run their own brokers)"
+  if [ -d /run/systemd/system ]; then
+    sudo_if_needed systemctl disable --now mosquitto.service
+  elif [ -x /etc/init.d/mosquitto ]; then
+    sudo_if_needed /etc/init.d/mosquitto stop >/dev/null 2>&1 || true
+    sudo_if_needed update-rc.d mosquitto disable >/dev/null 2>&1 || true
+  fi
 fi
 
 # Node packages for tests/node, reinstalled only when package-lock.json changed.

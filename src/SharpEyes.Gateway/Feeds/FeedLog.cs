@@ -27,10 +27,19 @@ public sealed class FeedLog(FeedHub hub, GatewayStore store) : IJournalParticipa
     /// Adds up to <paramref name="max"/> events after <paramref name="after"/> whose region code starts with
     /// <paramref name="prefix"/> to <paramref name="into"/>, and returns the last sequence examined (events filtered
     /// out count as examined). When that equals <paramref name="after"/> the reader is caught up, and
-    /// <paramref name="newer"/> completes when more events commit.
+    /// <paramref name="newer"/> completes when more events commit. A reader behind <see cref="PrunedThrough"/> is moved
+    /// up to it (nothing read).
     /// </summary>
     public long Read(long after, int max, string prefix, List<FeedEvent> into, out Task newer)
     {
+        var pruned = PrunedThrough;
+        if (after < pruned)
+        {
+            // Deleted by retention (the in-memory ring may still hold some): the reader moves past them.
+            newer = Task.CompletedTask;
+            return pruned;
+        }
+
         var start = into.Count;
         if (!hub.TryRead(after, max, into, out newer))
         {

@@ -201,6 +201,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var e in o.Outbox.Endpoints)
         {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(e.Name, "^[a-z0-9][a-z0-9_-]{0,39}$"))
+            {
+                failures.Add($"Outbox:Endpoints: Name '{e.Name}' must be 1-40 lower-case letters, digits, '-' or '_' (it labels metrics)");
+            }
+
             if (!names.Add(e.Name))
             {
                 failures.Add($"Outbox:Endpoints: the name '{e.Name}' is used twice; give each endpoint its own Name");
@@ -223,9 +228,14 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             }
         }
 
-        if (o.Outbox.FeedRetention <= TimeSpan.Zero || o.Outbox.PruneInterval <= TimeSpan.Zero || o.Alarms.Retention <= TimeSpan.Zero)
+        if (o.Outbox.FeedRetention <= TimeSpan.Zero || o.Alarms.Retention <= TimeSpan.Zero)
         {
-            failures.Add("Outbox:FeedRetention, Outbox:PruneInterval and Alarms:Retention must be positive");
+            failures.Add("Outbox:FeedRetention and Alarms:Retention must be positive");
+        }
+
+        if (o.Outbox.PruneInterval < TimeSpan.FromSeconds(1) || o.Outbox.PruneInterval > TimeSpan.FromDays(45))
+        {
+            failures.Add("Outbox:PruneInterval must be between 1 second and 45 days");
         }
 
         foreach (var county in o.CountyCodes)

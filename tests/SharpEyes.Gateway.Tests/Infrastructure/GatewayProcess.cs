@@ -83,6 +83,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         {
             if (process.HasExited)
             {
+                process.WaitForExit(); // also waits until the redirected output is read to its end
                 throw new InvalidOperationException("gateway exited at start:\n" + gateway.Output);
             }
 
