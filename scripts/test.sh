@@ -10,10 +10,20 @@ bash scripts/install-test-deps.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# The fault tests (tests/SharpEyes.Gateway.Tests/Delivery) add a row each to this table; printed at the end.
+fault_report=tests/SharpEyes.Gateway.Tests/bin/Release/net10.0/fault-report.md
+rm -f "$fault_report"
 set +e
 dotnet test --solution SharpEyes.sln -c Release --no-progress 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+
+if [[ -f "$fault_report" ]]; then
+  echo
+  echo "Fault tests (injected fault, events, arrived, duplicates, time to recover):"
+  cat "$fault_report"
+  echo
+fi
 
 # Sum the per-project summaries ("total: N / failed: N / succeeded: N / skipped: N").
 awk '
