@@ -190,8 +190,14 @@ public sealed partial class Journal : IHostedService, IDisposable
         }
     }
 
+    /// <summary>Records a store failure (not an item's own exception, such as a validation error thrown from its work).</summary>
     private void Failed(Exception ex)
     {
+        if (ex is not (SqliteException or IOException))
+        {
+            return;
+        }
+
         Interlocked.Increment(ref _failedBatches);
         var message = ex is SqliteException sqlite ? $"SQLite error {sqlite.SqliteErrorCode}: {StoreFailure.Describe(sqlite)}" : ex.Message;
         var since = Volatile.Read(ref _failure)?.Since ?? _time.GetUtcNow();
