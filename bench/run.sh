@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # SharpEyes benchmark: bare mosquitto baseline, then the Release gateway out of process.
 # Prints a Markdown table and writes it to bench/results/latest.md. Cleans up every process it starts.
-# Usage: bench/run.sh [coverage|streams|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
+# Usage: bench/run.sh [coverage|streams|outbox|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
 #   (none)    the alarm benchmark: mosquitto baseline, then the gateway (writes bench/results/latest.md)
 #   coverage  the coverage section alone: the engine in process over a synthetic county, then a fresh gateway
 #             (no --demo) loaded with that county; replaces or appends its section in bench/results/latest.md
 #   streams   stream health: 4 gst-rtsp-servers (tests/rtsp/rtsp_server.py) × 250 mount points, a gateway with the
 #             schedule on; a full liveness cycle, the steady state and deep-probe cost (section in latest.md)
-#   all       all three, in that order
+#   outbox    feed push to a centre: the bench starts one gateway per phase (no endpoint, a fast and a slow reference
+#             CentreSink in the bench process) and compares alarm intake; delivery rate, depth, lag, drain (section in latest.md)
+#   all       all four, in that order
 set -euo pipefail
 
 MODE=alarms
 case "${1:-}" in
   coverage) MODE=coverage; shift ;;
   streams) MODE=streams; shift ;;
+  outbox) MODE=outbox; shift ;;
   all) MODE=all; shift ;;
 esac
 
@@ -27,9 +30,11 @@ ADMIN_KEY="bench-admin-key-not-secret"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 PIDS=()
+OUTBOX_PIDS="$WORK/outbox-gateway.pid" # the gateway the outbox bench is running now (it starts its own)
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  stop_outbox_gateway || true
   for pid in "${PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
   done
@@ -55,10 +60,19 @@ trap 'exit 143' TERM
 
 log() { echo "bench: $*" >&2; }
 
+stop_outbox_gateway() { # a gateway the outbox bench left behind (it was killed itself); checks the pid is still a gateway
+  local pid
+  pid=$(cat "$OUTBOX_PIDS" 2>/dev/null || true)
+  if [[ -n "$pid" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q sharpeyes.dll; then
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$OUTBOX_PIDS"
+}
+
 # --- mosquitto, installed idempotently ----------------------------------------------------------
 find_mosquitto() { command -v mosquitto 2>/dev/null || { [[ -x /usr/sbin/mosquitto ]] && echo /usr/sbin/mosquitto; } || true; }
 MOSQUITTO=$(find_mosquitto)
-if [[ "$MODE" != coverage && "$MODE" != streams && -z "$MOSQUITTO" ]]; then
+if [[ "$MODE" != coverage && "$MODE" != streams && "$MODE" != outbox && -z "$MOSQUITTO" ]]; then
   log "installing mosquitto"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
@@ -234,21 +248,36 @@ run_streams() { # "$@": extra sharpeyes-bench options
   RC_STREAMS=$rc
 }
 
+# --- outbox: the bench starts a gateway per phase itself (the sink it pushes to lives in the bench process) ---------
+run_outbox() { # "$@": extra sharpeyes-bench options
+  mkdir -p "$RESULTS" "$WORK/outbox"
+  local rc=0
+  RUN_BENCH_TIMEOUT=330 run_bench outbox --gateway-dll "$GATEWAY_DLL" --work "$WORK/outbox" --admin-key "$ADMIN_KEY" \
+    --pid-file "$OUTBOX_PIDS" --out "$RESULTS/latest.md" --total-limit-s 300 "$@" || rc=$?
+  stop_outbox_gateway || true
+  log "outbox done; section in bench/results/latest.md"
+  RC_OUTBOX=$rc
+}
+
 # Each run records its bench's exit status and returns 0, so set -e keeps aborting on any other failure.
 RC_ALARMS=0
 RC_COVERAGE=0
 RC_STREAMS=0
+RC_OUTBOX=0
 case "$MODE" in
   alarms) run_alarms "$@" ;;
   coverage) run_coverage "$@" ;;
   streams) run_streams "$@" ;;
+  outbox) run_outbox "$@" ;;
   all)
     run_alarms "$@"
     run_coverage "$@"
     run_streams "$@"
+    run_outbox "$@"
     ;;
 esac
 log "done in $(( $(date +%s) - SCRIPT_START )) s"
 (( RC_ALARMS == 0 )) || exit "$RC_ALARMS"
 (( RC_COVERAGE == 0 )) || exit "$RC_COVERAGE"
-exit "$RC_STREAMS"
+(( RC_STREAMS == 0 )) || exit "$RC_STREAMS"
+exit "$RC_OUTBOX"

@@ -11,10 +11,12 @@ using SharpEyes.Bench.Reporting;
 // sharpeyes-bench coverage [--grpc-port G --gateway-pid PID --admin-key K] [--out latest.md] [--json coverage.json]
 //                          (without --grpc-port: the in-process rows only; see Coverage/CoverageCommand.cs)
 // sharpeyes-bench streams  --grpc-port G --gateway-pid PID --admin-key K --rtsp-ports P,.. --rtsp-pids Q,.. (Streams/StreamsCommand.cs)
+// sharpeyes-bench outbox   --gateway-dll sharpeyes.dll --work DIR --admin-key K [--pid-file F] [--out latest.md]
+//                          (starts its own gateways and a CentreSink; see Outbox/OutboxCommand.cs)
 // All are driven by bench/run.sh, which starts and stops the processes under test.
-if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams"))
+if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox"))
 {
-    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams --option value ... (see bench/run.sh)");
+    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams|outbox --option value ... (see bench/run.sh)");
     return 2;
 }
 
@@ -39,6 +41,11 @@ if (args[0] == "coverage")
 if (args[0] == "streams")
 {
     return await SharpEyes.Bench.Streams.StreamsCommand.RunAsync(options, cancel.Token);
+}
+
+if (args[0] == "outbox")
+{
+    return await SharpEyes.Bench.Outbox.OutboxCommand.RunAsync(options, cancel.Token);
 }
 
 if (args[0] == "baseline")

@@ -37,6 +37,7 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
     private long _persisted;
     private int _persisting;
     private string? _lastError;
+    private string? _lastCause;
     private DateTimeOffset? _lastErrorAt;
     private DateTimeOffset? _lastAckAt;
 
@@ -234,7 +235,16 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
                 OnRetry = args =>
                 {
                     Interlocked.Increment(ref _failures);
-                    var error = Describe(args.Outcome.Exception!);
+                    var ex = args.Outcome.Exception!;
+                    // While the circuit is open the attempt fails fast; keep the real cause in view.
+                    var error = ex is BrokenCircuitException && Volatile.Read(ref _lastCause) is { } cause
+                        ? $"circuit open (last failure: {cause})"
+                        : Describe(ex);
+                    if (ex is not BrokenCircuitException)
+                    {
+                        Volatile.Write(ref _lastCause, error);
+                    }
+
                     Volatile.Write(ref _lastError, error);
                     _lastErrorAt = _time.GetUtcNow();
                     LogAttemptFailed(_logger, Name, args.AttemptNumber + 1, error, args.RetryDelay);
