@@ -28,6 +28,10 @@ public sealed class GatewayMetrics
     private readonly Lock _coverageLock = new();
     private (DateTimeOffset At, List<(string Region, Kpi Kpi)> Kpis)? _coverage;
 
+    // prometheus-net's default registry would listen to every EventCounter and Meter in the process; the gateway
+    // serves only its own registry, so nothing should be listening for it.
+    static GatewayMetrics() => Metrics.SuppressDefaultMetrics();
+
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, OutboxService outbox, StreamHealthMonitor streams,
         DeviceCatalog devices, UptimeLedger uptime, CoverageReports coverage, GeographyState geography, IOptions<GatewayOptions> options, TimeProvider time)
