@@ -1,7 +1,5 @@
-using Microsoft.Extensions.Options;
 using Prometheus;
 using SharpEyes.Gateway.Alarms;
-using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Coverage;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Feeds;
@@ -34,7 +32,7 @@ public sealed class GatewayMetrics
 
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, OutboxService outbox, StreamHealthMonitor streams,
-        DeviceCatalog devices, UptimeLedger uptime, CoverageReports coverage, GeographyState geography, IOptions<GatewayOptions> options, TimeProvider time)
+        DeviceCatalog devices, CoverageReports coverage, GeographyState geography, TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
@@ -127,14 +125,10 @@ public sealed class GatewayMetrics
                 }
 
                 var kpis = new List<(string, Kpi)>();
+                // The report's summary row holds the coverage KPIs and the camera KPIs (CameraKpis, 24 h window) alike.
                 foreach (var county in geography.KnownCounties.Order(StringComparer.Ordinal))
                 {
-                    var summary = coverage.Report(county, RegionLevel.County).Summary;
-                    kpis.AddRange(summary.Kpis.Select(k => (county, k)));
-                    var cameras = devices.All.Where(d => d.Device.Kind == DeviceKind.Camera && d.Device.RegionCode.StartsWith(county, StringComparison.Ordinal)).ToList();
-                    var names = summary.Kpis.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
-                    kpis.AddRange(CameraKpis.Of(cameras, uptime, options.Value.Coverage.HdMinHeight, now, 24).Kpis()
-                        .Where(k => !names.Contains(k.Name)).Select(k => (county, k)));
+                    kpis.AddRange(coverage.Report(county, RegionLevel.County).Summary.Kpis.Select(k => (county, k)));
                 }
 
                 _coverage = (now, kpis);
