@@ -58,7 +58,7 @@ public sealed class AlarmStats : IJournalParticipant
 
     internal void CountDuplicate(JournalTransaction tx)
     {
-        tx.Execute("INSERT INTO counters(name, value) VALUES('alarms.duplicates', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1");
+        tx.AddToCounter("alarms.duplicates", 1);
         Interlocked.Increment(ref _duplicates);
     }
 

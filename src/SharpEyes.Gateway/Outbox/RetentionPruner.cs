@@ -64,7 +64,7 @@ public sealed partial class RetentionPruner(
         {
             // The newest sequence that is both old enough and acknowledged everywhere (and not the last event: the
             // feed's last sequence must stay readable so sequences are never reused after a restart).
-            var through = Scalar(tx, """
+            var through = tx.Scalar("""
                 SELECT COALESCE(MAX(seq), 0) FROM (SELECT seq FROM feed_events
                 WHERE seq <= $p0 AND seq < (SELECT MAX(seq) FROM feed_events) AND COALESCE(committed_at, 0) < $p1
                 ORDER BY seq LIMIT $p2)
@@ -82,14 +82,14 @@ public sealed partial class RetentionPruner(
                 alarmCutoff, MaxRowsPerRun);
             if (alarms > 0)
             {
-                tx.Execute("INSERT INTO counters(name, value) VALUES('alarms.pruned', $p0) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", alarms);
+                tx.AddToCounter("alarms.pruned", alarms);
             }
 
             var letters = 0;
             foreach (var (reason, count) in Counts(tx, alarmCutoff))
             {
                 letters += tx.Execute("DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE reason = $p0 AND received_at < $p1 LIMIT $p2)", reason, alarmCutoff, count);
-                tx.Execute("INSERT INTO counters(name, value) VALUES($p0, $p1) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", "dead_letters.pruned:" + reason, count);
+                tx.AddToCounter("dead_letters.pruned:" + reason, count);
             }
 
             if (feed + alarms + letters > 0)
@@ -103,10 +103,7 @@ public sealed partial class RetentionPruner(
 
     private static List<(string Reason, int Count)> Counts(JournalTransaction tx, long cutoff)
     {
-        var command = tx.Command("SELECT reason, MIN(COUNT(*), $p1) FROM dead_letters WHERE received_at < $p0 GROUP BY reason", 2);
-        command.Parameters[0].Value = cutoff;
-        command.Parameters[1].Value = MaxRowsPerRun;
-        using var reader = command.ExecuteReader();
+        using var reader = tx.Bound("SELECT reason, MIN(COUNT(*), $p1) FROM dead_letters WHERE received_at < $p0 GROUP BY reason", cutoff, MaxRowsPerRun).ExecuteReader();
         var counts = new List<(string, int)>();
         while (reader.Read())
         {
@@ -114,17 +111,6 @@ public sealed partial class RetentionPruner(
         }
 
         return counts;
-    }
-
-    private static long Scalar(JournalTransaction tx, string sql, params object[] values)
-    {
-        var command = tx.Command(sql, values.Length);
-        for (var i = 0; i < values.Length; i++)
-        {
-            command.Parameters[i].Value = values[i];
-        }
-
-        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention deleted {Feed} feed events (through sequence {Through}), {Alarms} alarms and {Letters} dead letters")]

@@ -346,7 +346,14 @@ public sealed class JournalTransaction
         return command;
     }
 
-    public int Execute(string sql, params object?[] values)
+    public int Execute(string sql, params object?[] values) => Bound(sql, values).ExecuteNonQuery();
+
+    /// <summary>The first column of the first row, as a 64-bit integer (0 for NULL).</summary>
+    public long Scalar(string sql, params object?[] values) =>
+        Bound(sql, values).ExecuteScalar() is { } value and not DBNull ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+
+    /// <summary>The cached command for <paramref name="sql"/> with $p0, $p1, ... set to <paramref name="values"/>.</summary>
+    public SqliteCommand Bound(string sql, params object?[] values)
     {
         var command = Command(sql, values.Length);
         for (var i = 0; i < values.Length; i++)
@@ -354,8 +361,12 @@ public sealed class JournalTransaction
             command.Parameters[i].Value = values[i] ?? DBNull.Value;
         }
 
-        return command.ExecuteNonQuery();
+        return command;
     }
+
+    /// <summary>Adds <paramref name="delta"/> to a persisted counter (table <c>counters</c>), creating it at <paramref name="delta"/>.</summary>
+    public void AddToCounter(string name, long delta) =>
+        Execute("INSERT INTO counters(name, value) VALUES($p0, $p1) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", name, delta);
 
     /// <summary>Appends a feed event: assigns its sequence, persists it, and publishes it to subscribers after commit.</summary>
     public FeedEvent AppendFeedEvent(FeedEvent feedEvent)
