@@ -191,12 +191,7 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
             {
                 try
                 {
-                    await _journal.ExecuteAsync(tx =>
-                    {
-                        _cursors.Save(tx, Name, wanted);
-                        return true;
-                    }).ConfigureAwait(false);
-                    Interlocked.Exchange(ref _persisted, wanted);
+                    await SaveCursorAsync(wanted).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {
@@ -216,6 +211,16 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
                 return;
             }
         }
+    }
+
+    private async Task SaveCursorAsync(long acked)
+    {
+        await _journal.ExecuteAsync(tx =>
+        {
+            _cursors.Save(tx, Name, acked);
+            return true;
+        }).ConfigureAwait(false);
+        Interlocked.Exchange(ref _persisted, acked);
     }
 
     private ResiliencePipeline<long> BuildPipeline()
@@ -302,11 +307,7 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
         {
             try
             {
-                await _journal.ExecuteAsync(tx =>
-                {
-                    _cursors.Save(tx, Name, acked);
-                    return true;
-                }).ConfigureAwait(false);
+                await SaveCursorAsync(acked).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
