@@ -150,14 +150,7 @@ public sealed class CentreDeliveryTests
             ];
             var rig = new Rig(sink, sinkDb, args);
             rig.Gateway = await GatewayProcess.StartAsync(rig._dataDir, AdminKey, args);
-            var admin = new Admin.AdminClient(rig.Gateway.Channel);
-            rig._vendorKey = (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = Role.Vendor, VendorId = VendorId }, GatewayProcess.Auth(AdminKey))).ApiKey;
-            var registry = new DeviceRegistry.DeviceRegistryClient(rig.Gateway.Channel);
-            for (var i = 0; i < Devices; i++)
-            {
-                await registry.RegisterDeviceAsync(TestDevices.Alarm(i, lon: 114.56 + (i * 0.01), lat: 37.60), GatewayProcess.Auth(rig._vendorKey));
-            }
-
+            rig._vendorKey = await rig.Gateway.AddVendorWithAlarmDevicesAsync(AdminKey, VendorId, Devices);
             return rig;
         }
 

@@ -149,18 +149,7 @@ public sealed class MqttEndpointTests
         Assert.Contains("Outbox:Endpoints 'centre': Topic must be a non-empty topic name without wildcards", error.Message, StringComparison.Ordinal);
     }
 
-    private static async Task<string> SetUpAsync(GatewayProcess gateway)
-    {
-        var admin = new Admin.AdminClient(gateway.Channel);
-        var vendor = (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = Role.Vendor, VendorId = VendorId }, GatewayProcess.Auth(AdminKey))).ApiKey;
-        var registry = new DeviceRegistry.DeviceRegistryClient(gateway.Channel);
-        for (var i = 0; i < Devices; i++)
-        {
-            await registry.RegisterDeviceAsync(TestDevices.Alarm(i, lon: 114.56 + i * 0.01, lat: 37.60), GatewayProcess.Auth(vendor));
-        }
-
-        return vendor;
-    }
+    private static Task<string> SetUpAsync(GatewayProcess gateway) => gateway.AddVendorWithAlarmDevicesAsync(AdminKey, VendorId, Devices);
 
     /// <summary>Waits until the subscriber holds every sequence 1..L, L the feed's last (at least <paramref name="atLeast"/>); returns L.</summary>
     private static async Task<long> WaitUntilDeliveredAsync(HttpClient http, FeedSubscriber subscriber, long atLeast, TimeSpan timeout, Func<string> diagnostics)

@@ -65,15 +65,9 @@ public sealed class DurabilityTests
 
     private static async Task<(string Vendor, string Centre)> SetUpAsync(GatewayProcess gateway)
     {
+        var vendor = await gateway.AddVendorWithAlarmDevicesAsync(AdminKey, "vendor-d", Devices);
         var admin = new Admin.AdminClient(gateway.Channel);
-        var vendor = (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = Role.Vendor, VendorId = "vendor-d" }, GatewayProcess.Auth(AdminKey))).ApiKey;
         var centre = (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = Role.Centre }, GatewayProcess.Auth(AdminKey))).ApiKey;
-        var registry = new DeviceRegistry.DeviceRegistryClient(gateway.Channel);
-        for (var i = 0; i < Devices; i++)
-        {
-            await registry.RegisterDeviceAsync(TestDevices.Alarm(i, lon: 114.56 + i * 0.01, lat: 37.60), GatewayProcess.Auth(vendor));
-        }
-
         return (vendor, centre);
     }
 

@@ -46,6 +46,23 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public static Metadata Auth(string key) => new() { { "authorization", "Bearer " + key } };
 
+    /// <summary>
+    /// Creates a vendor key and registers <paramref name="devices"/> alarm devices (<see cref="TestDevices.AlarmId"/>
+    /// 0..n-1, a kilometre apart across the county); returns the vendor's key.
+    /// </summary>
+    public async Task<string> AddVendorWithAlarmDevicesAsync(string adminKey, string vendorId, int devices)
+    {
+        var admin = new SharpEyes.V1.Admin.AdminClient(Channel);
+        var vendor = (await admin.CreateApiKeyAsync(new SharpEyes.V1.CreateApiKeyRequest { Role = SharpEyes.V1.Role.Vendor, VendorId = vendorId }, Auth(adminKey))).ApiKey;
+        var registry = new SharpEyes.V1.DeviceRegistry.DeviceRegistryClient(Channel);
+        for (var i = 0; i < devices; i++)
+        {
+            await registry.RegisterDeviceAsync(TestDevices.Alarm(i, lon: 114.56 + (i * 0.01), lat: 37.60), Auth(vendor));
+        }
+
+        return vendor;
+    }
+
     /// <param name="adminKey">SHARPEYES_ADMIN_KEY for the process; null starts it without one (it generates the first key).</param>
     public static async Task<GatewayProcess> StartAsync(string dataDir, string? adminKey, params string[] extraArgs)
     {
