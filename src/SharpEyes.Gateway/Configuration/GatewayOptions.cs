@@ -35,6 +35,7 @@ public sealed class GatewayOptions
     public CoverageOptions Coverage { get; set; } = new();
     public StreamOptions Streams { get; set; } = new();
     public OutboxOptions Outbox { get; set; } = new();
+    public LimitOptions Limits { get; set; } = new();
 
     /// <summary>DORI level at which a camera's range is derived from its lens.</summary>
     public DoriLevel RangeDoriLevel { get; set; } = DoriLevel.Observation;

@@ -59,6 +59,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<OutboxService>();
         services.AddSingleton<RetentionPruner>();
         services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<ClientRefusals>();
         services.PostConfigure<GatewayOptions>(o =>
         {
             foreach (var e in o.Outbox.Endpoints)
@@ -236,6 +237,17 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (o.Outbox.PruneInterval < TimeSpan.FromSeconds(1) || o.Outbox.PruneInterval > TimeSpan.FromDays(45))
         {
             failures.Add("Outbox:PruneInterval must be between 1 second and 45 days");
+        }
+
+        var l = o.Limits;
+        if (l.LogInterval <= TimeSpan.Zero || l.MqttConnectTimeout <= TimeSpan.Zero || l.FailedAuthWindow <= TimeSpan.Zero)
+        {
+            failures.Add("Limits: LogInterval, MqttConnectTimeout and FailedAuthWindow must be positive");
+        }
+
+        if (l.MqttMaxConnectionsPerAddress > l.MqttMaxConnections || l.MqttMaxConnectPacketBytes > l.MqttMaxPacketBytes)
+        {
+            failures.Add("Limits: MqttMaxConnectionsPerAddress must not exceed MqttMaxConnections, nor MqttMaxConnectPacketBytes MqttMaxPacketBytes");
         }
 
         foreach (var county in o.CountyCodes)

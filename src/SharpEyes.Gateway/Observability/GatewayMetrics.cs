@@ -20,7 +20,7 @@ namespace SharpEyes.Gateway.Observability;
 public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
-    private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _storeFailures;
+    private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _storeFailures, _refusals;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
         _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget;
     private readonly Lock _coverageLock = new();
@@ -32,7 +32,7 @@ public sealed class GatewayMetrics
 
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, OutboxService outbox, StreamHealthMonitor streams,
-        DeviceCatalog devices, CoverageReports coverage, GeographyState geography, TimeProvider time)
+        DeviceCatalog devices, CoverageReports coverage, GeographyState geography, ClientRefusals refusals, TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
@@ -59,6 +59,7 @@ public sealed class GatewayMetrics
         _devices = f.CreateGauge("sharpeyes_devices", "Registered devices by kind and status", "kind", "status");
         _kpi = f.CreateGauge("sharpeyes_kpi", "Coverage and camera KPIs per county (value 0-1; formulas in the coverage report)", "region", "kpi");
         _kpiTarget = f.CreateGauge("sharpeyes_kpi_target", "The national target of each KPI (0 = none)", "region", "kpi");
+        _refusals = f.CreateCounter("sharpeyes_refusals_total", "Clients refused by a limit or a failed authentication, by kind (SharpEyes:Limits)", "kind");
 
         Registry.AddBeforeCollectCallback(() =>
         {
@@ -84,6 +85,11 @@ public sealed class GatewayMetrics
                 _circuit.WithLabels(e.Name).Set((int)e.Circuit);
                 _connected.WithLabels(e.Name).Set(e.Connected ? 1 : 0);
                 _backlogExceeded.WithLabels(e.Name).Set(e.Depth > outbox.BacklogLimit ? 1 : 0);
+            }
+
+            foreach (var (kind, count) in refusals.Snapshot())
+            {
+                _refusals.WithLabels(kind).IncTo(count);
             }
 
             _storeWritable.Set(journal.Failure is null ? 1 : 0);

@@ -1,0 +1,75 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace SharpEyes.Gateway.Configuration;
+
+/// <summary>
+/// The "SharpEyes:Limits" section: every bound the gateway puts on what a client may make it hold or do. Each
+/// refusal is counted in <c>sharpeyes_limit_refusals_total{limit}</c> (see <see cref="Observability.LimitCounters"/>)
+/// and logged at most once per <see cref="LogInterval"/> per limit.
+/// </summary>
+public sealed class LimitOptions
+{
+    /// <summary>Repeated refusals and warnings of one kind are logged at most once per this interval, with the count since the last line.</summary>
+    public TimeSpan LogInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Client-supplied text (client ids, user names, topics) is cut to this many characters in logs.</summary>
+    [Range(16, 4096)] public int LoggedClientTextChars { get; set; } = 128;
+
+    // --- MQTT listener ---
+
+    /// <summary>A TCP connection to the MQTT port that has not completed CONNECT in this long is closed.</summary>
+    public TimeSpan MqttConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Open MQTT connections (authenticated or not); more are closed at once.</summary>
+    [Range(1, 1_000_000)] public int MqttMaxConnections { get; set; } = 10_000;
+
+    /// <summary>Open MQTT connections from one IP address.</summary>
+    [Range(1, 1_000_000)] public int MqttMaxConnectionsPerAddress { get; set; } = 500;
+
+    /// <summary>Largest CONNECT packet (before authentication), in bytes; a larger one closes the connection before it is read.</summary>
+    [Range(256, 16 << 20)] public int MqttMaxConnectPacketBytes { get; set; } = 16 * 1024;
+
+    /// <summary>Largest packet an authenticated client may send, in bytes (alarms above Alarms:MaxPayloadBytes and below this are dead-lettered as oversized).</summary>
+    [Range(1024, 256 << 20)] public int MqttMaxPacketBytes { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// Longest keepalive the broker allows, in seconds. MQTT 5 clients asking for more (or 0, none) are told this
+    /// value in CONNACK (server keep alive); MQTT 3.1.1 clients asking for more or 0 are refused. A client silent for
+    /// 1.5 times its keepalive is disconnected.
+    /// </summary>
+    [Range(5, 65_535)] public int MqttMaxKeepAliveSeconds { get; set; } = 300;
+
+    /// <summary>MQTT sessions (connected or kept for a client that left with clean start off) per vendor.</summary>
+    [Range(1, 1_000_000)] public int MqttMaxSessionsPerVendor { get; set; } = 5_000;
+
+    /// <summary>Sessions per vendor that may subscribe (to its dead letters); each holds a queue of up to <see cref="MqttMaxQueuedMessagesPerSession"/>.</summary>
+    [Range(1, 10_000)] public int MqttMaxSubscriberSessionsPerVendor { get; set; } = 10;
+
+    /// <summary>Messages queued for one session while its client is away or slow; the oldest are dropped beyond this (counted).</summary>
+    [Range(1, 1_000_000)] public int MqttMaxQueuedMessagesPerSession { get; set; } = 1_000;
+
+    // --- gRPC ---
+
+    /// <summary>Largest request message of any gRPC method without a limit of its own, in bytes.</summary>
+    [Range(1024, 1 << 30)] public int GrpcMaxRequestBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest GeoJSON import request (Geography.ImportGrids, ImportKeySites), in bytes.</summary>
+    [Range(1024, 1 << 30)] public int GrpcMaxImportBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Failed authentications (gRPC or MQTT) one IP address may make per <see cref="FailedAuthWindow"/>; beyond it, its attempts are refused unchecked until the window passes.</summary>
+    [Range(1, 1_000_000)] public int FailedAuthPerAddress { get; set; } = 20;
+
+    public TimeSpan FailedAuthWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Rejected devices listed one by one in a RegisterDevices answer; the rest are only counted.</summary>
+    [Range(0, 100_000)] public int BulkRejectedResults { get; set; } = 1_000;
+
+    /// <summary>Errors listed in a rejected GeoJSON import's answer (message and trailer); the rest are only counted.</summary>
+    [Range(1, 10_000)] public int ImportErrorsListed { get; set; } = 50;
+
+    /// <summary>Feeds.Subscribe streams open at once.</summary>
+    [Range(1, 100_000)] public int FeedSubscribers { get; set; } = 64;
+
+    /// <summary>Live events buffered for one feed subscriber that does not read; past this it is dropped with a status naming the sequence to resume from.</summary>
+    [Range(16, 10_000_000)] public int FeedSubscriberBuffer { get; set; } = 10_000;
+}
