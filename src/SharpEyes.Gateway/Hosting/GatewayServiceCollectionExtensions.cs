@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Alarms;
@@ -11,6 +12,9 @@ using SharpEyes.Gateway.Feeds;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Incidents;
 using SharpEyes.Gateway.Liveness;
+using SharpEyes.Gateway.Mqtt;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using MQTTnet.AspNetCore;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Outbox;
 using Prometheus;
@@ -51,6 +55,11 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<DeadLetterSink>();
         services.AddSingleton<AlarmIntake>();
         services.AddSingleton<MqttBroker>();
+        services.AddSingleton<MqttConnectionHandler>();
+        services.AddSingleton<MqttConnectionGuard>();
+        services.AddSingleton<MqttSessionPolicy>();
+        services.AddSingleton<AuthFailureLimiter>();
+        services.TryAddKeyedSingleton(MqttConnectionGuard.ClockKey, TimeProvider.System);
         services.AddSingleton<IncidentSweeper>();
         services.AddSingleton<KeepaliveMonitor>();
         services.AddSingleton<FfmpegRunner>();
@@ -103,6 +112,14 @@ public static class GatewayServiceCollectionExtensions
             var address = IPAddress.Parse(o.BindAddress);
             kestrel.Listen(address, o.GrpcPort, l => l.Protocols = HttpProtocols.Http2);
             kestrel.Listen(address, o.HttpPort, l => l.Protocols = HttpProtocols.Http1);
+            // The embedded broker rides on Kestrel (MQTTnet.AspNetCore) so that the guard sees every connection and
+            // every packet header before MQTTnet does.
+            kestrel.Listen(address, o.MqttPort, l =>
+            {
+                var guard = l.ApplicationServices.GetRequiredService<MqttConnectionGuard>();
+                l.Use(next => connection => guard.OnConnectionAsync(connection, next));
+                l.UseConnectionHandler<MqttConnectionHandler>();
+            });
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         return builder;

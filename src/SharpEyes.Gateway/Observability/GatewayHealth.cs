@@ -1,3 +1,4 @@
+using SharpEyes.Gateway.Mqtt;
 using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;

@@ -203,8 +203,8 @@ public sealed class MqttAlarmTests : IAsyncLifetime
 
         Assert.Contains("BadUserNameOrPassword", wrongKey.Message + wrongKey.InnerException?.Message, StringComparison.Ordinal);
         Assert.Contains("BadUserNameOrPassword", wrongName.Message + wrongName.InnerException?.Message, StringComparison.Ordinal);
-        // The refusals are logged, naming the client and user, never the password (an API key).
-        Assert.Contains(_host.Logs.Lines, l => l.Contains("Refused MQTT connection", StringComparison.Ordinal));
+        // The refusals are counted and logged (once per interval), naming the user and the key id, never the password (an API key).
+        Assert.Contains(_host.Logs.Lines, l => l.Contains("Refused auth-failed-mqtt", StringComparison.Ordinal) && l.Contains("key id 0000", StringComparison.Ordinal));
         Assert.DoesNotContain("se_0000_wrong", _host.Logs.All, StringComparison.Ordinal);
         Assert.DoesNotContain(_vendorA, _host.Logs.All, StringComparison.Ordinal);
     }

@@ -1,0 +1,106 @@
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Auth;
+
+/// <summary>Which request-size limit a gRPC method answers to (settings in SharpEyes:Limits).</summary>
+public enum RequestLimit
+{
+    /// <summary>Limits:GrpcMaxRequestBytes (4 MiB).</summary>
+    Default,
+
+    /// <summary>Limits:GrpcMaxImportBytes (64 MiB): GeoJSON imports.</summary>
+    Import,
+}
+
+/// <summary>
+/// Who may do one thing the gateway offers: a gRPC method (by its full path), an HTTP endpoint ("GET /path") or an
+/// MQTT operation ("MQTT ..."). <see cref="Roles"/> are the API key roles allowed; <see cref="Anonymous"/> means no
+/// key is needed. <see cref="VendorScope"/> says what a vendor key sees or may change there.
+/// </summary>
+public sealed record Access(string Operation, IReadOnlyList<Role> Roles, string VendorScope = "", bool Anonymous = false, RequestLimit Limit = RequestLimit.Default)
+{
+    public bool Allows(Role role) => Roles.Contains(role);
+}
+
+/// <summary>
+/// The authorization of every gRPC method, HTTP endpoint and MQTT operation, kept as data in one place:
+/// deny-by-default. The gateway refuses to start when a mapped endpoint has no entry here (<see cref="AccessEnforcement"/>),
+/// the authorization matrix test calls every method with every role and checks the outcome against this table, and
+/// docs/security.md renders it. Admin keys are listed explicitly where they are allowed.
+/// </summary>
+public static class AccessTable
+{
+    private const Role A = Role.Admin, V = Role.Vendor, O = Role.Operator, P = Role.Planner, C = Role.Centre;
+
+    private const string Own = "its own devices only; another vendor's device is answered as not registered";
+
+    public const string MqttConnect = "MQTT CONNECT";
+    public const string MqttPublishAlarm = "MQTT PUBLISH sharpeyes/v1/alarms/{device_id}";
+    public const string MqttSubscribeDeadLetters = "MQTT SUBSCRIBE sharpeyes/v1/deadletter/{vendor_id}";
+
+    public static IReadOnlyList<Access> Rules { get; } =
+    [
+        new("/sharpeyes.v1.DeviceRegistry/RegisterDevice", [A, V], Own),
+        new("/sharpeyes.v1.DeviceRegistry/RegisterDevices", [A, V], Own),
+        new("/sharpeyes.v1.DeviceRegistry/GetDevice", [A, V, O, P, C], Own),
+        new("/sharpeyes.v1.DeviceRegistry/ListDevices", [A, V, O, P, C], "its own devices only"),
+        new("/sharpeyes.v1.DeviceRegistry/DeregisterDevice", [A, V], Own),
+        new("/sharpeyes.v1.DeviceRegistry/Heartbeat", [A, V], "its own devices only; another vendor's ids are listed as unknown"),
+
+        new("/sharpeyes.v1.Admin/CreateApiKey", [A]),
+        new("/sharpeyes.v1.Admin/ListApiKeys", [A]),
+        new("/sharpeyes.v1.Admin/RevokeApiKey", [A]),
+        new("/sharpeyes.v1.Admin/GetStats", [A]),
+
+        new("/sharpeyes.v1.Geography/ImportGrids", [A, P], Limit: RequestLimit.Import),
+        new("/sharpeyes.v1.Geography/ImportKeySites", [A, P], Limit: RequestLimit.Import),
+        new("/sharpeyes.v1.Geography/LoadDemo", [A, P]),
+        new("/sharpeyes.v1.Geography/ListGrids", [A, O, P, C]),
+        new("/sharpeyes.v1.Geography/ListKeySites", [A, O, P, C]),
+        new("/sharpeyes.v1.Geography/Locate", [A, O, P, C]),
+
+        new("/sharpeyes.v1.Incidents/GetIncident", [A, O, P, C]),
+        new("/sharpeyes.v1.Incidents/ListIncidents", [A, O, P, C]),
+        new("/sharpeyes.v1.Incidents/CloseIncident", [A, O]),
+
+        new("/sharpeyes.v1.Feeds/Subscribe", [A, C]),
+
+        new("/sharpeyes.v1.Coverage/GetCoverageReport", [A, O, P, C]),
+        new("/sharpeyes.v1.Coverage/ListGridCoverage", [A, O, P, C]),
+        new("/sharpeyes.v1.Coverage/ListKeySiteCoverage", [A, O, P, C]),
+        new("/sharpeyes.v1.Coverage/ListBlindSpots", [A, O, P, C]),
+        new("/sharpeyes.v1.Coverage/GetCameraCoverage", [A, V, O, P, C], "its own cameras only, without the key sites they see"),
+        new("/sharpeyes.v1.Coverage/GetCoverageMap", [A, O, P, C]),
+        new("/sharpeyes.v1.Coverage/ExportCoverageReport", [A, O, P, C]),
+        new("/sharpeyes.v1.Coverage/SuggestPlacements", [A, O, P, C]),
+        new("/sharpeyes.v1.Coverage/ListCoverageGaps", [A, O, P, C]),
+
+        new("/sharpeyes.v1.StreamHealth/GetCameraHealth", [A, V, O, P, C], Own),
+        new("/sharpeyes.v1.StreamHealth/ListCameraHealth", [A, V, O, P, C], "its own cameras only"),
+        new("/sharpeyes.v1.StreamHealth/GetSnapshot", [A, V, O, C], Own),
+        new("/sharpeyes.v1.StreamHealth/CheckNow", [A, O]),
+        new("/sharpeyes.v1.StreamHealth/GetHealthReport", [A, O, P, C]),
+
+        // The standard services off-the-shelf tools expect: health like /healthz (load balancers probe it without a
+        // key); reflection describes the API (the same .proto files as the repository) to any valid key.
+        new("/grpc.health.v1.Health/Check", [], Anonymous: true),
+        new("/grpc.health.v1.Health/Watch", [], Anonymous: true),
+        new("/grpc.health.v1.Health/List", [], Anonymous: true),
+        new("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", [A, V, O, P, C]),
+        new("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", [A, V, O, P, C]),
+
+        new("GET /healthz", [], Anonymous: true),
+        new("GET /metrics", [], Anonymous: true),
+
+        new(MqttConnect, [V], "username = its vendor id; a client id another vendor's session holds is refused"),
+        new(MqttPublishAlarm, [V], "alarms of its own devices; others are dead-lettered unknown-device"),
+        new(MqttSubscribeDeadLetters, [V], "its own vendor id only, no wildcards"),
+    ];
+
+    private static readonly Dictionary<string, Access> ByOperation = Rules.ToDictionary(r => r.Operation, StringComparer.Ordinal);
+
+    public static Access? Find(string operation) => ByOperation.GetValueOrDefault(operation);
+
+    /// <summary>The entry of an operation the code itself names (MQTT); a missing one is a programming error.</summary>
+    public static Access Get(string operation) => Find(operation) ?? throw new InvalidOperationException($"no access rule for {operation}");
+}

@@ -1,0 +1,437 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Packets;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+using MQTTnet.AspNetCore;
+using SharpEyes.Gateway.Alarms;
+using SharpEyes.Gateway.Auth;
+using SharpEyes.Gateway.Observability;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Mqtt;
+
+/// <summary>
+/// The embedded MQTTnet broker. Vendors connect with username = vendor id and password = their API key; they may
+/// publish alarms for their own devices and subscribe only to their own dead-letter topic.
+/// <para>
+/// A PUBACK means durable, without making each connection wait for a commit per alarm. MQTTnet handles a
+/// connection's publishes one after another on its receive loop, then <em>enqueues</em> the PUBACK for a separate
+/// send loop, which awaits the outbound-packet interceptor before writing each packet. So the publish interceptor
+/// only checks, maps and queues the alarm's transaction, remembering the commit task under the PUBLISH packet id
+/// (captured by the inbound-packet interceptor just before it), and the outbound interceptor holds that packet's
+/// PUBACK (or PUBREC for QoS 2) until the commit completes. If the commit fails, the PUBACK is dropped and the client
+/// disconnected, so the publisher sends the alarm again. The receive loop meanwhile takes the next publish: one
+/// connection's alarms share group commits.
+/// </para>
+/// Accepted alarms are not routed on to subscribers (the feed is the way out); MQTT 5 publishers get a reason code
+/// on the PUBACK for dead-lettered messages.
+/// <para>
+/// MQTTnet runs inside Kestrel (MQTTnet.AspNetCore) behind <see cref="MqttConnectionGuard"/>, which bounds
+/// connections, packet sizes and idle time before MQTTnet reads a byte. Who may connect, publish and subscribe is
+/// <see cref="AccessTable"/>'s: vendor keys only. A client id belongs to one vendor (<see cref="MqttSessionPolicy"/>);
+/// will messages and retained publishes are refused, not silently half-supported.
+/// </para>
+/// </summary>
+public sealed partial class MqttBroker(
+    ApiKeyStore keys,
+    AuthFailureLimiter authFailures,
+    AlarmIntake intake,
+    DeadLetterSink deadLetters,
+    MqttConnectionHandler connections,
+    MqttConnectionGuard guard,
+    MqttSessionPolicy sessions,
+    ClientRefusals refusals,
+    IOptions<GatewayOptions> options,
+    ILogger<MqttBroker> logger) : IHostedLifecycleService
+{
+    public const string ServerClientId = "sharpeyes-gateway";
+    private const string PrincipalItem = "sharpeyes.principal";
+    private const string PendingItem = "sharpeyes.pending-acks";
+
+    /// <summary>The dead-letter reason of a retained alarm (the gateway keeps no retained messages).</summary>
+    public const string Unsupported = "unsupported";
+
+    private static readonly Access ConnectRule = AccessTable.Get(AccessTable.MqttConnect);
+    private static readonly Access PublishRule = AccessTable.Get(AccessTable.MqttPublishAlarm);
+    private static readonly Access SubscribeRule = AccessTable.Get(AccessTable.MqttSubscribeDeadLetters);
+
+    /// <summary>The session items of the gateway's own injected messages: an object no client connection can present.</summary>
+    private readonly System.Collections.Hashtable _injectedItems = [];
+    private readonly LimitOptions _limits = options.Value.Limits;
+    private MqttServer? _server;
+    private int _clients;
+
+    public bool IsRunning => _server?.IsStarted == true;
+
+    /// <summary>MQTT clients connected now (CONNECT accepted).</summary>
+    public int ConnectedClients => Volatile.Read(ref _clients);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var serverOptions = new MqttServerOptionsBuilder()
+            // Kestrel owns the listener (MqttConnectionHandler on the MQTT port); MQTTnet's own TCP endpoint stays off.
+            // MQTTnet's wait for CONNECT is a backstop behind the guard's own timeout.
+            .WithDefaultCommunicationTimeout(_limits.MqttConnectTimeout + TimeSpan.FromSeconds(5))
+            .WithMaxPendingMessagesPerClient(_limits.MqttMaxQueuedMessagesPerSession)
+            .WithPersistentSessions()
+            .Build();
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [connections]);
+        _server.ValidatingConnectionAsync += ValidateConnection;
+        _server.InterceptingPublishAsync += InterceptPublish;
+        _server.InterceptingInboundPacketAsync += InterceptInbound;
+        _server.InterceptingOutboundPacketAsync += InterceptOutbound;
+        _server.InterceptingSubscriptionAsync += InterceptSubscription;
+        _server.ClientConnectedAsync += OnClientConnected;
+        _server.ClientDisconnectedAsync += e =>
+        {
+            if (e.DisconnectType != MqttClientDisconnectType.Takeover)
+            {
+                Interlocked.Decrement(ref _clients);
+            }
+
+            return Task.CompletedTask;
+        };
+        _server.SessionDeletedAsync += e =>
+        {
+            sessions.Release(e.Id);
+            return Task.CompletedTask;
+        };
+        _server.QueuedApplicationMessageOverwrittenAsync += e =>
+        {
+            refusals.Count("mqtt-session-queue-full", $"session {LogText.Client(e.ReceiverClientId)} had {_limits.MqttMaxQueuedMessagesPerSession:N0} messages queued; the oldest was dropped (SharpEyes:Limits:MqttMaxQueuedMessagesPerSession)");
+            return Task.CompletedTask;
+        };
+        deadLetters.Publisher = PublishDeadLetter;
+        await _server.StartAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stops taking alarms before anything else stops: Kestrel, which carries the MQTT connections, would otherwise
+    /// wait for them to end on their own, and the journal must drain only after the last alarm came in.
+    /// </summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        if (_server is { IsStarted: true })
+        {
+            deadLetters.Publisher = null;
+            await _server.StopAsync(new MqttServerStopOptions()).ConfigureAwait(false);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _server?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private Task ValidateConnection(ValidatingConnectionEventArgs e)
+    {
+        var v5 = e.ProtocolVersion == MQTTnet.Formatter.MqttProtocolVersion.V500;
+        var state = guard.Find(e.RemoteEndPoint);
+        var address = state?.Address ?? (e.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        if (e.ClientId == ServerClientId)
+        {
+            return Refuse(e, MqttConnectReasonCode.ClientIdentifierNotValid, "mqtt-client-id-reserved", $"client id {ServerClientId} is the gateway's own");
+        }
+
+        if (authFailures.IsLockedOut(address, "mqtt"))
+        {
+            return Refuse(e, v5 ? MqttConnectReasonCode.QuotaExceeded : MqttConnectReasonCode.ServerUnavailable, null,
+                $"too many failed authentications from this address; try again within {authFailures.Window.TotalSeconds:0} s");
+        }
+
+        var principal = keys.Authenticate(e.Password);
+        if (principal is null || (principal.Role == Role.Vendor && principal.VendorId != e.UserName))
+        {
+            authFailures.Failed(address, "mqtt", e.Password, principal is null
+                ? $"unknown or revoked API key for user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)}"
+                : $"user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)} is not the key's vendor");
+            e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+            return Task.CompletedTask;
+        }
+
+        if (!ConnectRule.Allows(principal.Role))
+        {
+            return Refuse(e, MqttConnectReasonCode.NotAuthorized, "mqtt-role-denied",
+                $"role {principal.Role} may not connect over MQTT; only vendor keys publish alarms (key {principal.KeyId})");
+        }
+
+        if (state is { Connect.WillFlag: true })
+        {
+            return Refuse(e, MqttConnectReasonCode.NotAuthorized, "mqtt-will-refused",
+                "will messages are not supported (the gateway would take one for an alarm); connect without a will");
+        }
+
+        var keepAlive = (int)(e.KeepAlivePeriod ?? 0);
+        var max = _limits.MqttMaxKeepAliveSeconds;
+        var announce = keepAlive == 0 || keepAlive > max;
+        if (announce && !v5)
+        {
+            return Refuse(e, MqttConnectReasonCode.NotAuthorized, "mqtt-keepalive-refused",
+                $"keepalive {keepAlive} s: MQTT 3.1.1 clients must ask for 1-{max} s (SharpEyes:Limits:MqttMaxKeepAliveSeconds)");
+        }
+
+        if (string.IsNullOrEmpty(e.ClientId))
+        {
+            // MQTT 5 lets a client leave its id to the server (mosquitto_pub does); MQTT 3.1.1 clients must send one.
+            e.AssignedClientIdentifier = "sharpeyes-" + Guid.NewGuid().ToString("N");
+        }
+
+        var clientId = string.IsNullOrEmpty(e.ClientId) ? e.AssignedClientIdentifier : e.ClientId;
+        switch (sessions.TryClaim(clientId, principal.VendorId!))
+        {
+            case MqttSessionPolicy.Claim.OwnedByAnother:
+                return Refuse(e, MqttConnectReasonCode.ClientIdentifierNotValid, "mqtt-client-id-taken",
+                    $"client id {LogText.Client(clientId, _limits.LoggedClientTextChars)} is held by another vendor's session; choose another");
+            case MqttSessionPolicy.Claim.TooManySessions:
+                return Refuse(e, v5 ? MqttConnectReasonCode.QuotaExceeded : MqttConnectReasonCode.ServerUnavailable, "mqtt-sessions-per-vendor",
+                    $"vendor {principal.VendorId} holds {_limits.MqttMaxSessionsPerVendor:N0} sessions (SharpEyes:Limits:MqttMaxSessionsPerVendor); end some or connect with clean start");
+        }
+
+        state?.Admit(principal, announce ? max : keepAlive, announce);
+        e.SessionItems[PrincipalItem] = principal;
+        e.SessionItems[PendingItem] = new PendingAcks();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Refuses a CONNECT with a reason the client sees (MQTT 5 reason string), counted and logged once per interval.</summary>
+    private Task Refuse(ValidatingConnectionEventArgs e, MqttConnectReasonCode code, string? kind, string reason)
+    {
+        e.ReasonCode = code;
+        e.ReasonString = reason;
+        if (kind is not null)
+        {
+            var address = (e.RemoteEndPoint as IPEndPoint)?.Address;
+            refusals.Count(kind, $"{address}: {reason}");
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task OnClientConnected(ClientConnectedEventArgs e)
+    {
+        Interlocked.Increment(ref _clients);
+        // A resumed session keeps the items of the connection that created it: the principal must be this
+        // connection's (a rotated or revoked key must not live on in an old session).
+        if (guard.Find(e.RemoteEndPoint)?.Principal is { } principal)
+        {
+            e.SessionItems[PrincipalItem] = principal;
+        }
+
+        if (e.SessionItems[PendingItem] is null)
+        {
+            e.SessionItems[PendingItem] = new PendingAcks();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task InterceptPublish(InterceptingPublishEventArgs e)
+    {
+        if (ReferenceEquals(e.SessionItems, _injectedItems))
+        {
+            return; // our own dead letters, routed to their subscribers
+        }
+
+        e.ProcessPublish = false;
+        var message = e.ApplicationMessage;
+        var pending = e.SessionItems[PendingItem] as PendingAcks;
+        if (e.SessionItems[PrincipalItem] is not Principal principal || !PublishRule.Allows(principal.Role))
+        {
+            e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+            return;
+        }
+
+        Rejection? rejection;
+        Task committed;
+        try
+        {
+            if (message.Retain)
+            {
+                rejection = new Rejection(Unsupported, "retained messages are not supported: the gateway keeps no retained alarm; publish with retain=0");
+                committed = deadLetters.RecordAsync(principal.VendorId!, message.Topic, message.Payload, rejection, e.CancellationToken);
+            }
+            else
+            {
+                (rejection, committed) = await intake.SubmitAsync(principal, message.Topic, message.Payload, e.CancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Last resort: intake must not throw for any payload; if it does, the publisher gets a refusal and the
+            // connection stays up rather than the message vanishing with it.
+            LogIntakeFailed(logger, LogText.Client(e.ClientId, _limits.LoggedClientTextChars), ex);
+            e.Response.ReasonCode = MqttPubAckReasonCode.UnspecifiedError;
+            e.Response.ReasonString = "internal error; the alarm was not stored";
+            return;
+        }
+
+        e.Response.ReasonCode = rejection?.Reason switch
+        {
+            null => MqttPubAckReasonCode.Success,
+            DeadLetterReasons.Malformed or DeadLetterReasons.InvalidField or DeadLetterReasons.Oversized => MqttPubAckReasonCode.PayloadFormatInvalid,
+            DeadLetterReasons.InvalidTopic => MqttPubAckReasonCode.TopicNameInvalid,
+            Unsupported => MqttPubAckReasonCode.ImplementationSpecificError,
+            _ => MqttPubAckReasonCode.NotAuthorized,
+        };
+        if (rejection is not null)
+        {
+            e.Response.ReasonString = rejection.Reason;
+        }
+
+        if (message.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce && pending is not null)
+        {
+            pending.Register(pending.CurrentPacketId, committed);
+        }
+        else
+        {
+            _ = ObserveAsync(committed, e.ClientId); // QoS 0: nothing to hold back, but a failure is still logged
+        }
+    }
+
+    private static Task InterceptInbound(InterceptingPacketEventArgs e)
+    {
+        if (e.Packet is MqttPublishPacket { QualityOfServiceLevel: not MqttQualityOfServiceLevel.AtMostOnce } publish
+            && e.SessionItems[PendingItem] is PendingAcks pending)
+        {
+            pending.CurrentPacketId = publish.PacketIdentifier;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task InterceptOutbound(InterceptingPacketEventArgs e)
+    {
+        if (e.Packet is MqttConnAckPacket { ReasonCode: MqttConnectReasonCode.Success } connAck)
+        {
+            // The client is in: tell MQTT 5 clients what the broker holds them to, and raise the guard's packet limit.
+            connAck.MaximumPacketSize = (uint)_limits.MqttMaxPacketBytes;
+            connAck.RetainAvailable = false;
+            if (guard.Find(e.RemoteEndPoint) is { } state)
+            {
+                if (state.AnnounceKeepAlive)
+                {
+                    connAck.ServerKeepAlive = (ushort)state.KeepAliveSeconds;
+                }
+
+                state.Accepted();
+            }
+
+            return;
+        }
+
+        var id = e.Packet switch
+        {
+            MqttPubAckPacket ack => ack.PacketIdentifier,
+            MqttPubRecPacket rec => rec.PacketIdentifier,
+            _ => (ushort)0,
+        };
+        if (id == 0 || e.SessionItems[PendingItem] is not PendingAcks pending || !pending.TryTake(id, out var committed))
+        {
+            return;
+        }
+
+        try
+        {
+            await committed.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Not durable: no PUBACK. Disconnect (off the send loop) so the publisher resends after reconnecting.
+            e.ProcessPacket = false;
+            LogNotDurable(logger, e.ClientId, ex);
+            _ = Task.Run(() => _server?.DisconnectClientAsync(e.ClientId, new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.UnspecifiedError }));
+        }
+    }
+
+    private async Task ObserveAsync(Task committed, string clientId)
+    {
+        try
+        {
+            await committed.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogNotDurable(logger, clientId, ex);
+        }
+    }
+
+    private Task InterceptSubscription(InterceptingSubscriptionEventArgs e)
+    {
+        var principal = e.SessionItems[PrincipalItem] as Principal;
+        var topic = e.TopicFilter.Topic;
+        string? denied = null;
+        var code = MqttSubscribeReasonCode.NotAuthorized;
+        if (principal is null || !SubscribeRule.Allows(principal.Role) || topic != DeadLetterSink.TopicPrefix + principal.VendorId)
+        {
+            denied = $"may subscribe only to {DeadLetterSink.TopicPrefix}{{its vendor id}}, not {LogText.Client(topic, _limits.LoggedClientTextChars)}";
+            refusals.Count("mqtt-subscribe-denied", $"client {LogText.Client(e.ClientId, _limits.LoggedClientTextChars)}: {denied}");
+        }
+        else if (!sessions.TrySubscribe(e.ClientId, principal.VendorId!))
+        {
+            code = MqttSubscribeReasonCode.QuotaExceeded;
+            denied = $"vendor {principal.VendorId} has {_limits.MqttMaxSubscriberSessionsPerVendor} subscribing sessions (SharpEyes:Limits:MqttMaxSubscriberSessionsPerVendor)";
+            refusals.Count("mqtt-subscribers-per-vendor", denied);
+        }
+
+        if (denied is not null)
+        {
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = code;
+            e.Response.ReasonString = denied;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task PublishDeadLetter(string topic, byte[] body)
+    {
+        var server = _server;
+        if (server is null || !server.IsStarted)
+        {
+            return Task.CompletedTask;
+        }
+
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayload(body)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithContentType("application/json")
+            .Build();
+        return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId, CustomSessionItems = _injectedItems });
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "An alarm from client {ClientId} could not be stored; it was not acknowledged")]
+    private static partial void LogNotDurable(ILogger logger, string clientId, Exception exception);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Alarm intake failed on a message from client {ClientId}; it was refused (PUBACK unspecified error) and the connection kept")]
+    private static partial void LogIntakeFailed(ILogger logger, string clientId, Exception exception);
+
+    /// <summary>
+    /// One session's alarms whose PUBACK waits for their commit, by packet id. Ids are unique among a client's
+    /// unacknowledged publishes; if a taken-over session's new connection reuses an id still pending from the old
+    /// one, the entry waits for both commits.
+    /// </summary>
+    private sealed class PendingAcks
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<ushort, Task> _pending = new();
+
+        /// <summary>The packet id of the PUBLISH being dispatched (set on the receive loop just before the publish interceptor runs).</summary>
+        public ushort CurrentPacketId { get; set; }
+
+        public void Register(ushort packetId, Task committed) =>
+            _pending.AddOrUpdate(packetId, committed, (_, earlier) => Task.WhenAll(earlier, committed));
+
+        public bool TryTake(ushort packetId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Task? committed) =>
+            _pending.TryRemove(packetId, out committed);
+    }
+}
