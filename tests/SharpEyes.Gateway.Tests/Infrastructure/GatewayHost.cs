@@ -71,7 +71,14 @@ public sealed class GatewayHost : IAsyncDisposable
     /// Starts a gateway; <paramref name="demo"/> loads the demo geography. The demo's synthetic cameras are left out
     /// unless <paramref name="extraArgs"/> asks for them (<c>--SharpEyes:DemoCameras=true</c>), so tests see only their own cameras.
     /// </summary>
-    public static async Task<GatewayHost> StartAsync(bool demo = true, string? dataDir = null, FakeTimeProvider? time = null, params string[] extraArgs)
+    public static Task<GatewayHost> StartAsync(bool demo = true, string? dataDir = null, FakeTimeProvider? time = null, params string[] extraArgs) =>
+        StartAsync(demo, dataDir, time, networkClock: null, extraArgs);
+
+    /// <summary>A demo gateway whose network timeouts (MQTT CONNECT timeout, keepalive) run on <paramref name="networkClock"/>.</summary>
+    public static Task<GatewayHost> StartWithNetworkClockAsync(FakeTimeProvider networkClock, params string[] extraArgs) =>
+        StartAsync(demo: true, dataDir: null, time: null, networkClock, extraArgs);
+
+    private static async Task<GatewayHost> StartAsync(bool demo, string? dataDir, FakeTimeProvider? time, FakeTimeProvider? networkClock, string[] extraArgs)
     {
         dataDir ??= NewDataDir();
         time ??= new FakeTimeProvider(new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero));
@@ -87,6 +94,10 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Services.AddSingleton<TimeProvider>(time);
+        if (networkClock is not null)
+        {
+            builder.Services.AddKeyedSingleton<TimeProvider>(SharpEyes.Gateway.Mqtt.MqttConnectionGuard.ClockKey, networkClock);
+        }
         builder.AddSharpEyesGateway(args);
         var app = builder.Build();
         app.MapSharpEyesGateway();
