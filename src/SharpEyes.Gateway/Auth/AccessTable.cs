@@ -85,7 +85,6 @@ public static class AccessTable
         // key); reflection describes the API (the same .proto files as the repository) to any valid key.
         new("/grpc.health.v1.Health/Check", [], Anonymous: true),
         new("/grpc.health.v1.Health/Watch", [], Anonymous: true),
-        new("/grpc.health.v1.Health/List", [], Anonymous: true),
         new("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", [A, V, O, P, C]),
         new("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", [A, V, O, P, C]),
 
@@ -100,6 +99,37 @@ public static class AccessTable
     private static readonly Dictionary<string, Access> ByOperation = Rules.ToDictionary(r => r.Operation, StringComparer.Ordinal);
 
     public static Access? Find(string operation) => ByOperation.GetValueOrDefault(operation);
+
+    /// <summary>
+    /// The table as Markdown, one row per operation: which roles may perform it (✓), whether it needs a key at all,
+    /// and what a vendor key sees there. docs/security.md holds this text; a test keeps the two equal.
+    /// </summary>
+    public static string RenderMarkdown()
+    {
+        Role[] roles = [A, V, O, P, C];
+        var text = new System.Text.StringBuilder();
+        text.AppendLine("| operation | admin | vendor | operator | planner | centre | without a key | what a vendor key sees; notes |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var rule in Rules)
+        {
+            text.Append("| `").Append(rule.Operation).Append("` |");
+            foreach (var role in roles)
+            {
+                text.Append(rule.Anonymous || rule.Allows(role) ? " ✓ |" : " — |");
+            }
+
+            text.Append(rule.Anonymous ? " ✓ |" : " — |");
+            var scope = rule.VendorScope;
+            if (rule.Limit == RequestLimit.Import)
+            {
+                scope = (scope.Length > 0 ? scope + "; " : "") + "request limit Limits:GrpcMaxImportBytes";
+            }
+
+            text.Append(' ').Append(scope.Length > 0 ? scope : rule.Allows(V) ? "everything" : "").AppendLine(" |");
+        }
+
+        return text.ToString();
+    }
 
     /// <summary>The entry of an operation the code itself names (MQTT); a missing one is a programming error.</summary>
     public static Access Get(string operation) => Find(operation) ?? throw new InvalidOperationException($"no access rule for {operation}");

@@ -30,6 +30,9 @@ public sealed partial class ApiKeyStore : IJournalParticipant
 
     public bool HasAdminKey => _byId.Values.Any(k => k.Role == Role.Admin && !k.Revoked);
 
+    /// <summary>No key was ever created in this store (revoked keys count as created).</summary>
+    public bool IsEmpty => _byId.IsEmpty;
+
     public void Load(SqliteConnection connection)
     {
         _byId.Clear();

@@ -1,10 +1,12 @@
 using Grpc.Core;
+using SharpEyes.Gateway.Auth;
+using SharpEyes.Gateway.Devices;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Coverage;
 
 /// <summary>The Coverage gRPC service: thin, delegating to <see cref="CoverageReports"/> and <see cref="PlacementPlanner"/>.</summary>
-public sealed class CoverageService(CoverageTracker tracker, CoverageReports reports, PlacementPlanner planner) : V1.Coverage.CoverageBase
+public sealed class CoverageService(CoverageTracker tracker, CoverageReports reports, PlacementPlanner planner, DeviceCatalog devices) : V1.Coverage.CoverageBase
 {
     // Placement is CPU-bound for seconds on a large county: one at a time, so planners cannot starve alarm intake.
     private static readonly SemaphoreSlim s_placement = new(1, 1);
@@ -21,8 +23,20 @@ public sealed class CoverageService(CoverageTracker tracker, CoverageReports rep
     public override Task<ListBlindSpotsResponse> ListBlindSpots(ListBlindSpotsRequest request, ServerCallContext context) =>
         Task.FromResult(reports.BlindSpots(request));
 
-    public override Task<CameraCoverage> GetCameraCoverage(GetCameraCoverageRequest request, ServerCallContext context) =>
-        Task.FromResult(reports.Camera(request));
+    public override Task<CameraCoverage> GetCameraCoverage(GetCameraCoverageRequest request, ServerCallContext context)
+    {
+        var caller = Caller.Of(context);
+        if (caller.Role != Role.Vendor)
+        {
+            return Task.FromResult(reports.Camera(request));
+        }
+
+        // A vendor sees its own cameras' coverage, but not the key sites (sensitive: where the county watches).
+        devices.FindFor(request.DeviceId, caller);
+        var coverage = reports.Camera(request);
+        coverage.KeySiteCodes.Clear();
+        return Task.FromResult(coverage);
+    }
 
     public override Task<CoverageMapResponse> GetCoverageMap(CoverageMapRequest request, ServerCallContext context) =>
         Task.FromResult(reports.Map(request));

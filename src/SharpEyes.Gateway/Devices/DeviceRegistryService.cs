@@ -18,7 +18,7 @@ public sealed class DeviceRegistryService(
     private const int BulkBatch = 2000;
     public override async Task<RegisterDeviceResponse> RegisterDevice(RegisterDeviceRequest request, ServerCallContext context)
     {
-        var caller = AuthInterceptor.GetPrincipal(context);
+        var caller = Caller.Of(context);
         ValidatedDevice validated;
         try
         {
@@ -35,7 +35,7 @@ public sealed class DeviceRegistryService(
 
     public override async Task<RegisterDevicesResponse> RegisterDevices(IAsyncStreamReader<RegisterDeviceRequest> requestStream, ServerCallContext context)
     {
-        var caller = AuthInterceptor.GetPrincipal(context);
+        var caller = Caller.Of(context);
         var response = new RegisterDevicesResponse();
         var batch = new List<ValidatedDevice>(BulkBatch);
         var batchIndexes = new List<int>(BulkBatch);
@@ -97,14 +97,14 @@ public sealed class DeviceRegistryService(
 
     public override Task<Device> GetDevice(GetDeviceRequest request, ServerCallContext context)
     {
-        var caller = AuthInterceptor.GetPrincipal(context);
+        var caller = Caller.Of(context);
         var entry = FindVisible(request.DeviceId, caller);
         return Task.FromResult(entry.Snapshot());
     }
 
     public override Task<ListDevicesResponse> ListDevices(ListDevicesRequest request, ServerCallContext context)
     {
-        var caller = AuthInterceptor.GetPrincipal(context);
+        var caller = Caller.Of(context);
         var pageSize = DevicePages.Size(request.PageSize);
         var after = DevicePages.After(request.PageToken);
         var vendor = caller.Role == Role.Vendor ? caller.VendorId : request.VendorId;
@@ -129,14 +129,14 @@ public sealed class DeviceRegistryService(
 
     public override async Task<DeregisterDeviceResponse> DeregisterDevice(DeregisterDeviceRequest request, ServerCallContext context)
     {
-        var caller = AuthInterceptor.GetPrincipal(context);
+        var caller = Caller.Of(context);
         FindVisible(request.DeviceId, caller, mustOwn: true);
         return new DeregisterDeviceResponse { Removed = await catalog.RemoveAsync(request.DeviceId).ConfigureAwait(false) };
     }
 
     public override async Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
-        var caller = AuthInterceptor.GetPrincipal(context);
+        var caller = Caller.Of(context);
         if (request.DeviceIds.Count > 10_000)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "device_ids: at most 10000 per call"));

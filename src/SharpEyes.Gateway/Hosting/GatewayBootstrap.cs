@@ -29,10 +29,16 @@ public sealed partial class GatewayBootstrap(
         var preset = Environment.GetEnvironmentVariable(AdminKeyVariable);
         if (!string.IsNullOrEmpty(preset))
         {
-            if (keys.Authenticate(preset) is null)
+            // The variable only bootstraps an empty store: once any key exists (revoked ones included), keys are
+            // managed through the Admin service, and a revoked environment key stays revoked across restarts.
+            if (keys.IsEmpty)
             {
                 var (info, _) = await keys.CreateAsync(Role.Admin, null, "from " + AdminKeyVariable, preset).ConfigureAwait(false);
                 LogAdminFromEnvironment(logger, info.KeyId);
+            }
+            else if (keys.Authenticate(preset) is null)
+            {
+                LogEnvironmentKeyIgnored(logger);
             }
         }
         else if (!keys.HasAdminKey)
@@ -75,6 +81,9 @@ public sealed partial class GatewayBootstrap(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Admin key {KeyId} created from " + AdminKeyVariable)]
     private static partial void LogAdminFromEnvironment(ILogger logger, string keyId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = AdminKeyVariable + " is set but not a valid key of this store, which already has keys: it was ignored (it only creates the first key of an empty store; a revoked key stays revoked)")]
+    private static partial void LogEnvironmentKeyIgnored(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Generated the first admin key {KeyId}; it was printed to the console and saved to {File}")]
     private static partial void LogAdminGenerated(ILogger logger, string keyId, string file);

@@ -64,7 +64,6 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<KeepaliveMonitor>();
         services.AddSingleton<FfmpegRunner>();
         services.AddSingleton<StreamHealthMonitor>();
-        services.AddSingleton<AuthInterceptor>();
         services.AddSingleton<OutboxService>();
         services.AddSingleton<RetentionPruner>();
         services.AddSingleton<GatewayMetrics>();
@@ -94,11 +93,14 @@ public static class GatewayServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<StreamHealthMonitor>());
         services.AddHostedService<DemoHeartbeats>();
 
-        services.AddGrpc(o =>
-        {
-            o.Interceptors.Add<AuthInterceptor>();
-            o.MaxReceiveMessageSize = 64 * 1024 * 1024; // GeoJSON imports
-        });
+        // Authentication and authorization run in the HTTP pipeline, before a request body is read (AccessEnforcement).
+        services.AddSharpEyesAuthorization();
+        services.AddGrpc();
+        // Per-message limits for client streams (unary calls are checked on their frame header first, naming the setting).
+        services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
+            .Configure<IOptions<GatewayOptions>>((o, g) => o.MaxReceiveMessageSize = g.Value.Limits.GrpcMaxRequestBytes);
+        services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions<GeographyService>>()
+            .Configure<IOptions<GatewayOptions>>((o, g) => o.MaxReceiveMessageSize = g.Value.Limits.GrpcMaxImportBytes);
         // One set of checks behind both the gRPC health service and /healthz.
         services.AddGrpcHealthChecks()
             .AddCheck<StoreHealthCheck>("store")
@@ -130,17 +132,25 @@ public static class GatewayServiceCollectionExtensions
         var o = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         var grpcHost = $"*:{o.GrpcPort}";
         var httpHost = $"*:{o.HttpPort}";
-        app.MapGrpcService<DeviceRegistryService>().RequireHost(grpcHost);
-        app.MapGrpcService<AdminService>().RequireHost(grpcHost);
-        app.MapGrpcService<GeographyService>().RequireHost(grpcHost);
-        app.MapGrpcService<IncidentsService>().RequireHost(grpcHost);
-        app.MapGrpcService<FeedsService>().RequireHost(grpcHost);
-        app.MapGrpcService<CoverageService>().RequireHost(grpcHost);
-        app.MapGrpcService<StreamHealthService>().RequireHost(grpcHost);
-        app.MapGrpcHealthChecksService().RequireHost(grpcHost);
-        app.MapGrpcReflectionService().RequireHost(grpcHost);
-        app.MapHealthChecks("/healthz", HealthText.Options).RequireHost(httpHost);
-        app.MapMetrics("/metrics", app.Services.GetRequiredService<GatewayMetrics>().Registry).RequireHost(httpHost);
+        // Who may call what is AccessTable's: authentication and authorization come before the gRPC services read a
+        // request body, then one size limit per method.
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        var limits = app.Services.GetRequiredService<GrpcRequestLimits>();
+        app.Use(limits.InvokeAsync);
+        app.MapGrpcService<DeviceRegistryService>().RequireHost(grpcHost).WithAccessTable();
+        app.MapGrpcService<AdminService>().RequireHost(grpcHost).WithAccessTable();
+        app.MapGrpcService<GeographyService>().RequireHost(grpcHost).WithAccessTable();
+        app.MapGrpcService<IncidentsService>().RequireHost(grpcHost).WithAccessTable();
+        app.MapGrpcService<FeedsService>().RequireHost(grpcHost).WithAccessTable();
+        app.MapGrpcService<CoverageService>().RequireHost(grpcHost).WithAccessTable();
+        app.MapGrpcService<StreamHealthService>().RequireHost(grpcHost).WithAccessTable();
+        app.MapGrpcHealthChecksService().RequireHost(grpcHost).WithAccessTable();
+        app.MapGrpcReflectionService().RequireHost(grpcHost).WithAccessTable();
+        app.MapHealthChecks("/healthz", HealthText.Options).RequireHost(httpHost).WithAccessTable();
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<GatewayMetrics>().Registry).RequireHost(httpHost).WithAccessTable();
+        AccessEnforcement.CheckEveryEndpointHasARule(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("SharpEyes.Gateway");

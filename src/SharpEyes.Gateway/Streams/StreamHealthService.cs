@@ -14,11 +14,11 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
     private const int MaxCheckIds = 10_000;
 
     public override Task<CameraHealth> GetCameraHealth(GetCameraHealthRequest request, ServerCallContext context) =>
-        Task.FromResult(View(FindCamera(request.DeviceId, AuthInterceptor.GetPrincipal(context))));
+        Task.FromResult(View(FindCamera(request.DeviceId, Caller.Of(context))));
 
     public override Task<ListCameraHealthResponse> ListCameraHealth(ListCameraHealthRequest request, ServerCallContext context)
     {
-        var caller = AuthInterceptor.GetPrincipal(context);
+        var caller = Caller.Of(context);
         CoverageReports.ValidatePrefix(request.RegionPrefix);
         var pageSize = DevicePages.Size(request.PageSize);
         if (!System.Enum.IsDefined(request.Status))
@@ -47,7 +47,7 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
 
     public override async Task<Snapshot> GetSnapshot(GetSnapshotRequest request, ServerCallContext context)
     {
-        var entry = FindCamera(request.DeviceId, AuthInterceptor.GetPrincipal(context));
+        var entry = FindCamera(request.DeviceId, Caller.Of(context));
         var path = devices.SnapshotPath(entry.Id);
         if (!File.Exists(path))
         {
@@ -69,7 +69,7 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
 
     public override async Task<CheckNowResponse> CheckNow(CheckNowRequest request, ServerCallContext context)
     {
-        var caller = AuthInterceptor.GetPrincipal(context);
+        var caller = Caller.Of(context);
         if (request.DeviceIds.Count > MaxCheckIds)
         {
             throw Invalid($"device_ids: at most {MaxCheckIds} per call, got {request.DeviceIds.Count}");
@@ -106,7 +106,7 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
 
     public override Task<HealthReport> GetHealthReport(HealthReportRequest request, ServerCallContext context)
     {
-        var caller = AuthInterceptor.GetPrincipal(context);
+        var caller = Caller.Of(context);
         CoverageReports.ValidatePrefix(request.RegionPrefix);
         var maxHours = (int)devices.UptimeRetention.TotalHours;
         var window = request.WindowHours switch
@@ -172,21 +172,11 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
     private IEnumerable<DeviceEntry> Cameras(string prefix, Principal caller) => devices.All.Where(e =>
         e.Device.Kind == DeviceKind.Camera
         && e.Device.RegionCode.StartsWith(prefix, StringComparison.Ordinal)
-        && (caller.Role != Role.Vendor || e.VendorId == caller.VendorId));
+        && caller.Sees(e));
 
     private DeviceEntry FindCamera(string deviceId, Principal caller)
     {
-        if (string.IsNullOrEmpty(deviceId))
-        {
-            throw Invalid("device_id: required");
-        }
-
-        var entry = devices.Find(deviceId) ?? throw new RpcException(new Status(StatusCode.NotFound, $"device_id: {deviceId} is not registered"));
-        if (caller.Role == Role.Vendor && entry.VendorId != caller.VendorId)
-        {
-            throw new RpcException(new Status(StatusCode.PermissionDenied, $"device_id: {deviceId} belongs to another vendor"));
-        }
-
+        var entry = devices.FindFor(deviceId, caller);
         if (entry.Device.Kind != DeviceKind.Camera)
         {
             throw Invalid($"device_id: {deviceId} is an alarm device, not a camera");

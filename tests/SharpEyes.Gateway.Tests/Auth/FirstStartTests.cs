@@ -1,3 +1,4 @@
+using Grpc.Core;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.V1;
 
@@ -33,5 +34,25 @@ public sealed class FirstStartTests
         Assert.DoesNotContain("generated admin API key", again.Output, StringComparison.Ordinal);
         var db = await File.ReadAllBytesAsync(Path.Combine(dataDir, "sharpeyes.db"), TestContext.Current.CancellationToken);
         Assert.DoesNotContain(key.Split('_')[2], System.Text.Encoding.UTF8.GetString(db), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_revoked_SHARPEYES_ADMIN_KEY_stays_revoked_after_a_restart()
+    {
+        var host = await GatewayHost.StartAsync(demo: false);
+        var admin = new Admin.AdminClient(host.Channel);
+        var second = (await admin.CreateApiKeyAsync(new CreateApiKeyRequest { Role = Role.Admin, Description = "the operator's own" }, host.AdminAuth)).ApiKey;
+        var environmentKeyId = host.AdminKey.Split('_')[1];
+        Assert.True((await admin.RevokeApiKeyAsync(new RevokeApiKeyRequest { KeyId = environmentKeyId }, host.Auth(second))).Revoked);
+
+        host = await host.RestartAsync(); // SHARPEYES_ADMIN_KEY is still set to the revoked key
+        await using var _ = host;
+        admin = new Admin.AdminClient(host.Channel);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), host.AdminAuth).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        Assert.Contains(host.Logs.Lines, l => l.Contains("SHARPEYES_ADMIN_KEY is set but not a valid key of this store", StringComparison.Ordinal));
+        var keys = await admin.ListApiKeysAsync(new ListApiKeysRequest(), host.Auth(second));
+        Assert.True(keys.Keys.Single(k => k.KeyId == environmentKeyId).Revoked);
     }
 }

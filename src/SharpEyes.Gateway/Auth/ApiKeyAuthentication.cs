@@ -1,0 +1,129 @@
+using System.Net;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Grpc.Core;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Auth;
+
+/// <summary>
+/// ASP.NET Core authentication for API keys (<c>authorization: Bearer se_{id}_{secret}</c>). It runs in the HTTP
+/// pipeline before routing hands the request to gRPC, so a caller without a valid key is answered before a byte of
+/// its request body is read. The caller's <see cref="Principal"/> travels in <see cref="HttpContext.Items"/>.
+/// </summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ApiKeyStore keys,
+    AuthFailureLimiter failures) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string KeyIdClaim = "sharpeyes:key-id";
+    public const string VendorClaim = "sharpeyes:vendor";
+    internal const string PrincipalItem = "sharpeyes.principal";
+    internal const string FailureItem = "sharpeyes.auth-failure";
+
+    /// <summary>Why authentication failed, in words the caller sees; <see cref="LockedOut"/> marks the failed-attempts limit.</summary>
+    internal const string Missing = "missing 'authorization: Bearer <api key>' metadata";
+    internal const string LockedOut = "too many failed authentications from this address";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (header.Length == 0)
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+
+        var address = Context.Connection.RemoteIpAddress ?? IPAddress.None;
+        if (failures.IsLockedOut(address, "grpc"))
+        {
+            return Fail(LockedOut);
+        }
+
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            failures.Failed(address, "grpc", null, "authorization is not 'Bearer <api key>'");
+            return Fail("authorization must be 'Bearer <api key>'");
+        }
+
+        var presented = header[7..].Trim();
+        var principal = keys.Authenticate(presented);
+        if (principal is null)
+        {
+            failures.Failed(address, "grpc", presented, "unknown or revoked API key");
+            return Fail("unknown or revoked API key");
+        }
+
+        Context.Items[PrincipalItem] = principal;
+        List<Claim> claims = [new(ClaimTypes.Role, principal.Role.ToString()), new(KeyIdClaim, principal.KeyId)];
+        if (principal.VendorId is not null)
+        {
+            claims.Add(new Claim(VendorClaim, principal.VendorId));
+        }
+
+        var identity = new ClaimsIdentity(claims, SchemeName);
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+    }
+
+    /// <summary>A failed authentication; the reason is kept for the refusal (ASP.NET keeps only successful results).</summary>
+    private Task<AuthenticateResult> Fail(string why)
+    {
+        Context.Items[FailureItem] = why;
+        return Task.FromResult(AuthenticateResult.Fail(why));
+    }
+}
+
+/// <summary>The caller of a gRPC method, as authenticated before the call reached the service.</summary>
+public static class Caller
+{
+    public static Principal Of(ServerCallContext context) =>
+        context.GetHttpContext().Items[ApiKeyAuthenticationHandler.PrincipalItem] as Principal
+            ?? throw new RpcException(new Status(StatusCode.Unauthenticated, ApiKeyAuthenticationHandler.Missing));
+}
+
+/// <summary>Trailers-only gRPC answers written by the HTTP pipeline itself (before the gRPC service runs).</summary>
+public static class GrpcStatusResponse
+{
+    public static bool IsGrpc(HttpContext context) =>
+        context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+
+    public static Task WriteAsync(HttpContext context, StatusCode code, string message, TimeSpan? retryAfter = null)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers["grpc-message"] = PercentEncode(message);
+        if (retryAfter is { } delay)
+        {
+            // gRPC's own retry pushback (A6): clients that retry honour it; others can read it.
+            response.Headers["grpc-retry-pushback-ms"] = ((long)delay.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return response.CompleteAsync();
+    }
+
+    /// <summary>grpc-message is percent-encoded UTF-8: printable ASCII except '%' as is, everything else %XX (gRPC over HTTP/2 spec).</summary>
+    internal static string PercentEncode(string message)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(message);
+        var builder = new System.Text.StringBuilder(bytes.Length);
+        foreach (var b in bytes)
+        {
+            if (b is >= 0x20 and <= 0x7E && b != (byte)'%')
+            {
+                builder.Append((char)b);
+            }
+            else
+            {
+                builder.Append('%').Append(b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        return builder.ToString();
+    }
+}

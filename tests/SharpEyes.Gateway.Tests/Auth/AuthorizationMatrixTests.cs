@@ -1,0 +1,244 @@
+using Grpc.Core;
+using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using SharpEyes.Gateway.Auth;
+using SharpEyes.Gateway.Tests.Infrastructure;
+using SharpEyes.Gateway.Tests.Interop;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Tests.Auth;
+
+/// <summary>
+/// Deny-by-default, checked exhaustively: every method of every service the gateway maps is called with each role's
+/// key, a revoked key, a wrong secret and no key, and each outcome is compared with <see cref="AccessTable"/>.
+/// Allowed callers may still get INVALID_ARGUMENT or NOT_FOUND for the empty request; what matters is that only
+/// the table's roles get past UNAUTHENTICATED and PERMISSION_DENIED.
+/// </summary>
+public sealed class AuthorizationMatrixTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private GatewayHost _host = null!;
+    private readonly Dictionary<string, string?> _callers = [];
+
+    public async ValueTask InitializeAsync()
+    {
+        // Hundreds of wrong keys from one address: the failed-attempt limit has its own test.
+        _host = await GatewayHost.StartAsync(extraArgs: ["--SharpEyes:Limits:FailedAuthPerAddress=100000"]);
+        _callers["admin"] = _host.AdminKey;
+        _callers["vendor"] = await _host.CreateKeyAsync(Role.Vendor, "acme");
+        _callers["operator"] = await _host.CreateKeyAsync(Role.Operator);
+        _callers["planner"] = await _host.CreateKeyAsync(Role.Planner);
+        _callers["centre"] = await _host.CreateKeyAsync(Role.Centre);
+        var revoked = await _host.CreateKeyAsync(Role.Admin);
+        await new Admin.AdminClient(_host.Channel).RevokeApiKeyAsync(new RevokeApiKeyRequest { KeyId = revoked.Split('_')[1] }, _host.AdminAuth);
+        _callers["revoked admin"] = revoked;
+        _callers["wrong secret"] = string.Join('_', _callers["operator"]!.Split('_')[..2]) + "_not-the-secret";
+        _callers["no key"] = null;
+    }
+
+    public async ValueTask DisposeAsync() => await _host.DisposeAsync();
+
+    private IReadOnlyList<(string Operation, MethodType Type)> MappedMethods() =>
+    [
+        .. _host.Services.GetRequiredService<EndpointDataSource>().Endpoints
+            .Select(e => e.Metadata.GetMetadata<GrpcMethodMetadata>())
+            .OfType<GrpcMethodMetadata>()
+            .Select(m => (m.Method.FullName, m.Method.Type))
+            .Distinct()
+            .OrderBy(m => m.FullName, StringComparer.Ordinal),
+    ];
+
+    [Fact]
+    public void Every_method_of_every_service_descriptor_is_mapped_and_every_rule_names_a_mapped_operation()
+    {
+        var descriptors = new[]
+        {
+            DevicesReflection.Descriptor, AdminReflection.Descriptor, GeographyReflection.Descriptor, IncidentsReflection.Descriptor,
+            FeedsReflection.Descriptor, CoverageReflection.Descriptor, StreamsReflection.Descriptor,
+        };
+        var declared = descriptors.SelectMany(f => f.Services).SelectMany(s => s.Methods).Select(m => $"/{m.Service.FullName}/{m.Name}").ToHashSet();
+        var mapped = MappedMethods().Select(m => m.Operation).ToHashSet();
+        var http = new[] { "GET /healthz", "GET /metrics" };
+        var mqtt = AccessTable.Rules.Select(r => r.Operation).Where(o => o.StartsWith("MQTT ", StringComparison.Ordinal));
+
+        Assert.Empty(declared.Except(mapped));
+        Assert.DoesNotContain(mapped, m => AccessTable.Find(m) is null);
+        Assert.Empty(AccessTable.Rules.Select(r => r.Operation).Except(mapped).Except(http).Except(mqtt));
+    }
+
+    [Fact]
+    public async Task Every_method_answers_each_caller_as_the_access_table_says()
+    {
+        var invoker = _host.Channel.CreateCallInvoker();
+        var failures = new List<string>();
+        var calls = 0;
+        foreach (var (operation, type) in MappedMethods())
+        {
+            var rule = AccessTable.Find(operation)!;
+            foreach (var (caller, key) in _callers)
+            {
+                var code = await CallAsync(invoker, operation, type, key);
+                calls++;
+                var expected = Expected(rule, caller);
+                var ok = expected switch
+                {
+                    StatusCode.OK => code is not (StatusCode.Unauthenticated or StatusCode.PermissionDenied),
+                    _ => code == expected,
+                };
+                if (!ok)
+                {
+                    failures.Add($"{operation} as {caller}: {code}, expected {(expected == StatusCode.OK ? "to be let through" : expected)}");
+                }
+            }
+        }
+
+        output.WriteLine($"{calls} calls ({MappedMethods().Count} methods x {_callers.Count} callers)");
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task Refusals_name_the_reason_and_the_allowed_roles()
+    {
+        var vendor = new Admin.AdminClient(_host.Channel);
+
+        var denied = await Assert.ThrowsAsync<RpcException>(() => vendor.ListApiKeysAsync(new ListApiKeysRequest(), _host.Auth(_callers["vendor"]!)).ResponseAsync);
+        var missing = await Assert.ThrowsAsync<RpcException>(() => vendor.ListApiKeysAsync(new ListApiKeysRequest()).ResponseAsync);
+        var wrong = await Assert.ThrowsAsync<RpcException>(() => vendor.ListApiKeysAsync(new ListApiKeysRequest(), _host.Auth(_callers["wrong secret"]!)).ResponseAsync);
+
+        Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
+        Assert.Equal("role Vendor may not call /sharpeyes.v1.Admin/ListApiKeys; allowed: Admin", denied.Status.Detail);
+        Assert.Equal(StatusCode.Unauthenticated, missing.StatusCode);
+        Assert.Equal("missing 'authorization: Bearer <api key>' metadata", missing.Status.Detail);
+        Assert.Equal("unknown or revoked API key", wrong.Status.Detail);
+    }
+
+    [Fact]
+    public async Task The_HTTP_endpoints_are_the_tables_and_answer_without_a_key()
+    {
+        using var http = new HttpClient();
+        foreach (var path in new[] { "/healthz", "/metrics" })
+        {
+            Assert.True(AccessTable.Find("GET " + path)!.Anonymous);
+            var response = await http.GetAsync($"http://127.0.0.1:{_host.HttpPort}{path}");
+            Assert.True(response.IsSuccessStatusCode, $"{path}: {response.StatusCode}");
+        }
+
+        // Anything else on the HTTP port is refused, not served.
+        var other = await http.GetAsync($"http://127.0.0.1:{_host.HttpPort}/sharpeyes.v1.Admin/ListApiKeys");
+        Assert.False(other.IsSuccessStatusCode);
+    }
+
+    [Fact]
+    public async Task MQTT_connections_are_answered_as_the_access_table_says()
+    {
+        var rule = AccessTable.Get(AccessTable.MqttConnect);
+        foreach (var (caller, key) in _callers)
+        {
+            var user = caller == "vendor" ? "acme" : caller.Replace(' ', '-');
+            string outcome;
+            try
+            {
+                var client = await _host.ConnectMqttAsync(user, key ?? "");
+                outcome = client.IsConnected ? "Success" : "not connected";
+                client.Dispose();
+            }
+            catch (Exception e)
+            {
+                outcome = e.Message + e.InnerException?.Message;
+            }
+
+            var allowed = caller switch
+            {
+                "admin" => rule.Allows(Role.Admin),
+                "vendor" => rule.Allows(Role.Vendor),
+                "operator" => rule.Allows(Role.Operator),
+                "planner" => rule.Allows(Role.Planner),
+                "centre" => rule.Allows(Role.Centre),
+                _ => false,
+            };
+            var expected = allowed ? "Success" : caller is "revoked admin" or "wrong secret" or "no key" ? "BadUserNameOrPassword" : "NotAuthorized";
+            Assert.True(outcome.Contains(expected, StringComparison.Ordinal), $"{caller}: {outcome}, expected {expected}");
+        }
+    }
+
+    [Fact]
+    public async Task The_roles_table_in_the_docs_is_the_access_table()
+    {
+        var path = Path.Combine(InteropPaths.RepoRoot, "docs", "security.md");
+        const string begin = "<!-- access-table:begin (generated from src/SharpEyes.Gateway/Auth/AccessTable.cs; SHARPEYES_UPDATE_DOCS=1 rewrites it) -->\n";
+        const string end = "<!-- access-table:end -->";
+        var text = await File.ReadAllTextAsync(path);
+        var from = text.IndexOf(begin, StringComparison.Ordinal);
+        var to = text.IndexOf(end, StringComparison.Ordinal);
+        Assert.True(from >= 0 && to > from, $"{path} has no access-table markers");
+        var rendered = AccessTable.RenderMarkdown();
+        if (Environment.GetEnvironmentVariable("SHARPEYES_UPDATE_DOCS") == "1")
+        {
+            await File.WriteAllTextAsync(path, text[..(from + begin.Length)] + rendered + text[to..]);
+            return;
+        }
+
+        Assert.Equal(rendered, text[(from + begin.Length)..to]);
+    }
+
+    private static StatusCode Expected(Access rule, string caller) => caller switch
+    {
+        _ when rule.Anonymous => StatusCode.OK,
+        "revoked admin" or "wrong secret" or "no key" => StatusCode.Unauthenticated,
+        _ => rule.Allows(Enum.Parse<Role>(caller, ignoreCase: true)) ? StatusCode.OK : StatusCode.PermissionDenied,
+    };
+
+    private static readonly Marshaller<byte[]> Bytes = Marshallers.Create(b => b, b => b);
+
+    private static async Task<StatusCode> CallAsync(CallInvoker invoker, string operation, MethodType type, string? key)
+    {
+        var slash = operation.LastIndexOf('/');
+        var method = new Method<byte[], byte[]>(type, operation[1..slash], operation[(slash + 1)..], Bytes, Bytes);
+        var headers = new Metadata();
+        if (key is not null)
+        {
+            headers.Add("authorization", "Bearer " + key);
+        }
+
+        var options = new CallOptions(headers, DateTime.UtcNow.AddSeconds(15));
+        try
+        {
+            switch (type)
+            {
+                case MethodType.Unary:
+                    await invoker.AsyncUnaryCall(method, null, options, []);
+                    break;
+                case MethodType.ClientStreaming:
+                    using (var call = invoker.AsyncClientStreamingCall(method, null, options))
+                    {
+                        await call.RequestStream.CompleteAsync();
+                        await call.ResponseAsync;
+                    }
+
+                    break;
+                case MethodType.ServerStreaming:
+                    using (var call = invoker.AsyncServerStreamingCall(method, null, options.WithDeadline(DateTime.UtcNow.AddSeconds(3)), []))
+                    {
+                        await call.ResponseStream.MoveNext(CancellationToken.None); // the first answer (or the refusal) is enough
+                    }
+
+                    break;
+                default:
+                    using (var call = invoker.AsyncDuplexStreamingCall(method, null, options.WithDeadline(DateTime.UtcNow.AddSeconds(3))))
+                    {
+                        await call.RequestStream.WriteAsync([]);
+                        await call.RequestStream.CompleteAsync();
+                        await call.ResponseStream.MoveNext(CancellationToken.None);
+                    }
+
+                    break;
+            }
+
+            return StatusCode.OK;
+        }
+        catch (RpcException e)
+        {
+            return e.StatusCode;
+        }
+    }
+}
