@@ -5,6 +5,7 @@ using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Incidents;
+using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
@@ -24,8 +25,11 @@ public sealed record IntakeResult(IntakeStatus Status, Rejection? Rejection = nu
 /// From an alarm message to a durable, correlated alarm: check, map (grid, key sites, cameras that see it), then in one
 /// journal item de-duplicate by (vendor, eventId), correlate into an incident and append the feed event. The returned
 /// task completes after commit; the MQTT layer acknowledges only then. Bad messages are dead-lettered, also durably.
+/// Every message ends as accepted, duplicate or dead letter: a failure of the gateway's own code while checking,
+/// mapping or storing one message dead-letters it as <c>internal-error</c> (logged with an error id), so one message
+/// can never stop a publisher. Only a store failure leaves a message unacknowledged, to be sent again.
 /// </summary>
-public sealed class AlarmIntake(
+public sealed partial class AlarmIntake(
     DeviceCatalog devices,
     GeographyState geography,
     IncidentCorrelator correlator,
@@ -33,7 +37,8 @@ public sealed class AlarmIntake(
     AlarmStats stats,
     Journal journal,
     TimeProvider time,
-    IOptions<GatewayOptions> options)
+    IOptions<GatewayOptions> options,
+    ILogger<AlarmIntake> logger)
 {
     public const string TopicPrefix = "sharpeyes/v1/alarms/";
     private readonly AlarmOptions _options = options.Value.Alarms;
@@ -49,47 +54,97 @@ public sealed class AlarmIntake(
     /// Checks and maps one alarm and queues its transaction. Returns once it is queued, with the checked outcome
     /// (the dead-letter reason, if any) and a task that completes when the alarm (or its dead letter) is durable.
     /// The MQTT layer sends the PUBACK only after that task completed, but meanwhile takes the connection's next
-    /// publish, so one connection's alarms share group commits too.
+    /// publish, so one connection's alarms share group commits too. Never throws: the task fails only when the store
+    /// could not take the alarm or its dead letter (or the gateway is stopping), and then nothing was stored.
     /// </summary>
     public async ValueTask<(Rejection? Rejection, Task<IntakeResult> Committed)> SubmitAsync(Principal publisher, string topic, ReadOnlySequence<byte> payload, CancellationToken ct = default)
     {
-        var now = time.GetUtcNow();
-        var checkedAlarm = Check(publisher, topic, payload, now);
-        if (checkedAlarm.Rejection is { } rejection)
+        var vendorId = publisher.VendorId ?? publisher.KeyId;
+        DateTimeOffset now;
+        (Alarm? Alarm, Rejection? Rejection) checkedAlarm;
+        try
         {
-            var letter = deadLetters.RecordAsync(publisher.VendorId ?? publisher.KeyId, topic, payload, rejection, ct);
-            return (rejection, AfterAsync(letter, new IntakeResult(IntakeStatus.DeadLettered, rejection)));
+            now = time.GetUtcNow();
+            checkedAlarm = Check(publisher, topic, payload, now);
+        }
+        catch (Exception ex)
+        {
+            // Whatever the input, a bug in checking or mapping it must not reach the broker (which would drop the
+            // connection, and the publisher would send the same message again and again).
+            var rejection = InternalError(vendorId, topic, ex);
+            return (rejection, DeadLetterAsync(vendorId, topic, DeadLetterSink.Sample(payload), rejection, ct));
+        }
+
+        if (checkedAlarm.Rejection is { } refused)
+        {
+            return (refused, DeadLetterAsync(vendorId, topic, DeadLetterSink.Sample(payload), refused, ct));
         }
 
         var alarm = checkedAlarm.Alarm!;
-        var committed = await journal.SubmitAsync(tx =>
+        var sample = DeadLetterSink.Sample(payload); // the payload's buffer is the broker's once this returns
+        try
         {
-            var plan = correlator.Plan(alarm);
-            var inserted = tx.Execute(
-                "INSERT OR IGNORE INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES($p0,$p1,$p2,$p3,$p4,$p5)",
-                alarm.VendorId, alarm.EventId, alarm.DeviceId, plan.IncidentId, now.ToUnixTimeMilliseconds(), ToStored(alarm, plan.IncidentId));
-            if (inserted == 0)
-            {
-                stats.CountDuplicate(tx);
-                return new IntakeResult(IntakeStatus.Duplicate);
-            }
-
-            correlator.Apply(tx, alarm, plan);
-            if (devices.Find(alarm.DeviceId) is { } current)
-            {
-                devices.MarkSeen(tx, current, now, StatusReasons.Alarm); // not a device deregistered since the check
-            }
-
-            tx.AfterCommit(stats.CountAccepted);
-            return new IntakeResult(IntakeStatus.Accepted, IncidentId: plan.IncidentId);
-        }, ct).ConfigureAwait(false);
-        return (null, committed);
+            var committed = await journal.SubmitAsync(tx => Store(tx, alarm, now), ct).ConfigureAwait(false);
+            return (null, StoredOrDeadLetteredAsync(committed, vendorId, topic, sample, ct));
+        }
+        catch (Exception ex)
+        {
+            // Not queued: the gateway is stopping or the publisher went away while the queue was full. Not stored,
+            // so not acknowledged.
+            return (null, Task.FromException<IntakeResult>(ex));
+        }
     }
 
-    private static async Task<IntakeResult> AfterAsync(Task durable, IntakeResult result)
+    private IntakeResult Store(JournalTransaction tx, Alarm alarm, DateTimeOffset now)
     {
-        await durable.ConfigureAwait(false);
-        return result;
+        var plan = correlator.Plan(alarm);
+        var inserted = tx.Execute(
+            "INSERT OR IGNORE INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES($p0,$p1,$p2,$p3,$p4,$p5)",
+            alarm.VendorId, alarm.EventId, alarm.DeviceId, plan.IncidentId, now.ToUnixTimeMilliseconds(), ToStored(alarm, plan.IncidentId));
+        if (inserted == 0)
+        {
+            stats.CountDuplicate(tx);
+            return new IntakeResult(IntakeStatus.Duplicate);
+        }
+
+        correlator.Apply(tx, alarm, plan);
+        if (devices.Find(alarm.DeviceId) is { } current)
+        {
+            devices.MarkSeen(tx, current, now, StatusReasons.Alarm); // not a device deregistered since the check
+        }
+
+        tx.AfterCommit(stats.CountAccepted);
+        return new IntakeResult(IntakeStatus.Accepted, IncidentId: plan.IncidentId);
+    }
+
+    /// <summary>
+    /// The alarm's commit; if its transaction failed for another reason than the store (the journal rolled it back),
+    /// the alarm is dead-lettered as <c>internal-error</c> instead, so its publisher is not asked to send it forever.
+    /// </summary>
+    private async Task<IntakeResult> StoredOrDeadLetteredAsync(Task<IntakeResult> committed, string vendorId, string topic, PayloadSample sample, CancellationToken ct)
+    {
+        try
+        {
+            return await committed.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!Journal.IsStoreFailure(ex) && ex is not OperationCanceledException)
+        {
+            var rejection = InternalError(vendorId, topic, ex);
+            return await DeadLetterAsync(vendorId, topic, sample, rejection, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<IntakeResult> DeadLetterAsync(string vendorId, string topic, PayloadSample sample, Rejection rejection, CancellationToken ct)
+    {
+        await deadLetters.RecordAsync(vendorId, topic, sample, rejection, ct).ConfigureAwait(false);
+        return new IntakeResult(IntakeStatus.DeadLettered, rejection);
+    }
+
+    private Rejection InternalError(string vendorId, string topic, Exception exception)
+    {
+        var errorId = Guid.NewGuid().ToString("N")[..12];
+        LogInternalError(logger, errorId, vendorId, LogText.Client(topic), exception);
+        return new Rejection(DeadLetterReasons.InternalError, $"the gateway failed to process this message (error {errorId}, in its log); the alarm was not stored");
     }
 
     private (Alarm? Alarm, Rejection? Rejection) Check(Principal publisher, string topic, in ReadOnlySequence<byte> payload, DateTimeOffset now)
@@ -109,21 +164,17 @@ public sealed class AlarmIntake(
             return (null, new Rejection(DeadLetterReasons.Oversized, $"payload is {payload.Length} bytes; the limit is {_options.MaxPayloadBytes}"));
         }
 
-        if (AlarmParser.TryParse(payload, now, out var parsed) is { } rejection)
+        if (AlarmParser.TryParse(payload, now, _options.Retention, out var parsed) is { } rejection)
         {
             return (null, rejection);
         }
 
+        // Another vendor's device gets the same answer as a device nobody registered: a vendor cannot probe for ids.
         var deviceId = topic[TopicPrefix.Length..];
         var device = devices.Find(deviceId);
-        if (device is null)
+        if (device is null || device.VendorId != publisher.VendorId)
         {
-            return (null, new Rejection(DeadLetterReasons.UnknownDevice, $"device {deviceId} is not registered"));
-        }
-
-        if (device.VendorId != publisher.VendorId)
-        {
-            return (null, new Rejection(DeadLetterReasons.ForeignDevice, $"device {deviceId} belongs to another vendor"));
+            return (null, new Rejection(DeadLetterReasons.UnknownDevice, $"device {deviceId} is not registered to vendor {publisher.VendorId}"));
         }
 
         return (Map(parsed!, device.Device, publisher.VendorId!, now), null);
@@ -167,4 +218,7 @@ public sealed class AlarmIntake(
         alarm.IncidentId = incidentId;
         return alarm.ToByteArray();
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Internal error {ErrorId} while handling a message from vendor {VendorId} on topic {Topic}: dead-lettered as internal-error")]
+    private static partial void LogInternalError(ILogger logger, string errorId, string vendorId, string topic, Exception exception);
 }

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using SharpEyes.Gateway.Geography;
+using SharpEyes.Gateway.Observability;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Alarms;
@@ -15,37 +18,68 @@ public sealed record Rejection(string Reason, string Detail);
 /// <summary>The dead-letter reasons, as they appear on the dead-letter topic and in the stats.</summary>
 public static class DeadLetterReasons
 {
+    /// <summary>Not UTF-8 JSON text holding one object (the parser's summary lists each case).</summary>
     public const string Malformed = "malformed";
     public const string InvalidField = "invalid-field";
     public const string Oversized = "oversized";
+
+    /// <summary>No device with this id is registered to the publishing vendor: nobody registered it, or another vendor did (the same answer, so a vendor cannot learn other vendors' device ids).</summary>
     public const string UnknownDevice = "unknown-device";
-    public const string ForeignDevice = "foreign-device";
     public const string InvalidTopic = "invalid-topic";
     public const string NotPermitted = "not-permitted";
 
-    public static readonly IReadOnlyList<string> All = [Malformed, InvalidField, Oversized, UnknownDevice, ForeignDevice, InvalidTopic, NotPermitted];
+    /// <summary>The gateway failed while checking, mapping or storing the message (a bug, logged with an error id the detail names).</summary>
+    public const string InternalError = "internal-error";
+
+    public static readonly IReadOnlyList<string> All = [Malformed, InvalidField, Oversized, UnknownDevice, InvalidTopic, NotPermitted, InternalError];
 }
 
 /// <summary>
-/// Parses the alarm JSON: <c>eventId</c> (1–128 chars), <c>occurredAt</c> (RFC 3339 with offset, at most a day ahead),
+/// Parses the alarm JSON: <c>eventId</c> (1–128 printable chars), <c>occurredAt</c> (RFC 3339 with offset),
 /// <c>priority</c> 1–4, <c>method</c> 1–7, <c>type</c> (1–12 for video analytics, 0–999 otherwise), optional
-/// <c>description</c> (≤ 1024 chars) and <c>position</c> <c>{lon, lat, datum}</c>. Unknown members are ignored.
+/// <c>description</c> (≤ 1024 chars; no control characters but tab, line feed and carriage return) and
+/// <c>position</c> <c>{lon, lat, datum}</c>. Unknown members are ignored.
+/// <para>
+/// <c>occurredAt</c> may be at most a day ahead of the gateway clock, and no older than the duplicate window
+/// (<c>SharpEyes:Alarms:Retention</c>, 90 days): the gateway recognises a resent (vendor, eventId) only while the first
+/// copy is stored, so an older alarm could be stored twice; it is refused as <c>invalid-field</c> instead.
+/// </para>
+/// <para>
+/// <c>malformed</c>, each with a detail saying what and where: a payload that is not UTF-8 (invalid, overlong or
+/// truncated sequences, UTF-8-encoded surrogates: RFC 8259 §8.1), a string escape that decodes to an unpaired UTF-16
+/// surrogate (<c>"\udc00"</c>; in any string or member name, also of members the gateway ignores), a member twice in
+/// one object (parsers disagree on which copy counts), nesting deeper than 8, anything else that is not JSON, or JSON
+/// that is not an object. Such payloads never reach the field checks, so reading a field cannot throw.
+/// </para>
 /// </summary>
 public static class AlarmParser
 {
-    private static readonly JsonDocumentOptions Options = new() { MaxDepth = 8 };
+    private const int MaxDepth = 8;
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth };
+    private static readonly JsonDocumentOptions Options = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
-    public static Rejection? TryParse(in ReadOnlySequence<byte> payload, DateTimeOffset now, out ParsedAlarm? alarm)
+    /// <summary>C0 and C1 control characters except tab, line feed and carriage return: not allowed in a description.</summary>
+    private static readonly SearchValues<char> DescriptionControls =
+        SearchValues.Create([.. Enumerable.Range(0, 0xA0).Select(c => (char)c).Where(c => char.IsControl(c) && c is not ('\t' or '\n' or '\r'))]);
+
+    /// <param name="window">The duplicate window: alarms that occurred longer ago than this are refused.</param>
+    public static Rejection? TryParse(in ReadOnlySequence<byte> payload, DateTimeOffset now, TimeSpan window, out ParsedAlarm? alarm)
     {
         alarm = null;
+        var json = payload.IsSingleSegment ? payload.First : payload.ToArray();
+        if (CheckText(json.Span) is { } notText)
+        {
+            return notText;
+        }
+
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(payload, Options);
+            document = JsonDocument.Parse(json, Options);
         }
         catch (JsonException ex)
         {
-            return new Rejection(DeadLetterReasons.Malformed, "not valid JSON: " + ex.Message);
+            return NotJson(ex); // a duplicate member: the text itself was checked above
         }
 
         using (document)
@@ -70,6 +104,11 @@ public static class AlarmParser
                     throw new FieldError("occurredAt", "is more than a day in the future");
                 }
 
+                if (now - occurredAt > window)
+                {
+                    throw new FieldError("occurredAt", $"{occurredText} is older than {Describe(window)}, the window in which a resent alarm is recognised as a duplicate (SharpEyes:Alarms:Retention)");
+                }
+
                 var priority = RequiredInt(root, "priority", 1, 4);
                 var method = RequiredInt(root, "method", 1, 7);
                 var type = method == 5 ? RequiredInt(root, "type", 1, 12) : RequiredInt(root, "type", 0, 999);
@@ -79,6 +118,12 @@ public static class AlarmParser
                 if (description.Length > 1024)
                 {
                     throw new FieldError("description", "at most 1024 characters");
+                }
+
+                if (description.AsSpan().IndexOfAny(DescriptionControls) is var control and >= 0)
+                {
+                    throw new FieldError("description", string.Create(CultureInfo.InvariantCulture,
+                        $"control character U+{(int)description[control]:X4} at index {control}; only tab, line feed and carriage return are allowed"));
                 }
 
                 GeoPoint? position = null;
@@ -96,7 +141,6 @@ public static class AlarmParser
             }
         }
     }
-
     public static bool TryRfc3339(string text, out DateTimeOffset value)
     {
         value = default;
@@ -110,6 +154,84 @@ public static class AlarmParser
         var hasOffset = last is 'Z' or 'z' || (text.Length > 6 && (text[^6] == '+' || text[^6] == '-') && text[^3] == ':');
         return hasOffset && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out value);
     }
+
+    /// <summary>
+    /// The payload as text: UTF-8 throughout, and JSON whose strings and member names all decode to valid UTF-16.
+    /// System.Text.Json checks neither while parsing; it throws <see cref="InvalidOperationException"/> when such a
+    /// string is read (and, for a member name, while looking up or comparing members), which is why this runs first.
+    /// </summary>
+    private static Rejection? CheckText(ReadOnlySpan<byte> json)
+    {
+        if (!Utf8.IsValid(json))
+        {
+            var at = FirstInvalidUtf8(json);
+            return new Rejection(DeadLetterReasons.Malformed, $"not valid UTF-8: invalid byte sequence at byte {at} (0x{json[at]:X2})");
+        }
+
+        var reader = new Utf8JsonReader(json, ReaderOptions);
+        ReadOnlySpan<byte> member = default;
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is not (JsonTokenType.PropertyName or JsonTokenType.String))
+                {
+                    continue;
+                }
+
+                if (reader.ValueIsEscaped && !Decodes(ref reader, out var error))
+                {
+                    var where = reader.TokenType == JsonTokenType.PropertyName ? "a member name"
+                        : reader.CurrentDepth == 0 ? "the string" : $"\"{LogText.Client(Encoding.UTF8.GetString(member), 64)}\"";
+                    return new Rejection(DeadLetterReasons.Malformed, $"{where} holds an unpaired UTF-16 surrogate escape (string at byte {reader.TokenStartIndex}): {error}");
+                }
+
+                if (reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    member = reader.ValueSpan;
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            return NotJson(ex);
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether an escaped string decodes; the library's only signal for an unpaired surrogate escape is this exception.</summary>
+    private static bool Decodes(ref Utf8JsonReader reader, out string? error)
+    {
+        try
+        {
+            _ = reader.GetString();
+            error = null;
+            return true;
+        }
+        catch (InvalidOperationException ex)
+        {
+            error = ex.Message;
+            return false;
+        }
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        var at = 0;
+        while (at < bytes.Length && Rune.DecodeFromUtf8(bytes[at..], out _, out var consumed) == OperationStatus.Done)
+        {
+            at += consumed;
+        }
+
+        return at;
+    }
+
+    private static Rejection NotJson(JsonException ex) => new(DeadLetterReasons.Malformed, "not valid JSON: " + ex.Message);
+
+    private static string Describe(TimeSpan window) => window.Ticks % TimeSpan.TicksPerDay == 0
+        ? window.Days == 1 ? "1 day" : $"{window.Days} days"
+        : window.ToString("c", CultureInfo.InvariantCulture);
 
     private static GeoPoint Position(JsonElement p)
     {
@@ -125,7 +247,8 @@ public static class AlarmParser
             throw new FieldError("position.datum", "required: WGS84, GCJ02 or BD09");
         }
 
-        var datum = GeoConvert.Parse(d.GetString()) ?? throw new FieldError("position.datum", $"unknown datum '{d.GetString()}': WGS84, GCJ02 or BD09");
+        var name = d.GetString();
+        var datum = GeoConvert.Parse(name) ?? throw new FieldError("position.datum", $"unknown datum '{LogText.Client(name, 32)}': WGS84, GCJ02 or BD09");
         return new GeoPoint { Lon = lon, Lat = lat, Datum = datum };
     }
 
@@ -172,8 +295,10 @@ public static class AlarmParser
             throw new FieldError(field, "required number");
         }
 
-        var v = e.GetDouble();
-        return !double.IsFinite(v) || v < min || v > max ? throw new FieldError(field, $"must be in [{min}, {max}], got {v}") : v;
+        var v = e.GetDouble(); // ±Infinity beyond the range of a double
+        return !double.IsFinite(v) || v < min || v > max
+            ? throw new FieldError(field, string.Create(CultureInfo.InvariantCulture, $"must be in [{min}, {max}], got {v}"))
+            : v;
     }
 
     private sealed class FieldError(string field, string message) : Exception(message)

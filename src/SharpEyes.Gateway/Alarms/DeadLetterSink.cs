@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Storage;
 
 namespace SharpEyes.Gateway.Alarms;
@@ -16,13 +17,20 @@ public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, Ti
     /// <summary>Set by the broker once it runs: publishes a dead letter to its topic.</summary>
     public Func<string, byte[], Task>? Publisher { get; set; }
 
-    public async Task RecordAsync(string vendorId, string topic, ReadOnlySequence<byte> payload, Rejection rejection, CancellationToken ct = default)
+    /// <summary>A copy of what a dead letter keeps of a payload (its first 4 KiB), taken while the broker's buffer is still valid.</summary>
+    public static PayloadSample Sample(in ReadOnlySequence<byte> payload) =>
+        new((payload.Length > PayloadSampleBytes ? payload.Slice(0, PayloadSampleBytes) : payload).ToArray(), payload.Length);
+
+    /// <summary>
+    /// Stores, counts, logs and publishes one dead letter. Any payload will do: it is kept as base64, and the client
+    /// text in the detail is escaped in the log line (and, if it held unpaired surrogates, replaced by U+FFFD in the JSON).
+    /// </summary>
+    public async Task RecordAsync(string vendorId, string topic, PayloadSample payload, Rejection rejection, CancellationToken ct = default)
     {
         var now = time.GetUtcNow();
-        var sample = payload.Length > PayloadSampleBytes ? payload.Slice(0, PayloadSampleBytes) : payload;
         var body = JsonSerializer.SerializeToUtf8Bytes(new DeadLetter(
             rejection.Reason, rejection.Detail, vendorId, topic, now, payload.Length,
-            Convert.ToBase64String(sample.ToArray()), payload.Length > PayloadSampleBytes), DeadLetterJson.Default.DeadLetter);
+            Convert.ToBase64String(payload.Bytes), payload.Length > payload.Bytes.Length), DeadLetterJson.Default.DeadLetter);
         await journal.ExecuteAsync(tx =>
         {
             tx.Execute("INSERT INTO dead_letters(vendor_id, reason, received_at, data) VALUES($p0,$p1,$p2,$p3)",
@@ -30,7 +38,7 @@ public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, Ti
             tx.AfterCommit(() => stats.CountDeadLetter(rejection.Reason));
             return true;
         }, ct).ConfigureAwait(false);
-        LogDeadLetter(logger, vendorId, rejection.Reason, rejection.Detail);
+        LogDeadLetter(logger, vendorId, rejection.Reason, LogText.Client(rejection.Detail, 300));
         if (Publisher is { } publish)
         {
             await publish(TopicPrefix + vendorId, body).ConfigureAwait(false);
@@ -40,6 +48,9 @@ public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, Ti
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dead-lettered a message from vendor {VendorId}: {Reason} ({Detail})")]
     private static partial void LogDeadLetter(ILogger logger, string vendorId, string reason, string detail);
 }
+
+/// <summary>The first bytes of a payload (at most 4 KiB) and its whole length.</summary>
+public sealed record PayloadSample(byte[] Bytes, long Length);
 
 /// <summary>The JSON body published on the dead-letter topic.</summary>
 public sealed record DeadLetter(

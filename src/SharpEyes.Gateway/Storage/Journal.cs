@@ -190,10 +190,16 @@ public sealed partial class Journal : IHostedService, IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether an item failed because of the store (SQLite or the file system), rather than because its own work threw.
+    /// A store failure may pass (disk space freed); an item's own exception happens again when it is retried.
+    /// </summary>
+    public static bool IsStoreFailure(Exception ex) => ex is SqliteException or IOException;
+
     /// <summary>Records a store failure (not an item's own exception, such as a validation error thrown from its work).</summary>
     private void Failed(Exception ex)
     {
-        if (ex is not (SqliteException or IOException))
+        if (!IsStoreFailure(ex))
         {
             return;
         }

@@ -133,7 +133,7 @@ public sealed class MqttAlarmTests : IAsyncLifetime
         { "bad-datum", "alarm1", """{"eventId":"x","occurredAt":"2026-11-22T16:00:00+08:00","priority":1,"method":5,"type":6,"position":{"lon":114.6,"lat":37.6,"datum":"CGCS2000"}}""", "invalid-field" },
         { "oversized", "alarm1", "OVERSIZED", "oversized" },
         { "unknown-device", "13012700001340888888", "VALID", "unknown-device" },
-        { "foreign-device", "alarm2", "VALID", "foreign-device" },
+        { "foreign-device", "alarm2", "VALID", "unknown-device" }, // the same answer as an unregistered device: ids of other vendors stay private
         { "bad-topic-id", "1234", "VALID", "invalid-topic" },
     };
 
@@ -175,6 +175,36 @@ public sealed class MqttAlarmTests : IAsyncLifetime
         // The gateway keeps running and the same connection still gets alarms through.
         var good = await client.PublishAsync(Message(AlarmTopic(TestDevices.AlarmId(1)), TestDevices.AlarmJson("evt-after-" + @case)));
         Assert.Equal(MqttClientPublishReasonCode.Success, good.ReasonCode);
+    }
+
+    [Fact]
+    public async Task An_alarm_for_another_vendors_device_gets_the_same_answer_as_one_for_a_device_nobody_registered()
+    {
+        var client = await _host.ConnectMqttAsync("vendor-a", _vendorA);
+        var letters = await DeadLetterListener.SubscribeAsync(client, "vendor-a");
+        var foreignId = TestDevices.AlarmId(2); // vendor-b's
+        var unknownId = TestDevices.AlarmId(777_777);
+        var payload = TestDevices.AlarmJson("evt-probe");
+
+        var foreign = await client.PublishAsync(Message(AlarmTopic(foreignId), payload));
+        var unknown = await client.PublishAsync(Message(AlarmTopic(unknownId), payload));
+
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, foreign.ReasonCode);
+        Assert.Equal(unknown.ReasonCode, foreign.ReasonCode);
+        Assert.Equal("unknown-device", foreign.ReasonString);
+        Assert.Equal(unknown.ReasonString, foreign.ReasonString);
+        await Eventually.TrueAsync(() => letters.Letters.Count >= 2, "both dead letters");
+        var byTopic = letters.Letters.ToDictionary(l => l.Topic);
+        var (toForeign, toUnknown) = (byTopic[AlarmTopic(foreignId)], byTopic[AlarmTopic(unknownId)]);
+        Assert.Equal("unknown-device", toForeign.Reason);
+        Assert.Equal(toUnknown.Reason, toForeign.Reason);
+        Assert.Equal($"device {foreignId} is not registered to vendor vendor-a", toForeign.Detail);
+        Assert.Equal(toUnknown.Detail.Replace(unknownId, foreignId, StringComparison.Ordinal), toForeign.Detail);
+        // The reason foreign-device is gone from the counters too.
+        var stats = await _host.GetStatsAsync();
+        Assert.Equal(2, stats.DeadLettersByReason["unknown-device"]);
+        Assert.DoesNotContain("foreign-device", stats.DeadLettersByReason.Keys);
+        Assert.DoesNotContain("foreign-device", await MetricsScrape.TextAsync(_host.HttpPort), StringComparison.Ordinal);
     }
 
     [Fact]

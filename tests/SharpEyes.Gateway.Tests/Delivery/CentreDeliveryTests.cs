@@ -159,7 +159,7 @@ public sealed class CentreDeliveryTests
         {
             using var client = await AlarmPublisher.ConnectAsync(Gateway.MqttPort, VendorId, _vendorKey, "pub-" + prefix);
             var before = Acked.Count;
-            await AlarmPublisher.PublishAsync(client, _devices, Enumerable.Range(0, count).Select(n => $"{prefix}-{n}"), Acked);
+            await AlarmPublisher.PublishAsync(client, _devices, Enumerable.Range(0, count).Select(n => $"{prefix}-{n}"), Acked, occurredAt: DateTimeOffset.UtcNow);
             return Acked.Count - before;
         }
 
@@ -167,7 +167,7 @@ public sealed class CentreDeliveryTests
         {
             using var client = await AlarmPublisher.ConnectAsync(Gateway.MqttPort, VendorId, _vendorKey, "pub-" + prefix);
             var deadline = DateTime.UtcNow.AddSeconds(90);
-            await AlarmPublisher.PublishAsync(client, _devices, Enumerable.Range(0, 200_000).TakeWhile(_ => DateTime.UtcNow < deadline).Select(n => $"{prefix}-{n}"), Acked, stop);
+            await AlarmPublisher.PublishAsync(client, _devices, Enumerable.Range(0, 200_000).TakeWhile(_ => DateTime.UtcNow < deadline).Select(n => $"{prefix}-{n}"), Acked, stop, DateTimeOffset.UtcNow);
         }
 
         public async Task<double> MetricAsync(string key) => (await MetricsScrape.ReadAsync(Gateway.HttpPort)).GetValueOrDefault(key, double.NaN);

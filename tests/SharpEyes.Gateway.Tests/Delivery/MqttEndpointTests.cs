@@ -51,7 +51,7 @@ public sealed class MqttEndpointTests
         var acked = new ConcurrentDictionary<string, bool>();
 
         // 1. Broker up: everything reaches the subscriber.
-        await AlarmPublisher.PublishAsync(vendor, devices, Enumerable.Range(0, AlarmsPerPhase).Select(n => $"before-{n}"), acked);
+        await AlarmPublisher.PublishAsync(vendor, devices, Enumerable.Range(0, AlarmsPerPhase).Select(n => $"before-{n}"), acked, occurredAt: DateTimeOffset.UtcNow);
         Assert.Equal(AlarmsPerPhase, acked.Count);
         var firstLast = await WaitUntilDeliveredAsync(http, subscriber, AlarmsPerPhase, TimeSpan.FromSeconds(60), Diagnostics);
         Assert.Equal(1, await ValueAsync(http, """sharpeyes_outbox_connected{endpoint="centre"}"""));
@@ -60,7 +60,7 @@ public sealed class MqttEndpointTests
         await broker.StopAsync();
         var outage = Stopwatch.StartNew();
         Assert.False(broker.IsRunning);
-        await AlarmPublisher.PublishAsync(vendor, devices, Enumerable.Range(0, AlarmsPerPhase).Select(n => $"during-{n}"), acked);
+        await AlarmPublisher.PublishAsync(vendor, devices, Enumerable.Range(0, AlarmsPerPhase).Select(n => $"during-{n}"), acked, occurredAt: DateTimeOffset.UtcNow);
         Assert.False(broker.IsRunning);
         Assert.Equal(2 * AlarmsPerPhase, acked.Count);
         Dictionary<string, double> down;

@@ -77,7 +77,7 @@ public sealed class DurabilityTests
         using var client = await AlarmPublisher.ConnectAsync(port, "vendor-d", vendorKey, $"durability-{connection}");
         var deadline = DateTime.UtcNow.AddSeconds(90);
         var devices = Enumerable.Range(0, Devices).Select(TestDevices.AlarmId).ToList();
-        await AlarmPublisher.PublishAsync(client, devices, Enumerable.Range(0, 200_000).TakeWhile(_ => DateTime.UtcNow < deadline).Select(n => $"c{connection}-{n}"), acked, stop);
+        await AlarmPublisher.PublishAsync(client, devices, Enumerable.Range(0, 200_000).TakeWhile(_ => DateTime.UtcNow < deadline).Select(n => $"c{connection}-{n}"), acked, stop, DateTimeOffset.UtcNow);
     }
 
     private static async Task AssertAllOnFeedAsync(GatewayProcess gateway, string centreKey, HashSet<string> acked)

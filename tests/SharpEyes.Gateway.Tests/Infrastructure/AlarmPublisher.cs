@@ -10,9 +10,11 @@ namespace SharpEyes.Gateway.Tests.Infrastructure;
 /// </summary>
 public static class AlarmPublisher
 {
-    public static MqttApplicationMessage Alarm(string deviceId, string eventId) => new MqttApplicationMessageBuilder()
+    /// <param name="occurredAt">Defaults to the in-process hosts' clock (<see cref="TestDevices.AlarmJson"/>); a gateway on the
+    /// system clock refuses alarms older than its duplicate window (90 days), so tests of a real process pass the time now.</param>
+    public static MqttApplicationMessage Alarm(string deviceId, string eventId, DateTimeOffset? occurredAt = null) => new MqttApplicationMessageBuilder()
         .WithTopic("sharpeyes/v1/alarms/" + deviceId)
-        .WithPayload(TestDevices.AlarmJson(eventId))
+        .WithPayload(occurredAt is { } at ? TestDevices.AlarmJson(eventId, occurredAt: TestDevices.Rfc3339(at)) : TestDevices.AlarmJson(eventId))
         .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
 
     public static async Task<IMqttClient> ConnectAsync(int port, string vendorId, string vendorKey, string clientId)
@@ -28,7 +30,7 @@ public static class AlarmPublisher
     /// sent, the connection dies or <paramref name="stop"/> fires; returns how many were sent.
     /// </summary>
     public static async Task<int> PublishAsync(IMqttClient client, IReadOnlyList<string> devices, IEnumerable<string> eventIds,
-        ConcurrentDictionary<string, bool> acked, CancellationToken stop = default)
+        ConcurrentDictionary<string, bool> acked, CancellationToken stop = default, DateTimeOffset? occurredAt = null)
     {
         var inFlight = new List<Task>();
         var sent = 0;
@@ -41,7 +43,7 @@ public static class AlarmPublisher
                     break;
                 }
 
-                inFlight.Add(PublishOne(client, Alarm(devices[sent % devices.Count], eventId), eventId, acked));
+                inFlight.Add(PublishOne(client, Alarm(devices[sent % devices.Count], eventId, occurredAt), eventId, acked));
                 sent++;
                 if (inFlight.Count >= 32)
                 {

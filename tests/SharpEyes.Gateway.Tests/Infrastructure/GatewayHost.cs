@@ -123,6 +123,9 @@ public sealed class GatewayHost : IAsyncDisposable
         return response.ApiKey;
     }
 
+    /// <summary>The admin stats (alarm intake counters, dead letters by reason).</summary>
+    public async Task<GetStatsResponse> GetStatsAsync() => await new Admin.AdminClient(Channel).GetStatsAsync(new GetStatsRequest(), AdminAuth);
+
     public async Task<IMqttClient> ConnectMqttAsync(string userName, string password, string? clientId = null, bool cleanStart = true,
         MQTTnet.Formatter.MqttProtocolVersion version = MQTTnet.Formatter.MqttProtocolVersion.V500)
     {

@@ -41,6 +41,9 @@ public static class TestDevices
         Position = new GeoPoint { Lon = lon, Lat = lat, Datum = Datum.Wgs84 },
     };
 
+    /// <summary>An RFC 3339 time with its offset, as vendors send <c>occurredAt</c>.</summary>
+    public static string Rfc3339(DateTimeOffset time) => time.ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", System.Globalization.CultureInfo.InvariantCulture);
+
     public static string AlarmJson(string eventId, int priority = 2, int method = 5, int type = 6, string occurredAt = "2026-11-22T16:00:00+08:00", string? position = null) =>
         $$"""{"eventId":"{{eventId}}","occurredAt":"{{occurredAt}}","priority":{{priority}},"method":{{method}},"type":{{type}},"description":"test"{{(position is null ? "" : ",\"position\":" + position)}}}""";
 }

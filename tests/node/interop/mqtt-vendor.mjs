@@ -8,10 +8,8 @@
 // awaits every PUBACK; then 3 duplicates (same eventId and payload) and one alarm for the foreign device (over MQTT 5,
 // so the PUBACK carries a reason code). The MQTT 5 client subscribes to its dead-letter topic first and waits for the
 // foreign device's dead letter. Prints one JSON summary on stdout; the C# test makes the assertions.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import mqtt from 'mqtt';
+import { mqttJsVersion, publishOutcome, withTimeout as within } from './mqtt-common.mjs';
 
 const [portText, vendorId, vendorKey, foreignDeviceId, deviceList] = process.argv.slice(2);
 if (!portText || !vendorId || !vendorKey || !foreignDeviceId || !deviceList) {
@@ -32,10 +30,7 @@ const overall = setTimeout(() => {
   process.exit(3);
 }, OVERALL_TIMEOUT_MS);
 
-const withTimeout = (promise, what) => Promise.race([
-  promise,
-  new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS).unref()),
-]);
+const withTimeout = (promise, what) => within(promise, what, STEP_TIMEOUT_MS);
 
 function connect(protocolVersion) {
   const client = mqtt.connect({
@@ -55,19 +50,7 @@ function connect(protocolVersion) {
   }), `connect (protocol ${protocolVersion})`);
 }
 
-// Resolves with the PUBACK outcome instead of rejecting, so refusals (MQTT 5 reason codes) are reported, not thrown.
-function publish(client, topic, payload) {
-  return withTimeout(new Promise((resolve) => {
-    client.publish(topic, payload, { qos: 1 }, (err, packet) => {
-      resolve({
-        acked: !err || typeof err.code === 'number',
-        reasonCode: err?.code ?? packet?.reasonCode ?? 0,
-        reasonString: packet?.properties?.reasonString ?? '',
-        error: err ? String(err.message) : '',
-      });
-    });
-  }), `PUBACK for ${topic}`);
-}
+const publish = (client, topic, payload) => withTimeout(publishOutcome(client, topic, payload), `PUBACK for ${topic}`);
 
 const alarm = (eventId, extra = {}) => JSON.stringify({
   eventId, occurredAt, priority: 2, method: 5, type: 6, description: `MQTT.js ${eventId}`, ...extra,
@@ -111,7 +94,7 @@ await withTimeout(new Promise((resolve) => {
 await Promise.all([v311.endAsync(), v5.endAsync()]);
 clearTimeout(overall);
 process.stdout.write(JSON.stringify({
-  mqttJsVersion: JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', 'mqtt', 'package.json'), 'utf8')).version,
+  mqttJsVersion,
   subscribeGranted: granted.map((g) => g.qos),
   published,
   duplicates,
