@@ -31,7 +31,10 @@ public static class DeadLetterReasons
     /// <summary>The gateway failed while checking, mapping or storing the message (a bug, logged with an error id the detail names).</summary>
     public const string InternalError = "internal-error";
 
-    public static readonly IReadOnlyList<string> All = [Malformed, InvalidField, Oversized, UnknownDevice, InvalidTopic, NotPermitted, InternalError];
+    /// <summary>A feature the gateway does not offer (a retained publish): refused rather than half-done.</summary>
+    public const string Unsupported = "unsupported";
+
+    public static readonly IReadOnlyList<string> All = [Malformed, InvalidField, Oversized, UnknownDevice, InvalidTopic, NotPermitted, InternalError, Unsupported];
 }
 
 /// <summary>

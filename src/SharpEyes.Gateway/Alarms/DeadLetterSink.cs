@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Storage;
 
@@ -9,8 +11,11 @@ namespace SharpEyes.Gateway.Alarms;
 /// Dead letters: every rejected message is stored (reason, detail, topic, the first 4 KiB of the payload in base64),
 /// counted, and published at QoS 1 to <c>sharpeyes/v1/deadletter/{vendorId}</c>, where the vendor may subscribe.
 /// </summary>
-public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, TimeProvider time, ILogger<DeadLetterSink> logger)
+public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, TimeProvider time, IOptions<GatewayOptions> options, ILogger<DeadLetterSink> logger)
 {
+    /// <summary>One line per vendor and reason per interval: a vendor sending thousands of bad alarms does not flood the log (each is counted and stored).</summary>
+    private readonly LogThrottle _logs = new(time, options.Value.Limits.LogInterval);
+
     public const string TopicPrefix = "sharpeyes/v1/deadletter/";
     private const int PayloadSampleBytes = 4096;
 
@@ -38,15 +43,19 @@ public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, Ti
             tx.AfterCommit(() => stats.CountDeadLetter(rejection.Reason));
             return true;
         }, ct).ConfigureAwait(false);
-        LogDeadLetter(logger, vendorId, rejection.Reason, LogText.Client(rejection.Detail, 300));
+        if (_logs.Due(vendorId + "\n" + rejection.Reason) is { } count)
+        {
+            LogDeadLetter(logger, vendorId, rejection.Reason, count, LogText.Client(rejection.Detail, 300));
+        }
+
         if (Publisher is { } publish)
         {
             await publish(TopicPrefix + vendorId, body).ConfigureAwait(false);
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Dead-lettered a message from vendor {VendorId}: {Reason} ({Detail})")]
-    private static partial void LogDeadLetter(ILogger logger, string vendorId, string reason, string detail);
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Dead-lettered a message from vendor {VendorId}: {Reason} (x{Count} since the last such line; latest: {Detail})")]
+    private static partial void LogDeadLetter(ILogger logger, string vendorId, string reason, long count, string detail);
 }
 
 /// <summary>The first bytes of a payload (at most 4 KiB) and its whole length.</summary>

@@ -51,9 +51,6 @@ public sealed partial class MqttBroker(
     private const string PrincipalItem = "sharpeyes.principal";
     private const string PendingItem = "sharpeyes.pending-acks";
 
-    /// <summary>The dead-letter reason of a retained alarm (the gateway keeps no retained messages).</summary>
-    public const string Unsupported = "unsupported";
-
     private static readonly Access ConnectRule = AccessTable.Get(AccessTable.MqttConnect);
     private static readonly Access PublishRule = AccessTable.Get(AccessTable.MqttPublishAlarm);
     private static readonly Access SubscribeRule = AccessTable.Get(AccessTable.MqttSubscribeDeadLetters);
@@ -257,8 +254,8 @@ public sealed partial class MqttBroker(
         {
             if (message.Retain)
             {
-                rejection = new Rejection(Unsupported, "retained messages are not supported: the gateway keeps no retained alarm; publish with retain=0");
-                committed = deadLetters.RecordAsync(principal.VendorId!, message.Topic, message.Payload, rejection, e.CancellationToken);
+                rejection = new Rejection(DeadLetterReasons.Unsupported, "retained messages are not supported: the gateway keeps no retained alarm; publish with retain=0");
+                committed = deadLetters.RecordAsync(principal.VendorId!, message.Topic, DeadLetterSink.Sample(message.Payload), rejection, e.CancellationToken);
             }
             else
             {
@@ -275,14 +272,7 @@ public sealed partial class MqttBroker(
             return;
         }
 
-        e.Response.ReasonCode = rejection?.Reason switch
-        {
-            null => MqttPubAckReasonCode.Success,
-            DeadLetterReasons.Malformed or DeadLetterReasons.InvalidField or DeadLetterReasons.Oversized => MqttPubAckReasonCode.PayloadFormatInvalid,
-            DeadLetterReasons.InvalidTopic => MqttPubAckReasonCode.TopicNameInvalid,
-            Unsupported => MqttPubAckReasonCode.ImplementationSpecificError,
-            _ => MqttPubAckReasonCode.NotAuthorized,
-        };
+        e.Response.ReasonCode = PubAckCode(rejection);
         if (rejection is not null)
         {
             e.Response.ReasonString = rejection.Reason;
@@ -297,6 +287,17 @@ public sealed partial class MqttBroker(
             _ = ObserveAsync(committed, e.ClientId); // QoS 0: nothing to hold back, but a failure is still logged
         }
     }
+
+    /// <summary>The MQTT 5 PUBACK reason code for an alarm's outcome (MQTT 3.1.1 PUBACKs carry none: the dead letter says it).</summary>
+    private static MqttPubAckReasonCode PubAckCode(Rejection? rejection) => rejection?.Reason switch
+    {
+        null => MqttPubAckReasonCode.Success,
+        DeadLetterReasons.Malformed or DeadLetterReasons.InvalidField or DeadLetterReasons.Oversized => MqttPubAckReasonCode.PayloadFormatInvalid,
+        DeadLetterReasons.InvalidTopic => MqttPubAckReasonCode.TopicNameInvalid,
+        DeadLetterReasons.InternalError => MqttPubAckReasonCode.UnspecifiedError,
+        DeadLetterReasons.Unsupported => MqttPubAckReasonCode.ImplementationSpecificError,
+        _ => MqttPubAckReasonCode.NotAuthorized,
+    };
 
     private static Task InterceptInbound(InterceptingPacketEventArgs e)
     {
@@ -343,6 +344,12 @@ public sealed partial class MqttBroker(
         try
         {
             await committed.ConfigureAwait(false);
+            // The check passed but the commit turned the alarm into a dead letter (internal-error): say so.
+            if (committed is Task<IntakeResult> { Result.Rejection: { } late } && e.Packet is MqttPubAckPacket ack && ack.ReasonCode == MqttPubAckReasonCode.Success)
+            {
+                ack.ReasonCode = PubAckCode(late);
+                ack.ReasonString = late.Reason;
+            }
         }
         catch (Exception ex)
         {

@@ -13,44 +13,59 @@ namespace SharpEyes.Gateway.Observability;
 /// </summary>
 public sealed partial class ClientRefusals(IOptions<GatewayOptions> options, TimeProvider time, ILogger<ClientRefusals> logger)
 {
-    private readonly ConcurrentDictionary<string, Kind> _kinds = new(StringComparer.Ordinal);
-    private readonly TimeSpan _interval = options.Value.Limits.LogInterval;
+    private readonly ConcurrentDictionary<string, long[]> _totals = new(StringComparer.Ordinal);
+    private readonly LogThrottle _throttle = new(time, options.Value.Limits.LogInterval);
 
     /// <summary>Counts one refusal of <paramref name="kind"/>; logs it unless a line for this kind was written within the interval.</summary>
     public void Count(string kind, string detail)
     {
-        var k = _kinds.GetOrAdd(kind, static _ => new Kind());
-        Interlocked.Increment(ref k.Total);
-        var now = time.GetTimestamp();
-        long quiet;
-        lock (k)
+        Interlocked.Increment(ref _totals.GetOrAdd(kind, static _ => new long[1])[0]);
+        if (_throttle.Due(kind) is { } count)
         {
-            k.SinceLog++;
-            if (k.LastLog != 0 && time.GetElapsedTime(k.LastLog, now) < _interval)
-            {
-                return;
-            }
-
-            quiet = k.SinceLog;
-            k.SinceLog = 0;
-            k.LastLog = now;
+            LogRefused(logger, kind, count, detail);
         }
-
-        LogRefused(logger, kind, quiet, detail);
     }
 
     /// <summary>Refusals per kind since start.</summary>
     public IReadOnlyList<(string Kind, long Count)> Snapshot() =>
-        [.. _kinds.Select(p => (p.Key, Interlocked.Read(ref p.Value.Total))).OrderBy(p => p.Key, StringComparer.Ordinal)];
+        [.. _totals.Select(p => (p.Key, Interlocked.Read(ref p.Value[0]))).OrderBy(p => p.Key, StringComparer.Ordinal)];
 
-    public long this[string kind] => _kinds.TryGetValue(kind, out var k) ? Interlocked.Read(ref k.Total) : 0;
+    public long this[string kind] => _totals.TryGetValue(kind, out var k) ? Interlocked.Read(ref k[0]) : 0;
 
     [LoggerMessage(EventId = 9001, Level = LogLevel.Warning, Message = "Refused {Kind} (x{Count} since the last such line): {Detail}")]
     private static partial void LogRefused(ILogger logger, string kind, long count, string detail);
+}
 
-    private sealed class Kind
+/// <summary>
+/// A gate for log lines that repeat: per key, at most one line per interval. Each occurrence is counted; the one that
+/// may log learns how many occurred since the previous line.
+/// </summary>
+public sealed class LogThrottle(TimeProvider time, TimeSpan interval)
+{
+    private readonly ConcurrentDictionary<string, Gate> _gates = new(StringComparer.Ordinal);
+
+    /// <summary>Counts one occurrence of <paramref name="key"/>; returns how many since the last line when a line is due now, else null.</summary>
+    public long? Due(string key)
     {
-        public long Total;
+        var gate = _gates.GetOrAdd(key, static _ => new Gate());
+        var now = time.GetTimestamp();
+        lock (gate)
+        {
+            gate.SinceLog++;
+            if (gate.LastLog != 0 && time.GetElapsedTime(gate.LastLog, now) < interval)
+            {
+                return null;
+            }
+
+            var count = gate.SinceLog;
+            gate.SinceLog = 0;
+            gate.LastLog = now;
+            return count;
+        }
+    }
+
+    private sealed class Gate
+    {
         public long SinceLog;
         public long LastLog;
     }

@@ -126,6 +126,7 @@ public sealed class HostileAlarmTests(VendorGatewayFixture fixture) : IClassFixt
         var metricBefore = (await MetricsScrape.ReadAsync(host.HttpPort)).GetValueOrDefault(metricKey);
         var logLine = $"Dead-lettered a message from vendor {VendorGatewayFixture.VendorId}: {reason}";
         var logsBefore = host.Logs.Lines.Count;
+        host.Time.Advance(TimeSpan.FromSeconds(11)); // dead letters are logged once per vendor, reason and 10 s: make this one's line due
 
         var ack = await client.PublishAsync(Message(payload));
 
@@ -153,6 +154,8 @@ public sealed class HostileAlarmTests(VendorGatewayFixture fixture) : IClassFixt
         Assert.True(client.IsConnected);
         Assert.Equal(0, disconnects.Count);
         Assert.Equal(before.AlarmsAccepted + 1, (await host.GetStatsAsync()).AlarmsAccepted);
+        // End the session: a vendor may hold only a few subscribing sessions (Limits:MqttMaxSubscriberSessionsPerVendor).
+        await client.DisconnectAsync();
     }
 
     public static TheoryData<string, string> UnusualButValidText() => new()
