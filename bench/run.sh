@@ -139,20 +139,31 @@ run_bench() { # runs the bench in the background so the traps can end it too
 }
 
 # --- the gateway under test, out of process ---------------------------------------------------------
+listening_port() { # listener name (gRPC, HTTP, MQTT) log file: the port from the gateway's "X listening on scheme://host:port" line
+  sed -n "s/.*$1 listening on [a-z]*:\/\/[^ ]*:\([0-9]*\).*/\1/p" "$2" | head -n 1
+}
 start_gateway() { # extra gateway switches (e.g. --demo); sets GATEWAY_PID and the three ports
-  GRPC_PORT=$(pick_port); MQTT_PORT=$(pick_port); HTTP_PORT=$(pick_port)
+  # Port 0: the gateway binds what the system gives it and logs it, so no port is picked, released and raced for.
   local data="$WORK/data${GATEWAY_RUN:-}"
-  log "starting the gateway $* (gRPC $GRPC_PORT, MQTT $MQTT_PORT, HTTP $HTTP_PORT, data $data)"
+  local log_file="$WORK/gateway${GATEWAY_RUN:-}.log"
+  log "starting the gateway $* (data $data)"
   # The gateway's content root is its working directory, and ASP.NET Core watches it (recursively) for appsettings
   # changes: start it in an empty directory so the SQLite files are not under that watcher (a measured cost: see the bench report).
   mkdir -p "$WORK/cwd"
   # BENCH_PERF=1: sample the gateway with perf (Debian linux-perf) during the gateway phases; JIT symbols via perf maps.
   if [[ "${BENCH_PERF:-0}" == 1 ]]; then export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0; fi
-  (cd "$WORK/cwd" && exec env ${GATEWAY_ENV:-} SHARPEYES_ADMIN_KEY="$ADMIN_KEY" dotnet "$GATEWAY_DLL" --bind 127.0.0.1 --grpc-port "$GRPC_PORT" \
-    --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --data-dir "$data" "$@" >"$WORK/gateway${GATEWAY_RUN:-}.log" 2>&1) &
+  (cd "$WORK/cwd" && exec env ${GATEWAY_ENV:-} SHARPEYES_ADMIN_KEY="$ADMIN_KEY" dotnet "$GATEWAY_DLL" --bind 127.0.0.1 --grpc-port 0 \
+    --mqtt-port 0 --http-port 0 --data-dir "$data" "$@" >"$log_file" 2>&1) &
   GATEWAY_PID=$!
   PIDS+=("$GATEWAY_PID")
   local deadline=$(( $(date +%s) + 60 ))
+  until MQTT_PORT=$(listening_port MQTT "$log_file") && [[ -n "$MQTT_PORT" ]]; do
+    kill -0 "$GATEWAY_PID" 2>/dev/null || { log "the gateway exited during start: $(tail -n 3 "$log_file")"; exit 1; }
+    (( $(date +%s) < deadline )) || { log "the gateway did not report its listeners within 60 s"; exit 1; }
+    sleep 0.2
+  done
+  GRPC_PORT=$(listening_port gRPC "$log_file"); HTTP_PORT=$(listening_port HTTP "$log_file")
+  log "the gateway listens on gRPC $GRPC_PORT, MQTT $MQTT_PORT, HTTP $HTTP_PORT"
   until curl -fsS --max-time 2 "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1; do
     kill -0 "$GATEWAY_PID" 2>/dev/null || { log "the gateway exited during start"; exit 1; }
     (( $(date +%s) < deadline )) || { log "the gateway was not healthy within 60 s"; exit 1; }

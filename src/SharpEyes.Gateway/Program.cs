@@ -1,4 +1,6 @@
 using SharpEyes.Gateway.Cli;
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Hosting;
 
 if (GatewayCli.IsClientCommand(args))
@@ -16,5 +18,16 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 builder.AddSharpEyesGateway(GatewayCli.ServeArgs(args));
 var app = builder.Build();
 app.MapSharpEyesGateway();
-await app.RunAsync();
+var options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+try
+{
+    await app.RunAsync();
+}
+catch (Exception e) when (GatewayListeners.DescribeBindFailure(e, options) is { } why)
+{
+    // A port in use is an operator's problem to solve, not a crash: say which listener, and exit non-zero.
+    await Console.Error.WriteLineAsync("sharpeyes: " + why);
+    return 2;
+}
+
 return 0;

@@ -540,7 +540,6 @@ internal static class OutboxCommand
 
         public static async Task<GatewayProcess> StartAsync(Settings s, string name, IEnumerable<string> extraArgs, CancellationToken ct)
         {
-            var (grpc, mqtt, http) = (FreePort(), FreePort(), FreePort());
             var dataDir = Path.Combine(s.Work, $"data-{name}");
             var cwd = Path.Combine(s.Work, "cwd");
             Directory.CreateDirectory(cwd);
@@ -548,7 +547,7 @@ internal static class OutboxCommand
             // sh execs into dotnet (same pid) with its output sent to the log file, so nothing here has to drain it.
             var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = cwd };
             string[] args = ["-c", "exec \"$@\" >\"$LOG\" 2>&1", "sh", "dotnet", s.GatewayDll, "--bind", "127.0.0.1",
-                "--grpc-port", Text(grpc), "--mqtt-port", Text(mqtt), "--http-port", Text(http), "--data-dir", dataDir, .. extraArgs];
+                "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir, .. extraArgs];
             foreach (var arg in args)
             {
                 info.ArgumentList.Add(arg);
@@ -562,6 +561,8 @@ internal static class OutboxCommand
                 await File.WriteAllTextAsync(s.PidFile, Text(process.Id) + "\n", CancellationToken.None);
             }
 
+            // Port 0: the gateway binds what the system gives it and logs "X listening on scheme://host:port".
+            var (grpc, mqtt, http) = await ListeningPortsAsync(process, logFile, TimeSpan.FromSeconds(60), ct);
             var gateway = new GatewayProcess(process, s.PidFile, dataDir, grpc, mqtt, http);
             Console.Error.WriteLine($"[outbox]   gateway pid {process.Id} (gRPC {grpc}, MQTT {mqtt}, HTTP {http}, data {dataDir})");
             try
@@ -645,11 +646,29 @@ internal static class OutboxCommand
             throw new TimeoutException($"the gateway was not ready (healthz and MQTT) within {limit.TotalSeconds:F0} s; log {logFile}");
         }
 
-        private static int FreePort()
+        private static async Task<(int Grpc, int Mqtt, int Http)> ListeningPortsAsync(Process process, string logFile, TimeSpan limit, CancellationToken ct)
         {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
+            var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < deadline)
+            {
+                var log = File.Exists(logFile) ? await File.ReadAllTextAsync(logFile, ct) : "";
+                int Port(string name) => System.Text.RegularExpressions.Regex.Match(log, name + @" listening on \w+://[^\s]+:(\d+)") is { Success: true } m
+                    ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+                var (grpc, mqtt, http) = (Port("gRPC"), Port("MQTT"), Port("HTTP"));
+                if (grpc > 0 && mqtt > 0 && http > 0)
+                {
+                    return (grpc, mqtt, http);
+                }
+
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"the gateway exited during start (code {process.ExitCode}):\n{string.Join('\n', log.Split('\n').TakeLast(20))}");
+                }
+
+                await Task.Delay(100, ct);
+            }
+
+            throw new TimeoutException($"the gateway did not report its listeners within {limit.TotalSeconds:F0} s; log {logFile}");
         }
 
         private static string Text(int n) => n.ToString(CultureInfo.InvariantCulture);

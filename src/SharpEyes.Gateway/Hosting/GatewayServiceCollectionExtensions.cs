@@ -108,21 +108,10 @@ public static class GatewayServiceCollectionExtensions
             .AddCheck<OutboxHealthCheck>("outbox");
         services.AddGrpcReflection();
 
-        builder.WebHost.ConfigureKestrel((context, kestrel) =>
-        {
-            var o = context.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
-            var address = IPAddress.Parse(o.BindAddress);
-            kestrel.Listen(address, o.GrpcPort, l => l.Protocols = HttpProtocols.Http2);
-            kestrel.Listen(address, o.HttpPort, l => l.Protocols = HttpProtocols.Http1);
-            // The embedded broker rides on Kestrel (MQTTnet.AspNetCore) so that the guard sees every connection and
-            // every packet header before MQTTnet does.
-            kestrel.Listen(address, o.MqttPort, l =>
-            {
-                var guard = l.ApplicationServices.GetRequiredService<MqttConnectionGuard>();
-                l.Use(next => connection => guard.OnConnectionAsync(connection, next));
-                l.UseConnectionHandler<MqttConnectionHandler>();
-            });
-        });
+        var listeners = new GatewayListeners();
+        services.AddSingleton(listeners);
+        builder.WebHost.ConfigureKestrel((context, kestrel) => listeners.Configure(kestrel,
+            context.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions()));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         return builder;
     }
@@ -130,37 +119,56 @@ public static class GatewayServiceCollectionExtensions
     public static WebApplication MapSharpEyesGateway(this WebApplication app)
     {
         var o = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
-        var grpcHost = $"*:{o.GrpcPort}";
-        var httpHost = $"*:{o.HttpPort}";
+        var listeners = app.Services.GetRequiredService<GatewayListeners>();
         // Who may call what is AccessTable's: authentication and authorization come before the gRPC services read a
         // request body, then one size limit per method.
         app.UseRouting();
+        app.Use((context, next) =>
+        {
+            // Each endpoint is served on its own listener only: the connection's local port decides, not the Host header.
+            var wanted = context.GetEndpoint()?.Metadata.GetMetadata<ListenerMetadata>()?.Listener;
+            if (wanted is not null && listeners.ListenerOf(context.Connection.LocalPort) != wanted)
+            {
+                context.SetEndpoint(null);
+            }
+
+            return next(context);
+        });
         app.UseAuthentication();
         app.UseAuthorization();
         var limits = app.Services.GetRequiredService<GrpcRequestLimits>();
         app.Use(limits.InvokeAsync);
-        app.MapGrpcService<DeviceRegistryService>().RequireHost(grpcHost).WithAccessTable();
-        app.MapGrpcService<AdminService>().RequireHost(grpcHost).WithAccessTable();
-        app.MapGrpcService<GeographyService>().RequireHost(grpcHost).WithAccessTable();
-        app.MapGrpcService<IncidentsService>().RequireHost(grpcHost).WithAccessTable();
-        app.MapGrpcService<FeedsService>().RequireHost(grpcHost).WithAccessTable();
-        app.MapGrpcService<CoverageService>().RequireHost(grpcHost).WithAccessTable();
-        app.MapGrpcService<StreamHealthService>().RequireHost(grpcHost).WithAccessTable();
-        app.MapGrpcHealthChecksService().RequireHost(grpcHost).WithAccessTable();
-        app.MapGrpcReflectionService().RequireHost(grpcHost).WithAccessTable();
-        app.MapHealthChecks("/healthz", HealthText.Options).RequireHost(httpHost).WithAccessTable();
-        app.MapMetrics("/metrics", app.Services.GetRequiredService<GatewayMetrics>().Registry).RequireHost(httpHost).WithAccessTable();
+        app.MapGrpcService<DeviceRegistryService>().OnListener(GatewayListeners.Grpc);
+        app.MapGrpcService<AdminService>().OnListener(GatewayListeners.Grpc);
+        app.MapGrpcService<GeographyService>().OnListener(GatewayListeners.Grpc);
+        app.MapGrpcService<IncidentsService>().OnListener(GatewayListeners.Grpc);
+        app.MapGrpcService<FeedsService>().OnListener(GatewayListeners.Grpc);
+        app.MapGrpcService<CoverageService>().OnListener(GatewayListeners.Grpc);
+        app.MapGrpcService<StreamHealthService>().OnListener(GatewayListeners.Grpc);
+        app.MapGrpcHealthChecksService().OnListener(GatewayListeners.Grpc);
+        app.MapGrpcReflectionService().OnListener(GatewayListeners.Grpc);
+        app.MapHealthChecks("/healthz", HealthText.Options).OnListener(GatewayListeners.Http);
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<GatewayMetrics>().Registry).OnListener(GatewayListeners.Http);
         AccessEnforcement.CheckEveryEndpointHasARule(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("SharpEyes.Gateway");
-            GatewayLog.Listening(logger, "gRPC", $"http://{o.BindAddress}:{o.GrpcPort}");
-            GatewayLog.Listening(logger, "HTTP", $"http://{o.BindAddress}:{o.HttpPort}");
-            GatewayLog.Listening(logger, "MQTT", $"mqtt://{o.BindAddress}:{o.MqttPort}");
+            GatewayLog.Listening(logger, GatewayListeners.Grpc, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Grpc)}");
+            GatewayLog.Listening(logger, GatewayListeners.Http, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Http)}");
+            GatewayLog.Listening(logger, GatewayListeners.Mqtt, $"mqtt://{o.BindAddress}:{listeners.Port(GatewayListeners.Mqtt)}");
             GatewayLog.DataDir(logger, Path.GetFullPath(o.DataDir));
         });
         return app;
     }
+
+    /// <summary>Serves the endpoints on one listener only, with their rules from <see cref="AccessTable"/>.</summary>
+    private static TBuilder OnListener<TBuilder>(this TBuilder builder, string listener) where TBuilder : IEndpointConventionBuilder
+    {
+        builder.Add(endpoint => endpoint.Metadata.Add(new ListenerMetadata(listener)));
+        return builder.WithAccessTable();
+    }
+
+    private sealed record ListenerMetadata(string Listener);
 
     public static IServiceCollection AddJournalParticipant<T>(this IServiceCollection services) where T : class, IJournalParticipant
     {

@@ -62,6 +62,9 @@ public sealed class OutboxTests
         var host = await GatewayHost.StartAsync(dataDir: dataDir, extraArgs: args);
         await PublishAlarmsAsync(host, 20);
         await WaitAsync(host, () => sink.Store.Held("retention-test") == host.LastSequence, "the centre caught up");
+        // The centre holds everything; the gateway learns it when the answer arrives (under load a moment later).
+        var outbox = host.Services.GetRequiredService<OutboxService>();
+        await WaitAsync(host, () => outbox.Endpoints.All(e => e.AckedSequence == host.LastSequence), "the gateway to record the centre's acknowledgement");
         var last = host.LastSequence;
 
         // Not old enough yet: nothing goes.

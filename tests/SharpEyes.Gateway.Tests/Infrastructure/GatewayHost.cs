@@ -82,10 +82,10 @@ public sealed class GatewayHost : IAsyncDisposable
     {
         dataDir ??= NewDataDir();
         time ??= new FakeTimeProvider(new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero));
-        var (grpc, mqtt, http) = (Ports.Free(), Ports.Free(), Ports.Free());
+        // Port 0: the gateway binds what the system gives it and reports it (no race for a "free" port).
         string[] args =
         [
-            "--bind", "127.0.0.1", "--grpc-port", grpc.ToString(), "--mqtt-port", mqtt.ToString(), "--http-port", http.ToString(),
+            "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0",
             "--data-dir", dataDir, .. demo ? new[] { "--demo" } : [], "--SharpEyes:DemoCameras=false", "--SharpEyes:Streams:Enabled=false", .. extraArgs,
         ];
         var builder = WebApplication.CreateBuilder();
@@ -102,7 +102,8 @@ public sealed class GatewayHost : IAsyncDisposable
         var app = builder.Build();
         app.MapSharpEyesGateway();
         await app.StartAsync();
-        return new GatewayHost(app, dataDir, grpc, mqtt, http, time, logs);
+        var listeners = app.Services.GetRequiredService<GatewayListeners>();
+        return new GatewayHost(app, dataDir, listeners.Port(GatewayListeners.Grpc), listeners.Port(GatewayListeners.Mqtt), listeners.Port(GatewayListeners.Http), time, logs);
     }
 
     /// <summary>Stops cleanly (as on SIGTERM) and starts a new gateway on the same data directory.</summary>

@@ -12,11 +12,12 @@ namespace SharpEyes.Gateway.Tests.Infrastructure;
 public sealed class GatewayProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _output = new();
+    private readonly StringBuilder _output;
 
-    private GatewayProcess(Process process, int grpc, int mqtt, int http)
+    private GatewayProcess(Process process, StringBuilder output, int grpc, int mqtt, int http)
     {
         _process = process;
+        _output = output;
         GrpcPort = grpc;
         MqttPort = mqtt;
         HttpPort = http;
@@ -33,16 +34,7 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => Text(_output);
 
     public static Metadata Auth(string key) => new() { { "authorization", "Bearer " + key } };
 
@@ -66,7 +58,7 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <param name="adminKey">SHARPEYES_ADMIN_KEY for the process; null starts it without one (it generates the first key).</param>
     public static async Task<GatewayProcess> StartAsync(string dataDir, string? adminKey, params string[] extraArgs)
     {
-        var (grpc, mqtt, http) = (Ports.Free(), Ports.Free(), Ports.Free());
+        // Port 0 everywhere: the gateway reports the ports it got in its "listening on" lines.
         var dll = Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll");
         var info = new ProcessStartInfo("dotnet")
         {
@@ -75,7 +67,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        foreach (var arg in new[] { dll, "--bind", "127.0.0.1", "--grpc-port", grpc.ToString(), "--mqtt-port", mqtt.ToString(), "--http-port", http.ToString(), "--data-dir", dataDir }.Concat(extraArgs))
+        foreach (var arg in new[] { dll, "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir }.Concat(extraArgs))
         {
             info.ArgumentList.Add(arg);
         }
@@ -90,18 +82,30 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
 
         var process = Process.Start(info)!;
-        var gateway = new GatewayProcess(process, grpc, mqtt, http);
-        process.OutputDataReceived += (_, e) => gateway.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => gateway.Append(e.Data);
+        var output = new StringBuilder();
+        process.OutputDataReceived += (_, e) => Append(output, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(output, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        var ports = await Eventually.WaitAsync(() =>
+        {
+            if (process.HasExited)
+            {
+                process.WaitForExit(); // also waits until the redirected output is read to its end
+                throw new InvalidOperationException("gateway exited at start:\n" + Text(output));
+            }
+
+            return Task.FromResult(ListeningPorts(Text(output)));
+        }, "the gateway to report its listeners", TimeSpan.FromSeconds(60));
+        var gateway = new GatewayProcess(process, output, ports[0], ports[1], ports[2]);
+        var http = gateway.HttpPort;
         using var http1 = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         await Eventually.TrueAsync(async () =>
         {
             if (process.HasExited)
             {
                 process.WaitForExit(); // also waits until the redirected output is read to its end
-                throw new InvalidOperationException("gateway exited at start:\n" + gateway.Output);
+                throw new InvalidOperationException("gateway exited at start:\n" + Text(output));
             }
 
             try
@@ -152,13 +156,32 @@ public sealed class GatewayProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private void Append(string? line)
+    /// <summary>gRPC, MQTT and HTTP ports from the "X listening on scheme://address:port" lines, once all three are there.</summary>
+    private static int[]? ListeningPorts(string output)
+    {
+        var ports = new[] { "gRPC", "MQTT", "HTTP" }.Select(name =>
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(output, name + @" listening on \w+://[^\s]+:(\d+)");
+            return match.Success ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        }).ToArray();
+        return ports.All(p => p > 0) ? ports : null;
+    }
+
+    private static string Text(StringBuilder output)
+    {
+        lock (output)
+        {
+            return output.ToString();
+        }
+    }
+
+    private static void Append(StringBuilder output, string? line)
     {
         if (line is not null)
         {
-            lock (_output)
+            lock (output)
             {
-                _output.AppendLine(line);
+                output.AppendLine(line);
             }
         }
     }

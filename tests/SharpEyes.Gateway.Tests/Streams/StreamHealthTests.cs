@@ -307,16 +307,17 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
         Assert.StartsWith("region_prefix:", (await Assert.ThrowsAsync<RpcException>(async () =>
             await Health.ListCameraHealthAsync(new ListCameraHealthRequest { RegionPrefix = "13x" }, _host.Auth(_operator)))).Status.Detail, StringComparison.Ordinal);
 
-        // Vendors read their own cameras' health, nobody else's, and may not trigger checks or fetch pictures.
+        // Vendors read their own cameras' health and snapshots, nobody else's (answered as unregistered), and may not trigger checks.
         var other = await _host.CreateKeyAsync(Role.Vendor, "other-vendor");
-        Assert.Equal(StatusCode.PermissionDenied, (await Assert.ThrowsAsync<RpcException>(async () =>
-            await Health.GetCameraHealthAsync(new GetCameraHealthRequest { DeviceId = id }, _host.Auth(other)))).StatusCode);
+        var foreign = await Assert.ThrowsAsync<RpcException>(async () => await Health.GetCameraHealthAsync(new GetCameraHealthRequest { DeviceId = id }, _host.Auth(other)));
+        Assert.Equal(StatusCode.NotFound, foreign.StatusCode);
+        Assert.Equal($"device_id: {id} is not registered", foreign.Status.Detail);
         Assert.Empty((await Health.ListCameraHealthAsync(new ListCameraHealthRequest(), _host.Auth(other))).Cameras);
         Assert.Single((await Health.ListCameraHealthAsync(new ListCameraHealthRequest(), _host.Auth(_vendor))).Cameras);
         Assert.Equal(StatusCode.PermissionDenied, (await Assert.ThrowsAsync<RpcException>(async () =>
             await Health.CheckNowAsync(new CheckNowRequest { DeviceIds = { id } }, _host.Auth(_vendor)))).StatusCode);
-        Assert.Equal(StatusCode.PermissionDenied, (await Assert.ThrowsAsync<RpcException>(async () =>
-            await Health.GetSnapshotAsync(new GetSnapshotRequest { DeviceId = id }, _host.Auth(_vendor)))).StatusCode);
+        Assert.Equal($"device_id: {id} is not registered", (await Assert.ThrowsAsync<RpcException>(async () =>
+            await Health.GetSnapshotAsync(new GetSnapshotRequest { DeviceId = id }, _host.Auth(other)))).Status.Detail);
     }
 
     /// <summary>Waits until no ffprobe or ffmpeg process has the port on its command line (a killed child can take a moment to be reaped).</summary>

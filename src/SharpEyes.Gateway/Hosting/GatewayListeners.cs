@@ -1,0 +1,76 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using MQTTnet.AspNetCore;
+using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Mqtt;
+
+namespace SharpEyes.Gateway.Hosting;
+
+/// <summary>
+/// The gateway's three Kestrel listeners: gRPC (HTTP/2), HTTP (/healthz, /metrics) and MQTT (the embedded broker).
+/// A port of 0 lets the system choose one, and after start <see cref="Port"/> gives the port each one got (also in the
+/// "listening on" log lines), so scripts and tests never race for a free port. Endpoints are served only on their
+/// own listener (the connection's local port decides, not the Host header a client sends).
+/// </summary>
+public sealed class GatewayListeners
+{
+    private readonly Dictionary<string, ListenOptions> _listeners = new(StringComparer.Ordinal);
+
+    public const string Grpc = "gRPC";
+    public const string Http = "HTTP";
+    public const string Mqtt = "MQTT";
+
+    internal void Configure(KestrelServerOptions kestrel, GatewayOptions o)
+    {
+        var address = IPAddress.Parse(o.BindAddress);
+        kestrel.Listen(address, o.GrpcPort, l =>
+        {
+            l.Protocols = HttpProtocols.Http2;
+            _listeners[Grpc] = l;
+        });
+        kestrel.Listen(address, o.HttpPort, l =>
+        {
+            l.Protocols = HttpProtocols.Http1;
+            _listeners[Http] = l;
+        });
+        // The embedded broker rides on Kestrel (MQTTnet.AspNetCore) so that the guard sees every connection and
+        // every packet header before MQTTnet does.
+        kestrel.Listen(address, o.MqttPort, l =>
+        {
+            var guard = l.ApplicationServices.GetRequiredService<MqttConnectionGuard>();
+            l.Use(next => connection => guard.OnConnectionAsync(connection, next));
+            l.UseConnectionHandler<MqttConnectionHandler>();
+            _listeners[Mqtt] = l;
+        });
+    }
+
+    /// <summary>The port a listener is bound to (the system's choice when configured as 0), once Kestrel started.</summary>
+    public int Port(string listener) => _listeners[listener].IPEndPoint?.Port ?? 0;
+
+    /// <summary>Which listener a connection's local port belongs to.</summary>
+    public string? ListenerOf(int localPort) => _listeners.FirstOrDefault(l => l.Value.IPEndPoint?.Port == localPort).Key;
+
+    /// <summary>
+    /// The message for a listener that could not bind, naming it and its switch ("the MQTT listener cannot bind
+    /// 127.0.0.1:1883: address already in use (--mqtt-port)"), or null when <paramref name="error"/> is no bind failure.
+    /// </summary>
+    public static string? DescribeBindFailure(Exception error, GatewayOptions o)
+    {
+        var inUse = error is AddressInUseException || error.InnerException is AddressInUseException
+            || (error as SocketException ?? error.InnerException as SocketException)?.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AccessDenied or SocketError.AddressNotAvailable;
+        if (!inUse)
+        {
+            return null;
+        }
+
+        var text = error.Message + " " + error.InnerException?.Message;
+        var (name, port, option) = new[] { (Grpc, o.GrpcPort, "--grpc-port"), (Http, o.HttpPort, "--http-port"), (Mqtt, o.MqttPort, "--mqtt-port") }
+            .FirstOrDefault(l => l.Item2 != 0 && text.Contains($":{l.Item2}", StringComparison.Ordinal));
+        var why = error.InnerException?.Message ?? error.Message;
+        return name is null
+            ? $"a listener cannot bind on {o.BindAddress}: {why}"
+            : $"the {name} listener cannot bind {o.BindAddress}:{port}: {why.TrimEnd('.')} (choose another with {option}, or stop what holds it)";
+    }
+}
