@@ -355,7 +355,7 @@ public sealed partial class MqttBroker(
         {
             // Not durable: no PUBACK. Disconnect (off the send loop) so the publisher resends after reconnecting.
             e.ProcessPacket = false;
-            LogNotDurable(logger, e.ClientId, ex);
+            LogNotDurable(logger, LogText.Client(e.ClientId, _limits.LoggedClientTextChars), ex);
             _ = Task.Run(() => _server?.DisconnectClientAsync(e.ClientId, new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.UnspecifiedError }));
         }
     }
@@ -368,7 +368,7 @@ public sealed partial class MqttBroker(
         }
         catch (Exception ex)
         {
-            LogNotDurable(logger, clientId, ex);
+            LogNotDurable(logger, LogText.Client(clientId, _limits.LoggedClientTextChars), ex);
         }
     }
 
