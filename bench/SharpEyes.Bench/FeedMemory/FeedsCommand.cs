@@ -4,6 +4,7 @@ using System.Text;
 using Grpc.Core;
 using Grpc.Net.Client;
 using SharpEyes.Bench.Gateway;
+using SharpEyes.Bench.Reporting;
 using SharpEyes.V1;
 
 namespace SharpEyes.Bench.FeedMemory;
@@ -56,7 +57,7 @@ internal static class FeedsCommand
         Console.WriteLine(section);
         if (options.Get("out", "") is { Length: > 0 } outPath)
         {
-            await File.AppendAllTextAsync(outPath, "\n" + section, ct);
+            ReportSections.Merge(outPath, Tag, section);
         }
 
         return 0;
@@ -169,6 +170,7 @@ internal static class FeedsCommand
     {
         static string Mb(long? bytes) => bytes is { } b ? (b / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) : "n/a";
         var b = new StringBuilder();
+        b.AppendLine(ReportSections.Begin(Tag));
         b.AppendLine("## Feed subscribers that never read");
         b.AppendLine();
         b.AppendLine(CultureInfo.InvariantCulture, $"{events:N0} events committed (device registrations) while N Feeds.Subscribe streams stay open without reading; "
@@ -192,6 +194,7 @@ internal static class FeedsCommand
                 $"Per stuck stream, beyond what the events cost without them: RSS {rss / 1024:F0} KB, managed heap {(heap is { } h ? $"{h / (double)some.Stuck / 1024:F0} KB" : "n/a")}.");
         }
 
+        b.AppendLine(ReportSections.End(Tag));
         return b.ToString();
     }
 

@@ -67,7 +67,7 @@ internal static class OutboxCommand
         Console.WriteLine(section);
         if (options.Get("out", "") is { Length: > 0 } outPath)
         {
-            Merge(outPath, section);
+            ReportSections.Merge(outPath, "outbox", section);
         }
 
         return phases.All(p => p.Error is null) ? 0 : 1;
@@ -384,22 +384,10 @@ internal static class OutboxCommand
         return text.ToString();
     }
 
-    private const string Begin = "<!-- outbox:begin -->";
-    private const string End = "<!-- outbox:end -->";
+    private static readonly string Begin = ReportSections.Begin("outbox");
+    private static readonly string End = ReportSections.End("outbox");
 
     /// <summary>Replaces the outbox section of an existing report, or appends it (creating the file when missing).</summary>
-    private static void Merge(string file, string section)
-    {
-        var existing = File.Exists(file) ? File.ReadAllText(file) : "# SharpEyes gateway benchmark\n";
-        var begin = existing.IndexOf(Begin, StringComparison.Ordinal);
-        var end = existing.IndexOf(End, StringComparison.Ordinal);
-        var merged = begin >= 0 && end > begin
-            ? existing[..begin] + section.TrimEnd('\n') + existing[(end + End.Length)..]
-            : existing.TrimEnd('\n') + "\n\n" + section;
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-        File.WriteAllText(file, merged.EndsWith('\n') ? merged : merged + "\n");
-    }
-
     private sealed record Settings(string GatewayDll, string Work, string AdminKey, string PidFile, int Alarms, int Connections, int Window,
         int Devices, int Warmup, int BatchSize, TimeSpan SlowDelay, TimeSpan PhaseLimit);
 
