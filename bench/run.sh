@@ -33,7 +33,7 @@ ADMIN_KEY="bench-admin-key-not-secret"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 PIDS=()
-OUTBOX_PIDS="$WORK/outbox-gateway.pid" # the gateway the outbox bench is running now (it starts its own)
+OUTBOX_PIDS="$WORK/outbox-gateway.pid" # the gateway the outbox or feeds bench is running now (they start their own)
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -251,27 +251,20 @@ run_streams() { # "$@": extra sharpeyes-bench options
   RC_STREAMS=$rc
 }
 
-# --- outbox: the bench starts a gateway per phase itself (the sink it pushes to lives in the bench process) ---------
-run_outbox() { # "$@": extra sharpeyes-bench options
-  mkdir -p "$RESULTS" "$WORK/outbox"
+# --- outbox and feeds: the bench starts a gateway per phase itself (the outbox sink lives in the bench process) -----
+run_own_gateways() { # name ("outbox" or "feeds"), then extra sharpeyes-bench options; sets RC_<NAME>
+  local name=$1
+  shift
+  mkdir -p "$RESULTS" "$WORK/$name"
   local rc=0
-  RUN_BENCH_TIMEOUT=330 run_bench outbox --gateway-dll "$GATEWAY_DLL" --work "$WORK/outbox" --admin-key "$ADMIN_KEY" \
+  RUN_BENCH_TIMEOUT=330 run_bench "$name" --gateway-dll "$GATEWAY_DLL" --work "$WORK/$name" --admin-key "$ADMIN_KEY" \
     --pid-file "$OUTBOX_PIDS" --out "$RESULTS/latest.md" --total-limit-s 300 "$@" || rc=$?
   stop_outbox_gateway || true
-  log "outbox done; section in bench/results/latest.md"
-  RC_OUTBOX=$rc
+  log "$name done; section in bench/results/latest.md"
+  printf -v "RC_${name^^}" '%s' "$rc"
 }
-
-# --- feeds: like outbox, the bench starts a gateway per phase (the same pid file lets cleanup stop a leftover one) ---
-run_feeds() { # "$@": extra sharpeyes-bench options
-  mkdir -p "$RESULTS" "$WORK/feeds"
-  local rc=0
-  RUN_BENCH_TIMEOUT=330 run_bench feeds --gateway-dll "$GATEWAY_DLL" --work "$WORK/feeds" --admin-key "$ADMIN_KEY" \
-    --pid-file "$OUTBOX_PIDS" --out "$RESULTS/latest.md" --total-limit-s 300 "$@" || rc=$?
-  stop_outbox_gateway || true
-  log "feeds done; section in bench/results/latest.md"
-  RC_FEEDS=$rc
-}
+run_outbox() { run_own_gateways outbox "$@"; }
+run_feeds() { run_own_gateways feeds "$@"; }
 
 # Each run records its bench's exit status and returns 0, so set -e keeps aborting on any other failure.
 RC_ALARMS=0
