@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SharpEyes benchmark: bare mosquitto baseline, then the Release gateway out of process.
 # Prints a Markdown table and writes it to bench/results/latest.md. Cleans up every process it starts.
-# Usage: bench/run.sh [coverage|streams|outbox|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
+# Usage: bench/run.sh [coverage|streams|outbox|feeds|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
 #   (none)    the alarm benchmark: mosquitto baseline, then the gateway (writes bench/results/latest.md)
 #   coverage  the coverage section alone: the engine in process over a synthetic county, then a fresh gateway
 #             (no --demo) loaded with that county; replaces or appends its section in bench/results/latest.md
@@ -9,6 +9,8 @@
 #             schedule on; a full liveness cycle, the steady state and deep-probe cost (section in latest.md)
 #   outbox    feed push to a centre: the bench starts one gateway per phase (no endpoint, a fast and a slow reference
 #             CentreSink in the bench process) and compares alarm intake; delivery rate, depth, lag, drain (section in latest.md)
+#   feeds     Feeds.Subscribe streams that never read: a gateway per phase (none, then 500 such streams) while 20,000
+#             events commit; RSS and live managed heap before and after (dotnet-gcdump if on PATH) (section in latest.md)
 #   all       all four, in that order
 set -euo pipefail
 
@@ -17,6 +19,7 @@ case "${1:-}" in
   coverage) MODE=coverage; shift ;;
   streams) MODE=streams; shift ;;
   outbox) MODE=outbox; shift ;;
+  feeds) MODE=feeds; shift ;;
   all) MODE=all; shift ;;
 esac
 
@@ -30,7 +33,7 @@ ADMIN_KEY="bench-admin-key-not-secret"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 PIDS=()
-OUTBOX_PIDS="$WORK/outbox-gateway.pid" # the gateway the outbox bench is running now (it starts its own)
+OUTBOX_PIDS="$WORK/outbox-gateway.pid" # the gateway the outbox or feeds bench is running now (they start their own)
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -72,7 +75,7 @@ stop_outbox_gateway() { # a gateway the outbox bench left behind (it was killed 
 # --- mosquitto, installed idempotently ----------------------------------------------------------
 find_mosquitto() { command -v mosquitto 2>/dev/null || { [[ -x /usr/sbin/mosquitto ]] && echo /usr/sbin/mosquitto; } || true; }
 MOSQUITTO=$(find_mosquitto)
-if [[ "$MODE" != coverage && "$MODE" != streams && "$MODE" != outbox && -z "$MOSQUITTO" ]]; then
+if [[ "$MODE" != coverage && "$MODE" != streams && "$MODE" != outbox && "$MODE" != feeds && -z "$MOSQUITTO" ]]; then
   log "installing mosquitto"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
@@ -259,36 +262,44 @@ run_streams() { # "$@": extra sharpeyes-bench options
   RC_STREAMS=$rc
 }
 
-# --- outbox: the bench starts a gateway per phase itself (the sink it pushes to lives in the bench process) ---------
-run_outbox() { # "$@": extra sharpeyes-bench options
-  mkdir -p "$RESULTS" "$WORK/outbox"
+# --- outbox and feeds: the bench starts a gateway per phase itself (the outbox sink lives in the bench process) -----
+run_own_gateways() { # name ("outbox" or "feeds"), then extra sharpeyes-bench options; sets RC_<NAME>
+  local name=$1
+  shift
+  mkdir -p "$RESULTS" "$WORK/$name"
   local rc=0
-  RUN_BENCH_TIMEOUT=330 run_bench outbox --gateway-dll "$GATEWAY_DLL" --work "$WORK/outbox" --admin-key "$ADMIN_KEY" \
+  RUN_BENCH_TIMEOUT=330 run_bench "$name" --gateway-dll "$GATEWAY_DLL" --work "$WORK/$name" --admin-key "$ADMIN_KEY" \
     --pid-file "$OUTBOX_PIDS" --out "$RESULTS/latest.md" --total-limit-s 300 "$@" || rc=$?
   stop_outbox_gateway || true
-  log "outbox done; section in bench/results/latest.md"
-  RC_OUTBOX=$rc
+  log "$name done; section in bench/results/latest.md"
+  printf -v "RC_${name^^}" '%s' "$rc"
 }
+run_outbox() { run_own_gateways outbox "$@"; }
+run_feeds() { run_own_gateways feeds "$@"; }
 
 # Each run records its bench's exit status and returns 0, so set -e keeps aborting on any other failure.
 RC_ALARMS=0
 RC_COVERAGE=0
 RC_STREAMS=0
 RC_OUTBOX=0
+RC_FEEDS=0
 case "$MODE" in
   alarms) run_alarms "$@" ;;
   coverage) run_coverage "$@" ;;
   streams) run_streams "$@" ;;
   outbox) run_outbox "$@" ;;
+  feeds) run_feeds "$@" ;;
   all)
     run_alarms "$@"
     run_coverage "$@"
     run_streams "$@"
     run_outbox "$@"
+    run_feeds "$@"
     ;;
 esac
 log "done in $(( $(date +%s) - SCRIPT_START )) s"
 (( RC_ALARMS == 0 )) || exit "$RC_ALARMS"
 (( RC_COVERAGE == 0 )) || exit "$RC_COVERAGE"
 (( RC_STREAMS == 0 )) || exit "$RC_STREAMS"
-exit "$RC_OUTBOX"
+(( RC_OUTBOX == 0 )) || exit "$RC_OUTBOX"
+exit "$RC_FEEDS"

@@ -13,10 +13,12 @@ using SharpEyes.Bench.Reporting;
 // sharpeyes-bench streams  --grpc-port G --gateway-pid PID --admin-key K --rtsp-ports P,.. --rtsp-pids Q,.. (Streams/StreamsCommand.cs)
 // sharpeyes-bench outbox   --gateway-dll sharpeyes.dll --work DIR --admin-key K [--pid-file F] [--out latest.md]
 //                          (starts its own gateways and a CentreSink; see Outbox/OutboxCommand.cs)
+// sharpeyes-bench feeds    --gateway-dll sharpeyes.dll --work DIR --admin-key K [--pid-file F] [--out latest.md]
+//                          [--feed-subscribers 500] [--feed-events 20000] (feed streams that never read; FeedMemory/FeedsCommand.cs)
 // All are driven by bench/run.sh, which starts and stops the processes under test.
-if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox"))
+if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds"))
 {
-    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams|outbox --option value ... (see bench/run.sh)");
+    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams|outbox|feeds --option value ... (see bench/run.sh)");
     return 2;
 }
 
@@ -46,6 +48,11 @@ if (args[0] == "streams")
 if (args[0] == "outbox")
 {
     return await SharpEyes.Bench.Outbox.OutboxCommand.RunAsync(options, cancel.Token);
+}
+
+if (args[0] == "feeds")
+{
+    return await SharpEyes.Bench.FeedMemory.FeedsCommand.RunAsync(options, cancel.Token);
 }
 
 if (args[0] == "baseline")

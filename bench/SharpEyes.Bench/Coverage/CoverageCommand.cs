@@ -99,7 +99,7 @@ internal static class CoverageCommand
         var section = CoverageReport.Render(results, context);
         if (options.Get("out", "") is { Length: > 0 } outFile)
         {
-            CoverageReport.Merge(outFile, section);
+            ReportSections.Merge(outFile, "coverage", section);
         }
 
         if (options.Get("json", "") is { Length: > 0 } jsonFile)

@@ -1,10 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Grpc.Core;
-using Grpc.Net.Client;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using SharpEyes.Bench.Gateway;
@@ -70,7 +67,7 @@ internal static class OutboxCommand
         Console.WriteLine(section);
         if (options.Get("out", "") is { Length: > 0 } outPath)
         {
-            Merge(outPath, section);
+            ReportSections.Merge(outPath, "outbox", section);
         }
 
         return phases.All(p => p.Error is null) ? 0 : 1;
@@ -112,7 +109,7 @@ internal static class OutboxCommand
                     $"--SharpEyes:Outbox:Endpoints:0:BatchSize={s.BatchSize}"]);
             }
 
-            gateway = await GatewayProcess.StartAsync(s, name, args, ct);
+            gateway = await GatewayProcess.StartAsync(new GatewayProcess.Launch(s.GatewayDll, s.Work, s.AdminKey, s.PidFile, "outbox"), name, args, ct);
             var metrics = new Scraper(gateway.HttpPort);
             var vendorKey = await PrepareAsync(gateway, s, ct);
 
@@ -387,22 +384,10 @@ internal static class OutboxCommand
         return text.ToString();
     }
 
-    private const string Begin = "<!-- outbox:begin -->";
-    private const string End = "<!-- outbox:end -->";
+    private static readonly string Begin = ReportSections.Begin("outbox");
+    private static readonly string End = ReportSections.End("outbox");
 
     /// <summary>Replaces the outbox section of an existing report, or appends it (creating the file when missing).</summary>
-    private static void Merge(string file, string section)
-    {
-        var existing = File.Exists(file) ? File.ReadAllText(file) : "# SharpEyes gateway benchmark\n";
-        var begin = existing.IndexOf(Begin, StringComparison.Ordinal);
-        var end = existing.IndexOf(End, StringComparison.Ordinal);
-        var merged = begin >= 0 && end > begin
-            ? existing[..begin] + section.TrimEnd('\n') + existing[(end + End.Length)..]
-            : existing.TrimEnd('\n') + "\n\n" + section;
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-        File.WriteAllText(file, merged.EndsWith('\n') ? merged : merged + "\n");
-    }
-
     private sealed record Settings(string GatewayDll, string Work, string AdminKey, string PidFile, int Alarms, int Connections, int Window,
         int Devices, int Warmup, int BatchSize, TimeSpan SlowDelay, TimeSpan PhaseLimit);
 
@@ -499,178 +484,5 @@ internal static class OutboxCommand
 
             return (depth, lag, samples);
         }
-    }
-
-    /// <summary>
-    /// The gateway under test in its own process (`dotnet sharpeyes.dll`, output to a log file in the work directory),
-    /// started in an empty working directory as bench/run.sh does, on loopback ports picked by the OS. Its pid is
-    /// written to the pid file while it runs; SIGKILL on dispose (its data directory is thrown away).
-    /// </summary>
-    private sealed class GatewayProcess : IAsyncDisposable
-    {
-        private readonly Process _process;
-        private readonly string _pidFile;
-        private readonly EventHandler _onExit;
-
-        private GatewayProcess(Process process, string pidFile, string dataDir, int grpc, int mqtt, int http)
-        {
-            _process = process;
-            _pidFile = pidFile;
-            DatabasePath = Path.Combine(dataDir, "sharpeyes.db");
-            GrpcPort = grpc;
-            MqttPort = mqtt;
-            HttpPort = http;
-            Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpc}");
-            // If this process is told to stop (SIGTERM from run.sh's timeout), take the gateway with it.
-            _onExit = (_, _) => Kill();
-            AppDomain.CurrentDomain.ProcessExit += _onExit;
-        }
-
-        public int Pid => _process.Id;
-
-        public int MqttPort { get; }
-
-        public int HttpPort { get; }
-
-        public int GrpcPort { get; }
-
-        public string DatabasePath { get; }
-
-        public GrpcChannel Channel { get; }
-
-        public static async Task<GatewayProcess> StartAsync(Settings s, string name, IEnumerable<string> extraArgs, CancellationToken ct)
-        {
-            var dataDir = Path.Combine(s.Work, $"data-{name}");
-            var cwd = Path.Combine(s.Work, "cwd");
-            Directory.CreateDirectory(cwd);
-            var logFile = Path.Combine(s.Work, $"gateway-{name}.log");
-            // sh execs into dotnet (same pid) with its output sent to the log file, so nothing here has to drain it.
-            var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = cwd };
-            string[] args = ["-c", "exec \"$@\" >\"$LOG\" 2>&1", "sh", "dotnet", s.GatewayDll, "--bind", "127.0.0.1",
-                "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir, .. extraArgs];
-            foreach (var arg in args)
-            {
-                info.ArgumentList.Add(arg);
-            }
-
-            info.Environment["LOG"] = logFile;
-            info.Environment["SHARPEYES_ADMIN_KEY"] = s.AdminKey;
-            var process = Process.Start(info) ?? throw new InvalidOperationException("the gateway process did not start");
-            if (s.PidFile.Length > 0)
-            {
-                await File.WriteAllTextAsync(s.PidFile, Text(process.Id) + "\n", CancellationToken.None);
-            }
-
-            // Port 0: the gateway binds what the system gives it and logs "X listening on scheme://host:port".
-            var (grpc, mqtt, http) = await ListeningPortsAsync(process, logFile, TimeSpan.FromSeconds(60), ct);
-            var gateway = new GatewayProcess(process, s.PidFile, dataDir, grpc, mqtt, http);
-            Console.Error.WriteLine($"[outbox]   gateway pid {process.Id} (gRPC {grpc}, MQTT {mqtt}, HTTP {http}, data {dataDir})");
-            try
-            {
-                await gateway.WaitReadyAsync(logFile, TimeSpan.FromSeconds(60), ct);
-            }
-            catch
-            {
-                await gateway.DisposeAsync();
-                throw;
-            }
-
-            return gateway;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            AppDomain.CurrentDomain.ProcessExit -= _onExit;
-            Channel.Dispose();
-            Kill();
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            _process.Dispose();
-            if (_pidFile.Length > 0)
-            {
-                await File.WriteAllTextAsync(_pidFile, "", CancellationToken.None);
-            }
-        }
-
-        private void Kill()
-        {
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    _process.Kill(entireProcessTree: true);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-        }
-
-        /// <summary>/healthz answers 2xx and the MQTT listener accepts a connection.</summary>
-        private async Task WaitReadyAsync(string logFile, TimeSpan limit, CancellationToken ct)
-        {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-            var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
-            var healthy = false;
-            while (Stopwatch.GetTimestamp() < deadline)
-            {
-                if (_process.HasExited)
-                {
-                    var tail = File.Exists(logFile) ? string.Join('\n', File.ReadLines(logFile).TakeLast(20)) : "";
-                    throw new InvalidOperationException($"the gateway exited during start (code {_process.ExitCode}):\n{tail}");
-                }
-
-                try
-                {
-                    if (!healthy)
-                    {
-                        using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{HttpPort}/healthz"), ct);
-                        healthy = response.IsSuccessStatusCode;
-                    }
-
-                    if (healthy)
-                    {
-                        using var client = new TcpClient();
-                        await client.ConnectAsync(IPAddress.Loopback, MqttPort, ct);
-                        return;
-                    }
-                }
-                catch (Exception e) when (e is HttpRequestException or SocketException or TaskCanceledException && !ct.IsCancellationRequested)
-                {
-                    // Not up yet.
-                }
-
-                await Task.Delay(200, ct);
-            }
-
-            throw new TimeoutException($"the gateway was not ready (healthz and MQTT) within {limit.TotalSeconds:F0} s; log {logFile}");
-        }
-
-        private static async Task<(int Grpc, int Mqtt, int Http)> ListeningPortsAsync(Process process, string logFile, TimeSpan limit, CancellationToken ct)
-        {
-            var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
-            while (Stopwatch.GetTimestamp() < deadline)
-            {
-                var log = File.Exists(logFile) ? await File.ReadAllTextAsync(logFile, ct) : "";
-                int Port(string name) => System.Text.RegularExpressions.Regex.Match(log, name + @" listening on \w+://[^\s]+:(\d+)") is { Success: true } m
-                    ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-                var (grpc, mqtt, http) = (Port("gRPC"), Port("MQTT"), Port("HTTP"));
-                if (grpc > 0 && mqtt > 0 && http > 0)
-                {
-                    return (grpc, mqtt, http);
-                }
-
-                if (process.HasExited)
-                {
-                    throw new InvalidOperationException($"the gateway exited during start (code {process.ExitCode}):\n{string.Join('\n', log.Split('\n').TakeLast(20))}");
-                }
-
-                await Task.Delay(100, ct);
-            }
-
-            throw new TimeoutException($"the gateway did not report its listeners within {limit.TotalSeconds:F0} s; log {logFile}");
-        }
-
-        private static string Text(int n) => n.ToString(CultureInfo.InvariantCulture);
     }
 }

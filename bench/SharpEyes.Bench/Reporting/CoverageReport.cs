@@ -7,8 +7,8 @@ namespace SharpEyes.Bench.Reporting;
 /// <summary>The coverage section of the Markdown report: each row's measurement, target and verdict.</summary>
 public static class CoverageReport
 {
-    public const string Begin = "<!-- coverage:begin -->";
-    public const string End = "<!-- coverage:end -->";
+    public static readonly string Begin = ReportSections.Begin("coverage");
+    public static readonly string End = ReportSections.End("coverage");
 
     public const double TargetRecomputeSeconds = 2;
     public const double TargetGapP99Ms = 5;
@@ -133,26 +133,6 @@ public static class CoverageReport
 
         Line(End);
         return sb.ToString();
-    }
-
-    /// <summary>Replaces the coverage section of an existing report, or appends it (creating the file when missing).</summary>
-    public static void Merge(string file, string section)
-    {
-        var existing = File.Exists(file) ? File.ReadAllText(file) : "# SharpEyes gateway benchmark\n";
-        int begin = existing.IndexOf(Begin, StringComparison.Ordinal);
-        int end = existing.IndexOf(End, StringComparison.Ordinal);
-        string merged;
-        if (begin >= 0 && end > begin)
-        {
-            merged = existing[..begin] + section.TrimEnd('\n') + existing[(end + End.Length)..];
-        }
-        else
-        {
-            merged = existing.TrimEnd('\n') + "\n\n" + section;
-        }
-
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-        File.WriteAllText(file, merged.EndsWith('\n') ? merged : merged + "\n");
     }
 
     private static string Machine(double? percent) => percent is { } p ? $"{p:F0} %" : "n/a";

@@ -22,6 +22,7 @@ public static class GatewayCli
           sharpeyes keys revoke KEY_ID
           sharpeyes geo import-grids FILE.geojson [--datum wgs84|gcj02|bd09]
           sharpeyes geo import-sites FILE.geojson [--datum wgs84|gcj02|bd09]
+          sharpeyes geo validate FILE.geojson [--sites] [--datum wgs84|gcj02|bd09]   (every error, one per line; imports nothing)
           sharpeyes geo load-demo
           sharpeyes geo locate LON LAT [--datum wgs84|gcj02|bd09]
           sharpeyes coverage report [--region CODE] [--by township|village|grid] [--format table|csv|geojson] [--datum D] [--out FILE]
@@ -64,7 +65,8 @@ public static class GatewayCli
             return 2;
         }
 
-        using var channel = GrpcChannel.ForAddress(server);
+        // A validate-only report lists every error of a file and may exceed gRPC's default 4 MB receive limit.
+        using var channel = GrpcChannel.ForAddress(server, new GrpcChannelOptions { MaxReceiveMessageSize = 256 << 20 });
         var headers = new Metadata { { "authorization", "Bearer " + key } };
         try
         {
@@ -122,6 +124,7 @@ public static class GatewayCli
 
             case "geo import-grids" when p.Count == 3:
             case "geo import-sites" when p.Count == 3:
+            case "geo validate" when p.Count == 3:
                 {
                     var datum = Geography.GeoConvert.Parse(flags.GetValueOrDefault("datum") ?? "wgs84");
                     if (datum is null)
@@ -130,13 +133,28 @@ public static class GatewayCli
                         return 2;
                     }
 
-                    var request = new ImportGeoJsonRequest { Geojson = await File.ReadAllTextAsync(p[2]).ConfigureAwait(false), Datum = datum.Value };
+                    var validate = p[1] == "validate";
+                    var request = new ImportGeoJsonRequest { Geojson = await File.ReadAllTextAsync(p[2]).ConfigureAwait(false), Datum = datum.Value, ValidateOnly = validate };
                     var client = new V1.Geography.GeographyClient(channel);
-                    var response = p[1] == "import-grids"
-                        ? await client.ImportGridsAsync(request, headers).ConfigureAwait(false)
-                        : await client.ImportKeySitesAsync(request, headers).ConfigureAwait(false);
-                    await stdout.WriteLineAsync($"imported {response.Imported} features").ConfigureAwait(false);
-                    return 0;
+                    var response = p[1] == "import-sites" || (validate && flags.ContainsKey("sites"))
+                        ? await client.ImportKeySitesAsync(request, headers).ConfigureAwait(false)
+                        : await client.ImportGridsAsync(request, headers).ConfigureAwait(false);
+                    if (!validate)
+                    {
+                        await stdout.WriteLineAsync($"imported {response.Imported} features").ConfigureAwait(false);
+                        return 0;
+                    }
+
+                    // Every error, one per line (tab-separated; control characters in codes and messages are escaped).
+                    foreach (var e in response.Errors)
+                    {
+                        await stdout.WriteLineAsync($"{e.FeatureIndex}\t{e.Code}\t{e.Reason}\t{e.Message}").ConfigureAwait(false);
+                    }
+
+                    await stderr.WriteLineAsync(response.Errors.Count == 0
+                        ? $"valid: {response.Imported} features would be imported"
+                        : $"{Geography.ImportErrorReport.Summary([.. response.Errors.Select(e => e.FeatureIndex)])} (index, code, reason, message per line); nothing was imported").ConfigureAwait(false);
+                    return response.Errors.Count == 0 ? 0 : 1;
                 }
 
             case "geo load-demo":

@@ -67,9 +67,21 @@ public sealed class LimitOptions
     /// <summary>Errors listed in a rejected GeoJSON import's answer (message and trailer); the rest are only counted.</summary>
     [Range(1, 10_000)] public int ImportErrorsListed { get; set; } = 50;
 
-    /// <summary>Feeds.Subscribe streams open at once.</summary>
+    /// <summary>Feeds.Subscribe streams open at once; one more is RESOURCE_EXHAUSTED (refusal kind feed-subscribers).</summary>
     [Range(1, 100_000)] public int FeedSubscribers { get; set; } = 64;
 
-    /// <summary>Live events buffered for one feed subscriber that does not read; past this it is dropped with a status naming the sequence to resume from.</summary>
+    /// <summary>
+    /// Events that may commit while a feed subscriber takes no data (its transport full, its client not reading); one
+    /// more ends it with RESOURCE_EXHAUSTED naming the sequence to resubscribe after (refusal kind
+    /// feed-subscriber-behind). Keep it above the largest burst (a bulk registration commits 2,000 devices at a time).
+    /// Subscribers read the shared ring and the store at their own pace, so this bounds how long a stalled one holds its
+    /// stream, not memory: what one holds is at most a page of events and the transport's buffers (~200 KB).
+    /// </summary>
     [Range(16, 10_000_000)] public int FeedSubscriberBuffer { get; set; } = 10_000;
+
+    /// <summary>
+    /// A subscriber ended for falling behind still has to read what was already sent before it can see the status;
+    /// if it reads nothing for this long, its stream is reset (HTTP/2 ENHANCE_YOUR_CALM, RESOURCE_EXHAUSTED to gRPC clients).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")] public TimeSpan FeedSubscriberDrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

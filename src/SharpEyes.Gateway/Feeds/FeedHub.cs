@@ -4,7 +4,8 @@ namespace SharpEyes.Gateway.Feeds;
 
 /// <summary>
 /// Recently committed feed events, kept in memory so live subscribers read them without touching the store,
-/// and a signal that wakes subscribers when new ones commit. Older events are read from the store.
+/// and a signal that wakes subscribers when new ones commit. Older events are read from the store. Every subscriber
+/// reads the one ring at its own pace (nothing is copied per subscriber); the hub also counts the open subscriptions.
 /// </summary>
 public sealed class FeedHub
 {
@@ -12,6 +13,7 @@ public sealed class FeedHub
     private readonly FeedEvent?[] _ring;
     private long _last;
     private TaskCompletionSource _signal = NewSignal();
+    private int _subscribers;
 
     public FeedHub(int capacity = 1 << 16) => _ring = new FeedEvent?[capacity];
 
@@ -41,6 +43,38 @@ public sealed class FeedHub
 
         signal.TrySetResult();
     }
+
+    /// <summary>Feeds.Subscribe streams open now.</summary>
+    public int Subscribers => Volatile.Read(ref _subscribers);
+
+    /// <summary>The last committed sequence, and a task that completes when more events commit.</summary>
+    public (long Last, Task Newer) Head()
+    {
+        lock (_lock)
+        {
+            return (_last, _signal.Task);
+        }
+    }
+
+    /// <summary>Counts one more open subscription unless <paramref name="limit"/> are open already.</summary>
+    internal bool TryAddSubscriber(int limit)
+    {
+        var open = Volatile.Read(ref _subscribers);
+        while (open < limit)
+        {
+            var seen = Interlocked.CompareExchange(ref _subscribers, open + 1, open);
+            if (seen == open)
+            {
+                return true;
+            }
+
+            open = seen;
+        }
+
+        return false;
+    }
+
+    internal void RemoveSubscriber() => Interlocked.Decrement(ref _subscribers);
 
     /// <summary>
     /// Events after <paramref name="afterSequence"/> (up to <paramref name="max"/>) when all of them are still in memory;

@@ -19,7 +19,7 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
     /// <summary>Imports grids, letting <paramref name="adjust"/> amend each validated feature (the demo sets its planned targets).</summary>
     public Task<ImportResult<GridFeature>> ImportGridsAsync(string geojson, GeoDatum datum, Func<GridFeature, GridFeature> adjust, CancellationToken ct = default) =>
         StoreAsync(
-            Adjust(GeoJsonImport.ParseGrids(geojson, datum, state.Index.Grids, state.KnownCounties), adjust),
+            Adjust(ValidateGrids(geojson, datum), adjust),
             "grids",
             g => g.Code,
             () => state.Index.Grids,
@@ -35,7 +35,7 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
 
     public Task<ImportResult<KeySiteFeature>> ImportKeySitesAsync(string geojson, GeoDatum datum, CancellationToken ct = default) =>
         StoreAsync(
-            GeoJsonImport.ParseKeySites(geojson, datum),
+            ValidateKeySites(geojson, datum),
             "key sites",
             s => s.Code,
             () => state.Index.KeySites,
@@ -47,6 +47,13 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
                 coverage.GeographyChanged(tx, devices.All);
             },
             ct);
+
+    /// <summary>What an import of these grids would do now (checked against the grids and counties already loaded), storing nothing.</summary>
+    public ImportResult<GridFeature> ValidateGrids(string geojson, GeoDatum datum) =>
+        GeoJsonImport.ParseGrids(geojson, datum, state.Index.Grids, state.KnownCounties);
+
+    /// <summary>What an import of these key sites would do, storing nothing.</summary>
+    public static ImportResult<KeySiteFeature> ValidateKeySites(string geojson, GeoDatum datum) => GeoJsonImport.ParseKeySites(geojson, datum);
 
     private static ImportResult<GridFeature> Adjust(ImportResult<GridFeature> result, Func<GridFeature, GridFeature> adjust) =>
         result.Ok ? result with { Features = [.. result.Features.Select(adjust)] } : result;

@@ -6,27 +6,39 @@ using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Coverage;
 using SharpEyes.Gateway.Demo;
+using SharpEyes.Gateway.Observability;
 using SharpEyes.Geo.Regions;
 using SharpEyes.V1;
 using GeoDatum = SharpEyes.Geo.Datums.Datum;
 
 namespace SharpEyes.Gateway.Geography;
 
-/// <summary>Geography: GeoJSON import (all or nothing, errors per feature), the demo dataset, reads and point location.</summary>
-public sealed class GeographyService(GeographyState state, GeographyImporter importer, DemoDataset demo, CoverageTracker coverage, IOptions<GatewayOptions> options) : V1.Geography.GeographyBase
+/// <summary>
+/// Geography: GeoJSON import (all or nothing, errors per feature; validate-only for the full list of errors), the
+/// demo dataset, reads and point location.
+/// </summary>
+public sealed class GeographyService(
+    GeographyState state, GeographyImporter importer, DemoDataset demo, CoverageTracker coverage, ClientRefusals refusals, IOptions<GatewayOptions> options)
+    : V1.Geography.GeographyBase
 {
+    private const string GridsHint = "CLI: sharpeyes geo validate FILE";
+    private const string SitesHint = "CLI: sharpeyes geo validate FILE --sites";
     private static readonly JsonSerializerOptions GeoJson = new() { Converters = { new GeoJsonConverterFactory() } };
 
     public override async Task<ImportResponse> ImportGrids(ImportGeoJsonRequest request, ServerCallContext context) =>
-        Answer(await importer.ImportGridsAsync(request.Geojson, GeoConvert.ToGeo(request.Datum), context.CancellationToken).ConfigureAwait(false));
+        request.ValidateOnly
+            ? Report(importer.ValidateGrids(request.Geojson, GeoConvert.ToGeo(request.Datum)))
+            : Answer(await importer.ImportGridsAsync(request.Geojson, GeoConvert.ToGeo(request.Datum), context.CancellationToken).ConfigureAwait(false), GridsHint);
 
     public override async Task<ImportResponse> ImportKeySites(ImportGeoJsonRequest request, ServerCallContext context) =>
-        Answer(await importer.ImportKeySitesAsync(request.Geojson, GeoConvert.ToGeo(request.Datum), context.CancellationToken).ConfigureAwait(false));
+        request.ValidateOnly
+            ? Report(GeographyImporter.ValidateKeySites(request.Geojson, GeoConvert.ToGeo(request.Datum)))
+            : Answer(await importer.ImportKeySitesAsync(request.Geojson, GeoConvert.ToGeo(request.Datum), context.CancellationToken).ConfigureAwait(false), SitesHint);
 
     public override async Task<ImportResponse> LoadDemo(V1.Empty request, ServerCallContext context)
     {
         var (grids, sites) = await demo.LoadGeographyAsync(context.CancellationToken).ConfigureAwait(false);
-        return new ImportResponse { Imported = Answer(grids).Imported + Answer(sites).Imported };
+        return new ImportResponse { Imported = Answer(grids, GridsHint).Imported + Answer(sites, SitesHint).Imported };
     }
 
     public override Task<ListGridsResponse> ListGrids(ListGridsRequest request, ServerCallContext context)
@@ -101,19 +113,28 @@ public sealed class GeographyService(GeographyState state, GeographyImporter imp
         return Task.FromResult(response);
     }
 
-    private static ImportResponse Answer<T>(ImportResult<T> result)
+    /// <summary>The imported count, or INVALID_ARGUMENT listing the first Limits:ImportErrorsListed errors and the total.</summary>
+    private ImportResponse Answer<T>(ImportResult<T> result, string fullListHint)
     {
         if (result.Ok)
         {
             return new ImportResponse { Imported = result.Features.Count };
         }
 
-        var shown = result.Errors.Take(20).Select(e => $"feature {e.FeatureIndex}{(e.Code is null ? "" : $" ({e.Code})")}: {e.Reason}: {e.Message}");
-        var more = result.Errors.Count > 20 ? $" (+{result.Errors.Count - 20} more)" : "";
-        // Every error, machine-readable, as a UTF-8 JSON array in a binary trailer.
-        var trailers = new Metadata { { "feature-errors-bin", JsonSerializer.SerializeToUtf8Bytes(result.Errors) } };
+        var rejected = ImportErrorReport.Rejected(result.Errors, options.Value.Limits.ImportErrorsListed, fullListHint, out var listed);
+        if (listed < result.Errors.Count)
+        {
+            refusals.Count(ImportErrorReport.TruncatedKind, $"a rejected import lists {listed} of its {result.Errors.Count} errors");
+        }
 
-        throw new RpcException(new Status(StatusCode.InvalidArgument,
-            $"rejected, nothing imported: {result.Errors.Count} error(s): {string.Join("; ", shown)}{more}"), trailers);
+        throw rejected;
+    }
+
+    /// <summary>A validate-only answer: OK, with every error (none when the file would import, then how many features it holds).</summary>
+    private static ImportResponse Report<T>(ImportResult<T> result)
+    {
+        var response = new ImportResponse { Imported = result.Ok ? result.Features.Count : 0 };
+        response.Errors.AddRange(result.Errors.Select(e => ImportErrorReport.ToProto(ImportErrorReport.Bounded(e))));
+        return response;
     }
 }

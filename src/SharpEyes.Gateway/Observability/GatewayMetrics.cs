@@ -21,7 +21,7 @@ public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
     private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _storeFailures, _refusals;
-    private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
+    private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
         _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget;
     private readonly Lock _coverageLock = new();
     private (DateTimeOffset At, List<(string Region, Kpi Kpi)> Kpis)? _coverage;
@@ -31,7 +31,7 @@ public sealed class GatewayMetrics
     static GatewayMetrics() => Metrics.SuppressDefaultMetrics();
 
     public GatewayMetrics(
-        AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, OutboxService outbox, StreamHealthMonitor streams,
+        AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, FeedHub feedHub, OutboxService outbox, StreamHealthMonitor streams,
         DeviceCatalog devices, CoverageReports coverage, GeographyState geography, ClientRefusals refusals, TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
@@ -43,6 +43,7 @@ public sealed class GatewayMetrics
         _incidentsOpen = f.CreateGauge("sharpeyes_incidents_open", "Incidents open now");
         _feedLast = f.CreateGauge("sharpeyes_feed_last_sequence", "The last committed feed sequence");
         _feedPruned = f.CreateGauge("sharpeyes_feed_pruned_through", "Feed events up to this sequence were deleted by retention");
+        _feedSubscribers = f.CreateGauge("sharpeyes_feed_subscribers", "Feeds.Subscribe streams open now (at most Limits:FeedSubscribers)");
         _depth = f.CreateGauge("sharpeyes_outbox_depth", "Committed feed events the endpoint has not acknowledged", "endpoint");
         _lag = f.CreateGauge("sharpeyes_outbox_lag_seconds", "Age of the oldest event the endpoint has not acknowledged (0 when caught up)", "endpoint");
         _acked = f.CreateGauge("sharpeyes_outbox_acked_sequence", "The endpoint holds every event up to this sequence", "endpoint");
@@ -74,6 +75,7 @@ public sealed class GatewayMetrics
             _incidentsOpen.Set(incidents.OpenCount);
             _feedLast.Set(journal.LastSequence);
             _feedPruned.Set(feed.PrunedThrough);
+            _feedSubscribers.Set(feedHub.Subscribers);
             _backlogLimit.Set(outbox.BacklogLimit);
             foreach (var e in outbox.Endpoints)
             {
