@@ -238,6 +238,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
         // ffmpeg's own socket timeout is set far beyond the hard limit, so only the hard limit can end these runs.
         var options = Microsoft.Extensions.Options.Options.Create(new Configuration.GatewayOptions
         {
+            DataDir = _host.DataDir,
             Streams = { ProcessTimeout = TimeSpan.FromSeconds(2), DescribeTimeout = TimeSpan.FromSeconds(60) },
         });
         var runner = new FfmpegRunner(options, Microsoft.Extensions.Logging.Abstractions.NullLogger<FfmpegRunner>.Instance);
@@ -276,7 +277,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
             (r => r.Camera.Streams[0].Width = 8, "camera.streams[0].width"),
             (r => r.Camera.Streams[0].FrameRate = 0, "camera.streams[0].frame_rate"),
             (r => r.Camera.Streams[1].BitrateKbps = -1, "camera.streams[1].bitrate_kbps"),
-            (r => r.Camera.Streams[1].RtspUrl = "rtsp://u:p@127.0.0.1/sub", "camera.streams[1].rtsp_url"),
+            (r => r.Camera.Streams[1].RtspUrl = "rtsp://127.0.0.1/user=admin&password=x&channel=1&stream=1.sdp", "camera.streams[1].rtsp_url"),
             (r => (r.Camera.ResolutionWidth, r.Camera.ResolutionHeight) = (1920, 1080), "camera.streams[0].width"),
         };
         foreach (var (change, field) in cases)
