@@ -181,10 +181,11 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
             throw Invalid("device_id: required");
         }
 
-        var entry = devices.Find(deviceId) ?? throw new RpcException(new Status(StatusCode.NotFound, $"device_id: {deviceId} is not registered"));
-        if (caller.Role == Role.Vendor && entry.VendorId != caller.VendorId)
+        // Another vendor's camera is answered like an unregistered one, so a vendor cannot tell which foreign ids exist.
+        var entry = devices.Find(deviceId);
+        if (entry is null || (caller.Role == Role.Vendor && entry.VendorId != caller.VendorId))
         {
-            throw new RpcException(new Status(StatusCode.PermissionDenied, $"device_id: {deviceId} belongs to another vendor"));
+            throw DeviceCatalog.NotRegistered(deviceId);
         }
 
         if (entry.Device.Kind != DeviceKind.Camera)

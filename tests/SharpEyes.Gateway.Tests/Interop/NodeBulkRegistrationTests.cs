@@ -68,6 +68,7 @@ public sealed class NodeBulkRegistrationTests : IAsyncLifetime
         Assert.True(run.ExitCode == 0, $"grpc-bulk.mjs failed: {run}");
         var root = JsonDocument.Parse(run.Stdout).RootElement;
         Assert.False(root.TryGetProperty("error", out var error), $"grpc-js: {error}");
+        TestContext.Current.TestOutputHelper?.WriteLine($"{count} devices ({county}): answer {root.GetProperty("answerBytes").GetInt32()} bytes in {root.GetProperty("elapsedMs").GetInt32()} ms");
         return (root.GetProperty("response"), root.GetProperty("answerBytes").GetInt32());
     }
 }
