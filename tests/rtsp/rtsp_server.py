@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """A real RTSP server (gst-rtsp-server) with test cameras, for the stream tests.
 
+Protected mounts: /auth wants the viewer's credentials (Basic or Digest), /token a token in the URL's query string.
+
 Run by Debian's /usr/bin/python3 (python3-gi, gir1.2-gst-rtsp-server-1.0; scripts/install-test-deps.sh installs
 them), never by a pyenv or venv python, which has no gi.
 
@@ -34,6 +36,9 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 AUTH_USER = "viewer"
 AUTH_PASSWORD = "s3cret!"
+# /token lets in only requests whose query carries token=AUTH_TOKEN, as cameras and NVRs that take credentials in the
+# URL's query string do (rtsp://host/token?channel=1&token=...).
+AUTH_TOKEN = "t0ken-in-query"
 MOVING = "videotestsrc is-live=true pattern=smpte horizontal-speed=4"
 
 
@@ -69,6 +74,7 @@ LAUNCH = {
                        1280, 720, 10),
     "/stoppable": h264(MOVING, 640, 360, 10),
     "/auth": h264(MOVING, 640, 360, 30),
+    "/token": h264(MOVING, 640, 360, 30),
 }
 
 # Roles: anonymous clients carry the server's default token (role "anonymous"), which every open mount lets in;
@@ -118,11 +124,22 @@ class MixedAuth(GstRtspServer.RTSPAuth):
     authentication instead makes the server answer 401 with its WWW-Authenticate challenges.
     """
 
+    # Connections that showed /token's query token (kept for the server's short life; tests open few connections).
+    token_clients = set()
+
     def do_authenticate(self, ctx):
         if not GstRtspServer.RTSPAuth.do_authenticate(self, ctx):
             return False
+        path = ctx.uri.abspath.rstrip("/") if ctx.uri is not None else ""
+        if path == "/token" or path.startswith("/token/"):
+            # The token comes with the URL the player was given (OPTIONS, DESCRIBE); SETUP and PLAY go to the control
+            # URL the SDP names, without the query, on the connection that showed the token.
+            if f"token={AUTH_TOKEN}" in (ctx.uri.query or "").split("&"):
+                self.token_clients.add(ctx.client)
+                return True
+            return ctx.client in self.token_clients
         anonymous = ctx.token is None or ctx.token.get_string("media.factory.role") == ANONYMOUS_ROLE
-        return not (anonymous and ctx.uri is not None and ctx.uri.abspath.rstrip("/") in PROTECTED)
+        return not (anonymous and path in PROTECTED)
 
 
 def make_factory(path):

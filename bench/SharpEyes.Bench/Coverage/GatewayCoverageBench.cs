@@ -73,8 +73,8 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
             registered = response.Accepted;
             if (response.Rejected > 0)
             {
-                var bad = response.Results.First(r => r.Code != 0);
-                _errors.Add($"registration: {response.Rejected:N0} rejected, first {bad.DeviceId}: code {bad.Code} {bad.Message}");
+                var bad = response.RejectedResults.FirstOrDefault();
+                _errors.Add($"registration: {response.Rejected:N0} rejected, first {bad?.DeviceId}: code {bad?.Code} {bad?.Message}");
             }
         }
 

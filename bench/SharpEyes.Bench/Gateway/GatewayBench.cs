@@ -130,7 +130,7 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
             var response = await call.ResponseAsync;
             var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             var cpu = CpuSnapshot.Diff(before, CpuSnapshot.Take(o.GatewayPid));
-            var firstError = response.Results.FirstOrDefault(r => r.Code != 0) is { } bad ? $"{bad.DeviceId}: code {bad.Code} {bad.Message}" : null;
+            var firstError = response.RejectedResults.FirstOrDefault() is { } bad ? $"{bad.DeviceId}: code {bad.Code} {bad.Message}" : null;
             var result = new RegistrationResult(requests.Count, requests.Count - alarmDevices, alarmDevices, response.Accepted, response.Rejected, seconds, firstError, cpu);
             log.WriteLine($"[gateway]   {result.Accepted:N0} accepted, {result.Rejected:N0} rejected in {seconds:F2} s = {result.Rate:N0} devices/s; gateway CPU {cpu?.Describe()} {firstError}");
             return result;

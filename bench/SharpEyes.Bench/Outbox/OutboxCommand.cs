@@ -225,7 +225,7 @@ internal static class OutboxCommand
         var response = await call.ResponseAsync;
         if (response.Accepted < s.Devices)
         {
-            var bad = response.Results.FirstOrDefault(r => r.Code != 0);
+            var bad = response.RejectedResults.FirstOrDefault();
             throw new InvalidOperationException($"{response.Accepted:N0}/{s.Devices:N0} alarm devices registered; first refusal: {bad?.DeviceId} {bad?.Message}");
         }
 

@@ -61,7 +61,7 @@ internal static class StreamsCommand
             var result = await call;
             if (result.Rejected > 0)
             {
-                log.WriteLine($"[streams] {result.Rejected} cameras rejected: {result.Results.First(r => r.Code != 0).Message}");
+                log.WriteLine($"[streams] {result.Rejected} cameras rejected: {result.RejectedResults.FirstOrDefault()?.Message}");
                 return 1;
             }
         }

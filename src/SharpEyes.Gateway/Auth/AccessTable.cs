@@ -33,6 +33,7 @@ public static class AccessTable
     private const Role A = Role.Admin, V = Role.Vendor, O = Role.Operator, P = Role.Planner, C = Role.Centre;
 
     private const string Own = "its own devices only; another vendor's device is answered as not registered";
+    private const string Taken = "its own devices only; an id another vendor registered is refused (the one answer that tells an id is taken)";
 
     public const string MqttConnect = "MQTT CONNECT";
     public const string MqttPublishAlarm = "MQTT PUBLISH sharpeyes/v1/alarms/{device_id}";
@@ -40,8 +41,9 @@ public static class AccessTable
 
     public static IReadOnlyList<Access> Rules { get; } =
     [
-        new("/sharpeyes.v1.DeviceRegistry/RegisterDevice", [A, V], Own),
-        new("/sharpeyes.v1.DeviceRegistry/RegisterDevices", [A, V], Own),
+        new("/sharpeyes.v1.DeviceRegistry/RegisterDevice", [A, V], Taken),
+        new("/sharpeyes.v1.DeviceRegistry/RegisterDevices", [A, V], Taken),
+        new("/sharpeyes.v1.DeviceRegistry/UpdateDevice", [A, V], Own),
         new("/sharpeyes.v1.DeviceRegistry/GetDevice", [A, V, O, P, C], Own),
         new("/sharpeyes.v1.DeviceRegistry/ListDevices", [A, V, O, P, C], "its own devices only"),
         new("/sharpeyes.v1.DeviceRegistry/DeregisterDevice", [A, V], Own),

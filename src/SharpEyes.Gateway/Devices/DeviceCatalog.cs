@@ -12,12 +12,13 @@ using SharpEyes.V1;
 namespace SharpEyes.Gateway.Devices;
 
 /// <summary>A registered device as the hot paths (MQTT intake, liveness) see it.</summary>
-public sealed class DeviceEntry(Device device, string? rtspSecret, DeviceStatus status, long lastSeenMs)
+public sealed class DeviceEntry(Device device, RtspSecrets? secrets, DeviceStatus status, long lastSeenMs)
 {
     /// <summary>The stored registration (no status, no secrets). Replaced, never mutated.</summary>
     public Device Device { get; set; } = device;
 
-    public string? RtspSecret { get; set; } = rtspSecret;
+    /// <summary>The camera's RTSP credentials (never in <see cref="Device"/>), or null.</summary>
+    public RtspSecrets? Secrets { get; set; } = secrets;
 
     public DeviceStatus Status { get; set; } = status;
 
@@ -139,7 +140,7 @@ public sealed class DeviceCatalog : IJournalParticipant
         while (reader.Read())
         {
             var device = Device.Parser.ParseFrom((byte[])reader[0]);
-            var entry = new DeviceEntry(device, reader.IsDBNull(1) ? null : reader.GetString(1), (DeviceStatus)reader.GetInt32(2), reader.GetInt64(3)) { Restored = true };
+            var entry = new DeviceEntry(device, RtspSecrets.Parse(reader.IsDBNull(1) ? null : reader.GetString(1)), (DeviceStatus)reader.GetInt32(2), reader.GetInt64(3)) { Restored = true };
             _devices[device.DeviceId] = entry;
             _geography.IndexCamera(device);
         }
@@ -161,7 +162,11 @@ public sealed class DeviceCatalog : IJournalParticipant
         _coverage.Load(connection, _devices.Values);
     }
 
-    /// <summary>Upserts a batch in one transaction. Items whose owner differs get PERMISSION_DENIED in their slot.</summary>
+    /// <summary>
+    /// Upserts a batch in one transaction. Items whose owner differs get PERMISSION_DENIED in their slot; an update
+    /// (<see cref="ValidatedDevice.ExpectedUpdatedAt"/>) of a device since removed gets NOT_FOUND, of one changed since
+    /// it was read ABORTED. RTSP credentials are resolved against the stored ones (<see cref="RtspSecrets.Resolve"/>).
+    /// </summary>
     public Task<IReadOnlyList<(RegisterOutcome? Outcome, RpcException? Error)>> UpsertAsync(IReadOnlyList<ValidatedDevice> batch, CancellationToken ct = default) =>
         _journal.ExecuteAsync<IReadOnlyList<(RegisterOutcome?, RpcException?)>>(tx =>
         {
@@ -170,7 +175,8 @@ public sealed class DeviceCatalog : IJournalParticipant
             var results = new (RegisterOutcome?, RpcException?)[batch.Count];
             for (var i = 0; i < batch.Count; i++)
             {
-                var (device, secret) = batch[i];
+                var validated = batch[i];
+                var device = validated.Device;
                 _devices.TryGetValue(device.DeviceId, out var existing);
                 if (existing is not null && existing.VendorId != device.VendorId)
                 {
@@ -179,7 +185,16 @@ public sealed class DeviceCatalog : IJournalParticipant
                     continue;
                 }
 
-                if (existing is not null && SameRegistration(existing.Device, device) && existing.RtspSecret == secret)
+                if (validated.ExpectedUpdatedAt is { } expected && (existing is null || !expected.Equals(existing.Device.UpdatedAt)))
+                {
+                    results[i] = (null, existing is null ? DeviceVisibility.NotRegistered(device.DeviceId) : new RpcException(new Status(StatusCode.Aborted,
+                        $"device_id: {device.DeviceId} changed while this update was applied; read it again and retry")));
+                    continue;
+                }
+
+                var secrets = RtspSecrets.Resolve(existing?.Device.Camera, existing?.Secrets, device.Camera, validated.Given, validated.Edits);
+                device.HasRtspCredentials = secrets is not null;
+                if (existing is not null && SameRegistration(existing.Device, device) && existing.Secrets == secrets)
                 {
                     results[i] = (new RegisterOutcome(existing.Snapshot(), false, false), null);
                     continue;
@@ -195,11 +210,11 @@ public sealed class DeviceCatalog : IJournalParticipant
                     ON CONFLICT(id) DO UPDATE SET vendor_id=excluded.vendor_id, kind=excluded.kind,
                         region_code=excluded.region_code, data=excluded.data, rtsp_secret=excluded.rtsp_secret
                     """,
-                    device.DeviceId, device.VendorId, (int)device.Kind, (int)status, device.RegionCode, lastSeen, device.ToByteArray(), secret);
-                var entry = new DeviceEntry(device, secret, status, lastSeen) { LastHeardMs = existing?.LastHeardMs ?? 0, Restored = existing?.Restored ?? false };
+                    device.DeviceId, device.VendorId, (int)device.Kind, (int)status, device.RegionCode, lastSeen, device.ToByteArray(), RtspSecrets.Serialize(secrets));
+                var entry = new DeviceEntry(device, secrets, status, lastSeen) { LastHeardMs = existing?.LastHeardMs ?? 0, Restored = existing?.Restored ?? false };
                 if (existing is not null)
                 {
-                    entry.Health = StreamHealthRules.AfterRegistration(existing.Health, existing.Device, existing.RtspSecret, device, secret);
+                    entry.Health = StreamHealthRules.AfterRegistration(existing.Health, existing.Device, existing.Secrets?.Main, device, secrets?.Main);
                     if (!entry.Health.Equals(existing.Health))
                     {
                         SaveHealth(tx, entry);

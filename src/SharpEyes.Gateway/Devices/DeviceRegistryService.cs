@@ -2,20 +2,30 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Devices;
 
-/// <summary>DeviceRegistry: thin gRPC layer over <see cref="DeviceValidator"/> and <see cref="DeviceCatalog"/>.</summary>
+/// <summary>
+/// DeviceRegistry: thin gRPC layer over <see cref="DeviceValidator"/>, <see cref="DeviceUpdate"/> and
+/// <see cref="DeviceCatalog"/>. A vendor key gets the same NOT_FOUND for another vendor's device as for an unregistered
+/// one, so that it cannot tell which foreign ids exist (RegisterDevice must still refuse to take one over).
+/// </summary>
 public sealed class DeviceRegistryService(
     DeviceValidator validator,
     DeviceCatalog catalog,
     Journal journal,
+    ClientRefusals refusals,
     TimeProvider time,
     IOptions<GatewayOptions> options) : DeviceRegistry.DeviceRegistryBase
 {
     private const int BulkBatch = 2000;
+
+    /// <summary>Batches of a RegisterDevices stream queued to the journal at once; reading the stream waits beyond this, so memory stays bounded.</summary>
+    private const int BulkBatchesInFlight = 4;
+
     public override async Task<RegisterDeviceResponse> RegisterDevice(RegisterDeviceRequest request, ServerCallContext context)
     {
         var caller = Caller.Of(context);
@@ -36,23 +46,25 @@ public sealed class DeviceRegistryService(
     public override async Task<RegisterDevicesResponse> RegisterDevices(IAsyncStreamReader<RegisterDeviceRequest> requestStream, ServerCallContext context)
     {
         var caller = Caller.Of(context);
-        var response = new RegisterDevicesResponse();
+        var results = new BulkResults(options.Value.Limits.BulkRejectedResults);
         var batch = new List<ValidatedDevice>(BulkBatch);
         var batchIndexes = new List<int>(BulkBatch);
-        var pending = new List<Task>();
+        var pending = new Queue<Task>();
         var index = 0;
 
         async Task Flush(List<ValidatedDevice> devices, List<int> indexes)
         {
             var outcomes = await catalog.UpsertAsync(devices, context.CancellationToken).ConfigureAwait(false);
-            lock (response)
+            for (var i = 0; i < outcomes.Count; i++)
             {
-                for (var i = 0; i < outcomes.Count; i++)
+                var (outcome, error) = outcomes[i];
+                if (error is null)
                 {
-                    var (outcome, error) = outcomes[i];
-                    response.Results.Add(error is null
-                        ? new DeviceResult { Index = indexes[i], DeviceId = devices[i].Device.DeviceId, Code = 0, Created = outcome!.Created, Changed = outcome.Changed }
-                        : new DeviceResult { Index = indexes[i], DeviceId = devices[i].Device.DeviceId, Code = (int)error.StatusCode, Message = error.Status.Detail });
+                    results.Accept(outcome!.Created, outcome.Changed);
+                }
+                else
+                {
+                    results.Reject(new DeviceResult { Index = indexes[i], DeviceId = devices[i].Device.DeviceId, Code = (int)error.StatusCode, Message = error.Status.Detail });
                 }
             }
         }
@@ -66,33 +78,62 @@ public sealed class DeviceRegistryService(
             }
             catch (FieldException e)
             {
-                lock (response)
-                {
-                    response.Results.Add(new DeviceResult { Index = index, DeviceId = request.DeviceId, Code = (int)StatusCode.InvalidArgument, Message = e.Message });
-                }
+                results.Reject(new DeviceResult { Index = index, DeviceId = LogText.Client(request.DeviceId, 64), Code = (int)StatusCode.InvalidArgument, Message = e.Message });
             }
 
             index++;
             if (batch.Count == BulkBatch)
             {
-                pending.Add(Flush(batch, batchIndexes));
+                pending.Enqueue(Flush(batch, batchIndexes));
                 batch = new List<ValidatedDevice>(BulkBatch);
                 batchIndexes = new List<int>(BulkBatch);
+                if (pending.Count >= BulkBatchesInFlight)
+                {
+                    await pending.Dequeue().ConfigureAwait(false);
+                }
             }
         }
 
         if (batch.Count > 0)
         {
-            pending.Add(Flush(batch, batchIndexes));
+            pending.Enqueue(Flush(batch, batchIndexes));
         }
 
         await Task.WhenAll(pending).ConfigureAwait(false);
-        var sorted = response.Results.OrderBy(r => r.Index).ToList();
-        response.Results.Clear();
-        response.Results.AddRange(sorted);
-        response.Accepted = sorted.Count(r => r.Code == 0);
-        response.Rejected = sorted.Count - response.Accepted;
+        var response = results.Response();
+        if (response.RejectedNotListed > 0)
+        {
+            refusals.Count("bulk-rejected-results", $"{response.RejectedNotListed} of {response.Rejected} rejected devices of a RegisterDevices stream " +
+                $"counted but not listed (Limits:BulkRejectedResults = {options.Value.Limits.BulkRejectedResults}); key {caller.KeyId}");
+        }
+
         return response;
+    }
+
+    public override async Task<Device> UpdateDevice(UpdateDeviceRequest request, ServerCallContext context)
+    {
+        var caller = Caller.Of(context);
+
+        ValidatedDevice validated;
+        try
+        {
+            if (request.Device is null)
+            {
+                throw new FieldException("device", "required: device_id and the fields named in update_mask");
+            }
+
+            DeviceUpdate.CheckMask(request.UpdateMask);
+            var entry = FindVisible(request.Device.DeviceId, caller, mustOwn: true);
+            var (merged, edits) = DeviceUpdate.Merge(entry.Device, request.Device, request.UpdateMask);
+            validated = validator.Validate(merged, caller) with { Edits = edits, ExpectedUpdatedAt = entry.Device.UpdatedAt };
+        }
+        catch (FieldException e)
+        {
+            throw e.ToRpc();
+        }
+
+        var (outcome, error) = (await catalog.UpsertAsync([validated], context.CancellationToken).ConfigureAwait(false))[0];
+        return error is not null ? throw error : outcome!.Device;
     }
 
     public override Task<Device> GetDevice(GetDeviceRequest request, ServerCallContext context)
@@ -146,14 +187,11 @@ public sealed class DeviceRegistryService(
         var known = new List<DeviceEntry>(request.DeviceIds.Count);
         foreach (var id in request.DeviceIds)
         {
+            // Another vendor's device is as unknown to this caller as an unregistered one.
             var entry = catalog.Find(id);
-            if (entry is null)
+            if (entry is null || !caller.Owns(entry.VendorId))
             {
                 response.UnknownDeviceIds.Add(id);
-            }
-            else if (!caller.Owns(entry.VendorId))
-            {
-                throw new RpcException(new Status(StatusCode.PermissionDenied, $"device_ids: {id} belongs to another vendor"));
             }
             else
             {
@@ -178,18 +216,66 @@ public sealed class DeviceRegistryService(
 
     private DeviceEntry FindVisible(string deviceId, Principal caller, bool mustOwn = false)
     {
-        if (string.IsNullOrEmpty(deviceId))
+        // The same answer, word for word, whether the id is free or another vendor's.
+        var entry = catalog.FindFor(deviceId, caller);
+        if (mustOwn && !caller.Owns(entry.VendorId))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "device_id: required"));
-        }
-
-        var entry = catalog.Find(deviceId) ?? throw new RpcException(new Status(StatusCode.NotFound, $"device_id: {deviceId} is not registered"));
-        var mayRead = caller.Role != Role.Vendor || entry.VendorId == caller.VendorId;
-        if (!mayRead || (mustOwn && !caller.Owns(entry.VendorId)))
-        {
-            throw new RpcException(new Status(StatusCode.PermissionDenied, $"device_id: {deviceId} belongs to another vendor"));
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"device_id: role {caller.Role} may not change devices"));
         }
 
         return entry;
+    }
+
+    /// <summary>
+    /// The outcome of a RegisterDevices stream as it is assembled: counts, and the rejected devices with the lowest
+    /// stream indexes up to the limit (batches commit concurrently, so rejections arrive out of order).
+    /// </summary>
+    private sealed class BulkResults(int listLimit)
+    {
+        private readonly SortedList<int, DeviceResult> _listed = new();
+        private int _accepted;
+        private int _rejected;
+        private int _created;
+        private int _changed;
+
+        public void Accept(bool created, bool changed)
+        {
+            lock (_listed)
+            {
+                _accepted++;
+                _created += created ? 1 : 0;
+                _changed += changed ? 1 : 0;
+            }
+        }
+
+        public void Reject(DeviceResult result)
+        {
+            lock (_listed)
+            {
+                _rejected++;
+                _listed.Add(result.Index, result);
+                if (_listed.Count > listLimit)
+                {
+                    _listed.RemoveAt(_listed.Count - 1);
+                }
+            }
+        }
+
+        public RegisterDevicesResponse Response()
+        {
+            lock (_listed)
+            {
+                var response = new RegisterDevicesResponse
+                {
+                    Accepted = _accepted,
+                    Rejected = _rejected,
+                    Created = _created,
+                    Changed = _changed,
+                    RejectedNotListed = _rejected - _listed.Count,
+                };
+                response.RejectedResults.Add(_listed.Values);
+                return response;
+            }
+        }
     }
 }

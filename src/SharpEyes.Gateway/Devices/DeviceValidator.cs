@@ -2,14 +2,26 @@ using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Geography;
+using SharpEyes.Gateway.Observability;
 using SharpEyes.Geo.Optics;
 using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Devices;
 
-/// <summary>A registration turned into the canonical stored form: WGS-84 position, derived FOV and range, credentials split off.</summary>
-public sealed record ValidatedDevice(Device Device, string? RtspSecret);
+/// <summary>
+/// A registration turned into the canonical stored form: WGS-84 position, derived FOV and range, credentials split off.
+/// <see cref="Given"/> holds the credentials the request carried (a URL without any keeps the stored ones on the same
+/// host: <see cref="RtspSecrets.Resolve"/>).
+/// </summary>
+public sealed record ValidatedDevice(Device Device, RtspSecrets Given)
+{
+    /// <summary>UpdateDevice: credential fields named in the update mask, applied after the keep-or-replace rule.</summary>
+    public CredentialEdits? Edits { get; init; }
+
+    /// <summary>UpdateDevice: the stored version the update was built on; a device changed since is not overwritten (ABORTED).</summary>
+    public Timestamp? ExpectedUpdatedAt { get; init; }
+}
 
 /// <summary>Validates <see cref="RegisterDeviceRequest"/>s; every failure names the field (<see cref="FieldException"/>).</summary>
 public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOptions> options)
@@ -57,7 +69,7 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
             Position = new GeoPoint { Lon = lon, Lat = lat, Datum = V1.Datum.Wgs84 },
         };
 
-        string? secret = null;
+        var given = new RtspSecrets(null, []);
         if (r.Kind == DeviceKind.Camera)
         {
             if (r.Camera is null)
@@ -65,8 +77,7 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
                 throw new FieldException("camera", "required for cameras: azimuth_deg and hfov_deg + range_m (or lens)");
             }
 
-            (device.Camera, secret) = Camera(r.Camera);
-            device.HasRtspCredentials = secret is not null;
+            (device.Camera, given) = Camera(r.Camera);
         }
         else if (r.Camera is not null)
         {
@@ -76,7 +87,7 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
         var region = geography.Locate(lon, lat);
         device.Region = region;
         device.RegionCode = GbDeviceId.RegionCode(region, r.DeviceId);
-        return new ValidatedDevice(device, secret);
+        return new ValidatedDevice(device, given);
     }
 
     /// <summary>Validates a position and converts it to WGS-84.</summary>
@@ -110,7 +121,7 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
         return GeoConvert.ToWgs84(p.Lon, p.Lat, p.Datum);
     }
 
-    private (CameraSpec Spec, string? Secret) Camera(CameraSpec c)
+    private (CameraSpec Spec, RtspSecrets Given) Camera(CameraSpec c)
     {
         Range("camera.azimuth_deg", c.AzimuthDeg, 0, 360, lowOpen: false);
         var spec = new CameraSpec
@@ -152,42 +163,50 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
         Range("camera.resolution_width", c.ResolutionWidth, 0, 16_384, lowOpen: false);
         Range("camera.resolution_height", c.ResolutionHeight, 0, 16_384, lowOpen: false);
 
-        string? secret = null;
+        UrlCredentials? main = null;
         if (!string.IsNullOrEmpty(c.RtspUrl))
         {
-            if (!Uri.TryCreate(c.RtspUrl, UriKind.Absolute, out var uri) || (uri.Scheme != "rtsp" && uri.Scheme != "rtsps") || uri.Host.Length == 0)
+            var stripped = RtspUrl("camera.rtsp_url", c.RtspUrl);
+            spec.RtspUrl = stripped.Url;
+            // The credential fields win over the URL's userinfo.
+            var found = stripped.Found with
             {
-                throw new FieldException("camera.rtsp_url", "must be an absolute rtsp:// or rtsps:// URL with a host");
-            }
-
-            var user = c.RtspUsername;
-            var password = c.RtspPassword;
-            if (uri.UserInfo.Length > 0)
-            {
-                var parts = uri.UserInfo.Split(':', 2);
-                user = user.Length > 0 ? user : Uri.UnescapeDataString(parts[0]);
-                password = password.Length > 0 ? password : parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
-            }
-
-            spec.RtspUrl = new UriBuilder(uri) { UserName = "", Password = "" }.Uri.ToString();
-            if (user.Length > 0 || password.Length > 0)
-            {
-                secret = user + "\n" + password;
-            }
+                User = c.RtspUsername.Length > 0 ? c.RtspUsername : stripped.Found.User,
+                Password = c.RtspPassword.Length > 0 ? c.RtspPassword : stripped.Found.Password,
+            };
+            main = found.IsEmpty ? null : found;
         }
         else if (c.RtspUsername.Length > 0 || c.RtspPassword.Length > 0)
         {
             throw new FieldException("camera.rtsp_url", "required when RTSP credentials are given");
         }
 
-        Streams(c, spec);
-        return (spec, secret);
+        var streams = Streams(c, spec);
+        return (spec, new RtspSecrets(main, streams));
     }
 
-    /// <summary>Declared stream profiles: one per role, a known codec, a real size and rate. The main stream's size is the camera's declared resolution.</summary>
-    private static void Streams(CameraSpec c, CameraSpec spec)
+    /// <summary>An absolute rtsp:// or rtsps:// URL with a host, its credentials stripped off.</summary>
+    private static RtspCredentials.Stripped RtspUrl(string field, string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "rtsp" && uri.Scheme != "rtsps") || uri.Host.Length == 0)
+        {
+            throw new FieldException(field, "must be an absolute rtsp:// or rtsps:// URL with a host");
+        }
+
+        var stripped = RtspCredentials.Strip(uri);
+        return stripped.CredentialInPath is { } name
+            ? throw new FieldException(field, $"a credential parameter ('{name}=') in the path cannot be kept secret: give the credentials in the query string, as userinfo or in rtsp_username/rtsp_password")
+            : stripped;
+    }
+
+    /// <summary>
+    /// Declared stream profiles: one per role, a known codec, a real size and rate. The main stream's size is the
+    /// camera's declared resolution. Answers the credentials stripped from the streams' own URLs, by role.
+    /// </summary>
+    private static List<StreamCredentials> Streams(CameraSpec c, CameraSpec spec)
     {
         var roles = new HashSet<StreamRole>();
+        var credentials = new List<StreamCredentials>();
         for (var i = 0; i < c.Streams.Count; i++)
         {
             var s = c.Streams[i];
@@ -203,26 +222,23 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
             }
 
             var codec = StreamCodecs.Normalize(s.Codec)
-                ?? throw new FieldException(field + ".codec", $"'{s.Codec}' is not a known codec ({string.Join(", ", StreamCodecs.Known)})");
+                ?? throw new FieldException(field + ".codec", $"'{LogText.Client(s.Codec, 32)}' is not a known codec ({string.Join(", ", StreamCodecs.Known)})");
             Range(field + ".width", s.Width, 16, 16_384, lowOpen: false);
             Range(field + ".height", s.Height, 16, 16_384, lowOpen: false);
             Range(field + ".frame_rate", s.FrameRate, 0, 240, lowOpen: true);
             Range(field + ".bitrate_kbps", s.BitrateKbps, 0, 200_000, lowOpen: false);
+            var profile = s.Clone();
+            profile.Codec = codec;
             if (s.RtspUrl.Length > 0)
             {
-                if (!Uri.TryCreate(s.RtspUrl, UriKind.Absolute, out var uri) || (uri.Scheme != "rtsp" && uri.Scheme != "rtsps") || uri.Host.Length == 0)
+                var stripped = RtspUrl(field + ".rtsp_url", s.RtspUrl);
+                profile.RtspUrl = stripped.Url;
+                if (!stripped.Found.IsEmpty)
                 {
-                    throw new FieldException(field + ".rtsp_url", "must be an absolute rtsp:// or rtsps:// URL with a host");
-                }
-
-                if (uri.UserInfo.Length > 0)
-                {
-                    throw new FieldException(field + ".rtsp_url", "must not embed credentials (the camera's rtsp_username and rtsp_password apply)");
+                    credentials.Add(new StreamCredentials(s.Role, stripped.Found));
                 }
             }
 
-            var profile = s.Clone();
-            profile.Codec = codec;
             spec.Streams.Add(profile);
             if (s.Role == StreamRole.Main)
             {
@@ -238,6 +254,8 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
                 }
             }
         }
+
+        return credentials;
     }
 
     private static void Text(string field, string value, bool required, int max)

@@ -45,11 +45,8 @@ public sealed partial class GatewayBootstrap(
         {
             var (info, key) = await keys.CreateAsync(Role.Admin, null, "generated on first start").ConfigureAwait(false);
             var file = Path.Combine(options.Value.DataDir, "initial-admin-key");
-            await File.WriteAllTextAsync(file, key + "\n", cancellationToken).ConfigureAwait(false);
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+            // Created 0600, never readable by others even for a moment.
+            await PrivateFiles.WriteAtomicallyAsync(file, System.Text.Encoding.UTF8.GetBytes(key + "\n"), cancellationToken).ConfigureAwait(false);
 
             // The one place a secret is shown: the console, once, never the log.
             Console.Out.WriteLine($"\nFirst start: generated admin API key (shown once; also in {file}):\n  {key}\n");

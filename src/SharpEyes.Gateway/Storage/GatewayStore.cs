@@ -7,19 +7,22 @@ namespace SharpEyes.Gateway.Storage;
 /// <summary>
 /// The embedded SQLite file (WAL mode). One writer connection belongs to <see cref="Journal"/>;
 /// readers open pooled connections of their own, which WAL lets run beside the writer.
+/// The data directory is private to the gateway's user (see <see cref="PrivateFiles"/>): created 0700, the database
+/// created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode), and an
+/// existing looser directory or file tightened at start, with a warning naming it.
 /// </summary>
-public sealed class GatewayStore
+public sealed partial class GatewayStore
 {
     public const int SchemaVersion = 4;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
 
-    public GatewayStore(IOptions<GatewayOptions> options)
+    public GatewayStore(IOptions<GatewayOptions> options, ILogger<GatewayStore> logger)
     {
         var o = options.Value;
-        Directory.CreateDirectory(o.DataDir);
         DatabasePath = Path.GetFullPath(Path.Combine(o.DataDir, "sharpeyes.db"));
+        SecureDataDirectory(Path.GetFullPath(o.DataDir), DatabasePath, logger);
         _synchronous = o.SqliteSynchronous;
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -41,6 +44,49 @@ public sealed class GatewayStore
     }
 
     public string DatabasePath { get; }
+
+    /// <summary>
+    /// Creates the data directory 0700 and an empty database file 0600 (SQLite takes an empty file as a new database),
+    /// or tightens what an earlier version or an operator left readable by others: the directory, the database and its
+    /// -wal and -shm files, the first admin key, the snapshots directory and its pictures.
+    /// </summary>
+    private static void SecureDataDirectory(string dataDir, string databasePath, ILogger logger)
+    {
+        try
+        {
+            if (!Directory.Exists(dataDir))
+            {
+                PrivateFiles.CreateDirectory(dataDir);
+            }
+
+            if (!File.Exists(databasePath))
+            {
+                PrivateFiles.Create(databasePath, FileMode.CreateNew).Dispose();
+            }
+
+            var snapshots = Path.Combine(dataDir, "snapshots");
+            var paths = new[] { dataDir, databasePath, databasePath + "-wal", databasePath + "-shm", Path.Combine(dataDir, "initial-admin-key"), snapshots }
+                .Concat(Directory.Exists(snapshots) ? Directory.EnumerateFiles(snapshots) : []);
+            foreach (var path in paths)
+            {
+                if (PrivateFiles.Tighten(path) is (var was, var now))
+                {
+                    LogTightened(logger, path, PrivateFiles.Octal(was), PrivateFiles.Octal(now));
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not ours to change (another owner) or not writable: Migrate below says what the store needs.
+            LogCannotSecure(logger, dataDir, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Path} was readable by other users (mode {Was}); tightened to {Now}: the data directory holds RTSP credentials, key hashes and camera pictures")]
+    private static partial void LogTightened(ILogger logger, string path, string was, string now);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot make the data directory {DataDir} private to this user: {Reason}")]
+    private static partial void LogCannotSecure(ILogger logger, string dataDir, string reason);
 
     public SqliteConnection OpenRead()
     {

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using FFMpegCore;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Timeout;
 using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Storage;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Streams;
@@ -20,6 +20,12 @@ public sealed record GrabOutcome(bool Ok, string Failure, string Detail, byte[]?
 /// timeout (<c>-timeout</c>, µs) ends a run whose server goes silent, and a Polly timeout on the wall clock cancels the
 /// run's token, which makes FFMpegCore kill the process: no run outlives <see cref="StreamOptions.ProcessTimeout"/>.
 /// The schedule runs on the injected clock; these limits bound real I/O, so they use the real one.
+/// <para>
+/// A URL with credentials never goes on a command line, where any local user reads it (<c>ps</c>,
+/// <c>/proc/&lt;pid&gt;/cmdline</c>): it is written to an ffconcat script (<see cref="StreamInput"/>) of mode 0600 in
+/// {data-dir}/stream-inputs (0700), which ffmpeg opens with the concat demuxer, <c>-safe 0</c> and a protocol whitelist
+/// (file, RTSP and what RTSP runs over); the script is deleted when the run ends, and leftovers of a crash at start.
+/// </para>
 /// </summary>
 public sealed partial class FfmpegRunner
 {
@@ -31,6 +37,7 @@ public sealed partial class FfmpegRunner
     private readonly SemaphoreSlim _slots;
     private readonly ResiliencePipeline _hardTimeout;
     private readonly ILogger<FfmpegRunner> _logger;
+    private readonly string _inputDirectory;
     private int _running;
     private int _peak;
 
@@ -41,6 +48,8 @@ public sealed partial class FfmpegRunner
         _thresholds = new QualityThresholds(_options.BlackMaxLuma, _options.FrozenMaxMotion, _options.LowDetailMaxEdgeShare);
         _slots = new SemaphoreSlim(_options.MaxConcurrentProcesses);
         _hardTimeout = new ResiliencePipelineBuilder().AddTimeout(_options.ProcessTimeout).Build();
+        _inputDirectory = Path.Combine(options.Value.DataDir, "stream-inputs");
+        StreamInput.DeleteLeftovers(_inputDirectory);
         FfprobeAvailable = OnPath("ffprobe");
         FfmpegAvailable = OnPath("ffmpeg");
         if (!FfprobeAvailable || !FfmpegAvailable)
@@ -68,10 +77,13 @@ public sealed partial class FfmpegRunner
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var analysis = await RunAsync(token =>
+            var analysis = await RunAsync(async token =>
             {
                 started = Stopwatch.GetTimestamp();
-                return FFProbe.AnalyseAsync(url, null, InputArguments(), token);
+                using var input = StreamInput.For(url, _inputDirectory, InputOptions());
+                return input.IsScript
+                    ? await FFProbe.AnalyseAsync(input.Path, ffOptions: null, customArguments: input.Arguments, cancellationToken: token).ConfigureAwait(false)
+                    : await FFProbe.AnalyseAsync(url, ffOptions: null, customArguments: input.Arguments, cancellationToken: token).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
             var elapsed = Stopwatch.GetElapsedTime(started);
             var video = analysis.PrimaryVideoStream;
@@ -104,7 +116,7 @@ public sealed partial class FfmpegRunner
     public async Task<GrabOutcome> GrabAsync(Uri url, string workDirectory, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
-        Directory.CreateDirectory(workDirectory);
+        PrivateFiles.CreateDirectory(workDirectory);
         var stem = Path.Combine(workDirectory, "grab-" + Guid.NewGuid().ToString("N"));
         var jpegPath = stem + ".jpg";
         var greyPath = stem + ".grey";
@@ -113,8 +125,9 @@ public sealed partial class FfmpegRunner
             await RunAsync(async token =>
             {
                 started = Stopwatch.GetTimestamp();
+                using var input = StreamInput.For(url, _inputDirectory, InputOptions());
                 await FFMpegArguments
-                    .FromUrlInput(url, o => o.WithCustomArgument(InputArguments()))
+                    .FromFileInput(input.Path, verifyExists: false, o => o.WithCustomArgument(input.Arguments))
                     .OutputToMany(m => m
                         .OutputToFile(jpegPath, true, o => o.WithCustomArgument("-an -frames:v 1 -vf scale=960:-2 -q:v 5 -f image2"))
                         .OutputToFile(greyPath, true, o => o.WithCustomArgument(
@@ -154,25 +167,24 @@ public sealed partial class FfmpegRunner
         }
     }
 
-    /// <summary>Removes any URL credentials (and the password itself) from text that may reach an answer or a log.</summary>
+    /// <summary>Removes any URL credentials (and the secrets themselves) from text that may reach an answer or a log.</summary>
     public static string Redact(string text, Uri url)
     {
-        var redacted = UserInfo().Replace(text, "$1***@");
-        if (url.UserInfo.Length > 0)
-        {
-            var parts = url.UserInfo.Split(':', 2);
-            foreach (var secret in parts.Select(Uri.UnescapeDataString).Concat(parts).Where(p => p.Length >= 3))
-            {
-                redacted = redacted.Replace(secret, "***", StringComparison.Ordinal);
-            }
-        }
+        // ffmpeg prints the URL it failed to open, credentials and all.
+        var redacted = RtspCredentials.Redact(text, url);
 
         // ffmpeg's stderr can be long; the first lines say what went wrong.
         return redacted.Length > 400 ? redacted[..400] + "…" : redacted;
     }
 
-    private string InputArguments() => string.Create(CultureInfo.InvariantCulture,
-        $"-rtsp_transport tcp -timeout {(long)_options.DescribeTimeout.TotalMicroseconds} -analyzeduration {(long)_options.AnalyzeDuration.TotalMicroseconds} -probesize {_options.ProbeSizeBytes}");
+    /// <summary>The input's options: RTSP over TCP, ffmpeg's own socket timeout, and how much to analyse.</summary>
+    private IReadOnlyList<(string Name, string Value)> InputOptions() =>
+    [
+        ("rtsp_transport", "tcp"),
+        ("timeout", ((long)_options.DescribeTimeout.TotalMicroseconds).ToString(CultureInfo.InvariantCulture)),
+        ("analyzeduration", ((long)_options.AnalyzeDuration.TotalMicroseconds).ToString(CultureInfo.InvariantCulture)),
+        ("probesize", _options.ProbeSizeBytes.ToString(CultureInfo.InvariantCulture)),
+    ];
 
     private async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> run, CancellationToken ct)
     {
@@ -218,9 +230,6 @@ public sealed partial class FfmpegRunner
         {
         }
     }
-
-    [GeneratedRegex(@"((?:rtsps?|https?)://)[^/@\s]+@", RegexOptions.IgnoreCase)]
-    private static partial Regex UserInfo();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stream probing is limited: ffprobe found {Ffprobe}, ffmpeg found {Ffmpeg}. Run scripts/install-runtime-deps.sh (Debian: apt-get install ffmpeg); until then cameras are checked by RTSP DESCRIBE only")]
     private static partial void LogToolsMissing(ILogger logger, bool ffprobe, bool ffmpeg);

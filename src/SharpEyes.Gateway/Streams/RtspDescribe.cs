@@ -82,19 +82,8 @@ public static class RtspDescribe
         return string.IsNullOrEmpty(user) ? (null, null) : (user, password ?? fromUrlPassword ?? "");
     }
 
-    /// <summary>Our own text never holds credentials, but a server's reason phrase could echo anything.</summary>
-    private static string Scrub(string text, Uri url, string? password)
-    {
-        foreach (var secret in new[] { password, url.UserInfo, Uri.UnescapeDataString(url.UserInfo) })
-        {
-            if (!string.IsNullOrEmpty(secret))
-            {
-                text = text.Replace(secret, "***", StringComparison.Ordinal);
-            }
-        }
-
-        return text;
-    }
+    /// <summary>Our own text never holds credentials, but a server's reason phrase could echo anything (the request URI with its query too).</summary>
+    private static string Scrub(string text, Uri url, string? password) => RtspCredentials.Redact(text, url, password, url.UserInfo);
 
     private static RtspFailure Classify(SocketError error) => error switch
     {

@@ -198,14 +198,14 @@ public sealed partial class StreamHealthMonitor : BackgroundService
             return true;
         }
 
-        var url = new Uri(entry.Device.Camera.RtspUrl);
-        var (user, password) = Credentials(entry.RtspSecret);
+        // The userinfo goes in the Authorization header only; credential query parameters in the request URI.
+        var url = ConnectUrl(entry);
         RtspDescribeResult result;
         await _describeSlots.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             result = await Breaker(url).ExecuteAsync(
-                async token => await RtspDescribe.DescribeAsync(url, user, password, _options.DescribeTimeout, token).ConfigureAwait(false), ct).ConfigureAwait(false);
+                async token => await RtspDescribe.DescribeAsync(url, null, null, _options.DescribeTimeout, token).ConfigureAwait(false), ct).ConfigureAwait(false);
         }
         catch (BrokenCircuitException)
         {
@@ -247,7 +247,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
         }
 
         _watches.TryGetValue(id, out var watch);
-        var url = UrlWithCredentials(entry);
+        var url = ConnectUrl(entry);
         var now = _time.GetUtcNow();
         if (_runner.FfprobeAvailable && (forceProbe || watch is null || now >= watch.NextProbeAt))
         {
@@ -280,10 +280,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
             Checks.Count("grab", grab.Ok ? grab.Verdict is { Ok: false } ? "picture-fault" : "ok" : grab.Failure);
             if (grab.Jpeg is { } jpeg)
             {
-                var path = _devices.SnapshotPath(id);
-                var temp = path + ".tmp";
-                await File.WriteAllBytesAsync(temp, jpeg, ct).ConfigureAwait(false);
-                File.Move(temp, path, overwrite: true);
+                await PrivateFiles.WriteAtomicallyAsync(_devices.SnapshotPath(id), jpeg, ct).ConfigureAwait(false);
             }
 
             entry = await Record(entry, h =>
@@ -403,23 +400,8 @@ public sealed partial class StreamHealthMonitor : BackgroundService
         _ => failure.ToString().ToLowerInvariant(),
     };
 
-    private static (string? User, string? Password) Credentials(string? secret)
-    {
-        if (secret is null)
-        {
-            return (null, null);
-        }
-
-        var parts = secret.Split('\n', 2);
-        return (parts[0], parts.Length > 1 ? parts[1] : "");
-    }
-
-    private static Uri UrlWithCredentials(DeviceEntry entry)
-    {
-        var url = new Uri(entry.Device.Camera.RtspUrl);
-        var (user, password) = Credentials(entry.RtspSecret);
-        return user is null ? url : new UriBuilder(url) { UserName = Uri.EscapeDataString(user), Password = Uri.EscapeDataString(password ?? "") }.Uri;
-    }
+    /// <summary>The camera's main URL with its stored credentials put back: only ever handed to the RTSP client and the runner.</summary>
+    private static Uri ConnectUrl(DeviceEntry entry) => RtspCredentials.Connect(entry.Device.Camera.RtspUrl, entry.Secrets?.Main);
 
     private static TimeSpan Jittered(TimeSpan interval) => interval * (0.9 + 0.2 * Random.Shared.NextDouble());
 

@@ -45,9 +45,9 @@ public static class StreamHealthRules
     /// Health after a (re-)registration: a new stream URL or new credentials make every earlier measurement about
     /// another stream, so it starts afresh; otherwise the mismatches are compared with the new declaration.
     /// </summary>
-    public static CameraHealth AfterRegistration(CameraHealth old, Device oldDevice, string? oldSecret, Device device, string? secret)
+    public static CameraHealth AfterRegistration(CameraHealth old, Device oldDevice, UrlCredentials? oldCredentials, Device device, UrlCredentials? credentials)
     {
-        if (oldDevice.Camera?.RtspUrl != device.Camera?.RtspUrl || oldSecret != secret)
+        if (oldDevice.Camera?.RtspUrl != device.Camera?.RtspUrl || oldCredentials != credentials)
         {
             return new CameraHealth { DeviceId = device.DeviceId };
         }

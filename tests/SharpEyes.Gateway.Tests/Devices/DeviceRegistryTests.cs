@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.V1;
 
@@ -154,21 +155,53 @@ public sealed class DeviceRegistryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Vendors_see_and_change_only_their_own_devices()
+    public async Task Vendors_see_and_change_only_their_own_devices_and_cannot_tell_a_foreign_id_from_a_free_one()
     {
         await _client.RegisterDeviceAsync(TestDevices.Camera(30), _host.Auth(_vendorA));
         var id = TestDevices.CameraId(30);
+        var free = TestDevices.CameraId(31);
 
-        var get = await Assert.ThrowsAsync<RpcException>(() => _client.GetDeviceAsync(new GetDeviceRequest { DeviceId = id }, _host.Auth(_vendorB)).ResponseAsync);
-        var takeOver = await Assert.ThrowsAsync<RpcException>(() => _client.RegisterDeviceAsync(TestDevices.Camera(30), _host.Auth(_vendorB)).ResponseAsync);
-        var remove = await Assert.ThrowsAsync<RpcException>(() => _client.DeregisterDeviceAsync(new DeregisterDeviceRequest { DeviceId = id }, _host.Auth(_vendorB)).ResponseAsync);
-        var beat = await Assert.ThrowsAsync<RpcException>(() => _client.HeartbeatAsync(new HeartbeatRequest { DeviceIds = { id } }, _host.Auth(_vendorB)).ResponseAsync);
+        // Every call that names one device answers vendor B the same for A's device as for an unregistered one.
+        async Task<(StatusCode, string)> Answer(Func<string, Task> call, string deviceId)
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(() => call(deviceId));
+            return (e.StatusCode, e.Status.Detail.Replace(deviceId, "<id>", StringComparison.Ordinal));
+        }
+
+        var calls = new Dictionary<string, Func<string, Task>>
+        {
+            ["GetDevice"] = d => _client.GetDeviceAsync(new GetDeviceRequest { DeviceId = d }, _host.Auth(_vendorB)).ResponseAsync,
+            ["DeregisterDevice"] = d => _client.DeregisterDeviceAsync(new DeregisterDeviceRequest { DeviceId = d }, _host.Auth(_vendorB)).ResponseAsync,
+            ["UpdateDevice"] = d => _client.UpdateDeviceAsync(new UpdateDeviceRequest
+            {
+                Device = new Device { DeviceId = d, Name = "mine now" },
+                UpdateMask = new Google.Protobuf.WellKnownTypes.FieldMask { Paths = { "name" } },
+            }, _host.Auth(_vendorB)).ResponseAsync,
+        };
+        foreach (var (name, call) in calls)
+        {
+            var foreign = await Answer(call, id);
+            Assert.Equal((StatusCode.NotFound, "device_id: <id> is not registered"), foreign);
+            Assert.True(foreign == await Answer(call, free), name);
+        }
+
+        var beat = await _client.HeartbeatAsync(new HeartbeatRequest { DeviceIds = { id, free } }, _host.Auth(_vendorB));
+        Assert.Equal(0, beat.Accepted);
+        Assert.Equal([id, free], beat.UnknownDeviceIds);
         var listB = await _client.ListDevicesAsync(new ListDevicesRequest(), _host.Auth(_vendorB));
-
-        Assert.All(new[] { get, takeOver, remove, beat }, e => Assert.Equal(StatusCode.PermissionDenied, e.StatusCode));
         Assert.DoesNotContain(listB.Devices, d => d.DeviceId == id);
+
+        // Registering it is still refused; that answer necessarily tells that the id is taken.
+        var takeOver = await Assert.ThrowsAsync<RpcException>(() => _client.RegisterDeviceAsync(TestDevices.Camera(30), _host.Auth(_vendorB)).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, takeOver.StatusCode);
+        Assert.Equal($"device_id: {id} is registered by another vendor", takeOver.Status.Detail);
+
+        // Nothing vendor B did reached the device; other roles see it as before.
         var stillA = await _client.GetDeviceAsync(new GetDeviceRequest { DeviceId = id }, _host.Auth(_vendorA));
-        Assert.Equal("vendor-a", stillA.VendorId);
+        Assert.Equal(("vendor-a", "测试摄像机 30", DeviceStatus.Unknown), (stillA.VendorId, stillA.Name, stillA.Status));
+        var operatorKey = await _host.CreateKeyAsync(Role.Operator);
+        Assert.Equal(id, (await _client.GetDeviceAsync(new GetDeviceRequest { DeviceId = id }, _host.Auth(operatorKey))).DeviceId);
+        Assert.Equal(id, (await _client.GetDeviceAsync(new GetDeviceRequest { DeviceId = id }, _host.AdminAuth)).DeviceId);
     }
 
     [Theory]
@@ -225,7 +258,7 @@ public sealed class DeviceRegistryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Bulk_registration_reports_a_result_per_device_and_one_bad_device_does_not_fail_the_batch()
+    public async Task Bulk_registration_answers_counts_and_the_rejected_devices_and_one_bad_device_does_not_fail_the_batch()
     {
         using var call = _client.RegisterDevices(_host.Auth(_vendorA));
         for (var i = 0; i < 5000; i++)
@@ -237,13 +270,60 @@ public sealed class DeviceRegistryTests : IAsyncLifetime
         await call.RequestStream.CompleteAsync();
         var response = await call;
 
-        Assert.Equal(5000, response.Results.Count);
-        Assert.Equal(4995, response.Accepted);
-        Assert.Equal(5, response.Rejected);
-        Assert.Equal(Enumerable.Range(0, 5000), response.Results.Select(r => r.Index));
-        var bad = response.Results.Where(r => r.Code != 0).ToList();
-        Assert.All(bad, r => Assert.StartsWith("camera.range_m", r.Message, StringComparison.Ordinal));
-        Assert.All(bad, r => Assert.Equal(7, r.Index % 1000));
+        Assert.Equal((4995, 5, 4995, 4995), (response.Accepted, response.Rejected, response.Created, response.Changed));
+        Assert.Equal([7, 1007, 2007, 3007, 4007], response.RejectedResults.Select(r => r.Index));
+        Assert.Equal(0, response.RejectedNotListed);
+        Assert.All(response.RejectedResults, r => Assert.StartsWith("camera.range_m", r.Message, StringComparison.Ordinal));
+        Assert.All(response.RejectedResults, r => Assert.Equal((int)StatusCode.InvalidArgument, r.Code));
+        Assert.All(response.RejectedResults, r => Assert.Equal(TestDevices.CameraId(100_000 + r.Index), r.DeviceId));
+    }
+
+    [Fact]
+    public async Task Bulk_registration_lists_the_first_rejected_devices_up_to_the_limit_and_counts_the_rest()
+    {
+        await using var host = await GatewayHost.StartAsync(extraArgs: ["--SharpEyes:Limits:BulkRejectedResults=3"]);
+        var client = new DeviceRegistry.DeviceRegistryClient(host.Channel);
+        var vendorA = await host.CreateKeyAsync(Role.Vendor, "vendor-a");
+        var vendorB = await host.CreateKeyAsync(Role.Vendor, "vendor-b");
+        await client.RegisterDeviceAsync(TestDevices.Alarm(302), host.Auth(vendorB));
+        await client.RegisterDeviceAsync(TestDevices.Alarm(306), host.Auth(vendorB));
+        using var register = client.RegisterDevices(host.Auth(vendorA));
+        for (var i = 0; i < 10; i++)
+        {
+            // 1, 5 and 8 are refused by validation as they are read; 2 and 6 (vendor B's) by the catalog when the batch commits.
+            var r = TestDevices.Alarm(300 + i);
+            if (i is 1 or 5 or 8)
+            {
+                r.Name = "";
+            }
+
+            await register.RequestStream.WriteAsync(r);
+        }
+
+        await register.RequestStream.CompleteAsync();
+        var response = await register;
+
+        Assert.Equal((5, 5, 5, 5), (response.Accepted, response.Rejected, response.Created, response.Changed));
+        Assert.Equal([1, 2, 5], response.RejectedResults.Select(r => r.Index));
+        Assert.Equal(2, response.RejectedNotListed);
+        Assert.Equal([(int)StatusCode.InvalidArgument, (int)StatusCode.PermissionDenied, (int)StatusCode.InvalidArgument], response.RejectedResults.Select(r => r.Code));
+        Assert.Equal("name: required", response.RejectedResults[0].Message);
+        Assert.Equal($"device_id: {TestDevices.AlarmId(302)} is registered by another vendor", response.RejectedResults[1].Message);
+        var refusals = host.Services.GetRequiredService<Observability.ClientRefusals>();
+        Assert.Equal(1, refusals["bulk-rejected-results"]);
+        Assert.Contains("2 of 5 rejected devices of a RegisterDevices stream counted but not listed (Limits:BulkRejectedResults = 3)", host.Logs.All, StringComparison.Ordinal);
+
+        // The same stream again changes nothing: accepted, neither created nor changed.
+        using var again = client.RegisterDevices(host.Auth(vendorA));
+        foreach (var i in new[] { 0, 3, 4 })
+        {
+            await again.RequestStream.WriteAsync(TestDevices.Alarm(300 + i));
+        }
+
+        await again.RequestStream.CompleteAsync();
+        var repeat = await again;
+        Assert.Equal((3, 0, 0, 0), (repeat.Accepted, repeat.Rejected, repeat.Created, repeat.Changed));
+        Assert.Empty(repeat.RejectedResults);
     }
 
     [Fact]

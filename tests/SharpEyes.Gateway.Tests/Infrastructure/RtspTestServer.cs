@@ -7,7 +7,7 @@ using SharpEyes.Gateway.Tests.Interop;
 namespace SharpEyes.Gateway.Tests.Infrastructure;
 
 /// <summary>
-/// tests/rtsp/rtsp_server.py, a real gst-rtsp-server with test cameras (/h264-1080p, /h265-1080p, /auth, ...) and a
+/// tests/rtsp/rtsp_server.py, a real gst-rtsp-server with test cameras (/h264-1080p, /h265-1080p, /auth, /token, ...) and a
 /// "silent" TCP port that accepts and never answers, on 127.0.0.1 and ports of its own choosing. It runs under
 /// Debian's /usr/bin/python3 (python3-gi) and exits when its stdin closes, so even a killed test run leaves no server.
 /// </summary>
@@ -16,6 +16,9 @@ public sealed class RtspTestServer : IAsyncDisposable
     public const string Python = "/usr/bin/python3";
     public const string AuthUser = "viewer";
     public const string AuthPassword = "s3cret!";
+
+    /// <summary>/token lets in only a URL whose query carries token=AuthToken.</summary>
+    public const string AuthToken = "t0ken-in-query";
 
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);

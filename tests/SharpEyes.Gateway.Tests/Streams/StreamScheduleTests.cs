@@ -40,7 +40,7 @@ public sealed class StreamScheduleTests(RtspServerFixture fixture) : IClassFixtu
     {
         await fixture.Server.StartMountAsync("/" + Mount);
         await _host.DisposeAsync();
-        await StreamHealthTests.NoProcessLeftAsync(fixture.Server.RtspPort);
+        await StreamGatewayTests.NoProcessLeftAsync(fixture.Server.RtspPort);
     }
 
     private async Task<DeviceEntry> RegisterAsync(int serial)

@@ -5,7 +5,7 @@
 //    or: SHARPEYES_GRPC=host:port SHARPEYES_VENDOR_KEY=... SHARPEYES_CENTRE_KEY=... node grpc-vendor.mjs
 //
 // Steps: (a) RegisterDevice for a camera with a GCJ-02 position and an alarm device; (b) the client-streaming
-// RegisterDevices with BULK_COUNT devices, one of them invalid; (c) a bad device → INVALID_ARGUMENT naming the field;
+// RegisterDevices with BULK_COUNT devices, one of them invalid (the answer: counts and the rejected one); (c) a bad device → INVALID_ARGUMENT naming the field;
 // (d) Feeds.Subscribe from after_sequence 0 until every DEVICE_REGISTERED event of ours is seen, then again from a
 // sequence in the middle. Prints one JSON summary on stdout; the C# test makes the assertions. Exits non-zero (with
 // the reason on stderr) only when something could not be done at all (connection, unexpected error, timeout).
@@ -146,7 +146,10 @@ summary.bulk = {
   invalidIndex: BULK_INVALID_INDEX,
   accepted: bulkResponse.accepted,
   rejected: bulkResponse.rejected,
-  results: bulkResponse.results.map((r) => ({
+  created: bulkResponse.created,
+  changed: bulkResponse.changed,
+  rejectedNotListed: bulkResponse.rejected_not_listed,
+  rejectedResults: bulkResponse.rejected_results.map((r) => ({
     index: r.index, deviceId: r.device_id, code: r.code, message: r.message, created: r.created, changed: r.changed,
   })),
 };
@@ -163,8 +166,9 @@ try {
 }
 
 // (d) The feed, from the beginning, then resumed from the middle.
+const rejectedIds = new Set(bulkResponse.rejected_results.map((r) => r.device_id));
 const ours = new Set([...singles.map((s) => s.request.device_id),
-  ...bulkResponse.results.filter((r) => r.code === 0).map((r) => r.device_id)]);
+  ...bulkRequests.map((r) => r.device_id).filter((id) => !rejectedIds.has(id))]);
 
 // Reads Subscribe(after) until done(events) holds; resolves with every event received, in order.
 function readFeed(after, done) {
