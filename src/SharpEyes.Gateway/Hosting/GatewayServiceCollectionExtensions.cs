@@ -274,6 +274,21 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add("Outbox:PruneInterval must be between 1 second and 45 days");
         }
 
+        // Data annotations of the nested sections ([Range] on Limits, Alarms, Streams...): ValidateDataAnnotations checks
+        // only the top level.
+        foreach (var (section, value) in new (string, object)[]
+        {
+            ("Alarms", o.Alarms), ("Incidents", o.Incidents), ("Liveness", o.Liveness), ("Coverage", o.Coverage), ("Streams", o.Streams),
+            ("Outbox", o.Outbox), ("Limits", o.Limits),
+        }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))
+        {
+            var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+            if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(value, new System.ComponentModel.DataAnnotations.ValidationContext(value), results, validateAllProperties: true))
+            {
+                failures.AddRange(results.Select(r => $"{section}: {r.ErrorMessage}"));
+            }
+        }
+
         var l = o.Limits;
         if (l.LogInterval <= TimeSpan.Zero || l.MqttConnectTimeout <= TimeSpan.Zero || l.FailedAuthWindow <= TimeSpan.Zero)
         {

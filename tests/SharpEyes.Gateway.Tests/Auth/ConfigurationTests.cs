@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Hosting;
+using SharpEyes.Gateway.Tests.Infrastructure;
 
 namespace SharpEyes.Gateway.Tests.Auth;
 
@@ -25,6 +26,16 @@ public sealed class ConfigurationTests
     public void Every_switch_has_an_environment_variable()
     {
         Assert.All(GatewayConfiguration.Settings, s => Assert.Equal("SHARPEYES_" + s.Switch[2..].Replace('-', '_').ToUpperInvariant(), s.Env));
+    }
+
+    [Theory]
+    [InlineData("--SharpEyes:Limits:MqttMaxConnections=0", "Limits: The field MqttMaxConnections must be between 1 and 1000000.")]
+    [InlineData("--SharpEyes:Alarms:MaxPayloadBytes=10", "Alarms: The field MaxPayloadBytes must be between 256 and 1048576.")]
+    [InlineData("--SharpEyes:Limits:FailedAuthWindow=00:00:00", "Limits: LogInterval, MqttConnectTimeout and FailedAuthWindow must be positive")]
+    public async Task Settings_of_nested_sections_are_checked_at_start(string arg, string expected)
+    {
+        var error = await Assert.ThrowsAnyAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => GatewayHost.StartAsync(demo: false, extraArgs: [arg]));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
     [Theory]
