@@ -17,10 +17,12 @@ public static class AlarmPublisher
         .WithPayload(occurredAt is { } at ? TestDevices.AlarmJson(eventId, occurredAt: TestDevices.Rfc3339(at)) : TestDevices.AlarmJson(eventId))
         .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
 
-    public static async Task<IMqttClient> ConnectAsync(int port, string vendorId, string vendorKey, string clientId)
+    public static async Task<IMqttClient> ConnectAsync(int port, string vendorId, string vendorKey, string clientId, bool cleanStart = true)
     {
         var client = new MqttClientFactory().CreateMqttClient();
-        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port)
+        // Clean start off keeps the session after a disconnect (MQTT 5 also needs a session expiry interval for that).
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithCleanSession(cleanStart)
+            .WithSessionExpiryInterval(cleanStart ? 0u : 3600u)
             .WithClientId(clientId).WithCredentials(vendorId, vendorKey).WithTimeout(TimeSpan.FromSeconds(10)).Build());
         return client;
     }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
+using MQTTnet;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.V1;
 
@@ -119,6 +120,43 @@ public sealed class MqttFloodTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(10, metrics["sharpeyes_refusals_total{kind=\"mqtt-packet-too-large\"}"]);
         Assert.True(rssAfter - rssBefore < 150, $"RSS grew {rssAfter - rssBefore:F0} MiB");
         canary.Dispose();
+    }
+
+    [Fact]
+    public async Task Persistent_sessions_queueing_dead_letters_are_bounded_per_vendor_and_per_session()
+    {
+        var rssBefore = ProcStats.RssMiB(_gateway.Pid);
+        // 50 persistent sessions of one vendor try to subscribe to its dead letters, then go away.
+        var granted = 0;
+        for (var i = 0; i < 50; i++)
+        {
+            using var subscriber = await AlarmPublisher.ConnectAsync(_gateway.MqttPort, "canary", _vendor, "away-" + i, cleanStart: false);
+            var result = await subscriber.SubscribeAsync("sharpeyes/v1/deadletter/canary", MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+            granted += result.Items.Single().ResultCode == MQTTnet.MqttClientSubscribeResultCode.GrantedQoS1 ? 1 : 0;
+            await subscriber.DisconnectAsync();
+        }
+
+        // 3,000 bad alarms, each a dead letter queued for every subscribed session while its client is away.
+        var publisher = await AlarmPublisher.ConnectAsync(_gateway.MqttPort, "canary", _vendor, "bad-publisher");
+        for (var i = 0; i < 3000; i++)
+        {
+            await publisher.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic("sharpeyes/v1/alarms/" + TestDevices.AlarmId(0))
+                .WithPayload("{not json " + i).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        }
+
+        var acked = new ConcurrentDictionary<string, bool>();
+        await AlarmPublisher.PublishAsync(publisher, [TestDevices.AlarmId(0)], ["canary-after"], acked);
+        var metrics = await MetricsScrape.ReadAsync(_gateway.HttpPort);
+        var rssAfter = ProcStats.RssMiB(_gateway.Pid);
+        output.WriteLine($"50 persistent subscribers tried, {granted} granted; 3,000 dead letters queued while away; oldest dropped " +
+            $"{metrics.GetValueOrDefault("sharpeyes_refusals_total{kind=\"mqtt-session-queue-full\"}")} times; gateway RSS {rssBefore:F0} -> {rssAfter:F0} MiB");
+
+        Assert.Equal(10, granted);
+        Assert.Equal(40, metrics["sharpeyes_refusals_total{kind=\"mqtt-subscribers-per-vendor\"}"]);
+        Assert.Equal(10 * (3000 - 1000), metrics["sharpeyes_refusals_total{kind=\"mqtt-session-queue-full\"}"]);
+        Assert.True(acked.ContainsKey("canary-after"));
+        Assert.True(rssAfter - rssBefore < 150, $"RSS grew {rssAfter - rssBefore:F0} MiB");
+        publisher.Dispose();
     }
 
     private static async Task<int> CountClosedAsync(List<RawMqtt> sockets, TimeSpan wait)
