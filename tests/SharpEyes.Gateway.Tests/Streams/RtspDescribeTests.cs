@@ -59,7 +59,7 @@ public sealed class RtspDescribeTests(RtspDescribeServerFixture fixture) : IClas
     {
         { "h264-1080p", "H.264", 1920, 1080, 15 },
         { "h264-720p", "H.264", 1280, 720, 25 },
-        { "h265-1080p", "H.265", 1920, 1080, 10 },
+        { "h265-1080p", "H.265", 1920, 1080, 5 },
         { "h264-360p", "H.264", 640, 360, 30 },
         { "black", "H.264", 1280, 720, 10 },
         { "frozen", "H.264", 1280, 720, 10 },
@@ -134,7 +134,7 @@ public sealed class RtspDescribeTests(RtspDescribeServerFixture fixture) : IClas
     [InlineData("digest")]
     public async Task Basic_alone_and_Digest_alone_both_authenticate(string method)
     {
-        await using var server = await RtspTestServer.StartAsync(authMethods: method);
+        await using var server = await RtspTestServer.StartAsync(authMethods: method, readyMounts: ["/auth"]);
 
         var right = await RtspDescribe.DescribeAsync(server.Url("auth"), RtspTestServer.AuthUser, RtspTestServer.AuthPassword, Timeout, Ct);
         var wrong = await RtspDescribe.DescribeAsync(server.Url("auth"), RtspTestServer.AuthUser, "nope", Timeout, Ct);
@@ -226,7 +226,7 @@ public sealed class RtspDescribeTests(RtspDescribeServerFixture fixture) : IClas
     [Fact]
     public async Task Bench_mounts_share_one_pipeline_and_answer_a_run_of_DESCRIBEs()
     {
-        await using var bench = await RtspTestServer.StartAsync(benchMounts: 50);
+        await using var bench = await RtspTestServer.StartAsync(benchMounts: 50, readyMounts: [.. Enumerable.Range(0, 50).Select(i => $"/cam/{i:0000}")]);
 
         for (var i = 0; i < 100; i++)
         {

@@ -33,7 +33,7 @@ public sealed class RtspServerFixture : IAsyncLifetime
 /// check, declared-versus-measured mismatches, failures of every kind, and that no ffprobe/ffmpeg process outlives a test.
 /// Checks run through StreamHealth.CheckNow here (the schedule is off); <see cref="StreamScheduleTests"/> runs the schedule.
 /// </summary>
-public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture<RtspServerFixture>, IAsyncLifetime
+public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture<RtspServerFixture>, IAsyncDisposable
 {
     private GatewayHost _host = null!;
     private string _vendor = null!;
@@ -46,9 +46,13 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
 
     private StreamHealth.StreamHealthClient Health => new(_host.Channel);
 
-    public async ValueTask InitializeAsync()
+    /// <summary>
+    /// The gateway for one test. Its stream limits are the shipped defaults unless a test is about a limit: a test
+    /// that measures streams must not fail because a loaded machine was slower than a shortened timeout.
+    /// </summary>
+    private async Task StartHostAsync(params string[] extraArgs)
     {
-        _host = await GatewayHost.StartAsync(extraArgs: ["--SharpEyes:Streams:DescribeTimeout=00:00:02"]);
+        _host = await GatewayHost.StartAsync(extraArgs: extraArgs);
         _vendor = await _host.CreateKeyAsync(Role.Vendor, "acme");
         _operator = await _host.CreateKeyAsync(Role.Operator);
         _centre = await _host.CreateKeyAsync(Role.Centre);
@@ -56,7 +60,11 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
 
     public async ValueTask DisposeAsync()
     {
-        await _host.DisposeAsync();
+        if (_host is not null)
+        {
+            await _host.DisposeAsync();
+        }
+
         await NoProcessLeftAsync(Rtsp.RtspPort);
         await NoProcessLeftAsync(Rtsp.SilentPort);
     }
@@ -92,12 +100,13 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
     [Fact]
     public async Task Probes_measure_every_mount_and_the_picture_check_finds_black_frozen_and_low_detail()
     {
+        await StartHostAsync();
         await using var feed = new FeedReader(_host, _centre, afterSequence: _host.LastSequence);
         var cameras = new (string Mount, StreamProfile Declared, string Codec, int W, int H, double Fps, string[] Faults, string[] Mismatches)[]
         {
             ("h264-1080p", MainStream("H.264", 1920, 1080, 15), "H.264", 1920, 1080, 15, [], []),
             ("h264-720p", MainStream("hevc", 1920, 1080, 25), "H.264", 1280, 720, 25, [], ["codec", "resolution"]),
-            ("h265-1080p", MainStream("H.265", 1920, 1080, 10), "H.265", 1920, 1080, 10, [], []),
+            ("h265-1080p", MainStream("H.265", 1920, 1080, 5), "H.265", 1920, 1080, 5, [], []),
             ("h264-360p", MainStream("avc", 640, 360, 25), "H.264", 640, 360, 30, [], ["frame_rate"]),
             ("black", MainStream("H.264", 1280, 720, 10), "H.264", 1280, 720, 10, [PictureFaults.Black], []),
             ("frozen", MainStream("H.264", 1280, 720, 10), "H.264", 1280, 720, 10, [PictureFaults.Frozen], []),
@@ -113,7 +122,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
         var response = await CheckAsync(CheckDepth.Quality, [.. ids]);
 
         Assert.Equal(cameras.Length, response.Checked);
-        Assert.Equal(cameras.Length, response.Ok);
+        Assert.True(cameras.Length == response.Ok, $"{response.Ok} of {cameras.Length} cameras passed:\n" + string.Join("\n", response.Cameras.Select(Outcomes)));
         // Never more ffprobe/ffmpeg processes at once than configured (default: one per core, at least two).
         var limit = _host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.GatewayOptions>>().Value.Streams.MaxConcurrentProcesses;
         Assert.InRange(response.PeakConcurrentProcesses, 1, limit);
@@ -175,6 +184,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
     [Fact]
     public async Task Each_kind_of_failure_is_named_and_bounded_and_credentials_never_leak()
     {
+        await StartHostAsync("--SharpEyes:Streams:DescribeTimeout=00:00:02");
         var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         closed.Start();
         var closedPort = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
@@ -224,6 +234,10 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
         Assert.DoesNotContain(password, feedText, StringComparison.Ordinal);
     }
 
+    /// <summary>One line per camera: its URL and its last DESCRIBE, ffprobe and grab outcomes, for a failure message.</summary>
+    private string Outcomes(CameraHealth h) =>
+        $"{_host.Services.GetRequiredService<SharpEyes.Gateway.Devices.DeviceCatalog>().Find(h.DeviceId)?.Device.Camera.RtspUrl}: describe {h.LastLiveness}, probe {h.LastProbe}, grab {h.LastGrab}";
+
     private async Task<List<FeedEvent>> ReadFeedAsync()
     {
         await using var feed = new FeedReader(_host, _centre);
@@ -235,6 +249,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
     [Fact]
     public async Task A_hard_timeout_kills_ffprobe_and_ffmpeg_on_a_server_that_never_answers()
     {
+        await StartHostAsync();
         // ffmpeg's own socket timeout is set far beyond the hard limit, so only the hard limit can end these runs.
         var options = Microsoft.Extensions.Options.Options.Create(new Configuration.GatewayOptions
         {
@@ -261,6 +276,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
     [Fact]
     public async Task Bad_requests_get_field_level_errors_and_roles_are_enforced()
     {
+        await StartHostAsync();
         async Task<RpcException> Register(Action<RegisterDeviceRequest> change)
         {
             var request = CameraAt(300, Rtsp.Url("h264-360p"), MainStream("H.264", 640, 360, 30));
