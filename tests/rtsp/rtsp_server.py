@@ -4,7 +4,7 @@
 Run by Debian's /usr/bin/python3 (python3-gi, gir1.2-gst-rtsp-server-1.0; scripts/install-test-deps.sh installs
 them), never by a pyenv or venv python, which has no gi.
 
-    /usr/bin/python3 tests/rtsp/rtsp_server.py --port 0 [--bench-mounts K] [--max-seconds S] [--address 127.0.0.1]
+    /usr/bin/python3 tests/rtsp/rtsp_server.py --port 0 [--bench-mounts K] [--max-seconds S] [--address 127.0.0.1] [--hold /path]
 
 When listening it prints one line,
     READY {"rtsp": <port>, "silent": <port>, "mounts": ["/h264-1080p", ...], "protected": ["/auth"], "shared": ["/cam/0000", ...]}
@@ -277,7 +277,10 @@ def main():
     parser.add_argument("--max-seconds", type=int, default=1800, help="exits by itself after this long")
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--auth-methods", default="basic,digest", help="schemes /auth offers: basic, digest or both")
+    parser.add_argument("--hold", action="append", default=[], choices=list(LAUNCH), help="starts with this mount held")
     args = parser.parse_args()
+    for path in args.hold:
+        HOLDS.hold(path)
 
     Gst.init(None)
     loop = GLib.MainLoop()

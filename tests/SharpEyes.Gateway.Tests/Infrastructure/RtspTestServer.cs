@@ -89,7 +89,10 @@ public sealed class RtspTestServer : IAsyncDisposable
     /// <param name="benchMounts">Adds /cam/0000 .. /cam/{n-1:0000}, all served by one shared, always-prepared pipeline.</param>
     /// <param name="authMethods">What /auth's 401 offers: "basic", "digest" or "basic,digest".</param>
     /// <param name="readyMounts">The mounts that must be ready before this answers; null: every mount the server lists.</param>
-    public static async Task<RtspTestServer> StartAsync(int benchMounts = 0, string authMethods = "basic,digest", IReadOnlyList<string>? readyMounts = null)
+    /// <param name="held">Mounts held from the start (see <see cref="HoldAsync"/>).</param>
+    /// <param name="readyTimeout">Instead of <see cref="ReadyTimeout"/>.</param>
+    public static async Task<RtspTestServer> StartAsync(int benchMounts = 0, string authMethods = "basic,digest", IReadOnlyList<string>? readyMounts = null,
+        IReadOnlyList<string>? held = null, TimeSpan? readyTimeout = null)
     {
         var started = Stopwatch.GetTimestamp();
         RequireTools();
@@ -101,7 +104,8 @@ public sealed class RtspTestServer : IAsyncDisposable
             UseShellExecute = false,
             StandardInputEncoding = new System.Text.UTF8Encoding(false),
         };
-        foreach (var arg in new[] { "-u", Script, "--port", "0", "--address", "127.0.0.1", "--bench-mounts", benchMounts.ToString(), "--auth-methods", authMethods })
+        var holds = (held ?? []).SelectMany(path => new[] { "--hold", Normal(path) });
+        foreach (var arg in new[] { "-u", Script, "--port", "0", "--address", "127.0.0.1", "--bench-mounts", benchMounts.ToString(CultureInfo.InvariantCulture), "--auth-methods", authMethods }.Concat(holds))
         {
             info.ArgumentList.Add(arg);
         }
@@ -112,7 +116,8 @@ public sealed class RtspTestServer : IAsyncDisposable
         var server = new RtspTestServer(Process.Start(info) ?? throw new InvalidOperationException($"{Python} did not start"));
         try
         {
-            var ready = await server.WaitForLineAsync(0, l => l.StartsWith("READY ", StringComparison.Ordinal), ReadyTimeout, "READY");
+            var timeout = readyTimeout ?? ReadyTimeout;
+            var ready = await server.WaitForLineAsync(0, l => l.StartsWith("READY ", StringComparison.Ordinal), timeout, "READY");
             using var listing = JsonDocument.Parse(ready["READY ".Length..]);
             var root = listing.RootElement;
             server.RtspPort = root.GetProperty("rtsp").GetInt32();
@@ -120,7 +125,7 @@ public sealed class RtspTestServer : IAsyncDisposable
             server.Mounts = [.. root.GetProperty("mounts").EnumerateArray().Select(m => m.GetString()!)];
             server.ProtectedMounts = [.. root.GetProperty("protected").EnumerateArray().Select(m => m.GetString()!)];
             server.SharedMounts = [.. root.GetProperty("shared").EnumerateArray().Select(m => m.GetString()!)];
-            await server.WaitUntilReadyAsync(readyMounts ?? [.. server.Mounts, .. server.SharedMounts], ReadyTimeout - Stopwatch.GetElapsedTime(started));
+            await server.WaitUntilReadyAsync(readyMounts ?? [.. server.Mounts, .. server.SharedMounts], timeout - Stopwatch.GetElapsedTime(started));
             return server;
         }
         catch
