@@ -125,7 +125,7 @@ public sealed class RtspTestServer : IAsyncDisposable
             server.Mounts = [.. root.GetProperty("mounts").EnumerateArray().Select(m => m.GetString()!)];
             server.ProtectedMounts = [.. root.GetProperty("protected").EnumerateArray().Select(m => m.GetString()!)];
             server.SharedMounts = [.. root.GetProperty("shared").EnumerateArray().Select(m => m.GetString()!)];
-            await server.WaitUntilReadyAsync(readyMounts ?? [.. server.Mounts, .. server.SharedMounts], timeout - Stopwatch.GetElapsedTime(started));
+            await server.WaitUntilReadyAsync(readyMounts ?? [.. server.Mounts, .. server.SharedMounts], started, timeout);
             return server;
         }
         catch
@@ -193,12 +193,13 @@ public sealed class RtspTestServer : IAsyncDisposable
 
     /// <summary>
     /// One DESCRIBE and one decoded frame per mount (a shared pipeline's frame once), a core's worth at a time, all
-    /// within <paramref name="timeout"/>. Each mount is tried once: what fails is reported, never retried.
+    /// within <paramref name="timeout"/> of <paramref name="started"/>. Each mount is tried once: what fails is
+    /// reported, never retried.
     /// </summary>
-    private async Task WaitUntilReadyAsync(IReadOnlyList<string> mounts, TimeSpan timeout)
+    private async Task WaitUntilReadyAsync(IReadOnlyList<string> mounts, long started, TimeSpan timeout)
     {
         var ffmpeg = InteropPaths.FindOnPath("ffmpeg") ?? throw new InvalidOperationException("ffmpeg is not on PATH; run scripts/install-test-deps.sh");
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        var deadline = started + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         var framesFrom = mounts.Where(m => !SharedMounts.Contains(m)).Concat(mounts.Where(SharedMounts.Contains).Take(1)).ToHashSet(StringComparer.Ordinal);
         var notReady = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
         await Parallel.ForEachAsync(mounts, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, async (mount, ct) =>
