@@ -46,10 +46,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
 
     private StreamHealth.StreamHealthClient Health => new(_host.Channel);
 
-    /// <summary>
-    /// The gateway for one test. Its stream limits are the shipped defaults unless a test is about a limit: a test
-    /// that measures streams must not fail because a loaded machine was slower than a shortened timeout.
-    /// </summary>
+    /// <summary>The gateway for one test, with the stream limits that test is about.</summary>
     private async Task StartHostAsync(params string[] extraArgs)
     {
         _host = await GatewayHost.StartAsync(extraArgs: extraArgs);
@@ -100,7 +97,11 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
     [Fact]
     public async Task Probes_measure_every_mount_and_the_picture_check_finds_black_frozen_and_low_detail()
     {
-        await StartHostAsync();
+        // This test measures streams; the limits have tests of their own (failures, hard timeout). So they are
+        // generous here: a mount builds its encoder for each client, and with the two cores far oversubscribed (the
+        // suite and more in parallel) x265's first 1080p frame, which the DESCRIBE waits for, took over 5 s, and a
+        // grab of /h265-1080p over 20 s.
+        await StartHostAsync("--SharpEyes:Streams:DescribeTimeout=00:00:15", "--SharpEyes:Streams:ProcessTimeout=00:01:00");
         await using var feed = new FeedReader(_host, _centre, afterSequence: _host.LastSequence);
         var cameras = new (string Mount, StreamProfile Declared, string Codec, int W, int H, double Fps, string[] Faults, string[] Mismatches)[]
         {
@@ -137,7 +138,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : IClassFixture
             Assert.Equal(c.Codec, h.Measured.Codec);
             Assert.Equal((c.W, c.H), (h.Measured.Width, h.Measured.Height));
             Assert.InRange(h.Measured.FrameRate, c.Fps * 0.9, c.Fps * 1.1);
-            Assert.InRange(h.Measured.ProbeMs, 1, 20_000);
+            Assert.InRange(h.Measured.ProbeMs, 1, 60_000); // within the process limit set above
             Assert.Equal(c.Faults, h.Faults);
             Assert.Equal(c.Faults.Length > 0, h.Faulty);
             Assert.Equal(c.Mismatches, h.Mismatches.Select(m => m.Field));
