@@ -28,7 +28,6 @@ public sealed class StreamScheduleTests(RtspServerFixture fixture) : IClassFixtu
         _host = await GatewayHost.StartAsync(extraArgs:
         [
             "--SharpEyes:Streams:Enabled=true",
-            "--SharpEyes:Streams:DescribeTimeout=00:00:02",
             "--SharpEyes:Streams:RetryBaseDelay=00:00:10",
             "--SharpEyes:Streams:RetryMaxDelay=00:01:00",
             "--SharpEyes:Streams:ProbeInterval=1.00:00:00",
@@ -117,7 +116,7 @@ public sealed class StreamScheduleTests(RtspServerFixture fixture) : IClassFixtu
         long Timeouts() => monitor.Checks.Snapshot().Where(c => c.Key == ("describe", "timeout")).Sum(c => c.Value);
         Assert.Equal(0, Timeouts());
 
-        // An operator checks now, while that DESCRIBE waits for its answer (it times out after 2 s, then its retry
+        // An operator checks now, while that DESCRIBE waits for its answer (it times out after 5 s, then its retry
         // waits out a 10 s backoff on the fake clock, which this test never moves again).
         var health = new StreamHealth.StreamHealthClient(_host.Channel);
         var response = await health.CheckNowAsync(new CheckNowRequest { DeviceIds = { camera.Id } }, _host.Auth(_operator),
