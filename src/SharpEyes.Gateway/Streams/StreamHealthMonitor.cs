@@ -81,7 +81,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
     /// <summary>Outcomes of every check since start, for the metrics.</summary>
     public StreamCheckCounts Checks { get; } = new();
 
-    /// <summary>Cameras with a check running or waiting (DESCRIBE and deep checks counted apart).</summary>
+    /// <summary>Checks running or waiting, one per camera and kind (DESCRIBE, deep); 0 when the monitor is idle.</summary>
     internal int ChecksInFlight => _running.Count;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
