@@ -6,12 +6,17 @@ Protected mounts: /auth wants the viewer's credentials (Basic or Digest), /token
 Run by Debian's /usr/bin/python3 (python3-gi, gir1.2-gst-rtsp-server-1.0; scripts/install-test-deps.sh installs
 them), never by a pyenv or venv python, which has no gi.
 
-    /usr/bin/python3 tests/rtsp/rtsp_server.py --port 0 [--bench-mounts K] [--max-seconds S] [--address 127.0.0.1]
+    /usr/bin/python3 tests/rtsp/rtsp_server.py --port 0 [--bench-mounts K] [--max-seconds S] [--address 127.0.0.1] [--hold /path]
 
-When listening it prints one line, READY {"rtsp": <port>, "silent": <port>}. It reads commands from stdin, one per
-line, and answers each on stdout:
-    stop /path   removes the mount and closes the clients playing it (a player sees its stream end)  -> OK stop /path
-    start /path  adds the mount again                                                                 -> OK start /path
+When listening it prints one line,
+    READY {"rtsp": <port>, "silent": <port>, "mounts": ["/h264-1080p", ...], "protected": ["/auth"], "shared": ["/cam/0000", ...]}
+("mounts": every mount with a pipeline of its own; "protected": those that need the viewer's credentials; "shared": the
+bench mounts, which all play one pipeline). It reads commands from stdin, one per line, and answers each on stdout:
+    stop /path     removes the mount and closes the clients playing it (a player sees its stream end) -> OK stop /path
+    start /path    adds the mount again                                                                -> OK start /path
+    hold /path     the next client of the mount waits: its media stays unprepared (a camera slow to   -> OK hold /path
+                   start), so its DESCRIBE gets no answer; prints HELD /path when a client waits
+    release /path  lets the held media (if any) start, and ends the hold                             -> OK release /path
 It exits when stdin reaches EOF (a test process that dies never leaves it behind), on SIGTERM/SIGINT, and after
 --max-seconds in any case.
 
@@ -57,14 +62,18 @@ def h264(source, width, height, fps, bitrate=None):
 
 
 def h265(source, width, height, fps):
+    # pools=none: x265's own thread pool makes its first frame take 6-11 s instead of 0.4 s when the CPU is busy (two
+    # cores, four busy processes: measured here), and a DESCRIBE waits for that first frame.
     return (f"( {source} ! {raw(width, height, fps)} ! x265enc tune=zerolatency speed-preset=ultrafast "
-            f"key-int-max={fps} ! rtph265pay name=pay0 pt=96 config-interval=1 )")
+            f"key-int-max={fps} option-string=pools=none ! rtph265pay name=pay0 pt=96 config-interval=1 )")
 
 
 LAUNCH = {
     "/h264-1080p": h264(MOVING, 1920, 1080, 15, 2048),
     "/h264-720p": h264(MOVING, 1280, 720, 25, 1024),
-    "/h265-1080p": h265(MOVING, 1920, 1080, 10),
+    # 5 fps: x265 at 1080p encodes about 10 frames a second on one busy core here (x264: 60), so a 10 fps mount had no
+    # headroom while the rest of the suite ran.
+    "/h265-1080p": h265(MOVING, 1920, 1080, 5),
     "/h264-360p": h264(MOVING, 640, 360, 30),
     "/black": h264("videotestsrc is-live=true pattern=black", 1280, 720, 10),
     # One frame repeated: a still smpte pattern is not enough, its bottom-right corner is live noise.
@@ -142,12 +151,58 @@ class MixedAuth(GstRtspServer.RTSPAuth):
         return not (anonymous and path in PROTECTED)
 
 
+class Holds:
+    """hold/release: the next media of a held mount is blocked before its payloader until released.
+
+    A DESCRIBE waits until the media has prepared (its first buffer reached the payloader), so a blocked media is a
+    camera that is slow to start: its client gets no answer until the release. Other clients, on other threads, are
+    not held up.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending = set()   # paths whose next media is to be held
+        self._blocked = {}      # path -> [(pad, probe id)]
+
+    def hold(self, path):
+        with self._lock:
+            self._pending.add(path)
+
+    def release(self, path):
+        with self._lock:
+            self._pending.discard(path)
+            blocked = self._blocked.pop(path, [])
+        for pad, probe in blocked:
+            pad.remove_probe(probe)
+
+    def configure(self, path, media):
+        with self._lock:
+            if path not in self._pending:
+                return
+            self._pending.discard(path)
+            pad = media.get_element().get_by_name("pay0").get_static_pad("sink")
+            announced = []
+
+            def blocked(pad, info):
+                if not announced:
+                    announced.append(True)
+                    reply(f"HELD {path}")
+                return Gst.PadProbeReturn.OK  # stays blocked until the probe is removed
+
+            probe = pad.add_probe(Gst.PadProbeType.BLOCK_DOWNSTREAM | Gst.PadProbeType.BUFFER, blocked)
+            self._blocked.setdefault(path, []).append((pad, probe))
+
+
+HOLDS = Holds()
+
+
 def make_factory(path):
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(LAUNCH[path])
     # Not shared: every client gets its own pipeline, so no encoder runs while nobody is connected.
     factory.set_shared(False)
     factory.set_permissions(permissions(VIEWER_ROLE if path in PROTECTED else ANONYMOUS_ROLE))
+    factory.connect("media-configure", lambda _factory, media: HOLDS.configure(path, media))
     return factory
 
 
@@ -239,7 +294,10 @@ def main():
     parser.add_argument("--max-seconds", type=int, default=1800, help="exits by itself after this long")
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--auth-methods", default="basic,digest", help="schemes /auth offers: basic, digest or both")
+    parser.add_argument("--hold", action="append", default=[], choices=list(LAUNCH), help="starts with this mount held")
     args = parser.parse_args()
+    for path in args.hold:
+        HOLDS.hold(path)
 
     Gst.init(None)
     loop = GLib.MainLoop()
@@ -247,6 +305,11 @@ def main():
     server = GstRtspServer.RTSPServer()
     server.set_address(args.address)
     server.set_service(str(args.port))
+    # A thread per client (up to 32), not gst-rtsp-server's default of one thread for every client: a DESCRIBE
+    # waits in its client's thread until the media has prepared (the encoder's first frame), and with one thread a
+    # mount slow to start held up every other client. Measured here with two cores busy: the /h265-1080p prepare
+    # (2-9 s) made every DESCRIBE queued behind it time out, even OPTIONS on other mounts.
+    server.get_thread_pool().set_max_threads(32)
 
     auth = MixedAuth()
     set_auth_methods(auth, args.auth_methods)
@@ -277,6 +340,12 @@ def main():
         elif verb == "start" and path in factories:
             mounts.add_factory(path, factories[path])
             reply(f"OK start {path}")
+        elif verb == "hold" and path in LAUNCH:
+            HOLDS.hold(path)
+            reply(f"OK hold {path}")
+        elif verb == "release" and path in LAUNCH:
+            HOLDS.release(path)
+            reply(f"OK release {path}")
         elif line.strip():
             reply(f"ERR {line.strip()}")
         return GLib.SOURCE_REMOVE
@@ -291,7 +360,13 @@ def main():
         GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, loop.quit)
     GLib.timeout_add_seconds(args.max_seconds, loop.quit)
 
-    ready = "READY " + json.dumps({"rtsp": server.get_bound_port(), "silent": silent_listener(args.address)})
+    ready = "READY " + json.dumps({
+        "rtsp": server.get_bound_port(),
+        "silent": silent_listener(args.address),
+        "mounts": list(LAUNCH),
+        "protected": sorted(PROTECTED),
+        "shared": [path for path in factories if path not in LAUNCH],
+    })
     if args.bench_mounts > 0:
         url = f"rtsp://{args.address}:{server.get_bound_port()}/cam/0000"
 

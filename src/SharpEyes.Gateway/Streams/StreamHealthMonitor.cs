@@ -22,7 +22,10 @@ namespace SharpEyes.Gateway.Streams;
 /// <item>a failed check is retried by a Polly retry strategy with exponential backoff and jitter, from
 /// <see cref="StreamOptions.RetryBaseDelay"/> up to <see cref="StreamOptions.RetryMaxDelay"/>, until it passes;</item>
 /// <item>DESCRIBEs to one RTSP host go through that host's Polly circuit breaker: when nearly all of them fail to connect
-/// (an NVR or a whole site is down), the rest fail at once as <c>circuit-open</c> instead of each waiting its timeout.</item>
+/// (an NVR or a whole site is down), the rest fail at once as <c>circuit-open</c> instead of each waiting its timeout;</item>
+/// <item>one DESCRIBE and one deep check at a time per camera, whoever asks (schedule or <see cref="CheckNowAsync"/>):
+/// a check waits for the one running on that camera, so outcomes are recorded in the order their checks started and
+/// an older check that ends late never overwrites a newer outcome.</item>
 /// </list>
 /// Every outcome is recorded in a journal item (<see cref="Record"/>), which sets status, faults, mismatches and feed events.
 /// </summary>
@@ -38,6 +41,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
     private readonly ResiliencePipeline<bool> _retry;
     private readonly ConcurrentDictionary<string, ResiliencePipeline<RtspDescribeResult>> _hosts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Watch> _watches = new(StringComparer.Ordinal);
+    private readonly KeyedGate _running = new();
     private CancellationToken _stopping;
 
     public StreamHealthMonitor(DeviceCatalog devices, Journal journal, FfmpegRunner runner, TimeProvider time,
@@ -77,6 +81,9 @@ public sealed partial class StreamHealthMonitor : BackgroundService
     /// <summary>Outcomes of every check since start, for the metrics.</summary>
     public StreamCheckCounts Checks { get; } = new();
 
+    /// <summary>Checks running or waiting, one per camera and kind (DESCRIBE, deep); 0 when the monitor is idle.</summary>
+    internal int ChecksInFlight => _running.Count;
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _stopping = stoppingToken;
@@ -109,6 +116,13 @@ public sealed partial class StreamHealthMonitor : BackgroundService
     /// <summary>
     /// Runs checks now for the given cameras, up to <paramref name="depth"/>, bounded by the same limits as the
     /// schedule, and records them. Cameras without an RTSP URL are skipped.
+    /// <para>
+    /// The answer is always this call's own checks: on a camera whose scheduled check is running (a slow first check,
+    /// say), this waits for that check to end (it is bounded by <see cref="StreamOptions.DescribeTimeout"/>, or
+    /// <see cref="StreamOptions.ProcessTimeout"/> for ffprobe/ffmpeg), lets it be recorded, then runs its own, so what
+    /// it answers started after the call and no older outcome lands after it. A scheduled retry waiting out its
+    /// backoff is not waited for. The caller's deadline bounds the whole call.
+    /// </para>
     /// </summary>
     public async Task<(IReadOnlyList<DeviceEntry> Checked, int Ok, int PeakProcesses)> CheckNowAsync(IReadOnlyList<DeviceEntry> cameras, CheckDepth depth, CancellationToken ct)
     {
@@ -192,6 +206,23 @@ public sealed partial class StreamHealthMonitor : BackgroundService
     /// <summary>One DESCRIBE, recorded. On success, starts the deep checks when they are due and none is running.</summary>
     private async Task<bool> LivenessAsync(string id, bool startDeep, CancellationToken ct)
     {
+        bool ok;
+        using (await _running.EnterAsync(id + " describe", ct).ConfigureAwait(false))
+        {
+            ok = await DescribeAsync(id, ct).ConfigureAwait(false);
+        }
+
+        if (ok && startDeep && _watches.TryGetValue(id, out var watch) && watch.Deep is not { IsCompleted: false } && DeepDue(watch))
+        {
+            watch.Deep = Task.Run(() => _retry.ExecuteAsync(async token => await DeepAsync(id, false, false, token).ConfigureAwait(false), watch.Cts.Token).AsTask(), CancellationToken.None);
+        }
+
+        return ok;
+    }
+
+    /// <summary>One DESCRIBE of the camera as registered now, recorded; true when it passed (or there is nothing to check).</summary>
+    private async Task<bool> DescribeAsync(string id, CancellationToken ct)
+    {
         var entry = _devices.Find(id);
         if (entry is null || !HasUrl(entry))
         {
@@ -222,12 +253,6 @@ public sealed partial class StreamHealthMonitor : BackgroundService
             h.LastLiveness = Outcome(result.Ok, result.Reason == "circuit-open" ? "circuit-open" : FailureName(result.Failure), result.Reason, result.Elapsed);
             h.ConsecutiveFailures = result.Ok ? 0 : h.ConsecutiveFailures + 1;
         }, result.Ok ? Evidence.Alive : Evidence.Failed, ct).ConfigureAwait(false);
-
-        if (result.Ok && startDeep && _watches.TryGetValue(id, out var watch) && watch.Deep is not { IsCompleted: false } && DeepDue(watch))
-        {
-            watch.Deep = Task.Run(() => _retry.ExecuteAsync(async token => await DeepAsync(id, false, false, token).ConfigureAwait(false), watch.Cts.Token).AsTask(), CancellationToken.None);
-        }
-
         return result.Ok;
     }
 
@@ -237,8 +262,16 @@ public sealed partial class StreamHealthMonitor : BackgroundService
         return (_runner.FfprobeAvailable && now >= watch.NextProbeAt) || (_runner.FfmpegAvailable && now >= watch.NextQualityAt);
     }
 
-    /// <summary>ffprobe and/or a frame grab when due (or forced), each recorded.</summary>
+    /// <summary>ffprobe and/or a frame grab when due (or forced), each recorded; after the deep check running on the camera, if any.</summary>
     private async Task<bool> DeepAsync(string id, bool forceProbe, bool forceQuality, CancellationToken ct)
+    {
+        using (await _running.EnterAsync(id + " deep", ct).ConfigureAwait(false))
+        {
+            return await ProbeAndGrabAsync(id, forceProbe, forceQuality, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> ProbeAndGrabAsync(string id, bool forceProbe, bool forceQuality, CancellationToken ct)
     {
         var entry = _devices.Find(id);
         if (entry is null || !HasUrl(entry))

@@ -5,7 +5,15 @@ namespace SharpEyes.Gateway.Tests.Infrastructure;
 /// <summary>ffprobe and ffmpeg processes on this machine as any local user sees them (ps, /proc/&lt;pid&gt;/cmdline).</summary>
 public static class FfProcesses
 {
-    public sealed record Info(int Pid, int ParentPid, string CommandLine);
+    public sealed record Info(int Pid, int ParentPid, string CommandLine, bool Fixture);
+
+    /// <summary>
+    /// The environment of the test fixtures' own ffmpeg runs (the RTSP server's readiness check, which may carry a test
+    /// mount's password in its URL): marked so that checks on what the gateway starts leave them out.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> FixtureEnvironment { get; } = new Dictionary<string, string> { [FixtureMarker] = "1" };
+
+    private const string FixtureMarker = "SHARPEYES_TEST_FIXTURE";
 
     /// <summary>Every ffprobe or ffmpeg process now, with its command line (arguments joined by spaces).</summary>
     public static IEnumerable<Info> All()
@@ -19,10 +27,12 @@ public static class FfProcesses
 
             string cmdline;
             string stat;
+            bool fixture;
             try
             {
                 cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').TrimEnd();
                 stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                fixture = File.ReadAllText(Path.Combine(dir, "environ")).Split('\0').Contains(FixtureMarker + "=1");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -34,7 +44,7 @@ public static class FfProcesses
             {
                 // stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses, so read after the last ')'.
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                yield return new Info(pid, int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), cmdline);
+                yield return new Info(pid, int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), cmdline, fixture);
             }
         }
     }
@@ -74,7 +84,7 @@ public sealed class FfProcessWatcher : IAsyncDisposable
         {
             do
             {
-                foreach (var p in FfProcesses.All().Where(p => p.ParentPid == self))
+                foreach (var p in FfProcesses.All().Where(p => p.ParentPid == self && !p.Fixture))
                 {
                     _seen.TryAdd(p.Pid, p);
                 }

@@ -59,7 +59,7 @@ public sealed class RtspDescribeTests(RtspDescribeServerFixture fixture) : IClas
     {
         { "h264-1080p", "H.264", 1920, 1080, 15 },
         { "h264-720p", "H.264", 1280, 720, 25 },
-        { "h265-1080p", "H.265", 1920, 1080, 10 },
+        { "h265-1080p", "H.265", 1920, 1080, 5 },
         { "h264-360p", "H.264", 640, 360, 30 },
         { "black", "H.264", 1280, 720, 10 },
         { "frozen", "H.264", 1280, 720, 10 },
@@ -134,7 +134,7 @@ public sealed class RtspDescribeTests(RtspDescribeServerFixture fixture) : IClas
     [InlineData("digest")]
     public async Task Basic_alone_and_Digest_alone_both_authenticate(string method)
     {
-        await using var server = await RtspTestServer.StartAsync(authMethods: method);
+        await using var server = await RtspTestServer.StartAsync(authMethods: method, readyMounts: ["/auth"]);
 
         var right = await RtspDescribe.DescribeAsync(server.Url("auth"), RtspTestServer.AuthUser, RtspTestServer.AuthPassword, Timeout, Ct);
         var wrong = await RtspDescribe.DescribeAsync(server.Url("auth"), RtspTestServer.AuthUser, "nope", Timeout, Ct);
@@ -224,9 +224,23 @@ public sealed class RtspDescribeTests(RtspDescribeServerFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task The_test_server_is_not_ready_while_a_mount_does_not_answer_and_says_which_and_what_it_waited_for()
+    {
+        // 10 s: ample for /black on a busy machine; /h264-360p never answers, whatever the deadline.
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => RtspTestServer.StartAsync(
+            readyMounts: ["/h264-360p", "/black"], held: ["/h264-360p"], readyTimeout: TimeSpan.FromSeconds(10)));
+
+        Assert.Contains("was not ready within 10 s: 1 of 2 mounts", e.Message, StringComparison.Ordinal);
+        Assert.Contains("/h264-360p: waited for a DESCRIBE answer: Timeout", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("/black:", e.Message, StringComparison.Ordinal);
+        Assert.InRange(System.Diagnostics.Stopwatch.GetElapsedTime(started), TimeSpan.FromSeconds(9), TimeSpan.FromSeconds(25));
+    }
+
+    [Fact]
     public async Task Bench_mounts_share_one_pipeline_and_answer_a_run_of_DESCRIBEs()
     {
-        await using var bench = await RtspTestServer.StartAsync(benchMounts: 50);
+        await using var bench = await RtspTestServer.StartAsync(benchMounts: 50, readyMounts: [.. Enumerable.Range(0, 50).Select(i => $"/cam/{i:0000}")]);
 
         for (var i = 0; i < 100; i++)
         {

@@ -24,9 +24,18 @@ public abstract class StreamGatewayTests(RtspServerFixture fixture) : IClassFixt
 
     protected StreamHealth.StreamHealthClient Health => new(Host.Channel);
 
-    public async ValueTask InitializeAsync()
+    public ValueTask InitializeAsync() => new(StartHostAsync("--SharpEyes:Streams:DescribeTimeout=00:00:02"));
+
+    /// <summary>Replaces this test's gateway with one started with other settings (the stream limits a test is about).</summary>
+    protected async Task UseHostAsync(params string[] extraArgs)
     {
-        Host = await GatewayHost.StartAsync(extraArgs: ["--SharpEyes:Streams:DescribeTimeout=00:00:02"]);
+        await Host.DisposeAsync();
+        await StartHostAsync(extraArgs);
+    }
+
+    private async Task StartHostAsync(params string[] extraArgs)
+    {
+        Host = await GatewayHost.StartAsync(extraArgs: extraArgs);
         Vendor = await Host.CreateKeyAsync(Role.Vendor, "acme");
         Operator = await Host.CreateKeyAsync(Role.Operator);
         Centre = await Host.CreateKeyAsync(Role.Centre);

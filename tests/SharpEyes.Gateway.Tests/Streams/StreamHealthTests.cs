@@ -41,12 +41,17 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : StreamGateway
     [Fact]
     public async Task Probes_measure_every_mount_and_the_picture_check_finds_black_frozen_and_low_detail()
     {
+        // This test measures streams; the limits have tests of their own (failures, hard timeout). So they are
+        // generous here: a mount builds its encoder for each client, and with the two cores far oversubscribed (the
+        // suite and more in parallel) x265's first 1080p frame, which the DESCRIBE waits for, took over 5 s, and a
+        // grab of /h265-1080p over 20 s.
+        await UseHostAsync("--SharpEyes:Streams:DescribeTimeout=00:00:15", "--SharpEyes:Streams:ProcessTimeout=00:01:00");
         await using var feed = new FeedReader(Host, Centre, afterSequence: Host.LastSequence);
         var cameras = new (string Mount, StreamProfile Declared, string Codec, int W, int H, double Fps, string[] Faults, string[] Mismatches)[]
         {
             ("h264-1080p", MainStream("H.264", 1920, 1080, 15), "H.264", 1920, 1080, 15, [], []),
             ("h264-720p", MainStream("hevc", 1920, 1080, 25), "H.264", 1280, 720, 25, [], ["codec", "resolution"]),
-            ("h265-1080p", MainStream("H.265", 1920, 1080, 10), "H.265", 1920, 1080, 10, [], []),
+            ("h265-1080p", MainStream("H.265", 1920, 1080, 5), "H.265", 1920, 1080, 5, [], []),
             ("h264-360p", MainStream("avc", 640, 360, 25), "H.264", 640, 360, 30, [], ["frame_rate"]),
             ("black", MainStream("H.264", 1280, 720, 10), "H.264", 1280, 720, 10, [PictureFaults.Black], []),
             ("frozen", MainStream("H.264", 1280, 720, 10), "H.264", 1280, 720, 10, [PictureFaults.Frozen], []),
@@ -62,7 +67,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : StreamGateway
         var response = await CheckAsync(CheckDepth.Quality, [.. ids]);
 
         Assert.Equal(cameras.Length, response.Checked);
-        Assert.True(cameras.Length == response.Ok, $"{response.Ok} of {cameras.Length} passed:\n{string.Join("\n", response.Cameras.Where(c => c.LastGrab?.Ok != true || c.LastProbe?.Ok != true || c.LastLiveness?.Ok != true))}");
+        Assert.True(cameras.Length == response.Ok, $"{response.Ok} of {cameras.Length} cameras passed:\n" + string.Join("\n", response.Cameras.Select(Outcomes)));
         // Never more ffprobe/ffmpeg processes at once than configured (default: one per core, at least two).
         var limit = Host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.GatewayOptions>>().Value.Streams.MaxConcurrentProcesses;
         Assert.InRange(response.PeakConcurrentProcesses, 1, limit);
@@ -77,7 +82,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : StreamGateway
             Assert.Equal(c.Codec, h.Measured.Codec);
             Assert.Equal((c.W, c.H), (h.Measured.Width, h.Measured.Height));
             Assert.InRange(h.Measured.FrameRate, c.Fps * 0.9, c.Fps * 1.1);
-            Assert.InRange(h.Measured.ProbeMs, 1, 20_000);
+            Assert.InRange(h.Measured.ProbeMs, 1, 60_000); // within the process limit set above
             Assert.Equal(c.Faults, h.Faults);
             Assert.Equal(c.Faults.Length > 0, h.Faulty);
             Assert.Equal(c.Mismatches, h.Mismatches.Select(m => m.Field));
@@ -172,6 +177,10 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : StreamGateway
         var feedText = string.Join("\n", (await ReadFeedAsync()).Select(e => e.ToString()));
         Assert.DoesNotContain(password, feedText, StringComparison.Ordinal);
     }
+
+    /// <summary>One line per camera: its URL and its last DESCRIBE, ffprobe and grab outcomes, for a failure message.</summary>
+    private string Outcomes(CameraHealth h) =>
+        $"{Host.Services.GetRequiredService<SharpEyes.Gateway.Devices.DeviceCatalog>().Find(h.DeviceId)?.Device.Camera.RtspUrl}: describe {h.LastLiveness}, probe {h.LastProbe}, grab {h.LastGrab}";
 
     private async Task<List<FeedEvent>> ReadFeedAsync()
     {

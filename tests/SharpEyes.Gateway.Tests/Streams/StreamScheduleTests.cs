@@ -15,9 +15,11 @@ namespace SharpEyes.Gateway.Tests.Streams;
 public sealed class StreamScheduleTests(RtspServerFixture fixture) : IClassFixture<RtspServerFixture>, IAsyncLifetime
 {
     private const string Mount = "stoppable";
+    private const string SlowMount = "h264-360p";
     private GatewayHost _host = null!;
     private string _vendor = null!;
     private string _centre = null!;
+    private string _operator = null!;
 
     private DeviceRegistry.DeviceRegistryClient Registry => new(_host.Channel);
 
@@ -26,7 +28,6 @@ public sealed class StreamScheduleTests(RtspServerFixture fixture) : IClassFixtu
         _host = await GatewayHost.StartAsync(extraArgs:
         [
             "--SharpEyes:Streams:Enabled=true",
-            "--SharpEyes:Streams:DescribeTimeout=00:00:02",
             "--SharpEyes:Streams:RetryBaseDelay=00:00:10",
             "--SharpEyes:Streams:RetryMaxDelay=00:01:00",
             "--SharpEyes:Streams:ProbeInterval=1.00:00:00",
@@ -34,19 +35,21 @@ public sealed class StreamScheduleTests(RtspServerFixture fixture) : IClassFixtu
         ]);
         _vendor = await _host.CreateKeyAsync(Role.Vendor, "acme");
         _centre = await _host.CreateKeyAsync(Role.Centre);
+        _operator = await _host.CreateKeyAsync(Role.Operator);
     }
 
     public async ValueTask DisposeAsync()
     {
         await fixture.Server.StartMountAsync("/" + Mount);
+        await fixture.Server.ReleaseAsync("/" + SlowMount);
         await _host.DisposeAsync();
         await StreamGatewayTests.NoProcessLeftAsync(fixture.Server.RtspPort);
     }
 
-    private async Task<DeviceEntry> RegisterAsync(int serial)
+    private async Task<DeviceEntry> RegisterAsync(int serial, string mount = Mount)
     {
         var request = TestDevices.Camera(serial);
-        request.Camera.RtspUrl = fixture.Server.Url(Mount).ToString();
+        request.Camera.RtspUrl = fixture.Server.Url(mount).ToString();
         var response = await Registry.RegisterDeviceAsync(request, _host.Auth(_vendor));
         return _host.Services.GetRequiredService<DeviceCatalog>().Find(response.Device.DeviceId)!;
     }
@@ -98,6 +101,42 @@ public sealed class StreamScheduleTests(RtspServerFixture fixture) : IClassFixtu
         Assert.Equal(StatusReasons.Stream, back.Reason);
         await feed.WaitForAsync(e => e.Kind == FeedEventKind.CameraRepaired && e.CameraHealth.DeviceId == camera.Id, "CAMERA_REPAIRED");
         Assert.Equal(0, camera.Health.ConsecutiveFailures);
+    }
+
+    [Fact]
+    public async Task CheckNow_during_a_slow_first_check_waits_for_it_then_answers_a_check_of_its_own()
+    {
+        // The camera's first scheduled DESCRIBE meets a stream slow to start (its media is held: no answer at all).
+        await fixture.Server.HoldAsync("/" + SlowMount);
+        var camera = await RegisterAsync(402, SlowMount);
+        var held = fixture.Server.WaitHeldAsync("/" + SlowMount, TimeSpan.FromSeconds(60));
+        await AdvanceUntilAsync(() => held.IsCompleted, TimeSpan.FromSeconds(1), "the first scheduled DESCRIBE, held by the server");
+        await held;
+        var monitor = _host.Services.GetRequiredService<StreamHealthMonitor>();
+        long Timeouts() => monitor.Checks.Snapshot().Where(c => c.Key == ("describe", "timeout")).Sum(c => c.Value);
+        Assert.Equal(0, Timeouts());
+
+        // An operator checks now, while that DESCRIBE waits for its answer (it times out after 5 s, then its retry
+        // waits out a 10 s backoff on the fake clock, which this test never moves again).
+        var health = new StreamHealth.StreamHealthClient(_host.Channel);
+        var response = await health.CheckNowAsync(new CheckNowRequest { DeviceIds = { camera.Id } }, _host.Auth(_operator),
+            deadline: DateTime.UtcNow.AddMinutes(1));
+
+        var timeoutsWhenAnswered = Timeouts();
+
+        // The answer is a real, passing DESCRIBE (the hold applied to the first media only)...
+        Assert.Equal((1, 1), (response.Checked, response.Ok));
+        var answered = response.Cameras.Single();
+        Assert.True(answered.LastLiveness.Ok, answered.LastLiveness.ToString());
+        Assert.Equal(0, answered.ConsecutiveFailures);
+        Assert.Equal(DeviceStatus.Online, answered.Status);
+        // ...and it stays the camera's state once the slow check has ended: that older check did not land after it...
+        await Eventually.TrueAsync(() => Timeouts() == 1, "the slow first DESCRIBE to time out");
+        Assert.True(camera.Health.LastLiveness.Ok, camera.Health.LastLiveness.ToString());
+        Assert.Equal(0, camera.Health.ConsecutiveFailures);
+        // ...because CheckNow waited for it to end before running its own (and not for the retry's backoff after it).
+        Assert.Equal(1, timeoutsWhenAnswered);
+        Assert.Equal(0, monitor.ChecksInFlight);
     }
 
     [Fact]
