@@ -95,6 +95,11 @@ public static class GatewayServiceCollectionExtensions
 
         // Authentication and authorization run in the HTTP pipeline, before a request body is read (AccessEnforcement).
         services.AddSharpEyesAuthorization();
+        // ASP.NET Core logs every failed authentication and authorization at Information, two lines a request: a caller
+        // could make the gateway log as fast as it can send. Refusals are counted and logged once per interval by
+        // ClientRefusals instead.
+        builder.Logging.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Authorization", LogLevel.Warning);
         services.AddGrpc();
         // Per-message limits for client streams (unary calls are checked on their frame header first, naming the setting).
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()

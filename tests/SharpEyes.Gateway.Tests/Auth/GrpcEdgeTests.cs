@@ -95,6 +95,35 @@ public sealed class GrpcEdgeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_thousand_refused_calls_write_a_few_log_lines()
+    {
+        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: ["--SharpEyes:Limits:FailedAuthPerAddress=20"]);
+        var vendor = host.Auth(await host.CreateKeyAsync(Role.Vendor, "acme"));
+        var admin = new Admin.AdminClient(host.Channel);
+        var before = host.Logs.Lines.Count;
+
+        // A valid key calling a method its role may not, then wrong keys (refused unchecked after 20).
+        var denied = 0;
+        for (var i = 0; i < 500; i++)
+        {
+            denied += (await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), vendor).ResponseAsync)).StatusCode == StatusCode.PermissionDenied ? 1 : 0;
+        }
+
+        var codes = new List<StatusCode>();
+        for (var i = 0; i < 500; i++)
+        {
+            codes.Add((await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), host.Auth($"se_guess{i}_wrong")).ResponseAsync)).StatusCode);
+        }
+
+        var lines = host.Logs.Lines.Skip(before).ToList();
+        output.WriteLine($"1,000 refused calls ({codes.Count(c => c == StatusCode.Unauthenticated)} unauthenticated, {codes.Count(c => c == StatusCode.ResourceExhausted)} locked out, {denied} denied): {lines.Count} log lines");
+        Assert.Equal(500, denied);
+        Assert.Equal(20, codes.Count(c => c == StatusCode.Unauthenticated));
+        Assert.Equal(480, codes.Count(c => c == StatusCode.ResourceExhausted));
+        Assert.True(lines.Count <= 4, string.Join('\n', lines));
+    }
+
+    [Fact]
     public async Task Large_bodies_sent_without_a_key_are_refused_before_they_are_read_and_cost_no_memory()
     {
         const string adminKey = "se_edgeadmin_0123456789abcdefghijklmnopqrstuvwxyz";
