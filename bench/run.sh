@@ -290,8 +290,10 @@ run_feeds() { run_own_gateways feeds "$@"; }
 
 # --- hostile: issue 11's attacks against the gateway before its fixes and the current one ---------------------------
 run_hostile() { # "$@": extra sharpeyes-bench options
-  local ref=${BENCH_BASELINE_REF:-520634a} sha
+  local ref=${BENCH_BASELINE_REF:-520634a} sha label
   sha=$(git -C "$ROOT" rev-parse --verify --quiet "$ref^{commit}") || { log "BENCH_BASELINE_REF=$ref is not a commit of $ROOT"; exit 1; }
+  label=$ref
+  [[ "$sha" == "$ref"* ]] || label="$ref (${sha:0:7})"
   log "building the baseline gateway $ref (${sha:0:7}) from git archive into $WORK/baseline"
   mkdir -p "$WORK/baseline"
   git -C "$ROOT" archive "$sha" | tar -x -C "$WORK/baseline"
@@ -308,7 +310,7 @@ run_hostile() { # "$@": extra sharpeyes-bench options
   mkdir -p "$RESULTS" "$WORK/hostile"
   local rc=0
   RUN_BENCH_TIMEOUT=2700 run_bench hostile --gateway-dll "$GATEWAY_DLL" --baseline-dll "$baseline_dll" \
-    --baseline-label "$ref (${sha:0:7})" --current-label "$(git -C "$ROOT" describe --always --dirty)" --gateway-open-files 20000 \
+    --baseline-label "$label" --current-label "$(git -C "$ROOT" describe --always --dirty)" --gateway-open-files 20000 \
     --work "$WORK/hostile" --admin-key "$ADMIN_KEY" --pid-file "$OUTBOX_PIDS" --out "$RESULTS/latest.md" --json "$RESULTS/hostile.json" \
     --total-limit-s 2600 "$@" || rc=$?
   stop_outbox_gateway || true
