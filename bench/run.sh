@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SharpEyes benchmark: bare mosquitto baseline, then the Release gateway out of process.
 # Prints a Markdown table and writes it to bench/results/latest.md. Cleans up every process it starts.
-# Usage: bench/run.sh [coverage|streams|outbox|feeds|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
+# Usage: bench/run.sh [coverage|streams|outbox|feeds|hostile|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
 #   (none)    the alarm benchmark: mosquitto baseline, then the gateway (writes bench/results/latest.md)
 #   coverage  the coverage section alone: the engine in process over a synthetic county, then a fresh gateway
 #             (no --demo) loaded with that county; replaces or appends its section in bench/results/latest.md
@@ -11,7 +11,17 @@
 #             CentreSink in the bench process) and compares alarm intake; delivery rate, depth, lag, drain (section in latest.md)
 #   feeds     Feeds.Subscribe streams that never read: a gateway per phase (none, then 500 such streams) while 20,000
 #             events commit; RSS and live managed heap before and after (dotnet-gcdump if on PATH) (section in latest.md)
-#   all       all four, in that order
+#   hostile   issue 11's attacks, each against the gateway before its fixes and the current one, same run: an idle flood of
+#             21,000 TCP connections from 127.0.0.2-22, 4 CONNECTs declaring 250 MB, 10 authenticated 50 MB PUBLISHes,
+#             32 unauthenticated 28 MB ImportGrids, 1,000 persistent sessions x 5,000 dead letters, 5,000 wrong gRPC secrets.
+#             A fresh gateway per attack and build, under `ulimit -n 20000`; gateway RSS (every 250 ms) and open files,
+#             survival, a canary on 127.0.0.1 (alarm, /healthz, GetStats once a second) and the attack's outcome (section in
+#             latest.md, raw results in bench/results/hostile.json; ~15 min). The baseline is BENCH_BASELINE_REF (default
+#             520634a), taken with `git archive` and built into the work directory. Sizes: --flood-addresses 21
+#             --flood-per-address 1000 --flood-hold-s 30 --big-connects 4 --big-connect-mb 250 --big-publishes 10
+#             --big-publish-mb 50 --imports 32 --import-mb 28 --sessions 1000 --dead-letters 5000 --guesses 5000 --after-s 10;
+#             --attacks idle-flood,big-connect,big-publish,unauth-import,session-queues,guess-keys picks some.
+#   all       the first five (alarms, coverage, streams, outbox, feeds; not hostile), in that order
 set -euo pipefail
 
 MODE=alarms
@@ -20,6 +30,7 @@ case "${1:-}" in
   streams) MODE=streams; shift ;;
   outbox) MODE=outbox; shift ;;
   feeds) MODE=feeds; shift ;;
+  hostile) MODE=hostile; shift ;;
   all) MODE=all; shift ;;
 esac
 
@@ -33,7 +44,7 @@ ADMIN_KEY="bench-admin-key-not-secret"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 PIDS=()
-OUTBOX_PIDS="$WORK/outbox-gateway.pid" # the gateway the outbox or feeds bench is running now (they start their own)
+OUTBOX_PIDS="$WORK/outbox-gateway.pid" # the gateway the outbox, feeds or hostile bench is running now (they start their own)
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -75,7 +86,7 @@ stop_outbox_gateway() { # a gateway the outbox bench left behind (it was killed 
 # --- mosquitto, installed idempotently ----------------------------------------------------------
 find_mosquitto() { command -v mosquitto 2>/dev/null || { [[ -x /usr/sbin/mosquitto ]] && echo /usr/sbin/mosquitto; } || true; }
 MOSQUITTO=$(find_mosquitto)
-if [[ "$MODE" != coverage && "$MODE" != streams && "$MODE" != outbox && "$MODE" != feeds && -z "$MOSQUITTO" ]]; then
+if [[ "$MODE" != coverage && "$MODE" != streams && "$MODE" != outbox && "$MODE" != feeds && "$MODE" != hostile && -z "$MOSQUITTO" ]]; then
   log "installing mosquitto"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
@@ -277,18 +288,50 @@ run_own_gateways() { # name ("outbox" or "feeds"), then extra sharpeyes-bench op
 run_outbox() { run_own_gateways outbox "$@"; }
 run_feeds() { run_own_gateways feeds "$@"; }
 
+# --- hostile: issue 11's attacks against the gateway before its fixes and the current one ---------------------------
+run_hostile() { # "$@": extra sharpeyes-bench options
+  local ref=${BENCH_BASELINE_REF:-520634a} sha label
+  sha=$(git -C "$ROOT" rev-parse --verify --quiet "$ref^{commit}") || { log "BENCH_BASELINE_REF=$ref is not a commit of $ROOT"; exit 1; }
+  label=$ref
+  [[ "$sha" == "$ref"* ]] || label="$ref (${sha:0:7})"
+  log "building the baseline gateway $ref (${sha:0:7}) from git archive into $WORK/baseline"
+  mkdir -p "$WORK/baseline"
+  git -C "$ROOT" archive "$sha" | tar -x -C "$WORK/baseline"
+  timeout 300 dotnet build "$WORK/baseline/src/SharpEyes.Gateway/SharpEyes.Gateway.csproj" -c Release --artifacts-path "$WORK/baseline-artifacts" \
+    -nodeReuse:false -p:UseSharedCompilation=false -v:q -nologo >"$WORK/baseline-build.log" 2>&1 || { cat "$WORK/baseline-build.log" >&2; exit 1; }
+  local baseline_dll="$WORK/baseline-artifacts/bin/SharpEyes.Gateway/release/sharpeyes.dll"
+  [[ -f "$baseline_dll" ]] || { log "the baseline build left no $baseline_dll"; exit 1; }
+  # The attacker holds more sockets than the gateway may (the bench starts it under ulimit -n 20000). Raising the hard
+  # limit needs CAP_SYS_RESOURCE; without it the bench splits the idle flood over worker processes under the limit it has.
+  if ! ulimit -n 65536 2>/dev/null; then
+    ulimit -n "$(ulimit -Hn)"
+    log "open files: could not raise the limit to 65536 (no CAP_SYS_RESOURCE); the bench has $(ulimit -n) per process and splits the flood"
+  fi
+  mkdir -p "$RESULTS" "$WORK/hostile"
+  local rc=0
+  RUN_BENCH_TIMEOUT=2700 run_bench hostile --gateway-dll "$GATEWAY_DLL" --baseline-dll "$baseline_dll" \
+    --baseline-label "$label" --current-label "$(git -C "$ROOT" describe --always --dirty)" --gateway-open-files 20000 \
+    --work "$WORK/hostile" --admin-key "$ADMIN_KEY" --pid-file "$OUTBOX_PIDS" --out "$RESULTS/latest.md" --json "$RESULTS/hostile.json" \
+    --total-limit-s 2600 "$@" || rc=$?
+  stop_outbox_gateway || true
+  log "hostile done; section in bench/results/latest.md"
+  RC_HOSTILE=$rc
+}
+
 # Each run records its bench's exit status and returns 0, so set -e keeps aborting on any other failure.
 RC_ALARMS=0
 RC_COVERAGE=0
 RC_STREAMS=0
 RC_OUTBOX=0
 RC_FEEDS=0
+RC_HOSTILE=0
 case "$MODE" in
   alarms) run_alarms "$@" ;;
   coverage) run_coverage "$@" ;;
   streams) run_streams "$@" ;;
   outbox) run_outbox "$@" ;;
   feeds) run_feeds "$@" ;;
+  hostile) run_hostile "$@" ;;
   all)
     run_alarms "$@"
     run_coverage "$@"
@@ -302,4 +345,5 @@ log "done in $(( $(date +%s) - SCRIPT_START )) s"
 (( RC_COVERAGE == 0 )) || exit "$RC_COVERAGE"
 (( RC_STREAMS == 0 )) || exit "$RC_STREAMS"
 (( RC_OUTBOX == 0 )) || exit "$RC_OUTBOX"
-exit "$RC_FEEDS"
+(( RC_FEEDS == 0 )) || exit "$RC_FEEDS"
+exit "$RC_HOSTILE"

@@ -15,10 +15,14 @@ using SharpEyes.Bench.Reporting;
 //                          (starts its own gateways and a CentreSink; see Outbox/OutboxCommand.cs)
 // sharpeyes-bench feeds    --gateway-dll sharpeyes.dll --work DIR --admin-key K [--pid-file F] [--out latest.md]
 //                          [--feed-subscribers 500] [--feed-events 20000] (feed streams that never read; FeedMemory/FeedsCommand.cs)
+// sharpeyes-bench hostile  --gateway-dll NEW/sharpeyes.dll --baseline-dll OLD/sharpeyes.dll --work DIR --admin-key K [--pid-file F]
+//                          [--out latest.md] [--json hostile.json] [--attacks idle-flood,big-connect,...] (issue 11's attacks against
+//                          both builds, a gateway per attack and build; Hostile/HostileCommand.cs; its idle flood runs in
+//                          "sharpeyes-bench flood-worker" child processes, Hostile/IdleFlood.cs)
 // All are driven by bench/run.sh, which starts and stops the processes under test.
-if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds"))
+if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds" or "hostile" or "flood-worker"))
 {
-    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams|outbox|feeds --option value ... (see bench/run.sh)");
+    Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams|outbox|feeds|hostile --option value ... (see bench/run.sh)");
     return 2;
 }
 
@@ -53,6 +57,16 @@ if (args[0] == "outbox")
 if (args[0] == "feeds")
 {
     return await SharpEyes.Bench.FeedMemory.FeedsCommand.RunAsync(options, cancel.Token);
+}
+
+if (args[0] == "hostile")
+{
+    return await SharpEyes.Bench.Hostile.HostileCommand.RunAsync(options, cancel.Token);
+}
+
+if (args[0] == "flood-worker")
+{
+    return await SharpEyes.Bench.Hostile.IdleFlood.RunWorkerAsync(options, cancel.Token);
 }
 
 if (args[0] == "baseline")

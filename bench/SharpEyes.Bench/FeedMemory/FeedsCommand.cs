@@ -28,12 +28,7 @@ internal static class FeedsCommand
     public static async Task<int> RunAsync(Options options, CancellationToken ct)
     {
         var log = Console.Error;
-        var launch = new GatewayProcess.Launch(
-            Path.GetFullPath(options.Get("gateway-dll", "sharpeyes.dll")),
-            options.Get("work", Path.Combine(Path.GetTempPath(), $"sharpeyes-feeds-{Environment.ProcessId}")),
-            options.Get("admin-key", Environment.GetEnvironmentVariable("SHARPEYES_ADMIN_KEY") ?? ""),
-            options.Get("pid-file", ""),
-            Tag);
+        var launch = GatewayProcess.Launch.FromOptions(options, Tag);
         var stuck = options.Int("feed-subscribers", 500);
         var events = options.Int("feed-events", 20_000);
         var settle = TimeSpan.FromSeconds(options.Int("feed-settle-s", 5));
@@ -109,7 +104,7 @@ internal static class FeedsCommand
             var delivered = clock.Elapsed;
             await Task.Delay(settle, ct);
             var after = await Measure(gateway.Pid, ct);
-            var ended = await MetricAsync(gateway.HttpPort, "sharpeyes_refusals_total{kind=\"feed-subscriber-behind\"}", ct);
+            var ended = (await MetricsScrape.ReadAsync(gateway.HttpPort, ct)).GetValueOrDefault("sharpeyes_refusals_total{kind=\"feed-subscriber-behind\"}");
             return new Phase(stuck, before, after, registered, delivered, reader.Gaps, ended);
         }
         finally
@@ -156,14 +151,6 @@ internal static class FeedsCommand
 
         var rss = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return new Memory(long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024, heap);
-    }
-
-    private static async Task<double> MetricAsync(int httpPort, string name, CancellationToken ct)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{httpPort}/metrics"), ct);
-        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(name + " ", StringComparison.Ordinal));
-        return line is null ? 0 : double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
     }
 
     private static string Render(GatewayProcess.Launch launch, List<Phase> phases, int events, TimeSpan settle)

@@ -10,20 +10,36 @@ namespace SharpEyes.Bench.Gateway;
 /// The gateway under test in its own process (`dotnet sharpeyes.dll`, output to a log file in the work directory),
 /// started in an empty working directory as bench/run.sh does, on loopback ports picked by the OS. Its pid is
 /// written to the pid file while it runs; SIGKILL on dispose (its data directory is thrown away).
+/// <para>
+/// Gateways older than port-0 support (before 75937e0) log the configured port but route by it: for them
+/// <see cref="Launch.ExplicitPorts"/> passes three ports that were free a moment before (picked by binding port 0 and
+/// releasing it, so another process could take one in between; the start then fails and says so).
+/// <see cref="Launch.OpenFilesLimit"/> starts the gateway under <c>ulimit -n</c> of that many files.
+/// </para>
 /// </summary>
 internal sealed class GatewayProcess : IAsyncDisposable
 {
     /// <summary>What every gateway of one bench command shares: the dll, the work directory, the first admin key, the pid file and the log tag.</summary>
-    public sealed record Launch(string GatewayDll, string Work, string AdminKey, string PidFile, string Tag);
+    public sealed record Launch(string GatewayDll, string Work, string AdminKey, string PidFile, string Tag, bool ExplicitPorts = false, int OpenFilesLimit = 0)
+    {
+        /// <summary>From the bench options --gateway-dll, --work (default a fresh temporary directory), --admin-key (default $SHARPEYES_ADMIN_KEY) and --pid-file.</summary>
+        public static Launch FromOptions(Options options, string tag) => new(
+            Path.GetFullPath(options.Get("gateway-dll", "sharpeyes.dll")),
+            options.Get("work", Path.Combine(Path.GetTempPath(), $"sharpeyes-{tag}-{Environment.ProcessId}")),
+            options.Get("admin-key", Environment.GetEnvironmentVariable("SHARPEYES_ADMIN_KEY") ?? ""),
+            options.Get("pid-file", ""),
+            tag);
+    }
 
     private readonly Process _process;
     private readonly string _pidFile;
     private readonly EventHandler _onExit;
 
-    private GatewayProcess(Process process, string pidFile, string dataDir, int grpc, int mqtt, int http)
+    private GatewayProcess(Process process, string pidFile, string dataDir, string logFile, int grpc, int mqtt, int http)
     {
         _process = process;
         _pidFile = pidFile;
+        LogFile = logFile;
         DatabasePath = Path.Combine(dataDir, "sharpeyes.db");
         GrpcPort = grpc;
         MqttPort = mqtt;
@@ -35,6 +51,14 @@ internal sealed class GatewayProcess : IAsyncDisposable
     }
 
     public int Pid => _process.Id;
+
+    /// <summary>The gateway's console output (stdout and stderr).</summary>
+    public string LogFile { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The exit code once <see cref="HasExited"/> (128 + the signal when a signal ended it, e.g. 134 for SIGABRT).</summary>
+    public int ExitCode => _process.ExitCode;
 
     public int MqttPort { get; }
 
@@ -54,14 +78,16 @@ internal sealed class GatewayProcess : IAsyncDisposable
         var logFile = Path.Combine(s.Work, $"gateway-{name}.log");
         // sh execs into dotnet (same pid) with its output sent to the log file, so nothing here has to drain it.
         var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = cwd };
-        string[] args = ["-c", "exec \"$@\" >\"$LOG\" 2>&1", "sh", "dotnet", s.GatewayDll, "--bind", "127.0.0.1",
-            "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir, .. extraArgs];
+        var ports = s.ExplicitPorts ? FreePorts(3) : [0, 0, 0];
+        string[] args = ["-c", "{ [ -z \"$NOFILE\" ] || ulimit -n \"$NOFILE\"; } && exec \"$@\" >\"$LOG\" 2>&1", "sh", "dotnet", s.GatewayDll, "--bind", "127.0.0.1",
+            "--grpc-port", Text(ports[0]), "--mqtt-port", Text(ports[1]), "--http-port", Text(ports[2]), "--data-dir", dataDir, .. extraArgs];
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
         info.Environment["LOG"] = logFile;
+        info.Environment["NOFILE"] = s.OpenFilesLimit > 0 ? Text(s.OpenFilesLimit) : "";
         info.Environment["SHARPEYES_ADMIN_KEY"] = s.AdminKey;
         var process = Process.Start(info) ?? throw new InvalidOperationException("the gateway process did not start");
         if (s.PidFile.Length > 0)
@@ -69,9 +95,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
             await File.WriteAllTextAsync(s.PidFile, Text(process.Id) + "\n", CancellationToken.None);
         }
 
-        // Port 0: the gateway binds what the system gives it and logs "X listening on scheme://host:port".
+        // Port 0: the gateway binds what the system gives it and logs "X listening on scheme://host:port" (older
+        // gateways log the port they were given).
         var (grpc, mqtt, http) = await ListeningPortsAsync(process, logFile, TimeSpan.FromSeconds(60), ct);
-        var gateway = new GatewayProcess(process, s.PidFile, dataDir, grpc, mqtt, http);
+        var gateway = new GatewayProcess(process, s.PidFile, dataDir, logFile, grpc, mqtt, http);
         Console.Error.WriteLine($"[{s.Tag}]   gateway pid {process.Id} (gRPC {grpc}, MQTT {mqtt}, HTTP {http}, data {dataDir})");
         try
         {
@@ -177,6 +204,21 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
 
         throw new TimeoutException($"the gateway did not report its listeners within {limit.TotalSeconds:F0} s; log {logFile}");
+    }
+
+    /// <summary>Distinct loopback ports free at the time of asking (each bound to port 0, read, released).</summary>
+    private static int[] FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            listeners.ForEach(l => l.Start());
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            listeners.ForEach(l => l.Stop());
+        }
     }
 
     private static string Text(int n) => n.ToString(CultureInfo.InvariantCulture);

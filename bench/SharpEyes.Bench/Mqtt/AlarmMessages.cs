@@ -47,7 +47,7 @@ public static class AlarmMessages
             topics[d] = TopicPrefix + AlarmDeviceId(d);
         }
 
-        var occurred = occurredAt.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd'T'HH:mm:ss'+08:00'", CultureInfo.InvariantCulture);
+        var occurred = OccurredAt(occurredAt);
         var messages = new MqttApplicationMessage[count];
         for (var i = 0; i < count; i++)
         {
@@ -60,6 +60,10 @@ public static class AlarmMessages
 
         return messages;
     }
+
+    /// <summary>An alarm's occurredAt as vendors send it: Beijing time with its offset, to the second.</summary>
+    public static string OccurredAt(DateTimeOffset time) =>
+        time.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd'T'HH:mm:ss'+08:00'", CultureInfo.InvariantCulture);
 
     public static byte[] Payload(int phase, int index, string occurredAt) => Encoding.UTF8.GetBytes(
         "{\"eventId\":\"" + EventId(phase, index) + "\",\"occurredAt\":\"" + occurredAt +

@@ -439,27 +439,10 @@ internal static class OutboxCommand
             $"max depth {MaxDepth:N0}, max lag {MaxLagSeconds:F2} s; gateway CPU intake {IntakeCpu?.Describe()} {Note}";
     }
 
-    /// <summary>Reads the gateway's /metrics (Prometheus text) into "name{labels}" → value, once or every interval.</summary>
+    /// <summary>Reads the gateway's /metrics once or every interval.</summary>
     private sealed class Scraper(int httpPort)
     {
-        private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
-
-        public async Task<Dictionary<string, double>> ReadAsync(CancellationToken ct)
-        {
-            var text = await Http.GetStringAsync(new Uri($"http://127.0.0.1:{httpPort}/metrics"), ct);
-            var values = new Dictionary<string, double>(StringComparer.Ordinal);
-            foreach (var line in text.Split('\n'))
-            {
-                var space = line.LastIndexOf(' ');
-                if (line.Length > 0 && line[0] != '#' && space > 0
-                    && double.TryParse(line.AsSpan(space + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-                {
-                    values[line[..space]] = value;
-                }
-            }
-
-            return values;
-        }
+        public Task<Dictionary<string, double>> ReadAsync(CancellationToken ct) => MetricsScrape.ReadAsync(httpPort, ct);
 
         /// <summary>Samples until cancelled; the largest outbox depth and lag seen, and how many samples were taken.</summary>
         public async Task<(double MaxDepth, double MaxLagSeconds, int Samples)> SampleAsync(TimeSpan interval, CancellationToken ct)

@@ -144,7 +144,8 @@ public static class MarkdownReport
 
     private static int PayloadBytes() => Mqtt.AlarmMessages.Payload(0, 0, "2026-11-22T16:00:00+08:00").Length;
 
-    private static string CpuModel()
+    /// <summary>The CPU model from /proc/cpuinfo.</summary>
+    public static string CpuModel()
     {
         try
         {

@@ -132,6 +132,19 @@ public sealed class CpuSnapshot
         return (peak, current);
     }
 
+    /// <summary>Open file descriptors (entries of /proc/PID/fd); 0 when unreadable (the process is gone).</summary>
+    public static int OpenFiles(int pid)
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Count();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
     private static long ParseKb(string line) =>
         long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
 
