@@ -65,9 +65,11 @@ public sealed class GatewayListeners
             return null;
         }
 
-        var text = error.Message + " " + error.InnerException?.Message;
+        // Kestrel says "Failed to bind to address http://127.0.0.1:1883: address already in use."
+        var bound = System.Text.RegularExpressions.Regex.Match(error.Message, @":(\d+):");
+        var failedPort = bound.Success ? int.Parse(bound.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : -1;
         var (name, port, option) = new[] { (Grpc, o.GrpcPort, "--grpc-port"), (Http, o.HttpPort, "--http-port"), (Mqtt, o.MqttPort, "--mqtt-port") }
-            .FirstOrDefault(l => l.Item2 != 0 && text.Contains($":{l.Item2}", StringComparison.Ordinal));
+            .FirstOrDefault(l => l.Item2 != 0 && l.Item2 == failedPort);
         var why = error.InnerException?.Message ?? error.Message;
         return name is null
             ? $"a listener cannot bind on {o.BindAddress}: {why}"
