@@ -13,10 +13,20 @@ trap 'rm -f "$log"' EXIT
 # The fault tests (tests/SharpEyes.Gateway.Tests/Delivery) add a row each to this table; printed at the end.
 fault_report=tests/SharpEyes.Gateway.Tests/bin/Release/net10.0/fault-report.md
 rm -f "$fault_report"
+# A test that hangs is dumped and its name written to TestResults/*_hang.log after 10 minutes (the Microsoft Testing
+# Platform's hang-dump extension), so a hang fails the run with a name instead of holding it until CI's limit.
+rm -rf TestResults
 set +e
-dotnet test --solution SharpEyes.sln -c Release --no-progress 2>&1 | tee "$log"
+dotnet test --solution SharpEyes.sln -c Release --no-progress --hangdump --hangdump-timeout 10m 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+
+for hang in TestResults/*_hang.log; do
+  [[ -f "$hang" ]] || continue
+  echo
+  echo "A test hung; running when it was dumped ($hang, dump beside it):"
+  cat "$hang"
+done
 
 if [[ -f "$fault_report" ]]; then
   echo

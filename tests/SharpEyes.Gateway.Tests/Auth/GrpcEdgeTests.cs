@@ -13,6 +13,9 @@ namespace SharpEyes.Gateway.Tests.Auth;
 /// </summary>
 public sealed class GrpcEdgeTests(ITestOutputHelper output)
 {
+    /// <summary>Every call here is bounded: a refused call must end by itself, and a test must never wait for ever.</summary>
+    private static DateTime Deadline() => DateTime.UtcNow.AddSeconds(60);
+
     private static GrpcChannel BigChannel(int port) => GrpcChannel.ForAddress($"http://127.0.0.1:{port}",
         new GrpcChannelOptions { MaxSendMessageSize = null, MaxReceiveMessageSize = null });
 
@@ -31,8 +34,8 @@ public sealed class GrpcEdgeTests(ITestOutputHelper output)
         var planner = host.Auth(await host.CreateKeyAsync(Role.Planner));
 
         // 31 MB: over Kestrel's default body limit, under the 64 MiB import limit: the file itself is judged.
-        var judged = await Assert.ThrowsAsync<RpcException>(() => geography.ImportGridsAsync(Import(31), planner).ResponseAsync);
-        var over = await Assert.ThrowsAsync<RpcException>(() => geography.ImportGridsAsync(Import(65), planner).ResponseAsync);
+        var judged = await Assert.ThrowsAsync<RpcException>(() => geography.ImportGridsAsync(Import(31), planner, Deadline()).ResponseAsync);
+        var over = await Assert.ThrowsAsync<RpcException>(() => geography.ImportGridsAsync(Import(65), planner, Deadline()).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, judged.StatusCode);
         Assert.Equal(StatusCode.ResourceExhausted, over.StatusCode);
@@ -51,19 +54,12 @@ public sealed class GrpcEdgeTests(ITestOutputHelper output)
         var huge = TestDevices.Alarm(1);
         huge.Name = new string('n', 5 * 1024 * 1024);
 
-        var unary = await Assert.ThrowsAsync<RpcException>(() => registry.RegisterDeviceAsync(huge, vendor).ResponseAsync);
-        using var stream = registry.RegisterDevices(vendor);
+        var unary = await Assert.ThrowsAsync<RpcException>(() => registry.RegisterDeviceAsync(huge, vendor, Deadline()).ResponseAsync);
+        using var stream = registry.RegisterDevices(vendor, Deadline());
         await stream.RequestStream.WriteAsync(TestDevices.Alarm(2));
-        try
-        {
-            await stream.RequestStream.WriteAsync(huge);
-            await stream.RequestStream.CompleteAsync();
-        }
-        catch (RpcException)
-        {
-            // The server may end the call while the client is still writing; the answer is in ResponseAsync.
-        }
-
+        // The server answers as soon as it reads the huge message's header, while the client may still be sending it:
+        // the answer is awaited, not the write (disposing the call ends the write).
+        _ = stream.RequestStream.WriteAsync(huge).ContinueWith(t => t.Exception, TaskScheduler.Default);
         var streamed = await Assert.ThrowsAsync<RpcException>(() => stream.ResponseAsync);
 
         Assert.Equal(StatusCode.ResourceExhausted, unary.StatusCode);
@@ -78,11 +74,11 @@ public sealed class GrpcEdgeTests(ITestOutputHelper output)
         var admin = new Admin.AdminClient(host.Channel);
         for (var i = 0; i < 3; i++)
         {
-            var wrong = await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), host.Auth($"se_guess{i}_not-a-secret")).ResponseAsync);
+            var wrong = await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), host.Auth($"se_guess{i}_not-a-secret"), Deadline()).ResponseAsync);
             Assert.Equal(StatusCode.Unauthenticated, wrong.StatusCode);
         }
 
-        var locked = await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), host.AdminAuth).ResponseAsync);
+        var locked = await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), host.AdminAuth, Deadline()).ResponseAsync);
 
         Assert.Equal(StatusCode.ResourceExhausted, locked.StatusCode);
         Assert.StartsWith("too many failed authentications from this address; try again in at most 60 s", locked.Status.Detail, StringComparison.Ordinal);
@@ -106,13 +102,13 @@ public sealed class GrpcEdgeTests(ITestOutputHelper output)
         var denied = 0;
         for (var i = 0; i < 500; i++)
         {
-            denied += (await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), vendor).ResponseAsync)).StatusCode == StatusCode.PermissionDenied ? 1 : 0;
+            denied += (await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), vendor, Deadline()).ResponseAsync)).StatusCode == StatusCode.PermissionDenied ? 1 : 0;
         }
 
         var codes = new List<StatusCode>();
         for (var i = 0; i < 500; i++)
         {
-            codes.Add((await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), host.Auth($"se_guess{i}_wrong")).ResponseAsync)).StatusCode);
+            codes.Add((await Assert.ThrowsAsync<RpcException>(() => admin.GetStatsAsync(new GetStatsRequest(), host.Auth($"se_guess{i}_wrong"), Deadline()).ResponseAsync)).StatusCode);
         }
 
         var lines = host.Logs.Lines.Skip(before).ToList();
@@ -145,7 +141,7 @@ public sealed class GrpcEdgeTests(ITestOutputHelper output)
                 return e.StatusCode;
             }
         }));
-        var canary = await new Admin.AdminClient(gateway.Channel).GetStatsAsync(new GetStatsRequest(), GatewayProcess.Auth(adminKey));
+        var canary = await new Admin.AdminClient(gateway.Channel).GetStatsAsync(new GetStatsRequest(), GatewayProcess.Auth(adminKey), Deadline());
         var rssAfter = ProcStats.RssMiB(gateway.Pid);
         output.WriteLine($"16 ImportGrids of 28 MB without a key: {string.Join(", ", codes.GroupBy(c => c).Select(g => $"{g.Count()} {g.Key}"))}; gateway RSS {rssBefore:F0} -> {rssAfter:F0} MiB");
 
