@@ -9,7 +9,7 @@ namespace SharpEyes.Gateway.Cli;
 /// <summary><c>sharpeyes coverage ...</c>: the planners' and operators' coverage queries from a shell.</summary>
 internal static class CoverageCli
 {
-    public static async Task<int> RunAsync(string command, List<string> args, Dictionary<string, string> flags, GrpcChannel channel, Metadata headers, TextWriter stdout, TextWriter stderr)
+    public static async Task<int> RunAsync(string command, List<string> args, Dictionary<string, string> flags, CallInvoker channel, Metadata headers, TextWriter stdout, TextWriter stderr)
     {
         var client = new V1.Coverage.CoverageClient(channel);
         var region = flags.GetValueOrDefault("region") ?? "";

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using SharpEyes.V1;
 
@@ -39,6 +40,7 @@ public static class GatewayCli
           sharpeyes stats
         client options: --server URL (default http://127.0.0.1:50051, or $SHARPEYES_SERVER)
                         --key KEY (default $SHARPEYES_API_KEY, $SHARPEYES_ADMIN_KEY, or ./data/initial-admin-key)
+                        --timeout SECONDS (default 300: a call the gateway has not answered by then fails as DeadlineExceeded)
         """;
 
     public static bool IsClientCommand(string[] args) => args.Length > 0 && ClientCommands.Contains(args[0]);
@@ -65,12 +67,20 @@ public static class GatewayCli
             return 2;
         }
 
+        if (!int.TryParse(flags.GetValueOrDefault("timeout") ?? "300", System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds < 1)
+        {
+            await stderr.WriteLineAsync("--timeout: a whole number of seconds, at least 1").ConfigureAwait(false);
+            return 2;
+        }
+
         // A validate-only report lists every error of a file and may exceed gRPC's default 4 MB receive limit.
         using var channel = GrpcChannel.ForAddress(server, new GrpcChannelOptions { MaxReceiveMessageSize = 256 << 20 });
+        // Every call has a deadline: a command never waits for ever on a gateway that does not answer.
+        var invoker = channel.Intercept(new DefaultDeadline(TimeSpan.FromSeconds(seconds)));
         var headers = new Metadata { { "authorization", "Bearer " + key } };
         try
         {
-            return await Dispatch(positional, flags, channel, headers, stdout, stderr).ConfigureAwait(false);
+            return await Dispatch(positional, flags, invoker, headers, stdout, stderr).ConfigureAwait(false);
         }
         catch (RpcException e)
         {
@@ -79,7 +89,7 @@ public static class GatewayCli
         }
     }
 
-    private static async Task<int> Dispatch(List<string> p, Dictionary<string, string> flags, GrpcChannel channel, Metadata headers, TextWriter stdout, TextWriter stderr)
+    private static async Task<int> Dispatch(List<string> p, Dictionary<string, string> flags, CallInvoker channel, Metadata headers, TextWriter stdout, TextWriter stderr)
     {
         var command = string.Join(' ', p.Take(2));
         switch (command)
@@ -243,4 +253,24 @@ public static class GatewayCli
 
         return (positional, flags);
     }
+}
+
+/// <summary>Gives a call without a deadline one (the CLI's --timeout).</summary>
+internal sealed class DefaultDeadline(TimeSpan timeout) : Interceptor
+{
+    private ClientInterceptorContext<TRequest, TResponse> Bounded<TRequest, TResponse>(ClientInterceptorContext<TRequest, TResponse> context)
+        where TRequest : class
+        where TResponse : class =>
+        context.Options.Deadline is null
+            ? new(context.Method, context.Host, context.Options.WithDeadline(DateTime.UtcNow + timeout))
+            : context;
+
+    public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(TRequest request, ClientInterceptorContext<TRequest, TResponse> context,
+        AsyncUnaryCallContinuation<TRequest, TResponse> continuation) => continuation(request, Bounded(context));
+
+    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(TRequest request, ClientInterceptorContext<TRequest, TResponse> context,
+        AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation) => continuation(request, Bounded(context));
+
+    public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(ClientInterceptorContext<TRequest, TResponse> context,
+        AsyncClientStreamingCallContinuation<TRequest, TResponse> continuation) => continuation(Bounded(context));
 }

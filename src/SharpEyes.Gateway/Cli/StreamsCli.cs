@@ -9,7 +9,7 @@ namespace SharpEyes.Gateway.Cli;
 /// <summary><c>sharpeyes streams ...</c>: stream health, snapshots, checks on demand and the camera KPIs from a shell.</summary>
 internal static class StreamsCli
 {
-    public static async Task<int> RunAsync(string command, List<string> args, Dictionary<string, string> flags, GrpcChannel channel, Metadata headers, TextWriter stdout, TextWriter stderr)
+    public static async Task<int> RunAsync(string command, List<string> args, Dictionary<string, string> flags, CallInvoker channel, Metadata headers, TextWriter stdout, TextWriter stderr)
     {
         var client = new StreamHealth.StreamHealthClient(channel);
         var region = flags.GetValueOrDefault("region") ?? "";

@@ -34,11 +34,28 @@ public sealed class CliTests
         Assert.Equal("130127", Assert.Single(grids.Grids).Code);
     }
 
+    [Fact]
+    public async Task A_command_against_a_server_that_never_answers_fails_at_its_timeout()
+    {
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start(); // accepts connections (the kernel's backlog) and never answers
+        var server = $"http://127.0.0.1:{((System.Net.IPEndPoint)silent.LocalEndpoint).Port}";
+
+        var (code, _, error) = await Run("stats", "--server", server, "--key", "se_x_y", "--timeout", "1");
+        var (badCode, _, badError) = await Run("stats", "--server", server, "--key", "se_x_y", "--timeout", "soon");
+
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: DeadlineExceeded", error, StringComparison.Ordinal);
+        Assert.Equal(2, badCode);
+        Assert.Contains("--timeout", badError, StringComparison.Ordinal);
+    }
+
     private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var code = await GatewayCli.RunAsync(args, stdout, stderr);
+        // Bounded: a test never waits for ever (a --timeout given by the test comes later and wins).
+        var code = await GatewayCli.RunAsync(["--timeout", "60", .. args], stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
     }
 }

@@ -109,7 +109,7 @@ public sealed class ImportErrorLimitTests
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var code = await GatewayCli.RunAsync(args, stdout, stderr);
+        var code = await GatewayCli.RunAsync([.. args, "--timeout", "60"], stdout, stderr); // bounded: a test never waits for ever
         return (code, stdout.ToString(), stderr.ToString());
     }
 
