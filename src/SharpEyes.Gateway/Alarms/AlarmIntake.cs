@@ -57,7 +57,9 @@ public sealed partial class AlarmIntake(
     /// publish, so one connection's alarms share group commits too. Never throws: the task fails only when the store
     /// could not take the alarm or its dead letter (or the gateway is stopping), and then nothing was stored.
     /// </summary>
-    public async ValueTask<(Rejection? Rejection, Task<IntakeResult> Committed)> SubmitAsync(Principal publisher, string topic, ReadOnlySequence<byte> payload, CancellationToken ct = default)
+    /// <param name="retained">The MQTT retain flag: the gateway keeps no retained messages, so such an alarm is dead-lettered <c>unsupported</c>.</param>
+    public async ValueTask<(Rejection? Rejection, Task<IntakeResult> Committed)> SubmitAsync(Principal publisher, string topic, ReadOnlySequence<byte> payload,
+        CancellationToken ct = default, bool retained = false)
     {
         var vendorId = publisher.VendorId ?? publisher.KeyId;
         DateTimeOffset now;
@@ -65,7 +67,7 @@ public sealed partial class AlarmIntake(
         try
         {
             now = time.GetUtcNow();
-            checkedAlarm = Check(publisher, topic, payload, now);
+            checkedAlarm = Check(publisher, topic, payload, retained, now);
         }
         catch (Exception ex)
         {
@@ -147,11 +149,16 @@ public sealed partial class AlarmIntake(
         return new Rejection(DeadLetterReasons.InternalError, $"the gateway failed to process this message (error {errorId}, in its log); the alarm was not stored");
     }
 
-    private (Alarm? Alarm, Rejection? Rejection) Check(Principal publisher, string topic, in ReadOnlySequence<byte> payload, DateTimeOffset now)
+    private (Alarm? Alarm, Rejection? Rejection) Check(Principal publisher, string topic, in ReadOnlySequence<byte> payload, bool retained, DateTimeOffset now)
     {
         if (publisher.Role != Role.Vendor)
         {
             return (null, new Rejection(DeadLetterReasons.NotPermitted, $"role {publisher.Role} may not publish alarms; use a vendor key"));
+        }
+
+        if (retained)
+        {
+            return (null, new Rejection(DeadLetterReasons.Unsupported, "retained messages are not supported: the gateway keeps no retained alarm; publish with retain=0"));
         }
 
         if (!topic.StartsWith(TopicPrefix, StringComparison.Ordinal) || !GbDeviceId.IsWellFormed(topic.AsSpan(TopicPrefix.Length)))

@@ -252,15 +252,7 @@ public sealed partial class MqttBroker(
         Task committed;
         try
         {
-            if (message.Retain)
-            {
-                rejection = new Rejection(DeadLetterReasons.Unsupported, "retained messages are not supported: the gateway keeps no retained alarm; publish with retain=0");
-                committed = deadLetters.RecordAsync(principal.VendorId!, message.Topic, DeadLetterSink.Sample(message.Payload), rejection, e.CancellationToken);
-            }
-            else
-            {
-                (rejection, committed) = await intake.SubmitAsync(principal, message.Topic, message.Payload, e.CancellationToken).ConfigureAwait(false);
-            }
+            (rejection, committed) = await intake.SubmitAsync(principal, message.Topic, message.Payload, e.CancellationToken, message.Retain).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
