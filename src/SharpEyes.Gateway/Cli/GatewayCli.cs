@@ -8,11 +8,11 @@ namespace SharpEyes.Gateway.Cli;
 /// <summary>
 /// The command line. <c>sharpeyes [serve] [--grpc-port N ...]</c> runs the gateway; the other commands are clients
 /// of a running gateway's gRPC API (<c>--server</c>, default http://127.0.0.1:50051; <c>--key</c>, default
-/// $SHARPEYES_API_KEY, then $SHARPEYES_ADMIN_KEY, then ./data/initial-admin-key).
+/// $SHARPEYES_API_KEY, then $SHARPEYES_ADMIN_KEY, then initial-admin-key in --data-dir, $SHARPEYES_DATA_DIR or ./data).
 /// </summary>
 public static class GatewayCli
 {
-    private static readonly string[] ClientCommands = ["keys", "geo", "coverage", "streams", "stats", "help", "--help", "-h"];
+    private static readonly string[] ClientCommands = ["keys", "devices", "feed", "geo", "coverage", "streams", "stats", "help", "--help", "-h"];
 
     public const string Usage = """
         usage:
@@ -21,6 +21,12 @@ public static class GatewayCli
           sharpeyes keys create --role vendor|operator|planner|centre|admin [--vendor-id ID] [--description TEXT]
           sharpeyes keys list
           sharpeyes keys revoke KEY_ID
+          sharpeyes devices register FILE.json|-      (RegisterDeviceRequest as protobuf JSON: one object, an array, or one per line)
+          sharpeyes devices get DEVICE_ID
+          sharpeyes devices list [--region CODE] [--kind camera|alarm] [--status online|offline|unknown] [--vendor-id ID]
+          sharpeyes devices heartbeat DEVICE_ID ...
+          sharpeyes devices deregister DEVICE_ID
+          sharpeyes feed watch [--after SEQUENCE] [--region CODE] [--kind incident-opened,...] [--count N] [--json]
           sharpeyes geo import-grids FILE.geojson [--datum wgs84|gcj02|bd09]
           sharpeyes geo import-sites FILE.geojson [--datum wgs84|gcj02|bd09]
           sharpeyes geo validate FILE.geojson [--sites] [--datum wgs84|gcj02|bd09]   (every error, one per line; imports nothing)
@@ -39,7 +45,8 @@ public static class GatewayCli
           sharpeyes streams check [DEVICE_ID ...] [--region CODE] [--depth liveness|probe|quality]
           sharpeyes stats
         client options: --server URL (default http://127.0.0.1:50051, or $SHARPEYES_SERVER)
-                        --key KEY (default $SHARPEYES_API_KEY, $SHARPEYES_ADMIN_KEY, or ./data/initial-admin-key)
+                        --key KEY (default $SHARPEYES_API_KEY, $SHARPEYES_ADMIN_KEY, or initial-admin-key in
+                                   --data-dir, $SHARPEYES_DATA_DIR or ./data)
                         --timeout SECONDS (default 300: a call the gateway has not answered by then fails as DeadlineExceeded)
         """;
 
@@ -58,9 +65,11 @@ public static class GatewayCli
         }
 
         var (positional, flags) = Split(args);
-        var server = flags.GetValueOrDefault("server") ?? Environment.GetEnvironmentVariable("SHARPEYES_SERVER") ?? "http://127.0.0.1:50051";
-        var key = flags.GetValueOrDefault("key") ?? Environment.GetEnvironmentVariable("SHARPEYES_API_KEY")
-            ?? Environment.GetEnvironmentVariable("SHARPEYES_ADMIN_KEY") ?? ReadInitialKey(flags.GetValueOrDefault("data-dir") ?? "./data");
+        // An empty variable counts as unset, as in a shell's ${VAR:-default}.
+        static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
+        var server = flags.GetValueOrDefault("server") ?? Env("SHARPEYES_SERVER") ?? "http://127.0.0.1:50051";
+        var key = flags.GetValueOrDefault("key") ?? Env("SHARPEYES_API_KEY")
+            ?? Env("SHARPEYES_ADMIN_KEY") ?? ReadInitialKey(flags.GetValueOrDefault("data-dir") ?? Env("SHARPEYES_DATA_DIR") ?? "./data");
         if (string.IsNullOrEmpty(key))
         {
             await stderr.WriteLineAsync("no API key: pass --key or set SHARPEYES_API_KEY").ConfigureAwait(false);
@@ -186,6 +195,12 @@ public static class GatewayCli
                     await stdout.WriteLineAsync(response.ToString()).ConfigureAwait(false);
                     return 0;
                 }
+
+            case var c when c.StartsWith("devices ", StringComparison.Ordinal):
+                return await DevicesCli.RunAsync(p[1], p.Skip(2).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);
+
+            case var c when c.StartsWith("feed ", StringComparison.Ordinal):
+                return await FeedCli.RunAsync(p[1], p.Skip(2).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);
 
             case var c when c.StartsWith("coverage ", StringComparison.Ordinal):
                 return await CoverageCli.RunAsync(p[1], p.Skip(2).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);

@@ -81,6 +81,18 @@ public sealed class GatewayProcess : IAsyncDisposable
             info.Environment["SHARPEYES_ADMIN_KEY"] = adminKey;
         }
 
+        return await StartAsync(info, TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>
+    /// Starts whatever <paramref name="info"/> runs (the gateway itself, or a script that runs it on port 0 everywhere)
+    /// and waits until it reports its three listeners and answers /healthz.
+    /// </summary>
+    public static async Task<GatewayProcess> StartAsync(ProcessStartInfo info, TimeSpan startTimeout)
+    {
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.UseShellExecute = false;
         var process = Process.Start(info)!;
         var output = new StringBuilder();
         process.OutputDataReceived += (_, e) => Append(output, e.Data);
@@ -96,7 +108,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             }
 
             return Task.FromResult(ListeningPorts(Text(output)));
-        }, "the gateway to report its listeners", TimeSpan.FromSeconds(60));
+        }, "the gateway to report its listeners", startTimeout);
         var gateway = new GatewayProcess(process, output, ports[0], ports[1], ports[2]);
         var http = gateway.HttpPort;
         using var http1 = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
@@ -120,7 +132,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             {
                 return false;
             }
-        }, "the gateway process to answer /healthz", TimeSpan.FromSeconds(60));
+        }, "the gateway process to answer /healthz", startTimeout);
         return gateway;
     }
 
