@@ -23,9 +23,10 @@ internal static class DevicesCli
             case "register" when args.Count == 1:
                 {
                     List<RegisterDeviceRequest> requests;
+                    bool bulk;
                     try
                     {
-                        requests = ReadRequests(args[0] == "-" ? await Console.In.ReadToEndAsync().ConfigureAwait(false) : await File.ReadAllTextAsync(args[0]).ConfigureAwait(false));
+                        (requests, bulk) = ReadRequests(args[0] == "-" ? await Console.In.ReadToEndAsync().ConfigureAwait(false) : await File.ReadAllTextAsync(args[0]).ConfigureAwait(false));
                     }
                     catch (Exception e) when (e is InvalidDataException or JsonException or IOException)
                     {
@@ -33,7 +34,7 @@ internal static class DevicesCli
                         return 2;
                     }
 
-                    if (requests.Count == 1)
+                    if (!bulk)
                     {
                         var response = await client.RegisterDeviceAsync(requests[0], headers).ConfigureAwait(false);
                         var what = response.Created ? "created" : response.Changed ? "changed" : "unchanged";
@@ -48,14 +49,14 @@ internal static class DevicesCli
                     }
 
                     await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-                    var bulk = await call.ResponseAsync.ConfigureAwait(false);
-                    foreach (var r in bulk.RejectedResults)
+                    var answer = await call.ResponseAsync.ConfigureAwait(false);
+                    foreach (var r in answer.RejectedResults)
                     {
                         await stdout.WriteLineAsync($"rejected #{r.Index} {r.DeviceId}: {(StatusCode)r.Code}: {r.Message}").ConfigureAwait(false);
                     }
 
-                    await stdout.WriteLineAsync($"accepted {bulk.Accepted} (created {bulk.Created}, changed {bulk.Changed}), rejected {bulk.Rejected}{(bulk.RejectedNotListed > 0 ? $" ({bulk.RejectedNotListed} not listed)" : "")}").ConfigureAwait(false);
-                    return bulk.Rejected == 0 ? 0 : 1;
+                    await stdout.WriteLineAsync($"accepted {answer.Accepted} (created {answer.Created}, changed {answer.Changed}), rejected {answer.Rejected}{(answer.RejectedNotListed > 0 ? $" ({answer.RejectedNotListed} not listed)" : "")}").ConfigureAwait(false);
+                    return answer.Rejected == 0 ? 0 : 1;
                 }
 
             case "get" when args.Count == 1:
@@ -150,25 +151,26 @@ internal static class DevicesCli
 
     /// <summary>
     /// One <c>RegisterDeviceRequest</c> as protobuf JSON, a JSON array of them, or one per line (NDJSON). Unknown
-    /// fields are errors, so a misspelt field is not silently dropped.
+    /// fields are errors, so a misspelt field is not silently dropped. An array or several lines are one bulk
+    /// registration (<c>RegisterDevices</c>); a single object is <c>RegisterDevice</c>.
     /// </summary>
-    internal static List<RegisterDeviceRequest> ReadRequests(string text)
+    internal static (List<RegisterDeviceRequest> Requests, bool Bulk) ReadRequests(string text)
     {
         var trimmed = text.TrimStart();
         if (trimmed.StartsWith('['))
         {
             using var array = JsonDocument.Parse(trimmed);
-            return [.. array.RootElement.EnumerateArray().Select((e, i) => Parse(e.GetRawText(), $"item {i}"))];
+            return ([.. array.RootElement.EnumerateArray().Select((e, i) => Parse(e.GetRawText(), $"item {i}"))], true);
         }
 
         try
         {
-            return [Parse(text, "the document")];
+            return ([Parse(text, "the document")], false);
         }
         catch (InvalidDataException) when (text.Split('\n').Count(l => l.TrimStart().StartsWith('{')) > 1)
         {
             // Several objects: one per line (NDJSON); errors name the line.
-            return [.. text.Split('\n').Select((l, i) => (Text: l.Trim(), Line: i + 1)).Where(l => l.Text.Length > 0).Select(l => Parse(l.Text, $"line {l.Line}"))];
+            return ([.. text.Split('\n').Select((l, i) => (Text: l.Trim(), Line: i + 1)).Where(l => l.Text.Length > 0).Select(l => Parse(l.Text, $"line {l.Line}"))], true);
         }
     }
 

@@ -79,7 +79,8 @@ internal static class FeedCli
                 + (e.Incident.Alarms.Count > 0 && e.Incident.Alarms[^1].Description.Length > 0 ? $": {e.Incident.Alarms[^1].Description}" : "")
                 + (e.Incident.CloseReason.Length > 0 ? $" ({e.Incident.CloseReason})" : ""),
             FeedEvent.DataOneofCase.Device => $"{e.Device.DeviceId} {e.Device.Name}",
-            FeedEvent.DataOneofCase.CoverageGap => string.Create(CultureInfo.InvariantCulture, $"{e.CoverageGap.GapId} {e.CoverageGap.Name}: {e.CoverageGap.RealFraction:P0} of {e.CoverageGap.Threshold:P0}, {e.CoverageGap.CamerasWorking} working of {e.CoverageGap.RequiredCameras} needed"),
+            FeedEvent.DataOneofCase.CoverageGap => string.Create(CultureInfo.InvariantCulture, $"{e.CoverageGap.GapId} {e.CoverageGap.Name}: seen {e.CoverageGap.RealFraction:P0}, needs {e.CoverageGap.Threshold:P0}; {e.CoverageGap.CamerasWorking} working of {e.CoverageGap.CamerasDeclared} cameras")
+                + (e.CoverageGap.RequiredCameras > 1 ? $", {e.CoverageGap.RequiredCameras} required" : ""),
             FeedEvent.DataOneofCase.CameraHealth => $"{e.CameraHealth.DeviceId} {string.Join(",", e.CameraHealth.Faults)}",
             _ => "",
         };

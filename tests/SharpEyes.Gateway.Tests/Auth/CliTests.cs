@@ -50,6 +50,52 @@ public sealed class CliTests
         Assert.Contains("--timeout", badError, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Vendors_register_devices_from_protobuf_JSON_and_the_feed_shows_them()
+    {
+        await using var host = await GatewayHost.StartAsync(demo: false);
+        var server = $"http://127.0.0.1:{host.GrpcPort}";
+        var vendor = await host.CreateKeyAsync(V1.Role.Vendor, "acme");
+        var json = Google.Protobuf.JsonFormatter.Default;
+        var bad = TestDevices.Camera(2);
+        bad.Camera.RangeM = 6000;
+        // One per line (NDJSON): two good devices and one out of range.
+        var ndjson = Path.Combine(host.DataDir, "devices.ndjson");
+        await File.WriteAllTextAsync(ndjson, string.Join('\n', json.Format(TestDevices.Camera(1)), json.Format(bad), json.Format(TestDevices.Alarm(3))) + "\n", TestContext.Current.CancellationToken);
+        var misspelt = Path.Combine(host.DataDir, "misspelt.json");
+        await File.WriteAllTextAsync(misspelt, "{\"deviceId\": \"13012700001320000001\", \"kind\": \"DEVICE_KIND_CAMERA\", \"azimuth\": 90}", TestContext.Current.CancellationToken);
+        var array = Path.Combine(host.DataDir, "one.json");
+        await File.WriteAllTextAsync(array, "[" + json.Format(TestDevices.Camera(4)) + "]", TestContext.Current.CancellationToken);
+
+        var (bulkCode, bulk, _) = await Run("devices", "register", ndjson, "--server", server, "--key", vendor);
+        var (misspeltCode, _, misspeltError) = await Run("devices", "register", misspelt, "--server", server, "--key", vendor);
+        var (arrayCode, arrayOut, _) = await Run("devices", "register", array, "--server", server, "--key", vendor);
+        var (listCode, list, _) = await Run("devices", "list", "--kind", "camera", "--server", server, "--key", host.AdminKey);
+        var (getCode, get, _) = await Run("devices", "get", TestDevices.AlarmId(3), "--server", server, "--key", vendor);
+        var (beatCode, beat, _) = await Run("devices", "heartbeat", TestDevices.AlarmId(3), TestDevices.CameraId(9), "--server", server, "--key", vendor);
+        var (feedCode, feed, _) = await Run("feed", "watch", "--kind", "device-registered", "--count", "3", "--server", server, "--key", host.AdminKey);
+        var (kindCode, _, kindError) = await Run("feed", "watch", "--kind", "device-exploded", "--server", server, "--key", host.AdminKey);
+
+        Assert.Equal(1, bulkCode);
+        Assert.Contains($"rejected #1 {TestDevices.CameraId(2)}: InvalidArgument: camera.range_m: must be in (0, 5000], got 6000", bulk, StringComparison.Ordinal);
+        Assert.Contains("accepted 2 (created 2, changed 2), rejected 1", bulk, StringComparison.Ordinal);
+        Assert.Equal(2, misspeltCode);
+        Assert.Contains("azimuth", misspeltError, StringComparison.Ordinal); // the unknown field is named, not dropped
+        Assert.Equal(0, arrayCode); // an array of one is a bulk registration of one
+        Assert.Contains("accepted 1 (created 1, changed 1), rejected 0", arrayOut, StringComparison.Ordinal);
+        Assert.Equal(0, listCode);
+        Assert.Equal([TestDevices.CameraId(1), TestDevices.CameraId(4)], list.Split('\n').Skip(1).Where(l => l.Length > 0).Select(l => l.Split('\t')[0]));
+        Assert.Equal(0, getCode);
+        Assert.Contains("\"vendorId\": \"acme\"", get, StringComparison.Ordinal);
+        Assert.Equal(1, beatCode); // one id is unknown
+        Assert.Contains("accepted 1", beat, StringComparison.Ordinal);
+        Assert.Contains($"unknown {TestDevices.CameraId(9)}", beat, StringComparison.Ordinal);
+        Assert.Equal(0, feedCode);
+        Assert.Equal(3, feed.Split('\n').Count(l => l.Contains("\tdevice-registered\t", StringComparison.Ordinal)));
+        Assert.Equal(2, kindCode);
+        Assert.Contains("incident-opened", kindError, StringComparison.Ordinal); // lists the kinds there are
+    }
+
     private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
         using var stdout = new StringWriter();
