@@ -12,7 +12,7 @@ namespace SharpEyes.Gateway.Cli;
 /// </summary>
 public static class GatewayCli
 {
-    private static readonly string[] ClientCommands = ["keys", "devices", "feed", "geo", "coverage", "streams", "stats", "help", "--help", "-h"];
+    private static readonly string[] ClientCommands = ["keys", "devices", "incidents", "feed", "geo", "coverage", "streams", "stats", "help", "--help", "-h"];
 
     public const string Usage = """
         usage:
@@ -26,6 +26,9 @@ public static class GatewayCli
           sharpeyes devices list [--region CODE] [--kind camera|alarm] [--status online|offline|unknown] [--vendor-id ID]
           sharpeyes devices heartbeat DEVICE_ID ...
           sharpeyes devices deregister DEVICE_ID
+          sharpeyes incidents list [--region CODE] [--open|--closed]
+          sharpeyes incidents show INCIDENT_ID                (with all its alarms, as JSON)
+          sharpeyes incidents close INCIDENT_ID --reason TEXT
           sharpeyes feed watch [--after SEQUENCE] [--region CODE] [--kind incident-opened,...] [--count N] [--json]
           sharpeyes geo import-grids FILE.geojson [--datum wgs84|gcj02|bd09]
           sharpeyes geo import-sites FILE.geojson [--datum wgs84|gcj02|bd09]
@@ -198,6 +201,9 @@ public static class GatewayCli
 
             case var c when c.StartsWith("devices ", StringComparison.Ordinal):
                 return await DevicesCli.RunAsync(p[1], p.Skip(2).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);
+
+            case var c when c.StartsWith("incidents ", StringComparison.Ordinal):
+                return await IncidentsCli.RunAsync(p[1], p.Skip(2).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);
 
             case var c when c.StartsWith("feed ", StringComparison.Ordinal):
                 return await FeedCli.RunAsync(p[1], p.Skip(2).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);

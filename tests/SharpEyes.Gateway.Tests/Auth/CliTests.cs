@@ -96,6 +96,42 @@ public sealed class CliTests
         Assert.Contains("incident-opened", kindError, StringComparison.Ordinal); // lists the kinds there are
     }
 
+    [Fact]
+    public async Task Operators_list_show_and_close_incidents_from_the_command_line()
+    {
+        await using var host = await GatewayHost.StartAsync(demo: false);
+        var server = $"http://127.0.0.1:{host.GrpcPort}";
+        var vendor = await host.CreateKeyAsync(V1.Role.Vendor, "acme");
+        var operatorKey = await host.CreateKeyAsync(V1.Role.Operator);
+        await new V1.DeviceRegistry.DeviceRegistryClient(host.Channel).RegisterDeviceAsync(TestDevices.Alarm(1), GatewayProcess.Auth(vendor));
+        using (var mqtt = await host.ConnectMqttAsync("acme", vendor))
+        {
+            var ack = await mqtt.PublishAsync(AlarmPublisher.Alarm(TestDevices.AlarmId(1), "evt-cli-1"), TestContext.Current.CancellationToken);
+            Assert.True(ack.IsSuccess, ack.ReasonString);
+        }
+
+        var (listCode, list, _) = await Run("incidents", "list", "--open", "--server", server, "--key", operatorKey);
+        var id = Assert.Single(list.Split('\n').Skip(1), l => l.Length > 0).Split('\t')[0];
+        var (showCode, show, _) = await Run("incidents", "show", id, "--server", server, "--key", operatorKey);
+        var (noReasonCode, _, noReason) = await Run("incidents", "close", id, "--server", server, "--key", operatorKey);
+        var (closeCode, close, _) = await Run("incidents", "close", id, "--reason", "patrol checked, false alarm", "--server", server, "--key", operatorKey);
+        var (closedCode, closed, _) = await Run("incidents", "list", "--closed", "--server", server, "--key", operatorKey);
+        var (vendorCode, _, vendorError) = await Run("incidents", "list", "--server", server, "--key", vendor);
+
+        Assert.Equal(0, listCode);
+        Assert.Matches(@"^inc_[0-9a-f]{32}$", id);
+        Assert.Equal(0, showCode);
+        Assert.Contains("\"eventId\": \"evt-cli-1\"", show, StringComparison.Ordinal); // with its alarms
+        Assert.Equal(2, noReasonCode);
+        Assert.Contains("--reason", noReason, StringComparison.Ordinal);
+        Assert.Equal(0, closeCode);
+        Assert.Contains($"closed {id} (operator: patrol checked, false alarm)", close, StringComparison.Ordinal);
+        Assert.Equal(0, closedCode);
+        Assert.Contains(id + "\tclosed\t", closed, StringComparison.Ordinal);
+        Assert.Equal(1, vendorCode); // incidents are not a vendor's to read
+        Assert.Contains("PermissionDenied", vendorError, StringComparison.Ordinal);
+    }
+
     private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
         using var stdout = new StringWriter();
