@@ -1,11 +1,12 @@
 #!/bin/sh
 # grpcurl against a SharpEyes gateway: list what it serves, register one camera, read it back.
 # Needs grpcurl (https://github.com/fullstorydev/grpcurl) and a vendor key:
-#   SHARPEYES_API_KEY=se_... SHARPEYES_GRPC=127.0.0.1:50051 sh vendor.sh
+#   SHARPEYES_SERVER=http://127.0.0.1:50051 SHARPEYES_API_KEY=se_... sh vendor.sh
 # -plaintext: the gateway serves gRPC over plain HTTP/2. -H sends the key with every call, reflection included
 # (reflection describes the API to any valid key, so no .proto files are needed here).
 set -eu
-server=${SHARPEYES_GRPC:-127.0.0.1:50051}
+server=${SHARPEYES_SERVER:-http://127.0.0.1:50051}
+server=${server#http://} # grpcurl takes host:port
 auth="authorization: Bearer $SHARPEYES_API_KEY"
 
 # The services, and the methods and messages of one of them.
