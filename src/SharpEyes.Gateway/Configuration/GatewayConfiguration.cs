@@ -3,7 +3,10 @@ namespace SharpEyes.Gateway.Configuration;
 /// <summary>Maps the documented command-line switches and environment variables onto the "SharpEyes" section.</summary>
 public static class GatewayConfiguration
 {
-    /// <summary>switch, environment variable, configuration key.</summary>
+    /// <summary>
+    /// Switch, environment variable, configuration key. docs/configuration.md lists them (ConfigurationDocTests), with
+    /// the meaning of each from the XML comment of the option it sets.
+    /// </summary>
     public static readonly IReadOnlyList<(string Switch, string Env, string Key)> Settings =
     [
         ("--grpc-port", "SHARPEYES_GRPC_PORT", "SharpEyes:GrpcPort"),
@@ -30,13 +33,21 @@ public static class GatewayConfiguration
         ("--alarm-retention", "SHARPEYES_ALARM_RETENTION", "SharpEyes:Alarms:Retention"),
     ];
 
-    /// <summary>Adds environment variables, then the command line (which wins). A bare flag such as --demo means true.</summary>
-    public static void AddGatewaySettings(this IConfigurationBuilder configuration, string[] args)
+    /// <summary>
+    /// Adds the SHARPEYES_* environment variables, then the command line (which wins). Added after the host's own
+    /// sources (appsettings.json, then every environment variable such as <c>SharpEyes__Alarms__MaxBatch</c>), so both
+    /// win over those. A bare flag such as --demo means true.
+    /// </summary>
+    public static void AddGatewaySettings(this IConfigurationBuilder configuration, string[] args) =>
+        configuration.AddGatewaySettings(args, Environment.GetEnvironmentVariable);
+
+    /// <summary>As <see cref="AddGatewaySettings(IConfigurationBuilder, string[])"/>, reading the variables through <paramref name="environment"/>.</summary>
+    public static void AddGatewaySettings(this IConfigurationBuilder configuration, string[] args, Func<string, string?> environment)
     {
         var fromEnv = new Dictionary<string, string?>();
         foreach (var (_, env, key) in Settings)
         {
-            var value = Environment.GetEnvironmentVariable(env);
+            var value = environment(env);
             if (!string.IsNullOrEmpty(value))
             {
                 fromEnv[key] = value;
@@ -47,6 +58,11 @@ public static class GatewayConfiguration
         configuration.AddInMemoryCollection(ParseArgs(args));
     }
 
+    /// <summary>
+    /// The settings given on the command line, by configuration key: each switch (<c>--grpc-port 6000</c> or
+    /// <c>--grpc-port=6000</c>) and any setting by its path (<c>--SharpEyes:Alarms:MaxBatch=500</c> or
+    /// <c>--SharpEyes:Alarms:MaxBatch 500</c>). Other arguments are ignored.
+    /// </summary>
     public static Dictionary<string, string?> ParseArgs(string[] args)
     {
         var values = new Dictionary<string, string?>();
@@ -55,29 +71,25 @@ public static class GatewayConfiguration
             var arg = args[i];
             var eq = arg.IndexOf('=', StringComparison.Ordinal);
             var name = eq > 0 ? arg[..eq] : arg;
-            var setting = Settings.FirstOrDefault(s => s.Switch == name);
-            if (setting.Key is null)
+            // A switch, or any other setting by its configuration path: --SharpEyes:Alarms:MaxBatch=500
+            var key = Settings.FirstOrDefault(s => s.Switch == name).Key
+                ?? (name.Contains(':', StringComparison.Ordinal) && (eq > 0 || name.StartsWith("--", StringComparison.Ordinal)) ? name.TrimStart('-') : null);
+            if (key is null)
             {
-                // Any other setting by its configuration path: --SharpEyes:Alarms:MaxBatch=500
-                if (eq > 0 && name.Contains(':', StringComparison.Ordinal))
-                {
-                    values[name.TrimStart('-')] = arg[(eq + 1)..];
-                }
-
                 continue;
             }
 
             if (eq > 0)
             {
-                values[setting.Key] = arg[(eq + 1)..];
+                values[key] = arg[(eq + 1)..];
             }
             else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
             {
-                values[setting.Key] = args[++i];
+                values[key] = args[++i];
             }
             else
             {
-                values[setting.Key] = "true";
+                values[key] = "true";
             }
         }
 

@@ -8,48 +8,81 @@ public sealed class GatewayOptions
 {
     public const string Section = "SharpEyes";
 
+    /// <summary>TCP port of the gRPC API (HTTP/2 without TLS). 0: any free port; each listener logs the port it got.</summary>
     [Range(0, 65535)] public int GrpcPort { get; set; } = 50051;
+
+    /// <summary>TCP port of the embedded MQTT broker (MQTT 3.1.1 and 5, without TLS). 0: any free port.</summary>
     [Range(0, 65535)] public int MqttPort { get; set; } = 1883;
+
+    /// <summary>TCP port of <c>/healthz</c> and <c>/metrics</c> (Prometheus), HTTP/1.1 without TLS. 0: any free port.</summary>
     [Range(0, 65535)] public int HttpPort { get; set; } = 8080;
 
-    /// <summary>Address every listener binds to. 0.0.0.0 serves the network; tests use 127.0.0.1.</summary>
+    /// <summary>
+    /// IP address all three listeners bind to: <c>0.0.0.0</c> every IPv4 interface, <c>::</c> every IPv6 and IPv4
+    /// interface, <c>127.0.0.1</c> this machine only.
+    /// </summary>
     [Required] public string BindAddress { get; set; } = "0.0.0.0";
 
+    /// <summary>
+    /// Directory of the SQLite store <c>sharpeyes.db</c>, the first admin key <c>initial-admin-key</c> and camera
+    /// snapshots; created mode 0700 if missing. A relative path is relative to the working directory.
+    /// </summary>
     [Required] public string DataDir { get; set; } = "./data";
 
-    /// <summary>Load the shipped 高邑县 demo geography on start when no geography is loaded yet.</summary>
+    /// <summary>Load the shipped 高邑县 (130127) demo grids and key sites on start when no geography is loaded yet.</summary>
     public bool Demo { get; set; }
 
-    /// <summary>With <see cref="Demo"/>: also register the demo's synthetic cameras and play their vendor's keepalives.</summary>
+    /// <summary>With <see cref="Demo"/>: also register the demo's 752 synthetic cameras (vendor <c>demo-vendor</c>) and send their keepalives.</summary>
     public bool DemoCameras { get; set; } = true;
 
-    /// <summary>County codes (GB/T 2260, 6 digits) whose devices this gateway accepts, besides counties in the imported geography.</summary>
+    /// <summary>
+    /// Counties (GB/T 2260, 6 digits) this gateway serves besides the counties of the imported geography: a device ID
+    /// must start with one of them, and a grids file may add a county only if it is listed here. Codes given in
+    /// configuration are added to the default; they do not replace it.
+    /// </summary>
     public string[] CountyCodes { get; set; } = ["130127"];
 
-    /// <summary>SQLite synchronous mode: NORMAL survives a killed process, FULL also a power cut (an fsync per commit).</summary>
+    /// <summary>SQLite synchronous mode: NORMAL loses nothing acknowledged when the process is killed, FULL not even on a power cut (one fsync per commit).</summary>
     [RegularExpression("^(NORMAL|FULL)$")] public string SqliteSynchronous { get; set; } = "NORMAL";
 
+    /// <summary>Alarm intake over MQTT: payload size, key sites near an alarm, group commit, retention.</summary>
     public AlarmOptions Alarms { get; set; } = new();
+
+    /// <summary>How alarms are correlated into incidents and when an incident closes.</summary>
     public IncidentOptions Incidents { get; set; } = new();
+
+    /// <summary>When a device counts as offline (GB/T 28181 keepalives).</summary>
     public LivenessOptions Liveness { get; set; } = new();
+
+    /// <summary>When a key site or grid counts as covered, and how blind spots are weighted.</summary>
     public CoverageOptions Coverage { get; set; } = new();
+
+    /// <summary>Stream health checks of cameras with an RTSP URL: RTSP DESCRIBE, ffprobe and frame grabs.</summary>
     public StreamOptions Streams { get; set; } = new();
+
+    /// <summary>Push delivery of the feed to the centre, and retention of feed events.</summary>
     public OutboxOptions Outbox { get; set; } = new();
+
+    /// <summary>Every bound on what a client may make the gateway hold or do; each refusal is counted in <c>sharpeyes_refusals_total{kind}</c>.</summary>
     public LimitOptions Limits { get; set; } = new();
 
-    /// <summary>DORI level at which a camera's range is derived from its lens.</summary>
+    /// <summary>
+    /// DORI level at which a range is derived from a lens (focal length, sensor width, pixels) when a camera or a
+    /// placement request gives a lens and no HFOV or range: Detection 25 px/m, Observation 62.5, Recognition 125,
+    /// Identification 250.
+    /// </summary>
     public DoriLevel RangeDoriLevel { get; set; } = DoriLevel.Observation;
 }
 
 public sealed class AlarmOptions
 {
-    /// <summary>Largest alarm payload accepted; larger ones are dead-lettered as "oversized".</summary>
+    /// <summary>Largest alarm payload accepted, in bytes; larger ones are dead-lettered as <c>oversized</c>.</summary>
     [Range(256, 1 << 20)] public int MaxPayloadBytes { get; set; } = 16 * 1024;
 
-    /// <summary>Key sites within this distance of an alarm are attached to it (sites containing it always are).</summary>
+    /// <summary>Key sites within this many metres of an alarm are attached to it (and returned by Geography.Locate); sites containing it always are. 0: only those.</summary>
     [Range(0, 10_000)] public double KeySiteRadiusMeters { get; set; } = 100;
 
-    /// <summary>Most alarms committed in one transaction (group commit across connections).</summary>
+    /// <summary>Most queued changes (alarms, heartbeats, registrations...) the single writer commits in one SQLite transaction (group commit).</summary>
     [Range(1, 100_000)] public int MaxBatch { get; set; } = 2_000;
 
     /// <summary>
@@ -67,24 +100,29 @@ public sealed class IncidentOptions
     /// <summary>An incident closes when no alarm joined it for this long (gateway clock).</summary>
     public TimeSpan QuietPeriod { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>How often the quiet-period check runs.</summary>
+    /// <summary>How often incidents past their quiet period are looked for and closed.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 public sealed class LivenessOptions
 {
-    /// <summary>GB/T 28181 default keepalive interval.</summary>
+    /// <summary>Keepalive interval expected of devices (GB/T 28181: 60 s); returned in every Heartbeat answer.</summary>
     public TimeSpan KeepaliveInterval { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Missed keepalives before a device is offline (GB/T 28181: 3).</summary>
+    /// <summary>
+    /// An online device is marked offline after this many keepalive intervals without a heartbeat, an accepted alarm
+    /// or a stream check that answered (GB/T 28181: 3).
+    /// </summary>
     [Range(1, 100)] public int MissedKeepalives { get; set; } = 3;
 
+    /// <summary>How often devices are checked for a missed keepalive timeout.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// After a restart every device keeps its stored status for this long (at least), instead of the whole county
-    /// flipping offline because nothing was heard while the gateway was down. Default: one keepalive timeout.
+    /// flipping offline because nothing was heard while the gateway was down.
     /// </summary>
+    /// <value>one keepalive timeout (KeepaliveInterval × MissedKeepalives)</value>
     public TimeSpan? RestartGrace { get; set; }
 
     public TimeSpan Timeout => KeepaliveInterval * MissedKeepalives;
@@ -95,7 +133,7 @@ public sealed class LivenessOptions
 /// <summary>Stream health: RTSP DESCRIBE liveness, ffprobe measurement and frame-grab quality checks.</summary>
 public sealed class StreamOptions
 {
-    /// <summary>Probe cameras that have an RTSP URL. Off: health comes from heartbeats only.</summary>
+    /// <summary>Check every camera that has an RTSP URL (DESCRIBE, ffprobe, frame grabs). Off: liveness comes from heartbeats and alarms only.</summary>
     public bool Enabled { get; set; } = true;
 
     /// <summary>How often each camera's stream answers an RTSP DESCRIBE (cheap: one TCP exchange, no video).</summary>
@@ -107,19 +145,20 @@ public sealed class StreamOptions
     /// <summary>How often a frame grab checks each camera's picture (black, frozen, low detail).</summary>
     public TimeSpan QualityInterval { get; set; } = TimeSpan.FromMinutes(30);
 
-    /// <summary>ffprobe/ffmpeg processes at once. Default: one per core (two on the reference 2-core machine).</summary>
+    /// <summary>ffprobe and ffmpeg processes running at once.</summary>
+    /// <value>one per core, at least 2</value>
     [Range(1, 256)] public int MaxConcurrentProcesses { get; set; } = Math.Max(2, Environment.ProcessorCount);
 
     /// <summary>RTSP DESCRIBE exchanges at once (sockets, no processes).</summary>
     [Range(1, 4096)] public int MaxConcurrentDescribes { get; set; } = 64;
 
-    /// <summary>A DESCRIBE that has not answered in this long fails as a timeout.</summary>
+    /// <summary>An RTSP DESCRIBE that has not answered in this long fails as a timeout; also ffprobe's and ffmpeg's RTSP socket timeout.</summary>
     public TimeSpan DescribeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Hard limit on one ffprobe or ffmpeg run: the process is killed when it passes.</summary>
     public TimeSpan ProcessTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>ffprobe -analyzeduration (defaults are 5 s; a 1-second GOP stream is measured well within 1 s).</summary>
+    /// <summary>ffprobe <c>-analyzeduration</c>: how much of the stream is read to measure it (ffprobe's own default is 5 s; a stream with a 1 s GOP is measured within 1 s).</summary>
     public TimeSpan AnalyzeDuration { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>ffprobe -probesize in bytes.</summary>
@@ -128,6 +167,7 @@ public sealed class StreamOptions
     /// <summary>First retry delay after a failed check; doubles per failure (with jitter) up to <see cref="RetryMaxDelay"/>.</summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Longest delay between retries of a failing camera's check.</summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>
@@ -151,31 +191,31 @@ public sealed class StreamOptions
     /// </summary>
     [Range(0, 1)] public double LowDetailMaxEdgeShare { get; set; } = 0.005;
 
-    /// <summary>Per RTSP host: the circuit opens when this share of at least 10 checks in 60 s failed to connect.</summary>
+    /// <summary>Per RTSP host and port: checks stop for <see cref="HostBreakDuration"/> when this share of at least 10 DESCRIBEs in 60 s were refused, unreachable or timed out.</summary>
     [Range(0.1, 1.0)] public double HostFailureRatio { get; set; } = 0.9;
 
-    /// <summary>How long an open host circuit stays open before one check is let through.</summary>
+    /// <summary>How long checks of a failing host stay stopped before one is let through.</summary>
     public TimeSpan HostBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Status history kept for the online rate by time.</summary>
+    /// <summary>Status history kept for the online rate by time; also the longest window a report may ask for.</summary>
     public TimeSpan UptimeRetention { get; set; } = TimeSpan.FromDays(30);
 }
 
 public sealed class CoverageOptions
 {
-    /// <summary>An area key site is covered when at least this fraction of its area is inside working cameras' wedges.</summary>
+    /// <summary>An area key site is covered when at least this fraction of its area is seen by enough working cameras (see <see cref="MinCamerasByCategory"/>).</summary>
     [Range(0.0, 1.0)] public double SiteAreaFraction { get; set; } = 0.8;
 
     /// <summary>
-    /// Working cameras a key site of a category needs (default 1). Intersections need two: one camera sees only the
-    /// approaches it faces.
+    /// Working cameras a key site of a category needs (unlisted categories: 1). Intersections need two: one camera sees
+    /// only the approaches it faces. Entries given in configuration are added to these or replace them.
     /// </summary>
     public Dictionary<string, int> MinCamerasByCategory { get; set; } = new(StringComparer.Ordinal) { ["intersection"] = 2 };
 
-    /// <summary>A level-4 grid without its own <c>coverage_target</c> is a gap when its real covered fraction is below this.</summary>
+    /// <summary>A level-4 grid without its own <c>coverage_target</c> is a coverage gap when the fraction of it working cameras see is below this.</summary>
     [Range(0.0, 1.0)] public double GridTarget { get; set; } = 0.8;
 
-    /// <summary>Blind-spot weights per key-site category (unlisted categories weigh 1).</summary>
+    /// <summary>Blind-spot ranking weight per key-site category (unlisted categories weigh 1). Entries given in configuration are added to these or replace them.</summary>
     public Dictionary<string, double> CategoryWeights { get; set; } = new(StringComparer.Ordinal)
     {
         ["school"] = 5, ["hospital"] = 5, ["complex-security"] = 5, ["government"] = 4, ["station"] = 4, ["checkpoint"] = 4,
@@ -183,7 +223,7 @@ public sealed class CoverageOptions
         ["religious"] = 2, ["scenic"] = 2, ["road"] = 2, ["other"] = 1,
     };
 
-    /// <summary>A camera is HD when its declared resolution has at least this many lines (1080p ≈ 2 MP).</summary>
+    /// <summary>A camera counts as HD in reports when its picture has at least this many lines (measured height, else declared; 1080p ≈ 2 MP).</summary>
     [Range(1, 10_000)] public int HdMinHeight { get; set; } = 1080;
 }
 
@@ -193,10 +233,11 @@ public sealed class CoverageOptions
 /// </summary>
 public sealed class OutboxOptions
 {
-    /// <summary>This gateway's id towards the centre (DeliverRequest.source_id). Default: generated once and kept in the store.</summary>
+    /// <summary>This gateway's id towards the centre (<c>source_id</c> of each delivery; the MQTT client id prefix).</summary>
+    /// <value>generated on first start and kept in the store</value>
     public string? SourceId { get; set; }
 
-    /// <summary>Where the feed is pushed. Empty: pull only (Feeds.Subscribe).</summary>
+    /// <summary>Where the feed is pushed: one entry per endpoint. Empty: pull only (Feeds.Subscribe).</summary>
     public List<CentreEndpointOptions> Endpoints { get; set; } = [];
 
     /// <summary>
@@ -211,7 +252,7 @@ public sealed class OutboxOptions
     /// </summary>
     public TimeSpan FeedRetention { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>How often retention runs (feed events, alarms, dead letters).</summary>
+    /// <summary>How often retention deletes old feed events, alarms and dead letters.</summary>
     public TimeSpan PruneInterval { get; set; } = TimeSpan.FromMinutes(10);
 }
 
@@ -229,33 +270,37 @@ public sealed class CentreEndpointOptions
     /// <summary>Names the endpoint in metrics, health and logs; also the key of its stored cursor.</summary>
     [Required, RegularExpression("^[a-z0-9][a-z0-9_-]{0,39}$")] public string Name { get; set; } = "centre";
 
+    /// <summary>Grpc: the centre's CentreSink service. Mqtt: a topic on an external broker; chosen automatically when <see cref="Url"/> starts with <c>mqtt://</c>.</summary>
     public CentreEndpointKind Kind { get; set; } = CentreEndpointKind.Grpc;
 
     /// <summary>gRPC: http(s)://host:port of the CentreSink. MQTT: mqtt://host:port of the broker.</summary>
     [Required] public string Url { get; set; } = "";
 
-    /// <summary>gRPC: sent as "authorization: Bearer …". MQTT: the password (with <see cref="UserName"/>). Never logged.</summary>
+    /// <summary>gRPC: sent as <c>authorization: Bearer …</c>. MQTT: the password (with <see cref="UserName"/>). Never logged. Empty: none sent.</summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>MQTT: the user name at the external broker. Empty: none sent. Unused by gRPC endpoints.</summary>
     public string? UserName { get; set; }
 
     /// <summary>MQTT: events go to {Topic}/{region code}.</summary>
     public string Topic { get; set; } = "sharpeyes/v1/feed";
 
-    /// <summary>Only events whose region code starts with this (a township centre); "" = all.</summary>
+    /// <summary>Only events whose region code starts with this (for a township centre, the township's code). Empty: every event.</summary>
     public string RegionPrefix { get; set; } = "";
 
+    /// <summary>Most events sent in one delivery (one Deliver call, or one run of MQTT publishes).</summary>
     [Range(1, 10_000)] public int BatchSize { get; set; } = 500;
 
-    /// <summary>One delivery attempt (call or batch of PUBACKs) that has not completed in this long fails as a timeout.</summary>
+    /// <summary>One delivery attempt (call or batch of PUBACKs) that has not completed in this long fails as a timeout; also the gRPC connect timeout.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>First retry delay; doubles (with jitter) per failed attempt up to <see cref="RetryMaxDelay"/>. Retries never give up.</summary>
+    /// <summary>First retry delay (also of MQTT reconnects); doubles (with jitter) per failed attempt up to <see cref="RetryMaxDelay"/>. Retries never give up.</summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Longest delay between delivery attempts (and MQTT reconnects).</summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The circuit opens when this share of at least 5 attempts within 30 s failed.</summary>
+    /// <summary>The circuit opens (attempts stop for <see cref="BreakDuration"/>) when this share of at least 5 attempts within 30 s failed.</summary>
     [Range(0.1, 1.0)] public double BreakerFailureRatio { get; set; } = 0.5;
 
     /// <summary>How long the circuit stays open before one attempt is let through.</summary>

@@ -4,15 +4,15 @@ namespace SharpEyes.Gateway.Configuration;
 
 /// <summary>
 /// The "SharpEyes:Limits" section: every bound the gateway puts on what a client may make it hold or do. Each
-/// refusal is counted in <c>sharpeyes_limit_refusals_total{limit}</c> (see <see cref="Observability.LimitCounters"/>)
-/// and logged at most once per <see cref="LogInterval"/> per limit.
+/// refusal is counted in <c>sharpeyes_refusals_total{kind}</c> (see <see cref="Observability.ClientRefusals"/>)
+/// and logged at most once per <see cref="LogInterval"/> per kind.
 /// </summary>
 public sealed class LimitOptions
 {
     /// <summary>Repeated refusals and warnings of one kind are logged at most once per this interval, with the count since the last line.</summary>
     public TimeSpan LogInterval { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Client-supplied text (client ids, user names, topics) is cut to this many characters in logs.</summary>
+    /// <summary>MQTT client ids and user names are cut to this many characters in log lines and refusal messages.</summary>
     [Range(16, 4096)] public int LoggedClientTextChars { get; set; } = 128;
 
     // --- MQTT listener ---
@@ -59,9 +59,10 @@ public sealed class LimitOptions
     /// <summary>Failed authentications (gRPC or MQTT) one IP address may make per <see cref="FailedAuthWindow"/>; beyond it, its attempts are refused unchecked until the window passes.</summary>
     [Range(1, 1_000_000)] public int FailedAuthPerAddress { get; set; } = 20;
 
+    /// <summary>The window of <see cref="FailedAuthPerAddress"/>; an address over the limit is refused unchecked until its window ends.</summary>
     public TimeSpan FailedAuthWindow { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Rejected devices listed one by one in a RegisterDevices answer; the rest are only counted.</summary>
+    /// <summary>Rejected devices listed one by one in a RegisterDevices answer; the rest are only counted. 0: none is listed.</summary>
     [Range(0, 100_000)] public int BulkRejectedResults { get; set; } = 1_000;
 
     /// <summary>Errors listed in a rejected GeoJSON import's answer (message and trailer); the rest are only counted.</summary>
