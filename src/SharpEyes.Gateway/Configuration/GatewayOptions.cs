@@ -37,10 +37,21 @@ public sealed class GatewayOptions
 
     /// <summary>
     /// Counties (GB/T 2260, 6 digits) this gateway serves besides the counties of the imported geography: a device ID
-    /// must start with one of them, and a grids file may add a county only if it is listed here. Codes given in
-    /// configuration are added to the default; they do not replace it.
+    /// must start with one of them, and a grids file may add a county only if it is listed here. Empty means 130127
+    /// (高邑县, the demo county), which the shipped appsettings.json also names: a list given in configuration
+    /// replaces it entry by entry (index 0 first).
     /// </summary>
-    public string[] CountyCodes { get; set; } = ["130127"];
+    /// <remarks>
+    /// Empty in code because the configuration binder appends to an array's default: a default of 130127 here would
+    /// have been served whatever a county configured.
+    /// </remarks>
+    public string[] CountyCodes { get; set; } = [];
+
+    /// <summary>The county served when <see cref="CountyCodes"/> is empty.</summary>
+    public const string DefaultCountyCode = "130127";
+
+    /// <summary><see cref="CountyCodes"/>, or <see cref="DefaultCountyCode"/> when it is empty.</summary>
+    public IReadOnlyList<string> ServedCountyCodes => CountyCodes.Length > 0 ? CountyCodes : [DefaultCountyCode];
 
     /// <summary>SQLite synchronous mode: NORMAL loses nothing acknowledged when the process is killed, FULL not even on a power cut (one fsync per commit).</summary>
     [RegularExpression("^(NORMAL|FULL)$")] public string SqliteSynchronous { get; set; } = "NORMAL";

@@ -22,7 +22,7 @@ public sealed class GeographyState : IJournalParticipant
 
     public GeographyState(IOptions<GatewayOptions> options)
     {
-        _configuredCounties = [.. options.Value.CountyCodes];
+        _configuredCounties = [.. options.Value.ServedCountyCodes];
         _counties = [.. _configuredCounties];
     }
 

@@ -155,6 +155,24 @@ public sealed class DeviceRegistryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_configured_county_replaces_the_demo_county_instead_of_being_added_to_it()
+    {
+        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: "--SharpEyes:CountyCodes:0=130102");
+        var vendor = await host.CreateKeyAsync(Role.Vendor, "acme");
+        var client = new DeviceRegistry.DeviceRegistryClient(host.Channel);
+        var own = TestDevices.Camera(1);
+        own.DeviceId = "130102" + own.DeviceId[6..];
+
+        var registered = await client.RegisterDeviceAsync(own, host.Auth(vendor));
+        var e = await Assert.ThrowsAsync<RpcException>(() => client.RegisterDeviceAsync(TestDevices.Camera(2), host.Auth(vendor)).ResponseAsync);
+
+        Assert.True(registered.Created);
+        Assert.Equal("130102", registered.Device.RegionCode);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.StartsWith("device_id: county code 130127", e.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Vendors_see_and_change_only_their_own_devices_and_cannot_tell_a_foreign_id_from_a_free_one()
     {
         await _client.RegisterDeviceAsync(TestDevices.Camera(30), _host.Auth(_vendorA));

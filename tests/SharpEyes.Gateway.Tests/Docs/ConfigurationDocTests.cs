@@ -112,8 +112,10 @@ public sealed class ConfigurationDocTests
         // A map entry is added to the defaults or replaces one; the others stay.
         Assert.Equal(9, o.Coverage.CategoryWeights["school"]);
         Assert.Equal(5, o.Coverage.CategoryWeights["hospital"]);
-        // A list entry is added after the default list (the configuration binder appends to arrays): the page says so.
-        Assert.Equal(["130127", "130102"], ConfigurationReference.Bind(["--SharpEyes:CountyCodes:0=130102"]).CountyCodes);
+        // A list replaces the shipped one entry by entry (the code's default is empty, so nothing is appended to it).
+        Assert.Equal(["130102"], ConfigurationReference.Bind(["--SharpEyes:CountyCodes:0=130102"]).CountyCodes);
+        Assert.Equal(["130102"], ConfigurationReference.Bind(["--SharpEyes:CountyCodes:0=130102"]).ServedCountyCodes);
+        Assert.Equal(["130127"], ConfigurationReference.Bind([]).ServedCountyCodes);
         Assert.Null(ConfigurationReference.Validate(args));
     }
 
