@@ -35,13 +35,16 @@ public sealed partial class ReadmeTourTests : IDisposable
         var start = new ProcessStartInfo("bash") { WorkingDirectory = InteropPaths.RepoRoot };
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add(blocks[0]);
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("SHARPEYES_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(name); // as in a newcomer's shell
+        }
+
         foreach (var (name, value) in new[] { ("GRPC_PORT", "0"), ("MQTT_PORT", "0"), ("HTTP_PORT", "0"), ("BIND", "127.0.0.1"), ("DATA_DIR", _dataDir) })
         {
             start.Environment["SHARPEYES_" + name] = value;
         }
 
-        start.Environment.Remove("SHARPEYES_ADMIN_KEY");
-        start.Environment.Remove("SHARPEYES_API_KEY");
         // run.sh builds before it runs (a no-op build after the suite's own, longer on a cold machine).
         await using var gateway = await GatewayProcess.StartAsync(start, TimeSpan.FromMinutes(5));
 
@@ -57,12 +60,12 @@ public sealed partial class ReadmeTourTests : IDisposable
         // Every default port of the tour was one of the two replaced above.
         Assert.DoesNotMatch(@"\b(1883|8080|50051)\b", script.ToString());
 
-        var environment = new Dictionary<string, string>
-        {
-            ["SHARPEYES_SERVER"] = $"http://127.0.0.1:{gateway.GrpcPort}",
-            ["SHARPEYES_DATA_DIR"] = _dataDir,
-            ["SHARPEYES_API_KEY"] = "",
-        };
+        // A newcomer's shell has no SHARPEYES_* variables; this process has some (GatewayHost sets the admin key of
+        // the in-process hosts), and an empty variable counts as unset.
+        var environment = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(k => k.StartsWith("SHARPEYES_", StringComparison.Ordinal)).ToDictionary(k => k, _ => "");
+        environment["SHARPEYES_SERVER"] = $"http://127.0.0.1:{gateway.GrpcPort}";
+        environment["SHARPEYES_DATA_DIR"] = _dataDir;
         var run = await ExternalTool.RunAsync("bash", ["-c", script.ToString()], TimeSpan.FromMinutes(3), InteropPaths.RepoRoot, environment);
         Assert.True(run.ExitCode == 0, $"the tour failed (exit {run.ExitCode})\n{run.Stdout}\n{run.Stderr}\n--- gateway ---\n{gateway.Output}");
 
