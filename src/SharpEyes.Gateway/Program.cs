@@ -15,13 +15,30 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     ContentRootPath = AppContext.BaseDirectory,
     Args = ["--hostBuilder:reloadConfigOnChange=false"],
 });
-builder.AddSharpEyesGateway(GatewayCli.ServeArgs(args));
-var app = builder.Build();
-app.MapSharpEyesGateway();
-var options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+WebApplication app;
+GatewayOptions options;
+try
+{
+    builder.AddSharpEyesGateway(GatewayCli.ServeArgs(args));
+    app = builder.Build();
+    options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value; // validates every section
+    app.MapSharpEyesGateway();
+}
+catch (Exception e) when (GatewayConfiguration.InvalidConfiguration(e) is { } why)
+{
+    // Bad configuration is an operator's mistake, not a crash: one line with every reason, and a non-zero exit.
+    await Console.Error.WriteLineAsync("sharpeyes: invalid configuration: " + why);
+    return 2;
+}
+
 try
 {
     await app.RunAsync();
+}
+catch (Exception e) when (GatewayConfiguration.InvalidConfiguration(e) is { } why)
+{
+    await Console.Error.WriteLineAsync("sharpeyes: invalid configuration: " + why);
+    return 2;
 }
 catch (Exception e) when (GatewayListeners.DescribeBindFailure(e, options) is { } why)
 {

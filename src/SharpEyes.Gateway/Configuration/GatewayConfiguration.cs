@@ -95,4 +95,33 @@ public static class GatewayConfiguration
 
         return values;
     }
+
+    /// <summary>
+    /// The reasons, when <paramref name="e"/> (or an exception inside it) is a failed options validation: the gateway
+    /// reports them in one line and exits 2 rather than crashing with a stack trace.
+    /// </summary>
+    public static string? InvalidConfiguration(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is Microsoft.Extensions.Options.OptionsValidationException invalid)
+            {
+                return string.Join("; ", invalid.Failures);
+            }
+
+            // A value of the wrong type ("Failed to convert configuration value 'abc' at 'SharpEyes:GrpcPort' to type
+            // 'System.Int32'."): the configuration binder's own message names the setting and the value.
+            if (x is InvalidOperationException && x.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+            {
+                return x.Message;
+            }
+
+            if (x is AggregateException aggregate && aggregate.InnerExceptions.Select(InvalidConfiguration).FirstOrDefault(r => r is not null) is { } inner)
+            {
+                return inner;
+            }
+        }
+
+        return null;
+    }
 }

@@ -24,7 +24,26 @@ public sealed class GatewayListeners
 
     internal void Configure(KestrelServerOptions kestrel, GatewayOptions o)
     {
-        var address = IPAddress.Parse(o.BindAddress);
+        // Kestrel is configured before options validation runs: these two checks give the same answer it would.
+        var failures = new List<string>();
+        if (!IPAddress.TryParse(o.BindAddress, out var address))
+        {
+            failures.Add($"BindAddress (--bind): '{o.BindAddress}' is not an IP address such as 0.0.0.0, 127.0.0.1 or ::");
+        }
+
+        foreach (var (name, port) in new[] { ("GrpcPort (--grpc-port)", o.GrpcPort), ("HttpPort (--http-port)", o.HttpPort), ("MqttPort (--mqtt-port)", o.MqttPort) })
+        {
+            if (port is < 0 or > 65535)
+            {
+                failures.Add($"{name}: {port} is not a TCP port (0-65535; 0 lets the system choose)");
+            }
+        }
+
+        if (failures.Count > 0 || address is null)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException(GatewayOptions.Section, typeof(GatewayOptions), failures);
+        }
+
         kestrel.Listen(address, o.GrpcPort, l =>
         {
             l.Protocols = HttpProtocols.Http2;

@@ -192,14 +192,39 @@ public sealed class ConfigurationDocTests
         Assert.True(examples >= 3, $"{PagePath}: expected its sh and json examples, found {examples}");
     }
 
-    [Fact]
-    public async Task The_error_on_the_page_is_the_one_the_gateway_gives()
+    [Theory]
+    [InlineData("--missed-keepalives", "0")]
+    [InlineData("--grpc-port", "abc")]
+    [InlineData("--bind", "foo")]
+    [InlineData("--grpc-port", "70000")]
+    public async Task Bad_configuration_stops_the_start_with_one_line_naming_the_setting_and_exit_code_2(string option, string value)
     {
-        var failure = ConfigurationReference.Validate(["--missed-keepalives", "0"]);
-        Assert.NotNull(failure);
-        var text = await File.ReadAllTextAsync(PagePath);
-        Assert.Contains("sharpeyes --missed-keepalives 0", text, StringComparison.Ordinal);
-        Assert.Contains($"Unhandled exception. {failure.GetType().FullName}: {failure.Message}\n", text, StringComparison.Ordinal);
+        var dataDir = Directory.CreateTempSubdirectory("sharpeyes-badconfig-").FullName;
+        try
+        {
+            var run = await Interop.ExternalTool.RunAsync("dotnet",
+                [Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll"), "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir, option, value],
+                TimeSpan.FromSeconds(60));
+
+            Assert.Equal(2, run.ExitCode);
+            var line = Assert.Single(run.Stderr.Split('\n'), l => l.Length > 0);
+            Assert.StartsWith("sharpeyes: invalid configuration: ", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", run.Stderr + run.Stdout, StringComparison.Ordinal); // no stack trace
+            var page = await File.ReadAllTextAsync(PagePath, TestContext.Current.CancellationToken);
+            if (option == "--missed-keepalives")
+            {
+                // The example on the page is this very line.
+                Assert.Contains($"$ sharpeyes {option} {value}\n{line}\n", page, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.Contains(option == "--bind" ? "BindAddress (--bind): 'foo'" : option == "--grpc-port" && value == "abc" ? "'abc' at 'SharpEyes:GrpcPort'" : "GrpcPort (--grpc-port): 70000 is not a TCP port", line, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
     }
 
     private static void Check(string example, string[] args, Dictionary<string, string?> environment, Dictionary<string, string?> keys)
