@@ -12,7 +12,7 @@ namespace SharpEyes.Gateway.Cli;
 /// </summary>
 public static class GatewayCli
 {
-    private static readonly string[] ClientCommands = ["keys", "geo", "coverage", "streams", "stats", "help", "--help", "-h"];
+    private static readonly string[] ClientCommands = ["keys", "geo", "coverage", "streams", "stats", "backup", "help", "--help", "-h"];
 
     public const string Usage = """
         usage:
@@ -38,6 +38,7 @@ public static class GatewayCli
           sharpeyes streams snapshot DEVICE_ID --out FILE.jpg
           sharpeyes streams check [DEVICE_ID ...] [--region CODE] [--depth liveness|probe|quality]
           sharpeyes stats
+          sharpeyes backup --out FILE [--data-dir ./data]   (a consistent copy of the store while the gateway runs; local, not over gRPC)
         client options: --server URL (default http://127.0.0.1:50051, or $SHARPEYES_SERVER)
                         --key KEY (default $SHARPEYES_API_KEY, $SHARPEYES_ADMIN_KEY, or ./data/initial-admin-key)
                         --timeout SECONDS (default 300: a call the gateway has not answered by then fails as DeadlineExceeded)
@@ -58,6 +59,11 @@ public static class GatewayCli
         }
 
         var (positional, flags) = Split(args);
+        if (positional is ["backup"])
+        {
+            return await BackupCli.RunAsync(flags, stdout, stderr).ConfigureAwait(false); // local: no server, no key
+        }
+
         var server = flags.GetValueOrDefault("server") ?? Environment.GetEnvironmentVariable("SHARPEYES_SERVER") ?? "http://127.0.0.1:50051";
         var key = flags.GetValueOrDefault("key") ?? Environment.GetEnvironmentVariable("SHARPEYES_API_KEY")
             ?? Environment.GetEnvironmentVariable("SHARPEYES_ADMIN_KEY") ?? ReadInitialKey(flags.GetValueOrDefault("data-dir") ?? "./data");
