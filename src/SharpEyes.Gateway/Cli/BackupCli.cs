@@ -39,7 +39,10 @@ internal static class BackupCli
         var target = Path.GetFullPath(outArg);
         if (!File.Exists(source))
         {
-            await stderr.WriteLineAsync($"backup: no store at {source}: --data-dir must name the gateway's data directory").ConfigureAwait(false);
+            var why = Directory.Exists(dataDir) && !CanList(dataDir)
+                ? $"this user may not read {Path.GetFullPath(dataDir)}; run it as the gateway's user"
+                : "--data-dir must name the gateway's data directory";
+            await stderr.WriteLineAsync($"backup: no store at {source}: {why}").ConfigureAwait(false);
             return 2;
         }
 
@@ -111,6 +114,19 @@ internal static class BackupCli
             long.Parse(Scalar(to, "SELECT COALESCE(MAX(seq), 0) FROM feed_events") ?? "0", CultureInfo.InvariantCulture),
             Scalar(to, "SELECT value FROM meta WHERE key = 'schema_version'") ?? "unknown",
             Scalar(to, "SELECT value FROM meta WHERE key = 'source_id'") ?? "none yet");
+    }
+
+    private static bool CanList(string directory)
+    {
+        try
+        {
+            _ = Directory.EnumerateFileSystemEntries(directory).FirstOrDefault();
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     private static SqliteConnection Open(string path, SqliteOpenMode mode)
