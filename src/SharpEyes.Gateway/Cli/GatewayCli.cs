@@ -12,7 +12,7 @@ namespace SharpEyes.Gateway.Cli;
 /// </summary>
 public static class GatewayCli
 {
-    private static readonly string[] ClientCommands = ["keys", "devices", "incidents", "feed", "geo", "coverage", "streams", "stats", "help", "--help", "-h"];
+    private static readonly string[] ClientCommands = ["keys", "devices", "incidents", "feed", "geo", "coverage", "streams", "stats", "backup", "help", "--help", "-h"];
 
     public const string Usage = """
         usage:
@@ -47,6 +47,7 @@ public static class GatewayCli
           sharpeyes streams snapshot DEVICE_ID --out FILE.jpg
           sharpeyes streams check [DEVICE_ID ...] [--region CODE] [--depth liveness|probe|quality]
           sharpeyes stats
+          sharpeyes backup --out FILE [--data-dir ./data]   (a consistent copy of the store while the gateway runs; local, not over gRPC)
         client options: --server URL (default http://127.0.0.1:50051, or $SHARPEYES_SERVER)
                         --key KEY (default $SHARPEYES_API_KEY, $SHARPEYES_ADMIN_KEY, or initial-admin-key in
                                    --data-dir, $SHARPEYES_DATA_DIR or ./data)
@@ -68,6 +69,11 @@ public static class GatewayCli
         }
 
         var (positional, flags) = Split(args);
+        if (positional is ["backup"])
+        {
+            return await BackupCli.RunAsync(flags, stdout, stderr).ConfigureAwait(false); // local: no server, no key
+        }
+
         // An empty variable counts as unset, as in a shell's ${VAR:-default}.
         static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
         var server = flags.GetValueOrDefault("server") ?? Env("SHARPEYES_SERVER") ?? "http://127.0.0.1:50051";

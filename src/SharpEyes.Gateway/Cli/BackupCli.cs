@@ -1,0 +1,146 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using SharpEyes.Gateway.Storage;
+
+namespace SharpEyes.Gateway.Cli;
+
+/// <summary>
+/// <c>sharpeyes backup --data-dir DIR --out FILE</c>: a consistent copy of the store, taken while the gateway runs.
+/// <para>
+/// A SQLite file in WAL mode cannot be copied file by file while it is written: the copy would mix pages of different
+/// commits and miss whatever is still only in <c>sharpeyes.db-wal</c>. SQLite's online backup API instead copies one
+/// read snapshot of the database — every transaction committed before the copy began, none after — and in WAL mode a
+/// reader never blocks the writer, so the gateway keeps acknowledging alarms meanwhile. The command works on the files
+/// (not over gRPC), so it runs on the gateway's machine as the gateway's user.
+/// </para>
+/// <para>
+/// The copy is one self-contained file (rollback-journal mode: no -wal or -shm beside it), mode 0600 (it holds RTSP
+/// credentials and key hashes), written under a temporary name, checked with <c>PRAGMA integrity_check</c> and only
+/// then given its name. Restoring it is putting it, as sharpeyes.db, in an empty data directory.
+/// </para>
+/// </summary>
+internal static class BackupCli
+{
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
+    private const int BusyAttempts = 50;
+    private static readonly TimeSpan BusyPause = TimeSpan.FromMilliseconds(100);
+
+    public static async Task<int> RunAsync(Dictionary<string, string> flags, TextWriter stdout, TextWriter stderr)
+    {
+        var dataDir = flags.GetValueOrDefault("data-dir") ?? Environment.GetEnvironmentVariable("SHARPEYES_DATA_DIR") ?? "./data";
+        if (flags.GetValueOrDefault("out") is not { Length: > 0 } outArg || outArg == "true")
+        {
+            await stderr.WriteLineAsync("backup: --out FILE is required (where the copy of the store goes)").ConfigureAwait(false);
+            return 2;
+        }
+
+        var source = Path.GetFullPath(Path.Combine(dataDir, "sharpeyes.db"));
+        var target = Path.GetFullPath(outArg);
+        if (!File.Exists(source))
+        {
+            var why = Directory.Exists(dataDir) && !CanList(dataDir)
+                ? $"this user may not read {Path.GetFullPath(dataDir)}; run it as the gateway's user"
+                : "--data-dir must name the gateway's data directory";
+            await stderr.WriteLineAsync($"backup: no store at {source}: {why}").ConfigureAwait(false);
+            return 2;
+        }
+
+        if (File.Exists(target))
+        {
+            await stderr.WriteLineAsync($"backup: {target} exists; choose a new name (a backup never overwrites a file)").ConfigureAwait(false);
+            return 2;
+        }
+
+        if (!Directory.Exists(Path.GetDirectoryName(target)))
+        {
+            await stderr.WriteLineAsync($"backup: the directory of {target} does not exist").ConfigureAwait(false);
+            return 2;
+        }
+
+        var partial = target + ".partial";
+        try
+        {
+            var summary = await CopyAsync(source, partial).ConfigureAwait(false);
+            File.Move(partial, target);
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"backed up {source} to {target} ({new FileInfo(target).Length:N0} bytes): feed through sequence {summary.LastSequence}, schema version {summary.SchemaVersion}, source id {summary.SourceId}"))
+                .ConfigureAwait(false);
+            return 0;
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            File.Delete(partial);
+            var why = e is SqliteException sqlite ? $"{StoreFailure.Describe(sqlite)} (SQLite error {sqlite.SqliteErrorCode})" : e.Message;
+            var hint = e is UnauthorizedAccessException or SqliteException { SqliteErrorCode: 8 or 14 } ? "; run it as the gateway's user" : "";
+            await stderr.WriteLineAsync($"backup: failed, nothing was written to {target}: {why}{hint}").ConfigureAwait(false);
+            return 1;
+        }
+    }
+
+    private sealed record Summary(long LastSequence, string SchemaVersion, string SourceId);
+
+    /// <summary>Copies the store to <paramref name="partial"/> (created 0600), makes it self-contained and checks it.</summary>
+    private static async Task<Summary> CopyAsync(string source, string partial)
+    {
+        // A leftover of an interrupted run is ours: start again. SQLite takes an empty file as a new database, so
+        // creating it first gives the copy its mode from the start.
+        File.Delete(partial);
+        PrivateFiles.Create(partial, FileMode.CreateNew).Dispose();
+        using var from = Open(source, SqliteOpenMode.ReadWrite);
+        using var to = Open(partial, SqliteOpenMode.ReadWrite);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                // One step over every page, inside one read transaction of the source: a snapshot of one moment.
+                from.BackupDatabase(to);
+                break;
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked && attempt < BusyAttempts)
+            {
+                await Task.Delay(BusyPause).ConfigureAwait(false);
+            }
+        }
+
+        GatewayStore.Execute(to, "PRAGMA journal_mode=DELETE;");
+        var check = Scalar(to, "PRAGMA integrity_check");
+        if (check != "ok")
+        {
+            throw new InvalidDataException($"the copy failed SQLite's integrity check: {check}");
+        }
+
+        return new Summary(
+            long.Parse(Scalar(to, "SELECT COALESCE(MAX(seq), 0) FROM feed_events") ?? "0", CultureInfo.InvariantCulture),
+            Scalar(to, "SELECT value FROM meta WHERE key = 'schema_version'") ?? "unknown",
+            Scalar(to, "SELECT value FROM meta WHERE key = 'source_id'") ?? "none yet");
+    }
+
+    private static bool CanList(string directory)
+    {
+        try
+        {
+            _ = Directory.EnumerateFileSystemEntries(directory).FirstOrDefault();
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static SqliteConnection Open(string path, SqliteOpenMode mode)
+    {
+        // No pooling: closing the connection closes the file, so nothing of the copy stays open or half-written.
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = mode, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    private static string? Scalar(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar() is { } value and not DBNull ? Convert.ToString(value, CultureInfo.InvariantCulture) : null;
+    }
+}
