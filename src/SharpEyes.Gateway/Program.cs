@@ -24,10 +24,10 @@ try
     options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value; // validates every section
     app.MapSharpEyesGateway();
 }
-catch (Exception e) when (GatewayConfiguration.InvalidConfiguration(e) is { } why)
+catch (Exception e) when (StartupFailureException.Describe(e) is { } why)
 {
-    // Bad configuration is an operator's mistake, not a crash: one line with every reason, and a non-zero exit.
-    await Console.Error.WriteLineAsync("sharpeyes: invalid configuration: " + why);
+    // Bad configuration or an unwritable data directory is an operator's to fix, not a crash: one line, exit 2.
+    await Console.Error.WriteLineAsync("sharpeyes: " + why);
     return 2;
 }
 
@@ -35,9 +35,9 @@ try
 {
     await app.RunAsync();
 }
-catch (Exception e) when (GatewayConfiguration.InvalidConfiguration(e) is { } why)
+catch (Exception e) when (StartupFailureException.Describe(e) is { } why)
 {
-    await Console.Error.WriteLineAsync("sharpeyes: invalid configuration: " + why);
+    await Console.Error.WriteLineAsync("sharpeyes: " + why);
     return 2;
 }
 catch (Exception e) when (GatewayListeners.DescribeBindFailure(e, options) is { } why)

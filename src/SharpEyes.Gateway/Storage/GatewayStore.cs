@@ -37,7 +37,7 @@ public sealed partial class GatewayStore
         }
         catch (SqliteException e)
         {
-            throw new InvalidOperationException(
+            throw new Hosting.StartupFailureException(
                 $"Cannot write the store {DatabasePath}: {StoreFailure.Describe(e)} (SQLite error {e.SqliteErrorCode}). " +
                 "The data directory (--data-dir) must be writable by this user and have free space.", e);
         }

@@ -145,7 +145,7 @@ public sealed class MqttEndpointTests
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => GatewayProcess.StartAsync(GatewayHost.NewDataDir(), AdminKey,
             "--centre-url", "mqtt://127.0.0.1:1", "--SharpEyes:Outbox:Endpoints:0:Topic=a/#"));
         Assert.Contains("gateway exited at start", error.Message, StringComparison.Ordinal);
-        Assert.Contains("OptionsValidationException", error.Message, StringComparison.Ordinal);
+        Assert.Contains("sharpeyes: invalid configuration: ", error.Message, StringComparison.Ordinal);
         Assert.Contains("Outbox:Endpoints 'centre': Topic must be a non-empty topic name without wildcards", error.Message, StringComparison.Ordinal);
     }
 
