@@ -116,6 +116,11 @@ public sealed partial class ReferenceCentreSink : V1.CentreSink.CentreSinkBase
         }
         else
         {
+            if (result.LostFrom > 0)
+            {
+                LogLost(request.SourceId, result.LostFrom, request.AfterSequence);
+            }
+
             LogBatch(request.SourceId, count, first, last, result.Stored, result.Duplicates, result.Acked);
         }
 
@@ -143,6 +148,10 @@ public sealed partial class ReferenceCentreSink : V1.CentreSink.CentreSinkBase
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Source {Source}: batch of {Count} events {First}..{Last}: {Stored} stored, {Duplicates} duplicates; acked {Acked}")]
     private partial void LogBatch(string source, int count, long first, long last, int stored, int duplicates, long acked);
+
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Source {Source}: events {From}..{Through} are lost: this centre did not hold them and the source had deleted them (pruned_through); stored what follows")]
+    private partial void LogLost(string source, long from, long through);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Source {Source}: batch of {Count} events {First}..{Last} starts after {After} but only up to {Acked} is held: nothing stored, acked there to get the missing range")]

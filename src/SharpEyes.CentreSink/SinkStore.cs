@@ -11,7 +11,9 @@ namespace SharpEyes.CentreSink;
 /// <param name="Duplicates">Events skipped because their sequence was already held.</param>
 /// <param name="Rejected">Events refused because the batch starts after a gap (see <paramref name="Gap"/>).</param>
 /// <param name="Gap">The batch's after_sequence was above the held sequence: nothing was stored.</param>
-public readonly record struct DeliverResult(long Acked, int Stored, int Duplicates, int Rejected, bool Gap);
+/// <param name="LostFrom">When the batch started after a gap the source had pruned (pruned_through): the first sequence
+/// of the range recorded as lost, up to the batch's after_sequence; 0 otherwise.</param>
+public readonly record struct DeliverResult(long Acked, int Stored, int Duplicates, int Rejected, bool Gap, long LostFrom = 0);
 
 /// <summary>
 /// The centre's durable store: one SQLite file holding, per source, the highest contiguous sequence held and the
@@ -27,6 +29,7 @@ public sealed class SinkStore : IDisposable
     private long _duplicates;
     private long _stored;
     private long _rejected;
+    private long _lost;
     private long _calls;
     private bool _disposed;
 
@@ -84,10 +87,15 @@ public sealed class SinkStore : IDisposable
     /// <summary>Calls to <see cref="Apply"/>, invalid ones included.</summary>
     public long Calls => Interlocked.Read(ref _calls);
 
+    /// <summary>Sequences recorded as lost: deleted at the source (pruned_through) before this centre held them.</summary>
+    public long Lost => Interlocked.Read(ref _lost);
+
     /// <summary>
     /// Applies one batch in one transaction and answers the sequence the centre now holds through. A batch whose
     /// after_sequence is above what is held stores nothing (the centre is missing the range in between) and answers
-    /// the held sequence, so the gateway resends from there. Events already held are skipped.
+    /// the held sequence, so the gateway resends from there, unless the source says it deleted that range
+    /// (after_sequence not above pruned_through): then the range is recorded as lost and the batch is stored.
+    /// Events already held are skipped.
     /// </summary>
     /// <exception cref="RpcException">INVALID_ARGUMENT when the sequences are out of order or out of range.</exception>
     public DeliverResult Apply(DeliverRequest request)
@@ -101,7 +109,15 @@ public sealed class SinkStore : IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             using var transaction = _connection.BeginTransaction();
             var held = ReadHeld(request.SourceId, transaction);
-            if (request.AfterSequence > held)
+            var lostFrom = 0L;
+            if (request.AfterSequence > held && request.AfterSequence <= request.PrunedThrough)
+            {
+                // The source deleted what this centre is missing: it can never come. Record the loss and go on.
+                lostFrom = held + 1;
+                Interlocked.Add(ref _lost, request.AfterSequence - held);
+                held = request.AfterSequence;
+            }
+            else if (request.AfterSequence > held)
             {
                 transaction.Commit();
                 Interlocked.Add(ref _receivedEvents, count);
@@ -164,7 +180,7 @@ public sealed class SinkStore : IDisposable
             Interlocked.Add(ref _receivedEvents, count);
             Interlocked.Add(ref _duplicates, duplicates);
             Interlocked.Add(ref _stored, stored);
-            return new DeliverResult(newHeld, stored, duplicates, 0, Gap: false);
+            return new DeliverResult(newHeld, stored, duplicates, 0, Gap: false, lostFrom);
         }
     }
 

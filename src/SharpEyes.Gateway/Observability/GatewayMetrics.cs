@@ -20,7 +20,7 @@ namespace SharpEyes.Gateway.Observability;
 public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
-    private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _storeFailures, _refusals;
+    private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
         _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget;
     private readonly Lock _coverageLock = new();
@@ -49,6 +49,7 @@ public sealed class GatewayMetrics
         _acked = f.CreateGauge("sharpeyes_outbox_acked_sequence", "The endpoint holds every event up to this sequence", "endpoint");
         _delivered = f.CreateCounter("sharpeyes_outbox_delivered_total", "Events the endpoint acknowledged since start", "endpoint");
         _deliveryFailures = f.CreateCounter("sharpeyes_outbox_delivery_failures_total", "Failed delivery attempts since start (each is retried)", "endpoint");
+        _lostToRetention = f.CreateCounter("sharpeyes_outbox_lost_to_retention_total", "Sequences the endpoint lost after retention had deleted them, so they could not be sent again (since start)", "endpoint");
         _circuit = f.CreateGauge("sharpeyes_outbox_circuit_state", "The endpoint's circuit breaker: 0 closed, 1 open, 2 half-open, 3 isolated", "endpoint");
         _connected = f.CreateGauge("sharpeyes_outbox_connected", "1 while the endpoint's transport is connected", "endpoint");
         _backlogExceeded = f.CreateGauge("sharpeyes_outbox_backlog_exceeded", "1 while the endpoint's depth is over the backlog limit", "endpoint");
@@ -84,6 +85,7 @@ public sealed class GatewayMetrics
                 _acked.WithLabels(e.Name).Set(e.AckedSequence);
                 _delivered.WithLabels(e.Name).IncTo(e.DeliveredEvents);
                 _deliveryFailures.WithLabels(e.Name).IncTo(e.FailedAttempts);
+                _lostToRetention.WithLabels(e.Name).IncTo(e.LostToRetention);
                 _circuit.WithLabels(e.Name).Set((int)e.Circuit);
                 _connected.WithLabels(e.Name).Set(e.Connected ? 1 : 0);
                 _backlogExceeded.WithLabels(e.Name).Set(e.Depth > outbox.BacklogLimit ? 1 : 0);

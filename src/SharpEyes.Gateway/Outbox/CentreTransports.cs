@@ -6,8 +6,11 @@ using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Outbox;
 
-/// <summary>One batch for an endpoint: the events in (<see cref="After"/>, <see cref="Through"/>] that pass its region filter.</summary>
-public sealed record OutboxBatch(string SourceId, long After, long Through, IReadOnlyList<FeedEvent> Events);
+/// <summary>
+/// One batch for an endpoint: the events in (<see cref="After"/>, <see cref="Through"/>] that pass its region filter;
+/// <see cref="PrunedThrough"/>: events up to there were deleted by retention and cannot be sent again.
+/// </summary>
+public sealed record OutboxBatch(string SourceId, long After, long Through, IReadOnlyList<FeedEvent> Events, long PrunedThrough = 0);
 
 /// <summary>How a batch reaches an endpoint. Delivery (order, retries, breaker, timeout) is the caller's.</summary>
 public interface ICentreTransport : IAsyncDisposable
@@ -52,7 +55,7 @@ public sealed class GrpcCentreTransport : ICentreTransport
 
     public async Task<long> DeliverAsync(OutboxBatch batch, CancellationToken cancellationToken)
     {
-        var request = new DeliverRequest { SourceId = batch.SourceId, AfterSequence = batch.After, ThroughSequence = batch.Through };
+        var request = new DeliverRequest { SourceId = batch.SourceId, AfterSequence = batch.After, ThroughSequence = batch.Through, PrunedThrough = batch.PrunedThrough };
         request.Events.AddRange(batch.Events);
         var response = await _client.DeliverAsync(request, _headers, cancellationToken: cancellationToken).ConfigureAwait(false);
         return response.AckedSequence;

@@ -33,6 +33,7 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
     private long _delivered;
     private long _batches;
     private long _failures;
+    private long _lostToRetention;
     private long _persistWanted;
     private long _persisted;
     private int _persisting;
@@ -71,6 +72,9 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
     public long Batches => Interlocked.Read(ref _batches);
 
     public long FailedAttempts => Interlocked.Read(ref _failures);
+
+    /// <summary>Sequences the endpoint lost after retention had deleted them (they could not be sent again), since start.</summary>
+    public long LostToRetention => Interlocked.Read(ref _lostToRetention);
 
     public string? LastError => Volatile.Read(ref _lastError);
 
@@ -127,13 +131,24 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
                     LogStartsAfterPruned(_logger, Name, after, _log.PrunedThrough);
                 }
 
-                var batch = new OutboxBatch(_cursors.SourceId, after, through, [.. events]);
+                var batch = new OutboxBatch(_cursors.SourceId, after, through, [.. events], _log.PrunedThrough);
                 var answer = await _pipeline.ExecuteAsync(static async (state, ct) =>
                 {
                     var acked = await state.Transport.DeliverAsync(state.Batch, ct).ConfigureAwait(false);
-                    return acked == state.Batch.After
-                        ? throw new CentreNoProgressException($"the endpoint acknowledged {acked}, the sequence before the batch: nothing was stored")
-                        : acked;
+                    if (acked == state.Batch.After)
+                    {
+                        throw new CentreNoProgressException($"the endpoint acknowledged {acked}, the sequence before the batch: nothing was stored");
+                    }
+
+                    // The batch starts at the oldest event still kept and the endpoint still holds less: what it misses
+                    // was deleted by retention, and resending at once would loop. Retried with backoff, as a failure.
+                    if (acked < state.Batch.After && state.Batch.After <= state.Batch.PrunedThrough)
+                    {
+                        throw new CentreNoProgressException(
+                            $"the endpoint holds only through {acked}, but events up to {state.Batch.PrunedThrough} were deleted by retention and cannot be sent again: it must record them as lost (DeliverRequest.pruned_through) to go on");
+                    }
+
+                    return acked;
                 }, (Transport: _transport, Batch: batch), stop).ConfigureAwait(false);
                 Acknowledge(batch, answer);
             }
@@ -161,6 +176,13 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
         {
             var floor = Math.Max(answer, _log.PrunedThrough);
             LogRewind(_logger, Name, answer, batch.After, floor);
+            if (floor > answer)
+            {
+                // The endpoint lost events the gateway no longer has: say exactly which, once, and count them.
+                Interlocked.Add(ref _lostToRetention, floor - answer);
+                LogLostToRetention(_logger, Name, answer + 1, floor);
+            }
+
             answer = floor;
         }
 
@@ -330,6 +352,9 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: the endpoint acknowledged {Answer}, below the {After} it had acknowledged before (it lost events); resending after {From}")]
     private static partial void LogRewind(ILogger logger, string endpoint, long answer, long after, long from);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox {Endpoint}: the endpoint lost events {From}..{Through}, which retention had already deleted (--feed-retention): they cannot be sent again. It gets everything after them, marked pruned_through={Through} so that it can record the loss")]
+    private static partial void LogLostToRetention(ILogger logger, string endpoint, long from, long through);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: its cursor {Cursor} is behind what retention kept (events up to {Pruned} are deleted); it gets everything still kept")]
     private static partial void LogStartsAfterPruned(ILogger logger, string endpoint, long cursor, long pruned);

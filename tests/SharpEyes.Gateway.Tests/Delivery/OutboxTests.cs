@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -174,6 +176,106 @@ public sealed class OutboxTests
         string[] args = arg.StartsWith("--centre-url", StringComparison.Ordinal) ? [arg] : ["--centre-url=http://127.0.0.1:1", arg];
         var error = await Assert.ThrowsAnyAsync<OptionsValidationException>(() => GatewayHost.StartAsync(demo: false, extraArgs: args));
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_centre_that_lost_events_retention_already_deleted_records_the_loss_and_gets_everything_after_it()
+    {
+        await using var sink = await StartSinkAsync();
+        string[] args = ["--centre-url", sink.Address.ToString(), "--SharpEyes:Outbox:SourceId=lost-test", "--feed-retention", "7.00:00:00",
+            "--SharpEyes:Outbox:PruneInterval=40.00:00:00"];
+        await using var host = await GatewayHost.StartAsync(extraArgs: args);
+        var (endpoint, pruned) = await DeliverThenPruneAsync(host, () => sink.Store.Held("lost-test"));
+
+        // The centre loses its database after the gateway deleted what it had delivered.
+        var port = sink.Port;
+        await sink.DisposeAsync();
+        await using var fresh = await CentreSinkServer.StartAsync(new CentreSinkOptions
+        {
+            Port = port, DatabasePath = Path.Combine(GatewayHost.NewDataDir(), "fresh.db"), ConfigureLogging = l => l.ClearProviders(),
+        });
+        await PublishAlarmsAsync(host, 1, "after-loss");
+        await WaitAsync(host, () => fresh.Store.Held("lost-test") == host.LastSequence, "the fresh centre to hold everything still kept");
+
+        // It records exactly what retention took, gets everything after it once, and the gateway says so too.
+        Assert.Equal(pruned, fresh.Store.Lost);
+        Assert.Equal(Enumerable.Range((int)pruned + 1, (int)(host.LastSequence - pruned)).Select(i => (long)i), fresh.Store.Events("lost-test").Select(e => e.Sequence));
+        Assert.Equal(pruned, endpoint.LostToRetention);
+        Assert.Contains($"the endpoint lost events 1..{pruned}, which retention had already deleted", host.Logs.All, StringComparison.Ordinal);
+        Assert.Equal(pruned, (await MetricsScrape.ReadAsync(host.HttpPort))["sharpeyes_outbox_lost_to_retention_total{endpoint=\"centre\"}"]);
+        Assert.InRange(fresh.Store.Calls, 1, 5); // the lost answer, the batch after the loss, and the new alarm's events
+    }
+
+    [Fact]
+    public async Task A_centre_that_refuses_to_record_a_loss_is_retried_with_backoff_not_in_a_loop()
+    {
+        // A centre written against the contract before pruned_through existed: it keeps asking for what it misses.
+        var centre = new ForgetfulCentre();
+        await using var app = await ForgetfulCentre.StartAsync(centre);
+        string[] args = ["--centre-url", app.Urls.Single(), "--SharpEyes:Outbox:SourceId=refuse-test", "--feed-retention", "7.00:00:00",
+            "--SharpEyes:Outbox:PruneInterval=40.00:00:00"];
+        await using var host = await GatewayHost.StartAsync(extraArgs: args);
+        var (endpoint, pruned) = await DeliverThenPruneAsync(host, () => centre.Held);
+
+        centre.Forget();
+        var callsBefore = centre.Calls;
+        await PublishAlarmsAsync(host, 1, "after-loss");
+        // The refusal of the batch that starts at the oldest kept event is a failed attempt, retried after a backoff
+        // on the gateway's clock (which this test does not move now), not a new batch at once.
+        await Eventually.TrueAsync(() => endpoint.FailedAttempts > 0, "the refusal counted as a failed attempt", TimeSpan.FromSeconds(30));
+        Assert.Contains($"events up to {pruned} were deleted by retention and cannot be sent again", endpoint.LastError, StringComparison.Ordinal);
+        Assert.InRange(centre.Calls - callsBefore, 2, 4); // the batch answered 0, then the one at the oldest kept event (and a retry at most)
+        Assert.Equal(pruned, endpoint.LostToRetention);
+    }
+
+    /// <summary>Publishes, waits until the centre and the gateway agree on everything, then prunes it all but the newest.</summary>
+    private static async Task<(OutboxEndpoint Endpoint, long Pruned)> DeliverThenPruneAsync(GatewayHost host, Func<long> held)
+    {
+        await PublishAlarmsAsync(host, 10);
+        var endpoint = Assert.Single(host.Services.GetRequiredService<OutboxService>().Endpoints);
+        await WaitAsync(host, () => held() == host.LastSequence && endpoint.AckedSequence == host.LastSequence, "the centre caught up");
+        host.Time.Advance(TimeSpan.FromDays(8));
+        await host.Services.GetRequiredService<RetentionPruner>().PruneAsync();
+        var pruned = host.Services.GetRequiredService<SharpEyes.Gateway.Feeds.FeedLog>().PrunedThrough;
+        Assert.True(pruned > 10, $"retention deleted the delivered events (through {pruned})");
+        return (endpoint, pruned);
+    }
+
+    /// <summary>A centre that follows the contract without pruned_through: it answers what it holds, and can forget.</summary>
+    private sealed class ForgetfulCentre : SharpEyes.V1.CentreSink.CentreSinkBase
+    {
+        private long _held;
+        private long _calls;
+
+        public long Held => Interlocked.Read(ref _held);
+
+        public long Calls => Interlocked.Read(ref _calls);
+
+        public void Forget() => Interlocked.Exchange(ref _held, 0);
+
+        public override Task<DeliverResponse> Deliver(DeliverRequest request, ServerCallContext context)
+        {
+            Interlocked.Increment(ref _calls);
+            if (request.AfterSequence <= Held)
+            {
+                Interlocked.Exchange(ref _held, Math.Max(Held, request.ThroughSequence));
+            }
+
+            return Task.FromResult(new DeliverResponse { AckedSequence = Held });
+        }
+
+        public static async Task<Microsoft.AspNetCore.Builder.WebApplication> StartAsync(ForgetfulCentre centre)
+        {
+            var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
+            builder.Services.AddGrpc();
+            builder.Services.AddSingleton(centre);
+            var app = builder.Build();
+            app.MapGrpcService<ForgetfulCentre>();
+            await app.StartAsync();
+            return app;
+        }
     }
 
     private static Task<CentreSinkServer> StartSinkAsync() => CentreSinkServer.StartAsync(new CentreSinkOptions
