@@ -21,7 +21,7 @@ namespace SharpEyes.Gateway.Feeds;
 /// </para>
 /// </summary>
 public sealed partial class FeedsService(
-    FeedLog log, FeedHub hub, ClientRefusals refusals, TimeProvider time, IOptions<GatewayOptions> options, ILogger<FeedsService> logger)
+    FeedLog log, FeedHub hub, Storage.Journal journal, ClientRefusals refusals, TimeProvider time, IOptions<GatewayOptions> options, ILogger<FeedsService> logger)
     : V1.Feeds.FeedsBase
 {
     public const string TooManyKind = "feed-subscribers";
@@ -52,6 +52,15 @@ public sealed partial class FeedsService(
         {
             throw new RpcException(new Status(StatusCode.OutOfRange,
                 $"after_sequence: events up to {pruned} were deleted by retention; resume from {pruned} or 0 (everything still kept)"));
+        }
+
+        // A sequence this gateway never issued: the client saw another store (this one was restored from a backup, or
+        // replaced). Following from there would skip every event numbered up to it.
+        var last = journal.LastSequence;
+        if (request.AfterSequence > last)
+        {
+            throw new RpcException(new Status(StatusCode.OutOfRange,
+                $"after_sequence: {request.AfterSequence} is ahead of this gateway's feed, which ends at {last} (was its store restored from a backup?); resume from {last} or lower"));
         }
 
         if (!hub.TryAddSubscriber(_limits.FeedSubscribers))

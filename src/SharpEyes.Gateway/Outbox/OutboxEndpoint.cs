@@ -34,6 +34,7 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
     private long _batches;
     private long _failures;
     private long _lostToRetention;
+    private bool _warnedAhead;
     private long _persistWanted;
     private long _persisted;
     private int _persisting;
@@ -169,6 +170,14 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
     {
         if (answer > batch.Through)
         {
+            if (answer > _journal.LastSequence && !_warnedAhead)
+            {
+                // It holds sequences this store never issued: the store went back in time (restored from a backup), and
+                // the endpoint will take the new events numbered up to its answer for ones it already holds.
+                _warnedAhead = true;
+                LogAheadOfFeed(_logger, Name, answer, _journal.LastSequence);
+            }
+
             answer = batch.Through; // it holds more than it was sent (from an earlier delivery): resume after this batch
         }
 
@@ -355,6 +364,9 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Outbox {Endpoint}: the endpoint lost events {From}..{Through}, which retention had already deleted (--feed-retention): they cannot be sent again. It gets everything after them, marked pruned_through={Through} so that it can record the loss")]
     private static partial void LogLostToRetention(ILogger logger, string endpoint, long from, long through);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox {Endpoint}: the endpoint holds this source through {Answer}, but this gateway's feed ends at {Last}: was its store restored from a backup? The endpoint will skip new events numbered up to {Answer} as already held; it must forget what it holds above {Last} (docs/operations.md, after a restore)")]
+    private static partial void LogAheadOfFeed(ILogger logger, string endpoint, long answer, long last);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: its cursor {Cursor} is behind what retention kept (events up to {Pruned} are deleted); it gets everything still kept")]
     private static partial void LogStartsAfterPruned(ILogger logger, string endpoint, long cursor, long pruned);

@@ -228,6 +228,26 @@ public sealed class OutboxTests
         Assert.Equal(pruned, endpoint.LostToRetention);
     }
 
+    [Fact]
+    public async Task A_push_centre_holding_sequences_a_restored_gateway_never_issued_is_reported()
+    {
+        var centre = new ForgetfulCentre();
+        await using var app = await ForgetfulCentre.StartAsync(centre);
+        await using var host = await GatewayHost.StartAsync(extraArgs: ["--centre-url", app.Urls.Single(), "--SharpEyes:Outbox:SourceId=restored-test"]);
+        var endpoint = Assert.Single(host.Services.GetRequiredService<OutboxService>().Endpoints);
+        await WaitAsync(host, () => endpoint.AckedSequence == host.LastSequence, "the centre caught up");
+        var last = host.LastSequence;
+
+        centre.HoldThrough(last + 50); // it saw 50 more events from this source before the store was restored
+        await PublishAlarmsAsync(host, 1);
+        await WaitAsync(host, () => endpoint.AckedSequence == host.LastSequence, "the batch acknowledged");
+
+        var line = Assert.Single(host.Logs.All.Split('\n'), l => l.Contains("the endpoint holds this source through", StringComparison.Ordinal));
+        var reported = long.Parse(System.Text.RegularExpressions.Regex.Match(line, @"feed ends at (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(reported, last, host.LastSequence); // the feed's end when the answer came
+        Assert.Contains($"through {last + 50}, but this gateway's feed ends at {reported}: was its store restored from a backup?", line, StringComparison.Ordinal);
+    }
+
     /// <summary>Publishes, waits until the centre and the gateway agree on everything, then prunes it all but the newest.</summary>
     private static async Task<(OutboxEndpoint Endpoint, long Pruned)> DeliverThenPruneAsync(GatewayHost host, Func<long> held)
     {
@@ -252,6 +272,9 @@ public sealed class OutboxTests
         public long Calls => Interlocked.Read(ref _calls);
 
         public void Forget() => Interlocked.Exchange(ref _held, 0);
+
+        /// <summary>As a centre that received sequences from this source before its store went back in time.</summary>
+        public void HoldThrough(long held) => Interlocked.Exchange(ref _held, held);
 
         public override Task<DeliverResponse> Deliver(DeliverRequest request, ServerCallContext context)
         {

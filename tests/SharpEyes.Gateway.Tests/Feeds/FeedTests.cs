@@ -44,6 +44,29 @@ public sealed class FeedTests
     }
 
     [Fact]
+    public async Task A_centre_resuming_after_a_sequence_this_gateway_never_issued_is_told_instead_of_missing_events()
+    {
+        // As after a restore from an older backup: the centre saw sequences the restored store will number again.
+        await using var host = await GatewayHost.StartAsync();
+        var centre = await host.CreateKeyAsync(Role.Centre);
+        var last = host.LastSequence;
+
+        var error = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
+        {
+            using var call = new V1.Feeds.FeedsClient(host.Channel).Subscribe(new SubscribeRequest { AfterSequence = last + 33 }, host.Auth(centre));
+            await call.ResponseStream.MoveNext(TestContext.Current.CancellationToken);
+        });
+
+        Assert.Equal(Grpc.Core.StatusCode.OutOfRange, error.StatusCode);
+        Assert.Equal($"after_sequence: {last + 33} is ahead of this gateway's feed, which ends at {last} (was its store restored from a backup?); resume from {last} or lower", error.Status.Detail);
+        // Resuming from the last sequence itself is the normal case: it waits for the next event.
+        var vendor = await host.CreateKeyAsync(Role.Vendor, "vendor-a");
+        await using var reader = new FeedReader(host, centre, afterSequence: last);
+        await new DeviceRegistry.DeviceRegistryClient(host.Channel).RegisterDeviceAsync(TestDevices.Camera(1), host.Auth(vendor));
+        Assert.Equal(last + 1, (await reader.WaitForAsync(_ => true, "the next event")).Sequence);
+    }
+
+    [Fact]
     public async Task Events_and_sequences_survive_a_restart_and_sequences_are_never_reused()
     {
         var host = await GatewayHost.StartAsync();
