@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Hosting;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.V1;
 
@@ -106,25 +107,30 @@ public sealed class GrpcAuthorizationResultHandler(IOptions<GatewayOptions> opti
 
     public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
-        if (authorizeResult.Succeeded || !GrpcStatusResponse.IsGrpc(context))
+        if (authorizeResult.Succeeded || !(GrpcStatusResponse.IsGrpc(context) || JsonApi.IsTranscoded(context)))
         {
             return _default.HandleAsync(next, context, policy, authorizeResult);
         }
+
+        // The JSON API gets the same refusals, as JSON (JsonApi), with the HTTP status transcoding maps the code to.
+        Func<HttpContext, StatusCode, string, TimeSpan?, Task> answer = JsonApi.IsTranscoded(context)
+            ? (c, code, message, retry) => JsonApi.WriteStatusAsync(c, code, message, retry)
+            : GrpcStatusResponse.WriteAsync;
 
         var method = context.GetEndpoint() is { } e ? AccessEnforcement.OperationOf(e) : context.Request.Path.Value;
         if (authorizeResult.Challenged)
         {
             var failure = context.Items[ApiKeyAuthenticationHandler.FailureItem] as string;
             return failure == ApiKeyAuthenticationHandler.LockedOut
-                ? GrpcStatusResponse.WriteAsync(context, StatusCode.ResourceExhausted,
+                ? answer(context, StatusCode.ResourceExhausted,
                     $"{failure}; try again in at most {_lockout.TotalSeconds:0} s (SharpEyes:Limits:FailedAuthPerAddress)", _lockout)
-                : GrpcStatusResponse.WriteAsync(context, StatusCode.Unauthenticated, failure ?? ApiKeyAuthenticationHandler.Missing);
+                : answer(context, StatusCode.Unauthenticated, failure ?? ApiKeyAuthenticationHandler.Missing, null);
         }
 
         var role = context.Items[ApiKeyAuthenticationHandler.PrincipalItem] is Principal p ? p.Role.ToString() : "unknown";
         var rule = context.GetEndpoint()?.Metadata.GetMetadata<Access>();
         var allowed = rule is null ? "nobody" : string.Join(", ", rule.Roles);
-        return GrpcStatusResponse.WriteAsync(context, StatusCode.PermissionDenied, $"role {role} may not call {method}; allowed: {allowed}");
+        return answer(context, StatusCode.PermissionDenied, $"role {role} may not call {method}; allowed: {allowed}", null);
     }
 }
 
@@ -154,12 +160,35 @@ public sealed class GrpcRequestLimits(IOptions<GatewayOptions> options, ClientRe
             return;
         }
 
+        var rule = endpoint!.Metadata.GetMetadata<Access>();
+        if (JsonApi.IsTranscoded(context))
+        {
+            // A JSON body: its length in bytes against the method's limit, from Content-Length before a byte is read;
+            // a body without one (chunked) is cut off by Kestrel at the same limit while transcoding reads it.
+            var limit = rule is null ? _limits.GrpcMaxRequestBytes : LimitOf(rule.Limit);
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } json)
+            {
+                json.MaxRequestBodySize = limit;
+            }
+
+            if (context.Request.ContentLength > limit && rule is not null)
+            {
+                var text = $"request body of {context.Request.ContentLength:N0} bytes is over the limit of {limit:N0} bytes for {grpc.Method.FullName} ({SettingOf(rule.Limit)})";
+                refusals.Count("grpc-request-too-large", $"{context.Connection.RemoteIpAddress}: {text}");
+                // 413, not the 429 transcoding gives RESOURCE_EXHAUSTED: the same body will never fit, so no retry.
+                await JsonApi.WriteStatusAsync(context, StatusCode.ResourceExhausted, text, httpStatus: StatusCodes.Status413PayloadTooLarge).ConfigureAwait(false);
+                return;
+            }
+
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } body)
         {
             body.MaxRequestBodySize = null;
         }
 
-        var rule = endpoint!.Metadata.GetMetadata<Access>();
         if (rule is not null && grpc.Method.Type is MethodType.Unary or MethodType.ServerStreaming)
         {
             var length = await PeekMessageLengthAsync(context.Request.BodyReader, context.RequestAborted).ConfigureAwait(false);

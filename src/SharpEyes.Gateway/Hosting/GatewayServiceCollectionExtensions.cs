@@ -100,7 +100,7 @@ public static class GatewayServiceCollectionExtensions
         // ClientRefusals instead.
         builder.Logging.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Authorization", LogLevel.Warning);
-        services.AddGrpc();
+        services.AddGrpc().AddSharpEyesJsonApi();
         // Per-message limits for client streams (unary calls are checked on their frame header first, naming the setting).
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
             .Configure<IOptions<GatewayOptions>>((o, g) => o.MaxReceiveMessageSize = g.Value.Limits.GrpcMaxRequestBytes);
@@ -166,10 +166,13 @@ public static class GatewayServiceCollectionExtensions
         return app;
     }
 
-    /// <summary>Serves the endpoints on one listener only, with their rules from <see cref="AccessTable"/>.</summary>
+    /// <summary>
+    /// Serves the endpoints on one listener only, with their rules from <see cref="AccessTable"/>. A gRPC method's
+    /// transcoded JSON route (<see cref="JsonApi"/>) is served on the HTTP listener instead.
+    /// </summary>
     private static TBuilder OnListener<TBuilder>(this TBuilder builder, string listener) where TBuilder : IEndpointConventionBuilder
     {
-        builder.Add(endpoint => endpoint.Metadata.Add(new ListenerMetadata(listener)));
+        builder.Add(endpoint => endpoint.Metadata.Add(new ListenerMetadata(JsonApi.IsTranscoded(endpoint) ? GatewayListeners.Http : listener)));
         return builder.WithAccessTable();
     }
 

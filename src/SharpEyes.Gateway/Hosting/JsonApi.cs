@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Text.Json;
+using Grpc.AspNetCore.Server;
+using Grpc.Core;
+using Microsoft.AspNetCore.Grpc.JsonTranscoding;
+
+namespace SharpEyes.Gateway.Hosting;
+
+/// <summary>
+/// The JSON API: the gRPC services over HTTP/1.1 and JSON on the HTTP listener, by gRPC JSON transcoding
+/// (Microsoft.AspNetCore.Grpc.JsonTranscoding) of the routes the protos declare (<c>option (google.api.http)</c>,
+/// all under <see cref="PathPrefix"/>). A transcoded route is an endpoint of its gRPC method: it shares the method's
+/// row of the access table, its service code (and so the vendor scoping and every error) and its request limit. What
+/// the HTTP pipeline answers itself before the service runs (refused keys, roles, bodies over the limit) is written
+/// here in the shape transcoding gives an error from a service: google.rpc.Status as JSON with the HTTP status
+/// transcoding maps the gRPC code to.
+/// </summary>
+public static class JsonApi
+{
+    /// <summary>Every transcoded route starts with this (docs/http-api.md).</summary>
+    public const string PathPrefix = "/api/v1/";
+
+    /// <summary>Escaping as transcoding's own (quotes and angle brackets as they are: the answer is JSON, not HTML).</summary>
+    private static readonly JsonSerializerOptions ErrorJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>Adds JSON transcoding to the gRPC services.</summary>
+    public static IGrpcServerBuilder AddSharpEyesJsonApi(this IGrpcServerBuilder grpc) => grpc.AddJsonTranscoding();
+
+    /// <summary>Whether an endpoint (while its conventions run) is a transcoded route rather than the gRPC method itself.</summary>
+    public static bool IsTranscoded(EndpointBuilder endpoint) => endpoint.Metadata.Any(m => m is GrpcJsonTranscodingMetadata);
+
+    /// <summary>Whether the request was routed to a transcoded route.</summary>
+    public static bool IsTranscoded(HttpContext context) => context.GetEndpoint()?.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not null;
+
+    /// <summary>
+    /// Answers a refusal as transcoding answers an RpcException: HTTP status from the gRPC code, body
+    /// <c>{"code": 7, "message": "...", "details": []}</c>. 401 carries <c>WWW-Authenticate: Bearer</c>; a retry delay
+    /// becomes <c>Retry-After</c> (whole seconds).
+    /// </summary>
+    public static Task WriteStatusAsync(HttpContext context, StatusCode code, string message, TimeSpan? retryAfter = null, int? httpStatus = null)
+    {
+        var response = context.Response;
+        response.StatusCode = httpStatus ?? HttpStatusOf(code);
+        response.ContentType = "application/json; charset=utf-8";
+        if (code == StatusCode.Unauthenticated)
+        {
+            response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        if (retryAfter is { } delay)
+        {
+            response.Headers.RetryAfter = Math.Ceiling(delay.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        }
+
+        return response.WriteAsync(JsonSerializer.Serialize(new ErrorBody((int)code, message, []), ErrorJson), context.RequestAborted);
+    }
+
+    /// <summary>The HTTP status gRPC JSON transcoding answers for a gRPC status code (the mapping of google.rpc.Code).</summary>
+    public static int HttpStatusOf(StatusCode code) => code switch
+    {
+        StatusCode.OK => StatusCodes.Status200OK,
+        StatusCode.Cancelled => StatusCodes.Status408RequestTimeout,
+        StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.OutOfRange => StatusCodes.Status400BadRequest,
+        StatusCode.DeadlineExceeded => StatusCodes.Status504GatewayTimeout,
+        StatusCode.NotFound => StatusCodes.Status404NotFound,
+        StatusCode.AlreadyExists or StatusCode.Aborted => StatusCodes.Status409Conflict,
+        StatusCode.PermissionDenied => StatusCodes.Status403Forbidden,
+        StatusCode.Unauthenticated => StatusCodes.Status401Unauthorized,
+        StatusCode.ResourceExhausted => StatusCodes.Status429TooManyRequests,
+        StatusCode.Unimplemented => StatusCodes.Status501NotImplemented,
+        StatusCode.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    /// <summary>google.rpc.Status in JSON, as transcoding writes it (lower-case member names).</summary>
+    private sealed record ErrorBody(
+        [property: System.Text.Json.Serialization.JsonPropertyName("code")] int Code,
+        [property: System.Text.Json.Serialization.JsonPropertyName("message")] string Message,
+        [property: System.Text.Json.Serialization.JsonPropertyName("details")] object[] Details);
+}
