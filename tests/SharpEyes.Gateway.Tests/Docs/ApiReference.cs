@@ -1,4 +1,6 @@
 using System.Text;
+using Google.Api;
+using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.V1;
@@ -9,7 +11,8 @@ namespace SharpEyes.Gateway.Tests.Docs;
 /// The gRPC API as protoc parsed it, with the comments of the .proto files, and the reference docs/api.md renders from
 /// it. protoc writes the descriptor set at build time (src/SharpEyes.Contracts/SharpEyes.Contracts.csproj,
 /// <c>--include_source_info</c>); the comments come from its <see cref="SourceCodeInfo"/>: an element's leading
-/// comment and the comment after it on its line. Files are taken in name order, each in declaration order.
+/// comment and the comment after it on its line. Files are taken in name order, each in declaration order. A method's
+/// HTTP route of the JSON API is its <c>google.api.http</c> option (docs/http-api.md).
 /// </summary>
 internal sealed class ApiReference
 {
@@ -51,7 +54,8 @@ internal sealed class ApiReference
             throw new FileNotFoundException($"{path} is missing: building src/SharpEyes.Contracts writes it (target WriteApiDescriptorSet) and the test project copies it", path);
         }
 
-        var set = FileDescriptorSet.Parser.ParseFrom(File.ReadAllBytes(path));
+        // The registry makes the parser read the google.api.http option of each method instead of keeping it as unknown bytes.
+        var set = FileDescriptorSet.Parser.WithExtensionRegistry([AnnotationsExtensions.Http]).ParseFrom(File.ReadAllBytes(path));
         return new ApiReference([.. set.File.OrderBy(f => f.Name, StringComparer.Ordinal).Select(ReadFile)]);
     }
 
@@ -142,12 +146,13 @@ internal sealed class ApiReference
     private void RenderService(StringBuilder text, ProtoFile file, ProtoService service)
     {
         AppendHeading(text, file, service.FullName, service.Comment);
-        text.AppendLine("| method | request | response | kind | who may call it |").AppendLine("|---|---|---|---|---|");
+        text.AppendLine("| method | request | response | kind | who may call it | HTTP (JSON API) |").AppendLine("|---|---|---|---|---|---|");
         foreach (var method in service.Methods)
         {
             text.Append("| [").Append(method.Name).Append("](#").Append(Slug($"{service.Name}.{method.Name}")).Append(") | ")
                 .Append(TypeLink(method.InputType)).Append(" | ").Append(TypeLink(method.OutputType)).Append(" | ")
-                .Append(method.Kind).Append(" | ").Append(Roles(service, method)).AppendLine(" |");
+                .Append(method.Kind).Append(" | ").Append(Roles(service, method)).Append(" | ")
+                .Append(method.Http is { } http ? $"`{http.Verb} {http.Path}`" : "—").AppendLine(" |");
         }
 
         text.AppendLine();
@@ -170,6 +175,12 @@ internal sealed class ApiReference
             }
 
             text.AppendLine(".").AppendLine();
+            if (method.Http is { } route)
+            {
+                text.Append("HTTP: `").Append(route.Verb).Append(' ').Append(route.Path).Append("`, ").Append(route.Carries)
+                    .AppendLine(" ([JSON API](http-api.md)).").AppendLine();
+            }
+
             AppendBlock(text, method.Comment);
         }
     }
@@ -337,7 +348,7 @@ internal sealed class ApiReference
             prefix + s.Name,
             s.Name,
             Comment(FileServices, i),
-            [.. s.Method.Select((m, j) => new ProtoMethod(m.Name, m.InputType.TrimStart('.'), m.OutputType.TrimStart('.'), m.ClientStreaming, m.ServerStreaming, Comment(FileServices, i, ServiceMethods, j)))])).ToList();
+            [.. s.Method.Select((m, j) => new ProtoMethod(m.Name, m.InputType.TrimStart('.'), m.OutputType.TrimStart('.'), m.ClientStreaming, m.ServerStreaming, Comment(FileServices, i, ServiceMethods, j), RouteOf(m)))])).ToList();
 
         var messages = new List<ProtoMessage>();
         var enums = new List<ProtoEnum>();
@@ -422,7 +433,48 @@ internal sealed class ApiReference
 
     public sealed record ProtoService(string FullName, string Name, string Comment, List<ProtoMethod> Methods);
 
-    public sealed record ProtoMethod(string Name, string InputType, string OutputType, bool ClientStreaming, bool ServerStreaming, string Comment)
+    /// <summary>The HTTP route of a method's <c>google.api.http</c> option, or null when it has none (additional bindings are not used).</summary>
+    private static HttpRoute? RouteOf(MethodDescriptorProto method)
+    {
+        if (method.Options?.GetExtension(AnnotationsExtensions.Http) is not { } rule)
+        {
+            return null;
+        }
+
+        var (verb, path) = rule.PatternCase switch
+        {
+            HttpRule.PatternOneofCase.Get => ("GET", rule.Get),
+            HttpRule.PatternOneofCase.Post => ("POST", rule.Post),
+            HttpRule.PatternOneofCase.Put => ("PUT", rule.Put),
+            HttpRule.PatternOneofCase.Patch => ("PATCH", rule.Patch),
+            HttpRule.PatternOneofCase.Delete => ("DELETE", rule.Delete),
+            HttpRule.PatternOneofCase.Custom => (rule.Custom.Kind, rule.Custom.Path),
+            _ => throw new InvalidOperationException($"{method.Name}: google.api.http without a pattern"),
+        };
+        return new HttpRoute(verb, path, rule.Body);
+    }
+
+    /// <summary>A JSON API route: the HTTP verb, the path template (<c>{field}</c> from the request) and the body field ("*" = the whole request).</summary>
+    public sealed record HttpRoute(string Verb, string Path, string Body)
+    {
+        /// <summary>Where the request's fields go, in words.</summary>
+        public string Carries
+        {
+            get
+            {
+                var fromPath = Path.Contains('{', StringComparison.Ordinal);
+                return Body switch
+                {
+                    "*" => fromPath ? "the request as the JSON body, the path's fields from the path" : "the request as the JSON body",
+                    "" when Verb is "GET" or "DELETE" => fromPath ? "the path's fields from the path, any other as a query parameter" : "the request's fields as query parameters",
+                    "" => fromPath ? "no body, the path's fields from the path" : "no body",
+                    _ => $"the request's `{Body}` as the JSON body",
+                };
+            }
+        }
+    }
+
+    public sealed record ProtoMethod(string Name, string InputType, string OutputType, bool ClientStreaming, bool ServerStreaming, string Comment, HttpRoute? Http)
     {
         public string Kind => (ClientStreaming, ServerStreaming) switch
         {
