@@ -52,7 +52,9 @@ public static class JsonApi
             response.Headers.RetryAfter = Math.Ceiling(delay.TotalSeconds).ToString(CultureInfo.InvariantCulture);
         }
 
-        return response.WriteAsync(JsonSerializer.Serialize(new ErrorBody((int)code, message, []), ErrorJson), context.RequestAborted);
+        var body = JsonSerializer.SerializeToUtf8Bytes(new ErrorBody((int)code, message, []), ErrorJson);
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
 
     /// <summary>The HTTP status gRPC JSON transcoding answers for a gRPC status code (the mapping of google.rpc.Code).</summary>
