@@ -129,6 +129,24 @@ internal sealed class ApiReference
         return text.ToString();
     }
 
+    /// <summary>The routes table of docs/http-api.md: every method with a google.api.http route, in the reference's order.</summary>
+    public string RenderHttpRoutes()
+    {
+        var text = new StringBuilder();
+        text.AppendLine("| route | gRPC method | who may call it | the request's fields |").AppendLine("|---|---|---|---|");
+        foreach (var service in _files.SelectMany(f => f.Services))
+        {
+            foreach (var method in service.Methods.Where(m => m.Http is not null))
+            {
+                text.Append("| `").Append(method.Http!.Verb).Append(' ').Append(method.Http.Path).Append("` | [")
+                    .Append(service.Name).Append('.').Append(method.Name).Append("](api.md#").Append(Slug($"{service.Name}.{method.Name}")).Append(") | ")
+                    .Append(Roles(service, method)).Append(" | ").Append(method.Http.Carries).AppendLine(" |");
+            }
+        }
+
+        return text.ToString();
+    }
+
     private void RenderContents(StringBuilder text)
     {
         text.AppendLine("| file | services | messages | enums |").AppendLine("|---|---|---|---|");

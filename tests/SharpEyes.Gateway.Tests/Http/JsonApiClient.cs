@@ -29,7 +29,7 @@ internal sealed class JsonApiClient(int httpPort) : IDisposable
 
         using var response = await _http.SendAsync(request);
         return new Answer(response.StatusCode, await response.Content.ReadAsStringAsync(), response.Content.Headers.ContentType?.MediaType,
-            response.Headers.WwwAuthenticate.ToString());
+            response.Headers.WwwAuthenticate.ToString(), response.Headers.RetryAfter?.Delta);
     }
 
     public Task<Answer> GetAsync(string path, string? key) => SendAsync(HttpMethod.Get, path, key);
@@ -38,8 +38,8 @@ internal sealed class JsonApiClient(int httpPort) : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    /// <summary>One answer: status, body, content type and the WWW-Authenticate header.</summary>
-    public sealed record Answer(HttpStatusCode Status, string Body, string? ContentType, string WwwAuthenticate)
+    /// <summary>One answer: status, body, content type, the WWW-Authenticate header and Retry-After (as a delay).</summary>
+    public sealed record Answer(HttpStatusCode Status, string Body, string? ContentType, string WwwAuthenticate, TimeSpan? RetryAfter)
     {
         /// <summary>The body as a message, by the proto3 JSON mapping (an unknown field fails: the JSON is the contract's).</summary>
         public T As<T>() where T : IMessage<T>, new()

@@ -152,6 +152,23 @@ public sealed class JsonApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Too_many_wrong_keys_from_one_address_are_429_with_Retry_After_even_for_a_right_key()
+    {
+        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: ["--SharpEyes:Limits:FailedAuthPerAddress=3"]);
+        using var api = new JsonApiClient(host.HttpPort);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await api.GetAsync("/api/v1/stats", "se_nobody_wrong")).Status);
+        }
+
+        var locked = await api.GetAsync("/api/v1/stats", host.AdminKey);
+        Assert.Equal(HttpStatusCode.TooManyRequests, locked.Status);
+        Assert.Equal(TimeSpan.FromSeconds(60), locked.RetryAfter);
+        Assert.Equal(((int)StatusCode.ResourceExhausted, "too many failed authentications from this address; try again in at most 60 s (SharpEyes:Limits:FailedAuthPerAddress)"),
+            locked.Error());
+    }
+
+    [Fact]
     public async Task An_operator_lists_the_open_incidents_and_closes_one_and_a_second_close_is_refused()
     {
         await Registry.RegisterDeviceAsync(TestDevices.Alarm(1), _host.Auth(_acme));
