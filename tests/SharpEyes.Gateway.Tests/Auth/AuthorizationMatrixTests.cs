@@ -1,8 +1,13 @@
+using System.Net;
+using System.Text.RegularExpressions;
 using Grpc.Core;
 using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Grpc.JsonTranscoding;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using SharpEyes.Gateway.Auth;
+using SharpEyes.Gateway.Tests.Docs;
+using SharpEyes.Gateway.Tests.Http;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.Gateway.Tests.Interop;
 using SharpEyes.V1;
@@ -13,9 +18,10 @@ namespace SharpEyes.Gateway.Tests.Auth;
 /// Deny-by-default, checked exhaustively: every method of every service the gateway maps is called with each role's
 /// key, a revoked key, a wrong secret and no key, and each outcome is compared with <see cref="AccessTable"/>.
 /// Allowed callers may still get INVALID_ARGUMENT or NOT_FOUND for the empty request; what matters is that only
-/// the table's roles get past UNAUTHENTICATED and PERMISSION_DENIED.
+/// the table's roles get past UNAUTHENTICATED and PERMISSION_DENIED. The JSON API's routes (gRPC JSON transcoding on
+/// the HTTP port) are called the same way and answer to the row of their gRPC method.
 /// </summary>
-public sealed class AuthorizationMatrixTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed partial class AuthorizationMatrixTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private GatewayHost _host = null!;
     private readonly Dictionary<string, string?> _callers = [];
@@ -95,6 +101,75 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output) : IAsyncL
         output.WriteLine($"{calls} calls ({MappedMethods().Count} methods x {_callers.Count} callers)");
         Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
+
+    /// <summary>The JSON API's routes as served: HTTP verb, route pattern, the gRPC method behind each and its body field.</summary>
+    private List<(string Verb, string Pattern, string Operation, string Body)> JsonRoutes() =>
+    [
+        .. _host.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not null)
+            .Select(e => (
+                e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.Single(),
+                e.RoutePattern.RawText!,
+                e.Metadata.GetMetadata<GrpcMethodMetadata>()!.Method.FullName,
+                e.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>()!.HttpRule.Body))
+            .OrderBy(r => r.Item2, StringComparer.Ordinal).ThenBy(r => r.Item1, StringComparer.Ordinal),
+    ];
+
+    [Fact]
+    public void Every_unary_method_has_a_JSON_route_and_every_route_the_protos_declare_is_served()
+    {
+        var reference = ApiReference.Load().Files.SelectMany(f => f.Services.SelectMany(s => s.Methods.Select(m => (Operation: $"/{s.FullName}/{m.Name}", Method: m)))).ToList();
+        var mapped = MappedMethods().Select(m => m.Operation).ToHashSet();
+        var routes = JsonRoutes();
+
+        // Unary: each has one. Streaming: none (Feeds.Subscribe reaches browsers as server-sent events, RegisterDevices needs a stream).
+        var unary = reference.Where(r => mapped.Contains(r.Operation) && r.Method.Kind == "unary").ToList();
+        Assert.All(unary, r => Assert.True(r.Method.Http is not null, $"{r.Operation} has no google.api.http route"));
+        Assert.All(reference.Where(r => r.Method.Kind != "unary"), r => Assert.Null(r.Method.Http));
+
+        // Transcoding keeps the proto's template as the endpoint's route pattern ("{device.device_id}", "{incident_id}:close").
+        var declared = reference.Where(r => r.Method.Http is not null && mapped.Contains(r.Operation))
+            .Select(r => $"{r.Method.Http!.Verb} {r.Method.Http.Path} {r.Operation}").Order(StringComparer.Ordinal);
+        Assert.Equal(declared, routes.Select(r => $"{r.Verb} {r.Pattern} {r.Operation}").Order(StringComparer.Ordinal));
+        Assert.All(routes, r => Assert.StartsWith(SharpEyes.Gateway.Hosting.JsonApi.PathPrefix, r.Pattern, StringComparison.Ordinal));
+        Assert.Equal(routes.Count, routes.Select(r => (r.Verb, r.Pattern)).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Every_JSON_route_answers_each_caller_as_the_access_table_says()
+    {
+        using var api = new JsonApiClient(_host.HttpPort);
+        var failures = new List<string>();
+        var routes = JsonRoutes();
+        foreach (var (verb, pattern, operation, body) in routes)
+        {
+            var rule = AccessTable.Find(operation)!;
+            var path = RouteParameter().Replace(pattern, "x");
+            foreach (var (caller, key) in _callers)
+            {
+                var answer = await api.SendAsync(new HttpMethod(verb), path, key, body.Length > 0 ? "{}" : null);
+                var expected = Expected(rule, caller);
+                var ok = expected switch
+                {
+                    // Let through: whatever the service makes of the placeholder request, but no refusal.
+                    StatusCode.OK => answer.Status is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden),
+                    StatusCode.Unauthenticated => answer.Status == HttpStatusCode.Unauthorized && answer.Error().Code == (int)expected,
+                    _ => answer.Status == HttpStatusCode.Forbidden && answer.Error().Code == (int)expected
+                        && answer.Error().Message.StartsWith($"role {caller} may not call {operation}; allowed: ", StringComparison.OrdinalIgnoreCase),
+                };
+                if (!ok)
+                {
+                    failures.Add($"{verb} {path} ({operation}) as {caller}: {(int)answer.Status} {answer.Body}, expected {(expected == StatusCode.OK ? "to be let through" : expected)}");
+                }
+            }
+        }
+
+        output.WriteLine($"{routes.Count * _callers.Count} calls ({routes.Count} routes x {_callers.Count} callers)");
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    [GeneratedRegex(@"\{[^}]+\}")]
+    private static partial Regex RouteParameter();
 
     [Fact]
     public async Task Refusals_name_the_reason_and_the_allowed_roles()
