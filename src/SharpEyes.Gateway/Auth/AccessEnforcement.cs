@@ -17,7 +17,9 @@ namespace SharpEyes.Gateway.Auth;
 /// <summary>
 /// Puts <see cref="AccessTable"/> onto the endpoints with ASP.NET Core authorization: each mapped endpoint gets the
 /// roles its entry names (or is anonymous), an endpoint without an entry stops the start, and every other request is
-/// refused by the fallback policy. Refusals on the gRPC port are answered as gRPC statuses, before the body is read.
+/// refused by the fallback policy. Refusals on the gRPC port are answered as gRPC statuses, before the body is read; a
+/// gRPC method's JSON route (<see cref="JsonApi"/>) carries the method's metadata, so it gets the same rule, and its
+/// refusals are the same statuses as JSON.
 /// </summary>
 public static class AccessEnforcement
 {
@@ -98,7 +100,8 @@ public static class AccessEnforcement
 
 /// <summary>
 /// Answers a refused gRPC call with its gRPC status and a message that says why (no key, a wrong key, the role, the
-/// failed-attempts limit with a retry delay); other endpoints get the usual 401/403.
+/// failed-attempts limit with a retry delay), a refused JSON API call with the same status and message as JSON; other
+/// endpoints get the usual 401/403.
 /// </summary>
 public sealed class GrpcAuthorizationResultHandler(IOptions<GatewayOptions> options) : IAuthorizationMiddlewareResultHandler
 {
@@ -139,7 +142,8 @@ public sealed class GrpcAuthorizationResultHandler(IOptions<GatewayOptions> opti
 /// limit and its setting, for authorized calls only. For a unary or server-streaming call the gRPC frame header
 /// (5 bytes) gives the message length before the message is read; client streams are bounded per message by the
 /// gRPC service options set to the same limits. Kestrel's own request-body limit (30 MB) is lifted for gRPC calls so
-/// that one limit, this one, applies.
+/// that one limit, this one, applies. A JSON API call answers to its method's limit too, in bytes of JSON: from its
+/// Content-Length before the body is read (413), else by Kestrel's body limit set to it.
 /// </summary>
 public sealed class GrpcRequestLimits(IOptions<GatewayOptions> options, ClientRefusals refusals)
 {
@@ -163,24 +167,8 @@ public sealed class GrpcRequestLimits(IOptions<GatewayOptions> options, ClientRe
         var rule = endpoint!.Metadata.GetMetadata<Access>();
         if (JsonApi.IsTranscoded(context))
         {
-            // A JSON body: its length in bytes against the method's limit, from Content-Length before a byte is read;
-            // a body without one (chunked) is cut off by Kestrel at the same limit while transcoding reads it.
-            var limit = rule is null ? _limits.GrpcMaxRequestBytes : LimitOf(rule.Limit);
-            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } json)
-            {
-                json.MaxRequestBodySize = limit;
-            }
-
-            if (context.Request.ContentLength > limit && rule is not null)
-            {
-                var text = $"request body of {context.Request.ContentLength:N0} bytes is over the limit of {limit:N0} bytes for {grpc.Method.FullName} ({SettingOf(rule.Limit)})";
-                refusals.Count("grpc-request-too-large", $"{context.Connection.RemoteIpAddress}: {text}");
-                // 413, not the 429 transcoding gives RESOURCE_EXHAUSTED: the same body will never fit, so no retry.
-                await JsonApi.WriteStatusAsync(context, StatusCode.ResourceExhausted, text, httpStatus: StatusCodes.Status413PayloadTooLarge).ConfigureAwait(false);
-                return;
-            }
-
-            await next(context).ConfigureAwait(false);
+            var limit = rule?.Limit ?? RequestLimit.Default;
+            await JsonApi.LimitBodyAsync(context, LimitOf(limit), $"{grpc.Method.FullName} ({SettingOf(limit)})", refusals, next).ConfigureAwait(false);
             return;
         }
 

@@ -3,6 +3,8 @@ using System.Text.Json;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Microsoft.AspNetCore.Grpc.JsonTranscoding;
+using Microsoft.AspNetCore.Http.Features;
+using SharpEyes.Gateway.Observability;
 
 namespace SharpEyes.Gateway.Hosting;
 
@@ -31,6 +33,31 @@ public static class JsonApi
 
     /// <summary>Whether the request was routed to a transcoded route.</summary>
     public static bool IsTranscoded(HttpContext context) => context.GetEndpoint()?.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not null;
+
+    /// <summary>
+    /// Holds a JSON body to <paramref name="limit"/> bytes: one whose Content-Length is over it is refused before a
+    /// byte of it is read (413 with RESOURCE_EXHAUSTED, naming <paramref name="what"/>: the method and its setting, and
+    /// counted as grpc-request-too-large); one without a length (chunked) is cut off by Kestrel at the limit while
+    /// transcoding reads it (400). 413, not the 429 transcoding gives RESOURCE_EXHAUSTED: the same body will never
+    /// fit, so it must not be retried.
+    /// </summary>
+    public static async Task LimitBodyAsync(HttpContext context, int limit, string what, ClientRefusals refusals, RequestDelegate next)
+    {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } body)
+        {
+            body.MaxRequestBodySize = limit;
+        }
+
+        if (context.Request.ContentLength is { } length && length > limit)
+        {
+            var text = $"request body of {length:N0} bytes is over the limit of {limit:N0} bytes for {what}";
+            refusals.Count("grpc-request-too-large", $"{context.Connection.RemoteIpAddress}: {text}");
+            await WriteStatusAsync(context, StatusCode.ResourceExhausted, text, httpStatus: StatusCodes.Status413PayloadTooLarge).ConfigureAwait(false);
+            return;
+        }
+
+        await next(context).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Answers a refusal as transcoding answers an RpcException: HTTP status from the gRPC code, body
