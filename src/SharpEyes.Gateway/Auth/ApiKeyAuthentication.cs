@@ -29,6 +29,10 @@ public sealed class ApiKeyAuthenticationHandler(
     /// <summary>Why authentication failed, in words the caller sees; <see cref="LockedOut"/> marks the failed-attempts limit.</summary>
     internal const string Missing = "missing 'authorization: Bearer <api key>' metadata";
     internal const string LockedOut = "too many failed authentications from this address";
+    internal const string Unknown = "unknown or revoked API key";
+
+    /// <summary><see cref="Missing"/> on the HTTP port, where a session cookie also authenticates.</summary>
+    internal const string MissingHttp = "missing 'Authorization: Bearer <api key>' header or session cookie (sign in with POST /api/session)";
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -50,23 +54,43 @@ public sealed class ApiKeyAuthenticationHandler(
             return Fail("authorization must be 'Bearer <api key>'");
         }
 
-        var presented = header[7..].Trim();
-        var principal = keys.Authenticate(presented);
+        var principal = Verify(keys, failures, address, "grpc", header[7..].Trim());
         if (principal is null)
         {
-            failures.Failed(address, "grpc", presented, "unknown or revoked API key");
-            return Fail("unknown or revoked API key");
+            return Fail(Unknown);
         }
 
         Context.Items[PrincipalItem] = principal;
+        var identity = new ClaimsIdentity(ClaimsOf(principal), SchemeName);
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+    }
+
+    /// <summary>
+    /// The check of a presented key, wherever it is presented (this handler; <c>POST /api/session</c>): the key from
+    /// the store, or null after counting the failure against <paramref name="address"/>'s failed-attempts limit (the
+    /// caller checks <see cref="AuthFailureLimiter.IsLockedOut"/> first).
+    /// </summary>
+    internal static Principal? Verify(ApiKeyStore keys, AuthFailureLimiter failures, IPAddress address, string transport, string presented)
+    {
+        var principal = keys.Authenticate(presented);
+        if (principal is null)
+        {
+            failures.Failed(address, transport, presented, Unknown);
+        }
+
+        return principal;
+    }
+
+    /// <summary>The claims of a caller: its role (what [Authorize(Roles)] checks), its key id and, for vendors, the vendor id.</summary>
+    internal static List<Claim> ClaimsOf(Principal principal)
+    {
         List<Claim> claims = [new(ClaimTypes.Role, principal.Role.ToString()), new(KeyIdClaim, principal.KeyId)];
         if (principal.VendorId is not null)
         {
             claims.Add(new Claim(VendorClaim, principal.VendorId));
         }
 
-        var identity = new ClaimsIdentity(claims, SchemeName);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        return claims;
     }
 
     /// <summary>A failed authentication; the reason is kept for the refusal (ASP.NET keeps only successful results).</summary>
@@ -127,3 +151,31 @@ public static class GrpcStatusResponse
         return builder.ToString();
     }
 }
+
+/// <summary>
+/// Refusals on the HTTP port written by the pipeline itself (authentication, authorization, CSRF, sign-in, event
+/// stream starts), in the shape gRPC JSON transcoding gives errors (google.rpc.Status as JSON: code, message, details),
+/// so a client of the JSON API reads one kind of error whoever refused it.
+/// </summary>
+public static class JsonStatusResponse
+{
+    public static async Task WriteAsync(HttpContext context, int httpStatus, StatusCode code, string message, TimeSpan? retryAfter = null)
+    {
+        var response = context.Response;
+        response.StatusCode = httpStatus;
+        response.Headers.CacheControl = "no-store";
+        if (retryAfter is { } delay)
+        {
+            response.Headers.RetryAfter = Math.Ceiling(delay.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        await response.WriteAsJsonAsync(new JsonStatus((int)code, message, []), JsonStatusContext.Default.JsonStatus).ConfigureAwait(false);
+    }
+}
+
+/// <summary>google.rpc.Status as protobuf JSON writes it.</summary>
+internal sealed record JsonStatus(int Code, string Message, string[] Details);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(JsonStatus))]
+internal sealed partial class JsonStatusContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -77,6 +77,9 @@ public sealed class GatewayOptions
     /// <summary>Every bound on what a client may make the gateway hold or do; each refusal is counted in <c>sharpeyes_refusals_total{kind}</c>.</summary>
     public LimitOptions Limits { get; set; } = new();
 
+    /// <summary>Browser sessions (the console's sign-in) and the live event stream <c>/api/events</c>.</summary>
+    public BrowserSessionOptions Sessions { get; set; } = new();
+
     /// <summary>
     /// DORI level at which a range is derived from a lens (focal length, sensor width, pixels) when a camera or a
     /// placement request gives a lens and no HFOV or range: Detection 25 px/m, Observation 62.5, Recognition 125,
