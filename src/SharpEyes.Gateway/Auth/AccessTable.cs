@@ -15,7 +15,8 @@ public enum RequestLimit
 /// <summary>
 /// Who may do one thing the gateway offers: a gRPC method (by its full path), an HTTP endpoint ("GET /path") or an
 /// MQTT operation ("MQTT ..."). <see cref="Roles"/> are the API key roles allowed; <see cref="Anonymous"/> means no
-/// key is needed. <see cref="VendorScope"/> says what a vendor key sees or may change there.
+/// key is needed to call it (with roles as well: the endpoint checks a key it is given itself, as signing in does).
+/// <see cref="VendorScope"/> says what a vendor key sees or may change there.
 /// </summary>
 public sealed record Access(string Operation, IReadOnlyList<Role> Roles, string VendorScope = "", bool Anonymous = false, RequestLimit Limit = RequestLimit.Default)
 {

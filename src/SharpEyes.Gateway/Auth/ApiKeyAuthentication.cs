@@ -1,6 +1,8 @@
 using System.Net;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -43,18 +45,19 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         var address = Context.Connection.RemoteIpAddress ?? IPAddress.None;
-        if (failures.IsLockedOut(address, "grpc"))
+        var transport = GrpcStatusResponse.IsGrpc(Context) ? "grpc" : "http"; // counted as auth-failed-grpc or auth-failed-http
+        if (failures.IsLockedOut(address, transport))
         {
             return Fail(LockedOut);
         }
 
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            failures.Failed(address, "grpc", null, "authorization is not 'Bearer <api key>'");
+            failures.Failed(address, transport, null, "authorization is not 'Bearer <api key>'");
             return Fail("authorization must be 'Bearer <api key>'");
         }
 
-        var principal = Verify(keys, failures, address, "grpc", header[7..].Trim());
+        var principal = Verify(keys, failures, address, transport, header[7..].Trim());
         if (principal is null)
         {
             return Fail(Unknown);
@@ -169,13 +172,24 @@ public static class JsonStatusResponse
             response.Headers.RetryAfter = Math.Ceiling(delay.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        await response.WriteAsJsonAsync(new JsonStatus((int)code, message, []), JsonStatusContext.Default.JsonStatus).ConfigureAwait(false);
+        await response.WriteAsJsonAsync(new JsonStatus((int)code, message, []), Json.JsonStatus).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// JSON options for answers to API clients: web defaults, and text left readable (quotes, &lt;, &gt; and Chinese
+    /// are not escaped as \uXXXX; the answers are application/json, never HTML).
+    /// </summary>
+    public static JsonSerializerOptions Options(JsonIgnoreCondition ignore = JsonIgnoreCondition.Never) => new(JsonSerializerDefaults.Web)
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        DefaultIgnoreCondition = ignore,
+    };
+
+    private static readonly JsonStatusContext Json = new(Options());
 }
 
 /// <summary>google.rpc.Status as protobuf JSON writes it.</summary>
 internal sealed record JsonStatus(int Code, string Message, string[] Details);
 
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
-[System.Text.Json.Serialization.JsonSerializable(typeof(JsonStatus))]
-internal sealed partial class JsonStatusContext : System.Text.Json.Serialization.JsonSerializerContext;
+[JsonSerializable(typeof(JsonStatus))]
+internal sealed partial class JsonStatusContext : JsonSerializerContext;

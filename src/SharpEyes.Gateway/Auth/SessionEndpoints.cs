@@ -29,6 +29,8 @@ public sealed class SessionEndpoints(
 
     private const string BodyShape = "send the key as JSON, Content-Type: application/json, body {\"apiKey\": \"se_...\"}";
 
+    private static readonly SessionJson Json = new(JsonStatusResponse.Options(JsonIgnoreCondition.WhenWritingNull));
+
     private readonly LimitOptions _limits = options.Value.Limits;
     private readonly BrowserSessionOptions _sessions = options.Value.Sessions;
 
@@ -55,7 +57,7 @@ public sealed class SessionEndpoints(
         SignInRequest? body;
         try
         {
-            body = await request.ReadFromJsonAsync(SessionJson.Default.SignInRequest, context.RequestAborted).ConfigureAwait(false);
+            body = await request.ReadFromJsonAsync(Json.SignInRequest, context.RequestAborted).ConfigureAwait(false);
         }
         catch (JsonException)
         {
@@ -138,17 +140,20 @@ public sealed class SessionEndpoints(
             var tokens = antiforgery.GetAndStoreTokens(context);
             answer = answer with
             {
-                SignedInAt = session.SignedInAt.UtcDateTime,
-                ExpiresAt = session.ExpiresAt.UtcDateTime,
-                AbsoluteExpiresAt = session.AbsoluteExpiresAt.UtcDateTime,
+                SignedInAt = Seconds(session.SignedInAt),
+                ExpiresAt = Seconds(session.ExpiresAt),
+                AbsoluteExpiresAt = Seconds(session.AbsoluteExpiresAt),
                 CsrfToken = tokens.RequestToken,
                 CsrfHeader = SessionAuthentication.CsrfHeader,
             };
         }
 
         context.Response.Headers.CacheControl = "no-store";
-        return context.Response.WriteAsJsonAsync(answer, SessionJson.Default.SessionAnswer);
+        return context.Response.WriteAsJsonAsync(answer, Json.SessionAnswer);
     }
+
+    /// <summary>A time to the second, in UTC (the cookie keeps its expiry to the second; the answers do not pretend to more).</summary>
+    private static DateTime Seconds(DateTimeOffset time) => new(time.UtcTicks - (time.UtcTicks % TimeSpan.TicksPerSecond), DateTimeKind.Utc);
 
     private Task RefuseAsync(HttpContext context, int httpStatus, StatusCode code, string message, TimeSpan? retryAfter = null) =>
         JsonStatusResponse.WriteAsync(context, httpStatus, code, message, retryAfter);
@@ -175,7 +180,6 @@ public sealed record SessionAnswer(string KeyId, string Role, string Authenticat
     public string? CsrfHeader { get; init; }
 }
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(SignInRequest))]
 [JsonSerializable(typeof(SessionAnswer))]
 internal sealed partial class SessionJson : JsonSerializerContext;

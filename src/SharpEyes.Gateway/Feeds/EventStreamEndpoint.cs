@@ -43,6 +43,8 @@ public sealed partial class EventStreamEndpoint(
     /// <summary>Longest region prefix accepted (grid codes are 12 to 15 characters).</summary>
     public const int MaxRegionPrefix = 64;
 
+    private static readonly EventStreamJson Json = new(JsonStatusResponse.Options());
+
     private readonly SubscriberSlots _slots = new();
     private readonly LimitOptions _limits = options.Value.Limits;
     private readonly TimeSpan _heartbeat = options.Value.Sessions.EventHeartbeat;
@@ -107,7 +109,7 @@ public sealed partial class EventStreamEndpoint(
         try
         {
             stream.Write(Frame(after, "ready", JsonSerializer.Serialize(
-                new ReadyData(after, follower.LastSequence, prefix, (int)_heartbeat.TotalSeconds), EventStreamJson.Default.ReadyData), retry: true));
+                new ReadyData(after, follower.LastSequence, prefix, (int)_heartbeat.TotalSeconds), Json.ReadyData), retry: true));
             await stream.FlushAsync(stop.Token).ConfigureAwait(false);
             await follower.FollowAsync(after, prefix, stream, stop.Token).ConfigureAwait(false);
         }
@@ -232,7 +234,7 @@ public sealed partial class EventStreamEndpoint(
 
         /// <summary>The last event of a stream; what is written after it is the response's end (Kestrel flushes it).</summary>
         public void WriteEnd(StatusCode code, string message, bool reconnect) =>
-            Write(Frame(null, "end", JsonSerializer.Serialize(new EndData((int)code, message, reconnect), EventStreamJson.Default.EndData)));
+            Write(Frame(null, "end", JsonSerializer.Serialize(new EndData((int)code, message, reconnect), Json.EndData)));
 
         public void Write(string frame) => Encoding.UTF8.GetBytes(frame.AsSpan(), _body);
 
@@ -250,7 +252,6 @@ internal sealed record ReadyData(long After, long LastSequence, string RegionPre
 /// <summary>The data of <c>event: end</c>: a gRPC status code and message (as JSON API errors are), and whether reconnecting resumes.</summary>
 internal sealed record EndData(int Code, string Message, bool Reconnect);
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(ReadyData))]
 [JsonSerializable(typeof(EndData))]
 internal sealed partial class EventStreamJson : JsonSerializerContext;
