@@ -5,11 +5,9 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
-using Microsoft.AspNetCore.DataProtection.Repositories;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Observability;
-using SharpEyes.Gateway.Storage;
 
 namespace SharpEyes.Gateway.Auth;
 
@@ -23,7 +21,7 @@ namespace SharpEyes.Gateway.Auth;
 /// Authorization header is present (and for every gRPC call), else the cookie. State-changing requests authenticated by
 /// the cookie must carry an antiforgery token (<see cref="UseSharpEyesCsrfProtection"/>).
 /// </summary>
-public static partial class SessionAuthentication
+public static class SessionAuthentication
 {
     /// <summary>The scheme endpoints name: a Bearer key, else the session cookie.</summary>
     public const string Scheme = "SharpEyes";
@@ -72,20 +70,10 @@ public static partial class SessionAuthentication
         services.AddSingleton<SessionEndpoints>();
 
         // Keys of the cookies' encryption, in the data directory so that a restart (or an upgrade that moves the binary:
-        // the application name is fixed) keeps sessions. FileSystemXmlRepository writes each key through a 0600 temporary
-        // file; the directory is created 0700 here first.
+        // the application name is fixed) keeps sessions.
         services.AddDataProtection().SetApplicationName("SharpEyes");
         services.AddOptions<KeyManagementOptions>().Configure<IOptions<GatewayOptions>, ILoggerFactory>((o, g, loggers) =>
-        {
-            var directory = Path.Combine(Path.GetFullPath(g.Value.DataDir), KeysDirectory);
-            PrivateFiles.CreateDirectory(directory);
-            if (PrivateFiles.Tighten(directory) is (var was, var now))
-            {
-                LogTightened(loggers.CreateLogger(typeof(SessionAuthentication).FullName!), directory, PrivateFiles.Octal(was), PrivateFiles.Octal(now));
-            }
-
-            o.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(directory), loggers);
-        });
+            o.XmlRepository = new SessionKeyRing(Path.Combine(Path.GetFullPath(g.Value.DataDir), KeysDirectory), loggers));
 
         services.AddAntiforgery(o =>
         {
@@ -155,9 +143,6 @@ public static partial class SessionAuthentication
 
     /// <summary>The session of a request authenticated by the cookie, or null (a Bearer key, or none).</summary>
     internal static Session? Of(HttpContext context) => context.Items[SessionItem] as Session;
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Path} was readable by others (mode {Was}); tightened to {Now}")]
-    private static partial void LogTightened(ILogger logger, string path, string was, string now);
 
     /// <summary>
     /// Checks every request that comes with the session cookie: its key must still be active with the same role (the
