@@ -31,8 +31,12 @@ public static class AccessEnforcement
             return grpc.Method.FullName;
         }
 
-        return endpoint is RouteEndpoint route ? "GET /" + route.RoutePattern.RawText?.TrimStart('/') : null;
+        return endpoint is RouteEndpoint route ? HttpOperation(endpoint.Metadata.GetMetadata<HttpMethodMetadata>(), route.RoutePattern.RawText) : null;
     }
+
+    /// <summary>"METHOD /path" of an HTTP endpoint; GET when it answers every method (/healthz, /metrics).</summary>
+    private static string HttpOperation(HttpMethodMetadata? methods, string? pattern) =>
+        (methods?.HttpMethods.FirstOrDefault() ?? "GET") + " /" + pattern?.TrimStart('/');
 
     /// <summary>Adds each endpoint's rule from the table as authorization metadata (conventions run when endpoints are built).</summary>
     public static TBuilder WithAccessTable<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
@@ -40,7 +44,7 @@ public static class AccessEnforcement
         builder.Add(endpoint =>
         {
             var operation = endpoint.Metadata.OfType<GrpcMethodMetadata>().FirstOrDefault()?.Method.FullName
-                ?? (endpoint is RouteEndpointBuilder route ? "GET /" + route.RoutePattern.RawText?.TrimStart('/') : null);
+                ?? (endpoint is RouteEndpointBuilder route ? HttpOperation(endpoint.Metadata.OfType<HttpMethodMetadata>().LastOrDefault(), route.RoutePattern.RawText) : null);
             if (operation is null || IsUnimplementedFallback(endpoint.DisplayName))
             {
                 return; // grpc-dotnet's answer UNIMPLEMENTED for unknown methods: the fallback policy asks for a valid key
@@ -55,7 +59,7 @@ public static class AccessEnforcement
             endpoint.Metadata.Add(rule);
             endpoint.Metadata.Add(rule.Anonymous
                 ? new AllowAnonymousAttribute()
-                : new AuthorizeAttribute { Roles = string.Join(',', rule.Roles), AuthenticationSchemes = ApiKeyAuthenticationHandler.SchemeName });
+                : new AuthorizeAttribute { Roles = string.Join(',', rule.Roles), AuthenticationSchemes = SessionAuthentication.Scheme });
         });
         return builder;
     }
@@ -77,12 +81,13 @@ public static class AccessEnforcement
 
     public static IServiceCollection AddSharpEyesAuthorization(this IServiceCollection services)
     {
-        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+        // A Bearer key, or on the HTTP port a session cookie (SessionAuthentication chooses per request).
+        services.AddAuthentication(SessionAuthentication.Scheme)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorization(o =>
         {
             // Deny by default: an endpoint that carries no rule (none should exist: the start checks) is refused to everyone.
-            o.FallbackPolicy = new AuthorizationPolicyBuilder(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser()
+            o.FallbackPolicy = new AuthorizationPolicyBuilder(SessionAuthentication.Scheme).RequireAuthenticatedUser()
                 .RequireAssertion(c => c.Resource is HttpContext http && IsUnimplementedFallback(http.GetEndpoint()?.DisplayName))
                 .Build();
         });
@@ -99,9 +104,9 @@ public static class AccessEnforcement
 }
 
 /// <summary>
-/// Answers a refused gRPC call with its gRPC status and a message that says why (no key, a wrong key, the role, the
-/// failed-attempts limit with a retry delay), a refused JSON API call with the same status and message as JSON; other
-/// endpoints get the usual 401/403.
+/// Answers a refused call with a message that says why (no key, a wrong key or an ended session, the role, the
+/// failed-attempts limit with a retry delay): a gRPC call with its gRPC status, an HTTP request with 401, 403 or 429
+/// and the same message as JSON (<see cref="JsonStatusResponse"/>).
 /// </summary>
 public sealed class GrpcAuthorizationResultHandler(IOptions<GatewayOptions> options) : IAuthorizationMiddlewareResultHandler
 {
@@ -110,30 +115,36 @@ public sealed class GrpcAuthorizationResultHandler(IOptions<GatewayOptions> opti
 
     public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
-        if (authorizeResult.Succeeded || !(GrpcStatusResponse.IsGrpc(context) || JsonApi.IsTranscoded(context)))
+        if (authorizeResult.Succeeded)
         {
             return _default.HandleAsync(next, context, policy, authorizeResult);
         }
 
-        // The JSON API gets the same refusals, as JSON (JsonApi), with the HTTP status transcoding maps the code to.
-        Func<HttpContext, StatusCode, string, TimeSpan?, Task> answer = JsonApi.IsTranscoded(context)
-            ? (c, code, message, retry) => JsonApi.WriteStatusAsync(c, code, message, retry)
-            : GrpcStatusResponse.WriteAsync;
-
+        var grpc = GrpcStatusResponse.IsGrpc(context);
         var method = context.GetEndpoint() is { } e ? AccessEnforcement.OperationOf(e) : context.Request.Path.Value;
         if (authorizeResult.Challenged)
         {
             var failure = context.Items[ApiKeyAuthenticationHandler.FailureItem] as string;
-            return failure == ApiKeyAuthenticationHandler.LockedOut
-                ? answer(context, StatusCode.ResourceExhausted,
-                    $"{failure}; try again in at most {_lockout.TotalSeconds:0} s (SharpEyes:Limits:FailedAuthPerAddress)", _lockout)
-                : answer(context, StatusCode.Unauthenticated, failure ?? ApiKeyAuthenticationHandler.Missing, null);
+            if (failure == ApiKeyAuthenticationHandler.LockedOut)
+            {
+                var text = $"{failure}; try again in at most {_lockout.TotalSeconds:0} s (SharpEyes:Limits:FailedAuthPerAddress)";
+                return grpc
+                    ? GrpcStatusResponse.WriteAsync(context, StatusCode.ResourceExhausted, text, _lockout)
+                    : JsonStatusResponse.WriteAsync(context, StatusCodes.Status429TooManyRequests, StatusCode.ResourceExhausted, text, _lockout);
+            }
+
+            return grpc
+                ? GrpcStatusResponse.WriteAsync(context, StatusCode.Unauthenticated, failure ?? ApiKeyAuthenticationHandler.Missing)
+                : JsonStatusResponse.WriteAsync(context, StatusCodes.Status401Unauthorized, StatusCode.Unauthenticated, failure ?? SessionAuthentication.MissingOrEnded(context));
         }
 
         var role = context.Items[ApiKeyAuthenticationHandler.PrincipalItem] is Principal p ? p.Role.ToString() : "unknown";
         var rule = context.GetEndpoint()?.Metadata.GetMetadata<Access>();
         var allowed = rule is null ? "nobody" : string.Join(", ", rule.Roles);
-        return answer(context, StatusCode.PermissionDenied, $"role {role} may not call {method}; allowed: {allowed}", null);
+        var denied = $"role {role} may not call {method}; allowed: {allowed}";
+        return grpc
+            ? GrpcStatusResponse.WriteAsync(context, StatusCode.PermissionDenied, denied)
+            : JsonStatusResponse.WriteAsync(context, StatusCodes.Status403Forbidden, StatusCode.PermissionDenied, denied);
     }
 }
 

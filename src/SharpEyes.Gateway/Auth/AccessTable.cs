@@ -15,7 +15,8 @@ public enum RequestLimit
 /// <summary>
 /// Who may do one thing the gateway offers: a gRPC method (by its full path), an HTTP endpoint ("GET /path") or an
 /// MQTT operation ("MQTT ..."). <see cref="Roles"/> are the API key roles allowed; <see cref="Anonymous"/> means no
-/// key is needed. <see cref="VendorScope"/> says what a vendor key sees or may change there.
+/// key is needed to call it (with roles as well: the endpoint checks a key it is given itself, as signing in does).
+/// <see cref="VendorScope"/> says what a vendor key sees or may change there.
 /// </summary>
 public sealed record Access(string Operation, IReadOnlyList<Role> Roles, string VendorScope = "", bool Anonymous = false, RequestLimit Limit = RequestLimit.Default)
 {
@@ -35,6 +36,7 @@ public static class AccessTable
     private const string Own = "its own devices only; another vendor's device is answered as not registered";
     private const string Taken = "its own devices only; an id another vendor registered is refused (the one answer that tells an id is taken)";
 
+    public const string SignIn = "POST /api/session";
     public const string MqttConnect = "MQTT CONNECT";
     public const string MqttPublishAlarm = "MQTT PUBLISH sharpeyes/v1/alarms/{device_id}";
     public const string MqttSubscribeDeadLetters = "MQTT SUBSCRIBE sharpeyes/v1/deadletter/{vendor_id}";
@@ -93,6 +95,13 @@ public static class AccessTable
         new("GET /healthz", [], Anonymous: true),
         new("GET /metrics", [], Anonymous: true),
 
+        // The console's sign-in and live connection (docs/console-api.md). Signing in needs no key in a header: the key
+        // comes in the body, and only the roles listed here get a session; the others are refused 403.
+        new(SignIn, [A, O, P], "signs in with the key in the body: a vendor or centre key is refused (403)", Anonymous: true),
+        new("GET /api/session", [A, O, P]),
+        new("DELETE /api/session", [A, O, P]),
+        new("GET /api/events", [A, O, P]),
+
         new(MqttConnect, [V], "username = its vendor id; a client id another vendor's session holds is refused"),
         new(MqttPublishAlarm, [V], "alarms of its own devices; others are dead-lettered unknown-device"),
         new(MqttSubscribeDeadLetters, [V], "its own vendor id only, no wildcards"),
@@ -117,7 +126,7 @@ public static class AccessTable
             text.Append("| `").Append(rule.Operation).Append("` |");
             foreach (var role in roles)
             {
-                text.Append(rule.Anonymous || rule.Allows(role) ? " ✓ |" : " — |");
+                text.Append((rule.Anonymous && rule.Roles.Count == 0) || rule.Allows(role) ? " ✓ |" : " — |");
             }
 
             text.Append(rule.Anonymous ? " ✓ |" : " — |");

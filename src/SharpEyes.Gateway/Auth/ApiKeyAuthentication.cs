@@ -1,6 +1,8 @@
 using System.Net;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -29,6 +31,10 @@ public sealed class ApiKeyAuthenticationHandler(
     /// <summary>Why authentication failed, in words the caller sees; <see cref="LockedOut"/> marks the failed-attempts limit.</summary>
     internal const string Missing = "missing 'authorization: Bearer <api key>' metadata";
     internal const string LockedOut = "too many failed authentications from this address";
+    internal const string Unknown = "unknown or revoked API key";
+
+    /// <summary><see cref="Missing"/> on the HTTP port, where a session cookie also authenticates.</summary>
+    internal const string MissingHttp = "missing 'Authorization: Bearer <api key>' header or session cookie (sign in with POST /api/session)";
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -39,34 +45,55 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         var address = Context.Connection.RemoteIpAddress ?? IPAddress.None;
-        if (failures.IsLockedOut(address, "grpc"))
+        var transport = GrpcStatusResponse.IsGrpc(Context) ? "grpc" : "http"; // counted as auth-failed-grpc or auth-failed-http
+        if (failures.IsLockedOut(address, transport))
         {
             return Fail(LockedOut);
         }
 
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            failures.Failed(address, "grpc", null, "authorization is not 'Bearer <api key>'");
+            failures.Failed(address, transport, null, "authorization is not 'Bearer <api key>'");
             return Fail("authorization must be 'Bearer <api key>'");
         }
 
-        var presented = header[7..].Trim();
-        var principal = keys.Authenticate(presented);
+        var principal = Verify(keys, failures, address, transport, header[7..].Trim());
         if (principal is null)
         {
-            failures.Failed(address, "grpc", presented, "unknown or revoked API key");
-            return Fail("unknown or revoked API key");
+            return Fail(Unknown);
         }
 
         Context.Items[PrincipalItem] = principal;
+        var identity = new ClaimsIdentity(ClaimsOf(principal), SchemeName);
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+    }
+
+    /// <summary>
+    /// The check of a presented key, wherever it is presented (this handler; <c>POST /api/session</c>): the key from
+    /// the store, or null after counting the failure against <paramref name="address"/>'s failed-attempts limit (the
+    /// caller checks <see cref="AuthFailureLimiter.IsLockedOut"/> first).
+    /// </summary>
+    internal static Principal? Verify(ApiKeyStore keys, AuthFailureLimiter failures, IPAddress address, string transport, string presented)
+    {
+        var principal = keys.Authenticate(presented);
+        if (principal is null)
+        {
+            failures.Failed(address, transport, presented, Unknown);
+        }
+
+        return principal;
+    }
+
+    /// <summary>The claims of a caller: its role (what [Authorize(Roles)] checks), its key id and, for vendors, the vendor id.</summary>
+    internal static List<Claim> ClaimsOf(Principal principal)
+    {
         List<Claim> claims = [new(ClaimTypes.Role, principal.Role.ToString()), new(KeyIdClaim, principal.KeyId)];
         if (principal.VendorId is not null)
         {
             claims.Add(new Claim(VendorClaim, principal.VendorId));
         }
 
-        var identity = new ClaimsIdentity(claims, SchemeName);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        return claims;
     }
 
     /// <summary>A failed authentication; the reason is kept for the refusal (ASP.NET keeps only successful results).</summary>
@@ -127,3 +154,54 @@ public static class GrpcStatusResponse
         return builder.ToString();
     }
 }
+
+/// <summary>
+/// Refusals on the HTTP port written by the pipeline itself (authentication, authorization, CSRF, sign-in, event
+/// stream starts), in the shape gRPC JSON transcoding gives errors (google.rpc.Status as JSON: code, message, details),
+/// so a client of the JSON API reads one kind of error whoever refused it.
+/// </summary>
+public static class JsonStatusResponse
+{
+    /// <summary>
+    /// Writes the refusal with a Content-Length; 401 carries <c>WWW-Authenticate: Bearer</c>, a retry delay becomes
+    /// <c>Retry-After</c> (whole seconds). The JSON API's own refusals (<see cref="Hosting.JsonApi"/>) come here too.
+    /// </summary>
+    public static async Task WriteAsync(HttpContext context, int httpStatus, StatusCode code, string message, TimeSpan? retryAfter = null)
+    {
+        var response = context.Response;
+        response.StatusCode = httpStatus;
+        response.ContentType = "application/json; charset=utf-8";
+        response.Headers.CacheControl = "no-store";
+        if (code == StatusCode.Unauthenticated)
+        {
+            response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        if (retryAfter is { } delay)
+        {
+            response.Headers.RetryAfter = Math.Ceiling(delay.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        var body = JsonSerializer.SerializeToUtf8Bytes(new JsonStatus((int)code, message, []), Json.JsonStatus);
+        response.ContentLength = body.Length;
+        await response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// JSON options for answers to API clients: web defaults, and text left readable (quotes, &lt;, &gt; and Chinese
+    /// are not escaped as \uXXXX; the answers are application/json, never HTML).
+    /// </summary>
+    public static JsonSerializerOptions Options(JsonIgnoreCondition ignore = JsonIgnoreCondition.Never) => new(JsonSerializerDefaults.Web)
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        DefaultIgnoreCondition = ignore,
+    };
+
+    private static readonly JsonStatusContext Json = new(Options());
+}
+
+/// <summary>google.rpc.Status as protobuf JSON writes it.</summary>
+internal sealed record JsonStatus(int Code, string Message, string[] Details);
+
+[JsonSerializable(typeof(JsonStatus))]
+internal sealed partial class JsonStatusContext : JsonSerializerContext;

@@ -62,6 +62,10 @@ public sealed partial class ApiKeyStore : IJournalParticipant
             : null;
     }
 
+    /// <summary>The key with this id while it is not revoked (a session's key, checked on each of its requests), else null.</summary>
+    public Principal? Active(string keyId) =>
+        _byId.TryGetValue(keyId, out var record) && !record.Revoked ? new Principal(record.KeyId, record.Role, record.VendorId) : null;
+
     /// <summary>Creates a key; returns its info and the key itself, which is never stored or shown again.</summary>
     public async Task<(ApiKeyInfo Info, string Key)> CreateAsync(Role role, string? vendorId, string description, string? presetKey = null)
     {

@@ -14,7 +14,7 @@ public sealed class GatewayOptions
     /// <summary>TCP port of the embedded MQTT broker (MQTT 3.1.1 and 5, without TLS). 0: any free port.</summary>
     [Range(0, 65535)] public int MqttPort { get; set; } = 1883;
 
-    /// <summary>TCP port of <c>/healthz</c> and <c>/metrics</c> (Prometheus), HTTP/1.1 without TLS. 0: any free port.</summary>
+    /// <summary>TCP port of <c>/healthz</c>, <c>/metrics</c> (Prometheus) and the console's <c>/api/</c> endpoints, HTTP/1.1 without TLS. 0: any free port.</summary>
     [Range(0, 65535)] public int HttpPort { get; set; } = 8080;
 
     /// <summary>
@@ -76,6 +76,9 @@ public sealed class GatewayOptions
 
     /// <summary>Every bound on what a client may make the gateway hold or do; each refusal is counted in <c>sharpeyes_refusals_total{kind}</c>.</summary>
     public LimitOptions Limits { get; set; } = new();
+
+    /// <summary>Browser sessions (the console's sign-in) and the live event stream <c>/api/events</c>.</summary>
+    public BrowserSessionOptions Sessions { get; set; } = new();
 
     /// <summary>
     /// DORI level at which a range is derived from a lens (focal length, sensor width, pixels) when a camera or a

@@ -72,9 +72,17 @@ public sealed class LimitOptions
     [Range(1, 100_000)] public int FeedSubscribers { get; set; } = 64;
 
     /// <summary>
-    /// Events that may commit while a feed subscriber takes no data (its transport full, its client not reading); one
+    /// Event streams (<c>GET /api/events</c>, the console's live connection) open at once; one more is answered 429
+    /// (refusal kind event-streams). Counted apart from <see cref="FeedSubscribers"/>, so browsers cannot take the
+    /// centre's places. A browser holds one HTTP/1.1 connection per open console tab.
+    /// </summary>
+    [Range(1, 100_000)] public int EventStreams { get; set; } = 256;
+
+    /// <summary>
+    /// Events that may commit while a feed subscriber or event stream takes no data (its transport full, its client not reading); one
     /// more ends it with RESOURCE_EXHAUSTED naming the sequence to resubscribe after (refusal kind
-    /// feed-subscriber-behind). Keep it above the largest burst (a bulk registration commits 2,000 devices at a time).
+    /// feed-subscriber-behind; an event stream gets <c>event: end</c> and resumes from its Last-Event-ID, kind
+    /// event-stream-behind). Keep it above the largest burst (a bulk registration commits 2,000 devices at a time).
     /// Subscribers read the shared ring and the store at their own pace, so this bounds how long a stalled one holds its
     /// stream, not memory: what one holds is at most a page of events and the transport's buffers (~200 KB).
     /// </summary>
@@ -82,7 +90,8 @@ public sealed class LimitOptions
 
     /// <summary>
     /// A subscriber ended for falling behind still has to read what was already sent before it can see the status;
-    /// if it reads nothing for this long, its stream is reset (HTTP/2 ENHANCE_YOUR_CALM, RESOURCE_EXHAUSTED to gRPC clients).
+    /// if it reads nothing for this long, its stream is reset (HTTP/2 ENHANCE_YOUR_CALM, RESOURCE_EXHAUSTED to gRPC clients;
+    /// an event stream's connection is closed).
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")] public TimeSpan FeedSubscriberDrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

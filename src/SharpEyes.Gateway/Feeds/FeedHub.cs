@@ -13,7 +13,7 @@ public sealed class FeedHub
     private readonly FeedEvent?[] _ring;
     private long _last;
     private TaskCompletionSource _signal = NewSignal();
-    private int _subscribers;
+    private readonly SubscriberSlots _subscribers = new();
 
     public FeedHub(int capacity = 1 << 16) => _ring = new FeedEvent?[capacity];
 
@@ -45,7 +45,7 @@ public sealed class FeedHub
     }
 
     /// <summary>Feeds.Subscribe streams open now.</summary>
-    public int Subscribers => Volatile.Read(ref _subscribers);
+    public int Subscribers => _subscribers.Open;
 
     /// <summary>The last committed sequence, and a task that completes when more events commit.</summary>
     public (long Last, Task Newer) Head()
@@ -57,24 +57,9 @@ public sealed class FeedHub
     }
 
     /// <summary>Counts one more open subscription unless <paramref name="limit"/> are open already.</summary>
-    internal bool TryAddSubscriber(int limit)
-    {
-        var open = Volatile.Read(ref _subscribers);
-        while (open < limit)
-        {
-            var seen = Interlocked.CompareExchange(ref _subscribers, open + 1, open);
-            if (seen == open)
-            {
-                return true;
-            }
+    internal bool TryAddSubscriber(int limit) => _subscribers.TryTake(limit);
 
-            open = seen;
-        }
-
-        return false;
-    }
-
-    internal void RemoveSubscriber() => Interlocked.Decrement(ref _subscribers);
+    internal void RemoveSubscriber() => _subscribers.Release();
 
     /// <summary>
     /// Events after <paramref name="afterSequence"/> (up to <paramref name="max"/>) when all of them are still in memory;

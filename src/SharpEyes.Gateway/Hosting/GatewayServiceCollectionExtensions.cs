@@ -38,6 +38,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<FeedHub>();
         services.AddSingleton<Journal>();
         services.AddJournalParticipant<FeedLog>();
+        services.AddSingleton<FeedFollower>();
         services.AddJournalParticipant<OutboxCursors>();
         services.AddJournalParticipant<ApiKeyStore>();
         services.AddJournalParticipant<GeographyState>();
@@ -95,6 +96,8 @@ public static class GatewayServiceCollectionExtensions
 
         // Authentication and authorization run in the HTTP pipeline, before a request body is read (AccessEnforcement).
         services.AddSharpEyesAuthorization();
+        services.AddSharpEyesSessions(); // the HTTP port's session cookie, its CSRF protection and the event stream
+        services.AddSingleton<EventStreamEndpoint>();
         // ASP.NET Core logs every failed authentication and authorization at Information, two lines a request: a caller
         // could make the gateway log as fast as it can send. Refusals are counted and logged once per interval by
         // ClientRefusals instead.
@@ -141,6 +144,7 @@ public static class GatewayServiceCollectionExtensions
         });
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseSharpEyesCsrfProtection();
         var limits = app.Services.GetRequiredService<GrpcRequestLimits>();
         app.Use(limits.InvokeAsync);
         app.MapGrpcService<DeviceRegistryService>().OnListener(GatewayListeners.Grpc);
@@ -154,6 +158,8 @@ public static class GatewayServiceCollectionExtensions
         app.MapGrpcReflectionService().OnListener(GatewayListeners.Grpc);
         app.MapHealthChecks("/healthz", HealthText.Options).OnListener(GatewayListeners.Http);
         app.MapMetrics("/metrics", app.Services.GetRequiredService<GatewayMetrics>().Registry).OnListener(GatewayListeners.Http);
+        app.MapSharpEyesSessions();
+        app.MapSharpEyesEventStream();
         AccessEnforcement.CheckEveryEndpointHasARule(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -170,7 +176,7 @@ public static class GatewayServiceCollectionExtensions
     /// Serves the endpoints on one listener only, with their rules from <see cref="AccessTable"/>. A gRPC method's
     /// transcoded JSON route (<see cref="JsonApi"/>) is served on the HTTP listener instead.
     /// </summary>
-    private static TBuilder OnListener<TBuilder>(this TBuilder builder, string listener) where TBuilder : IEndpointConventionBuilder
+    internal static TBuilder OnListener<TBuilder>(this TBuilder builder, string listener) where TBuilder : IEndpointConventionBuilder
     {
         builder.Add(endpoint => endpoint.Metadata.Add(new ListenerMetadata(JsonApi.IsTranscoded(endpoint) ? GatewayListeners.Http : listener)));
         return builder.WithAccessTable();
@@ -287,7 +293,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         foreach (var (section, value) in new (string, object)[]
         {
             ("Alarms", o.Alarms), ("Incidents", o.Incidents), ("Liveness", o.Liveness), ("Coverage", o.Coverage), ("Streams", o.Streams),
-            ("Outbox", o.Outbox), ("Limits", o.Limits),
+            ("Outbox", o.Outbox), ("Limits", o.Limits), ("Sessions", o.Sessions),
         }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))
         {
             var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();

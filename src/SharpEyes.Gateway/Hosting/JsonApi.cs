@@ -23,7 +23,6 @@ public static class JsonApi
     public const string PathPrefix = "/api/v1/";
 
     /// <summary>Escaping as transcoding's own (quotes and angle brackets as they are: the answer is JSON, not HTML).</summary>
-    private static readonly JsonSerializerOptions ErrorJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Adds JSON transcoding to the gRPC services.</summary>
     public static IGrpcServerBuilder AddSharpEyesJsonApi(this IGrpcServerBuilder grpc) => grpc.AddJsonTranscoding();
@@ -64,25 +63,8 @@ public static class JsonApi
     /// <c>{"code": 7, "message": "...", "details": []}</c>. 401 carries <c>WWW-Authenticate: Bearer</c>; a retry delay
     /// becomes <c>Retry-After</c> (whole seconds).
     /// </summary>
-    public static Task WriteStatusAsync(HttpContext context, StatusCode code, string message, TimeSpan? retryAfter = null, int? httpStatus = null)
-    {
-        var response = context.Response;
-        response.StatusCode = httpStatus ?? HttpStatusOf(code);
-        response.ContentType = "application/json; charset=utf-8";
-        if (code == StatusCode.Unauthenticated)
-        {
-            response.Headers.WWWAuthenticate = "Bearer";
-        }
-
-        if (retryAfter is { } delay)
-        {
-            response.Headers.RetryAfter = Math.Ceiling(delay.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-        }
-
-        var body = JsonSerializer.SerializeToUtf8Bytes(new ErrorBody((int)code, message, []), ErrorJson);
-        response.ContentLength = body.Length;
-        return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
-    }
+    public static Task WriteStatusAsync(HttpContext context, StatusCode code, string message, TimeSpan? retryAfter = null, int? httpStatus = null) =>
+        Auth.JsonStatusResponse.WriteAsync(context, httpStatus ?? HttpStatusOf(code), code, message, retryAfter);
 
     /// <summary>The HTTP status gRPC JSON transcoding answers for a gRPC status code (the mapping of google.rpc.Code).</summary>
     public static int HttpStatusOf(StatusCode code) => code switch
@@ -100,10 +82,4 @@ public static class JsonApi
         StatusCode.Unavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
-
-    /// <summary>google.rpc.Status in JSON, as transcoding writes it (lower-case member names).</summary>
-    private sealed record ErrorBody(
-        [property: System.Text.Json.Serialization.JsonPropertyName("code")] int Code,
-        [property: System.Text.Json.Serialization.JsonPropertyName("message")] string Message,
-        [property: System.Text.Json.Serialization.JsonPropertyName("details")] object[] Details);
 }

@@ -64,12 +64,97 @@ public sealed partial class AuthorizationMatrixTests(ITestOutputHelper output) :
         };
         var declared = descriptors.SelectMany(f => f.Services).SelectMany(s => s.Methods).Select(m => $"/{m.Service.FullName}/{m.Name}").ToHashSet();
         var mapped = MappedMethods().Select(m => m.Operation).ToHashSet();
-        var http = new[] { "GET /healthz", "GET /metrics" };
+        var http = _host.Services.GetRequiredService<EndpointDataSource>().Endpoints
+            .Where(e => e.Metadata.GetMetadata<GrpcMethodMetadata>() is null && e.DisplayName?.StartsWith("gRPC - ", StringComparison.Ordinal) != true)
+            .Select(AccessEnforcement.OperationOf)
+            .OfType<string>()
+            .ToHashSet();
         var mqtt = AccessTable.Rules.Select(r => r.Operation).Where(o => o.StartsWith("MQTT ", StringComparison.Ordinal));
 
         Assert.Empty(declared.Except(mapped));
         Assert.DoesNotContain(mapped, m => AccessTable.Find(m) is null);
         Assert.Empty(AccessTable.Rules.Select(r => r.Operation).Except(mapped).Except(http).Except(mqtt));
+        Assert.Superset(new HashSet<string> { "GET /healthz", "GET /metrics", "POST /api/session", "GET /api/session", "DELETE /api/session", "GET /api/events" }, http);
+        Assert.DoesNotContain(http, o => AccessTable.Find(o) is null);
+    }
+
+    /// <summary>
+    /// The console's HTTP endpoints with every caller: signing in with each key in the body, each key as a Bearer
+    /// header, and the session cookie of each role that may sign in (with its CSRF token where it changes something).
+    /// </summary>
+    [Fact]
+    public async Task The_session_and_event_endpoints_answer_each_caller_as_the_access_table_says()
+    {
+        var failures = new List<string>();
+        var calls = 0;
+        var signIn = AccessTable.Get(AccessTable.SignIn);
+        string[] operations = ["GET /api/session", "GET /api/events", "DELETE /api/session"];
+        foreach (var (caller, key) in _callers)
+        {
+            using var browser = new Http.SessionClient(_host);
+            using (var response = key is null ? await browser.PostJsonAsync("/api/session", "{}") : await browser.SignInAsync(key))
+            {
+                calls++;
+                var expected = key is null ? HttpStatusCode.BadRequest
+                    : Expected(signIn with { Anonymous = false }, caller) switch
+                    {
+                        StatusCode.OK => HttpStatusCode.OK,
+                        StatusCode.Unauthenticated => HttpStatusCode.Unauthorized,
+                        _ => HttpStatusCode.Forbidden,
+                    };
+                Check(failures, $"{AccessTable.SignIn} with the {caller} key in the body", response.StatusCode, expected);
+            }
+
+            foreach (var operation in operations)
+            {
+                var rule = AccessTable.Get(operation);
+                var expected = Expected(rule, caller) switch
+                {
+                    StatusCode.OK => operation.StartsWith("DELETE", StringComparison.Ordinal) ? HttpStatusCode.NoContent : HttpStatusCode.OK,
+                    StatusCode.Unauthenticated => HttpStatusCode.Unauthorized,
+                    _ => HttpStatusCode.Forbidden,
+                };
+                if (browser.SessionCookie is not null)
+                {
+                    // Signed in above: the same with the cookie (DELETE, last, with the session's CSRF token).
+                    using var cookie = await SendAsync(browser, operation, null, csrf: true);
+                    calls++;
+                    Check(failures, $"{operation} with the {caller} session cookie", cookie.StatusCode, expected);
+                }
+
+                using var bearer = await SendAsync(browser, operation, key, csrf: false);
+                calls++;
+                Check(failures, $"{operation} with the {caller} key as Bearer", bearer.StatusCode, expected);
+            }
+        }
+
+        output.WriteLine($"{calls} calls (4 HTTP operations x {_callers.Count} callers, with a key and with a session)");
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(Http.SessionClient browser, string operation, string? bearer, bool csrf)
+    {
+        var (method, path) = (operation.Split(' ')[0], operation.Split(' ')[1]);
+        if (method == "GET" && path == "/api/events")
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (bearer is not null)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+            }
+
+            return await browser.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead); // the status is enough; disposing closes it
+        }
+
+        return await browser.SendAsync(new HttpMethod(method), path, csrf && method != "GET", bearer: bearer);
+    }
+
+    private static void Check(List<string> failures, string what, HttpStatusCode got, HttpStatusCode expected)
+    {
+        if (got != expected)
+        {
+            failures.Add($"{what}: {(int)got} {got}, expected {(int)expected} {expected}");
+        }
     }
 
     [Fact]

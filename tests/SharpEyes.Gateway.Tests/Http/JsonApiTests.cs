@@ -130,7 +130,7 @@ public sealed class JsonApiTests : IAsyncLifetime
         var missing = await _api.GetAsync("/api/v1/incidents", key: null);
         Assert.Equal(HttpStatusCode.Unauthorized, missing.Status);
         Assert.Equal("Bearer", missing.WwwAuthenticate);
-        Assert.Equal(((int)StatusCode.Unauthenticated, "missing 'authorization: Bearer <api key>' metadata"), missing.Error());
+        Assert.Equal(((int)StatusCode.Unauthenticated, "missing 'Authorization: Bearer <api key>' header or session cookie (sign in with POST /api/session)"), missing.Error());
 
         var revoked = await _host.CreateKeyAsync(Role.Operator);
         await new Admin.AdminClient(_host.Channel).RevokeApiKeyAsync(new RevokeApiKeyRequest { KeyId = revoked.Split('_')[1] }, _host.AdminAuth);
