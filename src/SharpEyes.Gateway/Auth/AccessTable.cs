@@ -92,6 +92,10 @@ public static class AccessTable
 
         new("GET /healthz", [], Anonymous: true),
         new("GET /metrics", [], Anonymous: true),
+        // The browser console (Hosting/ConsoleFiles.cs): the page and its bundled files hold none of the gateway's data,
+        // which the page reads from the authenticated APIs.
+        new("GET /", [], "the console's page (index.html); no data of the gateway's", Anonymous: true),
+        new("GET /assets/{**path}", [], "the console's scripts, styles and icons, and the demo county's public regions", Anonymous: true),
 
         new(MqttConnect, [V], "username = its vendor id; a client id another vendor's session holds is refused"),
         new(MqttPublishAlarm, [V], "alarms of its own devices; others are dead-lettered unknown-device"),

@@ -154,6 +154,7 @@ public static class GatewayServiceCollectionExtensions
         app.MapGrpcReflectionService().OnListener(GatewayListeners.Grpc);
         app.MapHealthChecks("/healthz", HealthText.Options).OnListener(GatewayListeners.Http);
         app.MapMetrics("/metrics", app.Services.GetRequiredService<GatewayMetrics>().Registry).OnListener(GatewayListeners.Http);
+        app.MapSharpEyesConsole().OnListener(GatewayListeners.Http);
         AccessEnforcement.CheckEveryEndpointHasARule(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {

@@ -1,0 +1,56 @@
+// What each page shares: the county's data, the colours, and the measuring hooks the runner (run.mjs) calls.
+export type Collection = { type: 'FeatureCollection'; features: { type: 'Feature'; properties: Record<string, unknown>; geometry: { type: string; coordinates: unknown } }[] };
+export type County = { bbox: [number, number, number, number]; regions: Collection; grids: Collection; sites: Collection; cameras: Collection };
+
+export const statusColour: Record<string, string> = { online: '#1a9850', offline: '#d73027', faulty: '#fc8d59', unknown: '#878787' };
+
+/** The view changes every library makes in turn, in lon/lat and zoom steps from the fitted county. */
+export const moves: { dLon: number; dLat: number; dZoom: number }[] = [
+  { dLon: 0, dLat: 0, dZoom: 1 }, { dLon: 0.05, dLat: 0, dZoom: 0 }, { dLon: 0, dLat: 0.03, dZoom: 0 }, { dLon: -0.05, dLat: 0, dZoom: 0 },
+  { dLon: 0, dLat: -0.03, dZoom: 0 }, { dLon: 0, dLat: 0, dZoom: 1 }, { dLon: 0.02, dLat: 0.01, dZoom: 0 }, { dLon: -0.02, dLat: -0.01, dZoom: 0 },
+  { dLon: 0, dLat: 0, dZoom: -1 }, { dLon: 0, dLat: 0, dZoom: -1 },
+];
+
+export interface Bench {
+  drawnAt?: number;
+  error?: string;
+  renderer?: string;
+  /** Makes move i without animation; resolves with the milliseconds until the map was drawn again. */
+  move(i: number): Promise<number>;
+  /** Pans a quarter of the screen east over 1 s with the library's animation; resolves with every frame interval. */
+  animatedPan(): Promise<number[]>;
+}
+
+declare global {
+  interface Window { bench: Bench }
+}
+
+export async function loadCounty(): Promise<County> {
+  const response = await fetch('county.json');
+  return (await response.json()) as County;
+}
+
+export const nextFrame = () => new Promise<number>((resolve) => requestAnimationFrame(resolve));
+
+/** Records requestAnimationFrame intervals until stop() resolves. */
+export async function frameIntervals(run: () => Promise<void>): Promise<number[]> {
+  const intervals: number[] = [];
+  let last = await nextFrame();
+  let running = true;
+  const tick = (t: number) => {
+    intervals.push(t - last);
+    last = t;
+    if (running) {
+      requestAnimationFrame(tick);
+    }
+  };
+  requestAnimationFrame(tick);
+  await run();
+  running = false;
+  await nextFrame();
+  return intervals;
+}
+
+export function fail(e: unknown) {
+  window.bench = { ...(window.bench ?? {}), error: String((e as Error)?.stack ?? e) } as Bench;
+}
