@@ -58,7 +58,12 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output) : IAsyncL
         };
         var declared = descriptors.SelectMany(f => f.Services).SelectMany(s => s.Methods).Select(m => $"/{m.Service.FullName}/{m.Name}").ToHashSet();
         var mapped = MappedMethods().Select(m => m.Operation).ToHashSet();
-        var http = new[] { "GET /healthz", "GET /metrics" };
+        // The HTTP endpoints the gateway maps (health, metrics, the console), as AccessEnforcement names them.
+        var http = _host.Services.GetRequiredService<EndpointDataSource>().Endpoints
+            .Where(e => e.Metadata.GetMetadata<GrpcMethodMetadata>() is null)
+            .Select(AccessEnforcement.OperationOf)
+            .OfType<string>()
+            .ToHashSet();
         var mqtt = AccessTable.Rules.Select(r => r.Operation).Where(o => o.StartsWith("MQTT ", StringComparison.Ordinal));
 
         Assert.Empty(declared.Except(mapped));
