@@ -5,8 +5,11 @@
 //              after the layers were added; the data fetch and parse are inside it, the same file for all three)
 //   move       ms from a view change without animation (pan or zoom, 10 of them) to the map drawn again
 //   frame      ms between animation frames during a 1 s animated pan of a quarter screen, to the redraw at its end
+//   status     ms from one camera's status change (online <-> offline: a live event) to the map showing it, 10 cameras
+//   hit        ms to find the camera under a pixel, as a click does (50 pixels; OpenLayers getFeaturesAtPixel, MapLibre
+//              queryRenderedFeatures, Leaflet a synthetic click on its canvas, whose renderer searches its layers)
 //   heap       JS heap in use after a forced GC, after the moves (CDP Runtime.getHeapUsage)
-// ol-image is OpenLayers with VectorImage layers for the grids, sites and cameras.
+// ol-image is OpenLayers with VectorImage layers instead of Vector layers.
 // Usage: node run.mjs [runs=5] [libraries=ol,ol-image,maplibre,leaflet]; writes ../results/console-<time>.json (bench/results is
 // not committed) and prints a Markdown table of ranges.
 import { createServer } from 'node:http';
@@ -53,8 +56,9 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 
 const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
 const results = [];
-for (const lib of libraries) {
-  for (let run = 0; run < runs; run++) {
+// Runs interleave the libraries (run 1 of each, then run 2...), so that load from elsewhere falls on all of them alike.
+for (let run = 0; run < runs; run++) {
+  for (const lib of libraries) {
     const browser = await chromium.launch({ executablePath, headless: true });
     try {
       const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
@@ -76,11 +80,20 @@ for (const lib of libraries) {
         moves.push(await page.evaluate((k) => window.bench.move(k), i));
       }
       const frames = await page.evaluate(() => window.bench.animatedPan());
+      const updates = [];
+      for (let k = 0; k < 10; k++) {
+        updates.push(await page.evaluate((i) => window.bench.changeStatus(i), k * 1999));
+      }
+      // 50 pixels, the same for every library (a fixed sequence), over the middle of the map.
+      const pixels = Array.from({ length: 50 }, (_, k) => [200 + ((k * 7919) % 1500), 100 + ((k * 104729) % 880)]);
+      const hits = await page.evaluate((p) => window.bench.hit(p), pixels);
       await cdp.send('HeapProfiler.collectGarbage');
       const heap = await cdp.send('Runtime.getHeapUsage');
       const row = {
         library: lib, run, renderer: first.renderer, drawnMs: first.drawnAt,
         moveMedianMs: quantile(moves, 0.5), moveMaxMs: Math.max(...moves),
+        statusMedianMs: quantile(updates, 0.5), statusMaxMs: Math.max(...updates),
+        hitMedianMs: quantile(hits.ms, 0.5), hitMaxMs: Math.max(...hits.ms), hitsFound: hits.found,
         frames: frames.length, frameMedianMs: quantile(frames, 0.5), frameMaxMs: Math.max(...frames),
         heapMiB: heap.usedSize / 2 ** 20, errors,
       };
@@ -102,10 +115,10 @@ writeFileSync(file, JSON.stringify({ chromium: chromiumVersion, cpus: cpus().len
 
 const range = (xs, digits = 0) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 console.log(`${chromiumVersion}, headless, no GPU, 1920 x 1080, ${cpus().length} cores (load average ${load} at the end); ${runs} runs each (a fresh browser per run); ranges over the runs\n`);
-console.log('| library | renderer | navigation to drawn, ms | redraw after pan/zoom, median ms | worst redraw, ms | animated pan: frames in 1 s pan, median frame ms | worst frame, ms | JS heap, MiB |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log("| library | renderer | navigation to drawn, ms | redraw after pan/zoom, median ms | worst redraw, ms | animated pan: frames in 1 s pan, median frame ms | worst frame, ms | a camera's status change shown, median ms | worst, ms | camera under a click, median ms | worst, ms | JS heap, MiB |");
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const lib of libraries) {
   const r = results.filter((x) => x.library === lib);
-  console.log(`| ${lib} ${version(lib.startsWith('ol') ? 'ol' : lib === 'maplibre' ? 'maplibre-gl' : 'leaflet')} | ${r[0].renderer.replace(/^(WebGL2?) .*SwiftShader.*$/, '$1, SwiftShader (ANGLE on Vulkan)')} | ${range(r.map((x) => x.drawnMs))} | ${range(r.map((x) => x.moveMedianMs))} | ${range(r.map((x) => x.moveMaxMs))} | ${range(r.map((x) => x.frames))}, ${range(r.map((x) => x.frameMedianMs))} | ${range(r.map((x) => x.frameMaxMs))} | ${range(r.map((x) => x.heapMiB), 1)} |`);
+  console.log(`| ${lib} ${version(lib.startsWith('ol') ? 'ol' : lib === 'maplibre' ? 'maplibre-gl' : 'leaflet')} | ${r[0].renderer.replace(/^(WebGL2?) .*SwiftShader.*$/, '$1, SwiftShader (ANGLE on Vulkan)')} | ${range(r.map((x) => x.drawnMs))} | ${range(r.map((x) => x.moveMedianMs))} | ${range(r.map((x) => x.moveMaxMs))} | ${range(r.map((x) => x.frames))}, ${range(r.map((x) => x.frameMedianMs))} | ${range(r.map((x) => x.frameMaxMs))} | ${range(r.map((x) => x.statusMedianMs))} | ${range(r.map((x) => x.statusMaxMs))} | ${range(r.map((x) => x.hitMedianMs), 1)} | ${range(r.map((x) => x.hitMaxMs), 1)} | ${range(r.map((x) => x.heapMiB), 1)} |`);
 }
 console.log(`\nraw: ${file}`);

@@ -19,6 +19,10 @@ export interface Bench {
   move(i: number): Promise<number>;
   /** Pans a quarter of the screen east over 1 s with the library's animation; resolves with every frame interval. */
   animatedPan(): Promise<number[]>;
+  /** Camera k's status changes (online ↔ offline: a live event); resolves with the ms until the map shows it. */
+  changeStatus(k: number): Promise<number>;
+  /** Finds the features under each of the pixels (a click on the map); ms for each, and how many had a camera. */
+  hit(pixels: [number, number][]): { ms: number[]; found: number };
 }
 
 declare global {
@@ -49,6 +53,18 @@ export async function frameIntervals(run: () => Promise<void>): Promise<number[]
   running = false;
   await nextFrame();
   return intervals;
+}
+
+/** Times a hit test at each pixel; the test returns whether it found a camera there. */
+export function timeHits(pixels: [number, number][], test: (pixel: [number, number]) => boolean): { ms: number[]; found: number } {
+  const ms: number[] = [];
+  let found = 0;
+  for (const pixel of pixels) {
+    const t0 = performance.now();
+    found += test(pixel) ? 1 : 0;
+    ms.push(performance.now() - t0);
+  }
+  return { ms, found };
 }
 
 export function fail(e: unknown) {

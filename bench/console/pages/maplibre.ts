@@ -1,6 +1,6 @@
 import 'maplibre-gl/dist/maplibre-gl.css';
 import * as maplibregl from 'maplibre-gl';
-import { loadCounty, moves, nextFrame, frameIntervals, statusColour, fail } from './common';
+import { loadCounty, moves, nextFrame, frameIntervals, statusColour, timeHits, fail } from './common';
 
 async function main() {
   const county = await loadCounty();
@@ -12,7 +12,7 @@ async function main() {
         regions: { type: 'geojson', data: county.regions as never },
         grids: { type: 'geojson', data: county.grids as never },
         sites: { type: 'geojson', data: county.sites as never },
-        cameras: { type: 'geojson', data: county.cameras as never },
+        cameras: { type: 'geojson', data: county.cameras as never, generateId: true },
       },
       layers: [
         { id: 'background', type: 'background', paint: { 'background-color': '#f4f4f0' } },
@@ -23,7 +23,7 @@ async function main() {
         { id: 'sites', type: 'circle', source: 'sites', paint: { 'circle-radius': 3, 'circle-color': ['case', ['get', 'covered'], '#2166ac', '#b2182b'] } },
         {
           id: 'cameras', type: 'circle', source: 'cameras',
-          paint: { 'circle-radius': 2.5, 'circle-color': ['match', ['get', 'status'], 'online', statusColour.online, 'offline', statusColour.offline, 'faulty', statusColour.faulty, statusColour.unknown] },
+          paint: { 'circle-radius': 2.5, 'circle-color': ['match', ['coalesce', ['feature-state', 'status'], ['get', 'status']], 'online', statusColour.online, 'offline', statusColour.offline, 'faulty', statusColour.faulty, statusColour.unknown] },
         },
       ],
     },
@@ -46,6 +46,18 @@ async function main() {
       await idle();
       await nextFrame();
       return performance.now() - t0;
+    },
+    async changeStatus(k) {
+      // Feature state: the cheap way to restyle one feature (setData would tile the whole source again).
+      const t0 = performance.now();
+      const was = map.getFeatureState({ source: 'cameras', id: k }).status ?? county.cameras.features[k].properties.status;
+      map.setFeatureState({ source: 'cameras', id: k }, { status: was === 'offline' ? 'online' : 'offline' });
+      await idle();
+      await nextFrame();
+      return performance.now() - t0;
+    },
+    hit(pixels) {
+      return timeHits(pixels, ([x, y]) => map.queryRenderedFeatures([[x - 3, y - 3], [x + 3, y + 3]], { layers: ['cameras'] }).length > 0);
     },
     animatedPan() {
       return frameIntervals(async () => {

@@ -1,73 +1,45 @@
-// The console page: the county's regions and key sites on an OpenLayers map with no tile layer (the base map is the
-// county's own polygons, so nothing is fetched from another origin), a layer switcher, a legend, Chinese by default
-// and English on request. The regions come from a GeoJSON file the build writes from demo/gaoyi (build.mjs); the
-// live data replaces it when the gateway's JSON API serves it.
-import 'ol/ol.css';
+// The console page: the county's regions and key sites on a Leaflet map drawn on one canvas, with no tile layer (the
+// base map is the county's own polygons, so nothing is fetched from another origin), a layer switcher, a legend,
+// Chinese by default and English on request. The regions come from a GeoJSON file the build writes from demo/gaoyi
+// (build.mjs); the live data replaces it when the gateway's JSON API serves it. Why Leaflet: docs/decisions.md#console.
+import 'leaflet/dist/leaflet.css';
 import './style.css';
-import Map from 'ol/Map';
-import View from 'ol/View';
-import VectorLayer from 'ol/layer/Vector';
-import VectorSource from 'ol/source/Vector';
-import GeoJSON from 'ol/format/GeoJSON';
-import ScaleLine from 'ol/control/ScaleLine';
-import { defaults as defaultControls } from 'ol/control/defaults';
-import { Style, Fill, Stroke, Circle, RegularShape, Text } from 'ol/style';
-import type Polygon from 'ol/geom/Polygon';
-import type { FeatureLike } from 'ol/Feature';
-import type Feature from 'ol/Feature';
+import * as L from 'leaflet';
+import type { Feature, FeatureCollection, Geometry } from 'geojson';
 import demoCountyUrl from '../gen/demo-county.geojson';
 import { type Lang, type MessageKey, format } from './messages';
 
 type LayerKey = 'county' | 'townships' | 'villages' | 'grids' | 'keySites';
-
-interface LayerSpec {
-  key: LayerKey;
-  visible: boolean;
-  /** Labels that would overlap are left out (OpenLayers' declutter). */
-  declutter?: boolean;
-  style: (feature: FeatureLike, resolution: number) => Style | Style[];
-  legend: { label: MessageKey; swatch: 'area' | 'line' | 'dashed' | 'point'; fill: string; stroke: string }[];
-}
-
-const font = 'system-ui, "Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif';
-const label = (text: string, size: number, colour: string) =>
-  new Text({ text, font: `600 ${size}px ${font}`, fill: new Fill({ color: colour }), stroke: new Stroke({ color: '#ffffff', width: 4 }), overflow: true });
+type Region = Feature<Geometry, { code: string; name: string }>;
+type KeySite = Feature<Geometry, { code: string; name: string; category: string; priority: number }>;
 
 const colours = {
   county: '#1d3557',
   township: '#2f6690',
   village: '#6c9bbf',
-  villageFill: 'rgba(168, 218, 220, 0.22)',
+  villageFill: '#a8dadc',
   grid: '#d08c2c',
   site: '#d62828',
-  siteFill: 'rgba(214, 40, 40, 0.30)',
+  siteFill: '#f4a3a3',
 };
 
-const countyStyle = new Style({ stroke: new Stroke({ color: colours.county, width: 4 }), fill: new Fill({ color: 'rgba(29, 53, 87, 0.04)' }) });
-const villageStyle = new Style({ stroke: new Stroke({ color: colours.village, width: 1 }), fill: new Fill({ color: colours.villageFill }) });
-const gridStyle = new Style({ stroke: new Stroke({ color: colours.grid, width: 1.5, lineDash: [6, 4] }) });
-const siteArea = new Style({ stroke: new Stroke({ color: colours.site, width: 2 }), fill: new Fill({ color: colours.siteFill }) });
-// An area key site is a few pixels wide at county zoom: a square at its interior point keeps it visible.
-const siteSquare = new Style({
-  image: new RegularShape({ points: 4, radius: 7, angle: Math.PI / 4, fill: new Fill({ color: colours.siteFill.replace('0.30', '0.85') }), stroke: new Stroke({ color: colours.site, width: 2 }) }),
-  geometry: (f) => (f.getGeometry() as Polygon).getInteriorPoint(),
-});
-const sitePoint = new Style({ image: new Circle({ radius: 7, fill: new Fill({ color: colours.site }), stroke: new Stroke({ color: '#ffffff', width: 2 }) }) });
+interface LegendEntry {
+  label: MessageKey;
+  swatch: 'area' | 'line' | 'dashed' | 'point';
+  fill: string;
+  stroke: string;
+}
 
-const layers: LayerSpec[] = [
-  { key: 'villages', visible: true, declutter: true, style: (f, r) => (r < 10 ? new Style({ stroke: villageStyle.getStroke()!, fill: villageStyle.getFill()!, text: label(f.get('name') as string, 13, '#24476b') }) : villageStyle), legend: [{ label: 'villages', swatch: 'area', fill: colours.villageFill, stroke: colours.village }] },
-  { key: 'grids', visible: false, style: () => gridStyle, legend: [{ label: 'grids', swatch: 'dashed', fill: 'transparent', stroke: colours.grid }] },
-  { key: 'townships', visible: true, style: (f) => new Style({ stroke: new Stroke({ color: colours.township, width: 2.5 }), text: label(f.get('name') as string, 24, colours.county) }), legend: [{ label: 'townships', swatch: 'line', fill: 'transparent', stroke: colours.township }] },
-  { key: 'county', visible: true, style: () => countyStyle, legend: [{ label: 'county', swatch: 'line', fill: 'transparent', stroke: colours.county }] },
+/** The layers, bottom to top, with whether they start shown and their legend rows. */
+const layerSpecs: { key: LayerKey; visible: boolean; legend: LegendEntry[] }[] = [
+  { key: 'villages', visible: true, legend: [{ label: 'villages', swatch: 'area', fill: colours.villageFill, stroke: colours.village }] },
+  { key: 'grids', visible: false, legend: [{ label: 'grids', swatch: 'dashed', fill: 'transparent', stroke: colours.grid }] },
+  { key: 'townships', visible: true, legend: [{ label: 'townships', swatch: 'line', fill: 'transparent', stroke: colours.township }] },
+  { key: 'county', visible: true, legend: [{ label: 'county', swatch: 'line', fill: 'transparent', stroke: colours.county }] },
   {
-    key: 'keySites', visible: true, declutter: true,
-    style: (f, r) => {
-      const point = f.getGeometry()?.getType() === 'Point';
-      const styles = point ? [sitePoint] : r > 4 ? [siteArea, siteSquare] : [siteArea];
-      return r < 6 ? [...styles, new Style({ text: label(f.get('name') as string, 14, '#8b1e1e'), geometry: point ? undefined : siteSquare.getGeometry()! })] : styles;
-    },
+    key: 'keySites', visible: true,
     legend: [
-      { label: 'keySiteArea', swatch: 'area', fill: colours.siteFill.replace('0.30', '0.85'), stroke: colours.site },
+      { label: 'keySiteArea', swatch: 'area', fill: colours.siteFill, stroke: colours.site },
       { label: 'keySitePoint', swatch: 'point', fill: colours.site, stroke: '#ffffff' },
     ],
   },
@@ -75,6 +47,9 @@ const layers: LayerSpec[] = [
 
 /** Region level by the length of its code (GB/T 2260 county 6, township 9, village 12, grid 15). */
 const levelOf = (code: string): LayerKey | undefined => ({ 6: 'county', 9: 'townships', 12: 'villages', 15: 'grids' } as Record<number, LayerKey>)[code.length];
+
+/** Names shown on the map from this zoom on (townships always). */
+const labelZoom: Partial<Record<LayerKey, number>> = { villages: 14, keySites: 15 };
 
 const storedLang = (): Lang => (localStorage.getItem('sharpeyes.console.lang') === 'en' ? 'en' : 'zh');
 let lang: Lang = storedLang();
@@ -94,17 +69,21 @@ function render() {
   element('status').textContent = format(lang, status.key, status.values);
 }
 
-function buildPanel(mapLayers: Record<LayerKey, VectorLayer>) {
+function buildPanel(map: L.Map, layers: Record<LayerKey, L.LayerGroup>) {
   const switcher = element('layer-list');
   const legend = element('legend-list');
-  for (const spec of layers.slice().reverse()) {
+  for (const spec of layerSpecs.slice().reverse()) {
     const item = document.createElement('li');
     const box = document.createElement('input');
     box.type = 'checkbox';
     box.id = `layer-${spec.key}`;
     box.checked = spec.visible;
     box.addEventListener('change', () => {
-      mapLayers[spec.key].setVisible(box.checked);
+      if (box.checked) {
+        layers[spec.key].addTo(map);
+      } else {
+        layers[spec.key].remove();
+      }
       legend.querySelectorAll<HTMLElement>(`[data-layer="${spec.key}"]`).forEach((row) => (row.hidden = !box.checked));
     });
     const text = document.createElement('label');
@@ -129,56 +108,106 @@ function buildPanel(mapLayers: Record<LayerKey, VectorLayer>) {
   }
 }
 
+/** An invisible point to hang a name on (a div icon: Leaflet's default marker icon would load images). */
+const anchor = (at: L.LatLng) => L.marker(at, { icon: L.divIcon({ className: 'label-anchor', html: '', iconSize: [0, 0] }), interactive: false, keyboard: false });
+
+/** A name on the map: a permanent tooltip with no box, only the text with a white halo (style.css). */
+const bindLabel = (layer: L.Layer, name: string, kind: string) =>
+  layer.bindTooltip(name, { permanent: true, direction: 'center', className: `map-label map-label-${kind}`, interactive: false });
+
+function buildLayers(renderer: L.Canvas, regions: Region[], sites: KeySite[]): Record<LayerKey, L.LayerGroup> {
+  const byLevel = (level: LayerKey): FeatureCollection => ({ type: 'FeatureCollection', features: regions.filter((f) => levelOf(f.properties.code) === level) });
+  const area = (options: L.PathOptions) => ({ renderer, interactive: false, ...options });
+  const county = L.geoJSON(byLevel('county'), { style: () => area({ color: colours.county, weight: 4, fillColor: colours.county, fillOpacity: 0.04 }) });
+  const villages = L.geoJSON(byLevel('villages'), { style: () => area({ color: colours.village, weight: 1, fillColor: colours.villageFill, fillOpacity: 0.3 }) });
+  const grids = L.geoJSON(byLevel('grids'), { style: () => area({ color: colours.grid, weight: 1.5, dashArray: '6 4', fill: false }) });
+  const townships = L.geoJSON(byLevel('townships'), {
+    style: () => area({ color: colours.township, weight: 2.5, fill: false }),
+    onEachFeature: (f: Region, layer) => bindLabel(layer, f.properties.name, 'township'),
+  });
+  const villageLabels = L.layerGroup();
+  villages.eachLayer((layer) => {
+    const f = (layer as L.Polygon).feature as Region;
+    villageLabels.addLayer(bindLabel(anchor((layer as L.Polygon).getBounds().getCenter()), f.properties.name, 'village'));
+  });
+
+  // An area key site is a few pixels wide at county zoom: a ring at its centre keeps it visible.
+  const keySites = L.layerGroup();
+  const siteLabels = L.layerGroup();
+  for (const f of sites) {
+    const point = f.geometry.type === 'Point';
+    const shape = L.geoJSON(f, {
+      // Leaflet applies style to point markers too: only the polygons take it.
+      style: () => (point ? {} : area({ color: colours.site, weight: 2, fillColor: colours.siteFill, fillOpacity: 0.6 })),
+      pointToLayer: (_, at) => L.circleMarker(at, { renderer, radius: 8, color: '#ffffff', weight: 2.5, fillColor: colours.site, fillOpacity: 1, interactive: false }),
+    });
+    keySites.addLayer(shape);
+    const centre = shape.getBounds().getCenter();
+    if (!point) {
+      keySites.addLayer(L.circleMarker(centre, { renderer, radius: 6, color: colours.site, weight: 2.5, fillColor: colours.siteFill, fillOpacity: 1, interactive: false }));
+    }
+    siteLabels.addLayer(bindLabel(anchor(centre), f.properties.name, 'site'));
+  }
+  return {
+    county,
+    townships,
+    villages: L.layerGroup([villages, villageLabels]),
+    grids,
+    keySites: L.layerGroup([keySites, siteLabels]),
+  };
+}
+
+/** Shows village and key-site names only from the zoom where they fit. */
+function toggleLabels(map: L.Map) {
+  const zoom = map.getZoom();
+  for (const [key, from] of Object.entries(labelZoom) as [LayerKey, number][]) {
+    document.getElementById('map')!.classList.toggle(`hide-${key}-labels`, zoom < from);
+  }
+}
+
+const nextFrame = () => new Promise<number>((resolve) => requestAnimationFrame(resolve));
+
 async function main() {
   element('language').addEventListener('click', () => {
     lang = lang === 'zh' ? 'en' : 'zh';
     localStorage.setItem('sharpeyes.console.lang', lang);
     render();
   });
-
-  const sources = Object.fromEntries(layers.map((l) => [l.key, new VectorSource()])) as Record<LayerKey, VectorSource>;
-  const mapLayers = Object.fromEntries(
-    layers.map((l) => [l.key, new VectorLayer({ source: sources[l.key], style: l.style, visible: l.visible, declutter: l.declutter ?? false, properties: { name: l.key } })]),
-  ) as Record<LayerKey, VectorLayer>;
-  buildPanel(mapLayers);
   render();
 
-  const map = new Map({
-    target: 'map',
-    layers: layers.map((l) => mapLayers[l.key]),
-    view: new View({ center: [12_754_000, 4_525_000], zoom: 11 }),
-    controls: defaultControls({ attribution: false, rotate: false }).extend([new ScaleLine()]),
-  });
+  // One canvas for every shape (a county of 20,000 cameras stays one element), with a click tolerance of 3 px.
+  const renderer = L.canvas({ padding: 0.5, tolerance: 3 });
+  const map = L.map('map', { renderer, preferCanvas: true, attributionControl: false, zoomSnap: 0.25, center: [37.62, 114.6], zoom: 12 });
+  L.control.scale({ imperial: false, position: 'bottomleft' }).addTo(map);
 
   try {
     const response = await fetch(demoCountyUrl);
     if (!response.ok) {
       throw new Error(`${response.status} ${response.statusText}`);
     }
-    const data = (await response.json()) as { regions: object; keySites: object };
-    const geojson = new GeoJSON({ dataProjection: 'EPSG:4326', featureProjection: 'EPSG:3857' });
-    const regions = geojson.readFeatures(data.regions) as Feature[];
-    for (const feature of regions) {
-      const level = levelOf(String(feature.get('code')));
-      if (level) {
-        sources[level].addFeature(feature);
+    const data = (await response.json()) as { regions: FeatureCollection<Geometry, Region['properties']>; keySites: FeatureCollection<Geometry, KeySite['properties']> };
+    const regions = data.regions.features as Region[];
+    const sites = data.keySites.features as KeySite[];
+    const layers = buildLayers(renderer, regions, sites);
+    for (const spec of layerSpecs) {
+      if (spec.visible) {
+        layers[spec.key].addTo(map);
       }
     }
-    const sites = geojson.readFeatures(data.keySites) as Feature[];
-    sources.keySites.addFeatures(sites);
-    const extent = sources.county.getExtent();
-    if (extent) {
-      map.getView().fit(extent, { padding: [40, 40, 40, 40] });
-    }
+    buildPanel(map, layers);
+    map.fitBounds((layers.county as L.GeoJSON).getBounds(), { padding: [40, 40], animate: false });
+    map.on('zoomend', () => toggleLabels(map));
+    toggleLabels(map);
     status = { key: 'loaded', values: { regions: regions.length, sites: sites.length } };
     render();
-    map.once('rendercomplete', () => {
-      // What the browser tests wait for: the county drawn, with how many features each layer holds.
-      const root = document.documentElement;
-      root.dataset.map = 'drawn';
-      root.dataset.regions = String(regions.length);
-      root.dataset.keySites = String(sites.length);
-    });
+    // The canvas renderer draws in the next animation frame; the frame after it is on screen. What the browser tests
+    // wait for: the county drawn, with how many features the layers hold.
+    await nextFrame();
+    await nextFrame();
+    const root = document.documentElement;
+    root.dataset.regions = String(regions.length);
+    root.dataset.keySites = String(sites.length);
+    root.dataset.map = 'drawn';
   } catch (e) {
     status = { key: 'failed', values: { error: String((e as Error).message ?? e) } };
     document.documentElement.dataset.map = 'failed';

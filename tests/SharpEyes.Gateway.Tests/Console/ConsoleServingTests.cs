@@ -46,12 +46,17 @@ public sealed class ConsoleServingTests
         var code = await http.GetStringAsync(script, TestContext.Current.CancellationToken);
         var data = Regex.Match(code, "/assets/demo-county-[A-Z0-9]+\\.geojson").Value;
         Assert.NotEmpty(data);
+        // The style sheet names the map library's images.
+        var styles = await http.GetStringAsync(Assert.Single(named, n => n.EndsWith(".css", StringComparison.Ordinal)), TestContext.Current.CancellationToken);
+        var images = Regex.Matches(styles, "url\\(\"?(/assets/[^)\"]+)\"?\\)").Select(m => m.Groups[1].Value).Distinct().ToList();
+        Assert.NotEmpty(images);
+        Assert.DoesNotMatch("url\\(\"?(https?:)?//", styles);
         var expectedTypes = new Dictionary<string, string>
         {
-            [".js"] = "text/javascript", [".css"] = "text/css", [".svg"] = "image/svg+xml", [".geojson"] = "application/geo+json",
+            [".js"] = "text/javascript", [".css"] = "text/css", [".svg"] = "image/svg+xml", [".geojson"] = "application/geo+json", [".png"] = "image/png",
         };
-        var files = named.Append(data).ToList();
-        Assert.Equal(expectedTypes.Keys.Order(), files.Select(Path.GetExtension).Order());
+        var files = named.Append(data).Concat(images).ToList();
+        Assert.Equal(expectedTypes.Keys.Order(), files.Select(Path.GetExtension).Distinct().Order());
         foreach (var file in files)
         {
             using var response = await http.GetAsync(file, TestContext.Current.CancellationToken);
@@ -59,7 +64,7 @@ public sealed class ConsoleServingTests
             Assert.Equal(expectedTypes[Path.GetExtension(file)], response.Content.Headers.ContentType?.MediaType);
             AssertSecurityHeaders(response);
             Assert.Equal(Immutable, response.Headers.CacheControl?.ToString());
-            Assert.Matches("^/assets/[a-z-]+-[A-Z0-9]{8}\\.[a-z]+$", file); // content-named, so immutable is true
+            Assert.Matches("^/assets/[a-z0-9-]+-[A-Z0-9]{8}\\.[a-z]+$", file); // content-named, so immutable is true
 
             // A browser revalidating with the ETag gets 304 and no body.
             using var again = new HttpRequestMessage(HttpMethod.Get, file);
