@@ -15,9 +15,13 @@ namespace SharpEyes.Gateway.Hosting;
 /// </summary>
 public static class ConsoleFiles
 {
-    /// <summary>Everything from this origin; images also from data: and blob: URLs (canvas exports, icons drawn in code).</summary>
+    /// <summary>
+    /// Scripts, styles, images, fonts and connections from this origin only: no inline script or style, no data: or
+    /// blob: URL (the page and Leaflet need none), no plugins, not framed. A future intranet tile server adds its own
+    /// origin to img-src here.
+    /// </summary>
     public const string ContentSecurityPolicy =
-        "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+        "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
     /// <summary>The folder the gateway's build copies the console into, beside the binary.</summary>
     public static string DefaultDirectory => Path.Combine(AppContext.BaseDirectory, "console");
