@@ -37,11 +37,7 @@ installed chromium || missing+=(chromium)
 installed fonts-wqy-microhei || missing+=(fonts-wqy-microhei)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-test-deps: installing ${missing[*]}"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash scripts/install-apt-packages.sh install-test-deps "${missing[@]}"
 
 # The broker package's postinst enables (and on a running systemd or sysvinit, starts) mosquitto.service on port
 # 1883. Only a broker this script installed is stopped and disabled: one an operator set up stays as it is. Without
