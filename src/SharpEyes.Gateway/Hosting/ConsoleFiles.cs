@@ -44,7 +44,7 @@ public static class ConsoleFiles
         """;
 
     /// <summary>
-    /// Maps <c>GET /</c> and <c>GET /assets/{**path}</c> to the console in <paramref name="directory"/> (by default
+    /// Maps <c>GET /</c> and <c>GET /assets/{**path}</c> (and HEAD) to the console in <paramref name="directory"/> (by default
     /// <see cref="DefaultDirectory"/>); the caller puts them on a listener and gives them their access rules.
     /// </summary>
     public static IEndpointConventionBuilder MapSharpEyesConsole(this IEndpointRouteBuilder routes, string? directory = null)
@@ -56,14 +56,15 @@ public static class ConsoleFiles
         types.Mappings[".geojson"] = "application/geo+json";
 
         var group = routes.MapGroup("");
-        group.MapGet("/", (HttpContext context) =>
+        string[] getOrHead = [HttpMethods.Get, HttpMethods.Head];
+        group.MapMethods("/", getOrHead, (HttpContext context) =>
         {
             var index = files.GetFileInfo("index.html");
             return index.Exists
                 ? Serve(context, index, "text/html; charset=utf-8", "no-cache")
                 : Page(context, HowToBuild, HttpStatusCode.ServiceUnavailable);
         });
-        group.MapGet("/assets/{**path}", (HttpContext context, string? path) =>
+        group.MapMethods("/assets/{**path}", getOrHead, (HttpContext context, string? path) =>
         {
             var file = string.IsNullOrEmpty(path) ? null : files.GetFileInfo("assets/" + path);
             return file is { Exists: true, IsDirectory: false } && types.TryGetContentType(file.Name, out var type)

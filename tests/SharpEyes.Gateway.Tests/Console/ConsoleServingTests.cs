@@ -38,6 +38,9 @@ public sealed class ConsoleServingTests
         AssertSecurityHeaders(page);
         Assert.Equal("no-cache", page.Headers.CacheControl?.ToString());
         var html = await page.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/"), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        AssertSecurityHeaders(head);
         Assert.DoesNotMatch("(src|href)=\"(https?:)?//", html); // nothing from another origin
 
         // The page names its script, style sheet and icon; the script names the demo county's regions.
