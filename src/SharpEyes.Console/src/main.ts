@@ -112,8 +112,12 @@ function buildPanel(map: L.Map, layers: Record<LayerKey, L.LayerGroup>) {
 const anchor = (at: L.LatLng) => L.marker(at, { icon: L.divIcon({ className: 'label-anchor', html: '', iconSize: [0, 0] }), interactive: false, keyboard: false });
 
 /** A name on the map: a permanent tooltip with no box, only the text with a white halo (style.css). */
-const bindLabel = (layer: L.Layer, name: string, kind: string) =>
-  layer.bindTooltip(name, { permanent: true, direction: 'center', className: `map-label map-label-${kind}`, interactive: false });
+const bindLabel = (layer: L.Layer, name: string, kind: 'township' | 'village' | 'site') =>
+  layer.bindTooltip(name, {
+    permanent: true, interactive: false, className: `map-label map-label-${kind}`,
+    // A key site's name goes under its marker; a region's in its middle.
+    ...(kind === 'site' ? { direction: 'bottom', offset: [0, 10] } : { direction: 'center' }),
+  });
 
 function buildLayers(renderer: L.Canvas, regions: Region[], sites: KeySite[]): Record<LayerKey, L.LayerGroup> {
   const byLevel = (level: LayerKey): FeatureCollection => ({ type: 'FeatureCollection', features: regions.filter((f) => levelOf(f.properties.code) === level) });
@@ -177,7 +181,8 @@ async function main() {
 
   // One canvas for every shape (a county of 20,000 cameras stays one element), with a click tolerance of 3 px.
   const renderer = L.canvas({ padding: 0.5, tolerance: 3 });
-  const map = L.map('map', { renderer, preferCanvas: true, attributionControl: false, zoomSnap: 0.25, center: [37.62, 114.6], zoom: 12 });
+  // No tile layer sets the zoom range: from the whole county to a street corner.
+  const map = L.map('map', { renderer, preferCanvas: true, attributionControl: false, zoomSnap: 0.25, minZoom: 9, maxZoom: 18, center: [37.62, 114.6], zoom: 12 });
   L.control.scale({ imperial: false, position: 'bottomleft' }).addTo(map);
 
   try {
