@@ -9,6 +9,11 @@
 #                     with a config of their own on a free port). Its package starts a system service on port 1883,
 #                     the gateway's own default, so when this script installs it, it stops and disables that service.
 #   nodejs + npm      (the Node gRPC/MQTT clients and the turf/gcoord geometry oracles), then tests/node's packages.
+#   chromium          (the console's browser tests drive Debian's chromium headless with playwright-core; the
+#                     console benchmark, bench/console, too) and fonts-wqy-microhei (a Chinese font, so that the
+#                     screenshots they write show the page's Chinese text)
+#   the console       (scripts/install-console.sh: npm ci and npm run build in src/SharpEyes.Console, so that the
+#                     gateway the tests build serves it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,13 +33,11 @@ command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 broker_missing=false
 installed mosquitto || { missing+=(mosquitto); broker_missing=true; }
+installed chromium || missing+=(chromium)
+installed fonts-wqy-microhei || missing+=(fonts-wqy-microhei)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-test-deps: installing ${missing[*]}"
-  sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash scripts/install-apt-packages.sh install-test-deps "${missing[@]}"
 
 # The broker package's postinst enables (and on a running systemd or sysvinit, starts) mosquitto.service on port
 # 1883. Only a broker this script installed is stopped and disabled: one an operator set up stays as it is. Without
@@ -57,3 +60,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
 fi
+
+bash scripts/install-console.sh

@@ -94,6 +94,10 @@ public static class AccessTable
 
         new("GET /healthz", [], Anonymous: true),
         new("GET /metrics", [], Anonymous: true),
+        // The browser console (Hosting/ConsoleFiles.cs): the page and its bundled files hold none of the gateway's data,
+        // which the page reads from the authenticated APIs.
+        new("GET /", [], "the console's page (index.html); no data of the gateway's", Anonymous: true),
+        new("GET /assets/{**path}", [], "the console's scripts, styles and icons, and the demo county's public regions", Anonymous: true),
 
         // The console's sign-in and live connection (docs/console-api.md). Signing in needs no key in a header: the key
         // comes in the body, and only the roles listed here get a session; the others are refused 403.

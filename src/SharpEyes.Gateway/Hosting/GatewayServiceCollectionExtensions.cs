@@ -160,6 +160,7 @@ public static class GatewayServiceCollectionExtensions
         app.MapMetrics("/metrics", app.Services.GetRequiredService<GatewayMetrics>().Registry).OnListener(GatewayListeners.Http);
         app.MapSharpEyesSessions();
         app.MapSharpEyesEventStream();
+        app.MapSharpEyesConsole().OnListener(GatewayListeners.Http);
         AccessEnforcement.CheckEveryEndpointHasARule(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {

@@ -64,6 +64,7 @@ public sealed partial class AuthorizationMatrixTests(ITestOutputHelper output) :
         };
         var declared = descriptors.SelectMany(f => f.Services).SelectMany(s => s.Methods).Select(m => $"/{m.Service.FullName}/{m.Name}").ToHashSet();
         var mapped = MappedMethods().Select(m => m.Operation).ToHashSet();
+        // The HTTP endpoints the gateway maps (health, metrics, sessions, events, the console), as AccessEnforcement names them.
         var http = _host.Services.GetRequiredService<EndpointDataSource>().Endpoints
             .Where(e => e.Metadata.GetMetadata<GrpcMethodMetadata>() is null && e.DisplayName?.StartsWith("gRPC - ", StringComparison.Ordinal) != true)
             .Select(AccessEnforcement.OperationOf)

@@ -1,0 +1,4 @@
+import { drawCounty } from './ol-map';
+import { fail } from './common';
+
+drawCounty(true).catch(fail);

@@ -1,0 +1,89 @@
+using System.Text.Json;
+using SharpEyes.Gateway.Tests.Infrastructure;
+using SharpEyes.Gateway.Tests.Interop;
+
+namespace SharpEyes.Gateway.Tests.WebConsole;
+
+/// <summary>
+/// The console in a real browser against a real gateway: Debian's chromium, headless, driven by playwright-core
+/// (src/SharpEyes.Console/test/console-page.mjs) loads http://127.0.0.1:HTTP_PORT/, waits for the map to draw the
+/// demo county, and fails on any request to another origin, any failed request, CSP violation or page error. It
+/// switches to English, turns a layer off and reloads; the screenshots are written to TestResults/console/.
+/// </summary>
+public sealed class ConsolePageTests(ITestOutputHelper output)
+{
+    private static readonly string ConsoleDirectory = Path.Combine(InteropPaths.RepoRoot, "src", "SharpEyes.Console");
+
+    [Fact]
+    public async Task The_page_draws_the_county_in_chromium_and_requests_nothing_from_another_origin()
+    {
+        var node = InteropPaths.FindOnPath("node");
+        if (node is null)
+        {
+            InteropPaths.SkipUnlessCi("node is not on PATH; run scripts/install-test-deps.sh to run the console's browser test.");
+        }
+
+        var chromium = Environment.GetEnvironmentVariable("CHROMIUM") ?? "/usr/bin/chromium";
+        if (!File.Exists(chromium))
+        {
+            InteropPaths.SkipUnlessCi($"{chromium} is missing; install Debian's chromium (scripts/install-test-deps.sh does) to run the console's browser test.");
+        }
+
+        if (!Directory.Exists(Path.Combine(ConsoleDirectory, "node_modules", "playwright-core")))
+        {
+            InteropPaths.SkipUnlessCi($"{ConsoleDirectory}/node_modules is missing; run scripts/install-console.sh to run the console's browser test.");
+        }
+
+        ConsoleServingTests.RequireBuiltConsole();
+        await using var host = await GatewayHost.StartAsync(demo: true);
+        var origin = $"http://127.0.0.1:{host.HttpPort}";
+        var artifacts = Path.Combine(InteropPaths.RepoRoot, "TestResults", "console");
+        Directory.CreateDirectory(artifacts);
+        foreach (var old in new[] { "console-zh.png", "console-en.png" })
+        {
+            File.Delete(Path.Combine(artifacts, old));
+        }
+
+        var run = await ExternalTool.RunAsync(node, [Path.Combine(ConsoleDirectory, "test", "console-page.mjs"), origin + "/", artifacts],
+            TimeSpan.FromSeconds(120), ConsoleDirectory, new Dictionary<string, string> { ["CHROMIUM"] = chromium });
+        output.WriteLine($"screenshots: {artifacts}/console-zh.png, console-en.png");
+        Assert.True(run.ExitCode == 0, $"console-page.mjs failed: {run}");
+
+        using var seen = JsonDocument.Parse(run.Stdout);
+        var page = seen.RootElement;
+        output.WriteLine($"navigation to the county drawn: {page.GetProperty("drawnMs").GetInt32()} ms");
+        Assert.Equal("drawn", page.GetProperty("map").GetString());
+        Assert.Equal(220, page.GetProperty("regions").GetInt32()); // demo/gaoyi: county, 5 townships, 107 villages, 107 grids
+        Assert.Equal(40, page.GetProperty("keySites").GetInt32());
+        Assert.True(page.GetProperty("drawnPixels").GetInt32() > 1000, "the map canvas holds no pixels of the county border's colour");
+
+        // Chinese by default, English on request, and the choice kept across a reload.
+        Assert.Equal("zh-CN", page.GetProperty("lang").GetString());
+        Assert.Equal("SharpEyes 雪亮工程网关 · 控制台", page.GetProperty("heading").GetString());
+        Assert.Equal("已显示 220 个区域、40 个重点部位", page.GetProperty("status").GetString());
+        Assert.Equal(["重点部位", "县界", "乡镇", "网格", "村（社区）"], Strings(page.GetProperty("layers")));
+        Assert.Contains("村（社区）", Strings(page.GetProperty("legend")));
+        Assert.DoesNotContain("网格", Strings(page.GetProperty("legend"))); // grids start hidden: no legend row
+        var english = page.GetProperty("english");
+        Assert.Equal("en", english.GetProperty("lang").GetString());
+        Assert.Equal("SharpEyes gateway · console", english.GetProperty("heading").GetString());
+        Assert.Equal("220 regions and 40 key sites shown", english.GetProperty("status").GetString());
+        Assert.Equal(["Key sites", "County border", "Townships", "Grids", "Villages"], Strings(english.GetProperty("layers")));
+        Assert.Equal(["Key site (area)", "Key site (point)", "County border", "Townships"], Strings(page.GetProperty("legendWithoutVillages")));
+        Assert.Equal("en", page.GetProperty("langAfterReload").GetString());
+
+        // The script fails on another origin itself; this checks its record independently.
+        var requests = Strings(page.GetProperty("requests"));
+        Assert.Contains(origin + "/", requests);
+        Assert.Contains(requests, r => r.StartsWith(origin + "/assets/main-", StringComparison.Ordinal) && r.EndsWith(".js", StringComparison.Ordinal));
+        Assert.Contains(requests, r => r.StartsWith(origin + "/assets/demo-county-", StringComparison.Ordinal));
+        Assert.All(requests, r => Assert.StartsWith(origin + "/", r, StringComparison.Ordinal));
+
+        foreach (var shot in new[] { "console-zh.png", "console-en.png" })
+        {
+            Assert.True(new FileInfo(Path.Combine(artifacts, shot)).Length > 20_000, $"{shot} is missing or blank");
+        }
+    }
+
+    private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
+}
