@@ -1,5 +1,8 @@
 using System.Net;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.Data.Sqlite;
 using MQTTnet;
 using MQTTnet.Protocol;
 using SharpEyes.Gateway.Tests.Http;
@@ -155,5 +158,48 @@ public sealed class AcknowledgeTests : IAsyncLifetime
         await using var feed = new FeedReader(_host, _centre);
         var fed = await feed.WaitForAsync(e => e.Kind == FeedEventKind.IncidentAcknowledged, "acknowledged event, replayed");
         Assert.Equal(after.AcknowledgedAt, fed.Incident.AcknowledgedAt);
+    }
+
+    [Fact]
+    public async Task A_version_4_data_file_is_migrated_and_its_open_incidents_can_be_acknowledged()
+    {
+        var dir = GatewayHost.NewDataDir();
+        var old = new Incident
+        {
+            IncidentId = "inc_0193e3a1b2c37000a000000000000001", State = IncidentState.Open, CorrelationKey = "130102001001|va-intrusion",
+            TypeClass = "va-intrusion", HighestPriority = 2, AlarmCount = 1, Region = new RegionCodes { GridCode = "130102001001" },
+            OpenedAt = Timestamp.FromDateTimeOffset(_host.Time.GetUtcNow()), UpdatedAt = Timestamp.FromDateTimeOffset(_host.Time.GetUtcNow()),
+        };
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(dir, "sharpeyes.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                INSERT INTO meta VALUES('schema_version', '4');
+                CREATE TABLE incidents(
+                    id TEXT PRIMARY KEY, state INTEGER NOT NULL, correlation_key TEXT NOT NULL, region_code TEXT NOT NULL,
+                    opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, data BLOB NOT NULL);
+                INSERT INTO incidents VALUES($id, 1, $key, '130102001001', 0, 0, $data);
+                """;
+            command.Parameters.AddWithValue("$id", old.IncidentId);
+            command.Parameters.AddWithValue("$key", old.CorrelationKey);
+            command.Parameters.AddWithValue("$data", old.ToByteArray());
+            command.ExecuteNonQuery();
+        }
+
+        await using var host = await GatewayHost.StartAsync(demo: false, dataDir: dir, time: _host.Time);
+        var incidents = new V1.Incidents.IncidentsClient(host.Channel);
+        var acknowledged = await incidents.AcknowledgeIncidentAsync(new AcknowledgeIncidentRequest { IncidentId = old.IncidentId }, host.AdminAuth);
+
+        Assert.Equal(Role.Admin, acknowledged.AcknowledgedBy.Role);
+        using var check = new SqliteConnection($"Data Source={Path.Combine(dir, "sharpeyes.db")};Mode=ReadOnly;Pooling=False");
+        check.Open();
+        using var query = check.CreateCommand();
+        query.CommandText = "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), acknowledged_at FROM incidents WHERE id = $id";
+        query.Parameters.AddWithValue("$id", old.IncidentId);
+        using var reader = query.ExecuteReader();
+        Assert.True(reader.Read());
+        Assert.Equal(("5", acknowledged.AcknowledgedAt.ToDateTimeOffset().ToUnixTimeMilliseconds()), (reader.GetString(0), reader.GetInt64(1)));
     }
 }
