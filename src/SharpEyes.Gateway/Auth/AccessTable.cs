@@ -66,6 +66,7 @@ public static class AccessTable
         new("/sharpeyes.v1.Incidents/GetIncident", [A, O, P, C]),
         new("/sharpeyes.v1.Incidents/ListIncidents", [A, O, P, C]),
         new("/sharpeyes.v1.Incidents/CloseIncident", [A, O]),
+        new("/sharpeyes.v1.Incidents/AcknowledgeIncident", [A, O]),
 
         new("/sharpeyes.v1.Feeds/Subscribe", [A, C]),
 

@@ -29,6 +29,7 @@ public static class GatewayCli
           sharpeyes incidents list [--region CODE] [--open|--closed]
           sharpeyes incidents show INCIDENT_ID                (with all its alarms, as JSON)
           sharpeyes incidents close INCIDENT_ID --reason TEXT
+          sharpeyes incidents ack INCIDENT_ID [--note TEXT]    (records who acknowledged it and when)
           sharpeyes feed watch [--after SEQUENCE] [--region CODE] [--kind incident-opened,...] [--count N] [--json]
           sharpeyes geo import-grids FILE.geojson [--datum wgs84|gcj02|bd09]
           sharpeyes geo import-sites FILE.geojson [--datum wgs84|gcj02|bd09]

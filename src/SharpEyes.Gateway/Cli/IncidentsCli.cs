@@ -6,7 +6,7 @@ using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Cli;
 
-/// <summary><c>sharpeyes incidents ...</c>: list incidents, show one with all its alarms, close one with a reason.</summary>
+/// <summary><c>sharpeyes incidents ...</c>: list incidents, show one with all its alarms, close one with a reason, acknowledge one.</summary>
 internal static class IncidentsCli
 {
     private static readonly JsonFormatter Indented = new(JsonFormatter.Settings.Default.WithIndentation());
@@ -24,14 +24,14 @@ internal static class IncidentsCli
                         State = flags.ContainsKey("open") ? IncidentState.Open : flags.ContainsKey("closed") ? IncidentState.Closed : IncidentState.Unspecified,
                         PageSize = 1000,
                     };
-                    var text = new StringBuilder("incident\tstate\tclass\tpriority\talarms\tgrid\topened\tupdated\tkey sites\tclosed by\n");
+                    var text = new StringBuilder("incident\tstate\tclass\tpriority\talarms\tgrid\topened\tupdated\tkey sites\tacknowledged\tclosed by\n");
                     do
                     {
                         var page = await client.ListIncidentsAsync(request, headers).ConfigureAwait(false);
                         foreach (var i in page.Incidents)
                         {
                             text.Append(CultureInfo.InvariantCulture,
-                                $"{i.IncidentId}\t{(i.State == IncidentState.Open ? "open" : "closed")}\t{i.TypeClass}\t{i.HighestPriority}\t{i.AlarmCount}\t{i.Region?.GridCode}\t{Time(i.OpenedAt)}\t{Time(i.UpdatedAt)}\t{string.Join(",", i.KeySites.Select(k => k.Code))}\t{(i.CloseReason.Length > 0 ? i.CloseReason : "-")}\n");
+                                $"{i.IncidentId}\t{(i.State == IncidentState.Open ? "open" : "closed")}\t{i.TypeClass}\t{i.HighestPriority}\t{i.AlarmCount}\t{i.Region?.GridCode}\t{Time(i.OpenedAt)}\t{Time(i.UpdatedAt)}\t{string.Join(",", i.KeySites.Select(k => k.Code))}\t{Acknowledged(i)}\t{(i.CloseReason.Length > 0 ? i.CloseReason : "-")}\n");
                         }
 
                         request.PageToken = page.NextPageToken;
@@ -62,11 +62,29 @@ internal static class IncidentsCli
                     return 0;
                 }
 
+            case "ack" when args.Count == 1:
+                {
+                    var note = flags.GetValueOrDefault("note");
+                    if (note == "true")
+                    {
+                        await stderr.WriteLineAsync("--note needs a TEXT").ConfigureAwait(false);
+                        return 2;
+                    }
+
+                    var incident = await client.AcknowledgeIncidentAsync(new AcknowledgeIncidentRequest { IncidentId = args[0], Note = note ?? "" }, headers).ConfigureAwait(false);
+                    await stdout.WriteLineAsync($"acknowledged {incident.IncidentId} ({Acknowledged(incident)})").ConfigureAwait(false);
+                    return 0;
+                }
+
             default:
                 await stderr.WriteLineAsync(GatewayCli.Usage).ConfigureAwait(false);
                 return 2;
         }
     }
+
+    /// <summary>"key KEY_ID at TIME", or "-" when nobody acknowledged it.</summary>
+    private static string Acknowledged(Incident i) =>
+        i.AcknowledgedAt is null ? "-" : $"key {i.AcknowledgedBy?.KeyId} at {Time(i.AcknowledgedAt)}";
 
     private static string Time(Google.Protobuf.WellKnownTypes.Timestamp? t) =>
         t is null ? "-" : t.ToDateTimeOffset().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);

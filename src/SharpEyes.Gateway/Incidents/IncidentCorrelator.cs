@@ -157,6 +157,40 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
             ? Close(tx, incident, "operator: " + reason, time.GetUtcNow())
             : null;
 
+    /// <summary>
+    /// An operator's acknowledgement of an open incident, recorded once: the acknowledged incident, or the incident as it
+    /// is (acknowledged already, or closed; the caller tells which) with <c>Acknowledged</c> false, or null when no
+    /// incident is open with that id.
+    /// </summary>
+    public (Incident Incident, bool Acknowledged)? Acknowledge(JournalTransaction tx, string incidentId, Acknowledger by, string note)
+    {
+        if (!_openById.TryGetValue(incidentId, out var open))
+        {
+            return null;
+        }
+
+        if (open.AcknowledgedAt is not null)
+        {
+            return (open, false);
+        }
+
+        var acknowledged = open.Clone();
+        acknowledged.AcknowledgedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow());
+        acknowledged.AcknowledgedBy = by;
+        acknowledged.AcknowledgeNote = note;
+        Persist(tx, acknowledged);
+        _openById[incidentId] = acknowledged;
+        if (_openByKey.TryGetValue(acknowledged.CorrelationKey, out var current) && current.IncidentId == incidentId)
+        {
+            _openByKey[acknowledged.CorrelationKey] = acknowledged;
+        }
+
+        var withoutAlarms = acknowledged.Clone();
+        withoutAlarms.Alarms.Clear();
+        Emit(tx, FeedEventKind.IncidentAcknowledged, withoutAlarms, acknowledged.AcknowledgedAt);
+        return (acknowledged, true);
+    }
+
     private Incident Close(JournalTransaction tx, Incident open, string reason, DateTimeOffset now)
     {
         var closed = open.Clone();
@@ -206,12 +240,12 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
 
     private static void Write(JournalTransaction tx, Incident incident) =>
         tx.Execute("""
-            INSERT INTO incidents(id, state, correlation_key, region_code, opened_at, updated_at, data) VALUES($p0,$p1,$p2,$p3,$p4,$p5,$p6)
-            ON CONFLICT(id) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at, data=excluded.data
+            INSERT INTO incidents(id, state, correlation_key, region_code, opened_at, updated_at, data, acknowledged_at) VALUES($p0,$p1,$p2,$p3,$p4,$p5,$p6,$p7)
+            ON CONFLICT(id) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at, data=excluded.data, acknowledged_at=excluded.acknowledged_at
             """,
             incident.IncidentId, (int)incident.State, incident.CorrelationKey, RegionCodeOf(incident),
             incident.OpenedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(), incident.UpdatedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(),
-            incident.ToByteArray());
+            incident.ToByteArray(), incident.AcknowledgedAt?.ToDateTimeOffset().ToUnixTimeMilliseconds());
 
     /// <summary>As for devices: the grid, else the county of the device (outside every grid the key is "device:{id}|...").</summary>
     public static string RegionCodeOf(Incident incident) =>

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.V1;
 
@@ -6,9 +7,11 @@ namespace SharpEyes.Gateway.Incidents;
 
 public sealed class IncidentsService(IncidentQueries queries, IncidentCorrelator correlator, Journal journal) : V1.Incidents.IncidentsBase
 {
+    /// <summary>The longest acknowledgement note, as for a close reason.</summary>
+    public const int MaxNoteLength = 512;
+
     public override Task<Incident> GetIncident(GetIncidentRequest request, ServerCallContext context) =>
-        Task.FromResult(queries.Get(request.IncidentId, withAlarms: true)
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"incident_id: {request.IncidentId} not found")));
+        Task.FromResult(queries.Get(request.IncidentId, withAlarms: true) ?? throw NotFound(request.IncidentId));
 
     public override Task<ListIncidentsResponse> ListIncidents(ListIncidentsRequest request, ServerCallContext context) =>
         Task.FromResult(queries.List(request));
@@ -28,6 +31,36 @@ public sealed class IncidentsService(IncidentQueries queries, IncidentCorrelator
 
         return queries.Get(request.IncidentId, withAlarms: false) is { } existing
             ? throw new RpcException(new Status(StatusCode.FailedPrecondition, $"incident_id: {request.IncidentId} is already closed ({existing.CloseReason})"))
-            : throw new RpcException(new Status(StatusCode.NotFound, $"incident_id: {request.IncidentId} not found"));
+            : throw NotFound(request.IncidentId);
     }
+
+    public override async Task<Incident> AcknowledgeIncident(AcknowledgeIncidentRequest request, ServerCallContext context)
+    {
+        var note = request.Note.Trim();
+        if (note.Length > MaxNoteLength || note.Any(char.IsControl))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"note: at most {MaxNoteLength} characters, no control characters"));
+        }
+
+        var caller = Caller.Of(context);
+        var by = new Acknowledger { KeyId = caller.KeyId, Role = caller.Role };
+        var result = await journal.ExecuteAsync(tx => correlator.Acknowledge(tx, request.IncidentId, by, note), context.CancellationToken).ConfigureAwait(false);
+        if (result is ({ } incident, true))
+        {
+            return incident;
+        }
+
+        var existing = result?.Incident ?? queries.Get(request.IncidentId, withAlarms: false) ?? throw NotFound(request.IncidentId);
+        if (existing.AcknowledgedAt is not null)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"incident_id: {request.IncidentId} was already acknowledged by key {existing.AcknowledgedBy.KeyId} at {existing.AcknowledgedAt.ToDateTimeOffset():O}; an acknowledgement is recorded once, the first one stands"));
+        }
+
+        throw new RpcException(new Status(StatusCode.FailedPrecondition,
+            $"incident_id: {request.IncidentId} is closed ({existing.CloseReason}) and can no longer be acknowledged"));
+    }
+
+    private static RpcException NotFound(string incidentId) =>
+        new(new Status(StatusCode.NotFound, $"incident_id: {incidentId} not found"));
 }

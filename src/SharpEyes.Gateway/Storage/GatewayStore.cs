@@ -13,7 +13,7 @@ namespace SharpEyes.Gateway.Storage;
 /// </summary>
 public sealed partial class GatewayStore
 {
-    public const int SchemaVersion = 4;
+    public const int SchemaVersion = 5;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -131,7 +131,7 @@ public sealed partial class GatewayStore
             CREATE INDEX IF NOT EXISTS alarms_incident ON alarms(incident_id);
             CREATE TABLE IF NOT EXISTS incidents(
                 id TEXT PRIMARY KEY, state INTEGER NOT NULL, correlation_key TEXT NOT NULL, region_code TEXT NOT NULL,
-                opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, data BLOB NOT NULL);
+                opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, data BLOB NOT NULL, acknowledged_at INTEGER);
             CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state, id);
             CREATE TABLE IF NOT EXISTS feed_events(
                 seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, region_code TEXT NOT NULL, data BLOB NOT NULL, committed_at INTEGER);
@@ -154,6 +154,12 @@ public sealed partial class GatewayStore
         if (!HasColumn(connection, "feed_events", "committed_at"))
         {
             Execute(connection, "ALTER TABLE feed_events ADD COLUMN committed_at INTEGER");
+        }
+
+        // Version 4 files lack the incidents' acknowledgement time (issue 13); their incidents were never acknowledged.
+        if (!HasColumn(connection, "incidents", "acknowledged_at"))
+        {
+            Execute(connection, "ALTER TABLE incidents ADD COLUMN acknowledged_at INTEGER");
         }
 
         Execute(connection, "CREATE INDEX IF NOT EXISTS alarms_received ON alarms(received_at); CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters(received_at);");

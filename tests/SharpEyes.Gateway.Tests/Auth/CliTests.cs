@@ -97,7 +97,7 @@ public sealed class CliTests
     }
 
     [Fact]
-    public async Task Operators_list_show_and_close_incidents_from_the_command_line()
+    public async Task Operators_list_show_acknowledge_and_close_incidents_from_the_command_line()
     {
         await using var host = await GatewayHost.StartAsync(demo: false);
         var server = $"http://127.0.0.1:{host.GrpcPort}";
@@ -113,6 +113,9 @@ public sealed class CliTests
         var (listCode, list, _) = await Run("incidents", "list", "--open", "--server", server, "--key", operatorKey);
         var id = Assert.Single(list.Split('\n').Skip(1), l => l.Length > 0).Split('\t')[0];
         var (showCode, show, _) = await Run("incidents", "show", id, "--server", server, "--key", operatorKey);
+        var (ackCode, acknowledged, _) = await Run("incidents", "ack", id, "--note", "patrol on its way", "--server", server, "--key", operatorKey);
+        var (ackedCode, acked, _) = await Run("incidents", "list", "--open", "--server", server, "--key", operatorKey);
+        var (againCode, _, again) = await Run("incidents", "ack", id, "--server", server, "--key", operatorKey);
         var (noReasonCode, _, noReason) = await Run("incidents", "close", id, "--server", server, "--key", operatorKey);
         var (closeCode, close, _) = await Run("incidents", "close", id, "--reason", "patrol checked, false alarm", "--server", server, "--key", operatorKey);
         var (closedCode, closed, _) = await Run("incidents", "list", "--closed", "--server", server, "--key", operatorKey);
@@ -122,6 +125,14 @@ public sealed class CliTests
         Assert.Matches(@"^inc_[0-9a-f]{32}$", id);
         Assert.Equal(0, showCode);
         Assert.Contains("\"eventId\": \"evt-cli-1\"", show, StringComparison.Ordinal); // with its alarms
+        Assert.Equal(0, ackCode);
+        var keyId = operatorKey.Split('_')[1];
+        Assert.Matches($@"^acknowledged {id} \(key {keyId} at \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)", acknowledged);
+        Assert.Contains("\tacknowledged\tclosed by", acked, StringComparison.Ordinal); // the column
+        Assert.Matches($@"{id}\topen\t.*\tkey {keyId} at [^\t]+\t-\n", acked);
+        Assert.Matches($@"{id}\topen\t.*\t-\t-\n", list); // not acknowledged yet, not closed
+        Assert.Equal(1, againCode);
+        Assert.Contains("already acknowledged by key " + keyId, again, StringComparison.Ordinal);
         Assert.Equal(2, noReasonCode);
         Assert.Contains("--reason", noReason, StringComparison.Ordinal);
         Assert.Equal(0, closeCode);
