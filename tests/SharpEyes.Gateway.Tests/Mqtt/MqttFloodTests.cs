@@ -59,7 +59,9 @@ public sealed class MqttFloodTests(ITestOutputHelper output) : IAsyncLifetime
 
             // Refused at once: 2,000 (those admitted may already have reached the CONNECT timeout on a slow machine).
             Assert.InRange(closedAtOnce, 2000, 3000);
-            Assert.True(filesDuring < filesBefore + 1100, $"open files went {filesBefore} -> {filesDuring}");
+            // The 1,000 admitted hold a socket each; of the 2,000 refused, only those accepted a moment before the sample
+            // and not closed yet (125 in a run with the whole suite on two cores) may show. Held, they would be 2,000.
+            Assert.True(filesDuring < filesBefore + 1300, $"open files went {filesBefore} -> {filesDuring}");
             Assert.True(acked.ContainsKey("during-flood"));
             Assert.True(stats.AlarmsAccepted >= 1);
             Assert.Equal(200, health.Status);
