@@ -47,6 +47,7 @@ say({ proxy: proxy.address().port });
 const kinds = [
   'INCIDENT_OPENED', 'INCIDENT_UPDATED', 'INCIDENT_CLOSED', 'DEVICE_REGISTERED', 'DEVICE_ONLINE', 'DEVICE_OFFLINE',
   'DEVICE_DEREGISTERED', 'COVERAGE_GAP_OPENED', 'COVERAGE_GAP_CLOSED', 'CAMERA_FAULTY', 'CAMERA_REPAIRED',
+  'INCIDENT_ACKNOWLEDGED',
 ].map((k) => 'FEED_EVENT_KIND_' + k);
 const source = new EventSource(`http://127.0.0.1:${proxy.address().port}${path}`);
 source.onopen = () => say({ open: true });
