@@ -113,10 +113,11 @@ public sealed class OutboxTests
     public async Task Events_an_endpoint_has_not_acknowledged_are_never_deleted_however_old()
     {
         await using var sink = await StartSinkAsync();
+        using var dead = Ports.Refusing(out var deadPort); // a released free port could be taken by another test's server
         await using var host = await GatewayHost.StartAsync(extraArgs:
         [
             "--centre-url", sink.Address.ToString(), "--SharpEyes:Outbox:SourceId=unacked-test",
-            "--SharpEyes:Outbox:Endpoints:1:Name=dead", $"--SharpEyes:Outbox:Endpoints:1:Url=http://127.0.0.1:{Ports.Free()}",
+            "--SharpEyes:Outbox:Endpoints:1:Name=dead", $"--SharpEyes:Outbox:Endpoints:1:Url=http://127.0.0.1:{deadPort}",
             "--outbox-backlog-limit", "5",
         ]);
         await PublishAlarmsAsync(host, 10);

@@ -26,4 +26,16 @@ public static class Ports
             }
         }
     }
+
+    /// <summary>
+    /// A loopback port that refuses every connection for as long as the returned socket lives: bound, never listening,
+    /// so no other server of the test run can take it (a port from <see cref="Free"/> can be taken once released).
+    /// </summary>
+    public static Socket Refusing(out int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        return socket;
+    }
 }
