@@ -13,8 +13,6 @@ namespace SharpEyes.Gateway.Cli;
 internal static class DevicesCli
 {
     private static readonly JsonParser Parser = new(JsonParser.Settings.Default);
-    private static readonly JsonFormatter Indented = new(JsonFormatter.Settings.Default.WithIndentation());
-
     public static async Task<int> RunAsync(string command, List<string> args, Dictionary<string, string> flags, CallInvoker channel, Metadata headers, TextWriter stdout, TextWriter stderr)
     {
         var client = new DeviceRegistry.DeviceRegistryClient(channel);
@@ -62,7 +60,7 @@ internal static class DevicesCli
             case "get" when args.Count == 1:
                 {
                     var device = await client.GetDeviceAsync(new GetDeviceRequest { DeviceId = args[0] }, headers).ConfigureAwait(false);
-                    await stdout.WriteLineAsync(Indented.Format(device)).ConfigureAwait(false);
+                    await stdout.WriteLineAsync(CliText.IndentedJson.Format(device)).ConfigureAwait(false);
                     return 0;
                 }
 

@@ -84,7 +84,6 @@ internal static class FeedCli
             FeedEvent.DataOneofCase.CameraHealth => $"{e.CameraHealth.DeviceId} {string.Join(",", e.CameraHealth.Faults)}",
             _ => "",
         };
-        var time = e.OccurredAt?.ToDateTimeOffset().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture) ?? "-";
-        return $"{e.Sequence}\t{time}\t{KindName(e.Kind)}\t{e.RegionCode}\t{(e.Reason.Length > 0 ? e.Reason + "\t" : "")}{subject}";
+        return $"{e.Sequence}\t{CliText.Time(e.OccurredAt)}\t{KindName(e.Kind)}\t{e.RegionCode}\t{(e.Reason.Length > 0 ? e.Reason + "\t" : "")}{subject}";
     }
 }

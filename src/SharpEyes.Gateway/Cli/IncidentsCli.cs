@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Google.Protobuf;
 using Grpc.Core;
 using SharpEyes.V1;
 
@@ -9,8 +8,6 @@ namespace SharpEyes.Gateway.Cli;
 /// <summary><c>sharpeyes incidents ...</c>: list incidents, show one with all its alarms, close one with a reason, acknowledge one.</summary>
 internal static class IncidentsCli
 {
-    private static readonly JsonFormatter Indented = new(JsonFormatter.Settings.Default.WithIndentation());
-
     public static async Task<int> RunAsync(string command, List<string> args, Dictionary<string, string> flags, CallInvoker channel, Metadata headers, TextWriter stdout, TextWriter stderr)
     {
         var client = new V1.Incidents.IncidentsClient(channel);
@@ -31,7 +28,7 @@ internal static class IncidentsCli
                         foreach (var i in page.Incidents)
                         {
                             text.Append(CultureInfo.InvariantCulture,
-                                $"{i.IncidentId}\t{(i.State == IncidentState.Open ? "open" : "closed")}\t{i.TypeClass}\t{i.HighestPriority}\t{i.AlarmCount}\t{i.Region?.GridCode}\t{Time(i.OpenedAt)}\t{Time(i.UpdatedAt)}\t{string.Join(",", i.KeySites.Select(k => k.Code))}\t{Acknowledged(i)}\t{(i.CloseReason.Length > 0 ? i.CloseReason : "-")}\n");
+                                $"{i.IncidentId}\t{(i.State == IncidentState.Open ? "open" : "closed")}\t{i.TypeClass}\t{i.HighestPriority}\t{i.AlarmCount}\t{i.Region?.GridCode}\t{CliText.Time(i.OpenedAt)}\t{CliText.Time(i.UpdatedAt)}\t{string.Join(",", i.KeySites.Select(k => k.Code))}\t{Acknowledged(i)}\t{(i.CloseReason.Length > 0 ? i.CloseReason : "-")}\n");
                         }
 
                         request.PageToken = page.NextPageToken;
@@ -44,7 +41,7 @@ internal static class IncidentsCli
             case "show" when args.Count == 1:
                 {
                     var incident = await client.GetIncidentAsync(new GetIncidentRequest { IncidentId = args[0] }, headers).ConfigureAwait(false);
-                    await stdout.WriteLineAsync(Indented.Format(incident)).ConfigureAwait(false);
+                    await stdout.WriteLineAsync(CliText.IndentedJson.Format(incident)).ConfigureAwait(false);
                     return 0;
                 }
 
@@ -84,8 +81,5 @@ internal static class IncidentsCli
 
     /// <summary>"key KEY_ID at TIME", or "-" when nobody acknowledged it.</summary>
     private static string Acknowledged(Incident i) =>
-        i.AcknowledgedAt is null ? "-" : $"key {i.AcknowledgedBy?.KeyId} at {Time(i.AcknowledgedAt)}";
-
-    private static string Time(Google.Protobuf.WellKnownTypes.Timestamp? t) =>
-        t is null ? "-" : t.ToDateTimeOffset().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        i.AcknowledgedAt is null ? "-" : $"key {i.AcknowledgedBy?.KeyId} at {CliText.Time(i.AcknowledgedAt)}";
 }
