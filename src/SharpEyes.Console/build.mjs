@@ -1,32 +1,19 @@
 // npm run build: type-checks (tsc, in package.json), then writes the console to dist/ for the gateway to serve
 // (src/SharpEyes.Gateway copies dist/ beside its binary as console/; Hosting/ConsoleFiles.cs serves it):
 //   dist/index.html          the page, naming the files below (served with Cache-Control: no-cache)
-//   dist/assets/*-HASH.*     the script, the style sheet, the icon and the demo county's regions, each named by its
+//   dist/assets/*-HASH.*     the script, the style sheet and the icon, each named by its
 //                            content hash, so the gateway serves everything under assets/ as immutable
 // Everything is bundled from npm packages and this folder: the page requests nothing from another origin.
-// The demo county (gen/demo-county.geojson) is written here from demo/gaoyi: its regions and key sites.
+// The page carries no data: regions, key sites, cameras and incidents come from the gateway's API after sign-in.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const demo = join(here, '..', '..', 'demo', 'gaoyi');
 const dist = join(here, 'dist');
 const assets = join(dist, 'assets');
-
-// Coordinates to 6 decimals (0.1 m): the demo files carry 7, which the map cannot show.
-const round = (value) => (Array.isArray(value) ? value.map(round) : Math.round(value * 1e6) / 1e6);
-const compact = (collection) => ({
-  type: 'FeatureCollection',
-  features: collection.features.map((f) => ({ type: 'Feature', properties: f.properties, geometry: { type: f.geometry.type, coordinates: round(f.geometry.coordinates) } })),
-});
-mkdirSync(join(here, 'gen'), { recursive: true });
-writeFileSync(join(here, 'gen', 'demo-county.geojson'), JSON.stringify({
-  regions: compact(JSON.parse(readFileSync(join(demo, 'grids.wgs84.geojson'), 'utf8'))),
-  keySites: compact(JSON.parse(readFileSync(join(demo, 'keysites.wgs84.geojson'), 'utf8'))),
-}));
 
 rmSync(dist, { recursive: true, force: true });
 const result = await build({

@@ -1,52 +1,27 @@
-// Every text the page shows, in Chinese (the default) and English. A table, not an i18n framework: the console has
-// a few dozen strings and two languages.
-export type Lang = 'zh' | 'en';
+// The shell's own texts (the header, the status line); each feature module keeps its own table (i18n.ts).
+import { defineMessages } from './i18n';
 
-export const messages = {
-  zh: {
+export const text = defineMessages(
+  {
     title: 'SharpEyes 雪亮工程网关 · 控制台',
-    layers: '图层',
-    legend: '图例',
-    county: '县界',
-    townships: '乡镇',
-    villages: '村（社区）',
-    grids: '网格',
-    keySites: '重点部位',
-    keySiteArea: '重点部位（区域）',
-    keySitePoint: '重点部位（点位）',
     language: 'English',
     languageLabel: '切换到英文',
     loading: '正在加载区域……',
     loaded: '已显示 {regions} 个区域、{sites} 个重点部位',
-    failed: '区域数据加载失败：{error}',
-    source: '演示数据：高邑县（河北省石家庄市）的县界、乡镇、村和网格，构建时打包。实时数据将通过 JSON API 接入。',
+    failed: '加载失败：{error}',
+    noGeography: '网关尚未导入区域：请规划人员或管理员导入网格和重点部位（见规划指南）。',
+    layersTab: '图层',
+    source: '地图底图为本县区域边界，所有数据来自本网关，不访问外部网络。',
   },
-  en: {
+  {
     title: 'SharpEyes gateway · console',
-    layers: 'Layers',
-    legend: 'Legend',
-    county: 'County border',
-    townships: 'Townships',
-    villages: 'Villages',
-    grids: 'Grids',
-    keySites: 'Key sites',
-    keySiteArea: 'Key site (area)',
-    keySitePoint: 'Key site (point)',
     language: '中文',
     languageLabel: 'Switch to Chinese',
     loading: 'Loading regions…',
     loaded: '{regions} regions and {sites} key sites shown',
-    failed: 'Could not load the regions: {error}',
-    source: 'Demo data: the border, townships, villages and grids of Gaoyi County (Shijiazhuang, Hebei), bundled at build time. Live data comes with the JSON API.',
+    failed: 'Could not load: {error}',
+    noGeography: 'No regions are imported yet: a planner or admin imports grids and key sites (see the planner guide).',
+    layersTab: 'Layers',
+    source: "The base map is the county's own region borders; every piece of data comes from this gateway, nothing from another network.",
   },
-} satisfies Record<Lang, Record<string, string>>;
-
-export type MessageKey = keyof (typeof messages)['zh'];
-
-export function format(lang: Lang, key: MessageKey, values: Record<string, string | number> = {}): string {
-  const numbers = new Intl.NumberFormat(lang === 'zh' ? 'zh-CN' : 'en');
-  return messages[lang][key].replace(/\{(\w+)\}/g, (_, name: string) => {
-    const v = values[name];
-    return typeof v === 'number' ? numbers.format(v) : (v ?? '');
-  });
-}
+);

@@ -2,56 +2,36 @@
 // running gateway, waits for the map to draw the county, records every request the page and its workers make and
 // fails on any to another origin (or a Content-Security-Policy violation, a page error or a failed request), switches
 // to English and back, turns a layer off, and writes screenshots.
+// Signs in first with the operator key in SHARPEYES_KEY (an environment variable, not an argument: arguments are in
+// the process list), and checks afterwards that the key is nowhere the page can reach (cookies, storage, the URL).
 // Run by tests/SharpEyes.Gateway.Tests/Console/ConsolePageTests.cs:
-//   node test/console-page.mjs http://127.0.0.1:PORT/ OUTPUT_DIR
+//   SHARPEYES_KEY=se_... node test/console-page.mjs http://127.0.0.1:PORT/ OUTPUT_DIR
 // Prints one JSON line: what it saw. Exit code 1 with the reasons on stderr when a check failed.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { args, requireEnv, run } from './harness.mjs';
 
-const [base, outputDir] = process.argv.slice(2);
-if (!base || !outputDir) {
-  console.error('usage: node test/console-page.mjs http://127.0.0.1:PORT/ OUTPUT_DIR');
-  process.exit(2);
-}
-const origin = new URL(base).origin;
-mkdirSync(outputDir, { recursive: true });
+const { base, outputDir } = args('SHARPEYES_KEY=se_... node test/console-page.mjs http://127.0.0.1:PORT/ OUTPUT_DIR');
+const key = requireEnv('SHARPEYES_KEY');
 
-const problems = [];
-const requests = [];
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true });
-try {
-  const context = await browser.newContext({ viewport: { width: 1920, height: 1080 }, locale: 'zh-CN', serviceWorkers: 'block' });
+await run(base, async ({ context, watch }) => {
   const page = await context.newPage();
-  // Every request of the context: the page, its frames and its workers. data: and blob: URLs are not network requests.
-  context.on('request', (request) => {
-    const url = request.url();
-    requests.push(url);
-    if (!url.startsWith('data:') && !url.startsWith('blob:') && new URL(url).origin !== origin) {
-      problems.push(`request to another origin: ${request.method()} ${url}`);
-    }
-  });
-  context.on('requestfailed', (request) => problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`));
-  context.on('response', (response) => {
-    if (response.status() >= 400) {
-      problems.push(`${response.status()} for ${response.url()}`);
-    }
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') {
-      problems.push(`console error: ${message.text()}`);
-    }
-  });
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-  });
-
+  watch(page);
   const started = Date.now();
   await page.goto(base, { waitUntil: 'load' });
+  // The sign-in form, then the key, once.
+  await page.waitForSelector('dialog#signin[open]', { timeout: 30_000 });
+  const signInShownMs = Date.now() - started;
+  await page.screenshot({ path: join(outputDir, 'console-signin.png') });
+  await page.fill('#api-key', key);
+  await page.click('dialog#signin button[type="submit"]');
   await page.waitForSelector('html[data-map="drawn"], html[data-map="failed"]', { timeout: 30_000 });
   const drawnMs = Date.now() - started;
-  const state = await page.evaluate(() => ({
+  const state = await page.evaluate((secret) => ({
+    keyVisible: document.cookie.includes(secret) || JSON.stringify({ ...localStorage }).includes(secret)
+      || JSON.stringify({ ...sessionStorage }).includes(secret) || location.href.includes(secret)
+      || (document.getElementById('api-key')?.value ?? '') !== '',
+    cookies: document.cookie,
+    role: document.documentElement.dataset.role,
     map: document.documentElement.dataset.map,
     regions: Number(document.documentElement.dataset.regions ?? 0),
     keySites: Number(document.documentElement.dataset.keySites ?? 0),
@@ -77,7 +57,7 @@ try {
       }
       return count;
     })(),
-  }));
+  }), key);
   await page.screenshot({ path: join(outputDir, 'console-zh.png') });
   if (state.map !== 'drawn') {
     throw new Error(`the map did not draw the county: ${state.status}`);
@@ -97,14 +77,5 @@ try {
   await page.waitForSelector('html[data-map="drawn"]', { timeout: 30_000 });
   const langAfterReload = await page.evaluate(() => document.documentElement.lang);
 
-  console.log(JSON.stringify({ drawnMs, ...state, english, legendWithoutVillages, langAfterReload, requests }));
-} catch (e) {
-  problems.push(`check failed: ${e.stack ?? e}`);
-} finally {
-  await browser.close();
-}
-
-if (problems.length > 0) {
-  console.error(problems.join('\n'));
-  process.exit(1);
-}
+  return { signInShownMs, drawnMs, ...state, english, legendWithoutVillages, langAfterReload };
+});

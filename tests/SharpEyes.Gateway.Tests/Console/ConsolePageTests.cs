@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.Gateway.Tests.Interop;
+using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Tests.WebConsole;
 
@@ -39,13 +40,14 @@ public sealed class ConsolePageTests(ITestOutputHelper output)
         var origin = $"http://127.0.0.1:{host.HttpPort}";
         var artifacts = Path.Combine(InteropPaths.RepoRoot, "TestResults", "console");
         Directory.CreateDirectory(artifacts);
-        foreach (var old in new[] { "console-zh.png", "console-en.png" })
+        foreach (var old in new[] { "console-signin.png", "console-zh.png", "console-en.png" })
         {
             File.Delete(Path.Combine(artifacts, old));
         }
 
         var run = await ExternalTool.RunAsync(node, [Path.Combine(ConsoleDirectory, "test", "console-page.mjs"), origin + "/", artifacts],
-            TimeSpan.FromSeconds(120), ConsoleDirectory, new Dictionary<string, string> { ["CHROMIUM"] = chromium });
+            TimeSpan.FromSeconds(120), ConsoleDirectory,
+            new Dictionary<string, string> { ["CHROMIUM"] = chromium, ["SHARPEYES_KEY"] = await host.CreateKeyAsync(Role.Operator) });
         output.WriteLine($"screenshots: {artifacts}/console-zh.png, console-en.png");
         Assert.True(run.ExitCode == 0, $"console-page.mjs failed: {run}");
 
@@ -53,6 +55,10 @@ public sealed class ConsolePageTests(ITestOutputHelper output)
         var page = seen.RootElement;
         output.WriteLine($"navigation to the county drawn: {page.GetProperty("drawnMs").GetInt32()} ms");
         Assert.Equal("drawn", page.GetProperty("map").GetString());
+        // Signed in with the key through the form; the key is nowhere the page can read, the cookie is HttpOnly.
+        Assert.Equal("ROLE_OPERATOR", page.GetProperty("role").GetString());
+        Assert.False(page.GetProperty("keyVisible").GetBoolean(), "the key is visible to the page after sign-in");
+        Assert.Equal("", page.GetProperty("cookies").GetString());
         Assert.Equal(220, page.GetProperty("regions").GetInt32()); // demo/gaoyi: county, 5 townships, 107 villages, 107 grids
         Assert.Equal(40, page.GetProperty("keySites").GetInt32());
         Assert.True(page.GetProperty("drawnPixels").GetInt32() > 1000, "the map canvas holds no pixels of the county border's colour");
@@ -76,10 +82,10 @@ public sealed class ConsolePageTests(ITestOutputHelper output)
         var requests = Strings(page.GetProperty("requests"));
         Assert.Contains(origin + "/", requests);
         Assert.Contains(requests, r => r.StartsWith(origin + "/assets/main-", StringComparison.Ordinal) && r.EndsWith(".js", StringComparison.Ordinal));
-        Assert.Contains(requests, r => r.StartsWith(origin + "/assets/demo-county-", StringComparison.Ordinal));
+        Assert.Contains(origin + "/api/v1/grids?includeGeometry=true", requests);
         Assert.All(requests, r => Assert.StartsWith(origin + "/", r, StringComparison.Ordinal));
 
-        foreach (var shot in new[] { "console-zh.png", "console-en.png" })
+        foreach (var shot in new[] { "console-signin.png", "console-zh.png", "console-en.png" })
         {
             Assert.True(new FileInfo(Path.Combine(artifacts, shot)).Length > 20_000, $"{shot} is missing or blank");
         }
