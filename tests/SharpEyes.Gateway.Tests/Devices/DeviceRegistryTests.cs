@@ -379,6 +379,36 @@ public sealed class DeviceRegistryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_map_view_answers_only_what_a_map_draws_and_the_vendor_still_sees_only_its_own()
+    {
+        var ptz = TestDevices.Camera(60, azimuth: 135, hfov: 60, range: 90);
+        ptz.Camera.Ptz = true;
+        ptz.Camera.Streams.Add(new StreamProfile { Role = StreamRole.Main, Codec = "H.264", Width = 1920, Height = 1080, FrameRate = 25 });
+        await _client.RegisterDeviceAsync(ptz, _host.Auth(_vendorA));
+        await _client.RegisterDeviceAsync(TestDevices.Camera(61), _host.Auth(_vendorB));
+        await _client.RegisterDeviceAsync(TestDevices.Alarm(60), _host.Auth(_vendorA));
+        await _client.HeartbeatAsync(new HeartbeatRequest { DeviceIds = { TestDevices.CameraId(60) } }, _host.Auth(_vendorA));
+
+        var map = await _client.ListDevicesAsync(new ListDevicesRequest { View = DeviceView.Map, Kind = DeviceKind.Camera }, _host.Auth(_vendorA));
+        var full = await _client.ListDevicesAsync(new ListDevicesRequest { Kind = DeviceKind.Camera }, _host.Auth(_vendorA));
+
+        var stored = Assert.Single(full.Devices);
+        var drawn = Assert.Single(map.Devices);
+        var expected = new Device
+        {
+            DeviceId = TestDevices.CameraId(60),
+            Kind = DeviceKind.Camera,
+            Name = stored.Name,
+            Position = stored.Position,
+            Status = DeviceStatus.Online,
+            RegionCode = stored.RegionCode,
+            Camera = new CameraSpec { AzimuthDeg = 135, HfovDeg = 60, RangeM = 90, Ptz = true },
+        };
+        Assert.Equal(expected, drawn);
+        Assert.True(drawn.CalculateSize() * 2 < stored.CalculateSize(), $"map view {drawn.CalculateSize()} bytes, full {stored.CalculateSize()}");
+    }
+
+    [Fact]
     public async Task Heartbeat_brings_a_device_online_and_silence_takes_it_offline_with_feed_events()
     {
         var centre = await _host.CreateKeyAsync(Role.Centre);

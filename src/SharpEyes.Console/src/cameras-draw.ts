@@ -1,0 +1,273 @@
+// How cameras are drawn on the map's one canvas (basemap.ts's renderer): one small object per camera, never a DOM
+// node. A camera is a Leaflet CircleMarker (so the canvas renderer finds it under a click, with its 3 px tolerance,
+// and redraws only its own few pixels when its status changes) whose path is a shape per status: colour AND shape, so
+// status reads without colour vision and from across a room. Fields of view (wedges) and PTZ cameras' potential
+// circles are each ONE object on the same canvas that draws every visible camera's sector in one pass, below or above
+// the markers, instead of 20,000 more objects.
+// Leaflet 1.9.4's canvas internals used here (_ctx, _drawing, _bounds, _requestRedraw, _point, _radius): the version
+// is pinned in package-lock.json; bench/console measures the same renderer.
+import * as L from 'leaflet';
+
+export type CameraStatus = 'online' | 'faulty' | 'offline' | 'unknown';
+export const statuses: CameraStatus[] = ['online', 'faulty', 'offline', 'unknown'];
+
+/** What the map needs of a camera (ListDevices' map view, or a feed event's device). */
+export interface Camera {
+  id: string;
+  name: string;
+  status: CameraStatus;
+  lng: number;
+  lat: number;
+  azimuth: number;
+  hfov: number;
+  range: number;
+  ptz: boolean;
+}
+
+/**
+ * Okabe–Ito colours (safe for the common colour-vision deficiencies), each with its own shape: working = green
+ * circle, faulty = orange triangle, offline = vermillion square with a white cross, never heard = white diamond with
+ * a purple rim.
+ */
+export const style: Record<CameraStatus, { fill: string; stroke: string }> = {
+  online: { fill: '#009e73', stroke: '#ffffff' },
+  faulty: { fill: '#e69f00', stroke: '#3d2a00' },
+  offline: { fill: '#d55e00', stroke: '#ffffff' },
+  unknown: { fill: '#ffffff', stroke: '#7b3294' },
+};
+
+/** The wedges are drawn from this zoom on (about 4 m a pixel at 37° N: a 50 m wedge is 12 px long). */
+export const wedgeZoom = 15;
+
+/** Marker size (its radius in px) by zoom: small enough for 20,000 at county zoom, big enough to read from 2 m. */
+export const radiusAt = (zoom: number) => (zoom < 11 ? 3 : zoom < 13 ? 4.5 : zoom < 15 ? 6 : zoom < 17 ? 8 : 10);
+
+/** Draws a status shape centred on (x, y) with half-size r (markers and legend swatches use the same code). */
+export function drawShape(ctx: CanvasRenderingContext2D, status: CameraStatus, x: number, y: number, size: number) {
+  const { fill, stroke } = style[status];
+  // Problems are drawn a size larger: they are what a duty officer looks for.
+  const r = status === 'offline' || status === 'faulty' ? size * 1.25 : size;
+  ctx.beginPath();
+  switch (status) {
+    case 'online':
+      ctx.arc(x, y, r, 0, Math.PI * 2);
+      break;
+    case 'faulty': {
+      const t = r * 1.25;
+      ctx.moveTo(x, y - t);
+      ctx.lineTo(x + t * 0.95, y + t * 0.7);
+      ctx.lineTo(x - t * 0.95, y + t * 0.7);
+      ctx.closePath();
+      break;
+    }
+    case 'offline': {
+      const s = r * 0.95;
+      ctx.rect(x - s, y - s, 2 * s, 2 * s);
+      break;
+    }
+    case 'unknown': {
+      const d = r * 1.25;
+      ctx.moveTo(x, y - d);
+      ctx.lineTo(x + d, y);
+      ctx.lineTo(x, y + d);
+      ctx.lineTo(x - d, y);
+      ctx.closePath();
+      break;
+    }
+  }
+  ctx.globalAlpha = 1;
+  ctx.fillStyle = fill;
+  ctx.fill();
+  ctx.lineWidth = status === 'unknown' ? Math.max(2, r / 2.5) : Math.max(1.2, r / 4);
+  ctx.strokeStyle = stroke;
+  ctx.setLineDash([]);
+  ctx.lineJoin = 'round';
+  ctx.stroke();
+  if (status === 'offline' && r >= 4) {
+    // a white cross: "off" in any colour vision
+    const c = r * 0.5;
+    ctx.beginPath();
+    ctx.moveTo(x - c, y - c);
+    ctx.lineTo(x + c, y + c);
+    ctx.moveTo(x + c, y - c);
+    ctx.lineTo(x - c, y + c);
+    ctx.lineWidth = Math.max(1.5, r / 3.5);
+    ctx.strokeStyle = '#ffffff';
+    ctx.stroke();
+  }
+}
+
+/** A legend swatch: a small canvas with the marker's own shape. */
+export function swatch(status: CameraStatus): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = 28 * ratio;
+  canvas.height = 28 * ratio;
+  canvas.className = 'camera-swatch';
+  const ctx = canvas.getContext('2d')!;
+  ctx.scale(ratio, ratio);
+  // sizes that look alike: the white rims of the circle and the square vanish on the white panel
+  drawShape(ctx, status, 14, 14, { online: 11, faulty: 8, offline: 9.5, unknown: 8.5 }[status]);
+  return canvas;
+}
+
+interface CanvasInternals {
+  _ctx: CanvasRenderingContext2D;
+  _drawing: boolean;
+  _bounds: L.Bounds;
+  _requestRedraw(layer: { _pxBounds: L.Bounds; options: { weight?: number } }): void;
+}
+
+/** One camera on the canvas. */
+export class CameraMarker extends L.CircleMarker {
+  declare _point: L.Point;
+  declare _radius: number;
+  declare _renderer: CanvasInternals;
+  declare _map: L.Map;
+  declare _pxBounds: L.Bounds;
+  declare camera: Camera;
+
+  constructor(camera: Camera, at: L.LatLng, renderer: L.Canvas) {
+    super(at, { renderer, radius: 5, bubblingMouseEvents: false });
+    this.camera = camera;
+  }
+
+  /** Projects as a CircleMarker does, with the radius of the current zoom. */
+  _project() {
+    this._radius = radiusAt(this._map.getZoom());
+    this._point = this._map.latLngToLayerPoint(this.getLatLng());
+    const r = this._radius * 1.6 + 3; // the larger shapes reach past the radius; 3 = the click tolerance
+    this._pxBounds = L.bounds(this._point.subtract([r, r]), this._point.add([r, r]));
+  }
+
+  _updatePath() {
+    const renderer = this._renderer;
+    if (!renderer._drawing || !renderer._bounds.intersects(this._pxBounds)) {
+      return;
+    }
+    drawShape(renderer._ctx, this.camera.status, this._point.x, this._point.y, this._radius);
+  }
+
+  _containsPoint(p: L.Point) {
+    return p.distanceTo(this._point) <= this._radius * 1.25 + 3;
+  }
+
+  /** Redraws this camera alone (its few pixels, and its wedge's when wedges show). */
+  redrawHere(extra?: L.Bounds) {
+    if (!this._map || !this._point) {
+      return;
+    }
+    this._project();
+    this._renderer._requestRedraw({ _pxBounds: extra ? L.bounds([this._pxBounds.min!, this._pxBounds.max!, extra.min!, extra.max!]) : this._pxBounds, options: { weight: 2 } });
+  }
+}
+
+/** Pixels per metre at a latitude and zoom (Web Mercator). */
+const pixelsPerMetre = (lat: number, zoom: number) => (256 * 2 ** zoom) / (40075016.686 * Math.cos((lat * Math.PI) / 180));
+
+/**
+ * Every visible camera's field of view (mode 'wedge', from wedgeZoom on) or every PTZ camera's potential circle (mode
+ * 'potential', at any zoom where it is at least 3 px), drawn by one object: the sector of range_m around the azimuth,
+ * as the gateway models it (a flat wedge; at these ranges the Web Mercator drawing differs from the gateway's
+ * transverse Mercator by far less than a pixel).
+ */
+export class SectorLayer extends L.Path {
+  declare _renderer: CanvasInternals;
+  declare _map: L.Map;
+  declare _pxBounds: L.Bounds;
+  private readonly source: () => Iterable<CameraMarker>;
+  private readonly mode: 'wedge' | 'potential';
+
+  constructor(mode: 'wedge' | 'potential', source: () => Iterable<CameraMarker>, renderer: L.Canvas) {
+    super();
+    // L.Path has no initialize: its options are set here, as Leaflet's own paths do in theirs.
+    L.setOptions(this, { renderer, interactive: false });
+    this.mode = mode;
+    this.source = source;
+  }
+
+  /** The extent of a camera's sector on screen now (for redrawing one camera), or undefined when none is drawn. */
+  extentOf(marker: CameraMarker): L.Bounds | undefined {
+    if (!this._map || !marker._point || (this.mode === 'wedge' && this._map.getZoom() < wedgeZoom)) {
+      return undefined;
+    }
+    const r = marker.camera.range * pixelsPerMetre(marker.camera.lat, this._map.getZoom()) + 2;
+    return L.bounds(marker._point.subtract([r, r]), marker._point.add([r, r]));
+  }
+
+  _project() {
+    // Everything the canvas shows: the sectors are clipped to what is redrawn.
+    this._pxBounds = L.bounds([-1e9, -1e9], [1e9, 1e9]);
+  }
+
+  _update() {
+    this._updatePath();
+  }
+
+  _updatePath() {
+    const renderer = this._renderer;
+    if (!renderer._drawing || !this._map) {
+      return;
+    }
+    const zoom = this._map.getZoom();
+    if (this.mode === 'wedge' && zoom < wedgeZoom) {
+      return;
+    }
+    const ctx = renderer._ctx;
+    const view = renderer._bounds;
+    const scale = pixelsPerMetre(this._map.getCenter().lat, zoom);
+    // One path per status: one fill and one stroke each, whatever the number of cameras.
+    const paths: Partial<Record<CameraStatus, Path2D>> = {};
+    for (const marker of this.source()) {
+      const c = marker.camera;
+      const p = marker._point;
+      if (!p || (this.mode === 'potential' && !c.ptz)) {
+        continue;
+      }
+      const r = c.range * scale;
+      if (r < 3 || p.x + r < view.min!.x || p.x - r > view.max!.x || p.y + r < view.min!.y || p.y - r > view.max!.y) {
+        continue;
+      }
+      const path = (paths[c.status] ??= new Path2D());
+      if (this.mode === 'potential' || c.hfov >= 360) {
+        path.moveTo(p.x + r, p.y);
+        path.arc(p.x, p.y, r, 0, Math.PI * 2);
+      } else {
+        // azimuth clockwise from north; the canvas measures clockwise from east (y grows downwards)
+        const from = ((c.azimuth - c.hfov / 2 - 90) * Math.PI) / 180;
+        const to = ((c.azimuth + c.hfov / 2 - 90) * Math.PI) / 180;
+        path.moveTo(p.x, p.y);
+        path.arc(p.x, p.y, r, from, to);
+        path.closePath();
+      }
+    }
+    for (const status of statuses) {
+      const path = paths[status];
+      if (!path) {
+        continue;
+      }
+      const colour = status === 'unknown' ? style.unknown.stroke : style[status].fill;
+      if (this.mode === 'wedge') {
+        ctx.globalAlpha = status === 'online' ? 0.22 : 0.14;
+        ctx.fillStyle = colour;
+        ctx.fill(path);
+      }
+      ctx.globalAlpha = 0.85;
+      ctx.strokeStyle = this.mode === 'potential' ? '#0072b2' : colour;
+      ctx.lineWidth = this.mode === 'potential' ? 2 : 1.5;
+      // working wedges solid, the rest dashed: the outline says it without colour too
+      ctx.setLineDash(this.mode === 'potential' ? [8, 6] : status === 'online' ? [] : [5, 4]);
+      ctx.stroke(path);
+    }
+    ctx.globalAlpha = 1;
+    ctx.setLineDash([]);
+  }
+
+  _containsPoint() {
+    return false;
+  }
+
+  _empty() {
+    return false;
+  }
+}

@@ -1,0 +1,222 @@
+// The cameras on the map: every camera of the county coloured and shaped by status (working, faulty, offline, never
+// heard), their fields of view from zoom 15, PTZ cameras' potential circles on demand, all on the map's one canvas
+// (cameras-draw.ts). Read once from ListDevices in its compact map view (docs/decisions.md#console-cameras-on-the-map),
+// then kept current by the live feed: a status change redraws that camera alone. A click (or the 'show-camera'
+// message from another view) opens the camera's panel in the details tab (cameras-detail.ts).
+import './cameras.css';
+import * as L from 'leaflet';
+import { getAllPages } from './api';
+import { latLng } from './basemap';
+import { listen } from './bus';
+import { type Camera, type CameraStatus, CameraMarker, SectorLayer, statuses, style, swatch, wedgeZoom } from './cameras-draw';
+import { showCamera } from './cameras-detail';
+import { defineMessages, onLangChange } from './i18n';
+import * as live from './live';
+import type { FeedEvent } from './live';
+import { detailShows } from './sidebar';
+import type { ViewContext } from './view';
+
+export const text = defineMessages(
+  {
+    cameras: '摄像机',
+    online: '在线（正常）',
+    faulty: '在线但视频故障',
+    offline: '离线',
+    unknown: '从未上线',
+    wedges: '视野范围（放大到 {zoom} 级显示）',
+    potential: '云台摄像机可转动范围',
+  },
+  {
+    cameras: 'Cameras',
+    online: 'Online (working)',
+    faulty: 'Online, stream fault',
+    offline: 'Offline',
+    unknown: 'Never heard from',
+    wedges: 'Field of view (from zoom {zoom})',
+    potential: 'PTZ cameras: reach when turned',
+  },
+);
+
+/** A device as ListDevices (map view) or a feed event answers it: protobuf JSON, defaults left out. */
+export interface DeviceJson {
+  deviceId: string;
+  kind?: string;
+  name?: string;
+  position?: { lon?: number; lat?: number };
+  camera?: { azimuthDeg?: number; hfovDeg?: number; rangeM?: number; ptz?: boolean };
+  status?: string;
+  faulty?: boolean;
+}
+
+/** Offline first (it sees nothing), then a stream fault, then heard or never heard. */
+export function statusOf(status: string | undefined, faulty: boolean | undefined): CameraStatus {
+  if (status === 'DEVICE_STATUS_OFFLINE') {
+    return 'offline';
+  }
+  if (faulty) {
+    return 'faulty';
+  }
+  return status === 'DEVICE_STATUS_ONLINE' ? 'online' : 'unknown';
+}
+
+const toCamera = (d: DeviceJson): Camera => ({
+  id: d.deviceId,
+  name: d.name ?? d.deviceId,
+  status: statusOf(d.status, d.faulty),
+  lng: d.position?.lon ?? 0,
+  lat: d.position?.lat ?? 0,
+  azimuth: d.camera?.azimuthDeg ?? 0,
+  hfov: d.camera?.hfovDeg ?? 0,
+  range: d.camera?.rangeM ?? 0,
+  ptz: d.camera?.ptz ?? false,
+});
+
+/** Problems draw last (on top): an offline camera is never hidden under a working neighbour. */
+const drawOrder: Record<CameraStatus, number> = { online: 0, unknown: 1, faulty: 2, offline: 3 };
+
+export async function mount({ base, session }: ViewContext): Promise<void> {
+  const { map, renderer } = base;
+  const markers = new Map<string, CameraMarker>();
+  const group = L.featureGroup();
+  const wedges = new SectorLayer('wedge', () => markers.values(), renderer);
+  const potential = new SectorLayer('potential', () => markers.values(), renderer);
+  const root = document.documentElement;
+
+  const publish = () => {
+    const counts: Record<CameraStatus, number> = { online: 0, faulty: 0, offline: 0, unknown: 0 };
+    for (const marker of markers.values()) {
+      counts[marker.camera.status]++;
+    }
+    root.dataset.cameras = String(markers.size);
+    root.dataset.camerasOnline = String(counts.online);
+    root.dataset.camerasFaulty = String(counts.faulty);
+    root.dataset.camerasOffline = String(counts.offline);
+    root.dataset.camerasUnknown = String(counts.unknown);
+  };
+
+  const add = (camera: Camera) => {
+    const marker = new CameraMarker(camera, latLng(camera.lng, camera.lat), renderer);
+    markers.set(camera.id, marker);
+    group.addLayer(marker);
+  };
+
+  /** Redraws the pixels a camera covers now: its marker, and its wedge and PTZ circle where they show. */
+  const redraw = (marker: CameraMarker) => {
+    const area = [wedges.extentOf(marker), potential.extentOf(marker)].filter((b): b is L.Bounds => b !== undefined);
+    marker.redrawHere(area.length ? L.bounds(area.flatMap((b) => [b.min!, b.max!])) : undefined);
+  };
+
+  /** Takes a camera off the map, its wedge with it (the frame after redraws that area without it). */
+  const drop = (marker: CameraMarker) => {
+    redraw(marker);
+    group.removeLayer(marker);
+    markers.delete(marker.camera.id);
+  };
+
+  /** A camera's new state: one marker (and its wedge) redrawn; a move or a new camera re-adds it. */
+  const apply = (camera: Camera) => {
+    const marker = markers.get(camera.id);
+    if (!marker) {
+      add(camera);
+    } else if (marker.camera.lng !== camera.lng || marker.camera.lat !== camera.lat) {
+      drop(marker);
+      add(camera);
+    } else {
+      const before = marker.camera;
+      marker.camera = camera;
+      redraw(marker);
+      if (drawOrder[camera.status] > drawOrder[before.status]) {
+        marker.bringToFront();
+      }
+    }
+    publish();
+  };
+
+  const remove = (id: string) => {
+    const marker = markers.get(id);
+    if (marker) {
+      drop(marker);
+      publish();
+    }
+  };
+
+  const load = async () => {
+    const devices = await getAllPages<DeviceJson, { devices?: DeviceJson[]; nextPageToken?: string }>(
+      '/api/v1/devices', { kind: 'DEVICE_KIND_CAMERA', pageSize: 1000, view: 'DEVICE_VIEW_MAP' }, (page) => page.devices);
+    group.clearLayers();
+    markers.clear();
+    devices
+      .filter((d) => d.position)
+      .map(toCamera)
+      .sort((a, b) => drawOrder[a.status] - drawOrder[b.status])
+      .forEach(add);
+    publish();
+  };
+
+  await load();
+
+  // Where the map looks, for browser tests that click a camera at its pixel (zoom, then centre lat and lng in the
+  // map's datum).
+  const view = () => {
+    const c = map.getCenter();
+    root.dataset.mapView = `${map.getZoom()} ${c.lat.toFixed(7)} ${c.lng.toFixed(7)}`;
+  };
+  map.on('moveend', view);
+  view();
+
+  group.on('click', (e) => {
+    const marker = (e as L.LeafletMouseEvent & { layer: CameraMarker }).layer;
+    void showCamera(marker.camera.id, { base, session });
+  });
+
+  const legendRow = (status: CameraStatus) => ({ label: () => text(status), swatch: 'point' as const, fill: style[status].fill, stroke: style[status].stroke });
+  base.addOverlay({ key: 'ptzPotential', label: () => text('potential'), layer: potential, visible: false, legend: [{ label: () => text('potential'), swatch: 'dashed', fill: 'transparent', stroke: '#0072b2' }] });
+  base.addOverlay({
+    key: 'cameras', label: () => text('cameras'), layer: L.layerGroup([wedges, group]), visible: true,
+    legend: [...statuses.map(legendRow), { label: () => text('wedges', { zoom: wedgeZoom }), swatch: 'wedge', fill: style.online.fill, stroke: style.online.fill }],
+  });
+  // The legend's dots become the markers' own shapes, drawn by the same code.
+  document.querySelectorAll<HTMLElement>('#legend-list li[data-layer="cameras"] .swatch-point').forEach((node, i) => {
+    node.className = 'swatch camera-legend';
+    node.dataset.status = statuses[i];
+    node.replaceChildren(swatch(statuses[i]));
+  });
+  onLangChange(() => {
+    const id = document.getElementById('pane-detail')?.dataset.detailId;
+    if (id && detailShows('camera', id)) {
+      void showCamera(id, { base, session });
+    }
+  });
+
+  live.onEvent((event: FeedEvent) => {
+    const device = event.device as DeviceJson | undefined;
+    const health = event.cameraHealth as { deviceId?: string; status?: string; faulty?: boolean } | undefined;
+    let id: string | undefined;
+    if (device && device.kind === 'DEVICE_KIND_CAMERA') {
+      id = device.deviceId;
+      if (event.kind === 'FEED_EVENT_KIND_DEVICE_DEREGISTERED') {
+        remove(id);
+      } else if (device.position) {
+        apply(toCamera(device));
+      }
+    } else if (health?.deviceId) {
+      id = health.deviceId;
+      const marker = markers.get(id);
+      if (marker) {
+        apply({ ...marker.camera, status: statusOf(health.status, health.faulty) });
+      }
+    }
+    if (id && detailShows('camera', id)) {
+      void showCamera(id, { base, session });
+    }
+  });
+  live.onResync(load);
+
+  listen('show-camera', ({ deviceId }) => {
+    const marker = markers.get(deviceId);
+    if (marker) {
+      map.flyTo(marker.getLatLng(), Math.max(map.getZoom(), 17), { duration: 0.8 });
+    }
+    void showCamera(deviceId, { base, session });
+  });
+}
