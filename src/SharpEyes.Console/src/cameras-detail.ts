@@ -410,7 +410,7 @@ export async function showCamera(deviceId: string, { base, session }: { base: Ba
         row(text('ptz'), text(c.ptz ? 'yes' : 'no')),
         row(text('position'), `${formatNumber(d.position?.lon ?? 0, 6)}, ${formatNumber(d.position?.lat ?? 0, 6)}`),
         row(text('view'), text('viewValue', { azimuth: Math.round(c.azimuthDeg ?? 0), hfov: Math.round(c.hfovDeg ?? 0), range: Math.round(c.rangeM ?? 0) })),
-        row(text('region'), region || d.regionCode || '—'),
+        row(text('region'), region || (d.regionCode ? names.get(d.regionCode) ?? d.regionCode : '—')),
         row(text('registered'), formatTime(d.registeredAt)),
         row(text('updated'), formatTime(d.updatedAt)),
         row(text('lastSeen'), d.lastSeenAt ? `${formatTime(d.lastSeenAt)} · ${formatAgo(d.lastSeenAt)}` : text('never')),

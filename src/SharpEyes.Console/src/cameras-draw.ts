@@ -1,11 +1,11 @@
-// How cameras are drawn on the map's one canvas (basemap.ts's renderer): one small object per camera, never a DOM
-// node. A camera is a Leaflet CircleMarker (so the canvas renderer finds it under a click, with its 3 px tolerance,
-// and redraws only its own few pixels when its status changes) whose path is a shape per status: colour AND shape, so
-// status reads without colour vision and from across a room. Fields of view (wedges) and PTZ cameras' potential
-// circles are each ONE object on the same canvas that draws every visible camera's sector in one pass, below or above
-// the markers, instead of 20,000 more objects.
-// Leaflet 1.9.4's canvas internals used here (_ctx, _drawing, _bounds, _requestRedraw, _point, _radius): the version
-// is pinned in package-lock.json; bench/console measures the same renderer.
+// How cameras are drawn on the map's one canvas (basemap.ts's renderer), never as DOM nodes. Each camera is a small
+// Leaflet CircleMarker that draws nothing itself: it is what the renderer hit-tests (a click within 3 px) and what
+// bounds the redraw when its status changes (only its few pixels are redrawn). One CameraLayer paints every camera in
+// one pass, copying a sprite of its status's shape; the shape says the status as well as the colour does, for
+// colour-blind eyes and across a room. Fields of view (wedges) and PTZ cameras' potential circles are likewise one
+// object each (SectorLayer) that draws every visible camera's sector, below the markers or above them.
+// Leaflet 1.9.4's canvas internals used here (_ctx, _drawing, _bounds, _redrawBounds, _requestRedraw, _point,
+// _radius): the version is pinned in package-lock.json; bench/console measures the same renderer.
 import * as L from 'leaflet';
 
 export type CameraStatus = 'online' | 'faulty' | 'offline' | 'unknown';
@@ -42,59 +42,74 @@ export const wedgeZoom = 15;
 /** Marker size (its radius in px) by zoom: small enough for 20,000 at county zoom, big enough to read from 2 m. */
 export const radiusAt = (zoom: number) => (zoom < 11 ? 3 : zoom < 13 ? 4.5 : zoom < 15 ? 6 : zoom < 17 ? 8 : 10);
 
-/** Draws a status shape centred on (x, y) with half-size r (markers and legend swatches use the same code). */
-export function drawShape(ctx: CanvasRenderingContext2D, status: CameraStatus, x: number, y: number, size: number) {
-  const { fill, stroke } = style[status];
-  // Problems are drawn a size larger: they are what a duty officer looks for.
-  const r = status === 'offline' || status === 'faulty' ? size * 1.25 : size;
-  ctx.beginPath();
+/** Problems are drawn a size larger: they are what a duty officer looks for. */
+const sizeOf = (status: CameraStatus, size: number) => (status === 'offline' || status === 'faulty' ? size * 1.25 : size);
+
+/** Adds a status shape centred on (x, y) to a path (and an offline camera's cross to `cross`). */
+function addShape(path: Path2D, cross: Path2D, status: CameraStatus, x: number, y: number, size: number) {
+  const r = sizeOf(status, size);
   switch (status) {
     case 'online':
-      ctx.arc(x, y, r, 0, Math.PI * 2);
+      path.moveTo(x + r, y);
+      path.arc(x, y, r, 0, Math.PI * 2);
       break;
     case 'faulty': {
       const t = r * 1.25;
-      ctx.moveTo(x, y - t);
-      ctx.lineTo(x + t * 0.95, y + t * 0.7);
-      ctx.lineTo(x - t * 0.95, y + t * 0.7);
-      ctx.closePath();
+      path.moveTo(x, y - t);
+      path.lineTo(x + t * 0.95, y + t * 0.7);
+      path.lineTo(x - t * 0.95, y + t * 0.7);
+      path.closePath();
       break;
     }
     case 'offline': {
-      const s = r * 0.95;
-      ctx.rect(x - s, y - s, 2 * s, 2 * s);
+      const h = r * 0.95;
+      path.rect(x - h, y - h, 2 * h, 2 * h);
+      if (r >= 4) {
+        // a white cross: "off" in any colour vision
+        const c = r * 0.5;
+        cross.moveTo(x - c, y - c);
+        cross.lineTo(x + c, y + c);
+        cross.moveTo(x + c, y - c);
+        cross.lineTo(x - c, y + c);
+      }
       break;
     }
     case 'unknown': {
       const d = r * 1.25;
-      ctx.moveTo(x, y - d);
-      ctx.lineTo(x + d, y);
-      ctx.lineTo(x, y + d);
-      ctx.lineTo(x - d, y);
-      ctx.closePath();
+      path.moveTo(x, y - d);
+      path.lineTo(x + d, y);
+      path.lineTo(x, y + d);
+      path.lineTo(x - d, y);
+      path.closePath();
       break;
     }
   }
+}
+
+/** Fills and outlines every shape of one status at once (one fill and one stroke, however many cameras). */
+function paint(ctx: CanvasRenderingContext2D, status: CameraStatus, path: Path2D, cross: Path2D, size: number) {
+  const r = sizeOf(status, size);
   ctx.globalAlpha = 1;
-  ctx.fillStyle = fill;
-  ctx.fill();
-  ctx.lineWidth = status === 'unknown' ? Math.max(2, r / 2.5) : Math.max(1.2, r / 4);
-  ctx.strokeStyle = stroke;
   ctx.setLineDash([]);
   ctx.lineJoin = 'round';
-  ctx.stroke();
-  if (status === 'offline' && r >= 4) {
-    // a white cross: "off" in any colour vision
-    const c = r * 0.5;
-    ctx.beginPath();
-    ctx.moveTo(x - c, y - c);
-    ctx.lineTo(x + c, y + c);
-    ctx.moveTo(x + c, y - c);
-    ctx.lineTo(x - c, y + c);
+  ctx.fillStyle = style[status].fill;
+  ctx.fill(path);
+  ctx.lineWidth = status === 'unknown' ? Math.max(2, r / 2.5) : Math.max(1.2, r / 4);
+  ctx.strokeStyle = style[status].stroke;
+  ctx.stroke(path);
+  if (status === 'offline') {
     ctx.lineWidth = Math.max(1.5, r / 3.5);
     ctx.strokeStyle = '#ffffff';
-    ctx.stroke();
+    ctx.stroke(cross);
   }
+}
+
+/** Draws one status shape (the legend's swatches: the markers' own code). */
+export function drawShape(ctx: CanvasRenderingContext2D, status: CameraStatus, x: number, y: number, size: number) {
+  const path = new Path2D();
+  const cross = new Path2D();
+  addShape(path, cross, status, x, y, size);
+  paint(ctx, status, path, cross, size);
 }
 
 /** A legend swatch: a small canvas with the marker's own shape. */
@@ -111,14 +126,19 @@ export function swatch(status: CameraStatus): HTMLCanvasElement {
   return canvas;
 }
 
+
 interface CanvasInternals {
   _ctx: CanvasRenderingContext2D;
   _drawing: boolean;
   _bounds: L.Bounds;
+  _redrawBounds: L.Bounds | null;
   _requestRedraw(layer: { _pxBounds: L.Bounds; options: { weight?: number } }): void;
 }
 
-/** One camera on the canvas. */
+/**
+ * One camera on the canvas: what the renderer hit-tests (a click within 3 px) and what bounds the redraw of a status
+ * change. It draws nothing itself: CameraLayer paints every camera in one pass.
+ */
 export class CameraMarker extends L.CircleMarker {
   declare _point: L.Point;
   declare _radius: number;
@@ -141,11 +161,7 @@ export class CameraMarker extends L.CircleMarker {
   }
 
   _updatePath() {
-    const renderer = this._renderer;
-    if (!renderer._drawing || !renderer._bounds.intersects(this._pxBounds)) {
-      return;
-    }
-    drawShape(renderer._ctx, this.camera.status, this._point.x, this._point.y, this._radius);
+    // painted by CameraLayer
   }
 
   _containsPoint(p: L.Point) {
@@ -159,6 +175,93 @@ export class CameraMarker extends L.CircleMarker {
     }
     this._project();
     this._renderer._requestRedraw({ _pxBounds: extra ? L.bounds([this._pxBounds.min!, this._pxBounds.max!, extra.min!, extra.max!]) : this._pxBounds, options: { weight: 2 } });
+  }
+}
+
+/** Statuses in painting order: problems last, on top, so a working neighbour never hides an offline camera. */
+const paintOrder: CameraStatus[] = ['online', 'unknown', 'faulty', 'offline'];
+
+/** Each status's shape at one size, drawn once into a small canvas (at the screen's pixel ratio). */
+function sprites(size: number): { half: number; images: Record<CameraStatus, HTMLCanvasElement> } {
+  const half = Math.ceil(size * 1.25 * 1.25 + 3); // the largest shape (an enlarged triangle) and its outline
+  const ratio = window.devicePixelRatio || 1;
+  const images = {} as Record<CameraStatus, HTMLCanvasElement>;
+  for (const status of paintOrder) {
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = Math.ceil(2 * half * ratio);
+    const ctx = canvas.getContext('2d')!;
+    ctx.scale(ratio, ratio);
+    drawShape(ctx, status, half, half, size);
+    images[status] = canvas;
+  }
+  return { half, images };
+}
+
+/**
+ * Every camera's marker, painted by one object in one pass, problems last (on top). Each status's shape is drawn once
+ * into a sprite and copied to each camera's place (drawImage): filling and stroking 20,000 paths took the software
+ * rasteriser seconds per redraw of the county, copying the sprites a few tens of milliseconds. A redraw of part of
+ * the canvas (a status change) paints only the cameras in it.
+ */
+export class CameraLayer extends L.Path {
+  declare _renderer: CanvasInternals;
+  declare _map: L.Map;
+  declare _pxBounds: L.Bounds;
+  private readonly source: () => Iterable<CameraMarker>;
+  private readonly cache = new Map<number, ReturnType<typeof sprites>>();
+
+  constructor(source: () => Iterable<CameraMarker>, renderer: L.Canvas) {
+    super();
+    // L.Path has no initialize: its options are set here, as Leaflet's own paths do in theirs.
+    L.setOptions(this, { renderer, interactive: false });
+    this.source = source;
+  }
+
+  _project() {
+    this._pxBounds = L.bounds([-1e9, -1e9], [1e9, 1e9]);
+  }
+
+  _update() {
+    this._updatePath();
+  }
+
+  _updatePath() {
+    const renderer = this._renderer;
+    if (!renderer._drawing || !this._map) {
+      return;
+    }
+    const size = radiusAt(this._map.getZoom());
+    let sprite = this.cache.get(size);
+    if (!sprite) {
+      sprite = sprites(size);
+      this.cache.set(size, sprite);
+    }
+    const { half, images } = sprite;
+    const area = renderer._redrawBounds ?? renderer._bounds;
+    const [x0, y0, x1, y1] = [area.min!.x - half, area.min!.y - half, area.max!.x + half, area.max!.y + half];
+    const at: Record<CameraStatus, L.Point[]> = { online: [], unknown: [], faulty: [], offline: [] };
+    for (const marker of this.source()) {
+      const p = marker._point;
+      if (p && p.x >= x0 && p.x <= x1 && p.y >= y0 && p.y <= y1) {
+        at[marker.camera.status].push(p);
+      }
+    }
+    const ctx = renderer._ctx;
+    ctx.globalAlpha = 1;
+    for (const status of paintOrder) {
+      const image = images[status];
+      for (const p of at[status]) {
+        ctx.drawImage(image, p.x - half, p.y - half, 2 * half, 2 * half);
+      }
+    }
+  }
+
+  _containsPoint() {
+    return false;
+  }
+
+  _empty() {
+    return false;
   }
 }
 
@@ -215,7 +318,7 @@ export class SectorLayer extends L.Path {
     }
     const ctx = renderer._ctx;
     const view = renderer._bounds;
-    const scale = pixelsPerMetre(this._map.getCenter().lat, zoom);
+    const metres = pixelsPerMetre(0, zoom);
     // One path per status: one fill and one stroke each, whatever the number of cameras.
     const paths: Partial<Record<CameraStatus, Path2D>> = {};
     for (const marker of this.source()) {
@@ -224,7 +327,7 @@ export class SectorLayer extends L.Path {
       if (!p || (this.mode === 'potential' && !c.ptz)) {
         continue;
       }
-      const r = c.range * scale;
+      const r = (c.range * metres) / Math.cos((c.lat * Math.PI) / 180);
       if (r < 3 || p.x + r < view.min!.x || p.x - r > view.max!.x || p.y + r < view.min!.y || p.y - r > view.max!.y) {
         continue;
       }
