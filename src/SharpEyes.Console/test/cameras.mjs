@@ -4,8 +4,9 @@
 // this script over the JSON API and an offline turn made by the gateway's keepalive sweep change the drawn status
 // within 2 s, a click on a camera opens its panel with the grids and key sites GET /api/v1/coverage/cameras/{id}
 // answers, the panel follows a live change of its camera, a deregistered camera leaves the map, the PTZ layer
-// toggles, English relabels the panel. Screenshots at county zoom, at wedge zoom, of the panel and of the PTZ layer.
-//   SHARPEYES_KEY=operator key, SHARPEYES_VENDOR_KEY=the cameras' vendor key, SHARPEYES_CAMERAS={"ptz":id,...},
+// toggles, English relabels the panel, a planner's panel has no picture. Screenshots at county zoom, at wedge zoom, of the panel and of the PTZ layer.
+//   SHARPEYES_KEY=operator key, SHARPEYES_PLANNER_KEY=a planner's, SHARPEYES_VENDOR_KEY=the cameras' vendor key,
+//   SHARPEYES_CAMERAS={"ptz":id,...},
 //   SHARPEYES_SIGNAL=a file path: written when the script wants the gateway to take camera "second" offline
 //   node test/cameras.mjs http://127.0.0.1:PORT/ OUTPUT_DIR
 // Prints one JSON line: what it saw. Exit code 1 with the reasons on stderr when a check failed.
@@ -18,6 +19,7 @@ const key = requireEnv('SHARPEYES_KEY');
 const vendorKey = requireEnv('SHARPEYES_VENDOR_KEY');
 const cameras = JSON.parse(requireEnv('SHARPEYES_CAMERAS'));
 const signal = requireEnv('SHARPEYES_SIGNAL');
+const plannerKey = requireEnv('SHARPEYES_PLANNER_KEY');
 
 /** The gateway's JSON API from Node, with a key (as a curl user would call it). */
 async function api(method, path, body, withKey = key) {
@@ -112,7 +114,7 @@ async function openPanel(page, id, position) {
   });
 }
 
-await run(base, async ({ newPage, expect }) => {
+await run(base, async ({ context, newPage, expect, requests }) => {
   // Until the gateway keeps a camera history (GetCameraHistory) its route is refused or missing; no frame is grabbed
   // in this test (no RTSP server), so GetSnapshot answers 404.
   expect({ method: 'GET', path: '/api/v1/streamHealth/cameras/', status: 403 });
@@ -177,8 +179,17 @@ await run(base, async ({ newPage, expect }) => {
   await page.screenshot({ path: join(outputDir, 'cameras-panel-en.png') });
   const nodes = await page.evaluate(() => document.querySelectorAll('#map *').length);
 
+  // 9. A planner sees the panel without a picture, and the page does not ask for one (GetSnapshot is not theirs).
+  const snapshotsAsked = requests.filter((r) => r.endsWith('/snapshot')).length;
+  await page.close();
+  await context.clearCookies(); // the operator's session cookie: the next page signs in afresh
+  const planner = await newPage(plannerKey);
+  await zoomTo(planner, devices.ptz.position, 16);
+  const plannerPanel = await openPanel(planner, cameras.ptz, devices.ptz.position);
+  const plannerSnapshotRequests = requests.filter((r) => r.endsWith('/snapshot')).length - snapshotsAsked;
+
   return {
     initial, canvases, legend, heartbeatToDrawnMs, offlineToDrawnMs, zoomed, ptzPanel, ptzCoverage, faultyPanel, offlinePanel,
-    panelRefreshMs, potentialBefore, englishPanel, nodes,
+    panelRefreshMs, potentialBefore, englishPanel, nodes, plannerPanel, plannerSnapshotRequests,
   };
 });

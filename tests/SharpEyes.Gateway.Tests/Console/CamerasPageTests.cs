@@ -15,8 +15,8 @@ namespace SharpEyes.Gateway.Tests.WebConsole;
 /// faulty (a "black" picture recorded through the catalog's own health path, as a stream check records it), one
 /// offline (silent past the keepalive timeout, taken offline by the keepalive sweep) and one never heard. The script
 /// checks the counts drawn per status, live changes (a heartbeat it sends, an offline turn this test makes when the
-/// script asks through a signal file), the panel of a clicked camera against GetCameraCoverage, and writes
-/// screenshots to TestResults/console/.
+/// script asks through a signal file), the panel of a clicked camera against GetCameraCoverage, a planner's panel
+/// without a picture, and writes screenshots to TestResults/console/.
 /// </summary>
 public sealed class CamerasPageTests(ITestOutputHelper output)
 {
@@ -75,6 +75,7 @@ public sealed class CamerasPageTests(ITestOutputHelper output)
             {
                 ["CHROMIUM"] = chromium,
                 ["SHARPEYES_KEY"] = await host.CreateKeyAsync(Role.Operator),
+                ["SHARPEYES_PLANNER_KEY"] = await host.CreateKeyAsync(Role.Planner),
                 ["SHARPEYES_VENDOR_KEY"] = vendor,
                 ["SHARPEYES_CAMERAS"] = JsonSerializer.Serialize(cameras),
                 ["SHARPEYES_SIGNAL"] = signal,
@@ -152,6 +153,13 @@ public sealed class CamerasPageTests(ITestOutputHelper output)
         Assert.Contains("黑屏", faulty.GetProperty("stream").GetString(), StringComparison.Ordinal);
         Assert.Equal("offline", page.GetProperty("offlinePanel").GetProperty("status").GetString());
         Assert.False(page.GetProperty("potentialBefore").GetBoolean());
+
+        // Planners may not call GetSnapshot: their panel says so and never asks.
+        var planner = page.GetProperty("plannerPanel");
+        Assert.Equal(cameras["ptz"], planner.GetProperty("about")[0][1].GetString());
+        Assert.Equal("Planners do not see camera pictures", planner.GetProperty("snapshot").GetProperty("text").GetString()); // English: the choice is kept
+        Assert.Equal(0, page.GetProperty("plannerSnapshotRequests").GetInt32());
+        Assert.Equal(grids, Strings(planner.GetProperty("grids")));
 
         var english = page.GetProperty("englishPanel");
         Assert.Equal("Online · working", english.GetProperty("statusText").GetString());
