@@ -196,15 +196,15 @@ interface Coverage { working?: boolean; grids?: { gridCode: string; share?: numb
 const knownFaults = ['no-signal', 'black', 'frozen', 'low-detail'];
 const statusKey = (s: CameraStatus) => `status_${s}` as const;
 
-/** The object URL of the picture shown now; revoked when its panel leaves the page. */
-let snapshotUrl: string | undefined;
+/** The object URL of the picture shown now and the panel showing it: revoked when that panel leaves the page. */
+let snapshot: { url: string; panel: HTMLElement } | undefined;
 let shown: HTMLElement | undefined;
 let watching = false;
 
 function revokeWhenGone() {
-  if (snapshotUrl && !shown?.isConnected) {
-    URL.revokeObjectURL(snapshotUrl);
-    snapshotUrl = undefined;
+  if (snapshot && !snapshot.panel.isConnected) {
+    URL.revokeObjectURL(snapshot.url);
+    snapshot = undefined;
   }
 }
 
@@ -330,20 +330,23 @@ function historyStrip(history: History): Node[] {
   ];
 }
 
-function picture(snapshot: Snapshot, name: string): Node[] {
-  if (!snapshot.jpeg) {
+function picture(frame: Snapshot, name: string, panel: HTMLElement): Node[] {
+  if (!frame.jpeg) {
     return [el('p', 'muted', text('noFrame'))];
   }
-  const bytes = Uint8Array.from(atob(snapshot.jpeg), (c) => c.charCodeAt(0));
-  if (snapshotUrl) {
-    URL.revokeObjectURL(snapshotUrl);
+  if (!panel.isConnected) {
+    return []; // another panel took its place while the frame was read: no URL to leak
   }
-  snapshotUrl = URL.createObjectURL(new Blob([bytes], { type: 'image/jpeg' }));
+  if (snapshot) {
+    URL.revokeObjectURL(snapshot.url);
+  }
+  const bytes = Uint8Array.from(atob(frame.jpeg), (c) => c.charCodeAt(0));
+  snapshot = { url: URL.createObjectURL(new Blob([bytes], { type: 'image/jpeg' })), panel };
   const img = document.createElement('img');
   img.className = 'camera-snapshot';
   img.alt = text('snapshotAlt', { name });
-  img.src = snapshotUrl;
-  return [img, el('p', 'muted', text('snapshotTaken', { at: formatTime(snapshot.takenAt) }))];
+  img.src = snapshot.url;
+  return [img, el('p', 'muted', text('snapshotTaken', { at: formatTime(frame.takenAt) }))];
 }
 
 /**
@@ -442,7 +445,7 @@ export async function showCamera(deviceId: string, { base, session }: { base: Ba
   if (session.role === 'ROLE_PLANNER') {
     snap.replaceChildren(el('p', 'muted', text('notForRole')));
   } else {
-    work.push(section(snap, () => getJson<Snapshot>(`/api/v1/streamHealth/cameras/${id}/snapshot`), (s) => picture(s, name), () => text('noFrame')));
+    work.push(section(snap, () => getJson<Snapshot>(`/api/v1/streamHealth/cameras/${id}/snapshot`), (s) => picture(s, name, content), () => text('noFrame')));
   }
   await Promise.all(work);
   content.dataset.loaded = 'true';

@@ -251,7 +251,8 @@ export class CameraLayer extends L.Path {
     for (const status of paintOrder) {
       const image = images[status];
       for (const p of at[status]) {
-        ctx.drawImage(image, p.x - half, p.y - half, 2 * half, 2 * half);
+        // whole pixels: the sprite is copied, not resampled
+        ctx.drawImage(image, Math.round(p.x) - half, Math.round(p.y) - half, 2 * half, 2 * half);
       }
     }
   }

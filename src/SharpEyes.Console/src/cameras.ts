@@ -152,6 +152,8 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
       .filter((d) => d.position)
       .map(toCamera)
       .forEach(add);
+    // After a resync: the whole canvas, so that no wedge of a camera gone meanwhile stays behind.
+    painter.redraw();
     publish();
   };
 
