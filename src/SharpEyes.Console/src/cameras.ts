@@ -79,6 +79,13 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
   // cameras, measured with a heap snapshot). Each marker has the one shared click handler instead.
   const group = L.layerGroup();
   const open = (e: L.LeafletMouseEvent) => void showCamera((e.target as CameraMarker).camera.id, { base, session });
+  // One name tag for whichever camera the pointer is over (not a tooltip bound to each of 20,000 markers).
+  const tag = L.tooltip({ direction: 'top', offset: [0, -10], className: 'camera-tag' });
+  const hover = (e: L.LeafletMouseEvent) => {
+    const { camera } = e.target as CameraMarker;
+    tag.setLatLng((e.target as CameraMarker).getLatLng()).setContent(`${camera.name} · ${text(camera.status)}`).openOn(map);
+  };
+  const leave = () => tag.close();
   const painter = new CameraLayer(() => markers.values(), renderer);
   const wedges = new SectorLayer('wedge', () => markers.values(), renderer);
   const potential = new SectorLayer('potential', () => markers.values(), renderer);
@@ -97,7 +104,7 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
 
   const add = (camera: Camera) => {
     const marker = new CameraMarker(camera, latLng(camera.lng, camera.lat), renderer);
-    marker.on('click', open);
+    marker.on({ click: open, mouseover: hover, mouseout: leave });
     markers.set(camera.id, marker);
     counts[camera.status]++;
     group.addLayer(marker);

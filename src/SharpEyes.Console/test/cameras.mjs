@@ -92,9 +92,13 @@ async function zoomTo(page, position, zoom) {
 /** Clicks a camera on the canvas and waits for its panel to have read everything. */
 async function openPanel(page, id, position) {
   const [x, y] = await pixelOf(page, position);
+  await page.mouse.move(x, y);
+  // The pointer over a camera shows its name and status.
+  await page.waitForSelector('.leaflet-tooltip.camera-tag', { timeout: 5_000 });
+  const tag = await page.textContent('.leaflet-tooltip.camera-tag');
   await page.mouse.click(x, y);
   await page.waitForSelector(`#pane-detail .camera-panel[data-device-id="${id}"][data-loaded="true"]`, { timeout: 15_000 });
-  return page.evaluate(() => {
+  return page.evaluate((tag) => {
     const panel = document.querySelector('#pane-detail .camera-panel');
     const section = (name) => panel.querySelector(`[data-section="${name}"]`);
     return {
@@ -110,8 +114,9 @@ async function openPanel(page, id, position) {
       streamState: section('stream').dataset.state,
       history: { state: section('history').dataset.state, text: section('history').textContent },
       snapshot: { state: section('snapshot').dataset.state, text: section('snapshot').textContent },
+      tag,
     };
-  });
+  }, tag);
 }
 
 await run(base, async ({ context, newPage, expect, requests }) => {

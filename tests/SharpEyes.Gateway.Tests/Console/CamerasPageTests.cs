@@ -126,6 +126,7 @@ public sealed class CamerasPageTests(ITestOutputHelper output)
         Assert.Equal("中韩镇卫生院门口球机", panel.GetProperty("title").GetString());
         Assert.Equal("online", panel.GetProperty("status").GetString());
         Assert.Equal("在线 · 正常", panel.GetProperty("statusText").GetString());
+        Assert.Equal("中韩镇卫生院门口球机 · 在线（正常）", panel.GetProperty("tag").GetString());
         var about = panel.GetProperty("about").EnumerateArray().ToDictionary(r => r[0].GetString()!, r => r[1].GetString()!);
         Assert.Equal(cameras["ptz"], about["设备编码"]);
         Assert.Equal("acme", about["厂商"]);
