@@ -5,6 +5,7 @@
 import * as L from 'leaflet';
 import type { Feature, Geometry } from 'geojson';
 import { getJson } from './api';
+import { listen } from './bus';
 import { defineMessages, onLangChange } from './i18n';
 import { el } from './sidebar';
 
@@ -268,6 +269,8 @@ export async function loadBaseMap(container: HTMLElement, panel: HTMLElement): P
     map.fitBounds(bounds, { padding: [40, 40], animate: false });
   }
   map.on('zoomend', () => toggleLabels(map));
+  // Another view names a point (a blind spot, an incident): the map flies there.
+  listen('focus', ({ lng, lat, zoom }) => map.flyTo(latLng(lng, lat), zoom ?? Math.max(map.getZoom(), 16), { duration: 0.5 }));
   toggleLabels(map);
 
   onLangChange(relabel);
