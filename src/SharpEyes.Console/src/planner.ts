@@ -10,188 +10,13 @@ import './planner.css';
 import { ApiError, getJson } from './api';
 import { geometryToMap, latLng, type RegionFeature } from './basemap';
 import { send } from './bus';
-import { defineMessages, formatNumber, formatPercent, onLangChange } from './i18n';
+import { formatNumber, formatPercent, onLangChange } from './i18n';
 import * as live from './live';
+import { categories, categoryNames, known, reasons, text } from './planner-text';
 import { hatch, hatchCss, saveFile, suggestionsGeoJson, today, wedgeRing, type Suggestion } from './planner-geo';
 import { can } from './session';
 import { addTab, el, showTab } from './sidebar';
 import type { ViewContext } from './view';
-
-const text = defineMessages(
-  {
-    tab: '规划',
-    region: '区域',
-    allRegions: '全部区域',
-    blindSpots: '盲区排名',
-    kind: '类型',
-    kindAll: '重点部位和网格',
-    kindSite: '仅重点部位',
-    kindGrid: '仅网格',
-    colRank: '序号',
-    colName: '名称',
-    colKind: '类型',
-    colReason: '原因',
-    colScore: '分值',
-    colRegion: '所在区域',
-    siteKind: '重点部位',
-    gridKind: '网格',
-    'no-camera': '无摄像机',
-    'cameras-not-working': '摄像机未工作',
-    'needs-more-cameras': '摄像机不足',
-    'partly-covered': '部分覆盖',
-    'below-target': '低于目标',
-    priority: '优先级 {p}',
-    shortHa: '缺 {ha} 公顷',
-    incidents: '{n} 起事件',
-    summary: '共 {n} 处：重点部位 {sites} 处，网格 {grids} 处',
-    summaryCut: '显示排名前 {n} 处（重点部位在前，网格在后）',
-    none: '该区域没有盲区：重点部位均已覆盖，网格均达到目标。',
-    loading: '正在加载……',
-    stale: '覆盖已变化，排名已过时，正在刷新……',
-    failed: '加载失败：{error}',
-    updated: '更新于 {time}',
-    uncovered: '未覆盖区域',
-    truth: '按',
-    truthReal: '实际（工作中的摄像机）',
-    truthDeclared: '登记（所有摄像机）',
-    truthPotential: '潜在（云台全向）',
-    uncoveredTotal: '未覆盖 {area}，占网格面积 {share}（{grids} 个网格）',
-    uncoveredNone: '该区域网格已全部覆盖。',
-    placement: '补点建议',
-    count: '新增摄像机数量',
-    lens: '镜头',
-    lensWide: '广角 2.8 毫米',
-    lensStandard: '标准 4 毫米',
-    lensMedium: '中焦 6 毫米',
-    lensLong: '中长焦 8 毫米',
-    lensTele: '长焦 12 毫米',
-    lensCustom: '自定义视场角和距离',
-    hfov: '水平视场角（度）',
-    range: '有效距离（米）',
-    suggest: '计算补点位置',
-    suggesting: '正在计算（一次只算一个区域，可能需要几秒）……',
-    model: '按镜头：视场角 {hfov}°，有效距离 {range} 米；考虑 {candidates} 个候选位置',
-    weight: '未覆盖权重 {before} → {after}（减少 {share}）',
-    gainArea: '新增覆盖 {area}',
-    gainWeight: '权重 +{gain}',
-    completes: '补全：{names}',
-    improves: '改善：{names}',
-    noSuggestion: '没有能增加覆盖的位置。',
-    suggestionsStale: '覆盖已变化，以上建议可能已过时，请重新计算。',
-    badCount: '数量须为 1 到 50 的整数',
-    badModel: '视场角须在 0 到 360 度之间，有效距离须在 0 到 5000 米之间',
-    exports: '导出',
-    exportReport: '区域覆盖报告（CSV）',
-    exportUncovered: '未覆盖区域（GeoJSON）',
-    exportSuggestions: '补点建议（GeoJSON）',
-    layerBlindSpots: '盲区（规划）',
-    layerUncovered: '未覆盖区域（规划）',
-    layerSuggestions: '补点建议（规划）',
-    legendSiteSpot: '重点部位盲区',
-    legendGridSpot: '网格盲区',
-    legendUncovered: '未覆盖区域',
-    legendSuggestion: '建议新增摄像机（编号）',
-    m2: '{n} 平方米',
-    km2: '{n} 平方公里',
-  },
-  {
-    tab: 'Planning',
-    region: 'Region',
-    allRegions: 'All regions',
-    blindSpots: 'Blind-spot ranking',
-    kind: 'Kind',
-    kindAll: 'Key sites and grids',
-    kindSite: 'Key sites only',
-    kindGrid: 'Grids only',
-    colRank: '#',
-    colName: 'Name',
-    colKind: 'Kind',
-    colReason: 'Reason',
-    colScore: 'Score',
-    colRegion: 'Region',
-    siteKind: 'Key site',
-    gridKind: 'Grid',
-    'no-camera': 'No camera',
-    'cameras-not-working': 'Cameras not working',
-    'needs-more-cameras': 'Needs more cameras',
-    'partly-covered': 'Partly covered',
-    'below-target': 'Below target',
-    priority: 'priority {p}',
-    shortHa: '{ha} ha short',
-    incidents: '{n} incidents',
-    summary: '{n} in all: {sites} key sites, {grids} grids',
-    summaryCut: 'The top {n} shown (key sites first, then grids)',
-    none: 'No blind spots here: every key site is covered and every grid meets its target.',
-    loading: 'Loading…',
-    stale: 'Coverage changed: the ranking is out of date, reloading…',
-    failed: 'Could not load: {error}',
-    updated: 'Updated {time}',
-    uncovered: 'Uncovered area',
-    truth: 'Counting',
-    truthReal: 'Real (working cameras)',
-    truthDeclared: 'Declared (every camera)',
-    truthPotential: 'Potential (PTZ full circle)',
-    uncoveredTotal: '{area} uncovered, {share} of the grid area ({grids} grids)',
-    uncoveredNone: 'Every grid here is fully covered.',
-    placement: 'Placement suggestions',
-    count: 'New cameras',
-    lens: 'Lens',
-    lensWide: 'Wide 2.8 mm',
-    lensStandard: 'Standard 4 mm',
-    lensMedium: 'Medium 6 mm',
-    lensLong: 'Long 8 mm',
-    lensTele: 'Telephoto 12 mm',
-    lensCustom: 'Custom field of view and range',
-    hfov: 'Horizontal field of view (°)',
-    range: 'Range (m)',
-    suggest: 'Suggest positions',
-    suggesting: 'Computing (one region at a time; this can take a few seconds)…',
-    model: 'Lens gives {hfov}° field of view, {range} m range; {candidates} candidate positions',
-    weight: 'Uncovered weight {before} → {after} ({share} less)',
-    gainArea: '+{area} covered',
-    gainWeight: 'weight +{gain}',
-    completes: 'Completes: {names}',
-    improves: 'Improves: {names}',
-    noSuggestion: 'No position adds any coverage.',
-    suggestionsStale: 'Coverage has changed since: these suggestions may be out of date; compute again.',
-    badCount: 'The number must be a whole number from 1 to 50',
-    badModel: 'The field of view must be in (0, 360] degrees and the range in (0, 5000] metres',
-    exports: 'Export',
-    exportReport: 'Region coverage report (CSV)',
-    exportUncovered: 'Uncovered area (GeoJSON)',
-    exportSuggestions: 'Placement suggestions (GeoJSON)',
-    layerBlindSpots: 'Blind spots (planning)',
-    layerUncovered: 'Uncovered area (planning)',
-    layerSuggestions: 'Suggested cameras (planning)',
-    legendSiteSpot: 'Key-site blind spot',
-    legendGridSpot: 'Grid blind spot',
-    legendUncovered: 'Uncovered area',
-    legendSuggestion: 'Suggested new camera (numbered)',
-    m2: '{n} m²',
-    km2: '{n} km²',
-  },
-);
-
-const categories = defineMessages(
-  {
-    checkpoint: '治安卡口', government: '党政机关', station: '车站码头', square: '广场', stadium: '体育场馆',
-    commercial: '商业中心', religious: '宗教场所', school: '学校', 'complex-security': '治安复杂区域',
-    'traffic-artery': '交通要道', hospital: '医院', intersection: '路口', market: '市场', road: '道路', scenic: '景区',
-    other: '其他',
-  },
-  {
-    checkpoint: 'checkpoint', government: 'government', station: 'station', square: 'square', stadium: 'stadium',
-    commercial: 'commercial', religious: 'religious site', school: 'school', 'complex-security': 'complex security area',
-    'traffic-artery': 'traffic artery', hospital: 'hospital', intersection: 'intersection', market: 'market', road: 'road',
-    scenic: 'scenic area', other: 'other',
-  },
-);
-
-const reasons = ['no-camera', 'cameras-not-working', 'needs-more-cameras', 'partly-covered', 'below-target'];
-const categoryNames = ['checkpoint', 'government', 'station', 'square', 'stadium', 'commercial', 'religious', 'school', 'complex-security',
-  'traffic-artery', 'hospital', 'intersection', 'market', 'road', 'scenic', 'other'];
-/** A value the gateway may extend (a new reason or category) is shown as it comes until the tables know it. */
-const known = (names: string[], value: string) => names.includes(value);
 
 /** How many blind spots the table shows (sites first, then grids: the ranking's order). */
 const tableRows = 200;
@@ -252,6 +77,31 @@ interface PlacementAnswer {
 type Kind = 'all' | 'site' | 'grid';
 type Truth = 'COVERAGE_TRUTH_REAL' | 'COVERAGE_TRUTH_DECLARED' | 'COVERAGE_TRUTH_POTENTIAL';
 
+/**
+ * A load that may be overtaken (the region changed, a live reload): only the answer of the latest call is applied,
+ * then drawn; an earlier one that ends later is dropped.
+ */
+function latest<T>(read: () => Promise<T>, apply: (value: T) => void, fail: (message: string) => void, render: () => void) {
+  let generation = 0;
+  const load = async () => {
+    const mine = ++generation;
+    try {
+      const value = await read();
+      if (mine !== generation) {
+        return;
+      }
+      apply(value);
+    } catch (e) {
+      if (mine !== generation) {
+        return;
+      }
+      fail((e as Error).message);
+    }
+    render();
+  };
+  return { load, generation: () => generation };
+}
+
 const toRad = (deg: number) => (deg * Math.PI) / 180;
 const formatArea = (m2: number) => (m2 >= 1_000_000 ? text('km2', { n: formatNumber(m2 / 1_000_000, 2) }) : text('m2', { n: formatNumber(m2) }));
 
@@ -260,6 +110,24 @@ function labelled(label: () => string, control: HTMLElement, relabel: (() => voi
   const caption = el('span');
   relabel.push(() => (caption.textContent = label()));
   node.append(caption, control);
+  return node;
+}
+
+function numberInput(id: string, min: number, max: number, value: number) {
+  const node = el('input');
+  node.id = id;
+  node.type = 'number';
+  node.min = String(min);
+  node.max = String(max);
+  node.step = 'any';
+  node.value = String(value);
+  return node;
+}
+
+function button(id: string, className: string, type: 'button' | 'submit' = 'button') {
+  const node = el('button', className);
+  node.id = id;
+  node.type = type;
   return node;
 }
 
@@ -331,33 +199,14 @@ export async function mount({ base }: ViewContext): Promise<void> {
   uncoveredNote.id = 'plan-uncovered';
 
   // Placement
-  const countInput = el('input');
-  countInput.id = 'plan-count';
-  countInput.type = 'number';
-  countInput.min = '1';
-  countInput.max = '50';
-  countInput.step = '1';
-  countInput.value = '5';
-  countInput.required = true;
+  const countInput = numberInput('plan-count', 1, 50, 5);
   const lensSelect = select('plan-lens', [...Object.entries(lenses).map(([k, v]) => [k, () => text(v.label)] as [string, () => string]), ['custom', () => text('lensCustom')]], relabel);
   lensSelect.value = 'medium';
-  const hfovInput = el('input');
-  hfovInput.id = 'plan-hfov';
-  hfovInput.type = 'number';
-  hfovInput.min = '1';
-  hfovInput.max = '360';
-  hfovInput.value = '90';
-  const rangeInput = el('input');
-  rangeInput.id = 'plan-range';
-  rangeInput.type = 'number';
-  rangeInput.min = '1';
-  rangeInput.max = '5000';
-  rangeInput.value = '60';
+  const hfovInput = numberInput('plan-hfov', 1, 360, 90);
+  const rangeInput = numberInput('plan-range', 1, 5000, 60);
   const customFields = el('div', 'plan-custom', labelled(() => text('hfov'), hfovInput, relabel), labelled(() => text('range'), rangeInput, relabel));
   customFields.hidden = true;
-  const suggestButton = el('button', 'plan-primary');
-  suggestButton.type = 'submit';
-  suggestButton.id = 'plan-suggest';
+  const suggestButton = button('plan-suggest', 'plan-primary', 'submit');
   const form = el('form', 'plan-form', labelled(() => text('count'), countInput, relabel), labelled(() => text('lens'), lensSelect, relabel), customFields, suggestButton);
   form.noValidate = true;
   const placementNote = el('p', 'plan-status');
@@ -368,15 +217,9 @@ export async function mount({ base }: ViewContext): Promise<void> {
   list.dataset.state = 'idle';
 
   // Exports
-  const exportReport = el('button', 'plan-export');
-  exportReport.type = 'button';
-  exportReport.id = 'plan-export-report';
-  const exportUncovered = el('button', 'plan-export');
-  exportUncovered.type = 'button';
-  exportUncovered.id = 'plan-export-uncovered';
-  const exportSuggestions = el('button', 'plan-export');
-  exportSuggestions.type = 'button';
-  exportSuggestions.id = 'plan-export-suggestions';
+  const exportReport = button('plan-export-report', 'plan-export');
+  const exportUncovered = button('plan-export-uncovered', 'plan-export');
+  const exportSuggestions = button('plan-export-suggestions', 'plan-export');
   const exportNote = el('p', 'plan-status');
   exportNote.setAttribute('role', 'status');
 
@@ -435,14 +278,13 @@ export async function mount({ base }: ViewContext): Promise<void> {
   const kind = () => kindSelect.value as Kind;
   let spots: BlindSpot[] = [];
   let spotsAt: Date | undefined;
-  let spotsGeneration = 0;
   let spotsError: string | undefined;
   let stale = false;
   let selected: string | undefined;
   let hovered: string | undefined;
   const markers = new Map<string, L.CircleMarker>();
   const rows = new Map<string, HTMLTableRowElement>();
-  let uncovered: { geojson: string; areaM2: number; grids: number; gridArea: number; region: string; truth: Truth } | undefined;
+  let uncovered: { geojson: string; collection: FeatureCollection<Geometry, { uncovered_m2?: number }>; areaM2: number; gridArea: number; region: string; truth: Truth } | undefined;
   let uncoveredError: string | undefined;
   let placement: { answer: PlacementAnswer; region: string; count: number; stale: boolean } | undefined;
   let placementState: 'idle' | 'running' | 'ready' | 'error' = 'idle';
@@ -531,7 +373,7 @@ export async function mount({ base }: ViewContext): Promise<void> {
     spotLayer.clearLayers();
     markers.clear();
     table.dataset.state = spotsError ? 'error' : stale ? 'stale' : spotsAt ? 'ready' : 'loading';
-    table.dataset.generation = String(spotsGeneration);
+    table.dataset.generation = String(spotLoader.generation());
     table.dataset.count = String(spots.length);
     table.dataset.region = region();
     table.dataset.kind = kind();
@@ -599,30 +441,26 @@ export async function mount({ base }: ViewContext): Promise<void> {
     restack();
   }
 
-  async function loadSpots() {
-    const generation = ++spotsGeneration;
-    const want = kind();
-    try {
+  const spotLoader = latest(
+    async () => {
       // Grids come after every key site in the ranking: for grids only, read far enough to reach them.
+      const want = kind();
       const answer = await getJson<{ blindSpots?: BlindSpot[] }>('/api/v1/coverage/blindSpots', {
         regionPrefix: region(), includeGrids: want !== 'site', limit: want === 'grid' ? 10_000 : tableRows,
       });
-      if (generation !== spotsGeneration) {
-        return;
-      }
       const ranked = (answer.blindSpots ?? []).map((s, i) => ({ ...s, rank: i + 1 }));
-      spots = (want === 'grid' ? ranked.filter((s) => s.kind === 'BLIND_SPOT_KIND_GRID') : ranked).slice(0, tableRows);
+      return (want === 'grid' ? ranked.filter((s) => s.kind === 'BLIND_SPOT_KIND_GRID') : ranked).slice(0, tableRows);
+    },
+    (value) => {
+      spots = value;
       spotsAt = new Date();
       spotsError = undefined;
       stale = false;
-    } catch (e) {
-      if (generation !== spotsGeneration) {
-        return;
-      }
-      spotsError = (e as Error).message;
-    }
-    renderSpots();
-  }
+    },
+    (message) => (spotsError = message),
+    () => renderSpots(),
+  );
+  const loadSpots = spotLoader.load;
 
   // --- uncovered area ---------------------------------------------------------------------------------------------
   function renderUncovered() {
@@ -638,7 +476,7 @@ export async function mount({ base }: ViewContext): Promise<void> {
       uncoveredNote.textContent = text('loading');
       return;
     }
-    const collection = JSON.parse(uncovered.geojson) as FeatureCollection<Geometry, { uncovered_m2?: number }>;
+    const { collection } = uncovered;
     let drawn = 0;
     for (const feature of collection.features) {
       if (!feature.geometry || (feature.properties?.uncovered_m2 ?? 0) <= 0) {
@@ -664,32 +502,25 @@ export async function mount({ base }: ViewContext): Promise<void> {
     restack();
   }
 
-  let uncoveredGeneration = 0;
-  async function loadUncovered() {
-    const generation = ++uncoveredGeneration;
-    const truth = truthSelect.value as Truth;
-    const prefix = region();
-    try {
+  const loadUncovered = latest(
+    async () => {
+      const truth = truthSelect.value as Truth;
+      const prefix = region();
       const [answer, report] = await Promise.all([
         getJson<{ geojson: string; features: number }>('/api/v1/coverage/map', { uncovered: true, regionPrefix: prefix, truth }),
         getJson<{ summary?: { areaM2?: number } }>('/api/v1/coverage/report', { regionPrefix: prefix }),
       ]);
-      if (generation !== uncoveredGeneration) {
-        return;
-      }
       const collection = JSON.parse(answer.geojson) as FeatureCollection<Geometry, { uncovered_m2?: number }>;
       const areaM2 = collection.features.reduce((sum, f) => sum + (f.properties?.uncovered_m2 ?? 0), 0);
-      const grids = collection.features.filter((f) => (f.properties?.uncovered_m2 ?? 0) > 0).length;
-      uncovered = { geojson: answer.geojson, areaM2, grids, gridArea: report.summary?.areaM2 ?? 0, region: prefix, truth };
+      return { geojson: answer.geojson, collection, areaM2, gridArea: report.summary?.areaM2 ?? 0, region: prefix, truth };
+    },
+    (value) => {
+      uncovered = value;
       uncoveredError = undefined;
-    } catch (e) {
-      if (generation !== uncoveredGeneration) {
-        return;
-      }
-      uncoveredError = (e as Error).message;
-    }
-    renderUncovered();
-  }
+    },
+    (message) => (uncoveredError = message),
+    () => renderUncovered(),
+  ).load;
 
   // --- placement --------------------------------------------------------------------------------------------------
   function renderPlacement() {
@@ -747,7 +578,7 @@ export async function mount({ base }: ViewContext): Promise<void> {
       item.dataset.lat = String(s.position.lat);
       item.tabIndex = 0;
       const lines = el('div', 'plan-gain');
-      lines.append(el('strong', undefined, text('gainArea', { area: formatArea(s.gainAreaM2) })), el('span', undefined, ` · ${text('gainWeight', { gain: formatNumber(s.gain, 2) })}`));
+      lines.append(el('div', undefined, el('strong', undefined, text('gainArea', { area: formatArea(s.gainAreaM2) })), el('span', undefined, ` · ${text('gainWeight', { gain: formatNumber(s.gain, 2) })}`)));
       if ((s.sitesCompleted ?? []).length > 0) {
         lines.append(el('small', 'plan-completes', `✔ ${text('completes', { names: names(s.sitesCompleted) })}`));
       }

@@ -1,8 +1,8 @@
 // The planner view in a real browser against a running gateway (the demo county with its cameras): signs in with a
 // planner key, reads the blind-spot table (all, grids only, one township), links a row to the map and the map back to
 // the row, draws the township's uncovered area, asks for 3 placement suggestions with the 8 mm lens, downloads the three
-// exports, then registers a camera over the JSON API (a vendor key) at the township's top blind spot and waits for the
-// table to go stale and reload without it. Last, an operator's page has no planning tab and asks for nothing of it.
+// exports, then registers two cameras over the JSON API (a vendor key) at the township's top blind spot and waits for
+// the table to go stale and reload without it. Last, an operator's page has no planning tab and asks for nothing of it.
 // Keys come in environment variables (SHARPEYES_PLANNER_KEY, SHARPEYES_OPERATOR_KEY, SHARPEYES_VENDOR_KEY).
 // Run by tests/SharpEyes.Gateway.Tests/Console/PlannerPageTests.cs, which checks what it prints against gRPC:
 //   SHARPEYES_PLANNER_KEY=se_... SHARPEYES_OPERATOR_KEY=se_... SHARPEYES_VENDOR_KEY=se_... \
@@ -17,7 +17,7 @@ const plannerKey = requireEnv('SHARPEYES_PLANNER_KEY');
 const operatorKey = requireEnv('SHARPEYES_OPERATOR_KEY');
 const vendorKey = requireEnv('SHARPEYES_VENDOR_KEY');
 const township = rest[0] ?? '130127104';
-const liveCameraId = '13012700001320099001';
+const liveCameraIds = ['13012700001320099001', '13012700001320099002'];
 
 /** The table's rows as the page shows them, and its state. */
 const readTable = (page) => page.evaluate(() => {
@@ -199,12 +199,15 @@ await run(base, async ({ context, newPage }) => {
   });
   const generationBeforeLive = (await readTable(page)).generation;
   const registeredAt = Date.now();
-  await api('POST', '/api/v1/devices', {
-    deviceId: liveCameraId, kind: 'DEVICE_KIND_CAMERA', name: 'planner test camera', model: 'DS-2CD',
-    position: { lon: spot.position.lon, lat: spot.position.lat, datum: 'DATUM_WGS84' },
-    camera: { azimuthDeg: 0, hfovDeg: 360, rangeM: 400, resolutionWidth: 1920, resolutionHeight: 1080 },
-  });
-  await api('POST', '/api/v1/devices:heartbeat', { deviceIds: [liveCameraId] });
+  // Two cameras: an intersection needs two.
+  for (const deviceId of liveCameraIds) {
+    await api('POST', '/api/v1/devices', {
+      deviceId, kind: 'DEVICE_KIND_CAMERA', name: 'planner test camera', model: 'DS-2CD',
+      position: { lon: spot.position.lon, lat: spot.position.lat, datum: 'DATUM_WGS84' },
+      camera: { azimuthDeg: 0, hfovDeg: 360, rangeM: 400, resolutionWidth: 1920, resolutionHeight: 1080 },
+    });
+  }
+  await api('POST', '/api/v1/devices:heartbeat', { deviceIds: liveCameraIds });
   await page.waitForFunction(([code, after]) => {
     const t = document.getElementById('plan-blind-spots');
     return t.dataset.state === 'ready' && Number(t.dataset.generation) > after && !t.querySelector(`tr[data-code="${code}"]`);
