@@ -5,6 +5,7 @@
 import * as L from 'leaflet';
 import type { Feature, Geometry } from 'geojson';
 import { getJson } from './api';
+import { listen } from './bus';
 import { defineMessages, onLangChange } from './i18n';
 import { el } from './sidebar';
 
@@ -285,6 +286,8 @@ export async function loadBaseMap(container: HTMLElement, panel: HTMLElement): P
   if (bounds.isValid()) {
     map.fitBounds(bounds, { padding: [40, 40], animate: false });
   }
+  // Another view names a point (a blind spot, an incident): the map flies there.
+  listen('focus', ({ lng, lat, zoom }) => map.flyTo(latLng(lng, lat), zoom ?? Math.max(map.getZoom(), 16), { duration: 0.5 }));
 
   onLangChange(relabel);
 

@@ -13,40 +13,17 @@ namespace SharpEyes.Gateway.Tests.WebConsole;
 /// </summary>
 public sealed class ConsolePageTests(ITestOutputHelper output)
 {
-    private static readonly string ConsoleDirectory = Path.Combine(InteropPaths.RepoRoot, "src", "SharpEyes.Console");
-
     [Fact]
     public async Task The_page_draws_the_county_in_chromium_and_requests_nothing_from_another_origin()
     {
-        var node = InteropPaths.FindOnPath("node");
-        if (node is null)
-        {
-            InteropPaths.SkipUnlessCi("node is not on PATH; run scripts/install-test-deps.sh to run the console's browser test.");
-        }
-
-        var chromium = Environment.GetEnvironmentVariable("CHROMIUM") ?? "/usr/bin/chromium";
-        if (!File.Exists(chromium))
-        {
-            InteropPaths.SkipUnlessCi($"{chromium} is missing; install Debian's chromium (scripts/install-test-deps.sh does) to run the console's browser test.");
-        }
-
-        if (!Directory.Exists(Path.Combine(ConsoleDirectory, "node_modules", "playwright-core")))
-        {
-            InteropPaths.SkipUnlessCi($"{ConsoleDirectory}/node_modules is missing; run scripts/install-console.sh to run the console's browser test.");
-        }
-
-        ConsoleServingTests.RequireBuiltConsole();
+        var (node, chromium) = ConsoleBrowser.Require();
         await using var host = await GatewayHost.StartAsync(demo: true);
         var origin = $"http://127.0.0.1:{host.HttpPort}";
-        var artifacts = Path.Combine(InteropPaths.RepoRoot, "TestResults", "console");
-        Directory.CreateDirectory(artifacts);
-        foreach (var old in new[] { "console-signin.png", "console-zh.png", "console-en.png" })
-        {
-            File.Delete(Path.Combine(artifacts, old));
-        }
+        var artifacts = ConsoleBrowser.Artifacts;
+        ConsoleBrowser.ClearScreenshots("console-signin.png", "console-zh.png", "console-en.png");
 
-        var run = await ExternalTool.RunAsync(node, [Path.Combine(ConsoleDirectory, "test", "console-page.mjs"), origin + "/", artifacts],
-            TimeSpan.FromSeconds(120), ConsoleDirectory,
+        var run = await ExternalTool.RunAsync(node, [Path.Combine(ConsoleBrowser.ConsoleDirectory, "test", "console-page.mjs"), origin + "/", artifacts],
+            TimeSpan.FromSeconds(120), ConsoleBrowser.ConsoleDirectory,
             new Dictionary<string, string> { ["CHROMIUM"] = chromium, ["SHARPEYES_KEY"] = await host.CreateKeyAsync(Role.Operator) });
         output.WriteLine($"screenshots: {artifacts}/console-zh.png, console-en.png");
         Assert.True(run.ExitCode == 0, $"console-page.mjs failed: {run}");
