@@ -155,6 +155,7 @@ await run(base, async ({ newPage, expect, problems }) => {
   await vendor('POST', '/api/v1/devices:heartbeat', { deviceIds: [added.deviceId] });
   await page.waitForFunction((code) => document.documentElement.dataset.gridClasses.split(',').includes(`${code}:met`), clicked, { timeout: 2_000 });
   const recolourMs = Date.now() - started;
+  const classAfter = await page.evaluate((code) => document.documentElement.dataset.gridClasses.split(',').find((p) => p.startsWith(`${code}:`)).split(':')[1], clicked);
   // The panel follows (a throttled reload of the report): the same KPIs as the gateway's, now with the camera.
   await page.waitForFunction(() => Number(document.querySelector('#pane-detail .kpi-card[data-kpi="online_rate"]')?.dataset.denominator ?? 0) >= 1, null, { timeout: 15_000 });
   const after = await compareKpis(clicked, await readCards(page));
@@ -185,5 +186,5 @@ await run(base, async ({ newPage, expect, problems }) => {
   if (problems.length === 0 && (await page.evaluate(() => document.querySelectorAll('.leaflet-tile').length)) > 0) {
     throw new Error('tiles are drawn with no base layer set');
   }
-  return { classCounts, uncoveredSites: apiUncovered.length, pixels, clicked, classBefore, recolourMs, before, after, historyPoints, trend, english, baseLayer };
+  return { classCounts, uncoveredSites: apiUncovered.length, pixels, clicked, classBefore, classAfter, recolourMs, before, after, historyPoints, trend, english, baseLayer };
 });
