@@ -41,7 +41,7 @@ export function trendChart(points: TrendPoint[], options: TrendOptions): SVGSVGE
   chart.firstChild!.textContent = options.title;
   // The scale: 0 to 100 % when a value or the target is near it, else to a little above the larger of the two, so a
   // 2 % area coverage against a 3 % grid target is not a flat line at the bottom.
-  const highest = Math.max(options.target, ...points.map((p) => p.value), 0.0001);
+  const highest = Math.max(options.target, ...points.map((p) => p.value), 0.01);
   const scaleTop = highest > 0.5 ? 1 : Math.min(1, highest * 1.25);
   const span = Math.max(1, options.until - options.since);
   const x = (at: number) => left + ((at - options.since) / span) * (width - left - right);

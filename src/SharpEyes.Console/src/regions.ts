@@ -89,7 +89,7 @@ const text = defineMessages(
     level3: 'Village',
     level4: 'Grid',
     gridLine: 'Real coverage {real}, target {target}',
-    counts: '{cameras} cameras ({working} working) · key sites {covered}/{sites} covered · {gaps} grids below target',
+    counts: 'Cameras: {cameras} ({working} working) · key sites covered: {covered}/{sites} · grids below target: {gaps}',
     key_site_coverage: 'Key-site coverage',
     area_coverage: 'Area coverage',
     online_rate: 'Online rate (by count)',
@@ -107,7 +107,7 @@ const text = defineMessages(
     unitHours: '{n} / {d} camera-hours',
     unitSeconds: '{n} / {d} camera-seconds',
     trendTitle: 'Last 30 days (dashed: target)',
-    trendSpan: '{since} to {until}, {points} snapshots',
+    trendSpan: '{since} to {until}, snapshots: {points}',
     noHistory: 'No history yet: the gateway records every region\'s KPIs hourly; the trend shows after the first snapshot.',
     historyFailed: 'Could not load the trend: {error}',
     detailFailed: 'Could not load the region\'s KPIs: {error}',
@@ -506,9 +506,9 @@ export async function mount({ base }: ViewContext): Promise<void> {
 
     // The trend: each KPI's values over the span, oldest first.
     const points = history && !(history instanceof Error) ? history.points ?? [] : [];
-    const until = Date.now();
-    const since = points.length > 0 ? Math.min(new Date(points[0].at).getTime(), until - 30 * 86_400_000) : until - 30 * 86_400_000;
-    const spanEnd = points.length > 0 ? Math.max(new Date(points[points.length - 1].at).getTime(), since + 1) : until;
+    // The 30 days up to the last snapshot (the gateway's clock, not the browser's).
+    const spanEnd = points.length > 0 ? new Date(points[points.length - 1].at).getTime() : Date.now();
+    const since = Math.min(spanEnd - 30 * 86_400_000, points.length > 0 ? new Date(points[0].at).getTime() : spanEnd);
     const series = (name: string): TrendPoint[] =>
       points.flatMap((p) => {
         const kpi = p.kpis?.find((k) => k.name === name);
