@@ -10,6 +10,8 @@ import * as live from './live';
 import { text } from './messages';
 import { current, signIn } from './session';
 import { addTab } from './sidebar';
+import { prepareBaseLayer } from './tiles';
+import * as regions from './regions';
 import type { ViewContext } from './view';
 
 let status: { key: Parameters<typeof text>[0]; values?: Record<string, string | number> } = { key: 'loading' };
@@ -40,6 +42,7 @@ const nextFrame = () => new Promise<number>((resolve) => requestAnimationFrame(r
  */
 const views: ((context: ViewContext) => Promise<void> | void)[] = [
   // the views, one line each
+  regions.mount,
   planner.mount,
 ];
 
@@ -52,7 +55,10 @@ async function main() {
     // The stream first (holding its events), then the reads: no change between them is missed (live.ts).
     live.start();
     const layersPane = addTab('layers', () => text('layersTab'));
+    // The intranet base layer's datum decides every overlay's coordinates: read it before the base map draws.
+    const addBaseLayer = await prepareBaseLayer();
     const base = await loadBaseMap(element('map'), layersPane);
+    addBaseLayer(base.map);
     if (base.regions.length === 0) {
       setStatus('noGeography');
     } else {
