@@ -50,6 +50,7 @@ const text = defineMessages(
     hd_rate: '高清率',
     target: '国家目标 ≥ {target}',
     noTarget: '无国家目标',
+    nothingToCount: '无可统计对象（0 个），不计达标',
     areaNoTarget: '无国家目标（各网格目标见地图）',
     metMark: '✓ 达标',
     notMetMark: '✗ 未达标',
@@ -98,6 +99,7 @@ const text = defineMessages(
     hd_rate: 'HD rate',
     target: 'National target ≥ {target}',
     noTarget: 'No national target',
+    nothingToCount: 'Nothing to count (0): not judged',
     areaNoTarget: 'No national target (grid targets on the map)',
     metMark: '✓ Met',
     notMetMark: '✗ Not met',
@@ -522,7 +524,9 @@ export async function mount({ base }: ViewContext): Promise<void> {
         continue;
       }
       const target = kpi.target ?? 0;
-      const state = target > 0 ? (kpi.met ? 'met' : 'not-met') : 'no-target';
+      // A count over nothing is 1 in the API (0 of 0 key sites); a duty officer must not read it as 100 % met.
+      const empty = num(kpi.denominator) === 0;
+      const state = empty ? 'no-data' : target > 0 ? (kpi.met ? 'met' : 'not-met') : 'no-target';
       const card = el('div', `kpi-card kpi-${state}`);
       card.dataset.kpi = name;
       card.dataset.value = String(kpi.value ?? 0);
@@ -531,8 +535,8 @@ export async function mount({ base }: ViewContext): Promise<void> {
       card.dataset.denominator = String(num(kpi.denominator));
       card.append(
         el('h3', undefined, text(name)),
-        el('p', 'kpi-value', formatPercent(kpi.value ?? 0), ...(target > 0 ? [el('span', 'kpi-mark', kpi.met ? text('metMark') : text('notMetMark'))] : [])),
-        el('p', 'kpi-target', target > 0 ? text('target', { target: formatPercent(target) }) : text(name === 'area_coverage' ? 'areaNoTarget' : 'noTarget')),
+        el('p', 'kpi-value', empty ? '—' : formatPercent(kpi.value ?? 0), ...(target > 0 && !empty ? [el('span', 'kpi-mark', kpi.met ? text('metMark') : text('notMetMark'))] : [])),
+        el('p', 'kpi-target', empty ? text('nothingToCount') : target > 0 ? text('target', { target: formatPercent(target) }) : text(name === 'area_coverage' ? 'areaNoTarget' : 'noTarget')),
         el('p', 'kpi-amounts', kpiAmounts(kpi)),
       );
       if (points.length > 0) {
