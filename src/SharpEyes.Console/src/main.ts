@@ -4,6 +4,7 @@
 import 'leaflet/dist/leaflet.css';
 import './style.css';
 import { loadBaseMap } from './basemap';
+import * as inbox from './inbox';
 import * as planner from './planner';
 import { lang, onLangChange, setLang } from './i18n';
 import * as live from './live';
@@ -41,6 +42,7 @@ const nextFrame = () => new Promise<number>((resolve) => requestAnimationFrame(r
 const views: ((context: ViewContext) => Promise<void> | void)[] = [
   // the views, one line each
   planner.mount,
+  inbox.mount,
 ];
 
 async function main() {
