@@ -53,23 +53,18 @@ function siteLine(site: KeySiteRef): string {
   return text('keySiteLine', { name: site.name, category: site.category ?? '', distance });
 }
 
-function alarmTable(alarms: Alarm[], total: number): HTMLElement {
-  const table = el('table', 'inbox-alarms');
-  const head = el('tr', undefined, ...['alarmTime', 'alarmDevice', 'alarmType', 'alarmDescription'].map((k) => el('th', undefined, text(k as 'alarmTime'))));
-  table.append(el('thead', undefined, head));
-  const body = el('tbody');
-  // Newest first, as the list is.
+/** The alarms, newest first, one block each (a table would not fit the panel's width at a wall screen's type size). */
+function alarmList(alarms: Alarm[], total: number): HTMLElement {
+  const list = el('ol', 'inbox-alarms');
   for (const alarm of [...alarms].reverse()) {
-    const tr = el('tr', undefined,
-      el('td', 'inbox-nowrap', formatTime(alarm.occurredAt)),
-      el('td', undefined, alarm.deviceId),
-      el('td', undefined, el('span', undefined, badge(alarm.priority || 4)), ' ', alarmTypeName(alarm.method ?? 0, alarm.type ?? 0)),
-      el('td', undefined, alarm.description || text('noDescription')));
-    tr.dataset.eventId = alarm.eventId;
-    body.append(tr);
+    const item = el('li', undefined,
+      el('div', 'inbox-alarm-head', badge(alarm.priority || 4), el('strong', undefined, alarmTypeName(alarm.method ?? 0, alarm.type ?? 0)), el('span', 'inbox-nowrap', formatTime(alarm.occurredAt))),
+      el('div', 'inbox-alarm-description', alarm.description || text('noDescription')),
+      el('div', 'inbox-muted', `${text('alarmDevice')} ${alarm.deviceId}`));
+    item.dataset.eventId = alarm.eventId;
+    list.append(item);
   }
-  table.append(body);
-  const box = el('div', 'inbox-table-box', table);
+  const box = el('div', undefined, list);
   if (alarms.length < total) {
     box.append(el('p', 'inbox-muted', text('olderAlarms')));
   }
@@ -183,7 +178,7 @@ export async function showIncident(summary: Incident, context: DetailContext) {
   const sites = el('section', 'inbox-sites', el('h3', undefined, text('keySites')));
   const siteList = incident.keySites ?? [];
   sites.append(siteList.length === 0 ? el('p', 'inbox-muted', text('noKeySites')) : el('ul', undefined, ...siteList.map((s) => el('li', undefined, siteLine(s)))));
-  const alarms = el('section', undefined, el('h3', undefined, text('alarmList')), alarmTable(incident.alarms ?? [], incident.alarmCount ?? 0));
+  const alarms = el('section', undefined, el('h3', undefined, text('alarmList')), alarmList(incident.alarms ?? [], incident.alarmCount ?? 0));
   body.replaceChildren(
     el('section', undefined, facts, incident.position ? onMap : ''),
     actions(incident, context.applied),

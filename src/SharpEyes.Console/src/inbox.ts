@@ -15,6 +15,7 @@ import { badge, showIncident, stateText } from './inbox-detail';
 import { beep, muted, setMuted, unlockOnGesture } from './inbox-sound';
 import { priorityColour, text, typeClassName } from './inbox-text';
 import * as live from './live';
+import { can } from './session';
 import { addTab, detailShows, el, flagTab, showTab } from './sidebar';
 import type { ViewContext } from './view';
 import './inbox.css';
@@ -26,6 +27,8 @@ const maxRows = 200;
 /** Recently closed incidents kept from the closed read (the newest by id). */
 const maxClosed = 100;
 const tabId = 'inbox';
+/** Incidents' markers have a dark ring: key sites (basemap.ts) are red dots with a white one. */
+const markerRing = '#10243e';
 
 const incidents = new Map<string, Incident>();
 let filter: Filter = 'all';
@@ -122,7 +125,8 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
   const list = el('ol', 'inbox-list');
   list.id = 'inbox-list';
   const more = el('p', 'inbox-muted inbox-more');
-  pane.append(el('div', 'inbox-bar', filterBar, sound), note, list, more);
+  const readOnly = can.handleIncidents() ? '' : el('p', 'inbox-read-only', text('readOnly'));
+  pane.append(el('div', 'inbox-bar', filterBar, sound), readOnly, note, list, more);
   unlockOnGesture();
 
   function renderChrome() {
@@ -134,6 +138,9 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
     sound.textContent = muted() ? text('unmute') : text('mute');
     sound.setAttribute('aria-label', text('muteLabel'));
     sound.setAttribute('aria-pressed', String(!muted()));
+    if (readOnly) {
+      readOnly.textContent = text('readOnly');
+    }
   }
 
   // The map: one canvas marker per open incident (the shared renderer), and a pulsing ring (a DOM marker, one per
@@ -143,8 +150,8 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
   base.addOverlay({
     key: 'incidents', label: () => text('layer'), layer: L.layerGroup([markers, pulses]), visible: true,
     legend: [
-      { label: () => text('legendP1'), swatch: 'point', fill: priorityColour(1).fill, stroke: '#ffffff' },
-      { label: () => text('legendOther'), swatch: 'point', fill: priorityColour(2).fill, stroke: '#ffffff' },
+      { label: () => text('legendP1'), swatch: 'point', fill: priorityColour(1).fill, stroke: markerRing },
+      { label: () => text('legendOther'), swatch: 'point', fill: priorityColour(2).fill, stroke: markerRing },
     ],
   });
   const pulse = (i: Incident, className: string) => L.marker(latLng(i.position!.lon, i.position!.lat), {
@@ -157,7 +164,7 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
     for (const i of open) {
       const p = priorityOf(i);
       const m = L.circleMarker(latLng(i.position!.lon, i.position!.lat), {
-        renderer: base.renderer, radius: p === 1 ? 13 : 10, color: '#ffffff', weight: 3, fillColor: priorityColour(p).fill, fillOpacity: 1,
+        renderer: base.renderer, radius: p === 1 ? 13 : 10, color: markerRing, weight: 4, fillColor: priorityColour(p).fill, fillOpacity: 1,
       });
       m.on('click', () => void open_(i.incidentId));
       markers.addLayer(m);
@@ -182,6 +189,7 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
     return el('div', 'inbox-summary',
       el('div', 'inbox-line1', badge(p), el('span', 'inbox-type', typeClassName(i.typeClass ?? '')), el('span', 'inbox-count', text('alarms', { count: i.alarmCount ?? 0 }))),
       el('div', 'inbox-place', where),
+      i.alarms?.at(-1)?.description ? el('div', 'inbox-description', i.alarms.at(-1)!.description!) : '',
       el('div', 'inbox-when', el('span', undefined, text('opened', { time: formatTime(i.openedAt, false) })), el('strong', 'inbox-ago', formatAgo(i.openedAt ?? new Date()))),
       el('div', `inbox-state inbox-state-${state}`, stateText(i)));
   }
