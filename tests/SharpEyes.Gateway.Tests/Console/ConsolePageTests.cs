@@ -44,15 +44,15 @@ public sealed class ConsolePageTests(ITestOutputHelper output)
         Assert.Equal("zh-CN", page.GetProperty("lang").GetString());
         Assert.Equal("SharpEyes 雪亮工程网关 · 控制台", page.GetProperty("heading").GetString());
         Assert.Equal("已显示 220 个区域、40 个重点部位", page.GetProperty("status").GetString());
-        Assert.Equal(["重点部位", "县界", "乡镇", "网格", "村（社区）"], Strings(page.GetProperty("layers")));
+        Assert.Equal(["警情", "重点部位", "县界", "乡镇", "网格", "村（社区）"], Strings(page.GetProperty("layers")));
         Assert.Contains("村（社区）", Strings(page.GetProperty("legend")));
         Assert.DoesNotContain("网格", Strings(page.GetProperty("legend"))); // grids start hidden: no legend row
         var english = page.GetProperty("english");
         Assert.Equal("en", english.GetProperty("lang").GetString());
         Assert.Equal("SharpEyes gateway · console", english.GetProperty("heading").GetString());
         Assert.Equal("220 regions and 40 key sites shown", english.GetProperty("status").GetString());
-        Assert.Equal(["Key sites", "County border", "Townships", "Grids", "Villages"], Strings(english.GetProperty("layers")));
-        Assert.Equal(["Key site (area)", "Key site (point)", "County border", "Townships"], Strings(page.GetProperty("legendWithoutVillages")));
+        Assert.Equal(["Incidents", "Key sites", "County border", "Townships", "Grids", "Villages"], Strings(english.GetProperty("layers")));
+        Assert.Equal(["Priority-1 incident (flashing)", "Priority 2–4 incident", "Key site (area)", "Key site (point)", "County border", "Townships"], Strings(page.GetProperty("legendWithoutVillages")));
         Assert.Equal("en", page.GetProperty("langAfterReload").GetString());
 
         // The script fails on another origin itself; this checks its record independently.
