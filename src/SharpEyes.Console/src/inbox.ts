@@ -187,7 +187,7 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
     const where = place(i) + (sites.length ? ` · ${sites[0].name}${sites.length > 1 ? ` +${sites.length - 1}` : ''}` : '');
     const state = !isOpen(i) ? 'closed' : isAcknowledged(i) ? 'acknowledged' : 'new';
     return el('div', 'inbox-summary',
-      el('div', 'inbox-line1', badge(p), el('span', 'inbox-type', typeClassName(i.typeClass ?? '')), el('span', 'inbox-count', text('alarms', { count: i.alarmCount ?? 0 }))),
+      el('div', 'inbox-line1', badge(p), el('span', 'inbox-type', typeClassName(i.typeClass ?? '')), el('span', 'inbox-count', text(i.alarmCount === 1 ? 'alarm' : 'alarms', { count: i.alarmCount ?? 0 }))),
       el('div', 'inbox-place', where),
       i.alarms?.at(-1)?.description ? el('div', 'inbox-description', i.alarms.at(-1)!.description!) : '',
       el('div', 'inbox-when', el('span', undefined, text('opened', { time: formatTime(i.openedAt, false) })), el('strong', 'inbox-ago', formatAgo(i.openedAt ?? new Date()))),

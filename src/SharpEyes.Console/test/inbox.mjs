@@ -234,8 +234,10 @@ await run(base, async (browser) => {
   await page.waitForSelector(rowOf(before), { timeout: 15_000 });
   await page.waitForSelector(rowOf(after), { timeout: 15_000 });
   // The browser's own reports of the refused connections while the gateway was down: expected, not problems.
-  const outage = problems.splice(problemsBefore).filter((p) => !/ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|\/api\/events/.test(p));
-  problems.push(...outage);
+  const outage = problems.splice(problemsBefore);
+  const expectedOutage = /ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|\/api\/events/;
+  problems.push(...outage.filter((p) => !expectedOutage.test(p)));
+  result.outageReports = outage.filter((p) => expectedOutage.test(p));
   result.pageIds = await inboxIds(page);
   result.gatewayIds = await page.evaluate(async () => {
     const ids = [];
@@ -285,6 +287,19 @@ await run(base, async (browser) => {
     return { acknowledge: await post('acknowledge', { note: 'forced' }), close: await post('close', { reason: 'forced' }) };
   }, target);
   result.plannerTarget = target;
+  // The same rows in English.
+  await planner.click('#language');
+  await planner.click('#tab-inbox');
+  result.english = await planner.evaluate(() => {
+    const row = document.querySelector('#inbox-list [data-incident-id]');
+    return {
+      tab: document.getElementById('tab-inbox').textContent, badge: row.querySelector('.inbox-badge').textContent, type: row.querySelector('.inbox-type').textContent,
+      state: row.querySelector('.inbox-state').textContent, count: row.querySelector('.inbox-count').textContent, when: row.querySelector('.inbox-when').textContent,
+      readOnly: document.querySelector('.inbox-read-only')?.textContent, filters: [...document.querySelectorAll('.inbox-filter')].map((b) => b.textContent),
+    };
+  });
+  await planner.screenshot({ path: join(outputDir, 'inbox-planner-en.png') });
+  await planner.click('#language');
   await planner.close();
   return result;
 });

@@ -17,7 +17,7 @@ public sealed class InboxPageTests(ITestOutputHelper output)
     private const string AdminKey = "se_inboxadmin_0123456789abcdefghijklmnopqrstuvwxyz";
     private const string VendorId = "vendor-inbox";
     private static readonly string ConsoleDirectory = Path.Combine(InteropPaths.RepoRoot, "src", "SharpEyes.Console");
-    private static readonly string[] Screenshots = ["inbox-p1.png", "inbox-detail.png", "inbox-acknowledged.png", "inbox-closed.png", "inbox-banner-down.png", "inbox-after-restart.png", "inbox-planner-list.png", "inbox-planner.png"];
+    private static readonly string[] Screenshots = ["inbox-p1.png", "inbox-detail.png", "inbox-acknowledged.png", "inbox-closed.png", "inbox-banner-down.png", "inbox-after-restart.png", "inbox-planner-list.png", "inbox-planner.png", "inbox-planner-en.png"];
 
     [Fact]
     public async Task Alarms_reach_the_inbox_live_are_acknowledged_and_closed_survive_a_restart_and_planners_only_read()
@@ -145,6 +145,7 @@ public sealed class InboxPageTests(ITestOutputHelper output)
             // 3. The restart: the banner down within a few seconds, up again, every incident once.
             var downMs = page.GetProperty("bannerDownMs").GetInt32();
             output.WriteLine($"SIGTERM -> banner down {downMs} ms; gateway down for {page.GetProperty("downForMs").GetInt32()} ms; MQTT back -> banner up {page.GetProperty("bannerUpAfterMs").GetInt32()} ms");
+            output.WriteLine("the browser's reports while the gateway was down (expected): " + string.Join("; ", Strings(page.GetProperty("outageReports"))));
             Assert.InRange(downMs, 0, 5000);
             Assert.Equal("live-down", page.GetProperty("bannerDown").GetProperty("className").GetString());
             Assert.Contains("实时连接已断开", page.GetProperty("bannerDown").GetProperty("text").GetString(), StringComparison.Ordinal);
@@ -178,6 +179,16 @@ public sealed class InboxPageTests(ITestOutputHelper output)
                 Assert.Equal(7, forced.GetProperty("body").GetProperty("code").GetInt32());
                 Assert.Contains("role Planner may not call", forced.GetProperty("body").GetProperty("message").GetString(), StringComparison.Ordinal);
             }
+
+            var english = page.GetProperty("english");
+            Assert.Equal("Incidents 2", english.GetProperty("tab").GetString());
+            Assert.Equal("P2 high", english.GetProperty("badge").GetString());
+            Assert.Equal("Object left or removed", english.GetProperty("type").GetString());
+            Assert.Equal("New · not acknowledged", english.GetProperty("state").GetString());
+            Assert.Equal("1 alarm", english.GetProperty("count").GetString());
+            Assert.Matches(@"opened \d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d.*ago", english.GetProperty("when").GetString()!);
+            Assert.Equal("Read only: planners cannot acknowledge or close incidents", english.GetProperty("readOnly").GetString());
+            Assert.Equal(["All", "Open", "Acknowledged", "Closed (recent)"], Strings(english.GetProperty("filters")));
 
             var target = await incidents.GetIncidentAsync(new GetIncidentRequest { IncidentId = page.GetProperty("plannerTarget").GetString() }, GatewayProcess.Auth(operatorKey));
             Assert.Equal(IncidentState.Open, target.State);
