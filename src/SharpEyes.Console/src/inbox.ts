@@ -8,6 +8,7 @@
 // Open incidents are drawn on the map (one canvas marker each; the urgent and the selected one pulse).
 import * as L from 'leaflet';
 import { getAllPages } from './api';
+import { send } from './bus';
 import { latLng } from './basemap';
 import { formatAgo, formatTime, onLangChange } from './i18n';
 import { type Incident, isAcknowledged, isOpen, isUrgent, priorityOf, actions } from './inbox-actions';
@@ -224,7 +225,7 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
     const state = !isOpen(i) ? 'closed' : isAcknowledged(i) ? 'acknowledged' : 'new';
     row.dataset.state = state;
     row.dataset.priority = String(priorityOf(i));
-    row.dataset.alarmCount = String(i.alarmCount ?? 0);
+    row.dataset.alarms = String(i.alarmCount ?? 0);
     row.dataset.lastEventId = i.alarms?.at(-1)?.eventId ?? row.dataset.lastEventId ?? '';
     row.classList.toggle('inbox-urgent', isUrgent(i));
     row.classList.toggle('inbox-closed', state === 'closed');
@@ -298,8 +299,8 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
     }
     selected = i.incidentId;
     schedule();
-    // The map is the view's own (ViewContext): moved here rather than through a 'focus' message nobody may answer.
-    base.map.flyTo(latLng(i.position.lon, i.position.lat), Math.max(base.map.getZoom(), 16), { duration: 0.8 });
+    // basemap.ts flies the map there.
+    send('focus', { lng: i.position.lon, lat: i.position.lat, zoom: Math.max(base.map.getZoom(), 16) });
   }
 
   async function readOpen() {

@@ -250,7 +250,7 @@ await run(base, async (browser) => {
     return ids;
   });
   result.rowsAfterRestart = await page.evaluate(() => [...document.querySelectorAll('#inbox-list [data-incident-id]')].map((r) => ({
-    id: r.dataset.incidentId, state: r.dataset.state, priority: r.dataset.priority, alarms: r.dataset.alarmCount, lastEventId: r.dataset.lastEventId,
+    id: r.dataset.incidentId, state: r.dataset.state, priority: r.dataset.priority, alarms: r.dataset.alarms, lastEventId: r.dataset.lastEventId,
   })));
   result.liveAfterRestart = await page.evaluate(() => document.getElementById('live').textContent);
   await page.screenshot({ path: join(outputDir, 'inbox-after-restart.png') });
