@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.Gateway.Tests.Interop;
+using static SharpEyes.Gateway.Tests.WebConsole.ConsoleBrowser;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Tests.WebConsole;
@@ -16,25 +17,13 @@ public sealed class InboxPageTests(ITestOutputHelper output)
 {
     private const string AdminKey = "se_inboxadmin_0123456789abcdefghijklmnopqrstuvwxyz";
     private const string VendorId = "vendor-inbox";
-    private static readonly string ConsoleDirectory = Path.Combine(InteropPaths.RepoRoot, "src", "SharpEyes.Console");
     private static readonly string[] Screenshots = ["inbox-p1.png", "inbox-detail.png", "inbox-acknowledged.png", "inbox-closed.png", "inbox-banner-down.png", "inbox-after-restart.png", "inbox-planner-list.png", "inbox-planner.png", "inbox-planner-en.png"];
 
     [Fact]
     public async Task Alarms_reach_the_inbox_live_are_acknowledged_and_closed_survive_a_restart_and_planners_only_read()
     {
-        var node = InteropPaths.RequireNode();
-        var chromium = Environment.GetEnvironmentVariable("CHROMIUM") ?? "/usr/bin/chromium";
-        if (!File.Exists(chromium))
-        {
-            InteropPaths.SkipUnlessCi($"{chromium} is missing; install Debian's chromium (scripts/install-test-deps.sh does) to run the console's browser test.");
-        }
-
-        if (!Directory.Exists(Path.Combine(ConsoleDirectory, "node_modules", "playwright-core")))
-        {
-            InteropPaths.SkipUnlessCi($"{ConsoleDirectory}/node_modules is missing; run scripts/install-console.sh to run the console's browser test.");
-        }
-
-        ConsoleServingTests.RequireBuiltConsole();
+        var (node, chromium) = ConsoleBrowser.Require();
+        InteropPaths.RequireNode(); // tests/node's MQTT.js, the vendor's publisher
         var dataDir = GatewayHost.NewDataDir();
         // Fixed ports, so that the gateway comes back where the page and the publisher look for it.
         string[] args =
@@ -59,16 +48,12 @@ public sealed class InboxPageTests(ITestOutputHelper output)
             await registry.RegisterDeviceAsync(camera, GatewayProcess.Auth(vendorKey));
 
             var origin = $"http://127.0.0.1:{gateway.HttpPort}";
-            var artifacts = Path.Combine(InteropPaths.RepoRoot, "TestResults", "console");
-            Directory.CreateDirectory(artifacts);
-            foreach (var old in Screenshots)
-            {
-                File.Delete(Path.Combine(artifacts, old));
-            }
+            var artifacts = ConsoleBrowser.Artifacts;
+            ConsoleBrowser.ClearScreenshots(Screenshots);
 
             await using var script = ExternalTool.Start(node,
-                [Path.Combine(ConsoleDirectory, "test", "inbox.mjs"), origin + "/", artifacts, Port(gateway.MqttPort), VendorId, alarmDevice.DeviceId, Port(gateway.Pid)],
-                ConsoleDirectory,
+                [Path.Combine(ConsoleBrowser.ConsoleDirectory, "test", "inbox.mjs"), origin + "/", artifacts, Port(gateway.MqttPort), VendorId, alarmDevice.DeviceId, Port(gateway.Pid)],
+                ConsoleBrowser.ConsoleDirectory,
                 new Dictionary<string, string>
                 {
                     ["CHROMIUM"] = chromium, ["SHARPEYES_OPERATOR_KEY"] = operatorKey, ["SHARPEYES_PLANNER_KEY"] = plannerKey, ["SHARPEYES_VENDOR_KEY"] = vendorKey,
@@ -208,6 +193,4 @@ public sealed class InboxPageTests(ITestOutputHelper output)
     }
 
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
-
-    private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
 }
