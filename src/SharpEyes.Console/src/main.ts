@@ -4,6 +4,7 @@
 import 'leaflet/dist/leaflet.css';
 import './style.css';
 import { loadBaseMap } from './basemap';
+import * as inbox from './inbox';
 import * as planner from './planner';
 import { lang, onLangChange, setLang } from './i18n';
 import * as live from './live';
@@ -44,6 +45,7 @@ const views: ((context: ViewContext) => Promise<void> | void)[] = [
   // the views, one line each
   regions.mount,
   planner.mount,
+  inbox.mount,
 ];
 
 async function main() {

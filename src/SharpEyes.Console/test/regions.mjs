@@ -43,7 +43,8 @@ async function compareKpis(code, cards) {
     if (!same) {
       throw new Error(`${code} ${kpi.name}: the page shows ${JSON.stringify(card)}, the report ${JSON.stringify(kpi)}`);
     }
-    const state = (kpi.target ?? 0) > 0 ? (kpi.met ? 'kpi-met' : 'kpi-not-met') : 'kpi-no-target';
+    // A count over nothing (0 of 0) is judged neither met nor not met.
+    const state = Number(kpi.denominator ?? 0) === 0 ? 'kpi-no-data' : (kpi.target ?? 0) > 0 ? (kpi.met ? 'kpi-met' : 'kpi-not-met') : 'kpi-no-target';
     if (!card.classes.includes(state)) {
       throw new Error(`${code} ${kpi.name} is drawn ${card.classes}, not ${state}`);
     }

@@ -44,16 +44,16 @@ public sealed class ConsolePageTests(ITestOutputHelper output)
         Assert.Equal("zh-CN", page.GetProperty("lang").GetString());
         Assert.Equal("SharpEyes 雪亮工程网关 · 控制台", page.GetProperty("heading").GetString());
         Assert.Equal("已显示 220 个区域、40 个重点部位", page.GetProperty("status").GetString());
-        Assert.Equal(["重点部位覆盖", "网格覆盖率（实际）", "重点部位", "县界", "乡镇", "网格", "村（社区）"], Strings(page.GetProperty("layers")));
+        Assert.Equal(["警情", "重点部位覆盖", "网格覆盖率（实际）", "重点部位", "县界", "乡镇", "网格", "村（社区）"], Strings(page.GetProperty("layers")));
         Assert.Contains("村（社区）", Strings(page.GetProperty("legend")));
         Assert.DoesNotContain("网格", Strings(page.GetProperty("legend"))); // grids start hidden: no legend row
         var english = page.GetProperty("english");
         Assert.Equal("en", english.GetProperty("lang").GetString());
         Assert.Equal("SharpEyes gateway · console", english.GetProperty("heading").GetString());
         Assert.Equal("220 regions and 40 key sites shown", english.GetProperty("status").GetString());
-        Assert.Equal(["Key-site coverage", "Grid coverage (real)", "Key sites", "County border", "Townships", "Grids", "Villages"], Strings(english.GetProperty("layers")));
+        Assert.Equal(["Incidents", "Key-site coverage", "Grid coverage (real)", "Key sites", "County border", "Townships", "Grids", "Villages"], Strings(english.GetProperty("layers")));
         Assert.Equal(
-            ["Key site: covered", "Key site: NOT covered (gap)", "Target met", "Below target", "Far below target (under half)", "No working camera", "Key site (area)", "Key site (point)", "County border", "Townships"],
+            ["Priority-1 incident (flashing)", "Priority 2–4 incident", "Key site: covered", "Key site: NOT covered (gap)", "Target met", "Below target", "Far below target (under half)", "No working camera", "Key site (area)", "Key site (point)", "County border", "Townships"],
             Strings(page.GetProperty("legendWithoutVillages")));
         Assert.Equal("en", page.GetProperty("langAfterReload").GetString());
 
