@@ -166,13 +166,14 @@ await run(base, async ({ newPage, expect, problems }) => {
   await page.click('#language');
   await page.waitForFunction(() => document.querySelector('#pane-detail .kpi-card h3')?.textContent === 'Key-site coverage', null, { timeout: 5_000 });
   const english = await page.evaluate(() => ({
-    cards: [...document.querySelectorAll('#pane-detail .kpi-card')].map((c) => ({ name: c.dataset.kpi, value: Number(c.dataset.value), text: c.querySelector('.kpi-value').firstChild.textContent, amounts: c.querySelector('.kpi-amounts').textContent })),
+    cards: [...document.querySelectorAll('#pane-detail .kpi-card')].map((c) => ({ name: c.dataset.kpi, value: Number(c.dataset.value), empty: c.dataset.denominator === '0', text: c.querySelector('.kpi-value').firstChild.textContent, amounts: c.querySelector('.kpi-amounts').textContent })),
     legend: [...document.querySelectorAll('#legend-list li[data-layer="coverage"], #legend-list li[data-layer="siteCoverage"]')].map((l) => l.textContent),
     tab: document.getElementById('tab-coverage')?.textContent,
   }));
   const percent = new Intl.NumberFormat('en-GB', { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
   for (const card of english.cards) {
-    if (card.text !== percent.format(card.value)) {
+    // Over nothing: a dash in both languages.
+    if (card.text !== (card.empty ? '—' : percent.format(card.value))) {
       throw new Error(`${card.name} reads ${card.text} in English, not ${percent.format(card.value)}`);
     }
   }
