@@ -19,7 +19,7 @@ namespace SharpEyes.Gateway.Coverage;
 /// A row is (region code, unix seconds, blob). The blob is a format byte, then per KPI in <see cref="Format"/>'s order
 /// its numerator and denominator as protobuf varints (area coverage also its value in millionths): value, target and
 /// met follow from them exactly as the report computes them, and the definition is not kept. Measured on the
-/// benchmark's 2,000-grid county: about 38 bytes a region a snapshot on disk (docs/console-guide.md).
+/// benchmark's 2,000-grid county: a 29-byte blob, about 64 bytes a row on disk with its key and the B-tree (docs/console-guide.md).
 /// </remarks>
 public sealed partial class KpiSnapshots(
     GatewayStore store, Journal journal, CoverageReports reports, CoverageTracker tracker, IOptions<GatewayOptions> options, TimeProvider time,
