@@ -77,14 +77,23 @@ public sealed partial class KpiSnapshots(
         }
 
         var now = time.GetUtcNow();
-        // A first point for a fresh gateway (or one that was down over a whole interval), then the regular ones.
-        if (last is null || now - DateTimeOffset.FromUnixTimeSeconds(last.Value) >= Interval)
+        try
         {
-            await TakeAsync(now, pruneEveryRegion: true).ConfigureAwait(false);
+            // A first point for a fresh gateway (or one that was down over a whole interval), then the regular ones.
+            if (last is null || now - DateTimeOffset.FromUnixTimeSeconds(last.Value) >= Interval)
+            {
+                await TakeAsync(now, pruneEveryRegion: true).ConfigureAwait(false);
+            }
+            else
+            {
+                await PruneAllAsync(now).ConfigureAwait(false);
+            }
         }
-        else
+        catch (Exception ex) when (Journal.IsStoreFailure(ex))
         {
-            await PruneAllAsync(now).ConfigureAwait(false);
+            // A store that refuses writes (disk full, read-only) must not stop the gateway from starting: health says
+            // so, and the next interval tries again.
+            LogFailed(logger, ex);
         }
 
         lock (_gate)
