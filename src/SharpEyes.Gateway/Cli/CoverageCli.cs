@@ -132,14 +132,16 @@ internal static class CoverageCli
 
             case "history":
                 {
-                    var days = Int(flags, "days", 30);
-                    var until = DateTimeOffset.UtcNow;
-                    var response = await client.GetKpiHistoryAsync(new KpiHistoryRequest
+                    // Without --days the gateway's own clock sets the span (its last 30 days); with it, this machine's.
+                    var request = new KpiHistoryRequest { RegionCode = region };
+                    if (flags.ContainsKey("days"))
                     {
-                        RegionCode = region,
-                        Since = Timestamp.FromDateTimeOffset(until - TimeSpan.FromDays(days)),
-                        Until = Timestamp.FromDateTimeOffset(until),
-                    }, headers).ConfigureAwait(false);
+                        var until = DateTimeOffset.UtcNow;
+                        request.Until = Timestamp.FromDateTimeOffset(until);
+                        request.Since = Timestamp.FromDateTimeOffset(until - TimeSpan.FromDays(Int(flags, "days", 30)));
+                    }
+
+                    var response = await client.GetKpiHistoryAsync(request, headers).ConfigureAwait(false);
                     await stdout.WriteAsync(HistoryTable(response)).ConfigureAwait(false);
                     return 0;
                 }

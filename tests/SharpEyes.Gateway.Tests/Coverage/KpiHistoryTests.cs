@@ -202,6 +202,22 @@ public sealed class KpiHistoryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_command_line_prints_one_line_a_snapshot()
+    {
+        await NextHourAsync();
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var code = await SharpEyes.Gateway.Cli.GatewayCli.RunAsync(
+            ["coverage", "history", "--region", TinyCounty.WestGrid, "--server", $"http://127.0.0.1:{_host.GrpcPort}", "--key", _host.AdminKey, "--timeout", "60"], stdout, stderr);
+
+        Assert.True(code == 0, stderr.ToString());
+        var lines = stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith($"{TinyCounty.WestGrid} 西网格: 1 snapshots", lines[0], StringComparison.Ordinal);
+        Assert.Equal("at (UTC)\tkey_site_coverage\tkey_site_coverage_declared\tarea_coverage\tonline_rate\tonline_rate_time\tserviceability\thd_rate\thd_rate_declared", lines[1]);
+        Assert.Equal("2026-11-22 09:00\t0\t0\t0\t100\t100\t100\t100\t100", lines[2]); // no camera: counts over nothing are 100 %
+    }
+
+    [Fact]
     public void A_stored_row_decodes_to_the_KPIs_it_was_made_from()
     {
         Kpi[] kpis =
