@@ -6,7 +6,7 @@
 // Called by main.ts before the base map reads its first coordinate (the datum must be set before anything is drawn).
 import gcoord from 'gcoord';
 import * as L from 'leaflet';
-import { ApiError, getJson } from './api';
+import { getJson } from './api';
 import { useProjection } from './basemap';
 
 export interface BaseLayerSettings {
@@ -35,17 +35,8 @@ function escapeHtml(value: string) {
  * the map once it exists (nothing without a base layer).
  */
 export async function prepareBaseLayer(): Promise<(map: L.Map) => void> {
-  let config: ConsoleConfig;
-  try {
-    config = await getJson<ConsoleConfig>('/api/console/config');
-  } catch (e) {
-    // A gateway from before the setting existed refuses the unknown route (403 from its access table, or 404): the
-    // page draws without a base layer, as with none set. Anything else (the session ended) is the page's failure.
-    if (e instanceof ApiError && (e.status === 403 || e.status === 404)) {
-      return () => {};
-    }
-    throw e;
-  }
+  // The page is served by the gateway it reads: the route is always there.
+  const config = await getJson<ConsoleConfig>('/api/console/config');
   const layer = config.baseLayer;
   const root = document.documentElement;
   if (!layer?.url) {
