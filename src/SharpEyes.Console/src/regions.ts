@@ -197,31 +197,32 @@ const classColours: Record<CoverageClass, { fill: string; opacity: number; strok
   met: { fill: '#2c7fb8', opacity: 0.35, stroke: '#1d5f8c', weight: 1 },
   below: { fill: '#fec44f', opacity: 0.6, stroke: '#b07d12', weight: 1 },
   far: { fill: '#e6550d', opacity: 0.6, stroke: '#9c3a08', weight: 1.5 },
-  none: { fill: '#b30000', opacity: 0.55, stroke: '#2b0000', weight: 2.5 },
+  // Most of a county starts here: a light fill with thin hatching keeps names and incidents readable on top of it.
+  none: { fill: '#e34a33', opacity: 0.3, stroke: '#7f0000', weight: 2 },
 };
 // Key sites: blue when covered, black with a white ring when not (it stands out on every grid colour, red included).
 const siteColours = { covered: '#2c7fb8', uncovered: '#111111' };
 const classes: CoverageClass[] = ['met', 'below', 'far', 'none'];
 /** The hatching of the worst class as the legend swatch draws it (CSS) and as the canvas fills it (a pattern). */
-const hatchCss = `repeating-linear-gradient(45deg, ${classColours.none.fill} 0 6px, #1b1b1b 6px 8px)`;
+const hatchCss = `repeating-linear-gradient(45deg, ${classColours.none.fill} 0 9px, #7f0000 9px 11px)`;
 
 function hatchPattern(): CanvasPattern | string {
   const tile = document.createElement('canvas');
-  tile.width = 10;
-  tile.height = 10;
+  tile.width = 12;
+  tile.height = 12;
   const c = tile.getContext('2d');
   if (!c) {
     return classColours.none.fill;
   }
   c.fillStyle = classColours.none.fill;
-  c.fillRect(0, 0, 10, 10);
-  c.strokeStyle = '#1b1b1b';
-  c.lineWidth = 2;
+  c.fillRect(0, 0, 12, 12);
+  c.strokeStyle = '#7f0000';
+  c.lineWidth = 1.5;
   c.beginPath();
   // Diagonals through the tile and its corners, so the stripes join across tiles.
-  for (const offset of [-10, 0, 10]) {
-    c.moveTo(offset, 10);
-    c.lineTo(offset + 10, 0);
+  for (const offset of [-12, 0, 12]) {
+    c.moveTo(offset, 12);
+    c.lineTo(offset + 12, 0);
   }
   c.stroke();
   return c.createPattern(tile, 'repeat') ?? classColours.none.fill;
