@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SharpEyes benchmark: bare mosquitto baseline, then the Release gateway out of process.
 # Prints a Markdown table and writes it to bench/results/latest.md. Cleans up every process it starts.
-# Usage: bench/run.sh [coverage|streams|outbox|feeds|hostile|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
+# Usage: bench/run.sh [coverage|streams|outbox|feeds|hostile|console|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
 #   (none)    the alarm benchmark: mosquitto baseline, then the gateway (writes bench/results/latest.md)
 #   coverage  the coverage section alone: the engine in process over a synthetic county, then a fresh gateway
 #             (no --demo) loaded with that county; replaces or appends its section in bench/results/latest.md
@@ -21,6 +21,10 @@
 #             --flood-per-address 1000 --flood-hold-s 30 --big-connects 4 --big-connect-mb 250 --big-publishes 10
 #             --big-publish-mb 50 --imports 32 --import-mb 28 --sessions 1000 --dead-letters 5000 --guesses 5000 --after-s 10;
 #             --attacks idle-flood,big-connect,big-publish,unauth-import,session-queues,guess-keys picks some.
+#   console   the browser console: the console built (scripts/install-console.sh), a gateway --demo, then a fresh one loaded
+#             with the coverage bench's synthetic county (sharpeyes-bench load-county); bench/console/console-bench.mjs opens the
+#             real page in chromium on each (navigation to drawn, JS heap, pans; on the demo, --console-alarms 200 alarms
+#             published over MQTT to the inbox, p50/p99); --console-runs 3. Section in latest.md (~5 min)
 #   all       the first five (alarms, coverage, streams, outbox, feeds; not hostile), in that order
 set -euo pipefail
 
@@ -31,6 +35,7 @@ case "${1:-}" in
   outbox) MODE=outbox; shift ;;
   feeds) MODE=feeds; shift ;;
   hostile) MODE=hostile; shift ;;
+  console) MODE=console; shift ;;
   all) MODE=all; shift ;;
 esac
 
@@ -86,7 +91,7 @@ stop_outbox_gateway() { # a gateway the outbox bench left behind (it was killed 
 # --- mosquitto, installed idempotently ----------------------------------------------------------
 find_mosquitto() { command -v mosquitto 2>/dev/null || { [[ -x /usr/sbin/mosquitto ]] && echo /usr/sbin/mosquitto; } || true; }
 MOSQUITTO=$(find_mosquitto)
-if [[ "$MODE" != coverage && "$MODE" != streams && "$MODE" != outbox && "$MODE" != feeds && "$MODE" != hostile && -z "$MOSQUITTO" ]]; then
+if [[ "$MODE" != coverage && "$MODE" != console && "$MODE" != streams && "$MODE" != outbox && "$MODE" != feeds && "$MODE" != hostile && -z "$MOSQUITTO" ]]; then
   log "installing mosquitto"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
@@ -245,6 +250,41 @@ run_coverage() { # "$@": extra sharpeyes-bench options
   RC_COVERAGE=$rc
 }
 
+# --- console: the real page in chromium on the demo county, then on the synthetic 20,000-camera county ------------
+run_console() { # "$@": --console-runs N, --console-alarms N
+  local runs=3 alarms=200
+  while (( $# > 0 )); do
+    case "$1" in
+      --console-runs) runs=$2; shift 2 ;;
+      --console-alarms) alarms=$2; shift 2 ;;
+      *) shift ;;
+    esac
+  done
+  bash "$ROOT/scripts/install-test-deps.sh" >"$WORK/deps.log" 2>&1 || { cat "$WORK/deps.log" >&2; exit 1; }
+  (cd "$BENCH_DIR/console" && npm ci --prefer-offline --no-audit --no-fund >"$WORK/npm.log" 2>&1) || { cat "$WORK/npm.log" >&2; exit 1; }
+  # install-test-deps.sh builds the console into dist/; the gateway built above copied it only if it existed then:
+  # build again so that the console is beside the binary.
+  timeout 300 dotnet build "$ROOT/src/SharpEyes.Gateway/SharpEyes.Gateway.csproj" -c Release --artifacts-path "$ARTIFACTS" -nodeReuse:false \
+    -p:UseSharedCompilation=false -v:q -nologo >"$WORK/build-console.log" 2>&1 || { cat "$WORK/build-console.log" >&2; exit 1; }
+  mkdir -p "$RESULTS"
+  local rc=0
+  GATEWAY_RUN=-console-demo start_gateway --demo
+  BENCH_ADMIN_KEY="$ADMIN_KEY" timeout 900 node "$BENCH_DIR/console/console-bench.mjs" --url "http://127.0.0.1:$HTTP_PORT/" --runs "$runs" \
+    --alarms "$alarms" --mqtt-port "$MQTT_PORT" --label demo --json "$WORK/console-demo.json" || rc=$?
+  stop_pid "$GATEWAY_PID"
+  GATEWAY_RUN=-console-county start_gateway
+  RUN_BENCH_TIMEOUT=400 run_bench load-county --grpc-port "$GRPC_PORT" --admin-key "$ADMIN_KEY" || rc=$?
+  BENCH_ADMIN_KEY="$ADMIN_KEY" timeout 900 node "$BENCH_DIR/console/console-bench.mjs" --url "http://127.0.0.1:$HTTP_PORT/" --runs "$runs" \
+    --label county --json "$WORK/console-county.json" || rc=$?
+  stop_pid "$GATEWAY_PID"
+  if [[ -f "$WORK/console-demo.json" && -f "$WORK/console-county.json" ]]; then
+    node "$BENCH_DIR/console/console-report.mjs" "$RESULTS/latest.md" "$WORK/console-demo.json" "$WORK/console-county.json" \
+      "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" "$(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
+  fi
+  log "console done; section in bench/results/latest.md"
+  RC_CONSOLE=$rc
+}
+
 # --- stream health: real RTSP servers with many mount points, then the gateway ----------------------------------
 run_streams() { # "$@": extra sharpeyes-bench options
   bash "$ROOT/scripts/install-test-deps.sh" >"$WORK/deps.log" 2>&1 || { cat "$WORK/deps.log" >&2; exit 1; }
@@ -325,6 +365,7 @@ RC_STREAMS=0
 RC_OUTBOX=0
 RC_FEEDS=0
 RC_HOSTILE=0
+RC_CONSOLE=0
 case "$MODE" in
   alarms) run_alarms "$@" ;;
   coverage) run_coverage "$@" ;;
@@ -332,6 +373,7 @@ case "$MODE" in
   outbox) run_outbox "$@" ;;
   feeds) run_feeds "$@" ;;
   hostile) run_hostile "$@" ;;
+  console) run_console "$@" ;;
   all)
     run_alarms "$@"
     run_coverage "$@"
@@ -343,6 +385,7 @@ esac
 log "done in $(( $(date +%s) - SCRIPT_START )) s"
 (( RC_ALARMS == 0 )) || exit "$RC_ALARMS"
 (( RC_COVERAGE == 0 )) || exit "$RC_COVERAGE"
+(( RC_CONSOLE == 0 )) || exit "$RC_CONSOLE"
 (( RC_STREAMS == 0 )) || exit "$RC_STREAMS"
 (( RC_OUTBOX == 0 )) || exit "$RC_OUTBOX"
 (( RC_FEEDS == 0 )) || exit "$RC_FEEDS"

@@ -19,8 +19,10 @@ using SharpEyes.Bench.Reporting;
 //                          [--out latest.md] [--json hostile.json] [--attacks idle-flood,big-connect,...] (issue 11's attacks against
 //                          both builds, a gateway per attack and build; Hostile/HostileCommand.cs; its idle flood runs in
 //                          "sharpeyes-bench flood-worker" child processes, Hostile/IdleFlood.cs)
+// sharpeyes-bench load-county --grpc-port G --admin-key K (the synthetic county into a running gateway, for the console
+//                          bench; ConsolePage/LoadCountyCommand.cs)
 // All are driven by bench/run.sh, which starts and stops the processes under test.
-if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds" or "hostile" or "flood-worker"))
+if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds" or "hostile" or "flood-worker" or "load-county"))
 {
     Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams|outbox|feeds|hostile --option value ... (see bench/run.sh)");
     return 2;
@@ -62,6 +64,11 @@ if (args[0] == "feeds")
 if (args[0] == "hostile")
 {
     return await SharpEyes.Bench.Hostile.HostileCommand.RunAsync(options, cancel.Token);
+}
+
+if (args[0] == "load-county")
+{
+    return await SharpEyes.Bench.ConsolePage.LoadCountyCommand.RunAsync(options, cancel.Token);
 }
 
 if (args[0] == "flood-worker")

@@ -54,8 +54,8 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
         log.WriteLine($"[coverage]   imported {imported.Imported:N0} regions in {importGrids:F2} s, {importedSites.Imported:N0} key sites in {importSites:F2} s");
 
         // The county's cameras, the probe cameras and one alarm device per probe.
-        var requests = county.Cameras.Select(ToRequest)
-            .Concat(county.Probes.Select(p => ToRequest(p.Camera)))
+        var requests = county.Cameras.Select(CountyDevices.ToRequest)
+            .Concat(county.Probes.Select(p => CountyDevices.ToRequest(p.Camera)))
             .Concat(county.Probes.Select((_, i) => AlarmRequest(i)))
             .ToList();
         var registry = new DeviceRegistry.DeviceRegistryClient(channel);
@@ -83,7 +83,7 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
 
         var online = county.Cameras.Where(c => c.Online).Select(c => c.Id).ToList();
         start = Stopwatch.GetTimestamp();
-        await HeartbeatAllAsync(registry, vendorAuth, online, ct);
+        await CountyDevices.HeartbeatAllAsync(registry, vendorAuth, online, ct);
         var heartbeatSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var lastRefresh = Stopwatch.GetTimestamp();
         log.WriteLine($"[coverage]   {online.Count:N0} county cameras online (Heartbeat) in {heartbeatSeconds:F2} s");
@@ -118,7 +118,7 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
                 // Keep the county's cameras online: the gateway marks them offline after 3 missed keepalives (3 min).
                 if (Stopwatch.GetElapsedTime(lastRefresh) > TimeSpan.FromSeconds(100))
                 {
-                    await HeartbeatAllAsync(registry, vendorAuth, online, ct);
+                    await CountyDevices.HeartbeatAllAsync(registry, vendorAuth, online, ct);
                     lastRefresh = Stopwatch.GetTimestamp();
                 }
 
@@ -183,7 +183,7 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
                 await registry.DeregisterDeviceAsync(new DeregisterDeviceRequest { DeviceId = alarmId }, vendorAuth, Deadline(10), ct);
                 var cameraBack = feed.Expect(FeedEventKind.DeviceRegistered, cameraId);
                 var alarmBack = feed.Expect(FeedEventKind.DeviceRegistered, alarmId);
-                await registry.RegisterDeviceAsync(ToRequest(probe.Camera), vendorAuth, Deadline(10), ct);
+                await registry.RegisterDeviceAsync(CountyDevices.ToRequest(probe.Camera), vendorAuth, Deadline(10), ct);
                 await registry.RegisterDeviceAsync(AlarmRequest(p), vendorAuth, Deadline(10), ct);
                 await WaitAsync(feed, cameraBack, FeedEventKind.DeviceRegistered, cameraId);
                 await WaitAsync(feed, alarmBack, FeedEventKind.DeviceRegistered, alarmId);
@@ -241,33 +241,6 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
             return null;
         }
     }
-
-    private static async Task HeartbeatAllAsync(DeviceRegistry.DeviceRegistryClient registry, Metadata auth, List<string> ids, CancellationToken ct)
-    {
-        foreach (var chunk in ids.Chunk(10_000))
-        {
-            await registry.HeartbeatAsync(new HeartbeatRequest { DeviceIds = { chunk } }, auth, Deadline(60), ct);
-        }
-    }
-
-    private static RegisterDeviceRequest ToRequest(SyntheticCamera c) => new()
-    {
-        DeviceId = c.Id,
-        Kind = DeviceKind.Camera,
-        Name = "bench coverage camera " + c.Id[^6..],
-        Model = "bench-ipc",
-        Position = new GeoPoint { Lon = c.Lon, Lat = c.Lat, Datum = Datum.Wgs84 },
-        Camera = new CameraSpec
-        {
-            AzimuthDeg = c.AzimuthDeg,
-            HfovDeg = c.HfovDeg,
-            RangeM = c.RangeM,
-            Ptz = c.Ptz,
-            MountHeightM = 6,
-            ResolutionWidth = 1920,
-            ResolutionHeight = 1080,
-        },
-    };
 
     private RegisterDeviceRequest AlarmRequest(int probe)
     {

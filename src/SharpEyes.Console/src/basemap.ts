@@ -5,6 +5,7 @@
 import * as L from 'leaflet';
 import type { Feature, Geometry } from 'geojson';
 import { getJson } from './api';
+import { listen } from './bus';
 import { defineMessages, onLangChange } from './i18n';
 import { el } from './sidebar';
 
@@ -124,13 +125,37 @@ export const bindLabel = (layer: L.Layer, name: string, kind: 'township' | 'vill
   });
 
 /** Names shown on the map from this zoom on (townships always). */
-const labelZoom: Record<string, number> = { villages: 14, keySites: 15 };
+const labelZoom = { villages: 14, keySites: 15 };
 
-function toggleLabels(map: L.Map) {
-  const zoom = map.getZoom();
-  for (const [key, from] of Object.entries(labelZoom)) {
-    map.getContainer().classList.toggle(`hide-${key}-labels`, zoom < from);
-  }
+/** At most this many names of one kind at once (a dense view shows the first ones, in the order given). */
+const maxLabels = 300;
+
+/**
+ * Names drawn only for the places in view, from zoom `from` on: a layer that rebuilds its few labels when the view
+ * stops moving, so a county with thousands of key sites never holds thousands of label nodes.
+ */
+function viewportLabels(map: L.Map, kind: 'village' | 'site', from: number, places: { name: string; at: L.LatLng }[]): L.LayerGroup {
+  const group = L.layerGroup();
+  const refresh = () => {
+    group.clearLayers();
+    if (!map.hasLayer(group) || map.getZoom() < from) {
+      return;
+    }
+    const view = map.getBounds().pad(0.1);
+    let shown = 0;
+    for (const place of places) {
+      if (shown >= maxLabels) {
+        break;
+      }
+      if (view.contains(place.at)) {
+        group.addLayer(bindLabel(anchor(place.at), place.name, kind));
+        shown++;
+      }
+    }
+  };
+  map.on('moveend', refresh);
+  group.on('add', () => setTimeout(refresh));
+  return group;
 }
 
 export async function loadBaseMap(container: HTMLElement, panel: HTMLElement): Promise<BaseMap> {
@@ -160,28 +185,22 @@ export async function loadBaseMap(container: HTMLElement, panel: HTMLElement): P
     style: () => area({ color: colours.township, weight: 2.5, fill: false }),
     onEachFeature: (f: RegionFeature, layer) => bindLabel(layer, f.properties.name, 'township'),
   });
-  const villageLabels = L.layerGroup();
-  villages.eachLayer((layer) => {
-    const f = (layer as L.Polygon).feature as RegionFeature;
-    villageLabels.addLayer(bindLabel(anchor((layer as L.Polygon).getBounds().getCenter()), f.properties.name, 'village'));
-  });
+  // Names: only those in view, from the zoom where they fit (a county has thousands of key sites: a label each would
+  // be thousands of DOM nodes).
+  const villageLabels = viewportLabels(map, 'village', labelZoom.villages,
+    byLevel(3).map((f) => ({ name: f.properties.name, at: L.geoJSON(f).getBounds().getCenter() })));
 
-  // An area key site is a few pixels wide at county zoom: a ring at its centre keeps it visible.
-  const keySites = L.layerGroup();
-  const siteLabels = L.layerGroup();
-  for (const f of sites) {
-    const point = f.geometry.type === 'Point';
-    const shape = L.geoJSON(f, {
-      style: () => (point ? {} : area({ color: colours.site, weight: 2, fillColor: colours.siteFill, fillOpacity: 0.6 })),
-      pointToLayer: (_, at) => L.circleMarker(at, { renderer, radius: 8, color: '#ffffff', weight: 2.5, fillColor: colours.site, fillOpacity: 1, interactive: false }),
-    });
-    keySites.addLayer(shape);
-    const centre = shape.getBounds().getCenter();
-    if (!point) {
-      keySites.addLayer(L.circleMarker(centre, { renderer, radius: 6, color: colours.site, weight: 2.5, fillColor: colours.siteFill, fillOpacity: 1, interactive: false }));
-    }
-    siteLabels.addLayer(bindLabel(anchor(centre), f.properties.name, 'site'));
-  }
+  // An area key site is a few pixels wide at county zoom: a ring at its centre keeps it visible. One GeoJSON layer
+  // for all of them, on the canvas.
+  const sitePolygons = L.geoJSON(sites.filter((f) => f.geometry.type !== 'Point'), {
+    style: () => area({ color: colours.site, weight: 2, fillColor: colours.siteFill, fillOpacity: 0.6 }),
+  });
+  const siteCentres = sites.map((f) => ({ name: f.properties.name, point: f.geometry.type === 'Point', at: L.geoJSON(f).getBounds().getCenter() }));
+  const siteMarkers = L.layerGroup(siteCentres.map((c) => (c.point
+    ? L.circleMarker(c.at, { renderer, radius: 8, color: '#ffffff', weight: 2.5, fillColor: colours.site, fillOpacity: 1, interactive: false })
+    : L.circleMarker(c.at, { renderer, radius: 6, color: colours.site, weight: 2.5, fillColor: colours.siteFill, fillOpacity: 1, interactive: false }))));
+  const keySites = L.layerGroup([sitePolygons, siteMarkers]);
+  const siteLabels = viewportLabels(map, 'site', labelZoom.keySites, siteCentres);
 
   const switcher = el('ul', 'layer-list');
   switcher.id = 'layer-list';
@@ -267,8 +286,8 @@ export async function loadBaseMap(container: HTMLElement, panel: HTMLElement): P
   if (bounds.isValid()) {
     map.fitBounds(bounds, { padding: [40, 40], animate: false });
   }
-  map.on('zoomend', () => toggleLabels(map));
-  toggleLabels(map);
+  // Another view names a point (a blind spot, an incident): the map flies there.
+  listen('focus', ({ lng, lat, zoom }) => map.flyTo(latLng(lng, lat), zoom ?? Math.max(map.getZoom(), 16), { duration: 0.5 }));
 
   onLangChange(relabel);
 

@@ -198,17 +198,14 @@ function sprites(size: number): { half: number; images: Record<CameraStatus, HTM
 }
 
 /**
- * Every camera's marker, painted by one object in one pass, problems last (on top). Each status's shape is drawn once
- * into a sprite and copied to each camera's place (drawImage): filling and stroking 20,000 paths took the software
- * rasteriser seconds per redraw of the county, copying the sprites a few tens of milliseconds. A redraw of part of
- * the canvas (a status change) paints only the cameras in it.
+ * One object on the canvas that draws for many cameras at once: it spans the whole canvas (the renderer clips it to
+ * what it redraws), is never the target of a click, and paints in `paint` when the renderer draws.
  */
-export class CameraLayer extends L.Path {
+abstract class ManyCameras extends L.Path {
   declare _renderer: CanvasInternals;
   declare _map: L.Map;
   declare _pxBounds: L.Bounds;
-  private readonly source: () => Iterable<CameraMarker>;
-  private readonly cache = new Map<number, ReturnType<typeof sprites>>();
+  protected readonly source: () => Iterable<CameraMarker>;
 
   constructor(source: () => Iterable<CameraMarker>, renderer: L.Canvas) {
     super();
@@ -216,6 +213,8 @@ export class CameraLayer extends L.Path {
     L.setOptions(this, { renderer, interactive: false });
     this.source = source;
   }
+
+  protected abstract paint(ctx: CanvasRenderingContext2D, area: L.Bounds, zoom: number): void;
 
   _project() {
     this._pxBounds = L.bounds([-1e9, -1e9], [1e9, 1e9]);
@@ -227,33 +226,8 @@ export class CameraLayer extends L.Path {
 
   _updatePath() {
     const renderer = this._renderer;
-    if (!renderer._drawing || !this._map) {
-      return;
-    }
-    const size = radiusAt(this._map.getZoom());
-    let sprite = this.cache.get(size);
-    if (!sprite) {
-      sprite = sprites(size);
-      this.cache.set(size, sprite);
-    }
-    const { half, images } = sprite;
-    const area = renderer._redrawBounds ?? renderer._bounds;
-    const [x0, y0, x1, y1] = [area.min!.x - half, area.min!.y - half, area.max!.x + half, area.max!.y + half];
-    const at: Record<CameraStatus, L.Point[]> = { online: [], unknown: [], faulty: [], offline: [] };
-    for (const marker of this.source()) {
-      const p = marker._point;
-      if (p && p.x >= x0 && p.x <= x1 && p.y >= y0 && p.y <= y1) {
-        at[marker.camera.status].push(p);
-      }
-    }
-    const ctx = renderer._ctx;
-    ctx.globalAlpha = 1;
-    for (const status of paintOrder) {
-      const image = images[status];
-      for (const p of at[status]) {
-        // whole pixels: the sprite is copied, not resampled
-        ctx.drawImage(image, Math.round(p.x) - half, Math.round(p.y) - half, 2 * half, 2 * half);
-      }
+    if (renderer._drawing && this._map) {
+      this.paint(renderer._ctx, renderer._redrawBounds ?? renderer._bounds, this._map.getZoom());
     }
   }
 
@@ -266,6 +240,42 @@ export class CameraLayer extends L.Path {
   }
 }
 
+/**
+ * Every camera's marker, painted by one object in one pass, problems last (on top). Each status's shape is drawn once
+ * into a sprite and copied to each camera's place (drawImage): filling and stroking 20,000 paths took the software
+ * rasteriser seconds per redraw of the county, copying the sprites a few tens of milliseconds. A redraw of part of
+ * the canvas (a status change) paints only the cameras in it.
+ */
+export class CameraLayer extends ManyCameras {
+  private readonly cache = new Map<number, ReturnType<typeof sprites>>();
+
+  protected paint(ctx: CanvasRenderingContext2D, area: L.Bounds, zoom: number) {
+    const size = radiusAt(zoom);
+    let sprite = this.cache.get(size);
+    if (!sprite) {
+      sprite = sprites(size);
+      this.cache.set(size, sprite);
+    }
+    const { half, images } = sprite;
+    const [x0, y0, x1, y1] = [area.min!.x - half, area.min!.y - half, area.max!.x + half, area.max!.y + half];
+    const at: Record<CameraStatus, L.Point[]> = { online: [], unknown: [], faulty: [], offline: [] };
+    for (const marker of this.source()) {
+      const p = marker._point;
+      if (p && p.x >= x0 && p.x <= x1 && p.y >= y0 && p.y <= y1) {
+        at[marker.camera.status].push(p);
+      }
+    }
+    ctx.globalAlpha = 1;
+    for (const status of paintOrder) {
+      const image = images[status];
+      for (const p of at[status]) {
+        // whole pixels: the sprite is copied, not resampled
+        ctx.drawImage(image, Math.round(p.x) - half, Math.round(p.y) - half, 2 * half, 2 * half);
+      }
+    }
+  }
+}
+
 /** Pixels per metre at a latitude and zoom (Web Mercator). */
 const pixelsPerMetre = (lat: number, zoom: number) => (256 * 2 ** zoom) / (40075016.686 * Math.cos((lat * Math.PI) / 180));
 
@@ -275,19 +285,12 @@ const pixelsPerMetre = (lat: number, zoom: number) => (256 * 2 ** zoom) / (40075
  * as the gateway models it (a flat wedge; at these ranges the Web Mercator drawing differs from the gateway's
  * transverse Mercator by far less than a pixel).
  */
-export class SectorLayer extends L.Path {
-  declare _renderer: CanvasInternals;
-  declare _map: L.Map;
-  declare _pxBounds: L.Bounds;
-  private readonly source: () => Iterable<CameraMarker>;
+export class SectorLayer extends ManyCameras {
   private readonly mode: 'wedge' | 'potential';
 
   constructor(mode: 'wedge' | 'potential', source: () => Iterable<CameraMarker>, renderer: L.Canvas) {
-    super();
-    // L.Path has no initialize: its options are set here, as Leaflet's own paths do in theirs.
-    L.setOptions(this, { renderer, interactive: false });
+    super(source, renderer);
     this.mode = mode;
-    this.source = source;
   }
 
   /** The extent of a camera's sector on screen now (for redrawing one camera), or undefined when none is drawn. */
@@ -299,26 +302,10 @@ export class SectorLayer extends L.Path {
     return L.bounds(marker._point.subtract([r, r]), marker._point.add([r, r]));
   }
 
-  _project() {
-    // Everything the canvas shows: the sectors are clipped to what is redrawn.
-    this._pxBounds = L.bounds([-1e9, -1e9], [1e9, 1e9]);
-  }
-
-  _update() {
-    this._updatePath();
-  }
-
-  _updatePath() {
-    const renderer = this._renderer;
-    if (!renderer._drawing || !this._map) {
-      return;
-    }
-    const zoom = this._map.getZoom();
+  protected paint(ctx: CanvasRenderingContext2D, view: L.Bounds, zoom: number) {
     if (this.mode === 'wedge' && zoom < wedgeZoom) {
       return;
     }
-    const ctx = renderer._ctx;
-    const view = renderer._bounds;
     const metres = pixelsPerMetre(0, zoom);
     // One path per status: one fill and one stroke each, whatever the number of cameras.
     const paths: Partial<Record<CameraStatus, Path2D>> = {};
@@ -365,13 +352,5 @@ export class SectorLayer extends L.Path {
     }
     ctx.globalAlpha = 1;
     ctx.setLineDash([]);
-  }
-
-  _containsPoint() {
-    return false;
-  }
-
-  _empty() {
-    return false;
   }
 }

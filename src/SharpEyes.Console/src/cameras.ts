@@ -164,17 +164,8 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
     publish();
   };
 
-  await load();
-
-  // Where the map looks, for browser tests that click a camera at its pixel (zoom, then centre lat and lng in the
-  // map's datum).
-  const view = () => {
-    const c = map.getCenter();
-    root.dataset.mapView = `${map.getZoom()} ${c.lat.toFixed(7)} ${c.lng.toFixed(7)}`;
-  };
-  map.on('moveend', view);
-  view();
-
+  // The layers before the first read, as the other views add theirs: the switcher's order does not depend on which
+  // view's answers come first.
   const legendRow = (status: CameraStatus) => ({ label: () => text(status), swatch: 'point' as const, fill: style[status].fill, stroke: style[status].stroke });
   base.addOverlay({ key: 'ptzPotential', label: () => text('potential'), layer: potential, visible: false, legend: [{ label: () => text('potential'), swatch: 'dashed', fill: 'transparent', stroke: '#0072b2' }] });
   base.addOverlay({
@@ -187,6 +178,17 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
     node.dataset.status = statuses[i];
     node.replaceChildren(swatch(statuses[i]));
   });
+  await load();
+
+  // Where the map looks, for browser tests that click a camera at its pixel (zoom, then centre lat and lng in the
+  // map's datum).
+  const view = () => {
+    const c = map.getCenter();
+    root.dataset.mapView = `${map.getZoom()} ${c.lat.toFixed(7)} ${c.lng.toFixed(7)}`;
+  };
+  map.on('moveend', view);
+  view();
+
   onLangChange(() => {
     const id = document.getElementById('pane-detail')?.dataset.detailId;
     if (id && detailShows('camera', id)) {

@@ -72,8 +72,12 @@ export function formatTime(value: string | Date | undefined | null, withSeconds 
 export function formatAgo(value: string | Date, now = new Date()): string {
   const at = typeof value === 'string' ? new Date(value) : value;
   const seconds = Math.round((at.getTime() - now.getTime()) / 1000);
-  const words = new Intl.RelativeTimeFormat(locale(), { numeric: 'always' });
+  // 'auto': "刚刚" / "now" rather than "0 秒钟前".
+  const words = new Intl.RelativeTimeFormat(locale(), { numeric: 'auto' });
   const abs = Math.abs(seconds);
+  if (abs < 5) {
+    return words.format(0, 'second');
+  }
   if (abs < 60) {
     return words.format(seconds, 'second');
   }

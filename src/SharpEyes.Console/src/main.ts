@@ -4,12 +4,16 @@
 import 'leaflet/dist/leaflet.css';
 import './style.css';
 import { loadBaseMap } from './basemap';
-import { mount as cameras } from './cameras';
+import * as cameras from './cameras';
+import * as inbox from './inbox';
+import * as planner from './planner';
 import { lang, onLangChange, setLang } from './i18n';
 import * as live from './live';
 import { text } from './messages';
 import { current, signIn } from './session';
 import { addTab } from './sidebar';
+import { prepareBaseLayer } from './tiles';
+import * as regions from './regions';
 import type { ViewContext } from './view';
 
 let status: { key: Parameters<typeof text>[0]; values?: Record<string, string | number> } = { key: 'loading' };
@@ -40,7 +44,10 @@ const nextFrame = () => new Promise<number>((resolve) => requestAnimationFrame(r
  */
 const views: ((context: ViewContext) => Promise<void> | void)[] = [
   // the views, one line each
-  cameras,
+  regions.mount,
+  cameras.mount,
+  planner.mount,
+  inbox.mount,
 ];
 
 async function main() {
@@ -52,7 +59,10 @@ async function main() {
     // The stream first (holding its events), then the reads: no change between them is missed (live.ts).
     live.start();
     const layersPane = addTab('layers', () => text('layersTab'));
+    // The intranet base layer's datum decides every overlay's coordinates: read it before the base map draws.
+    const addBaseLayer = await prepareBaseLayer();
     const base = await loadBaseMap(element('map'), layersPane);
+    addBaseLayer(base.map);
     if (base.regions.length === 0) {
       setStatus('noGeography');
     } else {

@@ -70,6 +70,8 @@ await run(base, async ({ context, watch }) => {
     status: document.getElementById('status')?.textContent,
     layers: [...document.querySelectorAll('#layer-list label')].map((l) => l.textContent),
   }));
+  // An operator's page opens on the incident inbox: the layer switcher is on its own tab.
+  await page.click('#tab-layers');
   await page.uncheck('#layer-villages');
   const legendWithoutVillages = await page.evaluate(() => [...document.querySelectorAll('#legend-list li:not([hidden])')].map((l) => l.textContent));
   await page.screenshot({ path: join(outputDir, 'console-en.png') });

@@ -79,12 +79,14 @@ public static class AccessTable
         new("/sharpeyes.v1.Coverage/ExportCoverageReport", [A, O, P, C]),
         new("/sharpeyes.v1.Coverage/SuggestPlacements", [A, O, P, C]),
         new("/sharpeyes.v1.Coverage/ListCoverageGaps", [A, O, P, C]),
+        new("/sharpeyes.v1.Coverage/GetKpiHistory", [A, O, P, C]),
 
         new("/sharpeyes.v1.StreamHealth/GetCameraHealth", [A, V, O, P, C], Own),
         new("/sharpeyes.v1.StreamHealth/ListCameraHealth", [A, V, O, P, C], "its own cameras only"),
         new("/sharpeyes.v1.StreamHealth/GetSnapshot", [A, V, O, C], Own),
         new("/sharpeyes.v1.StreamHealth/CheckNow", [A, O]),
         new("/sharpeyes.v1.StreamHealth/GetHealthReport", [A, O, P, C]),
+        new("/sharpeyes.v1.StreamHealth/GetCameraHistory", [A, V, O, P, C], Own),
 
         // The standard services off-the-shelf tools expect: health like /healthz (load balancers probe it without a
         // key); reflection describes the API (the same .proto files as the repository) to any valid key.
@@ -106,6 +108,7 @@ public static class AccessTable
         new("GET /api/session", [A, O, P]),
         new("DELETE /api/session", [A, O, P]),
         new("GET /api/events", [A, O, P]),
+        new("GET /api/console/config", [A, O, P], "the console's settings (the intranet base layer), the gateway's clock and version"),
 
         new(MqttConnect, [V], "username = its vendor id; a client id another vendor's session holds is refused"),
         new(MqttPublishAlarm, [V], "alarms of its own devices; others are dead-lettered unknown-device"),

@@ -130,6 +130,22 @@ internal static class CoverageCli
                     return 0;
                 }
 
+            case "history":
+                {
+                    // Without --days the gateway's own clock sets the span (its last 30 days); with it, this machine's.
+                    var request = new KpiHistoryRequest { RegionCode = region };
+                    if (flags.ContainsKey("days"))
+                    {
+                        var until = DateTimeOffset.UtcNow;
+                        request.Until = Timestamp.FromDateTimeOffset(until);
+                        request.Since = Timestamp.FromDateTimeOffset(until - TimeSpan.FromDays(Int(flags, "days", 30)));
+                    }
+
+                    var response = await client.GetKpiHistoryAsync(request, headers).ConfigureAwait(false);
+                    await stdout.WriteAsync(HistoryTable(response)).ConfigureAwait(false);
+                    return 0;
+                }
+
             case "camera" when args.Count == 1:
                 {
                     var response = await client.GetCameraCoverageAsync(new GetCameraCoverageRequest { DeviceId = args[0], Datum = datum.Value }, headers).ConfigureAwait(false);
@@ -158,6 +174,27 @@ internal static class CoverageCli
         {
             var target = k.Target > 0 ? string.Create(CultureInfo.InvariantCulture, $"target {k.Target:P0} {(k.Met ? "met" : "NOT met")}") : "no national target";
             text.Append(CultureInfo.InvariantCulture, $"  {k.Name,-28} {k.Value:P2} ({k.Numerator}/{k.Denominator})  {target}\n");
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>One line per snapshot: its time (UTC) and each KPI in percent, the columns named by the first point's KPIs.</summary>
+    private static string HistoryTable(KpiHistory history)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture,
+            $"{(history.RegionCode.Length == 0 ? "(all)" : history.RegionCode)} {history.Name}: {history.Points.Count} snapshots, every {history.Interval.ToTimeSpan():g}, kept {history.Retention.ToTimeSpan().TotalDays:0.##} days\n");
+        if (history.Points.Count == 0)
+        {
+            return text.ToString();
+        }
+
+        text.Append("at (UTC)\t").AppendJoin('\t', history.Points[0].Kpis.Select(k => k.Name)).Append('\n');
+        foreach (var point in history.Points)
+        {
+            text.Append(point.At.ToDateTimeOffset().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)).Append('\t')
+                .AppendJoin('\t', point.Kpis.Select(k => (k.Value * 100).ToString("0.##", CultureInfo.InvariantCulture))).Append('\n');
         }
 
         return text.ToString();

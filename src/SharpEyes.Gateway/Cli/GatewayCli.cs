@@ -42,6 +42,7 @@ public static class GatewayCli
           sharpeyes coverage suggest --count K --hfov DEG --range M [--region CODE] [--area-weight W] [--datum D]
           sharpeyes coverage gaps [--region CODE]
           sharpeyes coverage camera DEVICE_ID [--datum D]
+          sharpeyes coverage history [--region CODE] [--days 30]
           sharpeyes streams report [--region CODE] [--by township|village|grid] [--window-hours 24]
           sharpeyes streams list [--region CODE] [--faulty] [--mismatched]
           sharpeyes streams show DEVICE_ID

@@ -80,6 +80,9 @@ public sealed class GatewayOptions
     /// <summary>Browser sessions (the console's sign-in) and the live event stream <c>/api/events</c>.</summary>
     public BrowserSessionOptions Sessions { get; set; } = new();
 
+    /// <summary>The browser console: an intranet base map under the county's own polygons.</summary>
+    public ConsoleOptions Console { get; set; } = new();
+
     /// <summary>
     /// DORI level at which a range is derived from a lens (focal length, sensor width, pixels) when a camera or a
     /// placement request gives a lens and no HFOV or range: Detection 25 px/m, Observation 62.5, Recognition 125,
@@ -239,6 +242,18 @@ public sealed class CoverageOptions
 
     /// <summary>A camera counts as HD in reports when its picture has at least this many lines (measured height, else declared; 1080p ≈ 2 MP).</summary>
     [Range(1, 10_000)] public int HdMinHeight { get; set; } = 1080;
+
+    /// <summary>
+    /// The KPI history (Coverage.GetKpiHistory, the console's trend charts) takes a snapshot of every region's KPIs at
+    /// each whole interval of the gateway clock (and one at start when the last is older than this).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")] public TimeSpan KpiHistoryInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// KPI snapshots older than this are deleted as new ones are taken; also the longest span GetKpiHistory answers.
+    /// 35 days keeps a 30-day chart full. About 64 bytes a region a snapshot on disk: 113 MB for a county of 2,000 grids (docs/console-guide.md).
+    /// </summary>
+    [Range(typeof(TimeSpan), "1.00:00:00", "3650.00:00:00")] public TimeSpan KpiHistoryRetention { get; set; } = TimeSpan.FromDays(35);
 }
 
 /// <summary>

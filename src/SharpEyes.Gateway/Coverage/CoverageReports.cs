@@ -355,18 +355,64 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
             "key sites covered by working cameras ÷ key sites (a point site inside enough working wedges; an area site with its required fraction seen)"));
         row.Kpis.Add(CameraKpis.Make("key_site_coverage_declared", s.KeySitesCoveredDeclared, s.KeySites, KeySiteCoverageTarget,
             "the same with every registered camera counted, working or not"));
-        row.Kpis.Add(new Kpi
-        {
-            Name = "area_coverage",
-            Value = Fraction(s.RealCoveredM2, s.AreaM2),
-            Target = 0,
-            Met = true,
-            Numerator = (long)Math.Round(s.RealCoveredM2),
-            Denominator = (long)Math.Round(s.AreaM2),
-            Definition = "grid area (m²) inside working cameras' wedges ÷ grid area; no national target (each grid's own target drives grid gaps)",
-        });
+        row.Kpis.Add(AreaKpi(Fraction(s.RealCoveredM2, s.AreaM2), (long)Math.Round(s.RealCoveredM2), (long)Math.Round(s.AreaM2),
+            "grid area (m²) inside working cameras' wedges ÷ grid area; no national target (each grid's own target drives grid gaps)"));
         row.Kpis.Add(k.Kpis());
         return row;
+    }
+
+    /// <summary>The area coverage KPI: no national target, so always met.</summary>
+    internal static Kpi AreaKpi(double value, long coveredM2, long areaM2, string definition) => new()
+    {
+        Name = "area_coverage",
+        Value = value,
+        Target = 0,
+        Met = true,
+        Numerator = coveredM2,
+        Denominator = areaM2,
+        Definition = definition,
+    };
+
+    /// <summary>
+    /// The summary row of "" and of every imported county, township, village and grid, each as GetCoverageReport
+    /// answers it for that region (the KPI history's snapshot). Cameras are sorted by region code once, so each region
+    /// takes its cameras as one contiguous run instead of filtering them all.
+    /// </summary>
+    public IEnumerable<RegionCoverage> EveryRegion()
+    {
+        var model = tracker.Model;
+        var cameras = CamerasIn("");
+        cameras.Sort((a, b) => string.CompareOrdinal(a.Device.RegionCode, b.Device.RegionCode));
+        yield return Row(model, "", RegionName(""), LevelOf(""), cameras);
+        foreach (var grid in model.Regions.Grids)
+        {
+            yield return Row(model, grid.Code, grid.Name, grid.Level, Within(cameras, grid.Code));
+        }
+
+        static List<DeviceEntry> Within(List<DeviceEntry> sorted, string prefix)
+        {
+            int lo = 0, hi = sorted.Count;
+            while (lo < hi)
+            {
+                var mid = (lo + hi) / 2;
+                if (string.CompareOrdinal(sorted[mid].Device.RegionCode, prefix) < 0)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+
+            var end = lo;
+            while (end < sorted.Count && sorted[end].Device.RegionCode.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                end++;
+            }
+
+            return sorted.GetRange(lo, end - lo);
+        }
     }
 
     private List<DeviceEntry> CamerasIn(string prefix) =>

@@ -6,7 +6,7 @@ using SharpEyes.V1;
 namespace SharpEyes.Gateway.Coverage;
 
 /// <summary>The Coverage gRPC service: thin, delegating to <see cref="CoverageReports"/> and <see cref="PlacementPlanner"/>.</summary>
-public sealed class CoverageService(CoverageTracker tracker, CoverageReports reports, PlacementPlanner planner, DeviceCatalog devices) : V1.Coverage.CoverageBase
+public sealed class CoverageService(CoverageTracker tracker, CoverageReports reports, PlacementPlanner planner, DeviceCatalog devices, KpiSnapshots history) : V1.Coverage.CoverageBase
 {
     // Placement is CPU-bound for seconds on a large county: one at a time, so planners cannot starve alarm intake.
     private static readonly SemaphoreSlim s_placement = new(1, 1);
@@ -67,4 +67,7 @@ public sealed class CoverageService(CoverageTracker tracker, CoverageReports rep
             .Select(tracker.Current));
         return Task.FromResult(response);
     }
+
+    public override Task<KpiHistory> GetKpiHistory(KpiHistoryRequest request, ServerCallContext context) =>
+        Task.FromResult(history.Read(request));
 }

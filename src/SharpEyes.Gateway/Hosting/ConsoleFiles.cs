@@ -10,18 +10,24 @@ namespace SharpEyes.Gateway.Hosting;
 /// build copies beside its binary as console/. <c>GET /</c> answers index.html (revalidated on every load) and
 /// <c>GET /assets/...</c> the scripts, styles, icons and data it names, which the build names by their content hash,
 /// so they are cached for a year as immutable. Every answer carries a Content-Security-Policy that lets the page load
-/// and connect to this origin only. The page holds no data of the gateway's (data comes from authenticated APIs), so
+/// and connect to this origin only (and show images from blob: URLs and the configured intranet tile server). The page holds no data of the gateway's (data comes from authenticated APIs), so
 /// both routes are anonymous in <see cref="Auth.AccessTable"/>. Without a build, <c>/</c> says how to make one.
 /// </summary>
 public static class ConsoleFiles
 {
     /// <summary>
-    /// Scripts, styles, images, fonts and connections from this origin only: no inline script or style, no data: or
-    /// blob: URL (the page and Leaflet need none), no plugins, not framed. A future intranet tile server adds its own
-    /// origin to img-src here.
+    /// Scripts, styles, fonts and connections from this origin only: no inline script or style, no data: URL, no
+    /// plugins, not framed. Images also from blob: URLs (the page shows a camera's snapshot from the JPEG bytes
+    /// GetSnapshot answers in JSON), and with <see cref="ContentSecurityPolicy(IReadOnlyList{string})"/> from the
+    /// intranet tile server.
     /// </summary>
-    public const string ContentSecurityPolicy =
-        "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+    public const string DefaultContentSecurityPolicy =
+        "default-src 'self'; img-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+    /// <summary>The policy with the base layer's tile origins (<see cref="ConsoleConfig.TileOrigins"/>) added to img-src only.</summary>
+    public static string ContentSecurityPolicy(IReadOnlyList<string> tileOrigins) => tileOrigins.Count == 0
+        ? DefaultContentSecurityPolicy
+        : DefaultContentSecurityPolicy.Replace("img-src 'self' blob:", "img-src 'self' blob: " + string.Join(' ', tileOrigins), StringComparison.Ordinal);
 
     /// <summary>The folder the gateway's build copies the console into, beside the binary.</summary>
     public static string DefaultDirectory => Path.Combine(AppContext.BaseDirectory, "console");
@@ -50,6 +56,8 @@ public static class ConsoleFiles
     public static IEndpointConventionBuilder MapSharpEyesConsole(this IEndpointRouteBuilder routes, string? directory = null)
     {
         var root = directory ?? DefaultDirectory;
+        var options = routes.ServiceProvider.GetService<Microsoft.Extensions.Options.IOptions<Configuration.GatewayOptions>>()?.Value;
+        var policy = ContentSecurityPolicy(options is null ? [] : ConsoleConfig.TileOrigins(options.Console.BaseLayer));
         // PhysicalFileProvider refuses paths that leave the root (.., absolute paths) and hidden files.
         IFileProvider files = Directory.Exists(root) ? new PhysicalFileProvider(Path.GetFullPath(root)) : new NullFileProvider();
         var types = new FileExtensionContentTypeProvider();
@@ -61,22 +69,22 @@ public static class ConsoleFiles
         {
             var index = files.GetFileInfo("index.html");
             return index.Exists
-                ? Serve(context, index, "text/html; charset=utf-8", "no-cache")
-                : Page(context, HowToBuild, HttpStatusCode.ServiceUnavailable);
+                ? Serve(context, policy, index, "text/html; charset=utf-8", "no-cache")
+                : Page(context, policy, HowToBuild, HttpStatusCode.ServiceUnavailable);
         });
         group.MapMethods("/assets/{**path}", getOrHead, (HttpContext context, string? path) =>
         {
             var file = string.IsNullOrEmpty(path) ? null : files.GetFileInfo("assets/" + path);
             return file is { Exists: true, IsDirectory: false } && types.TryGetContentType(file.Name, out var type)
-                ? Serve(context, file, type, Immutable)
-                : Page(context, "", HttpStatusCode.NotFound);
+                ? Serve(context, policy, file, type, Immutable)
+                : Page(context, policy, "", HttpStatusCode.NotFound);
         });
         return group;
     }
 
-    private static IResult Serve(HttpContext context, IFileInfo file, string contentType, string cacheControl)
+    private static IResult Serve(HttpContext context, string policy, IFileInfo file, string contentType, string cacheControl)
     {
-        SecurityHeaders(context.Response, cacheControl);
+        SecurityHeaders(context.Response, policy, cacheControl);
         // ETag and Last-Modified from the file, as the static file middleware makes them: FileResult answers
         // If-None-Match and If-Modified-Since with 304.
         var modified = file.LastModified.ToUniversalTime();
@@ -84,15 +92,15 @@ public static class ConsoleFiles
         return TypedResults.PhysicalFile(file.PhysicalPath!, contentType, lastModified: modified, entityTag: etag);
     }
 
-    private static IResult Page(HttpContext context, string html, HttpStatusCode status)
+    private static IResult Page(HttpContext context, string policy, string html, HttpStatusCode status)
     {
-        SecurityHeaders(context.Response, "no-cache");
+        SecurityHeaders(context.Response, policy, "no-cache");
         return TypedResults.Content(html, "text/html; charset=utf-8", statusCode: (int)status);
     }
 
-    private static void SecurityHeaders(HttpResponse response, string cacheControl)
+    private static void SecurityHeaders(HttpResponse response, string policy, string cacheControl)
     {
-        response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        response.Headers.ContentSecurityPolicy = policy;
         response.Headers.XContentTypeOptions = "nosniff";
         response.Headers["Referrer-Policy"] = "no-referrer";
         response.Headers.CacheControl = cacheControl;

@@ -51,6 +51,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<GeographyImporter>();
         services.AddSingleton<CoverageReports>();
         services.AddSingleton<PlacementPlanner>();
+        services.AddSingleton<KpiSnapshots>();
         services.AddSingleton<DemoDataset>();
         services.AddSingleton<IncidentQueries>();
         services.AddSingleton<DeadLetterSink>();
@@ -88,6 +89,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<OutboxService>());
         services.AddHostedService(sp => sp.GetRequiredService<RetentionPruner>());
         services.AddHostedService<GatewayBootstrap>();
+        services.AddHostedService(sp => sp.GetRequiredService<KpiSnapshots>()); // after bootstrap: the demo's regions are loaded
         services.AddHostedService(sp => sp.GetRequiredService<MqttBroker>());
         services.AddHostedService(sp => sp.GetRequiredService<IncidentSweeper>());
         services.AddHostedService(sp => sp.GetRequiredService<KeepaliveMonitor>());
@@ -161,6 +163,7 @@ public static class GatewayServiceCollectionExtensions
         app.MapSharpEyesSessions();
         app.MapSharpEyesEventStream();
         app.MapSharpEyesConsole().OnListener(GatewayListeners.Http);
+        app.MapSharpEyesConsoleConfig().OnListener(GatewayListeners.Http);
         AccessEnforcement.CheckEveryEndpointHasARule(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -294,7 +297,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         foreach (var (section, value) in new (string, object)[]
         {
             ("Alarms", o.Alarms), ("Incidents", o.Incidents), ("Liveness", o.Liveness), ("Coverage", o.Coverage), ("Streams", o.Streams),
-            ("Outbox", o.Outbox), ("Limits", o.Limits), ("Sessions", o.Sessions),
+            ("Outbox", o.Outbox), ("Limits", o.Limits), ("Sessions", o.Sessions), ("Console:BaseLayer", o.Console.BaseLayer),
         }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))
         {
             var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
@@ -302,6 +305,12 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             {
                 failures.AddRange(results.Select(r => $"{section}: {r.ErrorMessage}"));
             }
+        }
+
+        failures.AddRange(ConsoleConfig.Problems(o.Console.BaseLayer));
+        if (o.Coverage.KpiHistoryRetention < o.Coverage.KpiHistoryInterval)
+        {
+            failures.Add("Coverage: KpiHistoryRetention must be at least KpiHistoryInterval");
         }
 
         var l = o.Limits;

@@ -20,7 +20,8 @@ namespace SharpEyes.Gateway.Observability;
 public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
-    private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals;
+    private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
+        _kpiSnapshots, _kpiPruned;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
         _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget;
     private readonly Lock _coverageLock = new();
@@ -32,7 +33,7 @@ public sealed class GatewayMetrics
 
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, FeedHub feedHub, OutboxService outbox, StreamHealthMonitor streams,
-        DeviceCatalog devices, CoverageReports coverage, GeographyState geography, ClientRefusals refusals, TimeProvider time)
+        DeviceCatalog devices, CoverageReports coverage, KpiSnapshots kpiHistory, GeographyState geography, ClientRefusals refusals, TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
@@ -61,6 +62,8 @@ public sealed class GatewayMetrics
         _devices = f.CreateGauge("sharpeyes_devices", "Registered devices by kind and status", "kind", "status");
         _kpi = f.CreateGauge("sharpeyes_kpi", "Coverage and camera KPIs per county (value 0-1; formulas in the coverage report)", "region", "kpi");
         _kpiTarget = f.CreateGauge("sharpeyes_kpi_target", "The national target of each KPI (0 = none)", "region", "kpi");
+        _kpiSnapshots = f.CreateCounter("sharpeyes_kpi_history_snapshots_total", "KPI history snapshots taken (each of every region; Coverage:KpiHistoryInterval)");
+        _kpiPruned = f.CreateCounter("sharpeyes_kpi_history_pruned_total", "KPI history rows deleted by retention (Coverage:KpiHistoryRetention)");
         _refusals = f.CreateCounter("sharpeyes_refusals_total", "Clients refused by a limit or a failed authentication, by kind (SharpEyes:Limits)", "kind");
 
         Registry.AddBeforeCollectCallback(() =>
@@ -96,6 +99,8 @@ public sealed class GatewayMetrics
                 _refusals.WithLabels(kind).IncTo(count);
             }
 
+            _kpiSnapshots.IncTo(kpiHistory.Snapshots);
+            _kpiPruned.IncTo(kpiHistory.Pruned);
             _storeWritable.Set(journal.Failure is null ? 1 : 0);
             _storeFailures.IncTo(journal.FailedBatches);
             _journalQueue.Set(journal.QueueLength);

@@ -13,7 +13,7 @@ namespace SharpEyes.Gateway.Storage;
 /// </summary>
 public sealed partial class GatewayStore
 {
-    public const int SchemaVersion = 5;
+    public const int SchemaVersion = 6;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -143,7 +143,11 @@ public sealed partial class GatewayStore
             CREATE TABLE IF NOT EXISTS stream_health(device_id TEXT PRIMARY KEY, data BLOB NOT NULL);
             CREATE TABLE IF NOT EXISTS status_log(device_id TEXT NOT NULL, at INTEGER NOT NULL, online INTEGER NOT NULL);
             CREATE INDEX IF NOT EXISTS status_log_device ON status_log(device_id, at);
+            CREATE TABLE IF NOT EXISTS kpi_history(
+                region_code TEXT NOT NULL, at INTEGER NOT NULL, kpis BLOB NOT NULL, PRIMARY KEY(region_code, at)) WITHOUT ROWID;
             """);
+        // Version 5 files lack the KPI history (issue 13, Coverage/KpiHistory.cs): the CREATE above adds it empty, and
+        // the first snapshot is taken at start.
         // Version 1 files (issue 2) lack the grids' coverage target.
         if (!HasColumn(connection, "grids", "coverage_target"))
         {

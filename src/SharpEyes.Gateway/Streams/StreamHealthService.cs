@@ -142,6 +142,49 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
         return Task.FromResult(report);
     }
 
+    public override Task<CameraHistory> GetCameraHistory(CameraHistoryRequest request, ServerCallContext context)
+    {
+        var entry = FindCamera(request.DeviceId, Caller.Of(context));
+        var now = time.GetUtcNow();
+        DateTimeOffset since;
+        try
+        {
+            since = request.Since?.ToDateTimeOffset() ?? now - TimeSpan.FromDays(30);
+        }
+        catch (InvalidOperationException)
+        {
+            throw Invalid("since: not a valid timestamp");
+        }
+
+        if (since >= now)
+        {
+            throw Invalid($"since: must be before now ({now:O}); got {since:O}");
+        }
+
+        // No earlier than the status log keeps, nor than the camera's registration (as the online rate by time counts).
+        var kept = now - devices.UptimeRetention;
+        var registered = entry.Device.RegisteredAt?.ToDateTimeOffset() ?? since;
+        since = new[] { since, kept, registered }.Max();
+        if (since >= now)
+        {
+            since = now;
+        }
+
+        var fromMs = since.ToUnixTimeMilliseconds();
+        var toMs = now.ToUnixTimeMilliseconds();
+        var (onlineMs, expectedMs) = devices.Uptime.Measure(entry.Id, fromMs, fromMs, toMs);
+        var history = new CameraHistory
+        {
+            DeviceId = entry.Id,
+            OnlineFraction = expectedMs == 0 ? 0 : Math.Round((double)onlineMs / expectedMs, 6),
+            Since = Timestamp.FromDateTimeOffset(since),
+            Until = Timestamp.FromDateTimeOffset(now),
+        };
+        history.Changes.AddRange(devices.Uptime.Changes(entry.Id, fromMs, toMs).Select(c =>
+            new StatusChange { At = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(c.AtMs)), Online = c.Online }));
+        return Task.FromResult(history);
+    }
+
     private HealthRow Row(string code, string name, int level, List<DeviceEntry> cameras, DateTimeOffset now, int window)
     {
         var k = CameraKpis.Of(cameras, devices.Uptime, devices.HdMinHeight, now, window);

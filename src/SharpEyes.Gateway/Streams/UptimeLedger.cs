@@ -109,6 +109,33 @@ public sealed class UptimeLedger
         }
     }
 
+    /// <summary>
+    /// One camera's status over [fromMs, toMs]: its state at <paramref name="fromMs"/> (offline when nothing was
+    /// recorded before), then each recorded change after it, oldest first.
+    /// </summary>
+    public List<(long AtMs, bool Online)> Changes(string deviceId, long fromMs, long toMs)
+    {
+        lock (_gate)
+        {
+            var state = false;
+            var changes = new List<(long, bool)>();
+            foreach (var (at, online) in _log.GetValueOrDefault(deviceId) ?? [])
+            {
+                if (at <= fromMs)
+                {
+                    state = online;
+                }
+                else if (at <= toMs)
+                {
+                    changes.Add((at, online));
+                }
+            }
+
+            changes.Insert(0, (fromMs, state));
+            return changes;
+        }
+    }
+
     private void Add(string deviceId, long atMs, bool online)
     {
         if (!_log.TryGetValue(deviceId, out var list))

@@ -75,7 +75,7 @@ public sealed partial class AuthorizationMatrixTests(ITestOutputHelper output) :
         Assert.Empty(declared.Except(mapped));
         Assert.DoesNotContain(mapped, m => AccessTable.Find(m) is null);
         Assert.Empty(AccessTable.Rules.Select(r => r.Operation).Except(mapped).Except(http).Except(mqtt));
-        Assert.Superset(new HashSet<string> { "GET /healthz", "GET /metrics", "POST /api/session", "GET /api/session", "DELETE /api/session", "GET /api/events" }, http);
+        Assert.Superset(new HashSet<string> { "GET /healthz", "GET /metrics", "POST /api/session", "GET /api/session", "DELETE /api/session", "GET /api/events", "GET /api/console/config" }, http);
         Assert.DoesNotContain(http, o => AccessTable.Find(o) is null);
     }
 
@@ -89,7 +89,7 @@ public sealed partial class AuthorizationMatrixTests(ITestOutputHelper output) :
         var failures = new List<string>();
         var calls = 0;
         var signIn = AccessTable.Get(AccessTable.SignIn);
-        string[] operations = ["GET /api/session", "GET /api/events", "DELETE /api/session"];
+        string[] operations = ["GET /api/session", "GET /api/events", "GET /api/console/config", "DELETE /api/session"];
         foreach (var (caller, key) in _callers)
         {
             using var browser = new Http.SessionClient(_host);
@@ -129,7 +129,7 @@ public sealed partial class AuthorizationMatrixTests(ITestOutputHelper output) :
             }
         }
 
-        output.WriteLine($"{calls} calls (4 HTTP operations x {_callers.Count} callers, with a key and with a session)");
+        output.WriteLine($"{calls} calls ({operations.Length + 1} HTTP operations x {_callers.Count} callers, with a key and with a session)");
         Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
 

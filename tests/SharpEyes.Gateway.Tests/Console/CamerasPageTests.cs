@@ -66,7 +66,8 @@ public sealed class CamerasPageTests(ITestOutputHelper output)
         await monitor.SweepAsync(ct);
         await MakeFaultyAsync(host, cameras["faulty"]);
 
-        var artifacts = ConsoleBrowser.Artifacts(Shots);
+        ConsoleBrowser.ClearScreenshots(Shots);
+        var artifacts = ConsoleBrowser.Artifacts;
 
         var signal = Path.Combine(host.DataDir, "take-second-offline");
         await using var script = ExternalTool.Start(node, [Path.Combine(ConsoleBrowser.ConsoleDirectory, "test", "cameras.mjs"), $"http://127.0.0.1:{host.HttpPort}/", artifacts],
@@ -137,10 +138,10 @@ public sealed class CamerasPageTests(ITestOutputHelper output)
         var coverage = page.GetProperty("ptzCoverage");
         var grids = coverage.GetProperty("grids").EnumerateArray().Select(g => g.GetProperty("gridCode").GetString()).ToArray();
         Assert.NotEmpty(grids);
-        Assert.Equal(grids, Strings(panel.GetProperty("grids")));
-        Assert.Contains("KS-130127104-003", Strings(coverage.GetProperty("keySiteCodes")));
-        Assert.Equal(Strings(coverage.GetProperty("keySiteCodes")), Strings(panel.GetProperty("sites")));
-        Assert.Contains(Strings(panel.GetProperty("siteText")), s => s.StartsWith("中韩镇卫生院", StringComparison.Ordinal));
+        Assert.Equal(grids, ConsoleBrowser.Strings(panel.GetProperty("grids")));
+        Assert.Contains("KS-130127104-003", ConsoleBrowser.Strings(coverage.GetProperty("keySiteCodes")));
+        Assert.Equal(ConsoleBrowser.Strings(coverage.GetProperty("keySiteCodes")), ConsoleBrowser.Strings(panel.GetProperty("sites")));
+        Assert.Contains(ConsoleBrowser.Strings(panel.GetProperty("siteText")), s => s.StartsWith("中韩镇卫生院", StringComparison.Ordinal));
         Assert.Contains("H.264", panel.GetProperty("stream").GetString(), StringComparison.Ordinal);
         Assert.Contains("1920×1080", panel.GetProperty("stream").GetString(), StringComparison.Ordinal);
         // No history route before GetCameraHistory, no frame without an RTSP server: both say so in place.
@@ -160,12 +161,12 @@ public sealed class CamerasPageTests(ITestOutputHelper output)
         Assert.Equal(cameras["ptz"], planner.GetProperty("about")[0][1].GetString());
         Assert.Equal("Planners do not see camera pictures", planner.GetProperty("snapshot").GetProperty("text").GetString()); // English: the choice is kept
         Assert.Equal(0, page.GetProperty("plannerSnapshotRequests").GetInt32());
-        Assert.Equal(grids, Strings(planner.GetProperty("grids")));
+        Assert.Equal(grids, ConsoleBrowser.Strings(planner.GetProperty("grids")));
 
         var english = page.GetProperty("englishPanel");
         Assert.Equal("Online · working", english.GetProperty("statusText").GetString());
-        Assert.Contains("Device ID", Strings(english.GetProperty("about")));
-        Assert.Contains("Never heard from", Strings(english.GetProperty("legend")));
+        Assert.Contains("Device ID", ConsoleBrowser.Strings(english.GetProperty("about")));
+        Assert.Contains("Never heard from", ConsoleBrowser.Strings(english.GetProperty("legend")));
 
         foreach (var shot in Shots)
         {
@@ -191,6 +192,4 @@ public sealed class CamerasPageTests(ITestOutputHelper output)
             return true;
         }, TestContext.Current.CancellationToken);
     }
-
-    private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
 }

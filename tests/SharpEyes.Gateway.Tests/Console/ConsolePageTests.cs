@@ -19,7 +19,8 @@ public sealed class ConsolePageTests(ITestOutputHelper output)
         var (node, chromium) = ConsoleBrowser.Require();
         await using var host = await GatewayHost.StartAsync(demo: true);
         var origin = $"http://127.0.0.1:{host.HttpPort}";
-        var artifacts = ConsoleBrowser.Artifacts("console-signin.png", "console-zh.png", "console-en.png");
+        var artifacts = ConsoleBrowser.Artifacts;
+        ConsoleBrowser.ClearScreenshots("console-signin.png", "console-zh.png", "console-en.png");
 
         var run = await ExternalTool.RunAsync(node, [Path.Combine(ConsoleBrowser.ConsoleDirectory, "test", "console-page.mjs"), origin + "/", artifacts],
             TimeSpan.FromSeconds(120), ConsoleBrowser.ConsoleDirectory,
@@ -43,15 +44,17 @@ public sealed class ConsolePageTests(ITestOutputHelper output)
         Assert.Equal("zh-CN", page.GetProperty("lang").GetString());
         Assert.Equal("SharpEyes 雪亮工程网关 · 控制台", page.GetProperty("heading").GetString());
         Assert.Equal("已显示 220 个区域、40 个重点部位", page.GetProperty("status").GetString());
-        Assert.Equal(["摄像机", "云台摄像机可转动范围", "重点部位", "县界", "乡镇", "网格", "村（社区）"], Strings(page.GetProperty("layers")));
+        Assert.Equal(["警情", "摄像机", "云台摄像机可转动范围", "重点部位覆盖", "网格覆盖率（实际）", "重点部位", "县界", "乡镇", "网格", "村（社区）"], Strings(page.GetProperty("layers")));
         Assert.Contains("村（社区）", Strings(page.GetProperty("legend")));
         Assert.DoesNotContain("网格", Strings(page.GetProperty("legend"))); // grids start hidden: no legend row
         var english = page.GetProperty("english");
         Assert.Equal("en", english.GetProperty("lang").GetString());
         Assert.Equal("SharpEyes gateway · console", english.GetProperty("heading").GetString());
         Assert.Equal("220 regions and 40 key sites shown", english.GetProperty("status").GetString());
-        Assert.Equal(["Cameras", "PTZ cameras: reach when turned", "Key sites", "County border", "Townships", "Grids", "Villages"], Strings(english.GetProperty("layers")));
-        Assert.Equal(["Online (working)", "Online, stream fault", "Offline", "Never heard from", "Field of view (from zoom 15)", "Key site (area)", "Key site (point)", "County border", "Townships"],
+        Assert.Equal(["Incidents", "Cameras", "PTZ cameras: reach when turned", "Key-site coverage", "Grid coverage (real)", "Key sites", "County border", "Townships", "Grids", "Villages"], Strings(english.GetProperty("layers")));
+        Assert.Equal(
+            ["Priority-1 incident (flashing)", "Priority 2–4 incident", "Online (working)", "Online, stream fault", "Offline", "Never heard from", "Field of view (from zoom 15)",
+             "Key site: covered", "Key site: NOT covered (gap)", "Target met", "Below target", "Far below target (under half)", "No working camera", "Key site (area)", "Key site (point)", "County border", "Townships"],
             Strings(page.GetProperty("legendWithoutVillages")));
         Assert.Equal("en", page.GetProperty("langAfterReload").GetString());
 

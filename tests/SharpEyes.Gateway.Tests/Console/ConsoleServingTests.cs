@@ -156,8 +156,8 @@ public sealed class ConsoleServingTests
 
     private static void AssertSecurityHeaders(HttpResponseMessage response)
     {
-        Assert.Equal(ConsoleFiles.ContentSecurityPolicy, Assert.Single(response.Headers.GetValues("Content-Security-Policy")));
-        Assert.StartsWith("default-src 'self';", ConsoleFiles.ContentSecurityPolicy, StringComparison.Ordinal);
+        Assert.Equal(ConsoleFiles.DefaultContentSecurityPolicy, Assert.Single(response.Headers.GetValues("Content-Security-Policy")));
+        Assert.StartsWith("default-src 'self';", ConsoleFiles.DefaultContentSecurityPolicy, StringComparison.Ordinal);
         Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
         Assert.Equal("no-referrer", Assert.Single(response.Headers.GetValues("Referrer-Policy")));
     }

@@ -81,7 +81,16 @@ internal static class ConfigurationReference
         new("SharpEyes:Limits:MqttMaxConnectionsPerAddress", "≤ MqttMaxConnections", ("SharpEyes:Limits:MqttMaxConnectionsPerAddress", "10001")),
         new("SharpEyes:Limits:MqttMaxConnectPacketBytes", "≤ MqttMaxPacketBytes", ("SharpEyes:Limits:MqttMaxConnectPacketBytes", "300000")),
         new("SharpEyes:Limits:FailedAuthWindow", "> 0", ("SharpEyes:Limits:FailedAuthWindow", "00:00:00")),
+        new("SharpEyes:Coverage:KpiHistoryRetention", "≥ KpiHistoryInterval", ("SharpEyes:Coverage:KpiHistoryInterval", "1.00:00:00"), ("SharpEyes:Coverage:KpiHistoryRetention", "23:00:00")),
+        new("SharpEyes:Console:BaseLayer:Url", "empty, or an absolute `http://` or `https://` URL with `{z}`, `{x}`, `{y}` (and `{s}`), no other placeholder, no user name or password",
+            (TileUrl, "ftp://tiles.example/{z}/{x}/{y}.png"), (TileDatum, "Wgs84")),
+        new("SharpEyes:Console:BaseLayer:Datum", "required with a Url", (TileUrl, "http://tiles.example/{z}/{x}/{y}.png")),
+        new("SharpEyes:Console:BaseLayer:MinZoom", "≤ MaxZoom", (TileUrl, "http://tiles.example/{z}/{x}/{y}.png"), (TileDatum, "Wgs84"), ("SharpEyes:Console:BaseLayer:MinZoom", "19")),
+        new("SharpEyes:Console:BaseLayer:Subdomains", "required when the Url has `{s}`", (TileUrl, "http://{s}.tiles.example/{z}/{x}/{y}.png"), (TileDatum, "Gcj02")),
     ];
+
+    private const string TileUrl = "SharpEyes:Console:BaseLayer:Url";
+    private const string TileDatum = "SharpEyes:Console:BaseLayer:Datum";
 
     /// <summary>Every table, in the order of the page: the gateway's own settings, then each section depth first.</summary>
     public static IReadOnlyList<ConfigSection> Sections()

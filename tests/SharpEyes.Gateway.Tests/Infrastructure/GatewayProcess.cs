@@ -34,6 +34,9 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    /// <summary>The process has ended (a test, or a script it runs, stopped it).</summary>
+    public bool HasExited => _process.HasExited;
+
     public string Output => Text(_output);
 
     public static Metadata Auth(string key) => new() { { "authorization", "Bearer " + key } };
