@@ -42,6 +42,9 @@ export const wedgeZoom = 15;
 /** Marker size (its radius in px) by zoom: small enough for 20,000 at county zoom, big enough to read from 2 m. */
 export const radiusAt = (zoom: number) => (zoom < 11 ? 3 : zoom < 13 ? 4.5 : zoom < 15 ? 6 : zoom < 17 ? 8 : 10);
 
+/** The dark edge under white rims and wedge outlines (the page's ink colour). */
+const halo = 'rgba(16, 36, 62, 0.8)';
+
 /** Problems are drawn a size larger: they are what a duty officer looks for. */
 const sizeOf = (status: CameraStatus, size: number) => (status === 'offline' || status === 'faulty' ? size * 1.25 : size);
 
@@ -92,9 +95,16 @@ function paint(ctx: CanvasRenderingContext2D, status: CameraStatus, path: Path2D
   ctx.globalAlpha = 1;
   ctx.setLineDash([]);
   ctx.lineJoin = 'round';
+  const rim = status === 'unknown' ? Math.max(2, r / 2.5) : Math.max(1.2, r / 4);
+  if (style[status].stroke === '#ffffff') {
+    // a thin dark line outside the white rim: the mark stands out on light ground and on the coverage colours alike
+    ctx.lineWidth = rim + 2;
+    ctx.strokeStyle = halo;
+    ctx.stroke(path);
+  }
   ctx.fillStyle = style[status].fill;
   ctx.fill(path);
-  ctx.lineWidth = status === 'unknown' ? Math.max(2, r / 2.5) : Math.max(1.2, r / 4);
+  ctx.lineWidth = rim;
   ctx.strokeStyle = style[status].stroke;
   ctx.stroke(path);
   if (status === 'offline') {
@@ -343,11 +353,16 @@ export class SectorLayer extends ManyCameras {
         ctx.fillStyle = colour;
         ctx.fill(path);
       }
-      ctx.globalAlpha = 0.85;
-      ctx.strokeStyle = this.mode === 'potential' ? '#0072b2' : colour;
-      ctx.lineWidth = this.mode === 'potential' ? 2 : 1.5;
       // working wedges solid, the rest dashed: the outline says it without colour too
       ctx.setLineDash(this.mode === 'potential' ? [8, 6] : status === 'online' ? [] : [5, 4]);
+      // over a dark edge, so that an orange outline still shows on a grid coloured orange by the coverage view
+      ctx.globalAlpha = 0.5;
+      ctx.strokeStyle = halo;
+      ctx.lineWidth = this.mode === 'potential' ? 4 : 3.5;
+      ctx.stroke(path);
+      ctx.globalAlpha = 0.95;
+      ctx.strokeStyle = this.mode === 'potential' ? '#0072b2' : colour;
+      ctx.lineWidth = this.mode === 'potential' ? 2 : 1.5;
       ctx.stroke(path);
     }
     ctx.globalAlpha = 1;

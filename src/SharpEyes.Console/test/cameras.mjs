@@ -147,6 +147,7 @@ await run(base, async ({ context, newPage, expect, requests }) => {
 
   // 4. Wedge zoom around the PTZ camera, then its panel against the gateway's own coverage answer.
   await zoomTo(page, devices.ptz.position, 16);
+  await page.click('#tab-layers'); // the double clicks fell on a grid: the legend beside the wedges instead of its panel
   await page.waitForTimeout(300); // the zoom animation's last frame (a screenshot only)
   await page.screenshot({ path: join(outputDir, 'cameras-wedges.png') });
   const zoomed = await page.evaluate(() => document.documentElement.dataset.mapView);
