@@ -99,8 +99,17 @@ await run(base, async ({ newPage, expect, problems }) => {
     throw new Error(`key sites drawn uncovered ${pageUncovered} differ from the gateway's ${apiUncovered}`);
   }
   await page.screenshot({ path: join(outputDir, 'regions-map.png') });
-  // The canvas holds the key-site colours (opaque, so exact): covered blue and uncovered black.
+  // The canvas holds the key-site colours (opaque, so exact): covered blue and uncovered black. The cameras stand on
+  // the covered sites and draw above them: their layer is switched off for the count, as a user would, then on again.
+  const cameraLayer = (on) => page.evaluate((checked) => new Promise((resolve) => {
+    const box = document.getElementById('layer-cameras');
+    box.checked = checked;
+    box.dispatchEvent(new Event('change'));
+    requestAnimationFrame(() => requestAnimationFrame(resolve));
+  }), on);
+  await cameraLayer(false);
   const pixels = await page.evaluate(pixelCounts, { covered: [0x2c, 0x7f, 0xb8], uncovered: [0x11, 0x11, 0x11] });
+  await cameraLayer(true);
   if (pixels.covered < 20 || pixels.uncovered < 20) {
     throw new Error(`the canvas shows too few key-site pixels: ${JSON.stringify(pixels)}`);
   }
