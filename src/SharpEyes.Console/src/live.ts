@@ -193,7 +193,8 @@ function connect() {
       const message = e as MessageEvent;
       lastId = message.lastEventId;
       const event = JSON.parse(message.data) as FeedEvent;
-      lastEventAt = event.occurredAt ? new Date(event.occurredAt) : new Date();
+      // When it came (the browser's clock), not when it happened: the banner speaks of the connection.
+      lastEventAt = new Date();
       alive();
       if (held) {
         held.push(event);

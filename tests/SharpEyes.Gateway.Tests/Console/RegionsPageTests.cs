@@ -23,9 +23,7 @@ namespace SharpEyes.Gateway.Tests.WebConsole;
 /// </summary>
 public sealed class RegionsPageTests(ITestOutputHelper output)
 {
-    private static readonly string ConsoleDirectory = Path.Combine(InteropPaths.RepoRoot, "src", "SharpEyes.Console");
-
-    private static readonly string Artifacts = Path.Combine(InteropPaths.RepoRoot, "TestResults", "console");
+    private static readonly string Artifacts = ConsoleBrowser.Artifacts;
 
     /// <summary>A 1×1 PNG in a pale map colour: what the test's tile server answers for every tile.</summary>
     private static readonly byte[] Tile = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGO4++wCAAU3ApSK/PzsAAAAAElFTkSuQmCC");
@@ -33,17 +31,14 @@ public sealed class RegionsPageTests(ITestOutputHelper output)
     [Fact]
     public async Task Grids_and_key_sites_are_coloured_by_the_gateways_coverage_and_a_click_shows_the_report_KPIs()
     {
-        var (node, chromium) = RequireBrowser();
+        ConsoleBrowser.Require();
         await using var host = await GatewayHost.StartAsync(demo: true);
         var origin = $"http://127.0.0.1:{host.HttpPort}";
-        var run = await RunAsync(node, chromium, "regions.mjs", [origin + "/", Artifacts], new Dictionary<string, string>
+        using var seen = await ConsoleBrowser.RunAsync("regions.mjs", origin, new Dictionary<string, string>
         {
             ["SHARPEYES_KEY"] = await host.CreateKeyAsync(Role.Operator),
             ["SHARPEYES_VENDOR_KEY"] = await host.CreateKeyAsync(Role.Vendor, "acme"),
-        });
-        Assert.True(run.ExitCode == 0, $"regions.mjs failed: {run}");
-
-        using var seen = JsonDocument.Parse(run.Stdout);
+        }, TimeSpan.FromSeconds(180));
         var page = seen.RootElement;
         output.WriteLine($"grid classes: {page.GetProperty("classCounts")}; a gap event recoloured in {page.GetProperty("recolourMs").GetInt32()} ms");
         // Five cameras at key sites, online: some grids covered, the rest with no working camera (the script checked
@@ -71,7 +66,7 @@ public sealed class RegionsPageTests(ITestOutputHelper output)
     [Fact]
     public async Task A_GCJ02_intranet_base_layer_loads_its_tiles_only_from_its_server_and_moves_every_overlay_onto_it()
     {
-        var (node, chromium) = RequireBrowser();
+        ConsoleBrowser.Require();
         var tiles = new ConcurrentQueue<string>();
         await using var tileServer = await StartTileServerAsync(tiles);
         var tileOrigin = tileServer.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
@@ -92,9 +87,8 @@ public sealed class RegionsPageTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.OK, config.StatusCode);
         }
 
-        var run = await RunAsync(node, chromium, "regions-tiles.mjs", [origin + "/", Artifacts, tileOrigin], new Dictionary<string, string> { ["SHARPEYES_KEY"] = key });
-        Assert.True(run.ExitCode == 0, $"regions-tiles.mjs failed: {run}");
-        using var seen = JsonDocument.Parse(run.Stdout);
+        using var seen = await ConsoleBrowser.RunAsync("regions-tiles.mjs", origin, new Dictionary<string, string> { ["SHARPEYES_KEY"] = key },
+            TimeSpan.FromSeconds(180), tileOrigin);
         var page = seen.RootElement;
         output.WriteLine($"{page.GetProperty("sites").GetInt32()} key sites, worst {page.GetProperty("worstErrorM").GetDouble():F4} m from the gateway's GCJ-02 position; {tiles.Count} tiles served");
         Assert.Equal("gcj02", page.GetProperty("baseLayer").GetString());
@@ -105,36 +99,6 @@ public sealed class RegionsPageTests(ITestOutputHelper output)
         Assert.NotEmpty(tiles);
         Assert.All(tiles, t => Assert.Matches(@"^/([0-9]|1[0-7])/\d+/\d+\.png$", t));
         Assert.True(new FileInfo(Path.Combine(Artifacts, "regions-tiles.png")).Length > 20_000, "regions-tiles.png is missing or blank");
-    }
-
-    private static (string Node, string Chromium) RequireBrowser()
-    {
-        var node = InteropPaths.FindOnPath("node");
-        if (node is null)
-        {
-            InteropPaths.SkipUnlessCi("node is not on PATH; run scripts/install-test-deps.sh to run the console's browser tests.");
-        }
-
-        var chromium = Environment.GetEnvironmentVariable("CHROMIUM") ?? "/usr/bin/chromium";
-        if (!File.Exists(chromium))
-        {
-            InteropPaths.SkipUnlessCi($"{chromium} is missing; install Debian's chromium (scripts/install-test-deps.sh does) to run the console's browser tests.");
-        }
-
-        if (!Directory.Exists(Path.Combine(ConsoleDirectory, "node_modules", "playwright-core")))
-        {
-            InteropPaths.SkipUnlessCi($"{ConsoleDirectory}/node_modules is missing; run scripts/install-console.sh to run the console's browser tests.");
-        }
-
-        ConsoleServingTests.RequireBuiltConsole();
-        Directory.CreateDirectory(Artifacts);
-        return (node!, chromium);
-    }
-
-    private static Task<ToolResult> RunAsync(string node, string chromium, string script, string[] args, Dictionary<string, string> environment)
-    {
-        environment["CHROMIUM"] = chromium;
-        return ExternalTool.RunAsync(node, [Path.Combine(ConsoleDirectory, "test", script), .. args], TimeSpan.FromSeconds(180), ConsoleDirectory, environment);
     }
 
     /// <summary>A tile server on 127.0.0.1 answering the same PNG for every path, recording each path asked for.</summary>
