@@ -71,6 +71,21 @@ const toCamera = (d: DeviceJson): Camera => ({
   ptz: d.camera?.ptz ?? false,
 });
 
+const readCameras = () => getAllPages<DeviceJson, { devices?: DeviceJson[]; nextPageToken?: string }>(
+  '/api/v1/devices', { kind: 'DEVICE_KIND_CAMERA', pageSize: 5000, view: 'DEVICE_VIEW_MAP' }, (page) => page.devices);
+
+let early: Promise<DeviceJson[]> | undefined;
+
+/**
+ * Starts reading the cameras while the base map is still being read and drawn (main.ts calls it after sign-in): the
+ * first load takes that answer. A 20,000-camera county's 20 pages of 1,000 took 1.6 s one after the other, after the
+ * base map; 4 pages of 5,000 (the MAP view's limit) now start beside it.
+ */
+export function prefetch() {
+  early ??= readCameras();
+  early.catch(() => {}); // a failure is the first load's to report
+}
+
 export async function mount({ base, session }: ViewContext): Promise<void> {
   const { map, renderer } = base;
   const markers = new Map<string, CameraMarker>();
@@ -150,8 +165,8 @@ export async function mount({ base, session }: ViewContext): Promise<void> {
   };
 
   const load = async () => {
-    const devices = await getAllPages<DeviceJson, { devices?: DeviceJson[]; nextPageToken?: string }>(
-      '/api/v1/devices', { kind: 'DEVICE_KIND_CAMERA', pageSize: 1000, view: 'DEVICE_VIEW_MAP' }, (page) => page.devices);
+    const devices = await (early ?? readCameras());
+    early = undefined;
     group.clearLayers();
     markers.clear();
     statuses.forEach((status) => (counts[status] = 0));

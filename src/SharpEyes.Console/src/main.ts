@@ -58,6 +58,9 @@ async function main() {
     await signIn();
     // The stream first (holding its events), then the reads: no change between them is missed (live.ts).
     live.start();
+    // The two largest reads start now, beside the base map's, rather than after it is drawn.
+    cameras.prefetch();
+    regions.prefetch();
     const layersPane = addTab('layers', () => text('layersTab'));
     // The intranet base layer's datum decides every overlay's coordinates: read it before the base map draws.
     const addBaseLayer = await prepareBaseLayer();

@@ -253,6 +253,19 @@ function kpiAmounts(kpi: Kpi): string {
   }
 }
 
+const readCoverage = () => Promise.all([
+  getJson<{ grids?: GridCoverage[] }>('/api/v1/coverage/grids'),
+  getJson<{ sites?: SiteCoverage[] }>('/api/v1/coverage/keySites'),
+]);
+
+let early: ReturnType<typeof readCoverage> | undefined;
+
+/** Starts reading the coverage while the base map is read and drawn (main.ts, after sign-in); the first load takes it. */
+export function prefetch() {
+  early ??= readCoverage();
+  early.catch(() => {}); // a failure is the first load's to report
+}
+
 export async function mount({ base }: ViewContext): Promise<void> {
   const { map, renderer } = base;
   const root = document.documentElement;
@@ -394,10 +407,8 @@ export async function mount({ base }: ViewContext): Promise<void> {
 
   async function load() {
     try {
-      const [gridAnswer, siteAnswer] = await Promise.all([
-        getJson<{ grids?: GridCoverage[] }>('/api/v1/coverage/grids'),
-        getJson<{ sites?: SiteCoverage[] }>('/api/v1/coverage/keySites'),
-      ]);
+      const [gridAnswer, siteAnswer] = await (early ?? readCoverage());
+      early = undefined;
       grids.clear();
       for (const grid of gridAnswer.grids ?? []) {
         grids.set(grid.code, grid);

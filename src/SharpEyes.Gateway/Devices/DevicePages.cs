@@ -10,10 +10,17 @@ public static class DevicePages
 {
     public const int MaxPageSize = 1000;
 
-    public static int Size(int requested) => requested switch
+    /// <summary>
+    /// ListDevices' MAP view: a device is about 25 bytes of protobuf (250 of JSON), so a page of 5,000 is what a page
+    /// of 500 full devices is; a 20,000-camera county is 4 round trips instead of 20.
+    /// </summary>
+    public const int MaxMapPageSize = 5000;
+
+    public static int Size(int requested, int max = MaxPageSize) => requested switch
     {
         0 => 100,
-        < 0 or > MaxPageSize => throw new RpcException(new Status(StatusCode.InvalidArgument, $"page_size: must be in 1-{MaxPageSize}")),
+        < 0 => throw new RpcException(new Status(StatusCode.InvalidArgument, $"page_size: must be in 1-{max}")),
+        _ when requested > max => throw new RpcException(new Status(StatusCode.InvalidArgument, $"page_size: must be in 1-{max}")),
         _ => requested,
     };
 

@@ -146,7 +146,7 @@ public sealed class DeviceRegistryService(
     public override Task<ListDevicesResponse> ListDevices(ListDevicesRequest request, ServerCallContext context)
     {
         var caller = Caller.Of(context);
-        var pageSize = DevicePages.Size(request.PageSize);
+        var pageSize = DevicePages.Size(request.PageSize, request.View == DeviceView.Map ? DevicePages.MaxMapPageSize : DevicePages.MaxPageSize);
         var after = DevicePages.After(request.PageToken);
         var vendor = caller.Role == Role.Vendor ? caller.VendorId : request.VendorId;
         var matches = catalog.All

@@ -406,6 +406,15 @@ public sealed class DeviceRegistryTests : IAsyncLifetime
         };
         Assert.Equal(expected, drawn);
         Assert.True(drawn.CalculateSize() * 2 < stored.CalculateSize(), $"map view {drawn.CalculateSize()} bytes, full {stored.CalculateSize()}");
+
+        // Pages of the map view may hold 5,000 devices; full pages 1,000; beyond, the field is named with its range.
+        Assert.Single((await _client.ListDevicesAsync(new ListDevicesRequest { View = DeviceView.Map, Kind = DeviceKind.Camera, PageSize = 5000 }, _host.Auth(_vendorA))).Devices);
+        var tooMany = await Assert.ThrowsAsync<RpcException>(async () =>
+            await _client.ListDevicesAsync(new ListDevicesRequest { View = DeviceView.Map, PageSize = 5001 }, _host.Auth(_vendorA)));
+        Assert.Equal((StatusCode.InvalidArgument, "page_size: must be in 1-5000"), (tooMany.StatusCode, tooMany.Status.Detail));
+        var fullTooMany = await Assert.ThrowsAsync<RpcException>(async () =>
+            await _client.ListDevicesAsync(new ListDevicesRequest { PageSize = 1001 }, _host.Auth(_vendorA)));
+        Assert.Equal((StatusCode.InvalidArgument, "page_size: must be in 1-1000"), (fullTooMany.StatusCode, fullTooMany.Status.Detail));
     }
 
     [Fact]
