@@ -420,8 +420,7 @@ export async function showCamera(deviceId: string, { base, session }: { base: Ba
       ];
     }),
     section(stream, () => getJson<Health>(`/api/v1/streamHealth/cameras/${id}`), streamTable),
-    // A gateway without the history route answers 403 (no access row: deny by default) or 404: not available there.
-    section(history, () => getJson<History>(`/api/v1/streamHealth/cameras/${id}/history`), historyStrip, undefined, [403, 404]),
+    section(history, () => getJson<History>(`/api/v1/streamHealth/cameras/${id}/history`), historyStrip),
     section(cover, () => getJson<Coverage>(`/api/v1/coverage/cameras/${id}`), (c) => {
       const grids = el('ul', 'camera-grids');
       for (const g of c.grids ?? []) {

@@ -12,7 +12,7 @@
 // Prints one JSON line: what it saw. Exit code 1 with the reasons on stderr when a check failed.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { args, eventually, requireEnv, run } from './harness.mjs';
+import { args, eventually, requireEnv, run, settled } from './harness.mjs';
 
 const { base, outputDir } = args('SHARPEYES_KEY=... SHARPEYES_VENDOR_KEY=... SHARPEYES_CAMERAS={...} SHARPEYES_SIGNAL=FILE node test/cameras.mjs http://127.0.0.1:PORT/ OUTPUT_DIR');
 const key = requireEnv('SHARPEYES_KEY');
@@ -112,7 +112,7 @@ async function openPanel(page, id, position) {
       siteText: [...section('coverage').querySelectorAll('li[data-site]')].map((li) => li.textContent),
       stream: section('stream').textContent,
       streamState: section('stream').dataset.state,
-      history: { state: section('history').dataset.state, text: section('history').textContent },
+      history: { state: section('history').dataset.state, text: section('history').textContent, fraction: section('history').querySelector('.camera-fraction')?.textContent ?? '' },
       snapshot: { state: section('snapshot').dataset.state, text: section('snapshot').textContent },
       tag,
     };
@@ -120,9 +120,7 @@ async function openPanel(page, id, position) {
 }
 
 await run(base, async ({ context, newPage, expect, requests }) => {
-  // Until the gateway keeps a camera history (GetCameraHistory) its route is refused or missing; no frame is grabbed
-  // in this test (no RTSP server), so GetSnapshot answers 404.
-  expect({ method: 'GET', path: '/api/v1/streamHealth/cameras/', status: 403 });
+  // No frame is grabbed in this test (no RTSP server), so GetSnapshot answers 404.
   expect({ method: 'GET', path: '/api/v1/streamHealth/cameras/', status: 404 });
   const devices = Object.fromEntries(await Promise.all(Object.entries(cameras).map(async ([name, id]) => [name, await api('GET', `/api/v1/devices/${id}`)])));
   const page = await newPage(key);
@@ -148,11 +146,12 @@ await run(base, async ({ context, newPage, expect, requests }) => {
   // 4. Wedge zoom around the PTZ camera, then its panel against the gateway's own coverage answer.
   await zoomTo(page, devices.ptz.position, 16);
   await page.click('#tab-layers'); // the double clicks fell on a grid: the legend beside the wedges instead of its panel
-  await page.waitForTimeout(300); // the zoom animation's last frame (a screenshot only)
+  await settled(page); // the zoom animation's end (a screenshot only)
   await page.screenshot({ path: join(outputDir, 'cameras-wedges.png') });
   const zoomed = await page.evaluate(() => document.documentElement.dataset.mapView);
   const ptzPanel = await openPanel(page, cameras.ptz, devices.ptz.position);
   const ptzCoverage = await api('GET', `/api/v1/coverage/cameras/${cameras.ptz}`);
+  const ptzHistory = await api('GET', `/api/v1/streamHealth/cameras/${cameras.ptz}/history`);
   await page.screenshot({ path: join(outputDir, 'cameras-panel.png') });
   const faultyPanel = await openPanel(page, cameras.faulty, devices.faulty.position);
 
@@ -168,7 +167,7 @@ await run(base, async ({ context, newPage, expect, requests }) => {
   await page.click('#tab-layers');
   const potentialBefore = await page.isChecked('#layer-ptzPotential');
   await page.check('#layer-ptzPotential');
-  await page.waitForTimeout(300); // the canvas's next frames (a screenshot only)
+  await settled(page); // the map at rest before the picture; nothing is asserted on it
   await page.screenshot({ path: join(outputDir, 'cameras-potential.png') });
 
   // 7. A deregistered camera leaves the map.
@@ -195,7 +194,7 @@ await run(base, async ({ context, newPage, expect, requests }) => {
   const plannerSnapshotRequests = requests.filter((r) => r.endsWith('/snapshot')).length - snapshotsAsked;
 
   return {
-    initial, canvases, legend, heartbeatToDrawnMs, offlineToDrawnMs, zoomed, ptzPanel, ptzCoverage, faultyPanel, offlinePanel,
+    initial, canvases, legend, heartbeatToDrawnMs, offlineToDrawnMs, zoomed, ptzPanel, ptzCoverage, ptzHistory, faultyPanel, offlinePanel,
     panelRefreshMs, potentialBefore, englishPanel, nodes, plannerPanel, plannerSnapshotRequests,
   };
 });

@@ -147,3 +147,26 @@ export async function eventually(what, condition, timeoutMs = 10_000, everyMs = 
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/**
+ * Waits until the map stops moving (a fly-to, a zoom animation, the canvas's redraw after a layer change): ten
+ * animation frames in a row in which neither the map pane nor Leaflet's zoom proxy moved. For screenshots.
+ */
+export async function settled(page, timeoutMs = 10_000) {
+  await page.waitForFunction(() => new Promise((resolve) => {
+    const read = () => `${document.querySelector('.leaflet-map-pane')?.style.transform}|${document.querySelector('.leaflet-proxy')?.style.transform}`;
+    let last = read();
+    let still = 0;
+    const tick = () => {
+      const now = read();
+      still = now === last ? still + 1 : 0;
+      last = now;
+      if (still >= 10) {
+        resolve(true);
+      } else {
+        requestAnimationFrame(tick);
+      }
+    };
+    requestAnimationFrame(tick);
+  }), null, { timeout: timeoutMs });
+}

@@ -18,7 +18,7 @@
 // Prints one JSON line: what it saw. Exit code 1 with the reasons on stderr when a check failed.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { args, eventually, requireEnv, run } from './harness.mjs';
+import { args, eventually, requireEnv, run, settled } from './harness.mjs';
 
 const { base, outputDir, rest } = args('SHARPEYES_OPERATOR_KEY=.. SHARPEYES_PLANNER_KEY=.. SHARPEYES_VENDOR_KEY=.. node test/inbox.mjs BASE OUTPUT_DIR MQTT_PORT VENDOR_ID DEVICE_ID GATEWAY_PID');
 const [mqttPort, vendorId, deviceId, gatewayPid] = rest;
@@ -171,7 +171,7 @@ await run(base, async (browser) => {
     keySites: [...document.querySelectorAll('.inbox-sites li, .inbox-sites p')].map((n) => n.textContent),
     pulses: document.querySelectorAll('.inbox-pulse').length,
   }));
-  await page.waitForTimeout(900); // the map's fly-to animation (0.8 s) before the picture; nothing is asserted on it
+  await settled(page); // the map at rest before the picture; nothing is asserted on it
   await page.screenshot({ path: join(outputDir, 'inbox-detail.png') });
 
   // Acknowledge from the detail, close from the row; the feed read by Node with the operator's key.

@@ -144,9 +144,12 @@ public sealed class CamerasPageTests(ITestOutputHelper output)
         Assert.Contains(ConsoleBrowser.Strings(panel.GetProperty("siteText")), s => s.StartsWith("中韩镇卫生院", StringComparison.Ordinal));
         Assert.Contains("H.264", panel.GetProperty("stream").GetString(), StringComparison.Ordinal);
         Assert.Contains("1920×1080", panel.GetProperty("stream").GetString(), StringComparison.Ordinal);
-        // No history route before GetCameraHistory, no frame without an RTSP server: both say so in place.
+        // The 30-day history: the online fraction GetCameraHistory answers, as a percentage of the page's language.
         var history = panel.GetProperty("history");
-        Assert.True(history.GetProperty("state").GetString() is "missing" or "loaded", history.ToString());
+        Assert.Equal("loaded", history.GetProperty("state").GetString());
+        var fraction = page.GetProperty("ptzHistory").TryGetProperty("onlineFraction", out var f) ? f.GetDouble() : 0;
+        Assert.Contains((fraction * 100).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "%", history.GetProperty("fraction").GetString(), StringComparison.Ordinal);
+        // No frame without an RTSP server: the panel says so in place.
         Assert.Equal("missing", panel.GetProperty("snapshot").GetProperty("state").GetString());
         Assert.Contains("尚无画面", panel.GetProperty("snapshot").GetProperty("text").GetString(), StringComparison.Ordinal);
 

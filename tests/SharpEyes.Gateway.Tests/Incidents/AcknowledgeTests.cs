@@ -200,6 +200,7 @@ public sealed class AcknowledgeTests : IAsyncLifetime
         query.Parameters.AddWithValue("$id", old.IncidentId);
         using var reader = query.ExecuteReader();
         Assert.True(reader.Read());
-        Assert.Equal(("5", acknowledged.AcknowledgedAt.ToDateTimeOffset().ToUnixTimeMilliseconds()), (reader.GetString(0), reader.GetInt64(1)));
+        // Migrated to the current schema (5 brought acknowledgement; later versions migrate on from it).
+        Assert.Equal((SharpEyes.Gateway.Storage.GatewayStore.SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), acknowledged.AcknowledgedAt.ToDateTimeOffset().ToUnixTimeMilliseconds()), (reader.GetString(0), reader.GetInt64(1)));
     }
 }
