@@ -171,6 +171,12 @@ public static class GatewayServiceCollectionExtensions
             GatewayLog.Listening(logger, GatewayListeners.Grpc, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Grpc)}");
             GatewayLog.Listening(logger, GatewayListeners.Http, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Http)}");
             GatewayLog.Listening(logger, GatewayListeners.Mqtt, $"mqtt://{o.BindAddress}:{listeners.Port(GatewayListeners.Mqtt)}");
+            // Where a newcomer points the browser: what scripts/run.sh prints last before the gateway's own lines.
+            if (Directory.Exists(ConsoleFiles.DefaultDirectory))
+            {
+                GatewayLog.Console(logger, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Http)}/");
+            }
+
             GatewayLog.DataDir(logger, Path.GetFullPath(o.DataDir));
         });
         return app;
@@ -208,6 +214,9 @@ internal static partial class GatewayLog
 {
     [LoggerMessage(Level = LogLevel.Information, Message = "{Listener} listening on {Address}")]
     public static partial void Listening(ILogger logger, string listener, string address);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Browser console at {Url} (sign in with an operator, planner or admin key)")]
+    public static partial void Console(ILogger logger, string url);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDir}")]
     public static partial void DataDir(ILogger logger, string dataDir);

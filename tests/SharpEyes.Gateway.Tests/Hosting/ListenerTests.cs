@@ -59,5 +59,10 @@ public sealed class ListenerTests
         Assert.False(wrongListener.IsSuccessStatusCode, $"/healthz on the gRPC port answered {wrongListener.StatusCode}");
         Assert.NotEqual(StatusCode.OK, grpcOnHttp.StatusCode);
         Assert.Contains($"MQTT listening on mqtt://127.0.0.1:{gateway.MqttPort}", gateway.Output, StringComparison.Ordinal);
+        // Where to point a browser, when the console is built beside the binary (it is for the test run).
+        if (Directory.Exists(SharpEyes.Gateway.Hosting.ConsoleFiles.DefaultDirectory))
+        {
+            Assert.Contains($"Browser console at http://127.0.0.1:{gateway.HttpPort}/ (sign in with an operator, planner or admin key)", gateway.Output, StringComparison.Ordinal);
+        }
     }
 }
