@@ -90,7 +90,10 @@ public sealed class MqttSessionTests : IAsyncLifetime
         var accepted = stats.Accepted;
         var duplicates = stats.Duplicates;
         Assert.Equal(BurstCount, accepted);
-        Assert.InRange(duplicates, 0, resent);
+        // At most one duplicate per extra copy written: an alarm resent after both resets is one resent event id
+        // but may come back twice (a cold run saw 1,747 duplicates for 1,746 resent ids).
+        var extraCopies = summary.GetProperty("sends").GetInt32() - BurstCount;
+        Assert.InRange(duplicates, 0, extraCopies);
         Assert.Equal(0, stats.DeadLetters.Values.Sum());
 
         // The feed: one incident event per alarm, every event id exactly once.
