@@ -18,6 +18,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant
     private readonly Journal _journal;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, KeyRecord> _byId = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _revocations = new(StringComparer.Ordinal);
 
     public ApiKeyStore(Journal journal, TimeProvider time)
     {
@@ -66,6 +67,30 @@ public sealed partial class ApiKeyStore : IJournalParticipant
     public Principal? Active(string keyId) =>
         _byId.TryGetValue(keyId, out var record) && !record.Revoked ? new Principal(record.KeyId, record.Role, record.VendorId) : null;
 
+    /// <summary>
+    /// A token cancelled when the key is revoked, already cancelled for a revoked or unknown key: what a stream or a
+    /// connection opened with the key follows, so that revoking it ends them at once rather than at their next call.
+    /// </summary>
+    public CancellationToken RevokedToken(string keyId)
+    {
+        if (Active(keyId) is null)
+        {
+            return new CancellationToken(canceled: true);
+        }
+
+        var source = _revocations.GetOrAdd(keyId, _ => new CancellationTokenSource());
+        if (Active(keyId) is null)
+        {
+            // Revoked between the check and the lookup: RevokeAsync may have missed this source.
+            _ = source.CancelAsync();
+        }
+
+        return source.Token;
+    }
+
+    /// <summary>Raised (on the thread pool, after the commit) with the id of each key revoked: the MQTT broker closes its connections.</summary>
+    public event Action<string>? KeyRevoked;
+
     /// <summary>Creates a key; returns its info and the key itself, which is never stored or shown again.</summary>
     public async Task<(ApiKeyInfo Info, string Key)> CreateAsync(Role role, string? vendorId, string description, string? presetKey = null)
     {
@@ -108,7 +133,20 @@ public sealed partial class ApiKeyStore : IJournalParticipant
         await _journal.ExecuteAsync(tx =>
         {
             tx.Execute("UPDATE api_keys SET revoked = 1 WHERE key_id = $p0", keyId);
-            tx.AfterCommit(() => _byId[keyId] = record with { Revoked = true });
+            tx.AfterCommit(() =>
+            {
+                _byId[keyId] = record with { Revoked = true };
+                // Off the journal's thread: the streams and connections end on their own threads.
+                if (_revocations.TryRemove(keyId, out var source))
+                {
+                    _ = source.CancelAsync();
+                }
+
+                if (KeyRevoked is { } revoked)
+                {
+                    _ = Task.Run(() => revoked(keyId));
+                }
+            });
             return true;
         }).ConfigureAwait(false);
         return true;

@@ -104,7 +104,9 @@ public sealed partial class EventStreamEndpoint(
         response.Headers["X-Accel-Buffering"] = "no"; // nginx and similar proxies pass each event on at once
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        // A revoked key ends the stream at once (not at the next heartbeat), with the reason.
+        var revoked = keys.RevokedToken(principal.KeyId);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping, revoked);
         var stream = new SseFeedStream(this, context, principal, SessionAuthentication.Of(context)?.AbsoluteExpiresAt);
         try
         {
@@ -115,7 +117,16 @@ public sealed partial class EventStreamEndpoint(
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            if (!context.RequestAborted.IsCancellationRequested)
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (revoked.IsCancellationRequested && Ended(principal, null) is { } ended)
+            {
+                stream.WriteEnd(StatusCode.Unauthenticated, $"the session has ended: {ended}; sign in again", reconnect: false);
+            }
+            else
             {
                 // The gateway is stopping: say so, so that the page shows why before its EventSource reconnects.
                 stream.WriteEnd(StatusCode.Unavailable, "the gateway is stopping; reconnect to resume after your Last-Event-ID (EventSource does)", reconnect: true);

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.V1;
@@ -20,7 +21,7 @@ namespace SharpEyes.Gateway.Feeds;
 /// nothing for <see cref="LimitOptions.FeedSubscriberDrainTimeout"/>, its stream is reset.
 /// </para>
 /// </summary>
-public sealed class FeedsService(FeedFollower follower, FeedHub hub, ClientRefusals refusals, IOptions<GatewayOptions> options)
+public sealed class FeedsService(FeedFollower follower, FeedHub hub, ClientRefusals refusals, ApiKeyStore keys, IOptions<GatewayOptions> options)
     : V1.Feeds.FeedsBase
 {
     public const string TooManyKind = "feed-subscribers";
@@ -52,10 +53,17 @@ public sealed class FeedsService(FeedFollower follower, FeedHub hub, ClientRefus
                 $"too many feed subscribers: {_limits.FeedSubscribers} streams are open, the limit (Limits:FeedSubscribers); close one or retry later"));
         }
 
+        // A revoked key's stream ends at once, with the reason, not at the client's next call.
+        var keyId = Caller.Of(context).KeyId;
+        using var followed = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, keys.RevokedToken(keyId));
         try
         {
-            await follower.FollowAsync(request.AfterSequence, request.RegionPrefix ?? "", new GrpcFeedStream(responseStream, context), context.CancellationToken)
+            await follower.FollowAsync(request.AfterSequence, request.RegionPrefix ?? "", new GrpcFeedStream(responseStream, context), followed.Token)
                 .ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested && keys.Active(keyId) is null)
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"the API key {keyId} was revoked; the stream is closed"));
         }
         finally
         {

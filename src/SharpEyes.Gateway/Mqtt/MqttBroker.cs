@@ -77,6 +77,7 @@ public sealed partial class MqttBroker(
             .Build();
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, [connections]);
         _server.ValidatingConnectionAsync += ValidateConnection;
+        keys.KeyRevoked += CloseRevoked;
         _server.InterceptingPublishAsync += InterceptPublish;
         _server.InterceptingInboundPacketAsync += InterceptInbound;
         _server.InterceptingOutboundPacketAsync += InterceptOutbound;
@@ -120,6 +121,7 @@ public sealed partial class MqttBroker(
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
+        keys.KeyRevoked -= CloseRevoked;
         _server?.Dispose();
         return Task.CompletedTask;
     }
@@ -129,6 +131,34 @@ public sealed partial class MqttBroker(
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// A key was revoked: its connected clients are disconnected at once (MQTT 5: reason "not authorized"), rather than
+    /// kept until they reconnect. Their sessions stay (a new CONNECT needs a valid key).
+    /// </summary>
+    private async void CloseRevoked(string keyId)
+    {
+        try
+        {
+            if (_server is not { IsStarted: true } server)
+            {
+                return;
+            }
+
+            foreach (var client in await server.GetClientsAsync().ConfigureAwait(false))
+            {
+                if (client.Session.Items[PrincipalItem] is Principal principal && principal.KeyId == keyId)
+                {
+                    LogRevokedClosed(logger, LogText.Client(client.Id, _limits.LoggedClientTextChars), keyId);
+                    await client.DisconnectAsync(new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized }).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            // The broker is stopping: its connections end with it.
+        }
+    }
 
     private Task ValidateConnection(ValidatingConnectionEventArgs e)
     {
@@ -408,6 +438,9 @@ public sealed partial class MqttBroker(
             .Build();
         return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId, CustomSessionItems = _injectedItems });
     }
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Disconnected MQTT client {ClientId}: its API key {KeyId} was revoked")]
+    private static partial void LogRevokedClosed(ILogger logger, string clientId, string keyId);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "An alarm from client {ClientId} could not be stored; it was not acknowledged")]
     private static partial void LogNotDurable(ILogger logger, string clientId, Exception exception);
