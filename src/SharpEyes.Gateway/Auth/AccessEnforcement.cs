@@ -93,6 +93,7 @@ public static class AccessEnforcement
         });
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, GrpcAuthorizationResultHandler>();
         services.AddSingleton<GrpcRequestLimits>();
+        services.AddSingleton<KeyRateLimits>();
         return services;
     }
 

@@ -77,6 +77,9 @@ public sealed class GatewayOptions
     /// <summary>Every bound on what a client may make the gateway hold or do; each refusal is counted in <c>sharpeyes_refusals_total{kind}</c>.</summary>
     public LimitOptions Limits { get; set; } = new();
 
+    /// <summary>How fast one API key may call the gRPC API and its JSON routes, per role.</summary>
+    public RateLimitOptions RateLimits { get; set; } = new();
+
     /// <summary>Browser sessions (the console's sign-in) and the live event stream <c>/api/events</c>.</summary>
     public BrowserSessionOptions Sessions { get; set; } = new();
 

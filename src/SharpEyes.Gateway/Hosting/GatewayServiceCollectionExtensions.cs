@@ -147,6 +147,7 @@ public static class GatewayServiceCollectionExtensions
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseSharpEyesCsrfProtection();
+        app.Use(app.Services.GetRequiredService<KeyRateLimits>().InvokeAsync);
         var limits = app.Services.GetRequiredService<GrpcRequestLimits>();
         app.Use(limits.InvokeAsync);
         app.MapGrpcService<DeviceRegistryService>().OnListener(GatewayListeners.Grpc);
@@ -307,6 +308,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         {
             ("Alarms", o.Alarms), ("Incidents", o.Incidents), ("Liveness", o.Liveness), ("Coverage", o.Coverage), ("Streams", o.Streams),
             ("Outbox", o.Outbox), ("Limits", o.Limits), ("Sessions", o.Sessions), ("Console:BaseLayer", o.Console.BaseLayer),
+            ("RateLimits:Vendor", o.RateLimits.Vendor), ("RateLimits:Operator", o.RateLimits.Operator), ("RateLimits:Planner", o.RateLimits.Planner),
+            ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin),
         }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))
         {
             var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();

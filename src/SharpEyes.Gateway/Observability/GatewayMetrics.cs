@@ -21,7 +21,7 @@ public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
     private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
-        _kpiSnapshots, _kpiPruned;
+        _kpiSnapshots, _kpiPruned, _rateLimited;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
         _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget;
     private readonly Lock _coverageLock = new();
@@ -33,7 +33,8 @@ public sealed class GatewayMetrics
 
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, FeedHub feedHub, OutboxService outbox, StreamHealthMonitor streams,
-        DeviceCatalog devices, CoverageReports coverage, KpiSnapshots kpiHistory, GeographyState geography, ClientRefusals refusals, TimeProvider time)
+        DeviceCatalog devices, CoverageReports coverage, KpiSnapshots kpiHistory, GeographyState geography, ClientRefusals refusals, Auth.KeyRateLimits rateLimits,
+        TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
@@ -65,6 +66,7 @@ public sealed class GatewayMetrics
         _kpiSnapshots = f.CreateCounter("sharpeyes_kpi_history_snapshots_total", "KPI history snapshots taken (each of every region; Coverage:KpiHistoryInterval)");
         _kpiPruned = f.CreateCounter("sharpeyes_kpi_history_pruned_total", "KPI history rows deleted by retention (Coverage:KpiHistoryRetention)");
         _refusals = f.CreateCounter("sharpeyes_refusals_total", "Clients refused by a limit or a failed authentication, by kind (SharpEyes:Limits)", "kind");
+        _rateLimited = f.CreateCounter("sharpeyes_rate_limited_total", "Calls refused because their key was over its rate limit (SharpEyes:RateLimits), by key id", "key_id");
 
         Registry.AddBeforeCollectCallback(() =>
         {
@@ -97,6 +99,11 @@ public sealed class GatewayMetrics
             foreach (var (kind, count) in refusals.Snapshot())
             {
                 _refusals.WithLabels(kind).IncTo(count);
+            }
+
+            foreach (var (keyId, count) in rateLimits.Snapshot())
+            {
+                _rateLimited.WithLabels(keyId).IncTo(count);
             }
 
             _kpiSnapshots.IncTo(kpiHistory.Snapshots);
