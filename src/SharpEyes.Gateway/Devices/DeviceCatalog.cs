@@ -81,6 +81,9 @@ public sealed class DeviceCatalog : IJournalParticipant
     private readonly long _startedMs;
     private readonly RtspSecretProtector _secrets;
 
+    /// <summary>Cameras whose stored credentials could not be decrypted at load (their rows are left as they were); touched by the writer only.</summary>
+    private readonly HashSet<string> _unreadable = new(StringComparer.Ordinal);
+
     public DeviceCatalog(Journal journal, GeographyState geography, CoverageTracker coverage, UptimeLedger uptime,
         IOptions<GatewayOptions> options, TimeProvider time, RtspSecretProtector secrets)
     {
@@ -136,6 +139,7 @@ public sealed class DeviceCatalog : IJournalParticipant
     public void Load(SqliteConnection connection)
     {
         _devices.Clear();
+        _unreadable.Clear();
         _geography.ResetCameras();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT data, rtsp_secret, status, COALESCE(last_seen_at, 0) FROM devices";
@@ -161,6 +165,7 @@ public sealed class DeviceCatalog : IJournalParticipant
                     // Its key is not in the key ring: no usable credentials. The row stays as it is (the key ring may
                     // yet be restored) until the camera is registered or updated again.
                     unreadable++;
+                    _unreadable.Add(device.DeviceId);
                     device.HasRtspCredentials = false;
                 }
 
@@ -277,6 +282,7 @@ public sealed class DeviceCatalog : IJournalParticipant
                 }
 
                 _devices[device.DeviceId] = entry;
+                _unreadable.Remove(device.DeviceId);
                 if (device.Kind == DeviceKind.Camera)
                 {
                     var id = device.DeviceId;
@@ -297,6 +303,26 @@ public sealed class DeviceCatalog : IJournalParticipant
             }
 
             return results;
+        }, ct);
+
+    /// <summary>
+    /// Re-encrypts every stored RTSP credential with the current default key (after <see cref="RtspSecretProtector.CreateKeyAsync"/>),
+    /// in one transaction. Answers how many were re-encrypted, and how many could not be read and were left as they were.
+    /// </summary>
+    public Task<(int Reencrypted, int Unreadable)> ReencryptSecretsAsync(CancellationToken ct = default) =>
+        _journal.ExecuteAsync(tx =>
+        {
+            var reencrypted = 0;
+            foreach (var entry in _devices.Values)
+            {
+                if (_secrets.Protect(entry.Secrets) is { } encrypted)
+                {
+                    tx.Execute("UPDATE devices SET rtsp_secret = $p0 WHERE id = $p1", encrypted, entry.Device.DeviceId);
+                    reencrypted++;
+                }
+            }
+
+            return (reencrypted, _unreadable.Count);
         }, ct);
 
     public Task<bool> RemoveAsync(string deviceId) =>

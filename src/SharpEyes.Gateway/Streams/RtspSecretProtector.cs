@@ -23,17 +23,17 @@ public sealed partial class RtspSecretProtector : IDisposable
     /// <summary>How long a key is the default one before Data Protection rolls a new one (it is kept for reading).</summary>
     private static readonly TimeSpan KeyLifetime = TimeSpan.FromDays(90);
 
+    private static readonly TimeSpan KeyRingReload = TimeSpan.FromMilliseconds(20);
+
     private readonly ServiceProvider _services;
     private readonly IDataProtector _protector;
     private readonly IKeyManager _keys;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public RtspSecretProtector(IOptions<GatewayOptions> options, ILoggerFactory loggers, TimeProvider time)
+    public RtspSecretProtector(IOptions<GatewayOptions> options, ILoggerFactory loggers)
     {
         var o = options.Value;
         KeyRingPath = Path.GetFullPath(o.Secrets.KeyRingPath.Length > 0 ? o.Secrets.KeyRingPath : Path.Combine(o.DataDir, KeysDirectory));
-        _time = time;
         _logger = loggers.CreateLogger<RtspSecretProtector>();
         var services = new ServiceCollection();
         services.AddSingleton(loggers);
@@ -80,12 +80,27 @@ public sealed partial class RtspSecretProtector : IDisposable
         }
     }
 
-    /// <summary>Creates a key, active from now, that becomes the default one for every protection after this call.</summary>
-    public IKey CreateKey()
+    /// <summary>
+    /// Creates a key, active from now, that becomes the default one for every protection after this call. "Now" is the
+    /// machine's clock, the one Data Protection picks its default key by (the newest activated), not the gateway's.
+    /// Data Protection reloads its cached key ring in the background, so this waits (at most 10 s) until a protection
+    /// uses the new key: whatever is protected after it returns is protected with the new key.
+    /// </summary>
+    public async Task<IKey> CreateKeyAsync(CancellationToken ct = default)
     {
-        var now = _time.GetUtcNow();
+        var now = DateTimeOffset.UtcNow;
         var key = _keys.CreateNewKey(now, now + KeyLifetime);
         LogKeyCreated(_logger, key.KeyId, KeyRingPath);
+        for (var waited = TimeSpan.Zero; KeyIdOf(_protector.Protect("probe")) != key.KeyId; waited += KeyRingReload)
+        {
+            if (waited > TimeSpan.FromSeconds(10))
+            {
+                throw new InvalidOperationException($"the new secret key {key.KeyId} did not become the default one within 10 s");
+            }
+
+            await Task.Delay(KeyRingReload, ct).ConfigureAwait(false);
+        }
+
         return key;
     }
 

@@ -188,4 +188,60 @@ public sealed class SecretsAtRestTests
         await using var again = await GatewayHost.StartAsync(demo: false, dataDir: restored);
         Assert.Equal($"rtsp://admin:{Password}@127.0.0.1:8554/cam704", ConnectUrl(again, id).OriginalString);
     }
+
+    [Fact]
+    public async Task Rotation_re_encrypts_every_credential_with_a_new_default_key_that_old_keys_still_read_and_only_admin_may_rotate()
+    {
+        var host = await GatewayHost.StartAsync(demo: false);
+        var ids = new[] { await RegisterAsync(host, 705), await RegisterAsync(host, 706) };
+        var before = ids.Select(id => StoredSecret(host.DataDir, id)!).ToList();
+        var oldKey = RtspSecretProtector.KeyIdOf(before[0]);
+        var admin = new Admin.AdminClient(host.Channel);
+
+        var operatorKey = await host.CreateKeyAsync(Role.Operator);
+        var denied = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => admin.RotateSecretKeysAsync(new RotateSecretKeysRequest(), host.Auth(operatorKey)).ResponseAsync);
+        Assert.Equal(Grpc.Core.StatusCode.PermissionDenied, denied.StatusCode);
+
+        var rotated = await admin.RotateSecretKeysAsync(new RotateSecretKeysRequest(), host.AdminAuth);
+        Assert.Equal(2, rotated.Reencrypted);
+        Assert.Equal(0, rotated.Unreadable);
+        Assert.InRange(rotated.ActivatedAt.ToDateTimeOffset(), DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow);
+        Assert.DoesNotContain(Password, rotated.ToString(), StringComparison.Ordinal);
+        var newKey = Guid.Parse(rotated.KeyId);
+        Assert.NotEqual(oldKey, newKey);
+        var after = ids.Select(id => StoredSecret(host.DataDir, id)!).ToList();
+        Assert.All(after, a => Assert.Equal(newKey, RtspSecretProtector.KeyIdOf(a)));
+        Assert.All(before.Zip(after), p => Assert.NotEqual(p.First, p.Second));
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(host.DataDir, RtspSecretProtector.KeysDirectory), "key-*.xml").Length);
+
+        // The CLI's `secrets rotate` makes one more key.
+        using (var stdout = new StringWriter())
+        {
+            using var stderr = new StringWriter();
+            Assert.Equal(0, await GatewayCli.RunAsync(["secrets", "rotate", "--server", $"http://127.0.0.1:{host.GrpcPort}", "--key", host.AdminKey], stdout, stderr));
+            Assert.Contains("2 cameras' credentials re-encrypted", stdout.ToString(), StringComparison.Ordinal);
+            var cliKey = Guid.Parse(stdout.ToString().Split(' ')[2].TrimEnd(','));
+            Assert.All(ids, id => Assert.Equal(cliKey, RtspSecretProtector.KeyIdOf(StoredSecret(host.DataDir, id))));
+            newKey = cliKey;
+        }
+
+        // The old key still reads what it protected (a backup taken before the rotation).
+        var protector = host.Services.GetRequiredService<RtspSecretProtector>();
+        Assert.Equal(Password, protector.Unprotect(before[0])!.Main!.Password);
+
+        // A camera registered after the rotation is protected with the new key too; a restart reads every one.
+        var third = await RegisterAsync(host, 707);
+        Assert.Equal(newKey, RtspSecretProtector.KeyIdOf(StoredSecret(host.DataDir, third)));
+        host = await host.RestartAsync();
+        await using (host)
+        {
+            foreach (var (id, serial) in ids.Append(third).Zip(new[] { 705, 706, 707 }))
+            {
+                Assert.Equal($"rtsp://admin:{Password}@127.0.0.1:8554/cam{serial}", ConnectUrl(host, id).OriginalString);
+            }
+
+            AssertPasswordNowhere(host.DataDir);
+            Assert.DoesNotContain(Password, host.Logs.All, StringComparison.Ordinal);
+        }
+    }
 }
