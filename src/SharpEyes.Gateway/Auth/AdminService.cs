@@ -3,13 +3,28 @@ using SharpEyes.Gateway.Alarms;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Incidents;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Auth;
 
-/// <summary>Admin: API keys for every role, and intake statistics.</summary>
-public sealed class AdminService(ApiKeyStore keys, AlarmStats stats, IncidentQueries incidents, DeviceCatalog devices, Journal journal) : V1.Admin.AdminBase
+/// <summary>Admin: API keys for every role, intake statistics, and the rotation of the RTSP credentials' key ring.</summary>
+public sealed class AdminService(ApiKeyStore keys, AlarmStats stats, IncidentQueries incidents, DeviceCatalog devices, Journal journal, RtspSecretProtector secrets)
+    : V1.Admin.AdminBase
 {
+    public override async Task<RotateSecretKeysResponse> RotateSecretKeys(RotateSecretKeysRequest request, ServerCallContext context)
+    {
+        var key = await secrets.CreateKeyAsync(context.CancellationToken).ConfigureAwait(false);
+        var (reencrypted, unreadable) = await devices.ReencryptSecretsAsync(context.CancellationToken).ConfigureAwait(false);
+        return new RotateSecretKeysResponse
+        {
+            Reencrypted = reencrypted,
+            Unreadable = unreadable,
+            KeyId = key.KeyId.ToString(),
+            ActivatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(key.ActivationDate),
+        };
+    }
+
     public override async Task<CreateApiKeyResponse> CreateApiKey(CreateApiKeyRequest request, ServerCallContext context)
     {
         if (request.Role == Role.Unspecified || !System.Enum.IsDefined(request.Role))

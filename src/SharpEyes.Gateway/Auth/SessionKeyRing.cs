@@ -8,7 +8,8 @@ namespace SharpEyes.Gateway.Auth;
 /// Where the keys that encrypt session and antiforgery cookies are kept: <c>{data-dir}/session-keys</c>, through
 /// Data Protection's own FileSystemXmlRepository (each key written through a 0600 temporary file and renamed). The
 /// directory is created 0700 (or tightened, with a warning) on first use, not when the options are built: the store's
-/// start reports an unusable data directory first, in its own words.
+/// start reports an unusable data directory first, in its own words. The RTSP credentials' key ring
+/// (<c>{data-dir}/secret-keys</c>, Streams/RtspSecretProtector.cs) is kept through this class too.
 /// </summary>
 internal sealed partial class SessionKeyRing(string directory, ILoggerFactory loggers) : IXmlRepository
 {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Streams;
 
 namespace SharpEyes.Gateway.Cli;
 
@@ -17,6 +18,13 @@ namespace SharpEyes.Gateway.Cli;
 /// The copy is one self-contained file (rollback-journal mode: no -wal or -shm beside it), mode 0600 (it holds RTSP
 /// credentials and key hashes), written under a temporary name, checked with <c>PRAGMA integrity_check</c> and only
 /// then given its name. Restoring it is putting it, as sharpeyes.db, in an empty data directory.
+/// </para>
+/// <para>
+/// The RTSP credentials in the store are encrypted with the key ring <c>{data-dir}/secret-keys</c> (or
+/// <c>--secret-keys DIR</c>, for a gateway with <c>SharpEyes:Secrets:KeyRingPath</c>): it is copied to
+/// <c>FILE.secret-keys/</c> (0700, files 0600) after the store, so every key the copy's credentials need is in it (keys
+/// are only ever added). Restoring puts it back as <c>secret-keys</c> beside sharpeyes.db; without it the restored
+/// cameras have no usable credentials.
 /// </para>
 /// </summary>
 internal static class BackupCli
@@ -62,9 +70,10 @@ internal static class BackupCli
         try
         {
             var summary = await CopyAsync(source, partial).ConfigureAwait(false);
+            var keys = CopyKeyRing(Path.GetFullPath(flags.GetValueOrDefault("secret-keys") ?? Path.Combine(dataDir, RtspSecretProtector.KeysDirectory)), target + ".secret-keys");
             File.Move(partial, target);
             await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"backed up {source} to {target} ({new FileInfo(target).Length:N0} bytes): feed through sequence {summary.LastSequence}, schema version {summary.SchemaVersion}, source id {summary.SourceId}"))
+                $"backed up {source} to {target} ({new FileInfo(target).Length:N0} bytes): feed through sequence {summary.LastSequence}, schema version {summary.SchemaVersion}, source id {summary.SourceId}; {keys}"))
                 .ConfigureAwait(false);
             return 0;
         }
@@ -114,6 +123,31 @@ internal static class BackupCli
             long.Parse(Scalar(to, "SELECT COALESCE(MAX(seq), 0) FROM feed_events") ?? "0", CultureInfo.InvariantCulture),
             Scalar(to, "SELECT value FROM meta WHERE key = 'schema_version'") ?? "unknown",
             Scalar(to, "SELECT value FROM meta WHERE key = 'source_id'") ?? "none yet");
+    }
+
+    /// <summary>Copies the secret key ring's files into <paramref name="into"/> (created 0700, files 0600); says what it did.</summary>
+    private static string CopyKeyRing(string from, string into)
+    {
+        if (!Directory.Exists(from))
+        {
+            return $"no secret key ring at {from} (no RTSP credentials were ever stored)";
+        }
+
+        if (Directory.Exists(into))
+        {
+            Directory.Delete(into, recursive: true); // a leftover of an interrupted run: the store's copy has no name yet
+        }
+
+        PrivateFiles.CreateDirectory(into);
+        var files = Directory.GetFiles(from, "*.xml");
+        foreach (var file in files)
+        {
+            using var source = File.OpenRead(file);
+            using var copy = PrivateFiles.Create(Path.Combine(into, Path.GetFileName(file)), FileMode.CreateNew);
+            source.CopyTo(copy);
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"secret key ring ({files.Length} keys) copied to {into}: restore it as secret-keys beside sharpeyes.db");
     }
 
     private static bool CanList(string directory)

@@ -12,7 +12,7 @@ namespace SharpEyes.Gateway.Cli;
 /// </summary>
 public static class GatewayCli
 {
-    private static readonly string[] ClientCommands = ["keys", "devices", "incidents", "feed", "geo", "coverage", "streams", "stats", "backup", "help", "--help", "-h"];
+    private static readonly string[] ClientCommands = ["keys", "devices", "incidents", "feed", "geo", "coverage", "streams", "stats", "secrets", "backup", "help", "--help", "-h"];
 
     public const string Usage = """
         usage:
@@ -21,6 +21,7 @@ public static class GatewayCli
           sharpeyes keys create --role vendor|operator|planner|centre|admin [--vendor-id ID] [--description TEXT]
           sharpeyes keys list
           sharpeyes keys revoke KEY_ID
+          sharpeyes secrets rotate   (a new key for the RTSP credentials in the store; every one re-encrypted with it)
           sharpeyes devices register FILE.json|-      (RegisterDeviceRequest as protobuf JSON: one object, an array, or one per line)
           sharpeyes devices get DEVICE_ID
           sharpeyes devices list [--region CODE] [--kind camera|alarm] [--status online|offline|unknown] [--vendor-id ID]
@@ -49,7 +50,7 @@ public static class GatewayCli
           sharpeyes streams snapshot DEVICE_ID --out FILE.jpg
           sharpeyes streams check [DEVICE_ID ...] [--region CODE] [--depth liveness|probe|quality]
           sharpeyes stats
-          sharpeyes backup --out FILE [--data-dir ./data]   (a consistent copy of the store while the gateway runs; local, not over gRPC)
+          sharpeyes backup --out FILE [--data-dir ./data] [--secret-keys DIR]   (a consistent copy of the store and its secret key ring while the gateway runs; local, not over gRPC)
         client options: --server URL (default http://127.0.0.1:50051, or $SHARPEYES_SERVER)
                         --key KEY (default $SHARPEYES_API_KEY, $SHARPEYES_ADMIN_KEY, or initial-admin-key in
                                    --data-dir, $SHARPEYES_DATA_DIR or ./data)
@@ -150,6 +151,15 @@ public static class GatewayCli
                     var response = await new V1.Admin.AdminClient(channel).RevokeApiKeyAsync(new RevokeApiKeyRequest { KeyId = p[2] }, headers).ConfigureAwait(false);
                     await stdout.WriteLineAsync(response.Revoked ? "revoked" : "no such active key").ConfigureAwait(false);
                     return response.Revoked ? 0 : 1;
+                }
+
+            case "secrets rotate" when p.Count == 2:
+                {
+                    var response = await new V1.Admin.AdminClient(channel).RotateSecretKeysAsync(new RotateSecretKeysRequest(), headers).ConfigureAwait(false);
+                    await stdout.WriteLineAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"new key {response.KeyId}, default since {response.ActivatedAt.ToDateTimeOffset():O}: {response.Reencrypted} cameras' credentials re-encrypted, {response.Unreadable} unreadable left as they were"))
+                        .ConfigureAwait(false);
+                    return 0;
                 }
 
             case "geo import-grids" when p.Count == 3:

@@ -83,6 +83,9 @@ public sealed class GatewayOptions
     /// <summary>Browser sessions (the console's sign-in) and the live event stream <c>/api/events</c>.</summary>
     public BrowserSessionOptions Sessions { get; set; } = new();
 
+    /// <summary>Secrets kept in the store (RTSP credentials), encrypted with a key ring of their own.</summary>
+    public SecretOptions Secrets { get; set; } = new();
+
     /// <summary>The browser console: an intranet base map under the county's own polygons.</summary>
     public ConsoleOptions Console { get; set; } = new();
 

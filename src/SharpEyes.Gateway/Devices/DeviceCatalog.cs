@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using Grpc.Core;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -78,11 +79,16 @@ public sealed class DeviceCatalog : IJournalParticipant
     private readonly LivenessOptions _liveness;
     private readonly string _snapshotDirectory;
     private readonly long _startedMs;
+    private readonly RtspSecretProtector _secrets;
+
+    /// <summary>Cameras whose stored credentials could not be decrypted at load (their rows are left as they were); touched by the writer only.</summary>
+    private readonly HashSet<string> _unreadable = new(StringComparer.Ordinal);
 
     public DeviceCatalog(Journal journal, GeographyState geography, CoverageTracker coverage, UptimeLedger uptime,
-        IOptions<GatewayOptions> options, TimeProvider time)
+        IOptions<GatewayOptions> options, TimeProvider time, RtspSecretProtector secrets)
     {
         _journal = journal;
+        _secrets = secrets;
         _geography = geography;
         _coverage = coverage;
         _uptime = uptime;
@@ -133,17 +139,44 @@ public sealed class DeviceCatalog : IJournalParticipant
     public void Load(SqliteConnection connection)
     {
         _devices.Clear();
+        _unreadable.Clear();
         _geography.ResetCameras();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT data, rtsp_secret, status, COALESCE(last_seen_at, 0) FROM devices";
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        var clear = new List<(string Id, string Protected)>();
+        var unreadable = 0;
+        using (var reader = command.ExecuteReader())
         {
-            var device = Device.Parser.ParseFrom((byte[])reader[0]);
-            var entry = new DeviceEntry(device, RtspSecrets.Parse(reader.IsDBNull(1) ? null : reader.GetString(1)), (DeviceStatus)reader.GetInt32(2), reader.GetInt64(3)) { Restored = true };
-            _devices[device.DeviceId] = entry;
-            _geography.IndexCamera(device);
+            while (reader.Read())
+            {
+                var device = Device.Parser.ParseFrom((byte[])reader[0]);
+                var stored = reader.IsDBNull(1) ? null : reader.GetString(1);
+                RtspSecrets? secrets = null;
+                try
+                {
+                    secrets = _secrets.Unprotect(stored);
+                    if (stored is not null && RtspSecretProtector.IsClear(stored) && _secrets.Protect(secrets) is { } encrypted)
+                    {
+                        clear.Add((device.DeviceId, encrypted));
+                    }
+                }
+                catch (CryptographicException)
+                {
+                    // Its key is not in the key ring: no usable credentials. The row stays as it is (the key ring may
+                    // yet be restored) until the camera is registered or updated again.
+                    unreadable++;
+                    _unreadable.Add(device.DeviceId);
+                    device.HasRtspCredentials = false;
+                }
+
+                var entry = new DeviceEntry(device, secrets, (DeviceStatus)reader.GetInt32(2), reader.GetInt64(3)) { Restored = true };
+                _devices[device.DeviceId] = entry;
+                _geography.IndexCamera(device);
+            }
         }
+
+        EncryptClearSecrets(connection, clear);
+        _secrets.ReportUnreadable(unreadable);
 
         using (var health = connection.CreateCommand())
         {
@@ -160,6 +193,33 @@ public sealed class DeviceCatalog : IJournalParticipant
 
         _uptime.Load(connection, (_time.GetUtcNow() - UptimeRetention).ToUnixTimeMilliseconds());
         _coverage.Load(connection, _devices.Values);
+    }
+
+    /// <summary>
+    /// Stores written before version 7 kept the credentials in clear JSON: they are encrypted at start, in one
+    /// transaction on the writer's connection (the journal is not running yet).
+    /// </summary>
+    private static void EncryptClearSecrets(SqliteConnection connection, List<(string Id, string Protected)> clear)
+    {
+        if (clear.Count == 0)
+        {
+            return;
+        }
+
+        using var transaction = connection.BeginTransaction();
+        using var update = connection.CreateCommand();
+        update.Transaction = transaction;
+        update.CommandText = "UPDATE devices SET rtsp_secret = $s WHERE id = $id";
+        var secret = update.Parameters.Add("$s", SqliteType.Text);
+        var id = update.Parameters.Add("$id", SqliteType.Text);
+        foreach (var (deviceId, encrypted) in clear)
+        {
+            secret.Value = encrypted;
+            id.Value = deviceId;
+            update.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
     }
 
     /// <summary>
@@ -210,7 +270,7 @@ public sealed class DeviceCatalog : IJournalParticipant
                     ON CONFLICT(id) DO UPDATE SET vendor_id=excluded.vendor_id, kind=excluded.kind,
                         region_code=excluded.region_code, data=excluded.data, rtsp_secret=excluded.rtsp_secret
                     """,
-                    device.DeviceId, device.VendorId, (int)device.Kind, (int)status, device.RegionCode, lastSeen, device.ToByteArray(), RtspSecrets.Serialize(secrets));
+                    device.DeviceId, device.VendorId, (int)device.Kind, (int)status, device.RegionCode, lastSeen, device.ToByteArray(), _secrets.Protect(secrets));
                 var entry = new DeviceEntry(device, secrets, status, lastSeen) { LastHeardMs = existing?.LastHeardMs ?? 0, Restored = existing?.Restored ?? false };
                 if (existing is not null)
                 {
@@ -222,6 +282,7 @@ public sealed class DeviceCatalog : IJournalParticipant
                 }
 
                 _devices[device.DeviceId] = entry;
+                _unreadable.Remove(device.DeviceId);
                 if (device.Kind == DeviceKind.Camera)
                 {
                     var id = device.DeviceId;
@@ -242,6 +303,26 @@ public sealed class DeviceCatalog : IJournalParticipant
             }
 
             return results;
+        }, ct);
+
+    /// <summary>
+    /// Re-encrypts every stored RTSP credential with the current default key (after <see cref="RtspSecretProtector.CreateKeyAsync"/>),
+    /// in one transaction. Answers how many were re-encrypted, and how many could not be read and were left as they were.
+    /// </summary>
+    public Task<(int Reencrypted, int Unreadable)> ReencryptSecretsAsync(CancellationToken ct = default) =>
+        _journal.ExecuteAsync(tx =>
+        {
+            var reencrypted = 0;
+            foreach (var entry in _devices.Values)
+            {
+                if (_secrets.Protect(entry.Secrets) is { } encrypted)
+                {
+                    tx.Execute("UPDATE devices SET rtsp_secret = $p0 WHERE id = $p1", encrypted, entry.Device.DeviceId);
+                    reencrypted++;
+                }
+            }
+
+            return (reencrypted, _unreadable.Count);
         }, ct);
 
     public Task<bool> RemoveAsync(string deviceId) =>

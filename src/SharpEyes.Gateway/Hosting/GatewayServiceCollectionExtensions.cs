@@ -44,6 +44,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddJournalParticipant<GeographyState>();
         services.AddSingleton<CoverageTracker>(); // loaded by the device catalog, from its cameras
         services.AddSingleton<UptimeLedger>(); // loaded by the device catalog
+        services.AddSingleton<RtspSecretProtector>(); // the RTSP credentials' own key ring, read by the device catalog
         services.AddJournalParticipant<DeviceCatalog>();
         services.AddJournalParticipant<IncidentCorrelator>();
         services.AddJournalParticipant<AlarmStats>();

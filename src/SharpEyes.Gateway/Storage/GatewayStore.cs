@@ -13,7 +13,7 @@ namespace SharpEyes.Gateway.Storage;
 /// </summary>
 public sealed partial class GatewayStore
 {
-    public const int SchemaVersion = 6;
+    public const int SchemaVersion = 7;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -146,6 +146,8 @@ public sealed partial class GatewayStore
             CREATE TABLE IF NOT EXISTS kpi_history(
                 region_code TEXT NOT NULL, at INTEGER NOT NULL, kpis BLOB NOT NULL, PRIMARY KEY(region_code, at)) WITHOUT ROWID;
             """);
+        // Version 6 files keep the RTSP credentials (devices.rtsp_secret) in clear JSON: the device catalog encrypts
+        // them at its first load (Streams/RtspSecretProtector.cs), so the schema itself is unchanged.
         // Version 5 files lack the KPI history (issue 13, Coverage/KpiHistory.cs): the CREATE above adds it empty, and
         // the first snapshot is taken at start.
         // Version 1 files (issue 2) lack the grids' coverage target.
