@@ -60,7 +60,7 @@ public sealed class FeedLimitTests
     [Fact]
     public async Task A_stream_that_stops_reading_is_ended_naming_its_sequence_and_resumes_from_it_without_gaps_or_duplicates()
     {
-        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: $"--SharpEyes:Limits:FeedSubscriberBuffer={Behind}");
+        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: [$"--SharpEyes:Limits:FeedSubscriberBuffer={Behind}", GatewayHost.NoVendorRateLimit]);
         var centre = await host.CreateKeyAsync(Role.Centre);
         var vendor = await host.CreateKeyAsync(Role.Vendor, "vendor-a");
         var refusals = host.Services.GetRequiredService<ClientRefusals>();
@@ -108,7 +108,7 @@ public sealed class FeedLimitTests
     [Fact]
     public async Task A_stream_that_falls_behind_and_reads_nothing_is_reset_after_the_drain_timeout()
     {
-        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: $"--SharpEyes:Limits:FeedSubscriberBuffer={Behind}");
+        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: [$"--SharpEyes:Limits:FeedSubscriberBuffer={Behind}", GatewayHost.NoVendorRateLimit]);
         var centre = await host.CreateKeyAsync(Role.Centre);
         var vendor = await host.CreateKeyAsync(Role.Vendor, "vendor-a");
         var hub = host.Services.GetRequiredService<FeedHub>();

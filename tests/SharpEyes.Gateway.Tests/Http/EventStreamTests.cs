@@ -213,7 +213,7 @@ public sealed class EventStreamTests
     public async Task A_stream_that_stops_reading_is_ended_with_where_to_resume_and_resumes_without_gaps_or_duplicates()
     {
         const int behind = 16;
-        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: $"--SharpEyes:Limits:FeedSubscriberBuffer={behind}");
+        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: [$"--SharpEyes:Limits:FeedSubscriberBuffer={behind}", GatewayHost.NoVendorRateLimit]);
         var vendor = await host.CreateKeyAsync(Role.Vendor, "vendor-a");
         var refusals = host.Services.GetRequiredService<ClientRefusals>();
         var start = host.LastSequence;
@@ -260,7 +260,7 @@ public sealed class EventStreamTests
     [Fact]
     public async Task A_stream_that_falls_behind_and_reads_nothing_is_ended_and_its_place_freed_within_the_drain_timeout()
     {
-        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: "--SharpEyes:Limits:FeedSubscriberBuffer=16");
+        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: ["--SharpEyes:Limits:FeedSubscriberBuffer=16", GatewayHost.NoVendorRateLimit]);
         var vendor = await host.CreateKeyAsync(Role.Vendor, "vendor-a");
         var streams = host.Services.GetRequiredService<EventStreamEndpoint>();
         using var stuck = SlowClient(host);

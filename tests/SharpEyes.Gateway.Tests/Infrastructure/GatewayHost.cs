@@ -60,6 +60,12 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public string AdminKey => TestAdminKey;
 
+    /// <summary>
+    /// For tests that flood the gateway with a vendor's calls on purpose (to fill a feed subscriber's buffer): the
+    /// vendor's rate limit (SharpEyes:RateLimits:Vendor) is not what they test.
+    /// </summary>
+    public const string NoVendorRateLimit = "--SharpEyes:RateLimits:Vendor:PerSecond=0";
+
     public static string NewDataDir()
     {
         var dir = Path.Combine(Path.GetTempPath(), "sharpeyes-tests", Guid.NewGuid().ToString("N"));
