@@ -5,7 +5,8 @@
 import { ApiError, getJson } from './api';
 import type { BaseMap } from './basemap';
 import { type CameraStatus, swatch } from './cameras-draw';
-import { defineMessages, formatAgo, formatNumber, formatPercent, formatTime } from './i18n';
+import { defineMessages, formatAgo, formatDate, formatNumber, formatPercent, formatTime } from './i18n';
+import { jpegUrl, readSnapshot, type Snapshot } from './snapshot';
 import type { Session } from './session';
 import { el, showDetail } from './sidebar';
 
@@ -190,7 +191,6 @@ interface Health {
   hdSource?: string;
 }
 interface History { changes?: { at: string; online?: boolean }[]; onlineFraction?: number; since?: string; until?: string }
-interface Snapshot { jpeg?: string; takenAt?: string }
 interface Coverage { working?: boolean; grids?: { gridCode: string; share?: number }[]; keySiteCodes?: string[] }
 
 const knownFaults = ['no-signal', 'black', 'frozen', 'low-detail'];
@@ -321,11 +321,10 @@ function historyStrip(history: History): Node[] {
   const fraction = history.onlineFraction ?? 0;
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', text('onlineFraction', { value: formatPercent(fraction) }));
-  const day = (t: number) => formatTime(new Date(t), false).slice(0, 10);
   return [
     el('p', 'camera-fraction', text('onlineFraction', { value: formatPercent(fraction) })),
     canvas,
-    el('div', 'camera-history-axis', el('span', undefined, text('historyFrom', { date: day(since) })), el('span', undefined, text('historyNow'))),
+    el('div', 'camera-history-axis', el('span', undefined, text('historyFrom', { date: formatDate(new Date(since)) })), el('span', undefined, text('historyNow'))),
     el('p', 'muted small', text('historyLegend')),
   ];
 }
@@ -340,8 +339,7 @@ function picture(frame: Snapshot, name: string, panel: HTMLElement): Node[] {
   if (snapshot) {
     URL.revokeObjectURL(snapshot.url);
   }
-  const bytes = Uint8Array.from(atob(frame.jpeg), (c) => c.charCodeAt(0));
-  snapshot = { url: URL.createObjectURL(new Blob([bytes], { type: 'image/jpeg' })), panel };
+  snapshot = { url: jpegUrl(frame.jpeg), panel };
   const img = document.createElement('img');
   img.className = 'camera-snapshot';
   img.alt = text('snapshotAlt', { name });
@@ -444,7 +442,7 @@ export async function showCamera(deviceId: string, { base, session }: { base: Ba
   if (session.role === 'ROLE_PLANNER') {
     snap.replaceChildren(el('p', 'muted', text('notForRole')));
   } else {
-    work.push(section(snap, () => getJson<Snapshot>(`/api/v1/streamHealth/cameras/${id}/snapshot`), (s) => picture(s, name, content), () => text('noFrame')));
+    work.push(section(snap, () => readSnapshot(deviceId), (s) => picture(s, name, content), () => text('noFrame')));
   }
   await Promise.all(work);
   content.dataset.loaded = 'true';

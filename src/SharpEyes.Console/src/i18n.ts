@@ -68,6 +68,9 @@ export function formatTime(value: string | Date | undefined | null, withSeconds 
   return `${date} ${time} ${offsetOf(at)}`;
 }
 
+/** The day of an instant in the browser's zone, as 2026-12-03 (file names, chart axes). */
+export const formatDate = (at: Date) => formatTime(at, false).slice(0, 10);
+
 /** How long ago, in words of the locale: "3 分钟前", "3 minutes ago". */
 export function formatAgo(value: string | Date, now = new Date()): string {
   const at = typeof value === 'string' ? new Date(value) : value;

@@ -9,6 +9,7 @@ import { formatAgo, formatNumber, formatTime } from './i18n';
 import { actions, type Alarm, type Incident, isAcknowledged, isOpen, type KeySiteRef, priorityOf } from './inbox-actions';
 import { alarmTypeName, priorityColour, priorityName, text, typeClassName } from './inbox-text';
 import { current } from './session';
+import { jpegUrl, readSnapshot } from './snapshot';
 import { el, showDetail } from './sidebar';
 
 export interface DetailContext {
@@ -85,9 +86,8 @@ function snapshotButton(deviceId: string): HTMLElement {
     }
     open.disabled = true;
     try {
-      const snap = await getJson<{ jpeg?: string; takenAt?: string }>(`/api/v1/streamHealth/cameras/${encodeURIComponent(deviceId)}/snapshot`);
-      const bytes = Uint8Array.from(atob(snap.jpeg ?? ''), (c) => c.charCodeAt(0));
-      const url = URL.createObjectURL(new Blob([bytes], { type: 'image/jpeg' }));
+      const snap = await readSnapshot(deviceId);
+      const url = jpegUrl(snap.jpeg ?? '');
       blobs.push(url);
       const img = el('img');
       img.src = url;

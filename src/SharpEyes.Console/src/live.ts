@@ -47,6 +47,36 @@ type Handler = (event: FeedEvent) => void;
 const handlers: Handler[] = [];
 const resyncHandlers: (() => Promise<void> | void)[] = [];
 
+/**
+ * A view's reload after live changes: the first change waits `quietMs` so that a burst is read once, reloads come at
+ * most every `minIntervalMs` (a county-wide power cut sends thousands of events), and never two at once. `now()`
+ * reloads at once (the first read, a resync), counting toward the interval.
+ */
+export function reloadAfterChanges(load: () => Promise<void>, quietMs: number, minIntervalMs: number) {
+  let timer: number | undefined;
+  let lastLoad = 0;
+  let loading: Promise<void> | undefined;
+  const now = async () => {
+    timer = undefined;
+    if (loading) {
+      await loading;
+    }
+    lastLoad = Date.now();
+    loading = load();
+    try {
+      await loading;
+    } finally {
+      loading = undefined;
+    }
+  };
+  const schedule = () => {
+    if (timer === undefined) {
+      timer = window.setTimeout(() => void now(), Math.max(quietMs, lastLoad + minIntervalMs - Date.now()));
+    }
+  };
+  return { now, schedule };
+}
+
 /** Every feed event, in sequence order, once. */
 export const onEvent = (handler: Handler) => handlers.push(handler);
 /** Events were lost to the page (retention, a restored store): reload what you show. */

@@ -1,5 +1,5 @@
 // The planner's geometry and files: a suggested camera's wedge as a polygon (WGS-84), the suggestions as a GeoJSON
-// FeatureCollection, the hatch the uncovered area is filled with, and saving text as a file from a Blob URL.
+// FeatureCollection, the legend swatch of the uncovered area's hatch (hatch.ts), and saving text as a file from a Blob URL.
 //
 // The wedge is hand-written (twenty lines of spherical geometry) rather than taken from Turf (@turf/sector): one
 // function does not earn a new dependency in a bundle built for closed networks. It follows the gateway's model
@@ -79,42 +79,9 @@ export function suggestionsGeoJson(
   return { type: 'FeatureCollection', features };
 }
 
-/**
- * A diagonal hatch for a canvas fill: Leaflet's canvas renderer assigns fillColor to the context's fillStyle as it
- * is, so a CanvasPattern fills a polygon with stripes that read as "missing" on any colour below.
- */
-export function hatch(colour: string, spacing = 10, width = 3): CanvasPattern | string {
-  const tile = document.createElement('canvas');
-  tile.width = spacing;
-  tile.height = spacing;
-  const context = tile.getContext('2d');
-  if (!context) {
-    return colour;
-  }
-  context.strokeStyle = colour;
-  context.lineWidth = width;
-  context.lineCap = 'square';
-  context.beginPath();
-  // One stripe corner to corner, and its two halves at the opposite corners, so the tiles join without a seam.
-  context.moveTo(0, spacing);
-  context.lineTo(spacing, 0);
-  context.moveTo(-spacing / 2, spacing / 2);
-  context.lineTo(spacing / 2, -spacing / 2);
-  context.moveTo(spacing / 2, spacing * 1.5);
-  context.lineTo(spacing * 1.5, spacing / 2);
-  context.stroke();
-  return context.createPattern(tile, 'repeat') ?? colour;
-}
-
 /** The same hatch for a legend swatch (CSS background). */
 export const hatchCss = (colour: string) =>
   `repeating-linear-gradient(-45deg, ${colour} 0 3px, transparent 3px 7px)`;
-
-/** Today in the browser's zone, for file names: 2026-12-03. */
-export function today(now = new Date()): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-}
 
 /**
  * Saves text as a file: a Blob URL on this page's origin and an <a download>, so nothing is fetched from anywhere

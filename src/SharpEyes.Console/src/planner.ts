@@ -10,10 +10,11 @@ import './planner.css';
 import { ApiError, getJson } from './api';
 import { geometryToMap, latLng, type RegionFeature } from './basemap';
 import { send } from './bus';
-import { formatNumber, formatPercent, onLangChange } from './i18n';
+import { formatDate, formatNumber, formatPercent, onLangChange } from './i18n';
 import * as live from './live';
 import { categories, categoryNames, known, reasons, text } from './planner-text';
-import { hatch, hatchCss, saveFile, suggestionsGeoJson, today, wedgeRing, type Suggestion } from './planner-geo';
+import { hatch } from './hatch';
+import { hatchCss, saveFile, suggestionsGeoJson, wedgeRing, type Suggestion } from './planner-geo';
 import { can } from './session';
 import { addTab, el, showTab } from './sidebar';
 import type { ViewContext } from './view';
@@ -670,7 +671,7 @@ export async function mount({ base }: ViewContext): Promise<void> {
     try {
       const file = await getJson<{ contentType: string; fileName: string; content: string }>('/api/v1/coverage/report:export', { regionPrefix: region(), format: 'EXPORT_FORMAT_CSV' });
       const dot = file.fileName.lastIndexOf('.');
-      const name = dot > 0 ? `${file.fileName.slice(0, dot)}-${today()}${file.fileName.slice(dot)}` : `coverage-${fileRegion()}-${today()}.csv`;
+      const name = dot > 0 ? `${file.fileName.slice(0, dot)}-${formatDate(new Date())}${file.fileName.slice(dot)}` : `coverage-${fileRegion()}-${formatDate(new Date())}.csv`;
       saveFile(name, file.contentType || 'text/csv; charset=utf-8', file.content);
     } catch (e) {
       exportNote.textContent = text('failed', { error: (e as Error).message });
@@ -681,13 +682,13 @@ export async function mount({ base }: ViewContext): Promise<void> {
   exportReport.addEventListener('click', () => void downloadReport());
   exportUncovered.addEventListener('click', () => {
     if (uncovered) {
-      saveFile(`uncovered-${uncovered.region || 'all'}-${uncovered.truth.replace('COVERAGE_TRUTH_', '').toLowerCase()}-${today()}.geojson`, 'application/geo+json', uncovered.geojson);
+      saveFile(`uncovered-${uncovered.region || 'all'}-${uncovered.truth.replace('COVERAGE_TRUTH_', '').toLowerCase()}-${formatDate(new Date())}.geojson`, 'application/geo+json', uncovered.geojson);
     }
   });
   exportSuggestions.addEventListener('click', () => {
     if (placement) {
       const collection = suggestionsGeoJson(placement.answer.suggestions ?? [], placement.answer, placement.region);
-      saveFile(`placements-${placement.region || 'all'}-k${placement.count}-${today()}.geojson`, 'application/geo+json', JSON.stringify(collection, null, 1));
+      saveFile(`placements-${placement.region || 'all'}-k${placement.count}-${formatDate(new Date())}.geojson`, 'application/geo+json', JSON.stringify(collection, null, 1));
     }
   });
 
@@ -728,19 +729,7 @@ export async function mount({ base }: ViewContext): Promise<void> {
 
   // Live: mark stale at once (a planner must not read a ranking that no longer holds), reload after a short quiet,
   // at most every minIntervalMs, and never two loads at once.
-  let timer: number | undefined;
-  let lastLoad = 0;
-  let loading: Promise<void> | undefined;
-  const reload = async () => {
-    timer = undefined;
-    if (loading) {
-      await loading;
-    }
-    lastLoad = Date.now();
-    loading = Promise.all([loadSpots(), loadUncovered()]).then(() => undefined);
-    await loading;
-    loading = undefined;
-  };
+  const reload = live.reloadAfterChanges(() => Promise.all([loadSpots(), loadUncovered()]).then(() => undefined), debounceMs, minIntervalMs);
   const markStale = () => {
     if (!stale) {
       stale = true;
@@ -750,9 +739,7 @@ export async function mount({ base }: ViewContext): Promise<void> {
       placement.stale = true;
       renderPlacement();
     }
-    if (timer === undefined) {
-      timer = window.setTimeout(() => void reload(), Math.max(debounceMs, lastLoad + minIntervalMs - Date.now()));
-    }
+    reload.schedule();
   };
   live.onEvent((event) => {
     if (!feedKinds.has(event.kind)) {
@@ -764,7 +751,7 @@ export async function mount({ base }: ViewContext): Promise<void> {
     }
     markStale();
   });
-  live.onResync(() => reload());
+  live.onResync(reload.now);
 
   onLangChange(() => {
     relabel.forEach((f) => f());
@@ -776,6 +763,5 @@ export async function mount({ base }: ViewContext): Promise<void> {
   renderSpots();
   renderUncovered();
   renderPlacement();
-  lastLoad = Date.now();
-  await Promise.all([loadSpots(), loadUncovered()]);
+  await reload.now();
 }

@@ -11,6 +11,7 @@ import './regions.css';
 import { ApiError, getJson } from './api';
 import type { RegionFeature } from './basemap';
 import { listen } from './bus';
+import { hatch } from './hatch';
 import { defineMessages, formatNumber, formatPercent, formatTime, onLangChange } from './i18n';
 import * as live from './live';
 import { trendChart, type TrendPoint } from './regions-chart';
@@ -206,28 +207,6 @@ const classes: CoverageClass[] = ['met', 'below', 'far', 'none'];
 /** The hatching of the worst class as the legend swatch draws it (CSS) and as the canvas fills it (a pattern). */
 const hatchCss = `repeating-linear-gradient(45deg, ${classColours.none.fill} 0 9px, #7f0000 9px 11px)`;
 
-function hatchPattern(): CanvasPattern | string {
-  const tile = document.createElement('canvas');
-  tile.width = 12;
-  tile.height = 12;
-  const c = tile.getContext('2d');
-  if (!c) {
-    return classColours.none.fill;
-  }
-  c.fillStyle = classColours.none.fill;
-  c.fillRect(0, 0, 12, 12);
-  c.strokeStyle = '#7f0000';
-  c.lineWidth = 1.5;
-  c.beginPath();
-  // Diagonals through the tile and its corners, so the stripes join across tiles.
-  for (const offset of [-12, 0, 12]) {
-    c.moveTo(offset, 12);
-    c.lineTo(offset + 12, 0);
-  }
-  c.stroke();
-  return c.createPattern(tile, 'repeat') ?? classColours.none.fill;
-}
-
 /** The KPIs shown, in order (the report also has the declared variants). */
 const shownKpis = ['key_site_coverage', 'area_coverage', 'online_rate', 'online_rate_time', 'serviceability', 'hd_rate'] as const;
 type ShownKpi = (typeof shownKpis)[number];
@@ -274,7 +253,8 @@ export async function mount({ base }: ViewContext): Promise<void> {
   const regionsByCode = new Map(base.regions.map((f) => [f.properties.code, f]));
   let computedAt: string | undefined;
   let loadError: string | undefined;
-  const hatch = hatchPattern();
+  // The worst class: thin dark stripes on its own light fill.
+  const hatched = hatch('#7f0000', 12, 1.5, classColours.none.fill);
 
   // The grids' layer, made before any read so it keeps its place under the overlays of the views started after this.
   const gridShapes = new Map<string, L.Path>();
@@ -294,7 +274,7 @@ export async function mount({ base }: ViewContext): Promise<void> {
     const cls = classOf(grid);
     const c = classColours[cls];
     // A CanvasPattern is a valid fill for Leaflet's canvas renderer (it assigns fillStyle); the type says string.
-    shape.setStyle({ fill: true, stroke: true, fillColor: (cls === 'none' ? hatch : c.fill) as string, fillOpacity: c.opacity, color: c.stroke, weight: c.weight, opacity: 0.9 });
+    shape.setStyle({ fill: true, stroke: true, fillColor: (cls === 'none' ? hatched : c.fill) as string, fillOpacity: c.opacity, color: c.stroke, weight: c.weight, opacity: 0.9 });
   };
 
   // Key sites, drawn over the base map's plain markers at the same places: an area site's polygon and its ring, a
@@ -433,19 +413,7 @@ export async function mount({ base }: ViewContext): Promise<void> {
 
   // Camera status changes move coverage: reload, but at most once every reloadSeconds (a county-wide power cut
   // sends thousands of events), and half a second after the first so a burst is read once.
-  let lastLoad = 0;
-  let pending: number | undefined;
-  const scheduleLoad = () => {
-    if (pending !== undefined) {
-      return;
-    }
-    const wait = Math.max(500, lastLoad + reloadSeconds * 1000 - Date.now());
-    pending = window.setTimeout(async () => {
-      pending = undefined;
-      lastLoad = Date.now();
-      await load();
-    }, wait);
-  };
+  const reload = live.reloadAfterChanges(load, 500, reloadSeconds * 1000);
 
   const applyGap = (gap: GapEvent) => {
     if (!gap.code) {
@@ -464,7 +432,7 @@ export async function mount({ base }: ViewContext): Promise<void> {
     publish();
     // The panel's figures are a report's: read it again (throttled) when the change is inside the region shown.
     if (shown && (gap.gridCode ?? gap.code).startsWith(shown) && detailShows('region', shown)) {
-      scheduleLoad();
+      reload.schedule();
     }
   };
 
@@ -480,16 +448,13 @@ export async function mount({ base }: ViewContext): Promise<void> {
       case 'FEED_EVENT_KIND_DEVICE_DEREGISTERED':
       case 'FEED_EVENT_KIND_CAMERA_FAULTY':
       case 'FEED_EVENT_KIND_CAMERA_REPAIRED':
-        scheduleLoad();
+        reload.schedule();
         break;
       default:
         break;
     }
   });
-  live.onResync(async () => {
-    lastLoad = Date.now();
-    await load();
-  });
+  live.onResync(reload.now);
 
   // The details of one region.
   let shown: string | undefined;
@@ -633,6 +598,5 @@ export async function mount({ base }: ViewContext): Promise<void> {
     }
   });
 
-  lastLoad = Date.now();
-  await load();
+  await reload.now();
 }
