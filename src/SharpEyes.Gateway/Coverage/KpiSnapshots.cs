@@ -162,7 +162,7 @@ public sealed partial class KpiSnapshots(
         var cut = (at - Retention).ToUnixTimeSeconds();
         return journal.ExecuteAsync(tx =>
         {
-            long pruned = pruneEveryRegion ? tx.Execute("DELETE FROM kpi_history WHERE at < $p0", cut) : 0;
+            long pruned = pruneEveryRegion ? PruneEveryRegion(tx, cut) : 0;
             foreach (var (code, kpis) in rows)
             {
                 tx.Execute("INSERT OR REPLACE INTO kpi_history(region_code, at, kpis) VALUES($p0, $p1, $p2)", code, seconds, kpis);
@@ -173,15 +173,10 @@ public sealed partial class KpiSnapshots(
             }
 
             tx.AddToCounter("kpi_history.snapshots", 1);
-            if (pruned > 0)
-            {
-                tx.AddToCounter("kpi_history.pruned", pruned);
-            }
-
+            CountPruned(tx, pruned);
             tx.AfterCommit(() =>
             {
                 Interlocked.Increment(ref _snapshots);
-                Interlocked.Add(ref _pruned, pruned);
                 LogTaken(logger, rows.Count, at, pruned);
             });
             return rows.Count;
@@ -193,15 +188,23 @@ public sealed partial class KpiSnapshots(
         var cut = (now - Retention).ToUnixTimeSeconds();
         return journal.ExecuteAsync(tx =>
         {
-            long pruned = tx.Execute("DELETE FROM kpi_history WHERE at < $p0", cut);
-            if (pruned > 0)
-            {
-                tx.AddToCounter("kpi_history.pruned", pruned);
-                tx.AfterCommit(() => Interlocked.Add(ref _pruned, pruned));
-            }
-
+            var pruned = PruneEveryRegion(tx, cut);
+            CountPruned(tx, pruned);
             return pruned;
         });
+    }
+
+    /// <summary>Every region's snapshots older than <paramref name="cut"/> (unix seconds): at start, when regions may have gone.</summary>
+    private static long PruneEveryRegion(JournalTransaction tx, long cut) => tx.Execute("DELETE FROM kpi_history WHERE at < $p0", cut);
+
+    /// <summary>Adds what a transaction pruned to the stored counter and, once committed, to the one in memory.</summary>
+    private void CountPruned(JournalTransaction tx, long pruned)
+    {
+        if (pruned > 0)
+        {
+            tx.AddToCounter("kpi_history.pruned", pruned);
+            tx.AfterCommit(() => Interlocked.Add(ref _pruned, pruned));
+        }
     }
 
     /// <summary>GetKpiHistory: the region's snapshots in [since, until], oldest first.</summary>

@@ -134,9 +134,12 @@ public sealed partial class MqttBroker(
 
     /// <summary>
     /// A key was revoked: its connected clients are disconnected at once (MQTT 5: reason "not authorized"), rather than
-    /// kept until they reconnect. Their sessions stay (a new CONNECT needs a valid key).
+    /// kept until they reconnect. Their sessions stay (a new CONNECT needs a valid key). Raised on the thread pool; a
+    /// failure is logged, never thrown (an event handler's exception would end the process).
     /// </summary>
-    private async void CloseRevoked(string keyId)
+    private void CloseRevoked(string keyId) => _ = CloseRevokedAsync(keyId);
+
+    private async Task CloseRevokedAsync(string keyId)
     {
         try
         {
@@ -157,6 +160,10 @@ public sealed partial class MqttBroker(
         catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
             // The broker is stopping: its connections end with it.
+        }
+        catch (Exception e)
+        {
+            LogRevokedCloseFailed(logger, e, keyId);
         }
     }
 
@@ -441,6 +448,9 @@ public sealed partial class MqttBroker(
 
     [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Disconnected MQTT client {ClientId}: its API key {KeyId} was revoked")]
     private static partial void LogRevokedClosed(ILogger logger, string clientId, string keyId);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Error, Message = "Could not disconnect the MQTT clients of revoked key {KeyId}; they end at their next CONNECT")]
+    private static partial void LogRevokedCloseFailed(ILogger logger, Exception exception, string keyId);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "An alarm from client {ClientId} could not be stored; it was not acknowledged")]
     private static partial void LogNotDurable(ILogger logger, string clientId, Exception exception);
