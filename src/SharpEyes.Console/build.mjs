@@ -29,7 +29,7 @@ const result = await build({
   // Imported files' URLs are absolute: the page is /, its files are under /assets/.
   publicPath: '/assets',
   // Files, never data: URLs, so the page's CSP needs no data: for scripts or styles.
-  loader: { '.geojson': 'file', '.svg': 'file', '.png': 'file', '.woff2': 'file', '.woff': 'file' },
+  loader: { '.svg': 'file', '.png': 'file', '.woff2': 'file', '.woff': 'file' },
   metafile: true,
   legalComments: 'linked',
   logLevel: 'warning',
