@@ -5,6 +5,7 @@
 #                     run by the system /usr/bin/python3; x264enc is in plugins-ugly, x265enc in plugins-bad)
 #   mosquitto-clients (mosquitto_pub/mosquitto_sub: a non-.NET MQTT client for the wire tests and the README tour)
 #   curl              (the README tour reads /metrics with it)
+#   openssl           (scripts/dev-ca.sh: the TLS tests' certificate authority, server and client certificates)
 #   mosquitto         (the broker: an external MQTT endpoint for the outbox tests, which run /usr/sbin/mosquitto
 #                     with a config of their own on a free port). Its package starts a system service on port 1883,
 #                     the gateway's own default, so when this script installs it, it stops and disables that service.
@@ -31,6 +32,7 @@ for pkg in gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 python3-gi \
 done
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 broker_missing=false
 installed mosquitto || { missing+=(mosquitto); broker_missing=true; }
 installed chromium || missing+=(chromium)
