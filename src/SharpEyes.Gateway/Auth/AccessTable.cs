@@ -56,6 +56,7 @@ public static class AccessTable
         new("/sharpeyes.v1.Admin/RevokeApiKey", [A]),
         new("/sharpeyes.v1.Admin/GetStats", [A]),
         new("/sharpeyes.v1.Admin/RotateSecretKeys", [A]),
+        new("/sharpeyes.v1.Admin/QueryAudit", [A]),
 
         new("/sharpeyes.v1.Geography/ImportGrids", [A, P], Limit: RequestLimit.Import),
         new("/sharpeyes.v1.Geography/ImportKeySites", [A, P], Limit: RequestLimit.Import),

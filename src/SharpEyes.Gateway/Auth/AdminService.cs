@@ -8,10 +8,67 @@ using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Auth;
 
-/// <summary>Admin: API keys for every role, intake statistics, and the rotation of the RTSP credentials' key ring.</summary>
-public sealed class AdminService(ApiKeyStore keys, AlarmStats stats, IncidentQueries incidents, DeviceCatalog devices, Journal journal, RtspSecretProtector secrets)
+/// <summary>Admin: API keys for every role, intake statistics, the rotation of the RTSP credentials' key ring, and the audit log.</summary>
+public sealed class AdminService(
+    ApiKeyStore keys, AlarmStats stats, IncidentQueries incidents, DeviceCatalog devices, Journal journal, RtspSecretProtector secrets, Audit.AuditLog audit)
     : V1.Admin.AdminBase
 {
+    public const int MaxAuditPage = 1_000;
+
+    public override Task<QueryAuditResponse> QueryAudit(QueryAuditRequest request, ServerCallContext context)
+    {
+        if (request.PageSize is < 0 or > MaxAuditPage)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"page_size: 1 to {MaxAuditPage} (0 = 100), got {request.PageSize}"));
+        }
+
+        long? before = null;
+        if (request.PageToken.Length > 0)
+        {
+            before = long.TryParse(request.PageToken, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) && id > 0
+                ? id
+                : throw new RpcException(new Status(StatusCode.InvalidArgument, "page_token: not a next_page_token of an earlier answer"));
+        }
+
+        var since = request.Since?.ToDateTimeOffset();
+        var until = request.Until?.ToDateTimeOffset();
+        if (since is not null && until is not null && until < since)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"until: {until:O} is before since {since:O}"));
+        }
+
+        var size = request.PageSize == 0 ? 100 : request.PageSize;
+        var found = audit.Query(new Audit.AuditQuery(since, until, request.ActorKeyId, request.VendorId, request.TargetId, request.Action, request.Outcome, before, size + 1));
+        var response = new QueryAuditResponse();
+        foreach (var (id, e) in found.Take(size))
+        {
+            var entry = new AuditEntry
+            {
+                Id = id,
+                At = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(e.At),
+                KeyId = e.KeyId ?? "",
+                Role = e.Role,
+                VendorId = e.VendorId ?? "",
+                ClientAddress = e.ClientAddress,
+                CertificateSubject = e.CertificateSubject ?? "",
+                Action = e.Action,
+                Summary = e.Summary,
+                Outcome = e.Outcome,
+                Message = e.Message,
+                Count = e.Count,
+            };
+            entry.TargetIds.AddRange(e.Targets);
+            response.Entries.Add(entry);
+        }
+
+        if (found.Count > size)
+        {
+            response.NextPageToken = found[size - 1].Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return Task.FromResult(response);
+    }
+
     public override async Task<RotateSecretKeysResponse> RotateSecretKeys(RotateSecretKeysRequest request, ServerCallContext context)
     {
         var key = await secrets.CreateKeyAsync(context.CancellationToken).ConfigureAwait(false);

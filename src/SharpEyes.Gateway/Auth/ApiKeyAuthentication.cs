@@ -120,6 +120,7 @@ public static class GrpcStatusResponse
 
     public static Task WriteAsync(HttpContext context, StatusCode code, string message, TimeSpan? retryAfter = null)
     {
+        Audit.AuditCall.Refused(context, code, message);
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/grpc";
@@ -168,6 +169,7 @@ public static class JsonStatusResponse
     /// </summary>
     public static async Task WriteAsync(HttpContext context, int httpStatus, StatusCode code, string message, TimeSpan? retryAfter = null)
     {
+        Audit.AuditCall.Refused(context, code, message);
         var response = context.Response;
         response.StatusCode = httpStatus;
         response.ContentType = "application/json; charset=utf-8";

@@ -58,15 +58,18 @@ public sealed class AuthFailureLimiter : IDisposable
     }
 
     /// <summary>" (key id X)" for a presented key of our form se_{id}_{secret}; nothing for anything else (it may be a secret).</summary>
-    public static string KeyIdOf(string? presented)
+    public static string KeyIdOf(string? presented) => KeyIdPart(presented) is { } id ? $" (key id {id})" : "";
+
+    /// <summary>The id part of a presented key of our form se_{id}_{secret} (escaped, at most 32 characters); null for anything else (it may be a secret).</summary>
+    public static string? KeyIdPart(string? presented)
     {
         if (presented is null || !presented.StartsWith("se_", StringComparison.Ordinal))
         {
-            return "";
+            return null;
         }
 
         var end = presented.IndexOf('_', 3);
-        return end > 3 ? $" (key id {LogText.Client(presented[3..end], 32)})" : "";
+        return end > 3 ? LogText.Client(presented[3..end], 32) : null;
     }
 
     public void Dispose() => _failures.Dispose();

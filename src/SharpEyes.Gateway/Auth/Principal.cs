@@ -2,8 +2,11 @@ using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Auth;
 
-/// <summary>Who is calling: the key's id, role and, for vendors, the vendor id.</summary>
-public sealed record Principal(string KeyId, Role Role, string? VendorId)
+/// <summary>
+/// Who is calling: the key's id, role and, for vendors, the vendor id; with mutual TLS, the client certificate's
+/// subject.
+/// </summary>
+public sealed record Principal(string KeyId, Role Role, string? VendorId, string? CertificateSubject = null)
 {
     public bool IsAdmin => Role == Role.Admin;
 

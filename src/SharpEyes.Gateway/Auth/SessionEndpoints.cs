@@ -87,12 +87,18 @@ public sealed class SessionEndpoints(
 
         var presented = body.ApiKey.Trim();
         var principal = ApiKeyAuthenticationHandler.Verify(keys, failures, address, "http", presented);
+        if (Audit.AuditCall.Of(context) is { } audit && AuthFailureLimiter.KeyIdPart(presented) is { } claimed)
+        {
+            audit.ServiceTargets.Add(claimed); // the key id the caller presented (never the key), for the audit log
+        }
+
         if (principal is null)
         {
             await RefuseAsync(context, StatusCodes.Status401Unauthorized, StatusCode.Unauthenticated, ApiKeyAuthenticationHandler.Unknown).ConfigureAwait(false);
             return;
         }
 
+        context.Items[ApiKeyAuthenticationHandler.PrincipalItem] = principal; // the actor, also of a refused sign-in
         var rule = AccessTable.Get(AccessTable.SignIn);
         if (!rule.Allows(principal.Role))
         {

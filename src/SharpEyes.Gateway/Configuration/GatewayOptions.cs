@@ -86,6 +86,9 @@ public sealed class GatewayOptions
     /// <summary>Secrets kept in the store (RTSP credentials), encrypted with a key ring of their own.</summary>
     public SecretOptions Secrets { get; set; } = new();
 
+    /// <summary>The audit log of every change and refused change: retention, and the bounds on recording refusals.</summary>
+    public AuditOptions Audit { get; set; } = new();
+
     /// <summary>The browser console: an intranet base map under the county's own polygons.</summary>
     public ConsoleOptions Console { get; set; } = new();
 

@@ -28,17 +28,17 @@ public sealed class GeographyService(
     public override async Task<ImportResponse> ImportGrids(ImportGeoJsonRequest request, ServerCallContext context) =>
         request.ValidateOnly
             ? Report(importer.ValidateGrids(request.Geojson, GeoConvert.ToGeo(request.Datum)))
-            : Answer(await importer.ImportGridsAsync(request.Geojson, GeoConvert.ToGeo(request.Datum), context.CancellationToken).ConfigureAwait(false), GridsHint);
+            : Answer(await importer.ImportGridsAsync(request.Geojson, GeoConvert.ToGeo(request.Datum), context.CancellationToken).ConfigureAwait(false), GridsHint, context, g => g.Code);
 
     public override async Task<ImportResponse> ImportKeySites(ImportGeoJsonRequest request, ServerCallContext context) =>
         request.ValidateOnly
             ? Report(GeographyImporter.ValidateKeySites(request.Geojson, GeoConvert.ToGeo(request.Datum)))
-            : Answer(await importer.ImportKeySitesAsync(request.Geojson, GeoConvert.ToGeo(request.Datum), context.CancellationToken).ConfigureAwait(false), SitesHint);
+            : Answer(await importer.ImportKeySitesAsync(request.Geojson, GeoConvert.ToGeo(request.Datum), context.CancellationToken).ConfigureAwait(false), SitesHint, context, s => s.Code);
 
     public override async Task<ImportResponse> LoadDemo(V1.Empty request, ServerCallContext context)
     {
         var (grids, sites) = await demo.LoadGeographyAsync(context.CancellationToken).ConfigureAwait(false);
-        return new ImportResponse { Imported = Answer(grids, GridsHint).Imported + Answer(sites, SitesHint).Imported };
+        return new ImportResponse { Imported = Answer(grids, GridsHint, context, g => g.Code).Imported + Answer(sites, SitesHint, context, s => s.Code).Imported };
     }
 
     public override Task<ListGridsResponse> ListGrids(ListGridsRequest request, ServerCallContext context)
@@ -113,11 +113,15 @@ public sealed class GeographyService(
         return Task.FromResult(response);
     }
 
-    /// <summary>The imported count, or INVALID_ARGUMENT listing the first Limits:ImportErrorsListed errors and the total.</summary>
-    private ImportResponse Answer<T>(ImportResult<T> result, string fullListHint)
+    /// <summary>
+    /// The imported count (the imported codes noted for the audit log), or INVALID_ARGUMENT listing the first
+    /// Limits:ImportErrorsListed errors and the total.
+    /// </summary>
+    private ImportResponse Answer<T>(ImportResult<T> result, string fullListHint, ServerCallContext context, Func<T, string> code)
     {
         if (result.Ok)
         {
+            Audit.AuditCall.NoteTargets(context, result.Features.Select(code));
             return new ImportResponse { Imported = result.Features.Count };
         }
 

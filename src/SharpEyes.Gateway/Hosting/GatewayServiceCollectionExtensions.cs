@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Alarms;
+using SharpEyes.Gateway.Audit;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Coverage;
@@ -48,6 +49,9 @@ public static class GatewayServiceCollectionExtensions
         services.AddJournalParticipant<DeviceCatalog>();
         services.AddJournalParticipant<IncidentCorrelator>();
         services.AddJournalParticipant<AlarmStats>();
+        services.AddJournalParticipant<AuditLog>();
+        services.AddSingleton<AuditTrail>();
+        services.AddSingleton<AuditInterceptor>();
         services.AddSingleton<DeviceValidator>();
         services.AddSingleton<GeographyImporter>();
         services.AddSingleton<CoverageReports>();
@@ -89,6 +93,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Journal>());
         services.AddHostedService(sp => sp.GetRequiredService<OutboxService>());
         services.AddHostedService(sp => sp.GetRequiredService<RetentionPruner>());
+        services.AddHostedService(sp => sp.GetRequiredService<AuditLog>()); // stops before the journal: its last folded refusals are written
         services.AddHostedService<GatewayBootstrap>();
         services.AddHostedService(sp => sp.GetRequiredService<KpiSnapshots>()); // after bootstrap: the demo's regions are loaded
         services.AddHostedService(sp => sp.GetRequiredService<MqttBroker>());
@@ -106,7 +111,7 @@ public static class GatewayServiceCollectionExtensions
         // ClientRefusals instead.
         builder.Logging.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Authorization", LogLevel.Warning);
-        services.AddGrpc().AddSharpEyesJsonApi();
+        services.AddGrpc(o => o.Interceptors.Add<AuditInterceptor>()).AddSharpEyesJsonApi();
         // Per-message limits for client streams (unary calls are checked on their frame header first, naming the setting).
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
             .Configure<IOptions<GatewayOptions>>((o, g) => o.MaxReceiveMessageSize = g.Value.Limits.GrpcMaxRequestBytes);
@@ -145,6 +150,8 @@ public static class GatewayServiceCollectionExtensions
 
             return next(context);
         });
+        // Every change is audited, refused ones too: the trail wraps authentication, authorization and the limits.
+        app.Use(app.Services.GetRequiredService<AuditTrail>().InvokeAsync);
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseSharpEyesCsrfProtection();
@@ -298,6 +305,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add("Outbox:FeedRetention and Alarms:Retention must be positive");
         }
 
+        if (o.Audit.Retention <= TimeSpan.Zero || o.Audit.RefusalInterval < TimeSpan.FromSeconds(1))
+        {
+            failures.Add("Audit: Retention must be positive and RefusalInterval at least 1 second");
+        }
+
         if (o.Outbox.PruneInterval < TimeSpan.FromSeconds(1) || o.Outbox.PruneInterval > TimeSpan.FromDays(45))
         {
             failures.Add("Outbox:PruneInterval must be between 1 second and 45 days");
@@ -308,7 +320,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         foreach (var (section, value) in new (string, object)[]
         {
             ("Alarms", o.Alarms), ("Incidents", o.Incidents), ("Liveness", o.Liveness), ("Coverage", o.Coverage), ("Streams", o.Streams),
-            ("Outbox", o.Outbox), ("Limits", o.Limits), ("Sessions", o.Sessions), ("Console:BaseLayer", o.Console.BaseLayer),
+            ("Outbox", o.Outbox), ("Limits", o.Limits), ("Sessions", o.Sessions), ("Audit", o.Audit), ("Console:BaseLayer", o.Console.BaseLayer),
             ("RateLimits:Vendor", o.RateLimits.Vendor), ("RateLimits:Operator", o.RateLimits.Operator), ("RateLimits:Planner", o.RateLimits.Planner),
             ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin),
         }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))

@@ -21,7 +21,7 @@ public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
     private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
-        _kpiSnapshots, _kpiPruned, _rateLimited;
+        _kpiSnapshots, _kpiPruned, _rateLimited, _auditEntries, _auditPruned, _auditFolded, _auditTargetsDropped, _auditWriteFailures;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
         _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget;
     private readonly Lock _coverageLock = new();
@@ -34,7 +34,7 @@ public sealed class GatewayMetrics
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, FeedHub feedHub, OutboxService outbox, StreamHealthMonitor streams,
         DeviceCatalog devices, CoverageReports coverage, KpiSnapshots kpiHistory, GeographyState geography, ClientRefusals refusals, Auth.KeyRateLimits rateLimits,
-        TimeProvider time)
+        Audit.AuditLog audit, TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
@@ -67,6 +67,12 @@ public sealed class GatewayMetrics
         _kpiPruned = f.CreateCounter("sharpeyes_kpi_history_pruned_total", "KPI history rows deleted by retention (Coverage:KpiHistoryRetention)");
         _refusals = f.CreateCounter("sharpeyes_refusals_total", "Clients refused by a limit or a failed authentication, by kind (SharpEyes:Limits)", "kind");
         _rateLimited = f.CreateCounter("sharpeyes_rate_limited_total", "Calls refused because their key was over its rate limit (SharpEyes:RateLimits), by key id", "key_id");
+        _auditEntries = f.CreateCounter("sharpeyes_audit_entries_total", "Audit entries recorded, by outcome (OK or the refusal's status)", "outcome");
+        _auditPruned = f.CreateCounter("sharpeyes_audit_pruned_total", "Audit entries deleted by retention (SharpEyes:Audit:Retention)");
+        _auditFolded = f.CreateCounter("sharpeyes_audit_refusals_folded_total",
+            "Refused calls folded into a counted audit entry instead of one each (Audit:RefusalInterval, Audit:MaxRefusalSources), since start", "reason");
+        _auditTargetsDropped = f.CreateCounter("sharpeyes_audit_targets_dropped_total", "Target ids left out of audit entries over Audit:MaxTargetsPerEntry, since start");
+        _auditWriteFailures = f.CreateCounter("sharpeyes_audit_write_failures_total", "Audit entries the store refused (the calls were answered), since start");
 
         Registry.AddBeforeCollectCallback(() =>
         {
@@ -106,6 +112,17 @@ public sealed class GatewayMetrics
                 _rateLimited.WithLabels(keyId).IncTo(count);
             }
 
+            foreach (var (outcome, count) in audit.Entries())
+            {
+                _auditEntries.WithLabels(outcome).IncTo(count);
+            }
+
+            _auditPruned.IncTo(audit.Pruned);
+            var (repeats, sourcesFull) = audit.Folded;
+            _auditFolded.WithLabels("repeat").IncTo(repeats);
+            _auditFolded.WithLabels("sources-full").IncTo(sourcesFull);
+            _auditTargetsDropped.IncTo(audit.TargetsDropped);
+            _auditWriteFailures.IncTo(audit.WriteFailures);
             _kpiSnapshots.IncTo(kpiHistory.Snapshots);
             _kpiPruned.IncTo(kpiHistory.Pruned);
             _storeWritable.Set(journal.Failure is null ? 1 : 0);

@@ -10,7 +10,8 @@ namespace SharpEyes.Gateway.Outbox;
 /// <list type="bullet">
 /// <item>feed events older than <see cref="OutboxOptions.FeedRetention"/> <em>and</em> acknowledged by every push
 /// endpoint's stored cursor (an unacknowledged event is never deleted, however old);</item>
-/// <item>alarms and dead letters older than <see cref="AlarmOptions.Retention"/>; the intake counters keep counting them.</item>
+/// <item>alarms and dead letters older than <see cref="AlarmOptions.Retention"/>; the intake counters keep counting them;</item>
+/// <item>audit entries older than <see cref="AuditOptions.Retention"/> (counted in <c>sharpeyes_audit_pruned_total</c>).</item>
 /// </list>
 /// At most 10,000 rows per table per run, so one pass never holds the writer long.
 /// </summary>
@@ -19,6 +20,7 @@ public sealed partial class RetentionPruner(
     Journal journal,
     FeedLog log,
     OutboxCursors cursors,
+    Audit.AuditLog audit,
     TimeProvider time,
     ILogger<RetentionPruner> logger) : IHostedService
 {
@@ -92,9 +94,10 @@ public sealed partial class RetentionPruner(
                 tx.AddToCounter("dead_letters.pruned:" + reason, count);
             }
 
-            if (feed + alarms + letters > 0)
+            var audited = audit.Prune(tx, now - o.Audit.Retention, MaxRowsPerRun);
+            if (feed + alarms + letters + audited > 0)
             {
-                tx.AfterCommit(() => LogPruned(logger, feed, through, alarms, letters));
+                tx.AfterCommit(() => LogPruned(logger, feed, through, alarms, letters, audited));
             }
 
             return (feed, (long)alarms, (long)letters);
@@ -113,8 +116,8 @@ public sealed partial class RetentionPruner(
         return counts;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Retention deleted {Feed} feed events (through sequence {Through}), {Alarms} alarms and {Letters} dead letters")]
-    private static partial void LogPruned(ILogger logger, long feed, long through, int alarms, int letters);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retention deleted {Feed} feed events (through sequence {Through}), {Alarms} alarms, {Letters} dead letters and {Audit} audit entries")]
+    private static partial void LogPruned(ILogger logger, long feed, long through, int alarms, int letters, long audit);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A retention pass failed; the next one tries again")]
     private static partial void LogFailed(ILogger logger, Exception exception);

@@ -13,7 +13,7 @@ namespace SharpEyes.Gateway.Storage;
 /// </summary>
 public sealed partial class GatewayStore
 {
-    public const int SchemaVersion = 7;
+    public const int SchemaVersion = 8;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -145,7 +145,18 @@ public sealed partial class GatewayStore
             CREATE INDEX IF NOT EXISTS status_log_device ON status_log(device_id, at);
             CREATE TABLE IF NOT EXISTS kpi_history(
                 region_code TEXT NOT NULL, at INTEGER NOT NULL, kpis BLOB NOT NULL, PRIMARY KEY(region_code, at)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS audit_entries(
+                id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, key_id TEXT, role INTEGER NOT NULL, vendor_id TEXT,
+                client_address TEXT NOT NULL, certificate_subject TEXT, action TEXT NOT NULL, targets TEXT NOT NULL,
+                summary TEXT NOT NULL, outcome TEXT NOT NULL, message TEXT NOT NULL, count INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS audit_entries_at ON audit_entries(at);
+            CREATE TABLE IF NOT EXISTS audit_targets(
+                target TEXT NOT NULL, entry_id INTEGER NOT NULL, PRIMARY KEY(target, entry_id)) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS audit_targets_entry ON audit_targets(entry_id);
+            CREATE TRIGGER IF NOT EXISTS audit_entries_append_only BEFORE UPDATE ON audit_entries
+                BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: they cannot be changed'); END;
             """);
+        // Version 7 files lack the audit log (issue 14, Audit/AuditLog.cs): the CREATE above adds it empty.
         // Version 6 files keep the RTSP credentials (devices.rtsp_secret) in clear JSON: the device catalog encrypts
         // them at its first load (Streams/RtspSecretProtector.cs), so the schema itself is unchanged.
         // Version 5 files lack the KPI history (issue 13, Coverage/KpiHistory.cs): the CREATE above adds it empty, and
