@@ -21,6 +21,17 @@ internal static class AuditClient
         return entries;
     }
 
+    /// <summary>
+    /// The entries <paramref name="request"/> selects once there are at least <paramref name="count"/>: a refusal the
+    /// pipeline answered with a trailers-only gRPC response reaches the client before its entry's commit.
+    /// </summary>
+    public static Task<List<AuditEntry>> WaitAsync(GatewayHost host, QueryAuditRequest request, int count = 1) =>
+        Eventually.WaitAsync(async () =>
+        {
+            var entries = await AllAsync(host, request);
+            return entries.Count >= count ? entries : null;
+        }, $"{count} audit entries for {request}");
+
     /// <summary>The entries of one action (newest first).</summary>
     public static Task<List<AuditEntry>> OfAsync(GatewayHost host, string action, string? target = null) =>
         AllAsync(host, new QueryAuditRequest { Action = action, TargetId = target ?? "" });
@@ -28,7 +39,7 @@ internal static class AuditClient
     /// <summary>The one entry of an action (and target); fails when there is none or more than one.</summary>
     public static async Task<AuditEntry> SingleAsync(GatewayHost host, string action, string? target = null)
     {
-        var entries = (await OfAsync(host, action, target)).Where(e => e.Action == action).ToList();
+        var entries = (await WaitAsync(host, new QueryAuditRequest { Action = action, TargetId = target ?? "" })).Where(e => e.Action == action).ToList();
         Assert.True(entries.Count == 1, $"{action} {target}: {entries.Count} entries\n{string.Join('\n', entries)}");
         return entries[0];
     }

@@ -190,7 +190,7 @@ public sealed class AuditLogTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Forbidden, vendor.StatusCode);
         }
 
-        var signIns = await AuditClient.OfAsync(_host, "Session.SignIn");
+        var signIns = await AuditClient.WaitAsync(_host, new QueryAuditRequest { Action = "Session.SignIn" }, 3);
         var signedOut = await AuditClient.SingleAsync(_host, "Session.SignOut");
 
         Assert.Equal(3, signIns.Count);
@@ -225,9 +225,9 @@ public sealed class AuditLogTests : IAsyncLifetime
         using var api = new JsonApiClient(_host.HttpPort);
         var noKeyJson = await api.SendAsync(HttpMethod.Patch, $"/api/v1/devices/{TestDevices.CameraId(33)}", key: null, """{"device": {"name": "x"}, "updateMask": "name"}""");
 
-        var foreignEntry = (await AuditClient.AllAsync(_host, new QueryAuditRequest { ActorKeyId = AuditClient.KeyId(other) })).Single();
-        var noKeyEntry = (await AuditClient.OfAsync(_host, "DeviceRegistry.DeregisterDevice")).Last();
-        var roleEntry = (await AuditClient.AllAsync(_host, new QueryAuditRequest { Action = "Admin.CreateApiKey", Outcome = "PERMISSION_DENIED" })).Single();
+        var foreignEntry = (await AuditClient.WaitAsync(_host, new QueryAuditRequest { ActorKeyId = AuditClient.KeyId(other) })).Single();
+        var noKeyEntry = (await AuditClient.WaitAsync(_host, new QueryAuditRequest { Action = "DeviceRegistry.DeregisterDevice", Outcome = "UNAUTHENTICATED" })).Single();
+        var roleEntry = (await AuditClient.WaitAsync(_host, new QueryAuditRequest { Action = "Admin.CreateApiKey", Outcome = "PERMISSION_DENIED" })).Single();
         var invalidEntry = await AuditClient.SingleAsync(_host, "DeviceRegistry.RegisterDevice", bad.DeviceId);
         var noKeyJsonEntry = await AuditClient.SingleAsync(_host, "DeviceRegistry.UpdateDevice", TestDevices.CameraId(33));
 
@@ -253,7 +253,7 @@ public sealed class AuditLogTests : IAsyncLifetime
             await Assert.ThrowsAsync<RpcException>(() => Registry.RegisterDeviceAsync(TestDevices.Camera(40 + i)).ResponseAsync);
         }
 
-        var during = await AuditClient.OfAsync(_host, "DeviceRegistry.RegisterDevice");
+        var during = await AuditClient.WaitAsync(_host, new QueryAuditRequest { Action = "DeviceRegistry.RegisterDevice" });
         _host.Time.Advance(TimeSpan.FromMinutes(1)); // Audit:RefusalInterval
         var after = await Eventually.WaitAsync(async () =>
         {
