@@ -254,26 +254,41 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
 
     private long Insert(JournalTransaction tx, AuditRecord e)
     {
-        tx.Execute("""
+        var id = tx.Scalar("""
             INSERT INTO audit_entries(at, key_id, role, vendor_id, client_address, certificate_subject, action, targets, summary, outcome, message, count)
-            VALUES($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11)
+            VALUES($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11) RETURNING id
             """,
             e.At.ToUnixTimeMilliseconds(), e.KeyId, (int)e.Role, e.VendorId, e.ClientAddress, e.CertificateSubject, e.Action,
             JsonSerializer.Serialize(e.Targets, AuditJson.Default.IReadOnlyListString), e.Summary, e.Outcome, e.Message, e.Count);
-        var id = tx.Scalar("SELECT last_insert_rowid()");
         foreach (var target in e.Targets.Distinct(StringComparer.Ordinal))
         {
             tx.Execute("INSERT OR IGNORE INTO audit_targets(target, entry_id) VALUES($p0, $p1)", target, id);
         }
 
-        tx.AddToCounter(EntriesCounter + e.Outcome, 1);
-        tx.AfterCommit(() =>
+        // One counter update per outcome and batch, however many entries the batch holds.
+        var counts = tx.Shared(this, static () => new Dictionary<string, long>(StringComparer.Ordinal));
+        if (counts.Count == 0)
         {
-            lock (_lock)
+            tx.BeforeCommitOnce(this, t =>
             {
-                _entries[e.Outcome] = _entries.GetValueOrDefault(e.Outcome) + 1;
-            }
-        });
+                foreach (var (outcome, count) in counts)
+                {
+                    t.AddToCounter(EntriesCounter + outcome, count);
+                }
+            });
+            tx.AfterCommit(() =>
+            {
+                lock (_lock)
+                {
+                    foreach (var (outcome, count) in counts)
+                    {
+                        _entries[outcome] = _entries.GetValueOrDefault(outcome) + count;
+                    }
+                }
+            });
+        }
+
+        counts[e.Outcome] = counts.GetValueOrDefault(e.Outcome) + 1;
         return id;
     }
 
@@ -362,7 +377,12 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
     };
 
     public static string Redact(string text) =>
-        text.Length == 0 ? text : ApiKeySecret().Replace(Streams.RtspCredentials.Redact(text, null), "se_$1_***");
+        text.AsSpan().IndexOfAny(RedactionMarks) < 0 // each pattern needs one of these: most texts skip the regular expressions
+            ? text
+            : ApiKeySecret().Replace(Streams.RtspCredentials.Redact(text, null), "se_$1_***");
+
+    /// <summary>Userinfo needs '@', a credential parameter '=', an API key '_'.</summary>
+    private static readonly System.Buffers.SearchValues<char> RedactionMarks = System.Buffers.SearchValues.Create("@=_");
 
     [GeneratedRegex(@"\bse_([A-Za-z0-9]{1,64})_[A-Za-z0-9_\-]{4,}")]
     private static partial Regex ApiKeySecret();

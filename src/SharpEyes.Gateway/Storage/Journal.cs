@@ -313,6 +313,7 @@ public sealed class JournalTransaction
     private readonly Dictionary<string, SqliteCommand> _commands;
     private SqliteTransaction? _transaction;
     private Dictionary<object, Action<JournalTransaction>>? _beforeCommit;
+    private Dictionary<object, object>? _shared;
 
     internal JournalTransaction(SqliteConnection connection, Dictionary<string, SqliteCommand> commands, long lastSequence, long nowMs)
     {
@@ -385,6 +386,19 @@ public sealed class JournalTransaction
     }
 
     public void AfterCommit(Action action) => AfterCommitActions.Add(action);
+
+    /// <summary>State that the items of one batch share, made on first use per <paramref name="key"/> (a per-batch tally).</summary>
+    public T Shared<T>(object key, Func<T> create) where T : class
+    {
+        _shared ??= [];
+        if (!_shared.TryGetValue(key, out var value))
+        {
+            value = create();
+            _shared[key] = value;
+        }
+
+        return (T)value;
+    }
 
     /// <summary>
     /// Runs <paramref name="action"/> once, after every item of the batch and before the commit (registered once per
