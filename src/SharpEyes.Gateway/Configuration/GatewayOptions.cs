@@ -305,11 +305,34 @@ public sealed class CentreEndpointOptions
     /// <summary>Names the endpoint in metrics, health and logs; also the key of its stored cursor.</summary>
     [Required, RegularExpression("^[a-z0-9][a-z0-9_-]{0,39}$")] public string Name { get; set; } = "centre";
 
-    /// <summary>Grpc: the centre's CentreSink service. Mqtt: a topic on an external broker; chosen automatically when <see cref="Url"/> starts with <c>mqtt://</c>.</summary>
+    /// <summary>Grpc: the centre's CentreSink service. Mqtt: a topic on an external broker; chosen automatically when <see cref="Url"/> starts with <c>mqtt://</c> or <c>mqtts://</c>.</summary>
     public CentreEndpointKind Kind { get; set; } = CentreEndpointKind.Grpc;
 
-    /// <summary>gRPC: http(s)://host:port of the CentreSink. MQTT: mqtt://host:port of the broker.</summary>
+    /// <summary>
+    /// gRPC: https://host:port of the CentreSink (TLS), or http://host:port (clear text, warned about at every start).
+    /// MQTT: mqtts://host:port of the broker (TLS, port 8883 when omitted), or mqtt://host:port (clear text, 1883).
+    /// Over TLS the centre's certificate must chain to a trusted root (<see cref="CaPath"/>) and name the URL's host.
+    /// </summary>
     [Required] public string Url { get; set; } = "";
+
+    /// <summary>
+    /// A PEM file of CA certificates: the centre's certificate must chain to one of them, and only to them (the system
+    /// trust store is then not used). Reread when the file changes (checked at each new connection). Needs an https://
+    /// or mqtts:// <see cref="Url"/>.
+    /// </summary>
+    /// <value>none: the system trust store</value>
+    public string? CaPath { get; set; }
+
+    /// <summary>
+    /// A PEM certificate the gateway presents to the centre for mutual TLS (the first certificate in the file), with
+    /// <see cref="ClientKeyPath"/>. Reread when either file changes (at the next new connection).
+    /// </summary>
+    /// <value>none: no client certificate</value>
+    public string? ClientCertificatePath { get; set; }
+
+    /// <summary>The PEM private key of <see cref="ClientCertificatePath"/> (unencrypted; keep it mode 0600). Never logged.</summary>
+    /// <value>none</value>
+    public string? ClientKeyPath { get; set; }
 
     /// <summary>gRPC: sent as <c>authorization: Bearer …</c>. MQTT: the password (with <see cref="UserName"/>). Never logged. Empty: none sent.</summary>
     public string? ApiKey { get; set; }

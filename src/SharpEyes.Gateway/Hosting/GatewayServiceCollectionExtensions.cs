@@ -75,8 +75,8 @@ public static class GatewayServiceCollectionExtensions
         {
             foreach (var e in o.Outbox.Endpoints)
             {
-                // --centre-url mqtt://broker:1883 means an MQTT endpoint without saying so twice.
-                if (e.Url.StartsWith("mqtt://", StringComparison.OrdinalIgnoreCase))
+                // --centre-url mqtt://broker:1883 (or mqtts://) means an MQTT endpoint without saying so twice.
+                if (e.Url.StartsWith("mqtt://", StringComparison.OrdinalIgnoreCase) || e.Url.StartsWith("mqtts://", StringComparison.OrdinalIgnoreCase))
                 {
                     e.Kind = CentreEndpointKind.Mqtt;
                 }
@@ -276,11 +276,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
                 failures.Add($"Outbox:Endpoints: the name '{e.Name}' is used twice; give each endpoint its own Name");
             }
 
-            var schemes = e.Kind == CentreEndpointKind.Mqtt ? new[] { "mqtt" } : ["http", "https"];
-            if (!Uri.TryCreate(e.Url, UriKind.Absolute, out var uri) || !schemes.Contains(uri.Scheme))
-            {
-                failures.Add($"Outbox:Endpoints '{e.Name}': Url '{OutboxService.Redact(e.Url)}' must be an absolute {string.Join(" or ", schemes)}:// URL");
-            }
+            failures.AddRange(CentreTls.Problems(e));
 
             if (e.Timeout <= TimeSpan.Zero || e.RetryBaseDelay <= TimeSpan.Zero || e.RetryMaxDelay < e.RetryBaseDelay || e.BreakDuration < TimeSpan.FromSeconds(0.5))
             {

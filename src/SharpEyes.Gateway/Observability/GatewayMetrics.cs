@@ -21,7 +21,7 @@ public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
     private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
-        _kpiSnapshots, _kpiPruned, _rateLimited;
+        _kpiSnapshots, _kpiPruned, _rateLimited, _certificateRejections;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
         _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget;
     private readonly Lock _coverageLock = new();
@@ -52,6 +52,8 @@ public sealed class GatewayMetrics
         _delivered = f.CreateCounter("sharpeyes_outbox_delivered_total", "Events the endpoint acknowledged since start", "endpoint");
         _deliveryFailures = f.CreateCounter("sharpeyes_outbox_delivery_failures_total", "Failed delivery attempts since start (each is retried)", "endpoint");
         _lostToRetention = f.CreateCounter("sharpeyes_outbox_lost_to_retention_total", "Sequences the endpoint lost after retention had deleted them, so they could not be sent again (since start)", "endpoint");
+        _certificateRejections = f.CreateCounter("sharpeyes_outbox_certificate_rejections_total",
+            "TLS handshakes in which the endpoint's certificate was refused since start, by reason (untrusted, name_mismatch, not_time_valid, no_certificate); https:// and mqtts:// endpoints only", "endpoint", "reason");
         _circuit = f.CreateGauge("sharpeyes_outbox_circuit_state", "The endpoint's circuit breaker: 0 closed, 1 open, 2 half-open, 3 isolated", "endpoint");
         _connected = f.CreateGauge("sharpeyes_outbox_connected", "1 while the endpoint's transport is connected", "endpoint");
         _backlogExceeded = f.CreateGauge("sharpeyes_outbox_backlog_exceeded", "1 while the endpoint's depth is over the backlog limit", "endpoint");
@@ -91,6 +93,11 @@ public sealed class GatewayMetrics
                 _delivered.WithLabels(e.Name).IncTo(e.DeliveredEvents);
                 _deliveryFailures.WithLabels(e.Name).IncTo(e.FailedAttempts);
                 _lostToRetention.WithLabels(e.Name).IncTo(e.LostToRetention);
+                foreach (var (reason, count) in e.Tls?.Rejections ?? new Dictionary<string, long>())
+                {
+                    _certificateRejections.WithLabels(e.Name, reason).IncTo(count);
+                }
+
                 _circuit.WithLabels(e.Name).Set((int)e.Circuit);
                 _connected.WithLabels(e.Name).Set(e.Connected ? 1 : 0);
                 _backlogExceeded.WithLabels(e.Name).Set(e.Depth > outbox.BacklogLimit ? 1 : 0);

@@ -56,9 +56,10 @@ public sealed class MosquittoServer : IAsyncDisposable
 
     /// <summary>
     /// Starts mosquitto on <paramref name="port"/> (a free one when null) and waits until it accepts connections.
+    /// With <paramref name="tls"/> the listener speaks only TLS (mqtts://) with that certificate and key.
     /// Skips the calling test when mosquitto is not installed (fails it under CI=true).
     /// </summary>
-    public static async Task<MosquittoServer> StartAsync(int? port = null, bool persistence = true)
+    public static async Task<MosquittoServer> StartAsync(int? port = null, bool persistence = true, MosquittoTls? tls = null)
     {
         var executable = Find();
         if (executable is null)
@@ -71,7 +72,13 @@ public sealed class MosquittoServer : IAsyncDisposable
         // "user": run as root, mosquitto would switch to the mosquitto user, which cannot write the temp folder;
         // naming the current user keeps it (for any other user the setting has no effect).
         var config = new StringBuilder()
-            .Append("listener ").Append(server.Port).Append(" 127.0.0.1\n")
+            .Append("listener ").Append(server.Port).Append(" 127.0.0.1\n");
+        if (tls is not null)
+        {
+            config.Append("cafile ").Append(tls.CaFile).Append("\ncertfile ").Append(tls.CertFile).Append("\nkeyfile ").Append(tls.KeyFile).Append('\n');
+        }
+
+        config
             .Append("allow_anonymous true\n")
             .Append("user ").Append(Environment.UserName).Append('\n')
             .Append("max_queued_messages 100000\n")
@@ -195,6 +202,9 @@ public sealed class MosquittoServer : IAsyncDisposable
         {
         }
     }
+
+    /// <summary>The TLS listener's files (PEM): the CA offered to clients, the broker's certificate and its key.</summary>
+    public sealed record MosquittoTls(string CaFile, string CertFile, string KeyFile);
 
     private void Append(string? line)
     {
