@@ -67,9 +67,7 @@ public sealed class CentreTlsTests
 
         // The operator puts the right CA in the file (written beside it and renamed over it, as a deployment tool would):
         // reread at the next connection, without a restart, and everything arrives in order with no gap.
-        var replacement = caFile + ".new";
-        await File.WriteAllTextAsync(replacement, await File.ReadAllTextAsync(centreCa.Ca, TestContext.Current.CancellationToken), TestContext.Current.CancellationToken);
-        File.Move(replacement, caFile, overwrite: true);
+        await ReplaceAsync(centreCa.Ca, caFile);
         await PublishAlarmsAsync(host, 5, "after-fix");
         await WaitAsync(host, () => sink.Store.Held("tls-test") == host.LastSequence && centre.AckedSequence == host.LastSequence, "the centre to hold everything");
         Assert.Equal(Enumerable.Range(1, (int)host.LastSequence).Select(i => (long)i), sink.Store.Events("tls-test").Select(e => e.Sequence));
@@ -111,6 +109,36 @@ public sealed class CentreTlsTests
         Assert.NotNull(anonymous.LastError);
         Assert.DoesNotContain("centre certificate", anonymous.LastError, StringComparison.Ordinal);
         Assert.All(CentreTls.Reasons, reason => Assert.Equal(0, anonymous.Tls!.Rejections[reason]));
+    }
+
+    [Fact]
+    public async Task A_client_certificate_replaced_on_disk_is_presented_at_the_next_connection()
+    {
+        // The gateway starts with a certificate from a CA the centre does not accept; the operator replaces the
+        // certificate and key files (one after the other, so for a moment they do not match).
+        var ca = await DevCa.MakeAsync("gateway-new");
+        var otherCa = await DevCa.MakeAsync("gateway-old");
+        await using var sink = await StartSinkAsync(ca, clientCa: ca.Ca);
+        var dir = GatewayHost.NewDataDir();
+        var (certificate, key) = (Path.Combine(dir, "gateway.pem"), Path.Combine(dir, "gateway-key.pem"));
+        File.Copy(otherCa.Client("gateway-old"), certificate);
+        File.Copy(otherCa.ClientKey("gateway-old"), key);
+        await using var host = await GatewayHost.StartAsync(extraArgs:
+        [
+            "--centre-url", sink.Address.ToString(), "--SharpEyes:Outbox:SourceId=client-reload-test", "--centre-ca", ca.Ca,
+            "--centre-client-cert", certificate, "--centre-client-key", key,
+        ]);
+        var centre = Assert.Single(host.Services.GetRequiredService<OutboxService>().Endpoints);
+        await WaitAsync(host, () => centre.FailedAttempts >= 2, "the centre to refuse the old certificate");
+        Assert.Equal(0, sink.Store.Calls);
+        Assert.Empty(sink.ClientCertificates);
+
+        await ReplaceAsync(ca.Client("gateway-new"), certificate);
+        await ReplaceAsync(ca.ClientKey("gateway-new"), key);
+        await WaitAsync(host, () => sink.Store.Held("client-reload-test") == host.LastSequence && centre.AckedSequence == host.LastSequence, "the centre to hold everything");
+        Assert.Equal(Enumerable.Range(1, (int)host.LastSequence).Select(i => (long)i), sink.Store.Events("client-reload-test").Select(e => e.Sequence));
+        Assert.All(sink.ClientCertificates, subject => Assert.Contains("CN=gateway-new", subject, StringComparison.Ordinal));
+        Assert.Contains($"Outbox centre: ClientCertificatePath {certificate} changed and was reloaded", host.Logs.All, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -206,6 +234,14 @@ public sealed class CentreTlsTests
             $"--SharpEyes:Outbox:Endpoints:0:ClientKeyPath={ca.ClientKey("two")}",
         ]));
         Assert.Contains($"ClientCertificatePath '{ca.Client("one")}' with ClientKeyPath '{ca.ClientKey("two")}': ", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Writes <paramref name="source"/>'s contents beside <paramref name="target"/> and renames it over it, as a deployment tool would.</summary>
+    private static async Task ReplaceAsync(string source, string target)
+    {
+        var replacement = target + ".new";
+        await File.WriteAllTextAsync(replacement, await File.ReadAllTextAsync(source, TestContext.Current.CancellationToken), TestContext.Current.CancellationToken);
+        File.Move(replacement, target, overwrite: true);
     }
 
     private static string Rejections(string endpoint, string reason) =>

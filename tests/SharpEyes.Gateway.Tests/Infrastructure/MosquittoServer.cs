@@ -72,13 +72,7 @@ public sealed class MosquittoServer : IAsyncDisposable
         // "user": run as root, mosquitto would switch to the mosquitto user, which cannot write the temp folder;
         // naming the current user keeps it (for any other user the setting has no effect).
         var config = new StringBuilder()
-            .Append("listener ").Append(server.Port).Append(" 127.0.0.1\n");
-        if (tls is not null)
-        {
-            config.Append("cafile ").Append(tls.CaFile).Append("\ncertfile ").Append(tls.CertFile).Append("\nkeyfile ").Append(tls.KeyFile).Append('\n');
-        }
-
-        config
+            .Append("listener ").Append(server.Port).Append(" 127.0.0.1\n")
             .Append("allow_anonymous true\n")
             .Append("user ").Append(Environment.UserName).Append('\n')
             .Append("max_queued_messages 100000\n")
@@ -87,6 +81,12 @@ public sealed class MosquittoServer : IAsyncDisposable
         config.Append(persistence
             ? $"persistence true\npersistence_location {directory}/\nautosave_interval 0\n"
             : "persistence false\n");
+        if (tls is not null)
+        {
+            // Listener options: they apply to the listener above.
+            config.Append("cafile ").Append(tls.CaFile).Append("\ncertfile ").Append(tls.CertFile).Append("\nkeyfile ").Append(tls.KeyFile).Append('\n');
+        }
+
         await File.WriteAllTextAsync(server._configFile, config.ToString());
         try
         {
