@@ -133,8 +133,8 @@ public sealed partial class MqttBroker(
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>
-    /// A key was revoked: its connected clients are disconnected at once (MQTT 5: reason "not authorized"), rather than
-    /// kept until they reconnect. Their sessions stay (a new CONNECT needs a valid key). Raised on the thread pool; a
+    /// A key was revoked or reached its expiry: its connected clients are disconnected at once (MQTT 5: reason "not
+    /// authorized", with the reason string), rather than kept until they reconnect. Their sessions stay (a new CONNECT needs a valid key). Raised on the thread pool; a
     /// failure is logged, never thrown (an event handler's exception would end the process).
     /// </summary>
     private void CloseRevoked(string keyId) => _ = CloseRevokedAsync(keyId);
@@ -152,8 +152,10 @@ public sealed partial class MqttBroker(
             {
                 if (client.Session.Items[PrincipalItem] is Principal principal && principal.KeyId == keyId)
                 {
-                    LogRevokedClosed(logger, LogText.Client(client.Id, _limits.LoggedClientTextChars), keyId);
-                    await client.DisconnectAsync(new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized }).ConfigureAwait(false);
+                    var why = keys.Inactive(keyId) ?? $"the API key {keyId} was revoked";
+                    LogRevokedClosed(logger, LogText.Client(client.Id, _limits.LoggedClientTextChars), why);
+                    await client.DisconnectAsync(new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized, ReasonString = why })
+                        .ConfigureAwait(false);
                 }
             }
         }
@@ -183,13 +185,18 @@ public sealed partial class MqttBroker(
                 $"too many failed authentications from this address; try again within {authFailures.Window.TotalSeconds:0} s");
         }
 
-        var principal = keys.Authenticate(e.Password);
+        var principal = keys.Authenticate(e.Password, out var expired);
         if (principal is null || (principal.Role == Role.Vendor && principal.VendorId != e.UserName))
         {
             authFailures.Failed(address, "mqtt", e.Password, principal is null
-                ? $"unknown or revoked API key for user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)}"
+                ? $"{expired ?? "unknown or revoked API key"} for user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)}"
                 : $"user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)} is not the key's vendor");
             e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+            if (expired is not null)
+            {
+                e.ReasonString = expired; // the right key, past its expiry: MQTT 5 clients learn why
+            }
+
             return Task.CompletedTask;
         }
 
@@ -446,8 +453,8 @@ public sealed partial class MqttBroker(
         return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId, CustomSessionItems = _injectedItems });
     }
 
-    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Disconnected MQTT client {ClientId}: its API key {KeyId} was revoked")]
-    private static partial void LogRevokedClosed(ILogger logger, string clientId, string keyId);
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Disconnected MQTT client {ClientId}: {Reason}")]
+    private static partial void LogRevokedClosed(ILogger logger, string clientId, string reason);
 
     [LoggerMessage(EventId = 2011, Level = LogLevel.Error, Message = "Could not disconnect the MQTT clients of revoked key {KeyId}; they end at their next CONNECT")]
     private static partial void LogRevokedCloseFailed(ILogger logger, Exception exception, string keyId);
