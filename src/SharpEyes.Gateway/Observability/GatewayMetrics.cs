@@ -21,7 +21,7 @@ public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
     private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
-        _kpiSnapshots, _kpiPruned, _rateLimited;
+        _kpiSnapshots, _kpiPruned, _rateLimited, _mqttRateLimited, _mqttFloods;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
         _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget, _keysExpiring;
     private readonly Lock _coverageLock = new();
@@ -34,7 +34,7 @@ public sealed class GatewayMetrics
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, FeedHub feedHub, OutboxService outbox, StreamHealthMonitor streams,
         DeviceCatalog devices, CoverageReports coverage, KpiSnapshots kpiHistory, GeographyState geography, ClientRefusals refusals, Auth.KeyRateLimits rateLimits,
-        Auth.ApiKeyStore keys, TimeProvider time)
+        Auth.ApiKeyStore keys, Mqtt.MqttRateLimits mqttRateLimits, TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
@@ -67,6 +67,8 @@ public sealed class GatewayMetrics
         _kpiPruned = f.CreateCounter("sharpeyes_kpi_history_pruned_total", "KPI history rows deleted by retention (Coverage:KpiHistoryRetention)");
         _refusals = f.CreateCounter("sharpeyes_refusals_total", "Clients refused by a limit or a failed authentication, by kind (SharpEyes:Limits)", "kind");
         _rateLimited = f.CreateCounter("sharpeyes_rate_limited_total", "Calls refused because their key was over its rate limit (SharpEyes:RateLimits), by key id", "key_id");
+        _mqttRateLimited = f.CreateCounter("sharpeyes_mqtt_rate_limited_total", "MQTT publishes whose PUBACK was held because their vendor was over its rate limit (SharpEyes:RateLimits:MqttVendor), by vendor", "vendor");
+        _mqttFloods = f.CreateCounter("sharpeyes_mqtt_flood_disconnects_total", "MQTT clients disconnected for a message rate too high (held publishes over SharpEyes:RateLimits:MqttVendor:MaxHeldPublishes, or QoS 0 over the limit), by vendor", "vendor");
         _keysExpiring = f.CreateGauge("sharpeyes_api_keys_expiring", "Active API keys that expire within the warning window (SharpEyes:Keys:ExpiryWarning, the label)", "within");
         var expiringWithin = Window(keys.ExpiryWarning);
 
@@ -106,6 +108,12 @@ public sealed class GatewayMetrics
             foreach (var (keyId, count) in rateLimits.Snapshot())
             {
                 _rateLimited.WithLabels(keyId).IncTo(count);
+            }
+
+            foreach (var (vendor, held, floods) in mqttRateLimits.Snapshot())
+            {
+                _mqttRateLimited.WithLabels(vendor).IncTo(held);
+                _mqttFloods.WithLabels(vendor).IncTo(floods);
             }
 
             _keysExpiring.WithLabels(expiringWithin).Set(keys.ExpiringSoon());
