@@ -58,12 +58,21 @@ public sealed class FeedsService(FeedFollower follower, FeedHub hub, ClientRefus
         using var followed = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, keys.RevokedToken(keyId));
         try
         {
-            await follower.FollowAsync(request.AfterSequence, request.RegionPrefix ?? "", new GrpcFeedStream(responseStream, context), followed.Token)
-                .ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested && keys.Inactive(keyId) is { } why)
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, $"{why}; the stream is closed"));
+            try
+            {
+                await follower.FollowAsync(request.AfterSequence, request.RegionPrefix ?? "", new GrpcFeedStream(responseStream, context), followed.Token)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (followed.IsCancellationRequested)
+            {
+                // Ended by the client or by the key: which one is told below.
+            }
+
+            // The follower may also see the cancellation between two reads and return: the key's end is told either way.
+            if (!context.CancellationToken.IsCancellationRequested && keys.Inactive(keyId) is { } why)
+            {
+                throw new RpcException(new Status(StatusCode.Unauthenticated, $"{why}; the stream is closed"));
+            }
         }
         finally
         {
