@@ -132,20 +132,11 @@ public static class GatewayCli
                         VendorId = flags.GetValueOrDefault("vendor-id") ?? "",
                         Description = flags.GetValueOrDefault("description") ?? "",
                     };
-                    if (flags.GetValueOrDefault("expires") is { } expires)
+                    if (flags.GetValueOrDefault("expires") is { } expires
+                        && !KeyExpiry.Apply(expires, t => request.ExpiresAt = t, d => request.ExpiresIn = d, never: null))
                     {
-                        switch (KeyExpiry.Parse(expires))
-                        {
-                            case KeyExpiry.At at:
-                                request.ExpiresAt = at.Time;
-                                break;
-                            case KeyExpiry.In lifetime:
-                                request.ExpiresIn = lifetime.Duration;
-                                break;
-                            default:
-                                await stderr.WriteLineAsync(KeyExpiry.Problem(expires, allowNever: false)).ConfigureAwait(false);
-                                return 2;
-                        }
+                        await stderr.WriteLineAsync(KeyExpiry.Problem(expires, allowNever: false)).ConfigureAwait(false);
+                        return 2;
                     }
 
                     var response = await new V1.Admin.AdminClient(channel).CreateApiKeyAsync(request, headers).ConfigureAwait(false);
@@ -178,20 +169,10 @@ public static class GatewayCli
                 {
                     var expires = flags.GetValueOrDefault("expires") ?? "";
                     var request = new SetApiKeyExpiryRequest { KeyId = p[2] };
-                    switch (KeyExpiry.Parse(expires))
+                    if (!KeyExpiry.Apply(expires, t => request.ExpiresAt = t, d => request.ExpiresIn = d, never: () => request.NeverExpires = true))
                     {
-                        case KeyExpiry.At at:
-                            request.ExpiresAt = at.Time;
-                            break;
-                        case KeyExpiry.In lifetime:
-                            request.ExpiresIn = lifetime.Duration;
-                            break;
-                        case KeyExpiry.Never:
-                            request.NeverExpires = true;
-                            break;
-                        default:
-                            await stderr.WriteLineAsync(KeyExpiry.Problem(expires, allowNever: true)).ConfigureAwait(false);
-                            return 2;
+                        await stderr.WriteLineAsync(KeyExpiry.Problem(expires, allowNever: true)).ConfigureAwait(false);
+                        return 2;
                     }
 
                     var response = await new V1.Admin.AdminClient(channel).SetApiKeyExpiryAsync(request, headers).ConfigureAwait(false);

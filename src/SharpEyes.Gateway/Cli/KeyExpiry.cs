@@ -48,6 +48,25 @@ internal abstract partial record KeyExpiry
             : null;
     }
 
+    /// <summary>Sets the request's expiry from <paramref name="text"/> through the setter of its form; false when it names none (or never, and <paramref name="never"/> is null).</summary>
+    public static bool Apply(string text, Action<Timestamp> at, Action<Duration> lifetime, Action? never)
+    {
+        switch (Parse(text))
+        {
+            case At a:
+                at(a.Time);
+                return true;
+            case In i:
+                lifetime(i.Duration);
+                return true;
+            case Never when never is not null:
+                never();
+                return true;
+            default:
+                return false;
+        }
+    }
+
     public static string Problem(string text, bool allowNever) =>
         $"--expires: '{text}' is neither a UTC time (2027-06-30T00:00Z) nor a lifetime (90d, 12h, 30m){(allowNever ? " nor never" : "")}";
 
