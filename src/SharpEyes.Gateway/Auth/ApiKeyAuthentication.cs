@@ -57,10 +57,10 @@ public sealed class ApiKeyAuthenticationHandler(
             return Fail("authorization must be 'Bearer <api key>'");
         }
 
-        var principal = Verify(keys, failures, address, transport, header[7..].Trim());
+        var principal = Verify(keys, failures, address, transport, header[7..].Trim(), out var refused);
         if (principal is null)
         {
-            return Fail(Unknown);
+            return Fail(refused);
         }
 
         Context.Items[PrincipalItem] = principal;
@@ -71,14 +71,16 @@ public sealed class ApiKeyAuthenticationHandler(
     /// <summary>
     /// The check of a presented key, wherever it is presented (this handler; <c>POST /api/session</c>): the key from
     /// the store, or null after counting the failure against <paramref name="address"/>'s failed-attempts limit (the
-    /// caller checks <see cref="AuthFailureLimiter.IsLockedOut"/> first).
+    /// caller checks <see cref="AuthFailureLimiter.IsLockedOut"/> first); <paramref name="refused"/> is why, in words
+    /// the caller sees: <see cref="Unknown"/>, or "API key {id} expired at {time}" for a right key past its expiry.
     /// </summary>
-    internal static Principal? Verify(ApiKeyStore keys, AuthFailureLimiter failures, IPAddress address, string transport, string presented)
+    internal static Principal? Verify(ApiKeyStore keys, AuthFailureLimiter failures, IPAddress address, string transport, string presented, out string refused)
     {
-        var principal = keys.Authenticate(presented);
+        var principal = keys.Authenticate(presented, out var expired);
+        refused = expired ?? Unknown;
         if (principal is null)
         {
-            failures.Failed(address, transport, presented, Unknown);
+            failures.Failed(address, transport, presented, refused);
         }
 
         return principal;

@@ -173,7 +173,8 @@ public static class SessionAuthentication
             string? ended = null;
             if (principal is null || principal.Role.ToString() != role || sessionId is null || signedIn is null)
             {
-                ended = "its API key was revoked";
+                // Revoked, or expired: say which ("the API key {id} was revoked", "API key {id} expired at {time}").
+                ended = (keyId is null ? null : keys.ExpiredReason(keyId)) ?? "its API key was revoked";
             }
             else if (now >= signedIn.Value + _sessions.MaxLifetime)
             {

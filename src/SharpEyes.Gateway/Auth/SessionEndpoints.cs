@@ -86,10 +86,10 @@ public sealed class SessionEndpoints(
         }
 
         var presented = body.ApiKey.Trim();
-        var principal = ApiKeyAuthenticationHandler.Verify(keys, failures, address, "http", presented);
+        var principal = ApiKeyAuthenticationHandler.Verify(keys, failures, address, "http", presented, out var refused);
         if (principal is null)
         {
-            await RefuseAsync(context, StatusCodes.Status401Unauthorized, StatusCode.Unauthenticated, ApiKeyAuthenticationHandler.Unknown).ConfigureAwait(false);
+            await RefuseAsync(context, StatusCodes.Status401Unauthorized, StatusCode.Unauthenticated, refused).ConfigureAwait(false);
             return;
         }
 

@@ -80,6 +80,9 @@ public sealed class GatewayOptions
     /// <summary>How fast one API key may call the gRPC API and its JSON routes, per role.</summary>
     public RateLimitOptions RateLimits { get; set; } = new();
 
+    /// <summary>API keys' expiry: when a key about to expire is reported.</summary>
+    public KeyOptions Keys { get; set; } = new();
+
     /// <summary>Browser sessions (the console's sign-in) and the live event stream <c>/api/events</c>.</summary>
     public BrowserSessionOptions Sessions { get; set; } = new();
 

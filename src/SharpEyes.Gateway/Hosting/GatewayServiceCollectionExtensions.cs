@@ -60,6 +60,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<MqttBroker>();
         services.AddSingleton<MqttConnectionHandler>();
         services.AddSingleton<MqttConnectionGuard>();
+        services.AddSingleton<MqttRateLimits>();
         services.AddSingleton<MqttSessionPolicy>();
         services.AddSingleton<AuthFailureLimiter>();
         services.TryAddKeyedSingleton(MqttConnectionGuard.ClockKey, TimeProvider.System);
@@ -306,7 +307,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             ("Alarms", o.Alarms), ("Incidents", o.Incidents), ("Liveness", o.Liveness), ("Coverage", o.Coverage), ("Streams", o.Streams),
             ("Outbox", o.Outbox), ("Limits", o.Limits), ("Sessions", o.Sessions), ("Console:BaseLayer", o.Console.BaseLayer),
             ("RateLimits:Vendor", o.RateLimits.Vendor), ("RateLimits:Operator", o.RateLimits.Operator), ("RateLimits:Planner", o.RateLimits.Planner),
-            ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin),
+            ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin), ("RateLimits:MqttVendor", o.RateLimits.MqttVendor),
+            ("Keys", o.Keys),
         }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))
         {
             var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();

@@ -34,6 +34,11 @@ namespace SharpEyes.Gateway.Mqtt;
 /// <see cref="AccessTable"/>'s: vendor keys only. A client id belongs to one vendor (<see cref="MqttSessionPolicy"/>);
 /// will messages and retained publishes are refused, not silently half-supported.
 /// </para>
+/// <para>
+/// Each vendor's publishes are rate limited (<see cref="MqttRateLimits"/>): one over the limit is stored, but its
+/// PUBACK waits in the same place as the commit's, per connection on its own send loop, so other clients are not held;
+/// a flood is disconnected with reason 0x96 (message rate too high).
+/// </para>
 /// </summary>
 public sealed partial class MqttBroker(
     ApiKeyStore keys,
@@ -43,6 +48,7 @@ public sealed partial class MqttBroker(
     MqttConnectionHandler connections,
     MqttConnectionGuard guard,
     MqttSessionPolicy sessions,
+    MqttRateLimits rateLimits,
     ClientRefusals refusals,
     IOptions<GatewayOptions> options,
     ILogger<MqttBroker> logger) : IHostedLifecycleService
@@ -50,6 +56,9 @@ public sealed partial class MqttBroker(
     public const string ServerClientId = "sharpeyes-gateway";
     private const string PrincipalItem = "sharpeyes.principal";
     private const string PendingItem = "sharpeyes.pending-acks";
+
+    /// <summary>The connection (its receive loop's token) disconnected as a flood: its further publishes are refused unread.</summary>
+    private const string FloodItem = "sharpeyes.flooded";
 
     private static readonly Access ConnectRule = AccessTable.Get(AccessTable.MqttConnect);
     private static readonly Access PublishRule = AccessTable.Get(AccessTable.MqttPublishAlarm);
@@ -133,8 +142,8 @@ public sealed partial class MqttBroker(
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>
-    /// A key was revoked: its connected clients are disconnected at once (MQTT 5: reason "not authorized"), rather than
-    /// kept until they reconnect. Their sessions stay (a new CONNECT needs a valid key). Raised on the thread pool; a
+    /// A key was revoked or reached its expiry: its connected clients are disconnected at once (MQTT 5: reason "not
+    /// authorized", with the reason string), rather than kept until they reconnect. Their sessions stay (a new CONNECT needs a valid key). Raised on the thread pool; a
     /// failure is logged, never thrown (an event handler's exception would end the process).
     /// </summary>
     private void CloseRevoked(string keyId) => _ = CloseRevokedAsync(keyId);
@@ -152,8 +161,10 @@ public sealed partial class MqttBroker(
             {
                 if (client.Session.Items[PrincipalItem] is Principal principal && principal.KeyId == keyId)
                 {
-                    LogRevokedClosed(logger, LogText.Client(client.Id, _limits.LoggedClientTextChars), keyId);
-                    await client.DisconnectAsync(new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized }).ConfigureAwait(false);
+                    var why = keys.Inactive(keyId) ?? $"the API key {keyId} was revoked";
+                    LogRevokedClosed(logger, LogText.Client(client.Id, _limits.LoggedClientTextChars), why);
+                    await client.DisconnectAsync(new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized, ReasonString = why })
+                        .ConfigureAwait(false);
                 }
             }
         }
@@ -183,13 +194,18 @@ public sealed partial class MqttBroker(
                 $"too many failed authentications from this address; try again within {authFailures.Window.TotalSeconds:0} s");
         }
 
-        var principal = keys.Authenticate(e.Password);
+        var principal = keys.Authenticate(e.Password, out var expired);
         if (principal is null || (principal.Role == Role.Vendor && principal.VendorId != e.UserName))
         {
             authFailures.Failed(address, "mqtt", e.Password, principal is null
-                ? $"unknown or revoked API key for user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)}"
+                ? $"{expired ?? "unknown or revoked API key"} for user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)}"
                 : $"user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)} is not the key's vendor");
             e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+            if (expired is not null)
+            {
+                e.ReasonString = expired; // the right key, past its expiry: MQTT 5 clients learn why
+            }
+
             return Task.CompletedTask;
         }
 
@@ -285,6 +301,29 @@ public sealed partial class MqttBroker(
             return;
         }
 
+        var acknowledged = message.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce && pending is not null;
+        var admission = e.SessionItems[FloodItem] is CancellationToken flooded && flooded.Equals(e.CancellationToken)
+            ? new MqttRateLimits.Admission(null, "")
+            : rateLimits.Admit(principal.VendorId!, acknowledged, e.CancellationToken);
+        if (admission.Flood is { } flood)
+        {
+            // Neither stored nor acknowledged (an MQTT 3.1.1 PUBACK cannot say no): the client sends it again after reconnecting.
+            e.Response.ReasonCode = MqttPubAckReasonCode.QuotaExceeded;
+            if (acknowledged)
+            {
+                pending!.Register(pending.CurrentPacketId, Task.CompletedTask, Task.FromResult(false));
+            }
+
+            if (flood.Length > 0)
+            {
+                e.SessionItems[FloodItem] = e.CancellationToken;
+                var clientId = e.ClientId;
+                _ = Task.Run(() => DisconnectFloodAsync(clientId, flood));
+            }
+
+            return;
+        }
+
         Rejection? rejection;
         Task committed;
         try
@@ -307,9 +346,9 @@ public sealed partial class MqttBroker(
             e.Response.ReasonString = rejection.Reason;
         }
 
-        if (message.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce && pending is not null)
+        if (acknowledged)
         {
-            pending.Register(pending.CurrentPacketId, committed);
+            pending!.Register(pending.CurrentPacketId, committed, admission.Hold);
         }
         else
         {
@@ -365,8 +404,16 @@ public sealed partial class MqttBroker(
             MqttPubRecPacket rec => rec.PacketIdentifier,
             _ => (ushort)0,
         };
-        if (id == 0 || e.SessionItems[PendingItem] is not PendingAcks pending || !pending.TryTake(id, out var committed))
+        if (id == 0 || e.SessionItems[PendingItem] is not PendingAcks pending || !pending.TryTake(id, out var committed, out var hold))
         {
+            return;
+        }
+
+        // Over the vendor's rate limit: the PUBACK waits for a token (this connection's send loop only); none if the
+        // connection ended first or the publish was refused as a flood.
+        if (hold is not null && !await hold.ConfigureAwait(false))
+        {
+            e.ProcessPacket = false;
             return;
         }
 
@@ -386,6 +433,26 @@ public sealed partial class MqttBroker(
             e.ProcessPacket = false;
             LogNotDurable(logger, LogText.Client(e.ClientId, _limits.LoggedClientTextChars), ex);
             _ = Task.Run(() => _server?.DisconnectClientAsync(e.ClientId, new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.UnspecifiedError }));
+        }
+    }
+
+    /// <summary>Disconnects a flooding client: MQTT 5 with DISCONNECT reason 0x96 (message rate too high) and why; MQTT 3.1.1 by closing.</summary>
+    private async Task DisconnectFloodAsync(string clientId, string reason)
+    {
+        try
+        {
+            if (_server is { IsStarted: true } server)
+            {
+                await server.DisconnectClientAsync(clientId, new MqttServerClientDisconnectOptions
+                {
+                    ReasonCode = MqttDisconnectReasonCode.MessageRateTooHigh,
+                    ReasonString = reason,
+                }).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            // Gone already, or the broker is stopping.
         }
     }
 
@@ -446,8 +513,8 @@ public sealed partial class MqttBroker(
         return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId, CustomSessionItems = _injectedItems });
     }
 
-    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Disconnected MQTT client {ClientId}: its API key {KeyId} was revoked")]
-    private static partial void LogRevokedClosed(ILogger logger, string clientId, string keyId);
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Disconnected MQTT client {ClientId}: {Reason}")]
+    private static partial void LogRevokedClosed(ILogger logger, string clientId, string reason);
 
     [LoggerMessage(EventId = 2011, Level = LogLevel.Error, Message = "Could not disconnect the MQTT clients of revoked key {KeyId}; they end at their next CONNECT")]
     private static partial void LogRevokedCloseFailed(ILogger logger, Exception exception, string keyId);
@@ -465,15 +532,20 @@ public sealed partial class MqttBroker(
     /// </summary>
     private sealed class PendingAcks
     {
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<ushort, Task> _pending = new();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<ushort, (Task Committed, Task<bool>? Hold)> _pending = new();
 
         /// <summary>The packet id of the PUBLISH being dispatched (set on the receive loop just before the publish interceptor runs).</summary>
         public ushort CurrentPacketId { get; set; }
 
-        public void Register(ushort packetId, Task committed) =>
-            _pending.AddOrUpdate(packetId, committed, (_, earlier) => Task.WhenAll(earlier, committed));
+        /// <summary>The PUBACK of <paramref name="packetId"/> waits for the commit and, over the rate limit, for <paramref name="hold"/> (the newest connection's).</summary>
+        public void Register(ushort packetId, Task committed, Task<bool>? hold) =>
+            _pending.AddOrUpdate(packetId, (committed, hold), (_, earlier) => (Task.WhenAll(earlier.Committed, committed), hold));
 
-        public bool TryTake(ushort packetId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Task? committed) =>
-            _pending.TryRemove(packetId, out committed);
+        public bool TryTake(ushort packetId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Task? committed, out Task<bool>? hold)
+        {
+            var found = _pending.TryRemove(packetId, out var entry);
+            (committed, hold) = entry;
+            return found;
+        }
     }
 }

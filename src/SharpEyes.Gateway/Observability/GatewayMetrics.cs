@@ -21,9 +21,9 @@ public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
     private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
-        _kpiSnapshots, _kpiPruned, _rateLimited, _certificateRejections;
+        _kpiSnapshots, _kpiPruned, _rateLimited, _certificateRejections, _mqttRateLimited, _mqttFloods;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
-        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget;
+        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget, _keysExpiring;
     private readonly Lock _coverageLock = new();
     private (DateTimeOffset At, List<(string Region, Kpi Kpi)> Kpis)? _coverage;
 
@@ -34,7 +34,7 @@ public sealed class GatewayMetrics
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, FeedHub feedHub, OutboxService outbox, StreamHealthMonitor streams,
         DeviceCatalog devices, CoverageReports coverage, KpiSnapshots kpiHistory, GeographyState geography, ClientRefusals refusals, Auth.KeyRateLimits rateLimits,
-        TimeProvider time)
+        Auth.ApiKeyStore keys, Mqtt.MqttRateLimits mqttRateLimits, TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
@@ -69,6 +69,10 @@ public sealed class GatewayMetrics
         _kpiPruned = f.CreateCounter("sharpeyes_kpi_history_pruned_total", "KPI history rows deleted by retention (Coverage:KpiHistoryRetention)");
         _refusals = f.CreateCounter("sharpeyes_refusals_total", "Clients refused by a limit or a failed authentication, by kind (SharpEyes:Limits)", "kind");
         _rateLimited = f.CreateCounter("sharpeyes_rate_limited_total", "Calls refused because their key was over its rate limit (SharpEyes:RateLimits), by key id", "key_id");
+        _mqttRateLimited = f.CreateCounter("sharpeyes_mqtt_rate_limited_total", "MQTT publishes whose PUBACK was held because their vendor was over its rate limit (SharpEyes:RateLimits:MqttVendor), by vendor", "vendor");
+        _mqttFloods = f.CreateCounter("sharpeyes_mqtt_flood_disconnects_total", "MQTT clients disconnected for a message rate too high (held publishes over SharpEyes:RateLimits:MqttVendor:MaxHeldPublishes, or QoS 0 over the limit), by vendor", "vendor");
+        _keysExpiring = f.CreateGauge("sharpeyes_api_keys_expiring", "Active API keys that expire within the warning window (SharpEyes:Keys:ExpiryWarning, the label)", "within");
+        var expiringWithin = Window(keys.ExpiryWarning);
 
         Registry.AddBeforeCollectCallback(() =>
         {
@@ -113,6 +117,13 @@ public sealed class GatewayMetrics
                 _rateLimited.WithLabels(keyId).IncTo(count);
             }
 
+            foreach (var (vendor, held, floods) in mqttRateLimits.Snapshot())
+            {
+                _mqttRateLimited.WithLabels(vendor).IncTo(held);
+                _mqttFloods.WithLabels(vendor).IncTo(floods);
+            }
+
+            _keysExpiring.WithLabels(expiringWithin).Set(keys.ExpiringSoon());
             _kpiSnapshots.IncTo(kpiHistory.Snapshots);
             _kpiPruned.IncTo(kpiHistory.Pruned);
             _storeWritable.Set(journal.Failure is null ? 1 : 0);
@@ -167,6 +178,13 @@ public sealed class GatewayMetrics
     }
 
     public CollectorRegistry Registry { get; }
+
+    /// <summary>A window as a label: "7d", "36h", "90m" or "45s" (the largest whole unit).</summary>
+    internal static string Window(TimeSpan window) =>
+        window.Ticks % TimeSpan.TicksPerDay == 0 ? $"{window.Ticks / TimeSpan.TicksPerDay}d"
+        : window.Ticks % TimeSpan.TicksPerHour == 0 ? $"{window.Ticks / TimeSpan.TicksPerHour}h"
+        : window.Ticks % TimeSpan.TicksPerMinute == 0 ? $"{window.Ticks / TimeSpan.TicksPerMinute}m"
+        : $"{(long)window.TotalSeconds}s";
 
     private static string Label(DeviceKind kind) => kind switch
     {

@@ -66,6 +66,9 @@ public sealed class GatewayHost : IAsyncDisposable
     /// </summary>
     public const string NoVendorRateLimit = "--SharpEyes:RateLimits:Vendor:PerSecond=0";
 
+    /// <summary>For tests that flood the MQTT broker on purpose: the vendors' publish rate limit (SharpEyes:RateLimits:MqttVendor) is off.</summary>
+    public const string NoMqttRateLimit = "--SharpEyes:RateLimits:MqttVendor:PerSecond=0";
+
     public static string NewDataDir()
     {
         var dir = Path.Combine(Path.GetTempPath(), "sharpeyes-tests", Guid.NewGuid().ToString("N"));
