@@ -67,12 +67,20 @@ public sealed partial class ApiKeyStore : IJournalParticipant
     public Principal? Active(string keyId) =>
         _byId.TryGetValue(keyId, out var record) && !record.Revoked ? new Principal(record.KeyId, record.Role, record.VendorId) : null;
 
+    /// <summary>The key was revoked (or never existed); never true of a client certificate's principal (<c>cert:…</c>).</summary>
+    public bool IsRevoked(string keyId) => !ClientCertificateIdentities.IsCertificateKeyId(keyId) && Active(keyId) is null;
+
     /// <summary>
     /// A token cancelled when the key is revoked, already cancelled for a revoked or unknown key: what a stream or a
     /// connection opened with the key follows, so that revoking it ends them at once rather than at their next call.
     /// </summary>
     public CancellationToken RevokedToken(string keyId)
     {
+        if (ClientCertificateIdentities.IsCertificateKeyId(keyId))
+        {
+            return CancellationToken.None; // a client certificate's mapping is configuration, not a key to revoke
+        }
+
         if (Active(keyId) is null)
         {
             return new CancellationToken(canceled: true);

@@ -61,7 +61,7 @@ public sealed class FeedsService(FeedFollower follower, FeedHub hub, ClientRefus
             await follower.FollowAsync(request.AfterSequence, request.RegionPrefix ?? "", new GrpcFeedStream(responseStream, context), followed.Token)
                 .ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested && keys.Active(keyId) is null)
+        catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested && keys.IsRevoked(keyId))
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"the API key {keyId} was revoked; the stream is closed"));
         }
