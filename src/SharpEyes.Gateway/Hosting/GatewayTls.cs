@@ -291,6 +291,11 @@ public sealed partial class GatewayTls(ILogger<GatewayTls> logger, ClientRefusal
 
     private static void Readable(string path, string setting)
     {
+        if (Directory.Exists(path))
+        {
+            throw new StartupFailureException($"{setting}: '{path}' cannot be read: it is a directory; give the PEM file");
+        }
+
         if (!File.Exists(path))
         {
             throw new StartupFailureException($"{setting}: '{path}' does not exist (full path {Path.GetFullPath(path)})");
