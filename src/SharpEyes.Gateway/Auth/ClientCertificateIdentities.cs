@@ -46,7 +46,8 @@ public sealed class ClientCertificateIdentities
 
         try
         {
-            return new X500DistinguishedName(subject).Name;
+            // Decoded again from its DER form: the parsed string's Name is the string as given.
+            return Canonical(new X500DistinguishedName(subject));
         }
         catch (CryptographicException)
         {
@@ -54,13 +55,16 @@ public sealed class ClientCertificateIdentities
         }
     }
 
+    /// <summary>A distinguished name as .NET writes a certificate's subject: most specific part first, ", " between parts.</summary>
+    private static string Canonical(X500DistinguishedName name) => name.Decode(X500DistinguishedNameFlags.Reversed);
+
     /// <summary>The caller the certificate authenticates, or null when its subject is not listed.</summary>
     public Principal? Map(X509Certificate2 certificate) =>
-        _bySubject.TryGetValue(certificate.SubjectName.Name, out var principal) ? principal : null;
+        _bySubject.TryGetValue(Canonical(certificate.SubjectName), out var principal) ? principal : null;
 
     /// <summary>Why a valid certificate whose subject is not listed authenticates nobody.</summary>
     public static string Unmapped(X509Certificate2 certificate) =>
-        $"client certificate '{certificate.SubjectName.Name}' is not listed in SharpEyes:Tls:ClientCertificates; present a listed certificate or an API key";
+        $"client certificate '{Canonical(certificate.SubjectName)}' is not listed in SharpEyes:Tls:ClientCertificates; present a listed certificate or an API key";
 
     /// <summary>
     /// The caller when both an API key and a listed certificate came: the key's, with the certificate's subject; or
