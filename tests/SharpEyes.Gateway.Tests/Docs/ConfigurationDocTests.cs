@@ -303,6 +303,7 @@ public sealed class ConfigurationDocTests
             "sample-value" => "other-value",
             string => "sample-value",
             null when type == typeof(string) => "sample-value",
+            null when type == typeof(int) => (int)Math.Max(min, 1), // an int? unset by default (MqttPort: its default follows TLS)
             _ => throw new InvalidOperationException($"no sample value for {property.DeclaringType?.Name}.{property.Name} ({property.PropertyType}): teach ConfigurationDocTests.Sample"),
         };
     }
