@@ -118,10 +118,12 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
 
     /// <summary>
     /// Why the key with this id no longer works ("the API key {id} was revoked", "API key {id} expired at {time}",
-    /// "the API key {id} is unknown"), or null while it is active: the reason given when a stream or session ends.
+    /// "the API key {id} is unknown"), or null while it is active, and for a client certificate's caller (its mapping is
+    /// configuration, not a key): the reason given when a stream or session ends.
     /// </summary>
     public string? Inactive(string keyId) =>
-        !_byId.TryGetValue(keyId, out var record) ? $"the API key {keyId} is unknown"
+        ClientCertificateIdentities.IsCertificateKeyId(keyId) ? null
+        : !_byId.TryGetValue(keyId, out var record) ? $"the API key {keyId} is unknown"
         : record.Revoked ? $"the API key {keyId} was revoked"
         : record.IsExpired(NowMs) ? Expired(record)
         : null;
@@ -144,12 +146,20 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
         return _byId.Values.Count(k => !k.Revoked && k.ExpiresAt is { } at && at > now && at <= until);
     }
 
+    /// <summary>The key was revoked (or never existed); never true of a client certificate's principal (<c>cert:…</c>).</summary>
+    public bool IsRevoked(string keyId) => !ClientCertificateIdentities.IsCertificateKeyId(keyId) && Active(keyId) is null;
+
     /// <summary>
     /// A token cancelled when the key is revoked, already cancelled for a revoked or unknown key: what a stream or a
     /// connection opened with the key follows, so that revoking it ends them at once rather than at their next call.
     /// </summary>
     public CancellationToken RevokedToken(string keyId)
     {
+        if (ClientCertificateIdentities.IsCertificateKeyId(keyId))
+        {
+            return CancellationToken.None; // a client certificate's mapping is configuration, not a key to revoke
+        }
+
         if (Active(keyId) is null)
         {
             return new CancellationToken(canceled: true);

@@ -124,7 +124,7 @@ public sealed class SessionEndpoints(
     public async Task SignOutAsync(HttpContext context)
     {
         await context.SignOutAsync(SessionAuthentication.CookieScheme).ConfigureAwait(false);
-        context.Response.Cookies.Delete(SessionAuthentication.CsrfCookieName, new CookieOptions { Path = "/" });
+        context.Response.Cookies.Delete(SessionAuthentication.CsrfCookieName, new CookieOptions { Path = "/", Secure = context.Request.IsHttps });
         context.Response.Headers.CacheControl = "no-store";
         context.Response.StatusCode = StatusCodes.Status204NoContent;
     }

@@ -8,13 +8,17 @@ public sealed class GatewayOptions
 {
     public const string Section = "SharpEyes";
 
-    /// <summary>TCP port of the gRPC API (HTTP/2 without TLS). 0: any free port; each listener logs the port it got.</summary>
+    /// <summary>TCP port of the gRPC API (HTTP/2; over TLS with ALPN h2 when <see cref="Tls"/> is configured). 0: any free port; each listener logs the port it got.</summary>
     [Range(0, 65535)] public int GrpcPort { get; set; } = 50051;
 
-    /// <summary>TCP port of the embedded MQTT broker (MQTT 3.1.1 and 5, without TLS). 0: any free port.</summary>
-    [Range(0, 65535)] public int MqttPort { get; set; } = 1883;
+    /// <summary>TCP port of the embedded MQTT broker (MQTT 3.1.1 and 5; over TLS when <see cref="Tls"/> is configured). 0: any free port.</summary>
+    /// <value>8883 (MQTT over TLS) when <see cref="Tls"/> is configured, else 1883</value>
+    [Range(0, 65535)] public int? MqttPort { get; set; }
 
-    /// <summary>TCP port of <c>/healthz</c>, <c>/metrics</c> (Prometheus) and the console's <c>/api/</c> endpoints, HTTP/1.1 without TLS. 0: any free port.</summary>
+    /// <summary>The MQTT port to bind: <see cref="MqttPort"/>, else 8883 with TLS and 1883 without.</summary>
+    public int MqttListenPort => MqttPort ?? (Tls.Enabled ? 8883 : 1883);
+
+    /// <summary>TCP port of <c>/healthz</c>, <c>/metrics</c> (Prometheus), the JSON API and the console, HTTP/1.1 (HTTPS when <see cref="Tls"/> is configured). 0: any free port.</summary>
     [Range(0, 65535)] public int HttpPort { get; set; } = 8080;
 
     /// <summary>
@@ -28,6 +32,19 @@ public sealed class GatewayOptions
     /// snapshots; created mode 0700 if missing. A relative path is relative to the working directory.
     /// </summary>
     [Required] public string DataDir { get; set; } = "./data";
+
+    /// <summary>TLS on the three listeners from PEM files (reloaded when they change), and mutual TLS with client certificates.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
+    /// <summary>
+    /// Serve gRPC, HTTP and MQTT in plain text, with a warning in the log at every start: keys, passwords and alarms
+    /// then cross the network readable by anyone on it. Without <see cref="Tls"/> configured the gateway refuses to start
+    /// unless this is set (or <see cref="Demo"/>, which implies it). Not allowed together with <see cref="Tls"/>.
+    /// </summary>
+    public bool InsecureListeners { get; set; }
+
+    /// <summary>Plain-text listeners: asked for, or implied by the demo when no TLS is configured.</summary>
+    public bool ServesPlainText => !Tls.Enabled && (InsecureListeners || Demo);
 
     /// <summary>Load the shipped 高邑县 (130127) demo grids and key sites on start when no geography is loaded yet.</summary>
     public bool Demo { get; set; }

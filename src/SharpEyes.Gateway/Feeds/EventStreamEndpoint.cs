@@ -192,7 +192,7 @@ public sealed partial class EventStreamEndpoint(
     /// </summary>
     private string? Ended(Principal principal, DateTimeOffset? sessionEnds)
     {
-        var ended = keys.Active(principal.KeyId) is null ? keys.ExpiredReason(principal.KeyId) ?? "its API key was revoked"
+        var ended = keys.IsRevoked(principal.KeyId) ? keys.ExpiredReason(principal.KeyId) ?? "its API key was revoked"
             : sessionEnds is { } end && time.GetUtcNow() >= end ? "it reached its absolute limit (SharpEyes:Sessions:MaxLifetime)"
             : null;
         if (ended is not null)

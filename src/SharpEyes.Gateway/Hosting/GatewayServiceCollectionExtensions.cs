@@ -61,6 +61,8 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<MqttConnectionHandler>();
         services.AddSingleton<MqttConnectionGuard>();
         services.AddSingleton<MqttRateLimits>();
+        services.AddSingleton<GatewayTls>(); // the listeners' certificates (GatewayListeners), reloaded when their files change
+        services.AddSingleton<ClientCertificateIdentities>();
         services.AddSingleton<MqttSessionPolicy>();
         services.AddSingleton<AuthFailureLimiter>();
         services.TryAddKeyedSingleton(MqttConnectionGuard.ClockKey, TimeProvider.System);
@@ -168,16 +170,24 @@ public static class GatewayServiceCollectionExtensions
         app.MapSharpEyesConsole().OnListener(GatewayListeners.Http);
         app.MapSharpEyesConsoleConfig().OnListener(GatewayListeners.Http);
         AccessEnforcement.CheckEveryEndpointHasARule(app);
+        app.Services.GetRequiredService<GatewayTls>().AddMetrics(app.Services.GetRequiredService<GatewayMetrics>().Registry);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("SharpEyes.Gateway");
-            GatewayLog.Listening(logger, GatewayListeners.Grpc, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Grpc)}");
-            GatewayLog.Listening(logger, GatewayListeners.Http, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Http)}");
-            GatewayLog.Listening(logger, GatewayListeners.Mqtt, $"mqtt://{o.BindAddress}:{listeners.Port(GatewayListeners.Mqtt)}");
+            if (!listeners.IsTls)
+            {
+                GatewayLog.PlainText(logger, o.InsecureListeners ? "--insecure-listeners" : "--demo without SharpEyes:Tls");
+            }
+
+            foreach (var listener in new[] { GatewayListeners.Grpc, GatewayListeners.Http, GatewayListeners.Mqtt })
+            {
+                GatewayLog.Listening(logger, listener, $"{listeners.Scheme(listener)}://{o.BindAddress}:{listeners.Port(listener)}");
+            }
+
             // Where a newcomer points the browser: what scripts/run.sh prints last before the gateway's own lines.
             if (Directory.Exists(ConsoleFiles.DefaultDirectory))
             {
-                GatewayLog.Console(logger, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Http)}/");
+                GatewayLog.Console(logger, $"{listeners.Scheme(GatewayListeners.Http)}://{o.BindAddress}:{listeners.Port(GatewayListeners.Http)}/");
             }
 
             GatewayLog.DataDir(logger, Path.GetFullPath(o.DataDir));
@@ -218,6 +228,10 @@ internal static partial class GatewayLog
     [LoggerMessage(Level = LogLevel.Information, Message = "{Listener} listening on {Address}")]
     public static partial void Listening(ILogger logger, string listener, string address);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Plain-text listeners ({Why}): API keys, MQTT passwords, alarms and the feed cross the network unencrypted. "
+        + "Serve TLS with SharpEyes:Tls:CertificatePath and KeyPath (--tls-cert, --tls-key); see docs/security.md#tls-and-client-certificates")]
+    public static partial void PlainText(ILogger logger, string why);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Browser console at {Url} (sign in with an operator, planner or admin key)")]
     public static partial void Console(ILogger logger, string url);
 
@@ -236,11 +250,13 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add($"BindAddress '{o.BindAddress}' is not an IP address");
         }
 
-        var ports = new[] { o.GrpcPort, o.MqttPort, o.HttpPort }.Where(p => p != 0).ToList();
+        var ports = new[] { o.GrpcPort, o.MqttListenPort, o.HttpPort }.Where(p => p != 0).ToList();
         if (ports.Distinct().Count() != ports.Count)
         {
-            failures.Add($"grpc, mqtt and http ports must differ (got {o.GrpcPort}, {o.MqttPort}, {o.HttpPort})");
+            failures.Add($"grpc, mqtt and http ports must differ (got {o.GrpcPort}, {o.MqttListenPort}, {o.HttpPort})");
         }
+
+        failures.AddRange(GatewayTls.Problems(o));
 
         if (o.Incidents.CorrelationWindow <= TimeSpan.Zero || o.Incidents.QuietPeriod <= TimeSpan.Zero || o.Incidents.SweepInterval <= TimeSpan.Zero)
         {
@@ -305,7 +321,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         foreach (var (section, value) in new (string, object)[]
         {
             ("Alarms", o.Alarms), ("Incidents", o.Incidents), ("Liveness", o.Liveness), ("Coverage", o.Coverage), ("Streams", o.Streams),
-            ("Outbox", o.Outbox), ("Limits", o.Limits), ("Sessions", o.Sessions), ("Console:BaseLayer", o.Console.BaseLayer),
+            ("Outbox", o.Outbox), ("Limits", o.Limits), ("Tls", o.Tls), ("Sessions", o.Sessions), ("Console:BaseLayer", o.Console.BaseLayer),
             ("RateLimits:Vendor", o.RateLimits.Vendor), ("RateLimits:Operator", o.RateLimits.Operator), ("RateLimits:Planner", o.RateLimits.Planner),
             ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin), ("RateLimits:MqttVendor", o.RateLimits.MqttVendor),
             ("Keys", o.Keys),

@@ -14,8 +14,10 @@ using SharpEyes.V1;
 namespace SharpEyes.Gateway.Mqtt;
 
 /// <summary>
-/// The embedded MQTTnet broker. Vendors connect with username = vendor id and password = their API key; they may
-/// publish alarms for their own devices and subscribe only to their own dead-letter topic.
+/// The embedded MQTTnet broker. Vendors connect with username = vendor id and password = their API key, or over mutual
+/// TLS with a client certificate listed in SharpEyes:Tls:ClientCertificates and no password (the user name, if any,
+/// must then be the certificate's vendor; a key beside a certificate must name the same vendor); they may publish
+/// alarms for their own devices and subscribe only to their own dead-letter topic.
 /// <para>
 /// A PUBACK means durable, without making each connection wait for a commit per alarm. MQTTnet handles a
 /// connection's publishes one after another on its receive loop, then <em>enqueues</em> the PUBACK for a separate
@@ -49,6 +51,7 @@ public sealed partial class MqttBroker(
     MqttConnectionGuard guard,
     MqttSessionPolicy sessions,
     MqttRateLimits rateLimits,
+    ClientCertificateIdentities certificates,
     ClientRefusals refusals,
     IOptions<GatewayOptions> options,
     ILogger<MqttBroker> logger) : IHostedLifecycleService
@@ -194,19 +197,54 @@ public sealed partial class MqttBroker(
                 $"too many failed authentications from this address; try again within {authFailures.Window.TotalSeconds:0} s");
         }
 
-        var principal = keys.Authenticate(e.Password, out var expired);
-        if (principal is null || (principal.Role == Role.Vendor && principal.VendorId != e.UserName))
+        var certificate = state?.ClientCertificate;
+        var byCertificate = certificate is null ? null : certificates.Map(certificate);
+        Principal? principal;
+        if (string.IsNullOrEmpty(e.Password) && certificate is not null)
         {
-            authFailures.Failed(address, "mqtt", e.Password, principal is null
-                ? $"{expired ?? "unknown or revoked API key"} for user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)}"
-                : $"user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)} is not the key's vendor");
-            e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
-            if (expired is not null)
+            // Mutual TLS without a password: the certificate is the credential.
+            var why = byCertificate is null ? ClientCertificateIdentities.Unmapped(certificate)
+                : !string.IsNullOrEmpty(e.UserName) && e.UserName != byCertificate.VendorId
+                    ? $"user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)} is not the client certificate's vendor ({byCertificate.VendorId ?? "none: role " + byCertificate.Role})"
+                    : null;
+            if (why is not null)
             {
-                e.ReasonString = expired; // the right key, past its expiry: MQTT 5 clients learn why
+                authFailures.Failed(address, "mqtt", null, why);
+                e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+                e.ReasonString = why;
+                return Task.CompletedTask;
             }
 
-            return Task.CompletedTask;
+            principal = byCertificate!;
+        }
+        else
+        {
+            principal = keys.Authenticate(e.Password, out var expired);
+            if (principal is null || (principal.Role == Role.Vendor && principal.VendorId != e.UserName))
+            {
+                authFailures.Failed(address, "mqtt", e.Password, principal is null
+                    ? $"{expired ?? "unknown or revoked API key"} for user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)}"
+                    : $"user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)} is not the key's vendor");
+                e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+                if (expired is not null)
+                {
+                    e.ReasonString = expired; // the right key, past its expiry: MQTT 5 clients learn why
+                }
+
+                return Task.CompletedTask;
+            }
+
+            if (byCertificate is not null)
+            {
+                var (both, conflict) = ClientCertificateIdentities.Combine(principal, byCertificate);
+                if (both is null)
+                {
+                    authFailures.Failed(address, "mqtt", null, conflict!);
+                    return Refuse(e, MqttConnectReasonCode.NotAuthorized, null, conflict!);
+                }
+
+                principal = both;
+            }
         }
 
         if (!ConnectRule.Allows(principal.Role))
