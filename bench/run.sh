@@ -360,7 +360,7 @@ run_tls() { # "$@": --tls-rounds N, then extra sharpeyes-bench gateway options
     for kind in "${order[@]}"; do
       local json="$WORK/tls-$r-$kind.json"
       if [[ $kind == plain ]]; then
-        GATEWAY_RUN=-tls-$r-plain start_gateway --demo --insecure-listeners
+        GATEWAY_RUN=-tls-$r-plain start_gateway --demo
         run_bench gateway --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --gateway-pid "$GATEWAY_PID" \
           --admin-key "$ADMIN_KEY" --devices 20000 --alarms 50000 --out "$WORK/tls-$r-$kind.md" --json "$json" "${args[@]+"${args[@]}"}" || rc=$?
         plain_files+=(--plain "$json")
