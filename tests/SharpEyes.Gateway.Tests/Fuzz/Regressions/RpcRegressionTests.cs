@@ -1,5 +1,8 @@
+using Google.Protobuf;
 using Grpc.Core;
 using SharpEyes.Gateway.Tests.Alarms;
+using SharpEyes.Gateway.Observability;
+using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Tests.Fuzz.Regressions;
 
@@ -29,6 +32,30 @@ public sealed class RpcRegressionTests(VendorGatewayFixture fixture) : IClassFix
         Assert.Equal(StatusCode.InvalidArgument, status.StatusCode);
         Assert.StartsWith($"request: not a valid {messageType} message: ", status.Detail, StringComparison.Ordinal);
         Assert.DoesNotContain(fixture.Host.Logs.Lines, l => l.Contains("Error when executing service method", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Messages that quote a field the client sent were as long as the field: a 128 KiB device id made a grpc-message
+    /// trailer over the 64 KiB a client accepts, and .NET failed the whole connection, every call on it.
+    /// </summary>
+    [Theory]
+    [InlineData("/sharpeyes.v1.StreamHealth/GetSnapshot", 131_000, 'x')] // SHARPEYES_FUZZ_SEED=20261206
+    [InlineData("/sharpeyes.v1.Coverage/ExportCoverageReport", 163_000, 'x')] // SHARPEYES_FUZZ_SEED=20261217
+    [InlineData("/sharpeyes.v1.DeviceRegistry/GetDevice", 30_000, '设')] // 9 bytes a character once percent-encoded
+    [InlineData("/sharpeyes.v1.Incidents/GetIncident", 100_000, '%')]
+    public async Task A_status_message_quoting_a_huge_field_is_cut_and_the_connection_stays_usable(string operation, int length, char c)
+    {
+        var field = new string(c, length);
+        var body = new GetDeviceRequest { DeviceId = field }.ToByteArray(); // field 1, a string, in each of these requests
+
+        var status = await CallAsync(operation, MethodType.Unary, body);
+
+        Assert.NotEqual(StatusCode.Unavailable, status.StatusCode);
+        Assert.NotEqual(StatusCode.Internal, status.StatusCode);
+        Assert.InRange(GrpcStatusText.WireBytes(status.Detail), 1, GrpcStatusText.MaxWireBytes);
+        Assert.EndsWith(" characters)", status.Detail, StringComparison.Ordinal);
+        var stats = await fixture.Host.GetStatsAsync(); // the same channel still works
+        Assert.NotNull(stats);
     }
 
     private async Task<Status> CallAsync(string operation, MethodType type, byte[] body)
