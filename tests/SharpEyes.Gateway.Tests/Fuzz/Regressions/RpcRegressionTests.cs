@@ -58,6 +58,20 @@ public sealed class RpcRegressionTests(VendorGatewayFixture fixture) : IClassFix
         Assert.NotNull(stats);
     }
 
+    /// <summary>Locate's request is the position itself: its errors named "position.lat", a field the request does not have.</summary>
+    [Theory]
+    [InlineData(114.6, 95, "lat: must be in [-90, 90]")] // SHARPEYES_FUZZ_SEED=20261584
+    [InlineData(2787288.48, 37.6, "lon: must be in [-180, 180]")] // SHARPEYES_FUZZ_SEED=20262014
+    [InlineData(0, 0, "lon, lat: 0,0 is not a real position")] // SHARPEYES_FUZZ_SEED=20262186
+    public async Task Locate_names_the_fields_of_its_request(double lon, double lat, string expected)
+    {
+        var e = await Assert.ThrowsAsync<RpcException>(() => new V1.Geography.GeographyClient(fixture.Host.Channel)
+            .LocateAsync(new GeoPoint { Lon = lon, Lat = lat }, fixture.Host.AdminAuth).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.StartsWith(expected, e.Status.Detail, StringComparison.Ordinal);
+    }
+
     private async Task<Status> CallAsync(string operation, MethodType type, byte[] body)
     {
         var slash = operation.LastIndexOf('/');
