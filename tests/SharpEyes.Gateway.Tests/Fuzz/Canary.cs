@@ -35,10 +35,16 @@ internal static class Canary
         await client.DisconnectAsync();
     }
 
-    /// <summary>No log line of an unhandled exception: grpc-dotnet's "Error when executing service method", Kestrel's, or any Error/Critical line with a stack.</summary>
+    /// <summary>
+    /// No log line of an unhandled exception: grpc-dotnet's "Error when executing service method", Kestrel's, or any
+    /// Error/Critical line with a stack. One is not the gateway's: the library health service's Watch writing its
+    /// first answer after the client's deadline ended the call (grpc-dotnet logs its own write as an error), seen
+    /// under load with the fuzz's 1 s stream deadline.
+    /// </summary>
     public static void AssertNoUnhandledExceptions(CapturedLogs logs)
     {
-        var unhandled = logs.Lines.Where(l =>
+        var unhandled = logs.Lines.Where(l => !(l.Contains("service method 'Watch'", StringComparison.Ordinal)
+                && l.Contains("Writing is not allowed after writer was completed", StringComparison.Ordinal))).Where(l =>
             l.StartsWith("Critical ", StringComparison.Ordinal)
             || (l.StartsWith("Error ", StringComparison.Ordinal) && l.Contains("   at ", StringComparison.Ordinal))
             || l.Contains("Error when executing service method", StringComparison.Ordinal)

@@ -50,15 +50,17 @@ internal static class Fuzzing
         var seed = Seed(fixedSeed);
         var n = Count(count);
         var failures = new List<string>();
-        var kinds = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var kinds = new SortedDictionary<string, (int Count, double Ms)>(StringComparer.Ordinal);
         var failed = 0;
         for (var i = 0; i < n; i++)
         {
             var value = Case(gen, seed, i);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 var kind = classify(value) + " → " + property(value);
-                kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
+                var (sum, ms) = kinds.GetValueOrDefault(kind);
+                kinds[kind] = (sum + 1, ms + System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
             catch (Exception e)
             {
@@ -69,7 +71,7 @@ internal static class Fuzzing
             }
         }
 
-        Report(target, seed, n, failed, "\n  " + string.Join("\n  ", kinds.Select(k => $"{k.Key}: {k.Value}")));
+        Report(target, seed, n, failed, "\n  " + string.Join("\n  ", kinds.Select(k => string.Create(CultureInfo.InvariantCulture, $"{k.Key}: {k.Value.Count} ({k.Value.Ms / k.Value.Count:0.0} ms each)"))));
         Assert.True(failed == 0, $"{target}: {failed} of {n} cases failed (seed {seed}):\n{string.Join('\n', failures)}");
     }
 
