@@ -109,7 +109,7 @@ public static class GatewayServiceCollectionExtensions
         // ClientRefusals instead.
         builder.Logging.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Authorization", LogLevel.Warning);
-        services.AddGrpc().AddSharpEyesJsonApi();
+        services.AddGrpc(o => o.Interceptors.Add<StatusMessageLimit>()).AnswerUnparsableRequests().AddSharpEyesJsonApi();
         // Per-message limits for client streams (unary calls are checked on their frame header first, naming the setting).
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
             .Configure<IOptions<GatewayOptions>>((o, g) => o.MaxReceiveMessageSize = g.Value.Limits.GrpcMaxRequestBytes);
