@@ -67,7 +67,7 @@ public sealed class AdminService(ApiKeyStore keys, AlarmStats stats, IncidentQue
             SetApiKeyExpiryRequest.ExpiryOneofCase.ExpiresAt => ExpiryAt(request.ExpiresAt),
             SetApiKeyExpiryRequest.ExpiryOneofCase.ExpiresIn => ExpiryIn(request.ExpiresIn),
             SetApiKeyExpiryRequest.ExpiryOneofCase.NeverExpires when request.NeverExpires => (DateTimeOffset?)null,
-            _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "expiry: give expires_at, expires_in or never_expires = true")),
+            _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "expires_at, expires_in, never_expires: give one of them (never_expires = true clears the expiry)")),
         };
         var (outcome, info) = await keys.SetExpiryAsync(request.KeyId, expiresAt).ConfigureAwait(false);
         return outcome switch

@@ -257,7 +257,7 @@ public sealed class KeyExpiryTests
         // field (a limit of Microsoft.AspNetCore.Grpc.JsonTranscoding, noted in docs/security.md).
         Assert.Equal((3, "Invalid Timestamp value: next tuesday"), await SessionClient.ReadErrorAsync(unparsable));
         Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
-        Assert.Equal((3, "expiry: give expires_at, expires_in or never_expires = true"), await SessionClient.ReadErrorAsync(missing));
+        Assert.Equal((3, "expires_at, expires_in, never_expires: give one of them (never_expires = true clears the expiry)"), await SessionClient.ReadErrorAsync(missing));
         Assert.Equal((2, "--expires: 'soon' is neither a UTC time (2027-06-30T00:00Z) nor a lifetime (90d, 12h, 30m)"), (cliCode, cliError.Trim()));
         Assert.Equal(2, localCode); // a time without Z or +00:00 would depend on the operator's time zone
         Assert.StartsWith("--expires: ", localError, StringComparison.Ordinal);
