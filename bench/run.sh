@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SharpEyes benchmark: bare mosquitto baseline, then the Release gateway out of process.
 # Prints a Markdown table and writes it to bench/results/latest.md. Cleans up every process it starts.
-# Usage: bench/run.sh [coverage|streams|outbox|feeds|hostile|console|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
+# Usage: bench/run.sh [coverage|streams|outbox|feeds|hostile|console|tls|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
 #   (none)    the alarm benchmark: mosquitto baseline, then the gateway (writes bench/results/latest.md)
 #   coverage  the coverage section alone: the engine in process over a synthetic county, then a fresh gateway
 #             (no --demo) loaded with that county; replaces or appends its section in bench/results/latest.md
@@ -25,6 +25,10 @@
 #             with the coverage bench's synthetic county (sharpeyes-bench load-county); bench/console/console-bench.mjs opens the
 #             real page in chromium on each (navigation to drawn, JS heap, pans; on the demo, --console-alarms 200 alarms
 #             published over MQTT to the inbox, p50/p99); --console-runs 3. Section in latest.md (~5 min)
+#   tls       what TLS costs: per round (--tls-rounds 3) a fresh --demo gateway in plain text (--insecure-listeners) and one
+#             serving TLS with scripts/dev-ca.sh certificates, alternating which goes first, each given the alarm benchmark
+#             (20,000 devices, 50,000 alarms per throughput run, N=1 and 4, the paced latency run; no mosquitto); the section
+#             pairs them round by round with the TLS/plain ratios (section in latest.md, ~8 min)
 #   all       the first five (alarms, coverage, streams, outbox, feeds; not hostile), in that order
 set -euo pipefail
 
@@ -36,6 +40,7 @@ case "${1:-}" in
   feeds) MODE=feeds; shift ;;
   hostile) MODE=hostile; shift ;;
   console) MODE=console; shift ;;
+  tls) MODE=tls; shift ;;
   all) MODE=all; shift ;;
 esac
 
@@ -91,7 +96,7 @@ stop_outbox_gateway() { # a gateway the outbox bench left behind (it was killed 
 # --- mosquitto, installed idempotently ----------------------------------------------------------
 find_mosquitto() { command -v mosquitto 2>/dev/null || { [[ -x /usr/sbin/mosquitto ]] && echo /usr/sbin/mosquitto; } || true; }
 MOSQUITTO=$(find_mosquitto)
-if [[ "$MODE" != coverage && "$MODE" != console && "$MODE" != streams && "$MODE" != outbox && "$MODE" != feeds && "$MODE" != hostile && -z "$MOSQUITTO" ]]; then
+if [[ "$MODE" != coverage && "$MODE" != console && "$MODE" != streams && "$MODE" != outbox && "$MODE" != feeds && "$MODE" != hostile && "$MODE" != tls && -z "$MOSQUITTO" ]]; then
   log "installing mosquitto"
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
@@ -171,8 +176,13 @@ start_gateway() { # extra gateway switches (e.g. --demo); sets GATEWAY_PID and t
   mkdir -p "$WORK/cwd"
   # BENCH_PERF=1: sample the gateway with perf (Debian linux-perf) during the gateway phases; JIT symbols via perf maps.
   if [[ "${BENCH_PERF:-0}" == 1 ]]; then export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0; fi
+  # Plain text is asked for explicitly (the gateway refuses to start without TLS otherwise), unless the phase gives TLS files.
+  local plain=(--insecure-listeners)
+  if [[ " $* " == *" --tls-cert "* || "$*" == *SharpEyes:Tls:* ]]; then plain=(); fi
+  # The benchmark measures what the gateway can take, not its per-vendor MQTT limit (2,000/s by default; one bench
+  # vendor publishes 10,000-40,000 alarms/s): the limit is off, as SharpEyes:RateLimits:MqttVendor documents.
   (cd "$WORK/cwd" && exec env ${GATEWAY_ENV:-} SHARPEYES_ADMIN_KEY="$ADMIN_KEY" dotnet "$GATEWAY_DLL" --bind 127.0.0.1 --grpc-port 0 \
-    --mqtt-port 0 --http-port 0 --data-dir "$data" "$@" >"$log_file" 2>&1) &
+    --mqtt-port 0 --http-port 0 "${plain[@]}" --data-dir "$data" --SharpEyes:RateLimits:MqttVendor:PerSecond=0 "$@" >"$log_file" 2>&1) &
   GATEWAY_PID=$!
   PIDS+=("$GATEWAY_PID")
   local deadline=$(( $(date +%s) + 60 ))
@@ -183,7 +193,10 @@ start_gateway() { # extra gateway switches (e.g. --demo); sets GATEWAY_PID and t
   done
   GRPC_PORT=$(listening_port gRPC "$log_file"); HTTP_PORT=$(listening_port HTTP "$log_file")
   log "the gateway listens on gRPC $GRPC_PORT, MQTT $MQTT_PORT, HTTP $HTTP_PORT"
-  until curl -fsS --max-time 2 "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1; do
+  # GATEWAY_CACERT: the gateway serves TLS with a certificate from that CA (the tls mode).
+  local health_url="http://127.0.0.1:$HTTP_PORT/healthz" curl_tls=()
+  [[ -n "${GATEWAY_CACERT:-}" ]] && { health_url="https://127.0.0.1:$HTTP_PORT/healthz"; curl_tls=(--cacert "$GATEWAY_CACERT"); }
+  until curl -fsS --max-time 2 "${curl_tls[@]}" "$health_url" >/dev/null 2>&1; do
     kill -0 "$GATEWAY_PID" 2>/dev/null || { log "the gateway exited during start"; exit 1; }
     (( $(date +%s) < deadline )) || { log "the gateway was not healthy within 60 s"; exit 1; }
     sleep 0.2
@@ -328,6 +341,45 @@ run_own_gateways() { # name ("outbox" or "feeds"), then extra sharpeyes-bench op
 run_outbox() { run_own_gateways outbox "$@"; }
 run_feeds() { run_own_gateways feeds "$@"; }
 
+# --- tls: the same gateway benchmark over plain text and over TLS, paired round by round ---------------------------
+run_tls() { # "$@": --tls-rounds N, then extra sharpeyes-bench gateway options
+  local rounds=3 args=()
+  while (( $# > 0 )); do
+    case "$1" in
+      --tls-rounds) rounds=$2; shift 2 ;;
+      *) args+=("$1"); shift ;;
+    esac
+  done
+  bash "$ROOT/scripts/dev-ca.sh" "$WORK/tls" >"$WORK/dev-ca.log"
+  local tls_switches=("--SharpEyes:Tls:CertificatePath=$WORK/tls/server.pem" "--SharpEyes:Tls:KeyPath=$WORK/tls/server-key.pem")
+  local plain_files=() tls_files=() rc=0 r kind
+  mkdir -p "$RESULTS"
+  for r in $(seq 1 "$rounds"); do
+    local order=(plain tls)
+    (( r % 2 == 0 )) && order=(tls plain)
+    for kind in "${order[@]}"; do
+      local json="$WORK/tls-$r-$kind.json"
+      if [[ $kind == plain ]]; then
+        GATEWAY_RUN=-tls-$r-plain start_gateway --demo
+        run_bench gateway --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --gateway-pid "$GATEWAY_PID" \
+          --admin-key "$ADMIN_KEY" --devices 20000 --alarms 50000 --out "$WORK/tls-$r-$kind.md" --json "$json" "${args[@]+"${args[@]}"}" || rc=$?
+        plain_files+=(--plain "$json")
+      else
+        GATEWAY_RUN=-tls-$r-tls GATEWAY_CACERT="$WORK/tls/ca.pem" start_gateway --demo "${tls_switches[@]}"
+        run_bench gateway --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --gateway-pid "$GATEWAY_PID" \
+          --admin-key "$ADMIN_KEY" --devices 20000 --alarms 50000 --tls-ca "$WORK/tls/ca.pem" --out "$WORK/tls-$r-$kind.md" --json "$json" \
+          "${args[@]+"${args[@]}"}" || rc=$?
+        tls_files+=(--tls "$json")
+      fi
+      stop_pid "$GATEWAY_PID"
+    done
+  done
+  run_bench tls-report "${plain_files[@]}" "${tls_files[@]}" --out "$RESULTS/latest.md" \
+    --context "build=${BUILD_SECONDS} s (restore + compile, not timed)" || rc=$?
+  log "tls done; section in bench/results/latest.md"
+  RC_TLS=$rc
+}
+
 # --- hostile: issue 11's attacks against the gateway before its fixes and the current one ---------------------------
 run_hostile() { # "$@": extra sharpeyes-bench options
   local ref=${BENCH_BASELINE_REF:-520634a} sha label
@@ -366,6 +418,7 @@ RC_OUTBOX=0
 RC_FEEDS=0
 RC_HOSTILE=0
 RC_CONSOLE=0
+RC_TLS=0
 case "$MODE" in
   alarms) run_alarms "$@" ;;
   coverage) run_coverage "$@" ;;
@@ -374,6 +427,7 @@ case "$MODE" in
   feeds) run_feeds "$@" ;;
   hostile) run_hostile "$@" ;;
   console) run_console "$@" ;;
+  tls) run_tls "$@" ;;
   all)
     run_alarms "$@"
     run_coverage "$@"
@@ -386,6 +440,7 @@ log "done in $(( $(date +%s) - SCRIPT_START )) s"
 (( RC_ALARMS == 0 )) || exit "$RC_ALARMS"
 (( RC_COVERAGE == 0 )) || exit "$RC_COVERAGE"
 (( RC_CONSOLE == 0 )) || exit "$RC_CONSOLE"
+(( RC_TLS == 0 )) || exit "$RC_TLS"
 (( RC_STREAMS == 0 )) || exit "$RC_STREAMS"
 (( RC_OUTBOX == 0 )) || exit "$RC_OUTBOX"
 (( RC_FEEDS == 0 )) || exit "$RC_FEEDS"

@@ -19,10 +19,12 @@ using SharpEyes.Bench.Reporting;
 //                          [--out latest.md] [--json hostile.json] [--attacks idle-flood,big-connect,...] (issue 11's attacks against
 //                          both builds, a gateway per attack and build; Hostile/HostileCommand.cs; its idle flood runs in
 //                          "sharpeyes-bench flood-worker" child processes, Hostile/IdleFlood.cs)
+// sharpeyes-bench gateway ... --tls-ca ca.pem: the same against a TLS gateway (https gRPC, MQTT over TLS, trusting that CA)
+// sharpeyes-bench tls-report --plain a.json --tls b.json [...pairs] --out latest.md (the "tls" section; Reporting/TlsReport.cs)
 // sharpeyes-bench load-county --grpc-port G --admin-key K (the synthetic county into a running gateway, for the console
 //                          bench; ConsolePage/LoadCountyCommand.cs)
 // All are driven by bench/run.sh, which starts and stops the processes under test.
-if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds" or "hostile" or "flood-worker" or "load-county"))
+if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds" or "hostile" or "flood-worker" or "load-county" or "tls-report"))
 {
     Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams|outbox|feeds|hostile --option value ... (see bench/run.sh)");
     return 2;
@@ -76,6 +78,26 @@ if (args[0] == "flood-worker")
     return await SharpEyes.Bench.Hostile.IdleFlood.RunWorkerAsync(options, cancel.Token);
 }
 
+if (args[0] == "tls-report")
+{
+    var plainRuns = options.All("plain").ToList();
+    var tlsRuns = options.All("tls").ToList();
+    if (plainRuns.Count == 0 || plainRuns.Count != tlsRuns.Count)
+    {
+        Console.Error.WriteLine($"tls-report: give as many --plain as --tls result files ({plainRuns.Count} and {tlsRuns.Count})");
+        return 2;
+    }
+
+    GatewayResults Read(string file) => JsonSerializer.Deserialize<GatewayResults>(File.ReadAllText(file), Options.Json)
+        ?? throw new InvalidDataException($"{file}: no results");
+    var rounds = plainRuns.Zip(tlsRuns, (p, t) => (Read(p), Read(t))).ToList();
+    var tlsContext = options.All("context").Select(c => c.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+    var section = TlsReport.Render(rounds, tlsContext);
+    ReportSections.Merge(options.Get("out", "latest.md"), TlsReport.Section, section);
+    Console.Out.Write(section);
+    return rounds.All(r => r.Item1.Errors.Count == 0 && r.Item2.Errors.Count == 0) ? 0 : 1;
+}
+
 if (args[0] == "baseline")
 {
     var port = options.Int("mqtt-port", 0);
@@ -112,7 +134,8 @@ var benchOptions = new GatewayBenchOptions(
     LatencyRate: options.Int("latency-rate", 2_000),
     LatencyAlarms: options.Int("latency-alarms", 20_000),
     LatencyConnections: options.Int("latency-connections", 2),
-    PhaseLimit: phaseLimit);
+    PhaseLimit: phaseLimit,
+    TlsCa: options.Get("tls-ca", "") is { Length: > 0 } tlsCa ? tlsCa : null);
 
 BaselineResults? baselineResults = null;
 if (options.Get("baseline", "") is { Length: > 0 } baselineFile && File.Exists(baselineFile))

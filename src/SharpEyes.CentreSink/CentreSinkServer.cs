@@ -1,8 +1,11 @@
+using System.Collections.Concurrent;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace SharpEyes.CentreSink;
@@ -24,6 +27,15 @@ public sealed class CentreSinkOptions
 
     /// <summary>The initial <see cref="SinkBehaviour.Delay"/>.</summary>
     public TimeSpan Delay { get; init; }
+
+    /// <summary>A PEM server certificate (with <see cref="KeyPath"/>): the sink speaks HTTP/2 over TLS (https://).</summary>
+    public string? CertificatePath { get; init; }
+
+    /// <summary>The PEM private key of <see cref="CertificatePath"/>.</summary>
+    public string? KeyPath { get; init; }
+
+    /// <summary>A PEM file of CA certificates: callers must present a client certificate issued by one of them (mutual TLS).</summary>
+    public string? ClientCaPath { get; init; }
 
     /// <summary>When set, the counters are logged at this interval whenever they changed.</summary>
     public TimeSpan? StatsInterval { get; init; }
@@ -50,12 +62,21 @@ public sealed class CentreSinkOptions
         }
 
         _ = BindAddress();
+        if (string.IsNullOrEmpty(CertificatePath) != string.IsNullOrEmpty(KeyPath))
+        {
+            throw new ArgumentException("CertificatePath and KeyPath go together", nameof(KeyPath));
+        }
+
+        if (!string.IsNullOrEmpty(ClientCaPath) && string.IsNullOrEmpty(CertificatePath))
+        {
+            throw new ArgumentException("ClientCaPath needs TLS (CertificatePath and KeyPath)", nameof(ClientCaPath));
+        }
     }
 }
 
 /// <summary>
 /// A running reference centre: Kestrel speaking HTTP/2 without TLS (what a gRPC client on an http:// address
-/// expects) on one port, serving <see cref="ReferenceCentreSink"/> over a <see cref="SinkStore"/>. Tests start it on
+/// expects), or over TLS with a PEM certificate (https://, optionally requiring client certificates) on one port, serving <see cref="ReferenceCentreSink"/> over a <see cref="SinkStore"/>. Tests start it on
 /// port 0, stop it to play "centre down", and start a new one on the same port and database file to play "centre back".
 /// </summary>
 public sealed class CentreSinkServer : IAsyncDisposable
@@ -63,17 +84,21 @@ public sealed class CentreSinkServer : IAsyncDisposable
     private readonly WebApplication _app;
     private int _stopped;
 
-    private CentreSinkServer(WebApplication app, SinkStore store, SinkBehaviour behaviour, IPAddress bind, int port)
+    private CentreSinkServer(WebApplication app, SinkStore store, SinkBehaviour behaviour, IPAddress bind, int port, bool tls, ConcurrentQueue<string> clients)
     {
         _app = app;
         Store = store;
         Behaviour = behaviour;
         Port = port;
+        ClientCertificates = clients;
         var host = bind.Equals(IPAddress.Any) ? IPAddress.Loopback
             : bind.Equals(IPAddress.IPv6Any) ? IPAddress.IPv6Loopback
             : bind;
-        Address = new Uri($"http://{new IPEndPoint(host, port)}");
+        Address = new Uri($"{(tls ? "https" : "http")}://{new IPEndPoint(host, port)}");
     }
+
+    /// <summary>The subjects of the client certificates accepted so far (one per TLS connection), with <see cref="CentreSinkOptions.ClientCaPath"/>.</summary>
+    public IReadOnlyCollection<string> ClientCertificates { get; }
 
     /// <summary>The port actually listened on (the OS's pick when the options asked for 0).</summary>
     public int Port { get; }
@@ -95,6 +120,7 @@ public sealed class CentreSinkServer : IAsyncDisposable
         var bind = options.BindAddress();
         var store = new SinkStore(options.DatabasePath);
         var behaviour = new SinkBehaviour { Delay = options.Delay };
+        var clients = new ConcurrentQueue<string>();
         WebApplication? app = null;
         try
         {
@@ -104,8 +130,21 @@ public sealed class CentreSinkServer : IAsyncDisposable
             {
                 ContentRootPath = AppContext.BaseDirectory,
             });
+            var tls = !string.IsNullOrEmpty(options.CertificatePath);
             builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-                kestrel.Listen(bind, options.Port, listen => listen.Protocols = HttpProtocols.Http2));
+                kestrel.Listen(bind, options.Port, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                    if (tls)
+                    {
+                        listen.UseHttps(https => ConfigureTls(https, options, clients));
+                    }
+                }));
+            if (tls)
+            {
+                builder.WebHost.UseKestrelHttpsConfiguration();
+            }
+
             ConfigureLogging(builder.Logging, options);
             var services = builder.Services;
             services.AddSingleton(options);
@@ -128,7 +167,7 @@ public sealed class CentreSinkServer : IAsyncDisposable
             await app.StartAsync(ct);
             var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
             var port = new Uri(addresses.Addresses.First()).Port;
-            return new CentreSinkServer(app, store, behaviour, bind, port);
+            return new CentreSinkServer(app, store, behaviour, bind, port, !string.IsNullOrEmpty(options.CertificatePath), clients);
         }
         catch
         {
@@ -165,6 +204,35 @@ public sealed class CentreSinkServer : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();
+
+    /// <summary>Kestrel's own TLS with the PEM certificate; with a client CA, a client certificate chaining to it is required.</summary>
+    private static void ConfigureTls(HttpsConnectionAdapterOptions https, CentreSinkOptions options, ConcurrentQueue<string> clients)
+    {
+        https.ServerCertificate = X509Certificate2.CreateFromPemFile(options.CertificatePath!, options.KeyPath);
+        if (string.IsNullOrEmpty(options.ClientCaPath))
+        {
+            return;
+        }
+
+        var roots = new X509Certificate2Collection();
+        roots.ImportFromPemFile(options.ClientCaPath);
+        https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+        https.ClientCertificateValidation = (certificate, _, _) =>
+        {
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")); // clientAuth
+            var trusted = chain.Build(certificate);
+            if (trusted)
+            {
+                clients.Enqueue(certificate.Subject);
+            }
+
+            return trusted;
+        };
+    }
 
     private static void ConfigureLogging(ILoggingBuilder logging, CentreSinkOptions options)
     {

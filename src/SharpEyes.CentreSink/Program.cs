@@ -6,12 +6,15 @@ const string Usage = """
     sharpeyes-centre-sink: a reference comprehensive-governance centre for the gateway's feed push (CentreSink gRPC).
 
     usage: sharpeyes-centre-sink [--port 7000] [--bind 127.0.0.1] [--db ./centre.db] [--api-key KEY] [--delay-ms N]
+                                 [--cert PEM --key PEM [--client-ca PEM]]
 
-      --port N       TCP port, HTTP/2 without TLS (default 7000; 0 = any free port)
+      --port N       TCP port, HTTP/2 (default 7000; 0 = any free port)
       --bind IP      address to listen on (default 127.0.0.1; 0.0.0.0 = every interface)
       --db PATH      SQLite file holding the received events (default ./centre.db)
       --api-key KEY  require "authorization: Bearer KEY" (default: env SHARPEYES_CENTRE_KEY, else no key)
       --delay-ms N   wait N ms in every call, to play a slow centre (default 0)
+      --cert PEM     serve TLS (https://) with this certificate and --key PEM (default: no TLS)
+      --client-ca P  require a client certificate issued by a CA in this PEM file (mutual TLS)
       --help         print this and exit
 
     Runs until Ctrl-C or SIGTERM; logs each batch, and the totals every 5 s when they changed.
@@ -42,7 +45,7 @@ try
 {
     server = await CentreSinkServer.StartAsync(options, stop.Token);
 }
-catch (Exception e) when (e is IOException or ArgumentException or Microsoft.Data.Sqlite.SqliteException)
+catch (Exception e) when (e is IOException or ArgumentException or Microsoft.Data.Sqlite.SqliteException or System.Security.Cryptography.CryptographicException)
 {
     await Console.Error.WriteLineAsync($"sharpeyes-centre-sink: cannot start: {e.Message}");
     return 1;
@@ -76,6 +79,7 @@ static CentreSinkOptions ParseArgs(string[] args)
     var db = "./centre.db";
     var apiKey = Environment.GetEnvironmentVariable("SHARPEYES_CENTRE_KEY");
     var delayMs = 0;
+    string? cert = null, key = null, clientCa = null;
     for (var i = 0; i < args.Length; i++)
     {
         var name = args[i];
@@ -96,6 +100,15 @@ static CentreSinkOptions ParseArgs(string[] args)
             case "--delay-ms":
                 delayMs = ParseInt(name, Value(), 0, int.MaxValue);
                 break;
+            case "--cert":
+                cert = Value();
+                break;
+            case "--key":
+                key = Value();
+                break;
+            case "--client-ca":
+                clientCa = Value();
+                break;
             default:
                 throw new FormatException($"{name}: unknown option");
         }
@@ -111,6 +124,9 @@ static CentreSinkOptions ParseArgs(string[] args)
         ApiKey = string.IsNullOrEmpty(apiKey) ? null : apiKey,
         Delay = TimeSpan.FromMilliseconds(delayMs),
         StatsInterval = TimeSpan.FromSeconds(5),
+        CertificatePath = cert,
+        KeyPath = key,
+        ClientCaPath = clientCa,
     };
 }
 

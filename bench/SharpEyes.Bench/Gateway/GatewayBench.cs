@@ -24,7 +24,8 @@ public sealed record GatewayBenchOptions(
     double LatencyRate,
     int LatencyAlarms,
     int LatencyConnections,
-    TimeSpan PhaseLimit);
+    TimeSpan PhaseLimit,
+    string? TlsCa = null);
 
 /// <summary>
 /// Drives a running gateway: keys, bulk registration, then alarm phases measured end to end (MQTT publish → durable →
@@ -36,12 +37,8 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
 
     public async Task<GatewayResults> RunAsync(CancellationToken ct)
     {
-        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{o.GrpcPort}", new GrpcChannelOptions
-        {
-            MaxReceiveMessageSize = 64 * 1024 * 1024,
-            MaxSendMessageSize = 64 * 1024 * 1024,
-        });
-        using var feedChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{o.GrpcPort}", new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
+        using var channel = BenchTls.Channel(o.GrpcPort, o.TlsCa, 64 * 1024 * 1024, 64 * 1024 * 1024);
+        using var feedChannel = BenchTls.Channel(o.GrpcPort, o.TlsCa, 64 * 1024 * 1024);
         var admin = new Admin.AdminClient(channel);
         var adminAuth = Auth(o.AdminKey);
 
@@ -147,7 +144,7 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
     {
         var messages = AlarmMessages.Build(phase, count, o.AlarmDevices, occurredAt);
         var tracked = feed.Track(phase, count);
-        var publishers = await AlarmPublisher.ConnectAsync(o.MqttPort, "bench", vendorKey, connections, $"bench-p{phase}", ct);
+        var publishers = await AlarmPublisher.ConnectAsync(o.MqttPort, "bench", vendorKey, connections, $"bench-p{phase}", ct, o.TlsCa);
         try
         {
             var gatewayBefore = CpuSnapshot.Take(o.GatewayPid);
@@ -181,7 +178,7 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
         var count = o.LatencyAlarms;
         var messages = AlarmMessages.Build(phase, count, o.AlarmDevices, occurredAt);
         var tracked = feed.Track(phase, count);
-        var publishers = await AlarmPublisher.ConnectAsync(o.MqttPort, "bench", vendorKey, o.LatencyConnections, $"bench-p{phase}", ct);
+        var publishers = await AlarmPublisher.ConnectAsync(o.MqttPort, "bench", vendorKey, o.LatencyConnections, $"bench-p{phase}", ct, o.TlsCa);
         try
         {
             var gatewayBefore = CpuSnapshot.Take(o.GatewayPid);

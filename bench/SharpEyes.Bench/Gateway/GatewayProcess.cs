@@ -79,8 +79,12 @@ internal sealed class GatewayProcess : IAsyncDisposable
         // sh execs into dotnet (same pid) with its output sent to the log file, so nothing here has to drain it.
         var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = cwd };
         var ports = s.ExplicitPorts ? FreePorts(3) : [0, 0, 0];
+        // Plain text is asked for explicitly (the gateway refuses to start without TLS otherwise), unless TLS files are given.
+        // An older gateway (the hostile run's baseline) ignores the switch it does not know.
+        var extra = extraArgs.ToList();
+        string[] plain = extra.Any(a => a.StartsWith("--tls-", StringComparison.Ordinal) || a.Contains("SharpEyes:Tls:", StringComparison.Ordinal)) ? [] : ["--insecure-listeners"];
         string[] args = ["-c", "{ [ -z \"$NOFILE\" ] || ulimit -n \"$NOFILE\"; } && exec \"$@\" >\"$LOG\" 2>&1", "sh", "dotnet", s.GatewayDll, "--bind", "127.0.0.1",
-            "--grpc-port", Text(ports[0]), "--mqtt-port", Text(ports[1]), "--http-port", Text(ports[2]), "--data-dir", dataDir, .. extraArgs];
+            "--grpc-port", Text(ports[0]), "--mqtt-port", Text(ports[1]), "--http-port", Text(ports[2]), .. plain, "--data-dir", dataDir, .. extra];
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

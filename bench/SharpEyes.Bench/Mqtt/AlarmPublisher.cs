@@ -53,7 +53,8 @@ public sealed class PublishOutcome(int planned, long startTicks)
 /// </summary>
 public static class AlarmPublisher
 {
-    public static async Task<List<IMqttClient>> ConnectAsync(int port, string? userName, string? password, int connections, string clientPrefix, CancellationToken ct)
+    /// <param name="tlsCa">A CA file: connect over TLS trusting that CA only (see <see cref="Gateway.BenchTls"/>); null: plain text.</param>
+    public static async Task<List<IMqttClient>> ConnectAsync(int port, string? userName, string? password, int connections, string clientPrefix, CancellationToken ct, string? tlsCa = null)
     {
         var factory = new MqttClientFactory();
         var clients = new List<IMqttClient>(connections);
@@ -74,6 +75,8 @@ public static class AlarmPublisher
                 {
                     builder = builder.WithCredentials(userName, password);
                 }
+
+                builder = Gateway.BenchTls.Mqtt(builder, tlsCa);
 
                 using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 connectTimeout.CancelAfter(TimeSpan.FromSeconds(15));

@@ -96,7 +96,8 @@ internal static class OutboxCommand
         GatewayProcess? gateway = null;
         try
         {
-            var args = new List<string> { "--demo", "--demo-cameras", "false", "--stream-checks", "false" };
+            // The intake runs at what the gateway can take (~8,000 alarms/s), not at the per-vendor MQTT limit (2,000/s by default).
+            var args = new List<string> { "--demo", "--demo-cameras", "false", "--stream-checks", "false", "--SharpEyes:RateLimits:MqttVendor:PerSecond=0" };
             if (kind != PhaseKind.Baseline)
             {
                 // Delay 0 while the registrations and the warm-up drain; the slow phase slows the sink just before it measures.

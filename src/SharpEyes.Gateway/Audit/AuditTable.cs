@@ -60,9 +60,19 @@ public static class AuditTable
 
         Change<CreateApiKeyRequest, CreateApiKeyResponse>("/sharpeyes.v1.Admin/CreateApiKey", (r, a) => new(
             Ids(a?.Info.KeyId),
-            $"{(a is null ? "create" : "created")} {r?.Role} key{VendorOf(r?.VendorId)}{(r?.Description.Length > 0 ? $" (description of {r.Description.Length} characters)" : "")}")),
+            $"{(a is null ? "create" : "created")} {r?.Role} key{VendorOf(r?.VendorId)}{(r?.Description.Length > 0 ? $" (description of {r.Description.Length} characters)" : "")}" +
+            (a?.Info.ExpiresAt is { } expires ? $", expires at {expires.ToDateTimeOffset():yyyy-MM-dd'T'HH:mm:ss'Z'}" : r?.ExpiryCase is null or CreateApiKeyRequest.ExpiryOneofCase.None ? "" : ", with an expiry"))),
         Change<RevokeApiKeyRequest, RevokeApiKeyResponse>("/sharpeyes.v1.Admin/RevokeApiKey", (r, a) => new(
             Ids(r?.KeyId), a is null ? "revoke" : a.Revoked ? "revoked" : "not revoked: no active key has this id")),
+        Change<SetApiKeyExpiryRequest, SetApiKeyExpiryResponse>("/sharpeyes.v1.Admin/SetApiKeyExpiry", (r, a) => new(
+            Ids(r?.KeyId),
+            $"{(a is null ? "set expiry" : "expiry set")}: {r?.ExpiryCase switch
+            {
+                SetApiKeyExpiryRequest.ExpiryOneofCase.ExpiresAt => $"expires at {r.ExpiresAt.Seconds} s after 1970 UTC",
+                SetApiKeyExpiryRequest.ExpiryOneofCase.ExpiresIn => $"expires in {r.ExpiresIn.Seconds} s",
+                SetApiKeyExpiryRequest.ExpiryOneofCase.NeverExpires => "never expires",
+                _ => "(none given)",
+            }}")),
         Change<RotateSecretKeysRequest, RotateSecretKeysResponse>("/sharpeyes.v1.Admin/RotateSecretKeys", (_, a) => new(
             Ids(a?.KeyId),
             a is null ? "rotate the RTSP credentials' key ring" : $"new key ring key; {a.Reencrypted} cameras' credentials re-encrypted, {a.Unreadable} unreadable left as they were")),

@@ -204,21 +204,37 @@ public sealed class AuditInterceptor(AuditLog log) : Interceptor
         try
         {
             var response = await run().ConfigureAwait(false);
-            call.Note = call.Rule.Describe?.Invoke(request as IMessage, response as IMessage);
+            call.Note = Describe(call, request, response);
             call.Answered(StatusCode.OK, "");
             return response;
         }
         catch (RpcException e)
         {
-            call.Note = call.Rule.Describe?.Invoke(request as IMessage, null);
+            call.Note = Describe(call, request, null);
             call.Answered(e.StatusCode, e.Status.Detail);
             throw;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            call.Note = call.Rule.Describe?.Invoke(request as IMessage, null);
+            call.Note = Describe(call, request, null);
             call.Answered(StatusCode.Internal, "internal error");
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The rule's note on the call; a summary that cannot be made from what the client sent (a value the service refuses,
+    /// such as a timestamp out of range) must not change the call's answer, so it becomes a note saying so.
+    /// </summary>
+    private static AuditNote? Describe(AuditCall call, object? request, object? response)
+    {
+        try
+        {
+            return call.Rule.Describe?.Invoke(request as IMessage, response as IMessage);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new AuditNote([], $"(no summary: the request could not be described, {e.GetType().Name})");
         }
     }
 

@@ -54,6 +54,7 @@ public static class AccessTable
         new("/sharpeyes.v1.Admin/CreateApiKey", [A]),
         new("/sharpeyes.v1.Admin/ListApiKeys", [A]),
         new("/sharpeyes.v1.Admin/RevokeApiKey", [A]),
+        new("/sharpeyes.v1.Admin/SetApiKeyExpiry", [A]),
         new("/sharpeyes.v1.Admin/GetStats", [A]),
         new("/sharpeyes.v1.Admin/RotateSecretKeys", [A]),
         new("/sharpeyes.v1.Admin/QueryAudit", [A]),

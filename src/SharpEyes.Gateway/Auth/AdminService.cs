@@ -1,7 +1,9 @@
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using SharpEyes.Gateway.Alarms;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Incidents;
+using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
@@ -10,7 +12,7 @@ namespace SharpEyes.Gateway.Auth;
 
 /// <summary>Admin: API keys for every role, intake statistics, the rotation of the RTSP credentials' key ring, and the audit log.</summary>
 public sealed class AdminService(
-    ApiKeyStore keys, AlarmStats stats, IncidentQueries incidents, DeviceCatalog devices, Journal journal, RtspSecretProtector secrets, Audit.AuditLog audit)
+    ApiKeyStore keys, AlarmStats stats, IncidentQueries incidents, DeviceCatalog devices, Journal journal, RtspSecretProtector secrets, Audit.AuditLog audit, TimeProvider time)
     : V1.Admin.AdminBase
 {
     public const int MaxAuditPage = 1_000;
@@ -78,7 +80,7 @@ public sealed class AdminService(
             Reencrypted = reencrypted,
             Unreadable = unreadable,
             KeyId = key.KeyId.ToString(),
-            ActivatedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(key.ActivationDate),
+            ActivatedAt = Timestamp.FromDateTimeOffset(key.ActivationDate),
         };
     }
 
@@ -104,8 +106,79 @@ public sealed class AdminService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, "description: at most 256 characters"));
         }
 
-        var (info, key) = await keys.CreateAsync(request.Role, request.Role == Role.Vendor ? request.VendorId : null, request.Description).ConfigureAwait(false);
+        var expiresAt = request.ExpiryCase switch
+        {
+            CreateApiKeyRequest.ExpiryOneofCase.ExpiresAt => ExpiryAt(request.ExpiresAt),
+            CreateApiKeyRequest.ExpiryOneofCase.ExpiresIn => ExpiryIn(request.ExpiresIn),
+            _ => (DateTimeOffset?)null,
+        };
+        var (info, key) = await keys.CreateAsync(request.Role, request.Role == Role.Vendor ? request.VendorId : null, request.Description, expiresAt: expiresAt)
+            .ConfigureAwait(false);
         return new CreateApiKeyResponse { Info = info, ApiKey = key };
+    }
+
+    public override async Task<SetApiKeyExpiryResponse> SetApiKeyExpiry(SetApiKeyExpiryRequest request, ServerCallContext context)
+    {
+        var expiresAt = request.ExpiryCase switch
+        {
+            SetApiKeyExpiryRequest.ExpiryOneofCase.ExpiresAt => ExpiryAt(request.ExpiresAt),
+            SetApiKeyExpiryRequest.ExpiryOneofCase.ExpiresIn => ExpiryIn(request.ExpiresIn),
+            SetApiKeyExpiryRequest.ExpiryOneofCase.NeverExpires when request.NeverExpires => (DateTimeOffset?)null,
+            _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "expires_at, expires_in, never_expires: give one of them (never_expires = true clears the expiry)")),
+        };
+        var (outcome, info) = await keys.SetExpiryAsync(request.KeyId, expiresAt).ConfigureAwait(false);
+        return outcome switch
+        {
+            ApiKeyStore.ExpiryChange.Unknown => throw new RpcException(new Status(StatusCode.NotFound, $"key_id: no key {LogText.Client(request.KeyId, 64)}")),
+            ApiKeyStore.ExpiryChange.Revoked => throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"key_id: key {request.KeyId} is revoked; a revoked key cannot be given an expiry (create a new key)")),
+            _ => new SetApiKeyExpiryResponse { Info = info },
+        };
+    }
+
+    /// <summary>An expiry given as a time: valid and in the future (gateway clock), else INVALID_ARGUMENT naming expires_at.</summary>
+    private DateTimeOffset ExpiryAt(Timestamp at)
+    {
+        DateTimeOffset when;
+        try
+        {
+            when = at.ToDateTimeOffset();
+        }
+        catch (InvalidOperationException)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "expires_at: not a valid timestamp (seconds 0001-01-01 to 9999-12-31, nanos 0-999,999,999)"));
+        }
+
+        var now = time.GetUtcNow();
+        if (when <= now)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                $"expires_at: {when:yyyy-MM-dd'T'HH:mm:ss'Z'} is not in the future (gateway clock {now:yyyy-MM-dd'T'HH:mm:ss'Z'}); revoke a key to end it now"));
+        }
+
+        return when;
+    }
+
+    /// <summary>An expiry given as a lifetime from now: at least 1 s, else INVALID_ARGUMENT naming expires_in.</summary>
+    private DateTimeOffset ExpiryIn(Duration lifetime)
+    {
+        TimeSpan span;
+        try
+        {
+            span = lifetime.ToTimeSpan();
+        }
+        catch (InvalidOperationException)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "expires_in: not a valid duration (seconds and nanos of the same sign, nanos within ±999,999,999)"));
+        }
+
+        var now = time.GetUtcNow();
+        if (span < TimeSpan.FromSeconds(1) || span > DateTimeOffset.MaxValue - now)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"expires_in: {span.TotalSeconds:0.###} s is not a lifetime from now (at least 1 s, at most until 9999)"));
+        }
+
+        return now + span;
     }
 
     public override Task<ListApiKeysResponse> ListApiKeys(ListApiKeysRequest request, ServerCallContext context)

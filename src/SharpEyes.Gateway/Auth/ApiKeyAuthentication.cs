@@ -11,16 +11,19 @@ using SharpEyes.V1;
 namespace SharpEyes.Gateway.Auth;
 
 /// <summary>
-/// ASP.NET Core authentication for API keys (<c>authorization: Bearer se_{id}_{secret}</c>). It runs in the HTTP
-/// pipeline before routing hands the request to gRPC, so a caller without a valid key is answered before a byte of
-/// its request body is read. The caller's <see cref="Principal"/> travels in <see cref="HttpContext.Items"/>.
+/// ASP.NET Core authentication for API keys (<c>authorization: Bearer se_{id}_{secret}</c>) and client certificates
+/// (mutual TLS, <see cref="ClientCertificateIdentities"/>). It runs in the HTTP pipeline before routing hands the
+/// request to gRPC, so a caller without a valid key or certificate is answered before a byte of its request body is
+/// read. The caller's <see cref="Principal"/> travels in <see cref="HttpContext.Items"/>. A listed certificate alone
+/// authenticates; with a key beside it, both must name the same role and vendor.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     ApiKeyStore keys,
-    AuthFailureLimiter failures) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    AuthFailureLimiter failures,
+    ClientCertificateIdentities certificates) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string KeyIdClaim = "sharpeyes:key-id";
@@ -36,16 +39,37 @@ public sealed class ApiKeyAuthenticationHandler(
     /// <summary><see cref="Missing"/> on the HTTP port, where a session cookie also authenticates.</summary>
     internal const string MissingHttp = "missing 'Authorization: Bearer <api key>' header or session cookie (sign in with POST /api/session)";
 
+    /// <summary>
+    /// A browser sends a client certificate it holds on every request to the site, whoever's page makes it: a
+    /// certificate alone authenticates API clients, not browsers (which sign in with a key and get a session cookie).
+    /// </summary>
+    internal const string BrowserCertificate =
+        "a client certificate alone does not authenticate requests from a browser (Sec-Fetch-Site): sign in to the console with a key (POST /api/session), or send 'Authorization: Bearer <api key>'";
+
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var header = Request.Headers.Authorization.ToString();
-        if (header.Length == 0)
+        var certificate = Context.Connection.ClientCertificate; // present only when it chained to SharpEyes:Tls:ClientCaPath
+        if (header.Length == 0 && certificate is null)
         {
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 
         var address = Context.Connection.RemoteIpAddress ?? IPAddress.None;
         var transport = GrpcStatusResponse.IsGrpc(Context) ? "grpc" : "http"; // counted as auth-failed-grpc or auth-failed-http
+        var byCertificate = certificate is null ? null : certificates.Map(certificate);
+        if (header.Length == 0)
+        {
+            if (byCertificate is null)
+            {
+                var unmapped = ClientCertificateIdentities.Unmapped(certificate!);
+                failures.Failed(address, transport, null, unmapped);
+                return Fail(unmapped);
+            }
+
+            return Request.Headers.ContainsKey("Sec-Fetch-Site") ? Fail(BrowserCertificate) : Succeed(byCertificate);
+        }
+
         if (failures.IsLockedOut(address, transport))
         {
             return Fail(LockedOut);
@@ -57,12 +81,29 @@ public sealed class ApiKeyAuthenticationHandler(
             return Fail("authorization must be 'Bearer <api key>'");
         }
 
-        var principal = Verify(keys, failures, address, transport, header[7..].Trim());
+        var principal = Verify(keys, failures, address, transport, header[7..].Trim(), out var refused);
         if (principal is null)
         {
-            return Fail(Unknown);
+            return Fail(refused);
         }
 
+        if (byCertificate is not null)
+        {
+            var (both, conflict) = ClientCertificateIdentities.Combine(principal, byCertificate);
+            if (both is null)
+            {
+                failures.Failed(address, transport, null, conflict!);
+                return Fail(conflict!);
+            }
+
+            principal = both;
+        }
+
+        return Succeed(principal);
+    }
+
+    private Task<AuthenticateResult> Succeed(Principal principal)
+    {
         Context.Items[PrincipalItem] = principal;
         var identity = new ClaimsIdentity(ClaimsOf(principal), SchemeName);
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
@@ -71,14 +112,16 @@ public sealed class ApiKeyAuthenticationHandler(
     /// <summary>
     /// The check of a presented key, wherever it is presented (this handler; <c>POST /api/session</c>): the key from
     /// the store, or null after counting the failure against <paramref name="address"/>'s failed-attempts limit (the
-    /// caller checks <see cref="AuthFailureLimiter.IsLockedOut"/> first).
+    /// caller checks <see cref="AuthFailureLimiter.IsLockedOut"/> first); <paramref name="refused"/> is why, in words
+    /// the caller sees: <see cref="Unknown"/>, or "API key {id} expired at {time}" for a right key past its expiry.
     /// </summary>
-    internal static Principal? Verify(ApiKeyStore keys, AuthFailureLimiter failures, IPAddress address, string transport, string presented)
+    internal static Principal? Verify(ApiKeyStore keys, AuthFailureLimiter failures, IPAddress address, string transport, string presented, out string refused)
     {
-        var principal = keys.Authenticate(presented);
+        var principal = keys.Authenticate(presented, out var expired);
+        refused = expired ?? Unknown;
         if (principal is null)
         {
-            failures.Failed(address, transport, presented, Unknown);
+            failures.Failed(address, transport, presented, refused);
         }
 
         return principal;

@@ -2,7 +2,10 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using System.Globalization;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.V1;
 
@@ -12,24 +15,52 @@ namespace SharpEyes.Gateway.Auth;
 /// API keys of the form <c>se_{keyId}_{secret}</c>. Only SHA-256 of the secret is stored: the secret is 32 random
 /// bytes, so a fast hash is enough (the same choice as GitHub's and Stripe's API tokens). The key id is not secret
 /// and is what logs and the Admin service show.
+/// <para>
+/// A key may have an expiry time. From that moment it is refused everywhere as a revoked key is (with its own reason,
+/// <see cref="Inactive"/>), and a timer on the gateway's <see cref="TimeProvider"/>, set for the next expiry, ends what
+/// is open with it the way a revocation does (<see cref="RevokedToken"/> is cancelled, <see cref="KeyRevoked"/> raised).
+/// A key expiring within <see cref="KeyOptions.ExpiryWarning"/> is logged once a day and counted for /metrics.
+/// </para>
 /// </summary>
-public sealed partial class ApiKeyStore : IJournalParticipant
+public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
 {
+    /// <summary>The longest the expiry timer sleeps: a key entering the warning window is reported within it.</summary>
+    private static readonly TimeSpan MaxSleep = TimeSpan.FromHours(1);
+    private static readonly TimeSpan WarningRepeat = TimeSpan.FromDays(1);
+
     private readonly Journal _journal;
     private readonly TimeProvider _time;
+    private readonly ILogger<ApiKeyStore> _logger;
+    private readonly TimeSpan _warning;
     private readonly ConcurrentDictionary<string, KeyRecord> _byId = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _revocations = new(StringComparer.Ordinal);
 
-    public ApiKeyStore(Journal journal, TimeProvider time)
+    /// <summary>Keys whose expiry was acted on (streams and connections ended), with the expiry it was for.</summary>
+    private readonly ConcurrentDictionary<string, long> _ended = new(StringComparer.Ordinal);
+
+    /// <summary>When each key about to expire was last named in a warning (Unix ms).</summary>
+    private readonly ConcurrentDictionary<string, long> _warned = new(StringComparer.Ordinal);
+    private readonly Lock _schedule = new();
+    private readonly ITimer _expiry;
+
+    public ApiKeyStore(Journal journal, TimeProvider time, IOptions<GatewayOptions> options, ILogger<ApiKeyStore> logger)
     {
         _journal = journal;
         _time = time;
+        _logger = logger;
+        _warning = options.Value.Keys.ExpiryWarning;
+        _expiry = time.CreateTimer(_ => Sweep(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{1,63}$")]
     public static partial Regex VendorIdPattern();
 
-    public bool HasAdminKey => _byId.Values.Any(k => k.Role == Role.Admin && !k.Revoked);
+    public bool HasAdminKey => _byId.Values.Any(k => k.Role == Role.Admin && !k.Revoked && !k.IsExpired(NowMs));
+
+    /// <summary>What <see cref="KeyOptions.ExpiryWarning"/> says: keys expiring within it are reported.</summary>
+    public TimeSpan ExpiryWarning => _warning;
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>No key was ever created in this store (revoked keys count as created).</summary>
     public bool IsEmpty => _byId.IsEmpty;
@@ -38,34 +69,85 @@ public sealed partial class ApiKeyStore : IJournalParticipant
     {
         _byId.Clear();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT key_id, secret_hash, role, vendor_id, description, created_at, revoked FROM api_keys";
+        command.CommandText = "SELECT key_id, secret_hash, role, vendor_id, description, created_at, revoked, expires_at FROM api_keys";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
             var record = new KeyRecord(reader.GetString(0), (byte[])reader[1], (Role)reader.GetInt32(2),
                 reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? "" : reader.GetString(4),
-                reader.GetInt64(5), reader.GetInt64(6) != 0);
+                reader.GetInt64(5), reader.GetInt64(6) != 0, reader.IsDBNull(7) ? null : reader.GetInt64(7));
             _byId[record.KeyId] = record;
         }
+
+        Reschedule();
     }
 
-    /// <summary>Resolves a presented key, or null when it is malformed, unknown or revoked.</summary>
-    public Principal? Authenticate(string? presented)
+    /// <summary>Resolves a presented key, or null when it is malformed, unknown, revoked or expired.</summary>
+    public Principal? Authenticate(string? presented) => Authenticate(presented, out _);
+
+    /// <summary>
+    /// Resolves a presented key, or null when it is malformed, unknown, revoked or expired; for a key whose secret is
+    /// right but which has expired, <paramref name="refusal"/> says so ("API key {id} expired at {time}"), else it is null.
+    /// </summary>
+    public Principal? Authenticate(string? presented, out string? refusal)
     {
+        refusal = null;
         if (!TryParse(presented, out var keyId, out var secret) || !_byId.TryGetValue(keyId, out var record) || record.Revoked)
         {
             return null;
         }
 
         var hash = Hash(secret);
-        return CryptographicOperations.FixedTimeEquals(hash, record.SecretHash)
-            ? new Principal(record.KeyId, record.Role, record.VendorId)
-            : null;
+        if (!CryptographicOperations.FixedTimeEquals(hash, record.SecretHash))
+        {
+            return null;
+        }
+
+        if (record.IsExpired(NowMs))
+        {
+            refusal = Expired(record);
+            return null;
+        }
+
+        return new Principal(record.KeyId, record.Role, record.VendorId);
     }
 
-    /// <summary>The key with this id while it is not revoked (a session's key, checked on each of its requests), else null.</summary>
+    /// <summary>The key with this id while it is neither revoked nor expired (a session's key, checked on each of its requests), else null.</summary>
     public Principal? Active(string keyId) =>
-        _byId.TryGetValue(keyId, out var record) && !record.Revoked ? new Principal(record.KeyId, record.Role, record.VendorId) : null;
+        _byId.TryGetValue(keyId, out var record) && !record.Revoked && !record.IsExpired(NowMs) ? new Principal(record.KeyId, record.Role, record.VendorId) : null;
+
+    /// <summary>
+    /// Why the key with this id no longer works ("the API key {id} was revoked", "API key {id} expired at {time}",
+    /// "the API key {id} is unknown"), or null while it is active, and for a client certificate's caller (its mapping is
+    /// configuration, not a key): the reason given when a stream or session ends.
+    /// </summary>
+    public string? Inactive(string keyId) =>
+        ClientCertificateIdentities.IsCertificateKeyId(keyId) ? null
+        : !_byId.TryGetValue(keyId, out var record) ? $"the API key {keyId} is unknown"
+        : record.Revoked ? $"the API key {keyId} was revoked"
+        : record.IsExpired(NowMs) ? Expired(record)
+        : null;
+
+    /// <summary>"API key {id} expired at {time}" for a key that is past its expiry and not revoked, else null.</summary>
+    public string? ExpiredReason(string keyId) =>
+        _byId.TryGetValue(keyId, out var record) && !record.Revoked && record.IsExpired(NowMs) ? Expired(record) : null;
+
+    private static string Expired(KeyRecord record) =>
+        $"API key {record.KeyId} expired at {Format(record.ExpiresAt!.Value)}";
+
+    private static string Format(long unixMs) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(unixMs).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>Active keys that expire within <see cref="ExpiryWarning"/> from now (for /metrics).</summary>
+    public int ExpiringSoon()
+    {
+        var now = NowMs;
+        var until = now + (long)_warning.TotalMilliseconds;
+        return _byId.Values.Count(k => !k.Revoked && k.ExpiresAt is { } at && at > now && at <= until);
+    }
+
+    /// <summary>The key was revoked (or never existed); never true of a client certificate's principal (<c>cert:…</c>).</summary>
+    public bool IsRevoked(string keyId) => !ClientCertificateIdentities.IsCertificateKeyId(keyId) && Active(keyId) is null;
 
     /// <summary>
     /// A token cancelled when the key is revoked, already cancelled for a revoked or unknown key: what a stream or a
@@ -73,6 +155,11 @@ public sealed partial class ApiKeyStore : IJournalParticipant
     /// </summary>
     public CancellationToken RevokedToken(string keyId)
     {
+        if (ClientCertificateIdentities.IsCertificateKeyId(keyId))
+        {
+            return CancellationToken.None; // a client certificate's mapping is configuration, not a key to revoke
+        }
+
         if (Active(keyId) is null)
         {
             return new CancellationToken(canceled: true);
@@ -88,11 +175,14 @@ public sealed partial class ApiKeyStore : IJournalParticipant
         return source.Token;
     }
 
-    /// <summary>Raised (on the thread pool, after the commit) with the id of each key revoked: the MQTT broker closes its connections.</summary>
+    /// <summary>
+    /// Raised (on the thread pool, after the commit) with the id of each key revoked, and of each key at its expiry:
+    /// the MQTT broker closes its connections (<see cref="Inactive"/> says which of the two).
+    /// </summary>
     public event Action<string>? KeyRevoked;
 
     /// <summary>Creates a key; returns its info and the key itself, which is never stored or shown again.</summary>
-    public async Task<(ApiKeyInfo Info, string Key)> CreateAsync(Role role, string? vendorId, string description, string? presetKey = null)
+    public async Task<(ApiKeyInfo Info, string Key)> CreateAsync(Role role, string? vendorId, string description, string? presetKey = null, DateTimeOffset? expiresAt = null)
     {
         string keyId;
         string secret;
@@ -111,16 +201,76 @@ public sealed partial class ApiKeyStore : IJournalParticipant
             secret = Base64Url(RandomNumberGenerator.GetBytes(32));
         }
 
-        var record = new KeyRecord(keyId, Hash(secret), role, vendorId, description, _time.GetUtcNow().ToUnixTimeMilliseconds(), false);
+        var record = new KeyRecord(keyId, Hash(secret), role, vendorId, description, NowMs, false, expiresAt?.ToUnixTimeMilliseconds());
         await _journal.ExecuteAsync(tx =>
         {
-            tx.Execute("INSERT OR REPLACE INTO api_keys(key_id, secret_hash, role, vendor_id, description, created_at, revoked) VALUES($p0,$p1,$p2,$p3,$p4,$p5,0)",
-                record.KeyId, record.SecretHash, (int)record.Role, record.VendorId, record.Description, record.CreatedAt);
-            tx.AfterCommit(() => _byId[record.KeyId] = record);
+            tx.Execute("INSERT OR REPLACE INTO api_keys(key_id, secret_hash, role, vendor_id, description, created_at, revoked, expires_at) VALUES($p0,$p1,$p2,$p3,$p4,$p5,0,$p6)",
+                record.KeyId, record.SecretHash, (int)record.Role, record.VendorId, record.Description, record.CreatedAt, record.ExpiresAt);
+            tx.AfterCommit(() =>
+            {
+                _byId[record.KeyId] = record;
+                Forget(record.KeyId);
+            });
             return true;
         }).ConfigureAwait(false);
+        if (record.ExpiresAt is not null)
+        {
+            Reschedule();
+        }
+
         var key = presetKey ?? $"se_{keyId}_{secret}";
-        return (record.ToInfo(), key);
+        return (record.ToInfo(NowMs), key);
+    }
+
+    /// <summary>What <see cref="SetExpiryAsync"/> found.</summary>
+    public enum ExpiryChange
+    {
+        Changed,
+        Unknown,
+        Revoked,
+    }
+
+    /// <summary>
+    /// Gives the key a new expiry (null: none). An expired key given a later expiry works again; a revoked key cannot
+    /// be changed. The caller checks that a new expiry is in the future.
+    /// </summary>
+    public async Task<(ExpiryChange Outcome, ApiKeyInfo? Info)> SetExpiryAsync(string keyId, DateTimeOffset? expiresAt)
+    {
+        if (!_byId.TryGetValue(keyId, out var record))
+        {
+            return (ExpiryChange.Unknown, null);
+        }
+
+        if (record.Revoked)
+        {
+            return (ExpiryChange.Revoked, record.ToInfo(NowMs));
+        }
+
+        var changed = record with { ExpiresAt = expiresAt?.ToUnixTimeMilliseconds() };
+        await _journal.ExecuteAsync(tx =>
+        {
+            tx.Execute("UPDATE api_keys SET expires_at = $p0 WHERE key_id = $p1 AND revoked = 0", changed.ExpiresAt, keyId);
+            tx.AfterCommit(() =>
+            {
+                // A revocation committed in between wins.
+                if (_byId.TryGetValue(keyId, out var now) && !now.Revoked)
+                {
+                    _byId[keyId] = now with { ExpiresAt = changed.ExpiresAt };
+                    Forget(keyId);
+                }
+            });
+            return true;
+        }).ConfigureAwait(false);
+        Reschedule();
+        var after = _byId[keyId];
+        return (after.Revoked ? ExpiryChange.Revoked : ExpiryChange.Changed, after.ToInfo(NowMs));
+    }
+
+    /// <summary>A key's expiry changed: its end and its warnings are due again.</summary>
+    private void Forget(string keyId)
+    {
+        _ended.TryRemove(keyId, out _);
+        _warned.TryRemove(keyId, out _);
     }
 
     public async Task<bool> RevokeAsync(string keyId)
@@ -135,24 +285,103 @@ public sealed partial class ApiKeyStore : IJournalParticipant
             tx.Execute("UPDATE api_keys SET revoked = 1 WHERE key_id = $p0", keyId);
             tx.AfterCommit(() =>
             {
-                _byId[keyId] = record with { Revoked = true };
-                // Off the journal's thread: the streams and connections end on their own threads.
-                if (_revocations.TryRemove(keyId, out var source))
-                {
-                    _ = source.CancelAsync();
-                }
-
-                if (KeyRevoked is { } revoked)
-                {
-                    _ = Task.Run(() => revoked(keyId));
-                }
+                _byId[keyId] = _byId[keyId] with { Revoked = true };
+                End(keyId);
             });
             return true;
         }).ConfigureAwait(false);
         return true;
     }
 
-    public IReadOnlyList<ApiKeyInfo> List() => [.. _byId.Values.OrderBy(k => k.CreatedAt).Select(k => k.ToInfo())];
+    /// <summary>
+    /// Ends what is open with the key (revoked, or at its expiry): its <see cref="RevokedToken"/> is cancelled and
+    /// <see cref="KeyRevoked"/> raised, off the caller's thread (the journal's or the timer's): the streams and
+    /// connections end on their own threads.
+    /// </summary>
+    private void End(string keyId)
+    {
+        if (_revocations.TryRemove(keyId, out var source))
+        {
+            _ = source.CancelAsync();
+        }
+
+        if (KeyRevoked is { } revoked)
+        {
+            _ = Task.Run(() => revoked(keyId));
+        }
+    }
+
+    /// <summary>
+    /// The expiry timer: ends what is open with each key that has just expired (once per expiry), warns once a day
+    /// about each key expiring within <see cref="ExpiryWarning"/>, and sets itself for the next expiry.
+    /// </summary>
+    private void Sweep()
+    {
+        lock (_schedule)
+        {
+            var now = NowMs;
+            var warnUntil = now + (long)_warning.TotalMilliseconds;
+            foreach (var record in _byId.Values)
+            {
+                if (record.Revoked || record.ExpiresAt is not { } at)
+                {
+                    continue;
+                }
+
+                if (at <= now)
+                {
+                    if (!_ended.TryGetValue(record.KeyId, out var ended) || ended != at)
+                    {
+                        _ended[record.KeyId] = at;
+                        LogExpired(_logger, record.KeyId, Format(at));
+                        End(record.KeyId);
+                    }
+                }
+                else if (at <= warnUntil && (!_warned.TryGetValue(record.KeyId, out var last) || now - last >= (long)WarningRepeat.TotalMilliseconds))
+                {
+                    _warned[record.KeyId] = now;
+                    LogExpiring(_logger, record.KeyId, record.Role, Format(at), TimeSpan.FromMilliseconds(at - now).ToString(@"d\d\ hh\:mm", CultureInfo.InvariantCulture));
+                }
+            }
+
+            Reschedule();
+        }
+    }
+
+    /// <summary>
+    /// Sets the expiry timer for the next thing due: a key's expiry, or its next warning (when it enters the warning
+    /// window, then a day after the previous one); at most <see cref="MaxSleep"/> ahead.
+    /// </summary>
+    private void Reschedule()
+    {
+        lock (_schedule)
+        {
+            var now = NowMs;
+            var warning = (long)_warning.TotalMilliseconds;
+            long? next = null;
+            foreach (var record in _byId.Values)
+            {
+                if (record.Revoked || record.ExpiresAt is not { } at || (_ended.TryGetValue(record.KeyId, out var ended) && ended == at))
+                {
+                    continue;
+                }
+
+                var warnAt = _warned.TryGetValue(record.KeyId, out var last) ? last + (long)WarningRepeat.TotalMilliseconds : at - warning;
+                var due = Math.Max(0, Math.Min(at, warnAt) - now);
+                next = next is { } n ? Math.Min(n, due) : due;
+            }
+
+            _expiry.Change(next is { } ms ? TimeSpan.FromMilliseconds(Math.Min(ms, MaxSleep.TotalMilliseconds)) : Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    public void Dispose() => _expiry.Dispose();
+
+    public IReadOnlyList<ApiKeyInfo> List()
+    {
+        var now = NowMs;
+        return [.. _byId.Values.OrderBy(k => k.CreatedAt).Select(k => k.ToInfo(now))];
+    }
 
     private static bool TryParse(string? presented, out string keyId, out string secret)
     {
@@ -191,16 +420,34 @@ public sealed partial class ApiKeyStore : IJournalParticipant
     private static string Base64Url(byte[] bytes) =>
         Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    private sealed record KeyRecord(string KeyId, byte[] SecretHash, Role Role, string? VendorId, string Description, long CreatedAt, bool Revoked)
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "API key {KeyId} expired at {ExpiresAt}: it is refused from now on, and its streams, sessions and MQTT connections are closed")]
+    private static partial void LogExpired(ILogger logger, string keyId, string expiresAt);
+
+    [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "API key {KeyId} ({Role}) expires at {ExpiresAt}, in {Left}: give its holder a new key, or extend it with Admin.SetApiKeyExpiry (sharpeyes keys set-expiry)")]
+    private static partial void LogExpiring(ILogger logger, string keyId, Role role, string expiresAt, string left);
+
+    private sealed record KeyRecord(string KeyId, byte[] SecretHash, Role Role, string? VendorId, string Description, long CreatedAt, bool Revoked, long? ExpiresAt)
     {
-        public ApiKeyInfo ToInfo() => new()
+        public bool IsExpired(long nowMs) => ExpiresAt is { } at && at <= nowMs;
+
+        public ApiKeyInfo ToInfo(long nowMs)
         {
-            KeyId = KeyId,
-            Role = Role,
-            VendorId = VendorId ?? "",
-            Description = Description,
-            CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt)),
-            Revoked = Revoked,
-        };
+            var info = new ApiKeyInfo
+            {
+                KeyId = KeyId,
+                Role = Role,
+                VendorId = VendorId ?? "",
+                Description = Description,
+                CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt)),
+                Revoked = Revoked,
+                Expired = IsExpired(nowMs),
+            };
+            if (ExpiresAt is { } at)
+            {
+                info.ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(at));
+            }
+
+            return info;
+        }
     }
 }

@@ -125,9 +125,15 @@ public static class SessionAuthentication
             ? "the session has ended (it expired or was signed out); sign in again with POST /api/session"
             : ApiKeyAuthenticationHandler.MissingHttp;
 
-    /// <summary>A Bearer key wherever one is sent, and for every gRPC call (which keeps them exactly as they were); else the cookie.</summary>
+    /// <summary>
+    /// A Bearer key wherever one is sent, and for every gRPC call (which keeps them exactly as they were); a client
+    /// certificate when no session cookie came with it; else the cookie.
+    /// </summary>
     private static string SelectScheme(HttpContext context) =>
-        context.Request.Headers.Authorization.Count > 0 || GrpcStatusResponse.IsGrpc(context) ? ApiKeyAuthenticationHandler.SchemeName : CookieScheme;
+        context.Request.Headers.Authorization.Count > 0 || GrpcStatusResponse.IsGrpc(context)
+            || (context.Connection.ClientCertificate is not null && !context.Request.Cookies.ContainsKey(CookieName))
+            ? ApiKeyAuthenticationHandler.SchemeName
+            : CookieScheme;
 
     private static bool ChangesState(string method) =>
         HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsPatch(method) || HttpMethods.IsDelete(method);
@@ -173,7 +179,8 @@ public static class SessionAuthentication
             string? ended = null;
             if (principal is null || principal.Role.ToString() != role || sessionId is null || signedIn is null)
             {
-                ended = "its API key was revoked";
+                // Revoked, or expired: say which ("the API key {id} was revoked", "API key {id} expired at {time}").
+                ended = (keyId is null ? null : keys.ExpiredReason(keyId)) ?? "its API key was revoked";
             }
             else if (now >= signedIn.Value + _sessions.MaxLifetime)
             {

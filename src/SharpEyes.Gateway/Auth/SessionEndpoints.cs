@@ -86,7 +86,7 @@ public sealed class SessionEndpoints(
         }
 
         var presented = body.ApiKey.Trim();
-        var principal = ApiKeyAuthenticationHandler.Verify(keys, failures, address, "http", presented);
+        var principal = ApiKeyAuthenticationHandler.Verify(keys, failures, address, "http", presented, out var refused);
         if (Audit.AuditCall.Of(context) is { } audit && AuthFailureLimiter.KeyIdPart(presented) is { } claimed)
         {
             audit.ServiceTargets.Add(claimed); // the key id the caller presented (never the key), for the audit log
@@ -94,7 +94,7 @@ public sealed class SessionEndpoints(
 
         if (principal is null)
         {
-            await RefuseAsync(context, StatusCodes.Status401Unauthorized, StatusCode.Unauthenticated, ApiKeyAuthenticationHandler.Unknown).ConfigureAwait(false);
+            await RefuseAsync(context, StatusCodes.Status401Unauthorized, StatusCode.Unauthenticated, refused).ConfigureAwait(false);
             return;
         }
 
@@ -130,7 +130,7 @@ public sealed class SessionEndpoints(
     public async Task SignOutAsync(HttpContext context)
     {
         await context.SignOutAsync(SessionAuthentication.CookieScheme).ConfigureAwait(false);
-        context.Response.Cookies.Delete(SessionAuthentication.CsrfCookieName, new CookieOptions { Path = "/" });
+        context.Response.Cookies.Delete(SessionAuthentication.CsrfCookieName, new CookieOptions { Path = "/", Secure = context.Request.IsHttps });
         context.Response.Headers.CacheControl = "no-store";
         context.Response.StatusCode = StatusCodes.Status204NoContent;
     }

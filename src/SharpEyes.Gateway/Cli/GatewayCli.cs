@@ -19,8 +19,10 @@ public static class GatewayCli
           sharpeyes [serve] [--grpc-port 50051] [--mqtt-port 1883] [--http-port 8080] [--data-dir ./data]
                             [--bind 0.0.0.0] [--demo] [--sqlite-synchronous NORMAL|FULL]
           sharpeyes keys create --role vendor|operator|planner|centre|admin [--vendor-id ID] [--description TEXT]
-          sharpeyes keys list
+                                [--expires 2027-06-30T00:00Z|90d|12h]   (a UTC time, or a lifetime in days, hours or minutes)
+          sharpeyes keys list     (id, role, vendor, active|revoked|expired, created, expires or never, description)
           sharpeyes keys revoke KEY_ID
+          sharpeyes keys set-expiry KEY_ID --expires 2027-06-30T00:00Z|90d|12h|never
           sharpeyes secrets rotate   (a new key for the RTSP credentials in the store; every one re-encrypted with it)
           sharpeyes devices register FILE.json|-      (RegisterDeviceRequest as protobuf JSON: one object, an array, or one per line)
           sharpeyes devices get DEVICE_ID
@@ -126,13 +128,21 @@ public static class GatewayCli
                         return 2;
                     }
 
-                    var response = await new V1.Admin.AdminClient(channel).CreateApiKeyAsync(new CreateApiKeyRequest
+                    var request = new CreateApiKeyRequest
                     {
                         Role = role.Value,
                         VendorId = flags.GetValueOrDefault("vendor-id") ?? "",
                         Description = flags.GetValueOrDefault("description") ?? "",
-                    }, headers).ConfigureAwait(false);
-                    await stderr.WriteLineAsync($"created {response.Info.Role} key {response.Info.KeyId}{(response.Info.VendorId.Length > 0 ? " for vendor " + response.Info.VendorId : "")}; it is shown once:").ConfigureAwait(false);
+                    };
+                    if (flags.GetValueOrDefault("expires") is { } expires
+                        && !KeyExpiry.Apply(expires, t => request.ExpiresAt = t, d => request.ExpiresIn = d, never: null))
+                    {
+                        await stderr.WriteLineAsync(KeyExpiry.Problem(expires, allowNever: false)).ConfigureAwait(false);
+                        return 2;
+                    }
+
+                    var response = await new V1.Admin.AdminClient(channel).CreateApiKeyAsync(request, headers).ConfigureAwait(false);
+                    await stderr.WriteLineAsync($"created {response.Info.Role} key {response.Info.KeyId}{(response.Info.VendorId.Length > 0 ? " for vendor " + response.Info.VendorId : "")}{KeyExpiry.Describe(response.Info)}; it is shown once:").ConfigureAwait(false);
                     await stdout.WriteLineAsync(response.ApiKey).ConfigureAwait(false);
                     return 0;
                 }
@@ -142,7 +152,9 @@ public static class GatewayCli
                     var response = await new V1.Admin.AdminClient(channel).ListApiKeysAsync(new ListApiKeysRequest(), headers).ConfigureAwait(false);
                     foreach (var k in response.Keys)
                     {
-                        await stdout.WriteLineAsync($"{k.KeyId}\t{k.Role}\t{k.VendorId}\t{(k.Revoked ? "revoked" : "active")}\t{k.CreatedAt.ToDateTimeOffset():u}\t{k.Description}").ConfigureAwait(false);
+                        var state = k.Revoked ? "revoked" : k.Expired ? "expired" : "active";
+                        var expires = k.ExpiresAt is null ? "never" : $"{k.ExpiresAt.ToDateTimeOffset():u}";
+                        await stdout.WriteLineAsync($"{k.KeyId}\t{k.Role}\t{k.VendorId}\t{state}\t{k.CreatedAt.ToDateTimeOffset():u}\t{expires}\t{k.Description}").ConfigureAwait(false);
                     }
 
                     return 0;
@@ -153,6 +165,21 @@ public static class GatewayCli
                     var response = await new V1.Admin.AdminClient(channel).RevokeApiKeyAsync(new RevokeApiKeyRequest { KeyId = p[2] }, headers).ConfigureAwait(false);
                     await stdout.WriteLineAsync(response.Revoked ? "revoked" : "no such active key").ConfigureAwait(false);
                     return response.Revoked ? 0 : 1;
+                }
+
+            case "keys set-expiry" when p.Count == 3:
+                {
+                    var expires = flags.GetValueOrDefault("expires") ?? "";
+                    var request = new SetApiKeyExpiryRequest { KeyId = p[2] };
+                    if (!KeyExpiry.Apply(expires, t => request.ExpiresAt = t, d => request.ExpiresIn = d, never: () => request.NeverExpires = true))
+                    {
+                        await stderr.WriteLineAsync(KeyExpiry.Problem(expires, allowNever: true)).ConfigureAwait(false);
+                        return 2;
+                    }
+
+                    var response = await new V1.Admin.AdminClient(channel).SetApiKeyExpiryAsync(request, headers).ConfigureAwait(false);
+                    await stdout.WriteLineAsync($"key {response.Info.KeyId}{KeyExpiry.Describe(response.Info)}").ConfigureAwait(false);
+                    return 0;
                 }
 
             case "secrets rotate" when p.Count == 2:

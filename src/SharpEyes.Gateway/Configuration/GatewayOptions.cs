@@ -8,13 +8,17 @@ public sealed class GatewayOptions
 {
     public const string Section = "SharpEyes";
 
-    /// <summary>TCP port of the gRPC API (HTTP/2 without TLS). 0: any free port; each listener logs the port it got.</summary>
+    /// <summary>TCP port of the gRPC API (HTTP/2; over TLS with ALPN h2 when <see cref="Tls"/> is configured). 0: any free port; each listener logs the port it got.</summary>
     [Range(0, 65535)] public int GrpcPort { get; set; } = 50051;
 
-    /// <summary>TCP port of the embedded MQTT broker (MQTT 3.1.1 and 5, without TLS). 0: any free port.</summary>
-    [Range(0, 65535)] public int MqttPort { get; set; } = 1883;
+    /// <summary>TCP port of the embedded MQTT broker (MQTT 3.1.1 and 5; over TLS when <see cref="Tls"/> is configured). 0: any free port.</summary>
+    /// <value>8883 (MQTT over TLS) when <see cref="Tls"/> is configured, else 1883</value>
+    [Range(0, 65535)] public int? MqttPort { get; set; }
 
-    /// <summary>TCP port of <c>/healthz</c>, <c>/metrics</c> (Prometheus) and the console's <c>/api/</c> endpoints, HTTP/1.1 without TLS. 0: any free port.</summary>
+    /// <summary>The MQTT port to bind: <see cref="MqttPort"/>, else 8883 with TLS and 1883 without.</summary>
+    public int MqttListenPort => MqttPort ?? (Tls.Enabled ? 8883 : 1883);
+
+    /// <summary>TCP port of <c>/healthz</c>, <c>/metrics</c> (Prometheus), the JSON API and the console, HTTP/1.1 (HTTPS when <see cref="Tls"/> is configured). 0: any free port.</summary>
     [Range(0, 65535)] public int HttpPort { get; set; } = 8080;
 
     /// <summary>
@@ -28,6 +32,19 @@ public sealed class GatewayOptions
     /// snapshots; created mode 0700 if missing. A relative path is relative to the working directory.
     /// </summary>
     [Required] public string DataDir { get; set; } = "./data";
+
+    /// <summary>TLS on the three listeners from PEM files (reloaded when they change), and mutual TLS with client certificates.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
+    /// <summary>
+    /// Serve gRPC, HTTP and MQTT in plain text, with a warning in the log at every start: keys, passwords and alarms
+    /// then cross the network readable by anyone on it. Without <see cref="Tls"/> configured the gateway refuses to start
+    /// unless this is set (or <see cref="Demo"/>, which implies it). Not allowed together with <see cref="Tls"/>.
+    /// </summary>
+    public bool InsecureListeners { get; set; }
+
+    /// <summary>Plain-text listeners: asked for, or implied by the demo when no TLS is configured.</summary>
+    public bool ServesPlainText => !Tls.Enabled && (InsecureListeners || Demo);
 
     /// <summary>Load the shipped 高邑县 (130127) demo grids and key sites on start when no geography is loaded yet.</summary>
     public bool Demo { get; set; }
@@ -79,6 +96,9 @@ public sealed class GatewayOptions
 
     /// <summary>How fast one API key may call the gRPC API and its JSON routes, per role.</summary>
     public RateLimitOptions RateLimits { get; set; } = new();
+
+    /// <summary>API keys' expiry: when a key about to expire is reported.</summary>
+    public KeyOptions Keys { get; set; } = new();
 
     /// <summary>Browser sessions (the console's sign-in) and the live event stream <c>/api/events</c>.</summary>
     public BrowserSessionOptions Sessions { get; set; } = new();
@@ -308,11 +328,34 @@ public sealed class CentreEndpointOptions
     /// <summary>Names the endpoint in metrics, health and logs; also the key of its stored cursor.</summary>
     [Required, RegularExpression("^[a-z0-9][a-z0-9_-]{0,39}$")] public string Name { get; set; } = "centre";
 
-    /// <summary>Grpc: the centre's CentreSink service. Mqtt: a topic on an external broker; chosen automatically when <see cref="Url"/> starts with <c>mqtt://</c>.</summary>
+    /// <summary>Grpc: the centre's CentreSink service. Mqtt: a topic on an external broker; chosen automatically when <see cref="Url"/> starts with <c>mqtt://</c> or <c>mqtts://</c>.</summary>
     public CentreEndpointKind Kind { get; set; } = CentreEndpointKind.Grpc;
 
-    /// <summary>gRPC: http(s)://host:port of the CentreSink. MQTT: mqtt://host:port of the broker.</summary>
+    /// <summary>
+    /// gRPC: https://host:port of the CentreSink (TLS), or http://host:port (clear text, warned about at every start).
+    /// MQTT: mqtts://host:port of the broker (TLS, port 8883 when omitted), or mqtt://host:port (clear text, 1883).
+    /// Over TLS the centre's certificate must chain to a trusted root (<see cref="CaPath"/>) and name the URL's host.
+    /// </summary>
     [Required] public string Url { get; set; } = "";
+
+    /// <summary>
+    /// A PEM file of CA certificates: the centre's certificate must chain to one of them, and only to them (the system
+    /// trust store is then not used). Reread when the file changes (checked at each new connection). Needs an https://
+    /// or mqtts:// <see cref="Url"/>.
+    /// </summary>
+    /// <value>none: the system trust store</value>
+    public string? CaPath { get; set; }
+
+    /// <summary>
+    /// A PEM certificate the gateway presents to the centre for mutual TLS (the first certificate in the file), with
+    /// <see cref="ClientKeyPath"/>. Reread when either file changes (at the next new connection).
+    /// </summary>
+    /// <value>none: no client certificate</value>
+    public string? ClientCertificatePath { get; set; }
+
+    /// <summary>The PEM private key of <see cref="ClientCertificatePath"/> (unencrypted; keep it mode 0600). Never logged.</summary>
+    /// <value>none</value>
+    public string? ClientKeyPath { get; set; }
 
     /// <summary>gRPC: sent as <c>authorization: Bearer …</c>. MQTT: the password (with <see cref="UserName"/>). Never logged. Empty: none sent.</summary>
     public string? ApiKey { get; set; }

@@ -90,9 +90,10 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
         return new ValidatedDevice(device, given);
     }
 
-    /// <summary>Validates a position and converts it to WGS-84.</summary>
+    /// <summary>Validates a position and converts it to WGS-84; <paramref name="field"/> "" when the position is the request itself (errors then name lon, lat and datum).</summary>
     public static (double Lon, double Lat) Position(string field, GeoPoint? p)
     {
+        string Path(string member) => field.Length == 0 ? member : field + "." + member;
         if (p is null)
         {
             throw new FieldException(field, "required: lon, lat and datum");
@@ -100,22 +101,22 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
 
         if (!double.IsFinite(p.Lon) || p.Lon < -180 || p.Lon > 180)
         {
-            throw new FieldException(field + ".lon", $"must be in [-180, 180], got {p.Lon}");
+            throw new FieldException(Path("lon"), $"must be in [-180, 180], got {p.Lon}");
         }
 
         if (!double.IsFinite(p.Lat) || p.Lat < -90 || p.Lat > 90)
         {
-            throw new FieldException(field + ".lat", $"must be in [-90, 90], got {p.Lat}");
+            throw new FieldException(Path("lat"), $"must be in [-90, 90], got {p.Lat}");
         }
 
         if (p.Lon == 0 && p.Lat == 0)
         {
-            throw new FieldException(field, "0,0 is not a real position (a device that does not know where it is)");
+            throw new FieldException(field.Length == 0 ? "lon, lat" : field, "0,0 is not a real position (a device that does not know where it is)");
         }
 
         if (!System.Enum.IsDefined(p.Datum))
         {
-            throw new FieldException(field + ".datum", $"unknown datum {(int)p.Datum}");
+            throw new FieldException(Path("datum"), $"unknown datum {(int)p.Datum}");
         }
 
         return GeoConvert.ToWgs84(p.Lon, p.Lat, p.Datum);

@@ -104,7 +104,7 @@ public sealed partial class EventStreamEndpoint(
         response.Headers["X-Accel-Buffering"] = "no"; // nginx and similar proxies pass each event on at once
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
-        // A revoked key ends the stream at once (not at the next heartbeat), with the reason.
+        // A revoked or expired key ends the stream at once (not at the next heartbeat), with the reason.
         var revoked = keys.RevokedToken(principal.KeyId);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping, revoked);
         var stream = new SseFeedStream(this, context, principal, SessionAuthentication.Of(context)?.AbsoluteExpiresAt);
@@ -192,7 +192,7 @@ public sealed partial class EventStreamEndpoint(
     /// </summary>
     private string? Ended(Principal principal, DateTimeOffset? sessionEnds)
     {
-        var ended = keys.Active(principal.KeyId) is null ? "its API key was revoked"
+        var ended = keys.IsRevoked(principal.KeyId) ? keys.ExpiredReason(principal.KeyId) ?? "its API key was revoked"
             : sessionEnds is { } end && time.GetUtcNow() >= end ? "it reached its absolute limit (SharpEyes:Sessions:MaxLifetime)"
             : null;
         if (ended is not null)

@@ -53,17 +53,26 @@ public sealed class FeedsService(FeedFollower follower, FeedHub hub, ClientRefus
                 $"too many feed subscribers: {_limits.FeedSubscribers} streams are open, the limit (Limits:FeedSubscribers); close one or retry later"));
         }
 
-        // A revoked key's stream ends at once, with the reason, not at the client's next call.
+        // A revoked or expired key's stream ends at once, with the reason, not at the client's next call.
         var keyId = Caller.Of(context).KeyId;
         using var followed = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, keys.RevokedToken(keyId));
         try
         {
-            await follower.FollowAsync(request.AfterSequence, request.RegionPrefix ?? "", new GrpcFeedStream(responseStream, context), followed.Token)
-                .ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested && keys.Active(keyId) is null)
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, $"the API key {keyId} was revoked; the stream is closed"));
+            try
+            {
+                await follower.FollowAsync(request.AfterSequence, request.RegionPrefix ?? "", new GrpcFeedStream(responseStream, context), followed.Token)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (followed.IsCancellationRequested)
+            {
+                // Ended by the client or by the key: which one is told below.
+            }
+
+            // The follower may also see the cancellation between two reads and return: the key's end is told either way.
+            if (!context.CancellationToken.IsCancellationRequested && keys.Inactive(keyId) is { } why)
+            {
+                throw new RpcException(new Status(StatusCode.Unauthenticated, $"{why}; the stream is closed"));
+            }
         }
         finally
         {

@@ -96,7 +96,7 @@ public sealed class GeographyService(
         double lon, lat;
         try
         {
-            (lon, lat) = DeviceValidator.Position("position", request);
+            (lon, lat) = DeviceValidator.Position("", request); // the request is the position: its fields are lon, lat and datum
         }
         catch (FieldException e)
         {

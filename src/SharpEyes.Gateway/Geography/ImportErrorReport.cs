@@ -23,7 +23,7 @@ internal static class ImportErrorReport
     public const int MessageChars = 256;
 
     /// <summary>Bytes the status message may take on the wire (grpc-message is percent-encoded: 3 bytes per non-ASCII UTF-8 byte).</summary>
-    public const int MessageWireBytes = 8 * 1024;
+    public const int MessageWireBytes = GrpcStatusText.MaxWireBytes;
 
     /// <summary>Bytes of the listed errors' JSON in feature-errors-bin (base64 on the wire, so 4/3 of this).</summary>
     public const int TrailerJsonBytes = 12 * 1024;
@@ -71,7 +71,7 @@ internal static class ImportErrorReport
     {
         var header = "rejected, nothing imported: " + Summary([.. errors.Select(e => e.FeatureIndex)]);
         var tail = $"; validate_only lists every error ({fullListHint})";
-        var messageBytes = WireBytes(header) + WireBytes(tail) + 32; // 32: "; the first N: "
+        var messageBytes = GrpcStatusText.WireBytes(header) + GrpcStatusText.WireBytes(tail) + 32; // 32: "; the first N: "
         var jsonBytes = 2;
         var shown = new List<FeatureError>(Math.Min(errors.Count, listLimit));
         var texts = new List<string>(shown.Capacity);
@@ -79,7 +79,7 @@ internal static class ImportErrorReport
         {
             var bounded = Bounded(error);
             var text = Describe(bounded);
-            var textBytes = WireBytes(text) + 2;
+            var textBytes = GrpcStatusText.WireBytes(text) + 2;
             var json = JsonSerializer.SerializeToUtf8Bytes(bounded, Json).Length + 1;
             if (shown.Count > 0 && (messageBytes + textBytes > MessageWireBytes || jsonBytes + json > TrailerJsonBytes))
             {
@@ -109,16 +109,4 @@ internal static class ImportErrorReport
         (e.FeatureIndex < 0 ? "file" : $"feature {e.FeatureIndex}{(e.Code is null ? "" : $" ({e.Code})")}") + $": {e.Reason}: {e.Message}";
 
     private static string Count(int n, string noun) => string.Create(CultureInfo.InvariantCulture, $"{n:N0} {noun}{(n == 1 ? "" : "s")}");
-
-    /// <summary>Bytes of <paramref name="text"/> as gRPC percent-encodes a status message: printable ASCII but '%' as is, every other UTF-8 byte as %XX.</summary>
-    private static int WireBytes(string text)
-    {
-        var bytes = 0;
-        foreach (var rune in text.EnumerateRunes())
-        {
-            bytes += rune.Value is >= 0x20 and <= 0x7E and not '%' ? 1 : 3 * rune.Utf8SequenceLength;
-        }
-
-        return bytes;
-    }
 }

@@ -64,6 +64,9 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<MqttBroker>();
         services.AddSingleton<MqttConnectionHandler>();
         services.AddSingleton<MqttConnectionGuard>();
+        services.AddSingleton<MqttRateLimits>();
+        services.AddSingleton<GatewayTls>(); // the listeners' certificates (GatewayListeners), reloaded when their files change
+        services.AddSingleton<ClientCertificateIdentities>();
         services.AddSingleton<MqttSessionPolicy>();
         services.AddSingleton<AuthFailureLimiter>();
         services.TryAddKeyedSingleton(MqttConnectionGuard.ClockKey, TimeProvider.System);
@@ -79,8 +82,8 @@ public static class GatewayServiceCollectionExtensions
         {
             foreach (var e in o.Outbox.Endpoints)
             {
-                // --centre-url mqtt://broker:1883 means an MQTT endpoint without saying so twice.
-                if (e.Url.StartsWith("mqtt://", StringComparison.OrdinalIgnoreCase))
+                // --centre-url mqtt://broker:1883 (or mqtts://) means an MQTT endpoint without saying so twice.
+                if (e.Url.StartsWith("mqtt://", StringComparison.OrdinalIgnoreCase) || e.Url.StartsWith("mqtts://", StringComparison.OrdinalIgnoreCase))
                 {
                     e.Kind = CentreEndpointKind.Mqtt;
                 }
@@ -111,7 +114,11 @@ public static class GatewayServiceCollectionExtensions
         // ClientRefusals instead.
         builder.Logging.AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Authorization", LogLevel.Warning);
-        services.AddGrpc(o => o.Interceptors.Add<AuditInterceptor>()).AddSharpEyesJsonApi();
+        services.AddGrpc(o =>
+        {
+            o.Interceptors.Add<StatusMessageLimit>(); // outermost: bounds what goes on the wire
+            o.Interceptors.Add<AuditInterceptor>();
+        }).AnswerUnparsableRequests().AddSharpEyesJsonApi();
         // Per-message limits for client streams (unary calls are checked on their frame header first, naming the setting).
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
             .Configure<IOptions<GatewayOptions>>((o, g) => o.MaxReceiveMessageSize = g.Value.Limits.GrpcMaxRequestBytes);
@@ -174,16 +181,24 @@ public static class GatewayServiceCollectionExtensions
         app.MapSharpEyesConsole().OnListener(GatewayListeners.Http);
         app.MapSharpEyesConsoleConfig().OnListener(GatewayListeners.Http);
         AccessEnforcement.CheckEveryEndpointHasARule(app);
+        app.Services.GetRequiredService<GatewayTls>().AddMetrics(app.Services.GetRequiredService<GatewayMetrics>().Registry);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("SharpEyes.Gateway");
-            GatewayLog.Listening(logger, GatewayListeners.Grpc, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Grpc)}");
-            GatewayLog.Listening(logger, GatewayListeners.Http, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Http)}");
-            GatewayLog.Listening(logger, GatewayListeners.Mqtt, $"mqtt://{o.BindAddress}:{listeners.Port(GatewayListeners.Mqtt)}");
+            if (!listeners.IsTls)
+            {
+                GatewayLog.PlainText(logger, o.InsecureListeners ? "--insecure-listeners" : "--demo without SharpEyes:Tls");
+            }
+
+            foreach (var listener in new[] { GatewayListeners.Grpc, GatewayListeners.Http, GatewayListeners.Mqtt })
+            {
+                GatewayLog.Listening(logger, listener, $"{listeners.Scheme(listener)}://{o.BindAddress}:{listeners.Port(listener)}");
+            }
+
             // Where a newcomer points the browser: what scripts/run.sh prints last before the gateway's own lines.
             if (Directory.Exists(ConsoleFiles.DefaultDirectory))
             {
-                GatewayLog.Console(logger, $"http://{o.BindAddress}:{listeners.Port(GatewayListeners.Http)}/");
+                GatewayLog.Console(logger, $"{listeners.Scheme(GatewayListeners.Http)}://{o.BindAddress}:{listeners.Port(GatewayListeners.Http)}/");
             }
 
             GatewayLog.DataDir(logger, Path.GetFullPath(o.DataDir));
@@ -224,6 +239,10 @@ internal static partial class GatewayLog
     [LoggerMessage(Level = LogLevel.Information, Message = "{Listener} listening on {Address}")]
     public static partial void Listening(ILogger logger, string listener, string address);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Plain-text listeners ({Why}): API keys, MQTT passwords, alarms and the feed cross the network unencrypted. "
+        + "Serve TLS with SharpEyes:Tls:CertificatePath and KeyPath (--tls-cert, --tls-key); see docs/security.md#tls-and-client-certificates")]
+    public static partial void PlainText(ILogger logger, string why);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Browser console at {Url} (sign in with an operator, planner or admin key)")]
     public static partial void Console(ILogger logger, string url);
 
@@ -242,11 +261,13 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add($"BindAddress '{o.BindAddress}' is not an IP address");
         }
 
-        var ports = new[] { o.GrpcPort, o.MqttPort, o.HttpPort }.Where(p => p != 0).ToList();
+        var ports = new[] { o.GrpcPort, o.MqttListenPort, o.HttpPort }.Where(p => p != 0).ToList();
         if (ports.Distinct().Count() != ports.Count)
         {
-            failures.Add($"grpc, mqtt and http ports must differ (got {o.GrpcPort}, {o.MqttPort}, {o.HttpPort})");
+            failures.Add($"grpc, mqtt and http ports must differ (got {o.GrpcPort}, {o.MqttListenPort}, {o.HttpPort})");
         }
+
+        failures.AddRange(GatewayTls.Problems(o));
 
         if (o.Incidents.CorrelationWindow <= TimeSpan.Zero || o.Incidents.QuietPeriod <= TimeSpan.Zero || o.Incidents.SweepInterval <= TimeSpan.Zero)
         {
@@ -283,11 +304,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
                 failures.Add($"Outbox:Endpoints: the name '{e.Name}' is used twice; give each endpoint its own Name");
             }
 
-            var schemes = e.Kind == CentreEndpointKind.Mqtt ? new[] { "mqtt" } : ["http", "https"];
-            if (!Uri.TryCreate(e.Url, UriKind.Absolute, out var uri) || !schemes.Contains(uri.Scheme))
-            {
-                failures.Add($"Outbox:Endpoints '{e.Name}': Url '{OutboxService.Redact(e.Url)}' must be an absolute {string.Join(" or ", schemes)}:// URL");
-            }
+            failures.AddRange(CentreTls.Problems(e));
 
             if (e.Timeout <= TimeSpan.Zero || e.RetryBaseDelay <= TimeSpan.Zero || e.RetryMaxDelay < e.RetryBaseDelay || e.BreakDuration < TimeSpan.FromSeconds(0.5))
             {
@@ -320,9 +337,10 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         foreach (var (section, value) in new (string, object)[]
         {
             ("Alarms", o.Alarms), ("Incidents", o.Incidents), ("Liveness", o.Liveness), ("Coverage", o.Coverage), ("Streams", o.Streams),
-            ("Outbox", o.Outbox), ("Limits", o.Limits), ("Sessions", o.Sessions), ("Audit", o.Audit), ("Console:BaseLayer", o.Console.BaseLayer),
+            ("Outbox", o.Outbox), ("Limits", o.Limits), ("Tls", o.Tls), ("Sessions", o.Sessions), ("Audit", o.Audit), ("Console:BaseLayer", o.Console.BaseLayer),
             ("RateLimits:Vendor", o.RateLimits.Vendor), ("RateLimits:Operator", o.RateLimits.Operator), ("RateLimits:Planner", o.RateLimits.Planner),
-            ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin),
+            ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin), ("RateLimits:MqttVendor", o.RateLimits.MqttVendor),
+            ("Keys", o.Keys),
         }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))
         {
             var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();

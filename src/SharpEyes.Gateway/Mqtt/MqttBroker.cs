@@ -14,8 +14,10 @@ using SharpEyes.V1;
 namespace SharpEyes.Gateway.Mqtt;
 
 /// <summary>
-/// The embedded MQTTnet broker. Vendors connect with username = vendor id and password = their API key; they may
-/// publish alarms for their own devices and subscribe only to their own dead-letter topic.
+/// The embedded MQTTnet broker. Vendors connect with username = vendor id and password = their API key, or over mutual
+/// TLS with a client certificate listed in SharpEyes:Tls:ClientCertificates and no password (the user name, if any,
+/// must then be the certificate's vendor; a key beside a certificate must name the same vendor); they may publish
+/// alarms for their own devices and subscribe only to their own dead-letter topic.
 /// <para>
 /// A PUBACK means durable, without making each connection wait for a commit per alarm. MQTTnet handles a
 /// connection's publishes one after another on its receive loop, then <em>enqueues</em> the PUBACK for a separate
@@ -34,6 +36,11 @@ namespace SharpEyes.Gateway.Mqtt;
 /// <see cref="AccessTable"/>'s: vendor keys only. A client id belongs to one vendor (<see cref="MqttSessionPolicy"/>);
 /// will messages and retained publishes are refused, not silently half-supported.
 /// </para>
+/// <para>
+/// Each vendor's publishes are rate limited (<see cref="MqttRateLimits"/>): one over the limit is stored, but its
+/// PUBACK waits in the same place as the commit's, per connection on its own send loop, so other clients are not held;
+/// a flood is disconnected with reason 0x96 (message rate too high).
+/// </para>
 /// </summary>
 public sealed partial class MqttBroker(
     ApiKeyStore keys,
@@ -43,6 +50,8 @@ public sealed partial class MqttBroker(
     MqttConnectionHandler connections,
     MqttConnectionGuard guard,
     MqttSessionPolicy sessions,
+    MqttRateLimits rateLimits,
+    ClientCertificateIdentities certificates,
     ClientRefusals refusals,
     IOptions<GatewayOptions> options,
     ILogger<MqttBroker> logger) : IHostedLifecycleService
@@ -50,6 +59,9 @@ public sealed partial class MqttBroker(
     public const string ServerClientId = "sharpeyes-gateway";
     private const string PrincipalItem = "sharpeyes.principal";
     private const string PendingItem = "sharpeyes.pending-acks";
+
+    /// <summary>The connection (its receive loop's token) disconnected as a flood: its further publishes are refused unread.</summary>
+    private const string FloodItem = "sharpeyes.flooded";
 
     private static readonly Access ConnectRule = AccessTable.Get(AccessTable.MqttConnect);
     private static readonly Access PublishRule = AccessTable.Get(AccessTable.MqttPublishAlarm);
@@ -133,8 +145,8 @@ public sealed partial class MqttBroker(
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>
-    /// A key was revoked: its connected clients are disconnected at once (MQTT 5: reason "not authorized"), rather than
-    /// kept until they reconnect. Their sessions stay (a new CONNECT needs a valid key). Raised on the thread pool; a
+    /// A key was revoked or reached its expiry: its connected clients are disconnected at once (MQTT 5: reason "not
+    /// authorized", with the reason string), rather than kept until they reconnect. Their sessions stay (a new CONNECT needs a valid key). Raised on the thread pool; a
     /// failure is logged, never thrown (an event handler's exception would end the process).
     /// </summary>
     private void CloseRevoked(string keyId) => _ = CloseRevokedAsync(keyId);
@@ -152,8 +164,10 @@ public sealed partial class MqttBroker(
             {
                 if (client.Session.Items[PrincipalItem] is Principal principal && principal.KeyId == keyId)
                 {
-                    LogRevokedClosed(logger, LogText.Client(client.Id, _limits.LoggedClientTextChars), keyId);
-                    await client.DisconnectAsync(new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized }).ConfigureAwait(false);
+                    var why = keys.Inactive(keyId) ?? $"the API key {keyId} was revoked";
+                    LogRevokedClosed(logger, LogText.Client(client.Id, _limits.LoggedClientTextChars), why);
+                    await client.DisconnectAsync(new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.NotAuthorized, ReasonString = why })
+                        .ConfigureAwait(false);
                 }
             }
         }
@@ -183,14 +197,54 @@ public sealed partial class MqttBroker(
                 $"too many failed authentications from this address; try again within {authFailures.Window.TotalSeconds:0} s");
         }
 
-        var principal = keys.Authenticate(e.Password);
-        if (principal is null || (principal.Role == Role.Vendor && principal.VendorId != e.UserName))
+        var certificate = state?.ClientCertificate;
+        var byCertificate = certificate is null ? null : certificates.Map(certificate);
+        Principal? principal;
+        if (string.IsNullOrEmpty(e.Password) && certificate is not null)
         {
-            authFailures.Failed(address, "mqtt", e.Password, principal is null
-                ? $"unknown or revoked API key for user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)}"
-                : $"user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)} is not the key's vendor");
-            e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
-            return Task.CompletedTask;
+            // Mutual TLS without a password: the certificate is the credential.
+            var why = byCertificate is null ? ClientCertificateIdentities.Unmapped(certificate)
+                : !string.IsNullOrEmpty(e.UserName) && e.UserName != byCertificate.VendorId
+                    ? $"user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)} is not the client certificate's vendor ({byCertificate.VendorId ?? "none: role " + byCertificate.Role})"
+                    : null;
+            if (why is not null)
+            {
+                authFailures.Failed(address, "mqtt", null, why);
+                e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+                e.ReasonString = why;
+                return Task.CompletedTask;
+            }
+
+            principal = byCertificate!;
+        }
+        else
+        {
+            principal = keys.Authenticate(e.Password, out var expired);
+            if (principal is null || (principal.Role == Role.Vendor && principal.VendorId != e.UserName))
+            {
+                authFailures.Failed(address, "mqtt", e.Password, principal is null
+                    ? $"{expired ?? "unknown or revoked API key"} for user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)}"
+                    : $"user name {LogText.Client(e.UserName, _limits.LoggedClientTextChars)} is not the key's vendor");
+                e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+                if (expired is not null)
+                {
+                    e.ReasonString = expired; // the right key, past its expiry: MQTT 5 clients learn why
+                }
+
+                return Task.CompletedTask;
+            }
+
+            if (byCertificate is not null)
+            {
+                var (both, conflict) = ClientCertificateIdentities.Combine(principal, byCertificate);
+                if (both is null)
+                {
+                    authFailures.Failed(address, "mqtt", null, conflict!);
+                    return Refuse(e, MqttConnectReasonCode.NotAuthorized, null, conflict!);
+                }
+
+                principal = both;
+            }
         }
 
         if (!ConnectRule.Allows(principal.Role))
@@ -285,6 +339,29 @@ public sealed partial class MqttBroker(
             return;
         }
 
+        var acknowledged = message.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce && pending is not null;
+        var admission = e.SessionItems[FloodItem] is CancellationToken flooded && flooded.Equals(e.CancellationToken)
+            ? new MqttRateLimits.Admission(null, "")
+            : rateLimits.Admit(principal.VendorId!, acknowledged, e.CancellationToken);
+        if (admission.Flood is { } flood)
+        {
+            // Neither stored nor acknowledged (an MQTT 3.1.1 PUBACK cannot say no): the client sends it again after reconnecting.
+            e.Response.ReasonCode = MqttPubAckReasonCode.QuotaExceeded;
+            if (acknowledged)
+            {
+                pending!.Register(pending.CurrentPacketId, Task.CompletedTask, Task.FromResult(false));
+            }
+
+            if (flood.Length > 0)
+            {
+                e.SessionItems[FloodItem] = e.CancellationToken;
+                var clientId = e.ClientId;
+                _ = Task.Run(() => DisconnectFloodAsync(clientId, flood));
+            }
+
+            return;
+        }
+
         Rejection? rejection;
         Task committed;
         try
@@ -307,9 +384,9 @@ public sealed partial class MqttBroker(
             e.Response.ReasonString = rejection.Reason;
         }
 
-        if (message.QualityOfServiceLevel != MqttQualityOfServiceLevel.AtMostOnce && pending is not null)
+        if (acknowledged)
         {
-            pending.Register(pending.CurrentPacketId, committed);
+            pending!.Register(pending.CurrentPacketId, committed, admission.Hold);
         }
         else
         {
@@ -365,8 +442,16 @@ public sealed partial class MqttBroker(
             MqttPubRecPacket rec => rec.PacketIdentifier,
             _ => (ushort)0,
         };
-        if (id == 0 || e.SessionItems[PendingItem] is not PendingAcks pending || !pending.TryTake(id, out var committed))
+        if (id == 0 || e.SessionItems[PendingItem] is not PendingAcks pending || !pending.TryTake(id, out var committed, out var hold))
         {
+            return;
+        }
+
+        // Over the vendor's rate limit: the PUBACK waits for a token (this connection's send loop only); none if the
+        // connection ended first or the publish was refused as a flood.
+        if (hold is not null && !await hold.ConfigureAwait(false))
+        {
+            e.ProcessPacket = false;
             return;
         }
 
@@ -386,6 +471,26 @@ public sealed partial class MqttBroker(
             e.ProcessPacket = false;
             LogNotDurable(logger, LogText.Client(e.ClientId, _limits.LoggedClientTextChars), ex);
             _ = Task.Run(() => _server?.DisconnectClientAsync(e.ClientId, new MqttServerClientDisconnectOptions { ReasonCode = MqttDisconnectReasonCode.UnspecifiedError }));
+        }
+    }
+
+    /// <summary>Disconnects a flooding client: MQTT 5 with DISCONNECT reason 0x96 (message rate too high) and why; MQTT 3.1.1 by closing.</summary>
+    private async Task DisconnectFloodAsync(string clientId, string reason)
+    {
+        try
+        {
+            if (_server is { IsStarted: true } server)
+            {
+                await server.DisconnectClientAsync(clientId, new MqttServerClientDisconnectOptions
+                {
+                    ReasonCode = MqttDisconnectReasonCode.MessageRateTooHigh,
+                    ReasonString = reason,
+                }).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            // Gone already, or the broker is stopping.
         }
     }
 
@@ -446,8 +551,8 @@ public sealed partial class MqttBroker(
         return server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = ServerClientId, CustomSessionItems = _injectedItems });
     }
 
-    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Disconnected MQTT client {ClientId}: its API key {KeyId} was revoked")]
-    private static partial void LogRevokedClosed(ILogger logger, string clientId, string keyId);
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Disconnected MQTT client {ClientId}: {Reason}")]
+    private static partial void LogRevokedClosed(ILogger logger, string clientId, string reason);
 
     [LoggerMessage(EventId = 2011, Level = LogLevel.Error, Message = "Could not disconnect the MQTT clients of revoked key {KeyId}; they end at their next CONNECT")]
     private static partial void LogRevokedCloseFailed(ILogger logger, Exception exception, string keyId);
@@ -465,15 +570,20 @@ public sealed partial class MqttBroker(
     /// </summary>
     private sealed class PendingAcks
     {
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<ushort, Task> _pending = new();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<ushort, (Task Committed, Task<bool>? Hold)> _pending = new();
 
         /// <summary>The packet id of the PUBLISH being dispatched (set on the receive loop just before the publish interceptor runs).</summary>
         public ushort CurrentPacketId { get; set; }
 
-        public void Register(ushort packetId, Task committed) =>
-            _pending.AddOrUpdate(packetId, committed, (_, earlier) => Task.WhenAll(earlier, committed));
+        /// <summary>The PUBACK of <paramref name="packetId"/> waits for the commit and, over the rate limit, for <paramref name="hold"/> (the newest connection's).</summary>
+        public void Register(ushort packetId, Task committed, Task<bool>? hold) =>
+            _pending.AddOrUpdate(packetId, (committed, hold), (_, earlier) => (Task.WhenAll(earlier.Committed, committed), hold));
 
-        public bool TryTake(ushort packetId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Task? committed) =>
-            _pending.TryRemove(packetId, out committed);
+        public bool TryTake(ushort packetId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Task? committed, out Task<bool>? hold)
+        {
+            var found = _pending.TryRemove(packetId, out var entry);
+            (committed, hold) = entry;
+            return found;
+        }
     }
 }

@@ -71,7 +71,10 @@ public sealed class MqttConnectionGuard : IDisposable
     /// <summary>The state of the open connection from <paramref name="remote"/>, for the broker's hooks.</summary>
     public MqttConnectionState? Find(EndPoint? remote) => remote is not null && _open.TryGetValue(remote, out var s) ? s : null;
 
-    /// <summary>The connection middleware: admits or refuses the connection, then runs MQTTnet on the guarded input.</summary>
+    /// <summary>
+    /// The connection middleware: admits or refuses the connection, then (<see cref="OnDecryptedAsync"/>, after TLS
+    /// when the listener has it, so that handshakes count against the limits too) runs MQTTnet on the guarded input.
+    /// </summary>
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
     {
         var remote = connection.RemoteEndPoint ?? new IPEndPoint(IPAddress.None, 0);
@@ -98,14 +101,29 @@ public sealed class MqttConnectionGuard : IDisposable
 
         try
         {
-            var transport = connection.Transport;
-            connection.Transport = new GuardedTransport(new GuardedPipeReader(transport.Input, state), transport.Output);
             await next(connection).ConfigureAwait(false);
         }
         finally
         {
             _open.TryRemove(new KeyValuePair<EndPoint, MqttConnectionState>(remote, state));
         }
+    }
+
+    /// <summary>
+    /// The second half of the middleware, on the plain MQTT bytes (after TLS): packet sizes are checked on their
+    /// headers, and the client certificate the TLS handshake accepted, if any, is kept for the CONNECT.
+    /// </summary>
+    public Task OnDecryptedAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        if (Find(connection.RemoteEndPoint ?? new IPEndPoint(IPAddress.None, 0)) is not { } state)
+        {
+            return Task.CompletedTask; // not admitted by OnConnectionAsync
+        }
+
+        state.ClientCertificate = connection.Features.Get<Microsoft.AspNetCore.Http.Features.ITlsConnectionFeature>()?.ClientCertificate;
+        var transport = connection.Transport;
+        connection.Transport = new GuardedTransport(new GuardedPipeReader(transport.Input, state), transport.Output);
+        return next(connection);
     }
 
     internal void Count(string kind, string detail) => _refusals.Count(kind, detail);
@@ -174,6 +192,9 @@ public sealed class MqttConnectionState
         Connect = header;
         SawConnect = true;
     }
+
+    /// <summary>The client certificate of a mutual-TLS connection (it chained to SharpEyes:Tls:ClientCaPath), else null.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; internal set; }
 
     /// <summary>Who the CONNECT authenticated as (set when the broker admits it).</summary>
     public Auth.Principal? Principal { get; private set; }

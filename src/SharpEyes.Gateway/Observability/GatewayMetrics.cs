@@ -21,9 +21,10 @@ public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
     private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
-        _kpiSnapshots, _kpiPruned, _rateLimited, _auditEntries, _auditPruned, _auditFolded, _auditTargetsDropped, _auditWriteFailures;
+        _kpiSnapshots, _kpiPruned, _rateLimited, _certificateRejections, _mqttRateLimited, _mqttFloods, _auditEntries, _auditPruned, _auditFolded,
+        _auditTargetsDropped, _auditWriteFailures;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
-        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget;
+        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget, _keysExpiring;
     private readonly Lock _coverageLock = new();
     private (DateTimeOffset At, List<(string Region, Kpi Kpi)> Kpis)? _coverage;
 
@@ -34,7 +35,7 @@ public sealed class GatewayMetrics
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, FeedHub feedHub, OutboxService outbox, StreamHealthMonitor streams,
         DeviceCatalog devices, CoverageReports coverage, KpiSnapshots kpiHistory, GeographyState geography, ClientRefusals refusals, Auth.KeyRateLimits rateLimits,
-        Audit.AuditLog audit, TimeProvider time)
+        Auth.ApiKeyStore keys, Mqtt.MqttRateLimits mqttRateLimits, Audit.AuditLog audit, TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
         var f = Metrics.WithCustomRegistry(Registry);
@@ -52,6 +53,8 @@ public sealed class GatewayMetrics
         _delivered = f.CreateCounter("sharpeyes_outbox_delivered_total", "Events the endpoint acknowledged since start", "endpoint");
         _deliveryFailures = f.CreateCounter("sharpeyes_outbox_delivery_failures_total", "Failed delivery attempts since start (each is retried)", "endpoint");
         _lostToRetention = f.CreateCounter("sharpeyes_outbox_lost_to_retention_total", "Sequences the endpoint lost after retention had deleted them, so they could not be sent again (since start)", "endpoint");
+        _certificateRejections = f.CreateCounter("sharpeyes_outbox_certificate_rejections_total",
+            "TLS handshakes in which the endpoint's certificate was refused since start, by reason (untrusted, name_mismatch, not_time_valid, no_certificate); https:// and mqtts:// endpoints only", "endpoint", "reason");
         _circuit = f.CreateGauge("sharpeyes_outbox_circuit_state", "The endpoint's circuit breaker: 0 closed, 1 open, 2 half-open, 3 isolated", "endpoint");
         _connected = f.CreateGauge("sharpeyes_outbox_connected", "1 while the endpoint's transport is connected", "endpoint");
         _backlogExceeded = f.CreateGauge("sharpeyes_outbox_backlog_exceeded", "1 while the endpoint's depth is over the backlog limit", "endpoint");
@@ -73,6 +76,10 @@ public sealed class GatewayMetrics
             "Refused calls folded into a counted audit entry instead of one each (Audit:RefusalInterval, Audit:MaxRefusalSources), since start", "reason");
         _auditTargetsDropped = f.CreateCounter("sharpeyes_audit_targets_dropped_total", "Target ids left out of audit entries over Audit:MaxTargetsPerEntry, since start");
         _auditWriteFailures = f.CreateCounter("sharpeyes_audit_write_failures_total", "Audit entries the store refused (the calls were answered), since start");
+        _mqttRateLimited = f.CreateCounter("sharpeyes_mqtt_rate_limited_total", "MQTT publishes whose PUBACK was held because their vendor was over its rate limit (SharpEyes:RateLimits:MqttVendor), by vendor", "vendor");
+        _mqttFloods = f.CreateCounter("sharpeyes_mqtt_flood_disconnects_total", "MQTT clients disconnected for a message rate too high (held publishes over SharpEyes:RateLimits:MqttVendor:MaxHeldPublishes, or QoS 0 over the limit), by vendor", "vendor");
+        _keysExpiring = f.CreateGauge("sharpeyes_api_keys_expiring", "Active API keys that expire within the warning window (SharpEyes:Keys:ExpiryWarning, the label)", "within");
+        var expiringWithin = Window(keys.ExpiryWarning);
 
         Registry.AddBeforeCollectCallback(() =>
         {
@@ -97,6 +104,11 @@ public sealed class GatewayMetrics
                 _delivered.WithLabels(e.Name).IncTo(e.DeliveredEvents);
                 _deliveryFailures.WithLabels(e.Name).IncTo(e.FailedAttempts);
                 _lostToRetention.WithLabels(e.Name).IncTo(e.LostToRetention);
+                foreach (var (reason, count) in e.Tls?.Rejections ?? new Dictionary<string, long>())
+                {
+                    _certificateRejections.WithLabels(e.Name, reason).IncTo(count);
+                }
+
                 _circuit.WithLabels(e.Name).Set((int)e.Circuit);
                 _connected.WithLabels(e.Name).Set(e.Connected ? 1 : 0);
                 _backlogExceeded.WithLabels(e.Name).Set(e.Depth > outbox.BacklogLimit ? 1 : 0);
@@ -111,6 +123,14 @@ public sealed class GatewayMetrics
             {
                 _rateLimited.WithLabels(keyId).IncTo(count);
             }
+
+            foreach (var (vendor, held, floods) in mqttRateLimits.Snapshot())
+            {
+                _mqttRateLimited.WithLabels(vendor).IncTo(held);
+                _mqttFloods.WithLabels(vendor).IncTo(floods);
+            }
+
+            _keysExpiring.WithLabels(expiringWithin).Set(keys.ExpiringSoon());
 
             foreach (var (outcome, count) in audit.Entries())
             {
@@ -177,6 +197,13 @@ public sealed class GatewayMetrics
     }
 
     public CollectorRegistry Registry { get; }
+
+    /// <summary>A window as a label: "7d", "36h", "90m" or "45s" (the largest whole unit).</summary>
+    internal static string Window(TimeSpan window) =>
+        window.Ticks % TimeSpan.TicksPerDay == 0 ? $"{window.Ticks / TimeSpan.TicksPerDay}d"
+        : window.Ticks % TimeSpan.TicksPerHour == 0 ? $"{window.Ticks / TimeSpan.TicksPerHour}h"
+        : window.Ticks % TimeSpan.TicksPerMinute == 0 ? $"{window.Ticks / TimeSpan.TicksPerMinute}m"
+        : $"{(long)window.TotalSeconds}s";
 
     private static string Label(DeviceKind kind) => kind switch
     {

@@ -20,27 +20,40 @@ public interface ICentreTransport : IAsyncDisposable
 
     /// <summary>Whether the transport has a live connection (MQTT) or is able to try (gRPC connects per call).</summary>
     bool Connected { get; }
+
+    /// <summary>The TLS side of an https:// or mqtts:// endpoint; null in clear text.</summary>
+    CentreTls? Tls { get; }
 }
 
-/// <summary>The centre's CentreSink gRPC service over one reused HTTP/2 channel.</summary>
+/// <summary>
+/// The centre's CentreSink gRPC service over one reused HTTP/2 channel; over https:// the centre's certificate is
+/// verified by <see cref="CentreTls"/> at each new connection.
+/// </summary>
 public sealed class GrpcCentreTransport : ICentreTransport
 {
     private readonly GrpcChannel _channel;
     private readonly CentreSink.CentreSinkClient _client;
     private readonly Metadata _headers = [];
 
-    public GrpcCentreTransport(CentreEndpointOptions options)
+    public GrpcCentreTransport(CentreEndpointOptions options, CentreTls? tls)
     {
+        Tls = tls;
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = options.Timeout,
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            KeepAlivePingDelay = TimeSpan.FromSeconds(30),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+            EnableMultipleHttp2Connections = false,
+        };
+        if (tls is not null)
+        {
+            handler.SslOptions = tls.SslOptions();
+        }
+
         _channel = GrpcChannel.ForAddress(options.Url, new GrpcChannelOptions
         {
-            HttpHandler = new SocketsHttpHandler
-            {
-                ConnectTimeout = options.Timeout,
-                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-                KeepAlivePingDelay = TimeSpan.FromSeconds(30),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
-                EnableMultipleHttp2Connections = false,
-            },
+            HttpHandler = handler,
             MaxReceiveMessageSize = 4 * 1024 * 1024,
             MaxSendMessageSize = 64 * 1024 * 1024,
         });
@@ -53,12 +66,21 @@ public sealed class GrpcCentreTransport : ICentreTransport
 
     public bool Connected => _channel.State != ConnectivityState.TransientFailure;
 
+    public CentreTls? Tls { get; }
+
     public async Task<long> DeliverAsync(OutboxBatch batch, CancellationToken cancellationToken)
     {
         var request = new DeliverRequest { SourceId = batch.SourceId, AfterSequence = batch.After, ThroughSequence = batch.Through, PrunedThrough = batch.PrunedThrough };
         request.Events.AddRange(batch.Events);
-        var response = await _client.DeliverAsync(request, _headers, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return response.AckedSequence;
+        try
+        {
+            var response = await _client.DeliverAsync(request, _headers, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return response.AckedSequence;
+        }
+        catch (RpcException e) when (Tls?.Explain(e) is { } why)
+        {
+            throw new CentreTlsException(why, e);
+        }
     }
 
     public ValueTask DisposeAsync()
@@ -79,9 +101,12 @@ public sealed class MqttCentreTransport(CentreEndpointOptions options, ExternalM
 
     public bool Connected => connection.Connected;
 
+    public CentreTls? Tls => connection.Tls;
+
     public async Task<long> DeliverAsync(OutboxBatch batch, CancellationToken cancellationToken)
     {
-        var client = connection.Client ?? throw new InvalidOperationException($"not connected to the MQTT broker {connection.Endpoint}");
+        var client = connection.Client ?? throw new InvalidOperationException(
+            $"not connected to the MQTT broker {connection.Endpoint}{(connection.LastError is { } error ? ": " + error : "")}");
         foreach (var e in batch.Events)
         {
             var message = new MQTTnet.MqttApplicationMessageBuilder()

@@ -9,6 +9,8 @@ namespace SharpEyes.Gateway.Outbox;
 /// samples advise, not from the Disconnected event): every few seconds it pings; when the link is down it reconnects
 /// with exponential backoff and jitter (a Polly retry on the injected clock) until it succeeds or the gateway stops.
 /// The session is persistent (clean start off, one day of session expiry), so the broker keeps what was queued for it.
+/// Over mqtts:// the broker's certificate is verified by <see cref="CentreTls"/> at each connection, and a refused
+/// certificate is a failed connection like any other (retried with backoff), with the reason in <see cref="LastError"/>.
 /// </summary>
 public sealed partial class ExternalMqttConnection : IAsyncDisposable
 {
@@ -20,17 +22,20 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
     private readonly ResiliencePipeline _reconnect;
     private readonly Task _loop;
     private volatile bool _connected;
+    private volatile string? _lastError;
     private long _reconnects;
 
     public ExternalMqttConnection(Uri broker, string clientId, string? userName, string? password, TimeSpan baseDelay, TimeSpan maxDelay,
-        TimeProvider time, ILogger logger)
+        TimeProvider time, ILogger logger, CentreTls? tls = null)
     {
-        Endpoint = $"{broker.Host}:{(broker.Port > 0 ? broker.Port : 1883)}"; // never the credentials
+        var port = broker.Port > 0 ? broker.Port : tls is null ? 1883 : 8883;
+        Endpoint = $"{broker.Host}:{port}"; // never the credentials
+        Tls = tls;
         _time = time;
         _logger = logger;
         _client = new MqttClientFactory().CreateMqttClient();
         var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(broker.Host, broker.Port > 0 ? broker.Port : 1883)
+            .WithTcpServer(broker.Host, port)
             .WithClientId(clientId)
             .WithCleanStart(false)
             .WithSessionExpiryInterval(86_400)
@@ -40,6 +45,21 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
         if (userName is not null || password is not null)
         {
             builder = builder.WithCredentials(userName ?? "", password ?? "");
+        }
+
+        if (tls is not null)
+        {
+            builder = builder.WithTlsOptions(o =>
+            {
+                o.UseTls()
+                    .WithTargetHost(tls.Host)
+                    .WithCertificateValidationHandler(args => tls.Verify(args.Certificate, args.Chain, args.SslPolicyErrors))
+                    .WithRevocationMode(System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck);
+                if (tls.HasClientCertificate)
+                {
+                    o.WithCertificateSelectionHandler(_ => tls.ClientCertificate()!);
+                }
+            });
         }
 
         _options = builder.Build();
@@ -54,7 +74,9 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
                 MaxDelay = maxDelay,
                 OnRetry = args =>
                 {
-                    LogConnectFailed(_logger, Endpoint, args.AttemptNumber + 1, args.RetryDelay, args.Outcome.Exception?.Message ?? "");
+                    var error = args.Outcome.Exception is { } e ? Tls?.Explain(e) ?? e.Message : "";
+                    _lastError = error;
+                    LogConnectFailed(_logger, Endpoint, args.AttemptNumber + 1, args.RetryDelay, error);
                     return ValueTask.CompletedTask;
                 },
             })
@@ -66,6 +88,12 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
     public string Endpoint { get; }
 
     public bool Connected => _connected;
+
+    /// <summary>The TLS side of an mqtts:// broker; null in clear text.</summary>
+    public CentreTls? Tls { get; }
+
+    /// <summary>Why the last connection attempt failed (a refused certificate names its reason); null once connected.</summary>
+    public string? LastError => _lastError;
 
     /// <summary>Connections made after the first one.</summary>
     public long Reconnects => Interlocked.Read(ref _reconnects);
@@ -104,6 +132,7 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
                     }
 
                     first = false;
+                    _lastError = null;
                     _connected = true;
                     LogConnected(_logger, Endpoint);
                 }

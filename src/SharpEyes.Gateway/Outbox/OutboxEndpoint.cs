@@ -87,6 +87,9 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
 
     public bool Connected => _transport.Connected;
 
+    /// <summary>The TLS side of an https:// or mqtts:// endpoint (refused certificates by reason); null in clear text.</summary>
+    public CentreTls? Tls => _transport.Tls;
+
     /// <summary>Set by the outbox monitor while the depth is over the backlog limit (logged once per crossing).</summary>
     public bool BacklogExceeded { get; internal set; }
 

@@ -32,10 +32,16 @@ public sealed partial class OutboxService(
         var endpointLogger = loggers.CreateLogger<OutboxEndpoint>();
         foreach (var o in options.Value.Outbox.Endpoints)
         {
+            var tls = CentreTls.For(o, endpointLogger);
+            if (tls is null)
+            {
+                LogClearText(_logger, o.Name, Redact(o.Url), o.Kind == CentreEndpointKind.Mqtt ? "mqtts" : "https");
+            }
+
             ICentreTransport transport = o.Kind == CentreEndpointKind.Mqtt
                 ? new MqttCentreTransport(o, new ExternalMqttConnection(new Uri(o.Url), $"{cursors.SourceId}-{o.Name}", o.UserName, o.ApiKey,
-                    o.RetryBaseDelay, o.RetryMaxDelay, time, loggers.CreateLogger<ExternalMqttConnection>()))
-                : new GrpcCentreTransport(o);
+                    o.RetryBaseDelay, o.RetryMaxDelay, time, loggers.CreateLogger<ExternalMqttConnection>(), tls))
+                : new GrpcCentreTransport(o, tls);
             var endpoint = new OutboxEndpoint(o, transport, log, cursors, journal, store, time, endpointLogger);
             _endpoints.Add(endpoint);
             endpoint.Start();
@@ -88,6 +94,9 @@ public sealed partial class OutboxService(
         Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0
             ? url.Replace(uri.UserInfo + "@", "", StringComparison.Ordinal)
             : url;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: the feed to the centre at {Url} goes in clear text: anyone on the path can read it, and a host posing as the centre receives it. Use {Scheme}:// (docs/security.md, the centre feed over TLS)")]
+    private static partial void LogClearText(ILogger logger, string endpoint, string url, string scheme);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Outbox {Endpoint} ({Kind}, {Url}): acknowledged through {Acked}, feed at {Last}")]
     private static partial void LogEndpoint(ILogger logger, string endpoint, string kind, string url, long acked, long last);

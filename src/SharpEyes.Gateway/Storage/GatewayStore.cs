@@ -13,7 +13,7 @@ namespace SharpEyes.Gateway.Storage;
 /// </summary>
 public sealed partial class GatewayStore
 {
-    public const int SchemaVersion = 8;
+    public const int SchemaVersion = 9;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -177,6 +177,13 @@ public sealed partial class GatewayStore
         if (!HasColumn(connection, "incidents", "acknowledged_at"))
         {
             Execute(connection, "ALTER TABLE incidents ADD COLUMN acknowledged_at INTEGER");
+        }
+
+        // Version 8 files (and older) lack the API keys' expiry (issue 14, Auth/ApiKeyStore.cs): their keys never expire.
+        // A step of its own, whatever else a version 8 added: it only adds a nullable column when it is missing.
+        if (!HasColumn(connection, "api_keys", "expires_at"))
+        {
+            Execute(connection, "ALTER TABLE api_keys ADD COLUMN expires_at INTEGER");
         }
 
         Execute(connection, "CREATE INDEX IF NOT EXISTS alarms_received ON alarms(received_at); CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters(received_at);");

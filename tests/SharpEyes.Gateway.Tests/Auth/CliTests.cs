@@ -143,7 +143,7 @@ public sealed class CliTests
         Assert.Contains("PermissionDenied", vendorError, StringComparison.Ordinal);
     }
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    internal static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();

@@ -53,7 +53,7 @@ public sealed class ConfigurationTests
     {
         Assert.Equal(ValidateOptionsResult.Success, new GatewayOptionsValidator().Validate(null, new GatewayOptions()));
         Assert.Equal(50051, new GatewayOptions().GrpcPort);
-        Assert.Equal(1883, new GatewayOptions().MqttPort);
+        Assert.Equal(1883, new GatewayOptions().MqttListenPort);
         Assert.Equal(8080, new GatewayOptions().HttpPort);
         Assert.Equal("./data", new GatewayOptions().DataDir);
     }

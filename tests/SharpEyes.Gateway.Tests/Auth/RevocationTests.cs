@@ -70,7 +70,7 @@ public sealed class RevocationTests
     }
 
     /// <summary>Reads a stream until it ends; answers the status it ended with.</summary>
-    private static async Task<RpcException> ReadToEndAsync(AsyncServerStreamingCall<FeedEvent> call)
+    internal static async Task<RpcException> ReadToEndAsync(AsyncServerStreamingCall<FeedEvent> call)
     {
         try
         {

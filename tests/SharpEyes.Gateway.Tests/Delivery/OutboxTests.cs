@@ -310,7 +310,8 @@ public sealed class OutboxTests
         ConfigureLogging = l => l.ClearProviders(),
     });
 
-    private static async Task PublishAlarmsAsync(GatewayHost host, int count, string prefix = "a")
+    /// <summary>Registers the vendor's alarm device (once) and publishes <paramref name="count"/> alarms, each acknowledged.</summary>
+    internal static async Task PublishAlarmsAsync(GatewayHost host, int count, string prefix = "a")
     {
         var key = await host.CreateKeyAsync(Role.Vendor, VendorId);
         var registry = new DeviceRegistry.DeviceRegistryClient(host.Channel);
@@ -329,7 +330,7 @@ public sealed class OutboxTests
     }
 
     /// <summary>Waits while moving the fake clock a second per poll, so retry delays on the gateway clock pass.</summary>
-    private static Task WaitAsync(GatewayHost host, Func<bool> condition, string what) =>
+    internal static Task WaitAsync(GatewayHost host, Func<bool> condition, string what) =>
         Eventually.TrueAsync(() =>
         {
             host.Time.Advance(TimeSpan.FromSeconds(1));

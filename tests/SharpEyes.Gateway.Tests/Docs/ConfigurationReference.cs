@@ -49,6 +49,15 @@ internal static class ConfigurationReference
         new("SharpEyes:MqttPort", "differs from the other ports (0 excepted)", ("SharpEyes:MqttPort", "8080")),
         new("SharpEyes:HttpPort", "differs from the other ports (0 excepted)", ("SharpEyes:HttpPort", "50051")),
         new("SharpEyes:BindAddress", "an IP address", ("SharpEyes:BindAddress", "localhost")),
+        new("SharpEyes:InsecureListeners", "not with Tls:CertificatePath", ("SharpEyes:InsecureListeners", "true"), (TlsCert, "/etc/sharpeyes/server.pem"), (TlsKey, "/etc/sharpeyes/server-key.pem")),
+        new("SharpEyes:Tls:KeyPath", "set with CertificatePath", (TlsCert, "/etc/sharpeyes/server.pem")),
+        new("SharpEyes:Tls:ClientCaPath", "needs CertificatePath and KeyPath", ("SharpEyes:Tls:ClientCaPath", "/etc/sharpeyes/client-ca.pem")),
+        new("SharpEyes:Tls:ClientCertificates:N:Subject", "a distinguished name, each listed once; needs ClientCaPath", (TlsCert, "/s.pem"), (TlsKey, "/k.pem"),
+            ("SharpEyes:Tls:ClientCertificates:0:Subject", "CN=acme"), ("SharpEyes:Tls:ClientCertificates:0:Role", "Centre")),
+        new("SharpEyes:Tls:ClientCertificates:N:Role", "Vendor, Operator, Planner, Centre or Admin", (TlsCert, "/s.pem"), (TlsKey, "/k.pem"), (TlsCa, "/ca.pem"),
+            ("SharpEyes:Tls:ClientCertificates:0:Subject", "CN=acme")),
+        new("SharpEyes:Tls:ClientCertificates:N:VendorId", "required with Role Vendor, empty otherwise", (TlsCert, "/s.pem"), (TlsKey, "/k.pem"), (TlsCa, "/ca.pem"),
+            ("SharpEyes:Tls:ClientCertificates:0:Subject", "CN=acme"), ("SharpEyes:Tls:ClientCertificates:0:Role", "Vendor")),
         new("SharpEyes:CountyCodes", "6 digits each", ("SharpEyes:CountyCodes:1", "1301")),
         new("SharpEyes:Alarms:Retention", "> 0", ("SharpEyes:Alarms:Retention", "00:00:00")),
         new("SharpEyes:Incidents:CorrelationWindow", "> 0", ("SharpEyes:Incidents:CorrelationWindow", "00:00:00")),
@@ -70,7 +79,13 @@ internal static class ConfigurationReference
         new("SharpEyes:Outbox:FeedRetention", "> 0", ("SharpEyes:Outbox:FeedRetention", "00:00:00")),
         new("SharpEyes:Outbox:PruneInterval", "`00:00:01` – `45.00:00:00`", ("SharpEyes:Outbox:PruneInterval", "46.00:00:00")),
         new("SharpEyes:Outbox:Endpoints:N:Name", "unique", ("SharpEyes:Outbox:Endpoints:0:Url", EndpointUrl), ("SharpEyes:Outbox:Endpoints:1:Url", "http://127.0.0.1:7001")),
-        new("SharpEyes:Outbox:Endpoints:N:Url", "Grpc: an absolute `http://` or `https://` URL; Mqtt: `mqtt://`", ("SharpEyes:Outbox:Endpoints:0:Url", "ftp://127.0.0.1:7000")),
+        new("SharpEyes:Outbox:Endpoints:N:Url", "Grpc: an absolute `http://` or `https://` URL; Mqtt: `mqtt://` or `mqtts://`", ("SharpEyes:Outbox:Endpoints:0:Url", "ftp://127.0.0.1:7000")),
+        new("SharpEyes:Outbox:Endpoints:N:CaPath", "a PEM file holding a certificate; only with an `https://` or `mqtts://` Url",
+            ("SharpEyes:Outbox:Endpoints:0:Url", "https://127.0.0.1:7000"), ("SharpEyes:Outbox:Endpoints:0:CaPath", "/dev/null")),
+        new("SharpEyes:Outbox:Endpoints:N:ClientCertificatePath", "with ClientKeyPath, a PEM certificate and its key; only with an `https://` or `mqtts://` Url",
+            ("SharpEyes:Outbox:Endpoints:0:Url", "https://127.0.0.1:7000"), ("SharpEyes:Outbox:Endpoints:0:ClientCertificatePath", "/dev/null")),
+        new("SharpEyes:Outbox:Endpoints:N:ClientKeyPath", "with ClientCertificatePath",
+            ("SharpEyes:Outbox:Endpoints:0:Url", "https://127.0.0.1:7000"), ("SharpEyes:Outbox:Endpoints:0:ClientKeyPath", "/dev/null")),
         new("SharpEyes:Outbox:Endpoints:N:Topic", "Mqtt: not empty, no `#` or `+`", ("SharpEyes:Outbox:Endpoints:0:Url", "mqtt://127.0.0.1:1883"), ("SharpEyes:Outbox:Endpoints:0:Topic", "feed/#")),
         new("SharpEyes:Outbox:Endpoints:N:Timeout", "> 0", ("SharpEyes:Outbox:Endpoints:0:Url", EndpointUrl), ("SharpEyes:Outbox:Endpoints:0:Timeout", "00:00:00")),
         new("SharpEyes:Outbox:Endpoints:N:RetryBaseDelay", "> 0", ("SharpEyes:Outbox:Endpoints:0:Url", EndpointUrl), ("SharpEyes:Outbox:Endpoints:0:RetryBaseDelay", "00:00:00")),
@@ -89,6 +104,9 @@ internal static class ConfigurationReference
         new("SharpEyes:Console:BaseLayer:Subdomains", "required when the Url has `{s}`", (TileUrl, "http://{s}.tiles.example/{z}/{x}/{y}.png"), (TileDatum, "Gcj02")),
     ];
 
+    private const string TlsCert = "SharpEyes:Tls:CertificatePath";
+    private const string TlsKey = "SharpEyes:Tls:KeyPath";
+    private const string TlsCa = "SharpEyes:Tls:ClientCaPath";
     private const string TileUrl = "SharpEyes:Console:BaseLayer:Url";
     private const string TileDatum = "SharpEyes:Console:BaseLayer:Datum";
 

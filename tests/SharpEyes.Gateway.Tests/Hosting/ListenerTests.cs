@@ -23,7 +23,7 @@ public sealed class ListenerTests
         string[] ports = ["--grpc-port", "0", "--http-port", "0", "--mqtt-port", "0"];
         ports[Array.IndexOf(ports, option) + 1] = port.ToString();
         var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll"), "--bind", "127.0.0.1", "--data-dir", GatewayHost.NewDataDir() }.Concat(ports))
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll"), "--bind", "127.0.0.1", "--insecure-listeners", "--data-dir", GatewayHost.NewDataDir() }.Concat(ports))
         {
             info.ArgumentList.Add(arg);
         }

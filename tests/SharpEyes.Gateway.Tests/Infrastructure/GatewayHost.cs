@@ -26,7 +26,7 @@ public sealed class GatewayHost : IAsyncDisposable
 
     private readonly List<IDisposable> _owned = [];
 
-    private GatewayHost(WebApplication app, string dataDir, int grpc, int mqtt, int http, FakeTimeProvider time, CapturedLogs logs)
+    private GatewayHost(WebApplication app, string dataDir, int grpc, int mqtt, int http, FakeTimeProvider time, CapturedLogs logs, DevCa? ca)
     {
         _app = app;
         DataDir = dataDir;
@@ -35,9 +35,13 @@ public sealed class GatewayHost : IAsyncDisposable
         HttpPort = http;
         Time = time;
         Logs = logs;
-        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpc}");
+        Ca = ca;
+        Channel = ca?.Channel(grpc) ?? GrpcChannel.ForAddress($"http://127.0.0.1:{grpc}");
         _owned.Add(Channel);
     }
+
+    /// <summary>The CA whose server certificate the gateway serves (TLS listeners), else null (plain text).</summary>
+    public DevCa? Ca { get; }
 
     public string DataDir { get; }
 
@@ -66,6 +70,9 @@ public sealed class GatewayHost : IAsyncDisposable
     /// </summary>
     public const string NoVendorRateLimit = "--SharpEyes:RateLimits:Vendor:PerSecond=0";
 
+    /// <summary>For tests that flood the MQTT broker on purpose: the vendors' publish rate limit (SharpEyes:RateLimits:MqttVendor) is off.</summary>
+    public const string NoMqttRateLimit = "--SharpEyes:RateLimits:MqttVendor:PerSecond=0";
+
     public static string NewDataDir()
     {
         var dir = Path.Combine(Path.GetTempPath(), "sharpeyes-tests", Guid.NewGuid().ToString("N"));
@@ -78,20 +85,30 @@ public sealed class GatewayHost : IAsyncDisposable
     /// unless <paramref name="extraArgs"/> asks for them (<c>--SharpEyes:DemoCameras=true</c>), so tests see only their own cameras.
     /// </summary>
     public static Task<GatewayHost> StartAsync(bool demo = true, string? dataDir = null, FakeTimeProvider? time = null, params string[] extraArgs) =>
-        StartAsync(demo, dataDir, time, networkClock: null, extraArgs);
+        StartAsync(demo, dataDir, time, networkClock: null, ca: null, extraArgs);
 
     /// <summary>A demo gateway whose network timeouts (MQTT CONNECT timeout, keepalive) run on <paramref name="networkClock"/>.</summary>
     public static Task<GatewayHost> StartWithNetworkClockAsync(FakeTimeProvider networkClock, params string[] extraArgs) =>
-        StartAsync(demo: true, dataDir: null, time: null, networkClock, extraArgs);
+        StartAsync(demo: true, dataDir: null, time: null, networkClock, ca: null, extraArgs);
 
-    private static async Task<GatewayHost> StartAsync(bool demo, string? dataDir, FakeTimeProvider? time, FakeTimeProvider? networkClock, string[] extraArgs)
+    /// <summary>
+    /// A gateway whose listeners serve TLS with <paramref name="ca"/>'s server certificate (<see cref="Channel"/> and
+    /// <see cref="ConnectMqttAsync"/> trust that CA); with <paramref name="clientCa"/> it asks for client certificates from it.
+    /// </summary>
+    public static Task<GatewayHost> StartTlsAsync(DevCa ca, bool clientCa = false, bool demo = true, params string[] extraArgs) =>
+        StartAsync(demo, dataDir: null, time: null, networkClock: null, ca, [.. ca.GatewayArgs(clientCa), .. extraArgs]);
+
+    private static async Task<GatewayHost> StartAsync(bool demo, string? dataDir, FakeTimeProvider? time, FakeTimeProvider? networkClock, DevCa? ca, string[] extraArgs)
     {
         dataDir ??= NewDataDir();
         time ??= new FakeTimeProvider(new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero));
-        // Port 0: the gateway binds what the system gives it and reports it (no race for a "free" port).
+        // Port 0: the gateway binds what the system gives it and reports it (no race for a "free" port). Plain text is
+        // asked for explicitly unless the test configures TLS.
+        var tls = extraArgs.Any(a => a.StartsWith("--tls-", StringComparison.Ordinal) || a.Contains("SharpEyes:Tls:", StringComparison.Ordinal)
+            || a.Contains("InsecureListeners", StringComparison.Ordinal) || a.StartsWith("--insecure-listeners", StringComparison.Ordinal));
         string[] args =
         [
-            "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0",
+            "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", .. tls ? [] : new[] { "--insecure-listeners" },
             "--data-dir", dataDir, .. demo ? new[] { "--demo" } : [], "--SharpEyes:DemoCameras=false", "--SharpEyes:Streams:Enabled=false", .. extraArgs,
         ];
         var builder = WebApplication.CreateBuilder();
@@ -109,15 +126,18 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapSharpEyesGateway();
         await app.StartAsync();
         var listeners = app.Services.GetRequiredService<GatewayListeners>();
-        return new GatewayHost(app, dataDir, listeners.Port(GatewayListeners.Grpc), listeners.Port(GatewayListeners.Mqtt), listeners.Port(GatewayListeners.Http), time, logs);
+        return new GatewayHost(app, dataDir, listeners.Port(GatewayListeners.Grpc), listeners.Port(GatewayListeners.Mqtt), listeners.Port(GatewayListeners.Http), time, logs, ca);
     }
 
     /// <summary>Stops cleanly (as on SIGTERM) and starts a new gateway on the same data directory.</summary>
     public async Task<GatewayHost> RestartAsync(params string[] extraArgs)
     {
         await DisposeAsync();
-        return await StartAsync(demo: false, dataDir: DataDir, time: Time, extraArgs);
+        return await StartAsync(demo: false, dataDir: DataDir, time: Time, networkClock: null, Ca, [.. Ca?.GatewayArgs() ?? [], .. extraArgs]);
     }
+
+    /// <summary>The base address of the HTTP listener (https://localhost:port with TLS).</summary>
+    public string HttpBase => Ca is null ? $"http://127.0.0.1:{HttpPort}" : $"https://localhost:{HttpPort}";
 
     public Metadata Auth(string key) => new() { { "authorization", "Bearer " + key } };
 
@@ -137,8 +157,7 @@ public sealed class GatewayHost : IAsyncDisposable
         MQTTnet.Formatter.MqttProtocolVersion version = MQTTnet.Formatter.MqttProtocolVersion.V500)
     {
         var client = new MqttClientFactory().CreateMqttClient();
-        var options = new MqttClientOptionsBuilder()
-            .WithTcpServer("127.0.0.1", MqttPort)
+        var options = (Ca?.Mqtt(MqttPort) ?? new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", MqttPort))
             .WithClientId(clientId ?? "test-" + Guid.NewGuid().ToString("N")[..8])
             .WithCredentials(userName, password)
             .WithCleanStart(cleanStart)

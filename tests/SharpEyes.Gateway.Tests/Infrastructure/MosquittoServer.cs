@@ -56,9 +56,10 @@ public sealed class MosquittoServer : IAsyncDisposable
 
     /// <summary>
     /// Starts mosquitto on <paramref name="port"/> (a free one when null) and waits until it accepts connections.
+    /// With <paramref name="tls"/> the listener speaks only TLS (mqtts://) with that certificate and key.
     /// Skips the calling test when mosquitto is not installed (fails it under CI=true).
     /// </summary>
-    public static async Task<MosquittoServer> StartAsync(int? port = null, bool persistence = true)
+    public static async Task<MosquittoServer> StartAsync(int? port = null, bool persistence = true, MosquittoTls? tls = null)
     {
         var executable = Find();
         if (executable is null)
@@ -80,6 +81,12 @@ public sealed class MosquittoServer : IAsyncDisposable
         config.Append(persistence
             ? $"persistence true\npersistence_location {directory}/\nautosave_interval 0\n"
             : "persistence false\n");
+        if (tls is not null)
+        {
+            // Listener options: they apply to the listener above.
+            config.Append("cafile ").Append(tls.CaFile).Append("\ncertfile ").Append(tls.CertFile).Append("\nkeyfile ").Append(tls.KeyFile).Append('\n');
+        }
+
         await File.WriteAllTextAsync(server._configFile, config.ToString());
         try
         {
@@ -195,6 +202,9 @@ public sealed class MosquittoServer : IAsyncDisposable
         {
         }
     }
+
+    /// <summary>The TLS listener's files (PEM): the CA offered to clients, the broker's certificate and its key.</summary>
+    public sealed record MosquittoTls(string CaFile, string CertFile, string KeyFile);
 
     private void Append(string? line)
     {
