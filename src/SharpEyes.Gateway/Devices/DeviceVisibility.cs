@@ -12,18 +12,21 @@ public static class DeviceVisibility
 {
     public static bool Sees(this Principal caller, DeviceEntry entry) => caller.Role != Role.Vendor || entry.VendorId == caller.VendorId;
 
-    /// <summary>The device, or NOT_FOUND "device_id: X is not registered" when it is missing or not the caller's to see.</summary>
-    public static DeviceEntry FindFor(this DeviceCatalog catalog, string deviceId, Principal caller)
+    /// <summary>
+    /// The device, or NOT_FOUND "device_id: X is not registered" when it is missing or not the caller's to see;
+    /// <paramref name="field"/> is the request's field that named it (<c>device_ids[3]</c> in a list).
+    /// </summary>
+    public static DeviceEntry FindFor(this DeviceCatalog catalog, string deviceId, Principal caller, string field = "device_id")
     {
         if (string.IsNullOrEmpty(deviceId))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "device_id: required"));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"{field}: required"));
         }
 
         var entry = catalog.Find(deviceId);
-        return entry is not null && caller.Sees(entry) ? entry : throw NotRegistered(deviceId);
+        return entry is not null && caller.Sees(entry) ? entry : throw NotRegistered(deviceId, field);
     }
 
-    public static RpcException NotRegistered(string deviceId) =>
-        new(new Status(StatusCode.NotFound, $"device_id: {deviceId} is not registered"));
+    public static RpcException NotRegistered(string deviceId, string field = "device_id") =>
+        new(new Status(StatusCode.NotFound, $"{field}: {deviceId} is not registered"));
 }

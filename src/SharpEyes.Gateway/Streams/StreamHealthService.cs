@@ -87,7 +87,7 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
 
         CoverageReports.ValidatePrefix(request.RegionPrefix);
         var cameras = request.DeviceIds.Count > 0
-            ? request.DeviceIds.Select(id => FindCamera(id, caller)).Distinct().ToList()
+            ? request.DeviceIds.Select((id, i) => FindCamera(id, caller, $"device_ids[{i}]")).Distinct().ToList()
             : Cameras(request.RegionPrefix, caller).ToList();
         var depth = request.Depth == CheckDepth.Unspecified ? CheckDepth.Liveness : request.Depth;
         var started = Stopwatch.GetTimestamp();
@@ -217,12 +217,12 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
         && e.Device.RegionCode.StartsWith(prefix, StringComparison.Ordinal)
         && caller.Sees(e));
 
-    private DeviceEntry FindCamera(string deviceId, Principal caller)
+    private DeviceEntry FindCamera(string deviceId, Principal caller, string field = "device_id")
     {
-        var entry = devices.FindFor(deviceId, caller);
+        var entry = devices.FindFor(deviceId, caller, field);
         if (entry.Device.Kind != DeviceKind.Camera)
         {
-            throw Invalid($"device_id: {deviceId} is an alarm device, not a camera");
+            throw Invalid($"{field}: {deviceId} is an alarm device, not a camera");
         }
 
         return entry;

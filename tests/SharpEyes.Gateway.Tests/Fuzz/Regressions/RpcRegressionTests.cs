@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using SharpEyes.Gateway.Tests.Alarms;
+using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.V1;
 
@@ -70,6 +71,23 @@ public sealed class RpcRegressionTests(VendorGatewayFixture fixture) : IClassFix
 
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.StartsWith(expected, e.Status.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>CheckNow's device ids are a list: an empty or unknown one was named "device_id", a field it does not have.</summary>
+    [Theory]
+    [InlineData("", StatusCode.InvalidArgument, "device_ids[1]: required")] // SHARPEYES_FUZZ_SEED=20261701
+    [InlineData("13012799991320099999", StatusCode.NotFound, "device_ids[1]: 13012799991320099999 is not registered")]
+    public async Task CheckNow_names_the_list_entry_it_refuses(string second, StatusCode code, string expected)
+    {
+        var camera = TestDevices.Camera(7);
+        await new DeviceRegistry.DeviceRegistryClient(fixture.Host.Channel).RegisterDeviceAsync(camera, fixture.Host.Auth(fixture.VendorKey));
+        var request = new CheckNowRequest { DeviceIds = { camera.DeviceId, second } };
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => new StreamHealth.StreamHealthClient(fixture.Host.Channel)
+            .CheckNowAsync(request, fixture.Host.AdminAuth).ResponseAsync);
+
+        Assert.Equal(code, e.StatusCode);
+        Assert.Equal(expected, e.Status.Detail);
     }
 
     private async Task<Status> CallAsync(string operation, MethodType type, byte[] body)
