@@ -13,12 +13,13 @@ namespace SharpEyes.Gateway.Storage;
 /// </summary>
 public sealed partial class GatewayStore
 {
-    public const int SchemaVersion = 9;
+    /// <summary>The schema version this gateway writes: the last of <see cref="SchemaMigrations.All"/>.</summary>
+    public static int SchemaVersion => SchemaMigrations.Latest;
 
     private readonly string _connectionString;
     private readonly string _synchronous;
 
-    public GatewayStore(IOptions<GatewayOptions> options, ILogger<GatewayStore> logger)
+    public GatewayStore(IOptions<GatewayOptions> options, ILogger<GatewayStore> logger, TimeProvider time)
     {
         var o = options.Value;
         DatabasePath = Path.GetFullPath(Path.Combine(o.DataDir, "sharpeyes.db"));
@@ -33,7 +34,7 @@ public sealed partial class GatewayStore
         }.ToString();
         try
         {
-            Migrate();
+            Migrate(time, logger);
         }
         catch (SqliteException e)
         {
@@ -106,97 +107,35 @@ public sealed partial class GatewayStore
         return connection;
     }
 
-    private void Migrate()
+    private void Migrate(TimeProvider time, ILogger logger)
     {
         using var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        Execute(connection, "PRAGMA journal_mode=WAL;");
-        Execute(connection, $$"""
-            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS api_keys(
-                key_id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL, role INTEGER NOT NULL,
-                vendor_id TEXT, description TEXT, created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
-            CREATE TABLE IF NOT EXISTS devices(
-                id TEXT PRIMARY KEY, vendor_id TEXT NOT NULL, kind INTEGER NOT NULL, status INTEGER NOT NULL,
-                region_code TEXT NOT NULL, last_seen_at INTEGER, data BLOB NOT NULL, rtsp_secret TEXT);
-            CREATE INDEX IF NOT EXISTS devices_vendor ON devices(vendor_id, id);
-            CREATE TABLE IF NOT EXISTS grids(
-                code TEXT PRIMARY KEY, name TEXT NOT NULL, level INTEGER NOT NULL, parent_code TEXT, geometry BLOB NOT NULL,
-                coverage_target REAL);
-            CREATE TABLE IF NOT EXISTS key_sites(
-                code TEXT PRIMARY KEY, name TEXT NOT NULL, category TEXT NOT NULL, priority INTEGER NOT NULL, geometry BLOB NOT NULL);
-            CREATE TABLE IF NOT EXISTS alarms(
-                vendor_id TEXT NOT NULL, event_id TEXT NOT NULL, device_id TEXT NOT NULL, incident_id TEXT,
-                received_at INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(vendor_id, event_id)) WITHOUT ROWID;
-            CREATE INDEX IF NOT EXISTS alarms_incident ON alarms(incident_id);
-            CREATE TABLE IF NOT EXISTS incidents(
-                id TEXT PRIMARY KEY, state INTEGER NOT NULL, correlation_key TEXT NOT NULL, region_code TEXT NOT NULL,
-                opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, data BLOB NOT NULL, acknowledged_at INTEGER);
-            CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state, id);
-            CREATE TABLE IF NOT EXISTS feed_events(
-                seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, region_code TEXT NOT NULL, data BLOB NOT NULL, committed_at INTEGER);
-            CREATE TABLE IF NOT EXISTS outbox_cursors(endpoint TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS dead_letters(
-                id INTEGER PRIMARY KEY, vendor_id TEXT NOT NULL, reason TEXT NOT NULL, received_at INTEGER NOT NULL, data TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS coverage_gaps(gap_id TEXT PRIMARY KEY, data BLOB NOT NULL);
-            CREATE TABLE IF NOT EXISTS stream_health(device_id TEXT PRIMARY KEY, data BLOB NOT NULL);
-            CREATE TABLE IF NOT EXISTS status_log(device_id TEXT NOT NULL, at INTEGER NOT NULL, online INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS status_log_device ON status_log(device_id, at);
-            CREATE TABLE IF NOT EXISTS kpi_history(
-                region_code TEXT NOT NULL, at INTEGER NOT NULL, kpis BLOB NOT NULL, PRIMARY KEY(region_code, at)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS audit_entries(
-                id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, key_id TEXT, role INTEGER NOT NULL, vendor_id TEXT,
-                client_address TEXT NOT NULL, certificate_subject TEXT, action TEXT NOT NULL, targets TEXT NOT NULL,
-                summary TEXT NOT NULL, outcome TEXT NOT NULL, message TEXT NOT NULL, count INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS audit_entries_at ON audit_entries(at);
-            CREATE TABLE IF NOT EXISTS audit_targets(
-                target TEXT NOT NULL, entry_id INTEGER NOT NULL, PRIMARY KEY(target, entry_id)) WITHOUT ROWID;
-            CREATE INDEX IF NOT EXISTS audit_targets_entry ON audit_targets(entry_id);
-            CREATE TRIGGER IF NOT EXISTS audit_entries_append_only BEFORE UPDATE ON audit_entries
-                BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: they cannot be changed'); END;
-            """);
-        // Version 7 files lack the audit log (issue 14, Audit/AuditLog.cs): the CREATE above adds it empty.
-        // Version 6 files keep the RTSP credentials (devices.rtsp_secret) in clear JSON: the device catalog encrypts
-        // them at its first load (Streams/RtspSecretProtector.cs), so the schema itself is unchanged.
-        // Version 5 files lack the KPI history (issue 13, Coverage/KpiHistory.cs): the CREATE above adds it empty, and
-        // the first snapshot is taken at start.
-        // Version 1 files (issue 2) lack the grids' coverage target.
-        if (!HasColumn(connection, "grids", "coverage_target"))
+        try
         {
-            Execute(connection, "ALTER TABLE grids ADD COLUMN coverage_target REAL");
+            SchemaMigrations.EnsureNotNewer(connection, SchemaMigrations.All); // before WAL mode, which rewrites the file's header
+            Execute(connection, "PRAGMA journal_mode=WAL;");
+            foreach (var step in SchemaMigrations.Run(connection, SchemaMigrations.All, time))
+            {
+                LogMigrated(logger, step.Version, step.Name);
+            }
         }
-
-        // Version 3 files lack the feed events' commit time (retention and delivery lag); their events count as old.
-        if (!HasColumn(connection, "feed_events", "committed_at"))
+        catch (NewerStoreException e)
         {
-            Execute(connection, "ALTER TABLE feed_events ADD COLUMN committed_at INTEGER");
+            throw new Hosting.StartupFailureException(
+                $"The store {DatabasePath} cannot be opened by this gateway: {e.Message}. It is left as it is: run that newer " +
+                "version (or a later one), or restore a backup made with this one (docs/operations.md#backup-and-restore).", e);
         }
-
-        // Version 4 files lack the incidents' acknowledgement time (issue 13); their incidents were never acknowledged.
-        if (!HasColumn(connection, "incidents", "acknowledged_at"))
+        catch (MigrationFailedException e)
         {
-            Execute(connection, "ALTER TABLE incidents ADD COLUMN acknowledged_at INTEGER");
+            throw new Hosting.StartupFailureException(
+                $"The store {DatabasePath} could not be brought to schema version {SchemaVersion}: {e.Message}. The step was rolled back; " +
+                "the store stays at the version before it.", e);
         }
-
-        // Version 8 files (and older) lack the API keys' expiry (issue 14, Auth/ApiKeyStore.cs): their keys never expire.
-        // A step of its own, whatever else a version 8 added: it only adds a nullable column when it is missing.
-        if (!HasColumn(connection, "api_keys", "expires_at"))
-        {
-            Execute(connection, "ALTER TABLE api_keys ADD COLUMN expires_at INTEGER");
-        }
-
-        Execute(connection, "CREATE INDEX IF NOT EXISTS alarms_received ON alarms(received_at); CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters(received_at);");
-        Execute(connection, $"INSERT INTO meta(key, value) VALUES('schema_version', '{SchemaVersion}') ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     }
 
-    private static bool HasColumn(SqliteConnection connection, string table, string column)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = $c";
-        command.Parameters.AddWithValue("$c", column);
-        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
-    }
+    [LoggerMessage(Level = LogLevel.Information, Message = "Store schema: step {Version} applied ({Name})")]
+    private static partial void LogMigrated(ILogger logger, int version, string name);
 
     internal static void Execute(SqliteConnection connection, string sql)
     {
