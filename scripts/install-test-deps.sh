@@ -9,6 +9,11 @@
 #   mosquitto         (the broker: an external MQTT endpoint for the outbox tests, which run /usr/sbin/mosquitto
 #                     with a config of their own on a free port). Its package starts a system service on port 1883,
 #                     the gateway's own default, so when this script installs it, it stops and disables that service.
+#   postgresql        (Debian's PostgreSQL, 15 on Debian 12: the PostgreSQL store's tests start a throwaway cluster of
+#                     their own from /usr/lib/postgresql/<newest>/bin, initdb in a temp folder on a free port). Its package
+#                     starts a system cluster on port 5432; when this script installs it, it stops and disables that
+#                     service, so no test depends on it. PostgreSQL refuses to run as root, so this script also creates
+#                     the system user sharpeyes-test (no home, no shell) that the tests run initdb and postgres as.
 #   nodejs + npm      (the Node gRPC/MQTT clients and the turf/gcoord geometry oracles), then tests/node's packages.
 #   chromium          (the console's browser tests drive Debian's chromium headless with playwright-core; the
 #                     console benchmark, bench/console, too) and fonts-wqy-microhei (a Chinese font, so that the
@@ -37,6 +42,8 @@ broker_missing=false
 installed mosquitto || { missing+=(mosquitto); broker_missing=true; }
 installed chromium || missing+=(chromium)
 installed fonts-wqy-microhei || missing+=(fonts-wqy-microhei)
+postgres_missing=false
+installed postgresql || { missing+=(postgresql); postgres_missing=true; }
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 bash scripts/install-apt-packages.sh install-test-deps "${missing[@]}"
@@ -52,6 +59,21 @@ if $broker_missing; then
     sudo_if_needed /etc/init.d/mosquitto stop >/dev/null 2>&1 || true
     sudo_if_needed update-rc.d mosquitto disable >/dev/null 2>&1 || true
   fi
+fi
+
+# Same for the system PostgreSQL cluster (port 5432): the tests start their own.
+if $postgres_missing; then
+  echo "install-test-deps: stopping and disabling the postgresql system service (tests run their own clusters)"
+  if [ -d /run/systemd/system ]; then
+    sudo_if_needed systemctl disable --now postgresql.service
+  elif [ -x /etc/init.d/postgresql ]; then
+    sudo_if_needed /etc/init.d/postgresql stop >/dev/null 2>&1 || true
+    sudo_if_needed update-rc.d postgresql disable >/dev/null 2>&1 || true
+  fi
+fi
+if ! getent passwd sharpeyes-test >/dev/null; then
+  echo "install-test-deps: creating the system user sharpeyes-test (the tests' PostgreSQL clusters run as it)"
+  sudo_if_needed useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin sharpeyes-test
 fi
 
 # Node packages for tests/node, reinstalled only when package-lock.json changed.

@@ -164,12 +164,15 @@ public static class SchemaMigrations
         }
 
         command.CommandText = "SELECT value FROM meta WHERE key = 'schema_version'";
-        var value = command.ExecuteScalar() as string;
-        return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var version) ? version
+        return ParseStoredVersion(command.ExecuteScalar() as string);
+    }
+
+    /// <summary>A store's <c>meta.schema_version</c> value read as a version (0 when there is none), whatever the engine.</summary>
+    internal static int ParseStoredVersion(string? value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var version) ? version
             : value is null ? 0
             : throw new MigrationFailedException(new SchemaMigration(0, "reading the store's version", _ => { }),
                 new InvalidDataException($"meta.schema_version is '{value}', not a version number"));
-    }
 
     private static void AddColumn(SqliteConnection connection, string table, string column, string type)
     {
