@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
@@ -64,19 +65,26 @@ public sealed partial class AlarmIntake(
         var vendorId = publisher.VendorId ?? publisher.KeyId;
         DateTimeOffset now;
         (Alarm? Alarm, Rejection? Rejection) checkedAlarm;
+        var span = GatewayTracing.Source.StartActivity(GatewayTracing.AlarmCheck); // null unless traces are recorded
         try
         {
             now = time.GetUtcNow();
             checkedAlarm = Check(publisher, topic, payload, retained, now);
+            if (span is not null)
+            {
+                Traced(span, checkedAlarm);
+            }
         }
         catch (Exception ex)
         {
+            span?.SetStatus(ActivityStatusCode.Error, DeadLetterReasons.InternalError).Stop();
             // Whatever the input, a bug in checking or mapping it must not reach the broker (which would drop the
             // connection, and the publisher would send the same message again and again).
             var rejection = InternalError(vendorId, topic, ex);
             return (rejection, DeadLetterAsync(vendorId, topic, DeadLetterSink.Sample(payload), rejection, ct));
         }
 
+        span?.Stop();
         if (checkedAlarm.Rejection is { } refused)
         {
             return (refused, DeadLetterAsync(vendorId, topic, DeadLetterSink.Sample(payload), refused, ct));
@@ -97,9 +105,31 @@ public sealed partial class AlarmIntake(
         }
     }
 
+    /// <summary>The checked alarm's ids on the check span and on its parent (the MQTT receive span), so a search by event id finds the trace.</summary>
+    private static void Traced(Activity span, (Alarm? Alarm, Rejection? Rejection) checkedAlarm)
+    {
+        if (checkedAlarm.Rejection is { } refused)
+        {
+            span.SetTag(GatewayTracing.OutcomeTag, refused.Reason);
+            return;
+        }
+
+        var alarm = checkedAlarm.Alarm!;
+        Ids(span, alarm);
+        if (span.Parent is { } receive && receive.Source == GatewayTracing.Source)
+        {
+            Ids(receive, alarm);
+        }
+
+        static void Ids(Activity tagged, Alarm alarm) =>
+            tagged.SetTag(GatewayTracing.DeviceIdTag, alarm.DeviceId).SetTag(GatewayTracing.EventIdTag, alarm.EventId);
+    }
+
     private IntakeResult Store(JournalTransaction tx, Alarm alarm, DateTimeOffset now)
     {
+        using var span = GatewayTracing.Source.StartActivity(GatewayTracing.IncidentCorrelate); // a child of the alarm's journal commit span
         var plan = correlator.Plan(alarm);
+        span?.SetTag(GatewayTracing.IncidentIdTag, plan.IncidentId).SetTag("sharpeyes.incident.opens", plan.Opens);
         var inserted = tx.Execute(
             "INSERT OR IGNORE INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES($p0,$p1,$p2,$p3,$p4,$p5)",
             alarm.VendorId, alarm.EventId, alarm.DeviceId, plan.IncidentId, now.ToUnixTimeMilliseconds(), ToStored(alarm, plan.IncidentId));

@@ -112,6 +112,9 @@ public sealed class GatewayOptions
     /// <summary>The browser console: an intranet base map under the county's own polygons.</summary>
     public ConsoleOptions Console { get; set; } = new();
 
+    /// <summary>OpenTelemetry traces and metrics over OTLP: off unless an endpoint is configured.</summary>
+    public TelemetryOptions Telemetry { get; set; } = new();
+
     /// <summary>
     /// DORI level at which a range is derived from a lens (focal length, sensor width, pixels) when a camera or a
     /// placement request gives a lens and no HFOV or range: Detection 25 px/m, Observation 62.5, Recognition 125,

@@ -78,6 +78,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<RetentionPruner>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ClientRefusals>();
+        builder.AddSharpEyesTelemetry(); // OpenTelemetry over OTLP, only when an endpoint is configured
         services.PostConfigure<GatewayOptions>(o =>
         {
             foreach (var e in o.Outbox.Endpoints)
@@ -268,6 +269,10 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         }
 
         failures.AddRange(GatewayTls.Problems(o));
+        if (o.Telemetry.OtlpEndpoint.Length > 0 && GatewayTelemetry.Endpoint(o.Telemetry) is null)
+        {
+            failures.Add("Telemetry: OtlpEndpoint must be an absolute http:// or https:// URL such as http://127.0.0.1:4318 (--otlp-endpoint)");
+        }
 
         if (o.Incidents.CorrelationWindow <= TimeSpan.Zero || o.Incidents.QuietPeriod <= TimeSpan.Zero || o.Incidents.SweepInterval <= TimeSpan.Zero)
         {
@@ -340,7 +345,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             ("Outbox", o.Outbox), ("Limits", o.Limits), ("Tls", o.Tls), ("Sessions", o.Sessions), ("Audit", o.Audit), ("Console:BaseLayer", o.Console.BaseLayer),
             ("RateLimits:Vendor", o.RateLimits.Vendor), ("RateLimits:Operator", o.RateLimits.Operator), ("RateLimits:Planner", o.RateLimits.Planner),
             ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin), ("RateLimits:MqttVendor", o.RateLimits.MqttVendor),
-            ("Keys", o.Keys),
+            ("Keys", o.Keys), ("Telemetry", o.Telemetry),
         }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))
         {
             var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();

@@ -364,18 +364,29 @@ public sealed partial class MqttBroker(
 
         Rejection? rejection;
         Task committed;
+        var span = GatewayTracing.StartMqttReceive(principal.VendorId); // null unless traces are recorded
         try
         {
             (rejection, committed) = await intake.SubmitAsync(principal, message.Topic, message.Payload, e.CancellationToken, message.Retain).ConfigureAwait(false);
+            if (span is not null)
+            {
+                _ = GatewayTracing.EndWhenDurableAsync(span, committed);
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "intake failed").Stop();
             // Last resort: intake must not throw for any payload; if it does, the publisher gets a refusal and the
             // connection stays up rather than the message vanishing with it.
             LogIntakeFailed(logger, LogText.Client(e.ClientId, _limits.LoggedClientTextChars), ex);
             e.Response.ReasonCode = MqttPubAckReasonCode.UnspecifiedError;
             e.Response.ReasonString = "internal error; the alarm was not stored";
             return;
+        }
+        catch (OperationCanceledException)
+        {
+            span?.Stop(); // the publisher went away or the gateway is stopping: nothing was queued
+            throw;
         }
 
         e.Response.ReasonCode = PubAckCode(rejection);

@@ -138,7 +138,23 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
                 var batch = new OutboxBatch(_cursors.SourceId, after, through, [.. events], _log.PrunedThrough);
                 var answer = await _pipeline.ExecuteAsync(static async (state, ct) =>
                 {
-                    var acked = await state.Transport.DeliverAsync(state.Batch, ct).ConfigureAwait(false);
+                    using var span = OutboxTracing.StartAttempt(state.Name, state.Batch); // null unless traces are recorded
+                    long acked;
+                    try
+                    {
+                        acked = await state.Transport.DeliverAsync(state.Batch, ct).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (span is not null)
+                    {
+                        OutboxTracing.Failed(span, Describe(e));
+                        throw;
+                    }
+
+                    if (span is not null)
+                    {
+                        OutboxTracing.Answered(span, state.Name, state.Batch, acked);
+                    }
+
                     if (acked == state.Batch.After)
                     {
                         throw new CentreNoProgressException($"the endpoint acknowledged {acked}, the sequence before the batch: nothing was stored");
@@ -153,7 +169,7 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
                     }
 
                     return acked;
-                }, (Transport: _transport, Batch: batch), stop).ConfigureAwait(false);
+                }, (Transport: _transport, Batch: batch, Name), stop).ConfigureAwait(false);
                 Acknowledge(batch, answer);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Feeds;
+using SharpEyes.Gateway.Observability;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Storage;
@@ -100,7 +102,8 @@ public sealed partial class Journal : IHostedService, IDisposable
     /// </summary>
     public ValueTask<Task<T>> SubmitAsync<T>(Func<JournalTransaction, T> work, CancellationToken cancellationToken = default)
     {
-        var item = new JournalItem<T>(work);
+        // The caller's span (an alarm's MQTT receive), so its trace shows the commit; read only while traces are recorded.
+        var item = new JournalItem<T>(work, GatewayTracing.Source.HasListeners() ? Activity.Current?.Context ?? default : default);
         return _queue.Writer.TryWrite(item) ? ValueTask.FromResult(item.Task) : Slow(item, cancellationToken);
 
         async ValueTask<Task<T>> Slow(JournalItem<T> queued, CancellationToken ct)
@@ -146,18 +149,27 @@ public sealed partial class Journal : IHostedService, IDisposable
     private void CommitBatch(List<IJournalItem> batch)
     {
         var tx = new JournalTransaction(_connection!, _commands, _lastSequence, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        var spans = GatewayTracing.Source.HasListeners() ? new CommitSpans(batch.Count) : null;
         try
         {
             tx.Begin();
             foreach (var item in batch)
             {
-                item.Run(tx);
+                if (spans is null)
+                {
+                    item.Run(tx);
+                }
+                else
+                {
+                    spans.Run(item, tx);
+                }
             }
 
             tx.Commit();
         }
         catch (Exception ex)
         {
+            spans?.End(ex);
             tx.Rollback();
             Reload();
             if (batch.Count == 1)
@@ -183,6 +195,7 @@ public sealed partial class Journal : IHostedService, IDisposable
             LogRecovered(_logger, failure.Message, _time.GetUtcNow() - failure.Since);
         }
 
+        spans?.End(null);
         Published(tx);
         foreach (var item in batch)
         {
@@ -260,8 +273,76 @@ public sealed partial class Journal : IHostedService, IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Journal stopped; every accepted change is committed (last feed sequence {Sequence})")]
     private static partial void LogStopped(ILogger logger, long sequence);
 
+    /// <summary>
+    /// One <c>journal commit</c> span per traced item of a batch, each a child of that item's caller (an alarm's MQTT
+    /// receive span), all spanning the same group commit: a trace viewer shows the commit inside the alarm's own trace,
+    /// with the feed sequence it gave and the batch's size. While an item runs its span is current, so the item's own
+    /// spans (incident correlation) nest under it; the feed events it appended remember it, for the outbox.
+    /// </summary>
+    private sealed class CommitSpans(int batchSize)
+    {
+        private readonly DateTimeOffset _start = DateTimeOffset.UtcNow; // a span's clock is the wall clock, as Activity's own
+        private readonly List<(Activity Span, List<FeedEvent> Events, int First, int Count)> _spans = [];
+
+        public void Run(IJournalItem item, JournalTransaction tx)
+        {
+            if (item.Parent == default)
+            {
+                item.Run(tx);
+                return;
+            }
+
+            var span = GatewayTracing.Source.StartActivity(GatewayTracing.JournalCommit, ActivityKind.Internal, item.Parent, startTime: _start);
+            if (span is null)
+            {
+                item.Run(tx);
+                return;
+            }
+
+            var first = tx.FeedEvents.Count;
+            try
+            {
+                item.Run(tx);
+            }
+            finally
+            {
+                Activity.Current = null; // the writer has no span of its own; the span stays open until the commit
+                _spans.Add((span, tx.FeedEvents, first, tx.FeedEvents.Count - first));
+            }
+        }
+
+        /// <summary>Ends every span: committed (with the sequences) or rolled back with <paramref name="failure"/>.</summary>
+        public void End(Exception? failure)
+        {
+            foreach (var (span, events, first, count) in _spans)
+            {
+                span.SetTag(GatewayTracing.BatchSizeTag, batchSize);
+                if (failure is not null)
+                {
+                    span.SetStatus(ActivityStatusCode.Error, "rolled back: " + failure.GetType().Name);
+                }
+                else if (count > 0)
+                {
+                    span.SetTag(GatewayTracing.FeedSequenceTag, events[first].Sequence).SetTag(GatewayTracing.FeedEventsTag, count);
+                    for (var i = first; i < first + count; i++)
+                    {
+                        GatewayTracing.Remember(events[i], span.Context);
+                    }
+                }
+
+                span.Stop();
+            }
+
+            _spans.Clear();
+            Activity.Current = null;
+        }
+    }
+
     private interface IJournalItem
     {
+        /// <summary>The span of the caller that queued the item; default when none or when traces are not recorded.</summary>
+        ActivityContext Parent { get; }
+
         void Run(JournalTransaction tx);
 
         void Complete();
@@ -269,8 +350,10 @@ public sealed partial class Journal : IHostedService, IDisposable
         void Fail(Exception exception);
     }
 
-    private sealed class JournalItem<T>(Func<JournalTransaction, T> work) : IJournalItem
+    private sealed class JournalItem<T>(Func<JournalTransaction, T> work, ActivityContext parent) : IJournalItem
     {
+        public ActivityContext Parent => parent;
+
         private readonly TaskCompletionSource<T> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T? _result;
 
