@@ -50,7 +50,7 @@ public sealed class RateLimitTests
         {
             Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
             Assert.StartsWith($"key {keyId} is over its rate limit for role Vendor (SharpEyes:RateLimits:Vendor); retry after ", e.Status.Detail, StringComparison.Ordinal);
-            Assert.DoesNotContain(vendor.Split('_')[2], e.Status.Detail, StringComparison.Ordinal);
+            Assert.DoesNotContain(vendor.Split('_', 3)[2], e.Status.Detail, StringComparison.Ordinal);
             var pushback = e.Trailers.GetValue("grpc-retry-pushback-ms");
             Assert.True(long.TryParse(pushback, out var ms) && ms is > 0 and <= 1000, $"grpc-retry-pushback-ms: {pushback}");
         });
