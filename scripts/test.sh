@@ -19,6 +19,20 @@ rm -rf TestResults
 set +e
 dotnet test --solution SharpEyes.sln -c Release --no-progress --hangdump --hangdump-timeout 10m 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+
+# The same storage-facing tests again with every test gateway on PostgreSQL (a database of its own on the run's
+# throwaway cluster; tests/SharpEyes.Gateway.Tests/Infrastructure/TestStores.cs), except those about the SQLite file
+# itself (trait Store=sqlite). Both passes count in the closing line.
+echo
+echo "Again on PostgreSQL (SHARPEYES_TEST_STORE=postgres):"
+pg_filters=()
+for ns in Alarms Audit Auth Coverage Delivery Devices Durability Feeds Geography Http Incidents Mqtt Streams; do
+  pg_filters+=(--filter-namespace "SharpEyes.Gateway.Tests.$ns")
+done
+SHARPEYES_TEST_STORE=postgres dotnet test --project tests/SharpEyes.Gateway.Tests -c Release --no-build --no-progress \
+  --hangdump --hangdump-timeout 10m "${pg_filters[@]}" --filter-not-trait "Store=sqlite" 2>&1 | tee -a "$log"
+pg_status=${PIPESTATUS[0]}
+[[ $status -ne 0 ]] || status=$pg_status
 set -e
 
 for hang in TestResults/*_hang.log; do

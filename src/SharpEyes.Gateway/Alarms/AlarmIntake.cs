@@ -131,7 +131,7 @@ public sealed partial class AlarmIntake(
         var plan = correlator.Plan(alarm);
         span?.SetTag(GatewayTracing.IncidentIdTag, plan.IncidentId).SetTag("sharpeyes.incident.opens", plan.Opens);
         var inserted = tx.Execute(
-            "INSERT OR IGNORE INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES($p0,$p1,$p2,$p3,$p4,$p5)",
+            "INSERT INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES(@p0,@p1,@p2,@p3,@p4,@p5) ON CONFLICT DO NOTHING",
             alarm.VendorId, alarm.EventId, alarm.DeviceId, plan.IncidentId, now.ToUnixTimeMilliseconds(), ToStored(alarm, plan.IncidentId));
         if (inserted == 0)
         {

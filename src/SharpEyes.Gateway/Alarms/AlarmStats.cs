@@ -1,5 +1,5 @@
+using System.Data.Common;
 using System.Collections.Concurrent;
-using Microsoft.Data.Sqlite;
 using SharpEyes.Gateway.Storage;
 
 namespace SharpEyes.Gateway.Alarms;
@@ -19,7 +19,7 @@ public sealed class AlarmStats : IJournalParticipant
 
     public long Received => Accepted + Duplicates + _deadLetters.Values.Sum();
 
-    public void Load(SqliteConnection connection)
+    public void Load(DbConnection connection)
     {
         _deadLetters.Clear();
         foreach (var reason in DeadLetterReasons.All)

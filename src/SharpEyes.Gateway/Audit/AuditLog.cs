@@ -1,7 +1,8 @@
+using System.Data;
+using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
@@ -101,10 +102,9 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
 
     internal void CountDroppedTargets(long dropped) => Interlocked.Add(ref _targetsDropped, dropped);
 
-    public void Load(SqliteConnection connection)
+    public void Load(DbConnection connection)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT name, value FROM counters WHERE name LIKE 'audit.%'";
+        using var command = connection.Sql("SELECT name, value FROM counters WHERE name LIKE 'audit.%'");
         using var reader = command.ExecuteReader();
         lock (_lock)
         {
@@ -256,13 +256,13 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
     {
         var id = tx.Scalar("""
             INSERT INTO audit_entries(at, key_id, role, vendor_id, client_address, certificate_subject, action, targets, summary, outcome, message, count)
-            VALUES($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11) RETURNING id
+            VALUES(@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11) RETURNING id
             """,
             e.At.ToUnixTimeMilliseconds(), e.KeyId, (int)e.Role, e.VendorId, e.ClientAddress, e.CertificateSubject, e.Action,
             JsonSerializer.Serialize(e.Targets, AuditJson.Default.IReadOnlyListString), e.Summary, e.Outcome, e.Message, e.Count);
         foreach (var target in e.Targets.Distinct(StringComparer.Ordinal))
         {
-            tx.Execute("INSERT OR IGNORE INTO audit_targets(target, entry_id) VALUES($p0, $p1)", target, id);
+            tx.Execute("INSERT INTO audit_targets(target, entry_id) VALUES(@p0, @p1) ON CONFLICT DO NOTHING", target, id);
         }
 
         // One counter update per outcome and batch, however many entries the batch holds.
@@ -296,7 +296,7 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
     public long Prune(JournalTransaction tx, DateTimeOffset cutoff, int max)
     {
         var at = cutoff.ToUnixTimeMilliseconds();
-        const string Oldest = "SELECT id FROM audit_entries WHERE at < $p0 ORDER BY id LIMIT $p1";
+        const string Oldest = "SELECT id FROM audit_entries WHERE at < @p0 ORDER BY id LIMIT @p1";
         tx.Execute($"DELETE FROM audit_targets WHERE entry_id IN ({Oldest})", at, max);
         long pruned = tx.Execute($"DELETE FROM audit_entries WHERE id IN ({Oldest})", at, max);
         if (pruned > 0)
@@ -316,23 +316,23 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
         command.CommandText = """
             SELECT id, at, key_id, role, vendor_id, client_address, certificate_subject, action, targets, summary, outcome, message, count
             FROM audit_entries
-            WHERE ($since IS NULL OR at >= $since) AND ($until IS NULL OR at < $until)
-              AND ($key IS NULL OR key_id = $key) AND ($vendor IS NULL OR vendor_id = $vendor)
-              AND ($action IS NULL OR substr(action, 1, length($action)) = $action)
-              AND ($outcome IS NULL OR ($outcome = 'refused' AND outcome <> 'OK') OR outcome = $outcome)
-              AND ($target IS NULL OR id IN (SELECT entry_id FROM audit_targets WHERE target = $target))
-              AND ($before IS NULL OR id < $before)
-            ORDER BY id DESC LIMIT $limit
+            WHERE (@since IS NULL OR at >= @since) AND (@until IS NULL OR at < @until)
+              AND (@key IS NULL OR key_id = @key) AND (@vendor IS NULL OR vendor_id = @vendor)
+              AND (@action IS NULL OR substr(action, 1, length(@action)) = @action)
+              AND (@outcome IS NULL OR (@outcome = 'refused' AND outcome <> 'OK') OR outcome = @outcome)
+              AND (@target IS NULL OR id IN (SELECT entry_id FROM audit_targets WHERE target = @target))
+              AND (@before IS NULL OR id < @before)
+            ORDER BY id DESC LIMIT @limit
             """;
-        command.Parameters.AddWithValue("$since", (object?)query.Since?.ToUnixTimeMilliseconds() ?? DBNull.Value);
-        command.Parameters.AddWithValue("$until", (object?)query.Until?.ToUnixTimeMilliseconds() ?? DBNull.Value);
-        command.Parameters.AddWithValue("$key", Nullable(query.KeyId));
-        command.Parameters.AddWithValue("$vendor", Nullable(query.VendorId));
-        command.Parameters.AddWithValue("$action", Nullable(query.Action));
-        command.Parameters.AddWithValue("$outcome", Nullable(query.Outcome));
-        command.Parameters.AddWithValue("$target", Nullable(query.Target));
-        command.Parameters.AddWithValue("$before", (object?)query.BeforeId ?? DBNull.Value);
-        command.Parameters.AddWithValue("$limit", query.Limit);
+        command.With("since", query.Since?.ToUnixTimeMilliseconds(), DbType.Int64);
+        command.With("until", query.Until?.ToUnixTimeMilliseconds(), DbType.Int64);
+        command.With("key", Nullable(query.KeyId), DbType.String);
+        command.With("vendor", Nullable(query.VendorId), DbType.String);
+        command.With("action", Nullable(query.Action), DbType.String);
+        command.With("outcome", Nullable(query.Outcome), DbType.String);
+        command.With("target", Nullable(query.Target), DbType.String);
+        command.With("before", query.BeforeId, DbType.Int64);
+        command.With("limit", query.Limit);
         using var reader = command.ExecuteReader();
         var entries = new List<(long, AuditRecord)>();
         while (reader.Read())
@@ -340,7 +340,7 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
             entries.Add((reader.GetInt64(0), new AuditRecord(
                 DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
                 reader.IsDBNull(2) ? null : reader.GetString(2),
-                (Role)reader.GetInt32(3),
+                (Role)reader.GetInt32Value(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4),
                 reader.GetString(5),
                 reader.IsDBNull(6) ? null : reader.GetString(6),

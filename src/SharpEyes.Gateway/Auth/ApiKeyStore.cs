@@ -1,9 +1,9 @@
+using System.Data.Common;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Globalization;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
@@ -65,15 +65,14 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
     /// <summary>No key was ever created in this store (revoked keys count as created).</summary>
     public bool IsEmpty => _byId.IsEmpty;
 
-    public void Load(SqliteConnection connection)
+    public void Load(DbConnection connection)
     {
         _byId.Clear();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT key_id, secret_hash, role, vendor_id, description, created_at, revoked, expires_at FROM api_keys";
+        using var command = connection.Sql("SELECT key_id, secret_hash, role, vendor_id, description, created_at, revoked, expires_at FROM api_keys");
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            var record = new KeyRecord(reader.GetString(0), (byte[])reader[1], (Role)reader.GetInt32(2),
+            var record = new KeyRecord(reader.GetString(0), (byte[])reader[1], (Role)reader.GetInt32Value(2),
                 reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? "" : reader.GetString(4),
                 reader.GetInt64(5), reader.GetInt64(6) != 0, reader.IsDBNull(7) ? null : reader.GetInt64(7));
             _byId[record.KeyId] = record;
@@ -204,7 +203,11 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
         var record = new KeyRecord(keyId, Hash(secret), role, vendorId, description, NowMs, false, expiresAt?.ToUnixTimeMilliseconds());
         await _journal.ExecuteAsync(tx =>
         {
-            tx.Execute("INSERT OR REPLACE INTO api_keys(key_id, secret_hash, role, vendor_id, description, created_at, revoked, expires_at) VALUES($p0,$p1,$p2,$p3,$p4,$p5,0,$p6)",
+            tx.Execute("""
+                INSERT INTO api_keys(key_id, secret_hash, role, vendor_id, description, created_at, revoked, expires_at) VALUES(@p0,@p1,@p2,@p3,@p4,@p5,0,@p6)
+                ON CONFLICT(key_id) DO UPDATE SET secret_hash = excluded.secret_hash, role = excluded.role, vendor_id = excluded.vendor_id,
+                    description = excluded.description, created_at = excluded.created_at, revoked = 0, expires_at = excluded.expires_at
+                """,
                 record.KeyId, record.SecretHash, (int)record.Role, record.VendorId, record.Description, record.CreatedAt, record.ExpiresAt);
             tx.AfterCommit(() =>
             {
@@ -249,7 +252,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
         var changed = record with { ExpiresAt = expiresAt?.ToUnixTimeMilliseconds() };
         await _journal.ExecuteAsync(tx =>
         {
-            tx.Execute("UPDATE api_keys SET expires_at = $p0 WHERE key_id = $p1 AND revoked = 0", changed.ExpiresAt, keyId);
+            tx.Execute("UPDATE api_keys SET expires_at = @p0 WHERE key_id = @p1 AND revoked = 0", changed.ExpiresAt, keyId);
             tx.AfterCommit(() =>
             {
                 // A revocation committed in between wins.
@@ -282,7 +285,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
 
         await _journal.ExecuteAsync(tx =>
         {
-            tx.Execute("UPDATE api_keys SET revoked = 1 WHERE key_id = $p0", keyId);
+            tx.Execute("UPDATE api_keys SET revoked = 1 WHERE key_id = @p0", keyId);
             tx.AfterCommit(() =>
             {
                 _byId[keyId] = _byId[keyId] with { Revoked = true };

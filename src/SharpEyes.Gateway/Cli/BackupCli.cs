@@ -43,6 +43,13 @@ internal static class BackupCli
             return 2;
         }
 
+        if ((flags.GetValueOrDefault("store") ?? Environment.GetEnvironmentVariable("SHARPEYES_STORE")) is { Length: > 0 } store && store != "sqlite")
+        {
+            await stderr.WriteLineAsync("backup: the store is a PostgreSQL database, not a file: back it up with PostgreSQL's own tools " +
+                "(pg_dump, or a base backup with WAL archiving), and copy --secret-keys with it (docs/scale-out.md#backup)").ConfigureAwait(false);
+            return 2;
+        }
+
         var source = Path.GetFullPath(Path.Combine(dataDir, "sharpeyes.db"));
         var target = Path.GetFullPath(outArg);
         if (!File.Exists(source))
@@ -80,7 +87,7 @@ internal static class BackupCli
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException or InvalidDataException)
         {
             File.Delete(partial);
-            var why = e is SqliteException sqlite ? $"{StoreFailure.Describe(sqlite)} (SQLite error {sqlite.SqliteErrorCode})" : e.Message;
+            var why = e is SqliteException sqlite ? $"{SqliteEngine.Describe(sqlite)} (SQLite error {sqlite.SqliteErrorCode})" : e.Message;
             var hint = e is UnauthorizedAccessException or SqliteException { SqliteErrorCode: 8 or 14 } ? "; run it as the gateway's user" : "";
             await stderr.WriteLineAsync($"backup: failed, nothing was written to {target}: {why}{hint}").ConfigureAwait(false);
             return 1;

@@ -13,6 +13,7 @@ public static class GatewayConfiguration
         ("--mqtt-port", "SHARPEYES_MQTT_PORT", "SharpEyes:MqttPort"),
         ("--http-port", "SHARPEYES_HTTP_PORT", "SharpEyes:HttpPort"),
         ("--data-dir", "SHARPEYES_DATA_DIR", "SharpEyes:DataDir"),
+        ("--store", "SHARPEYES_STORE", "SharpEyes:Store"),
         ("--bind", "SHARPEYES_BIND", "SharpEyes:BindAddress"),
         ("--tls-cert", "SHARPEYES_TLS_CERT", "SharpEyes:Tls:CertificatePath"),
         ("--tls-key", "SHARPEYES_TLS_KEY", "SharpEyes:Tls:KeyPath"),

@@ -33,6 +33,16 @@ public sealed class GatewayOptions
     /// </summary>
     [Required] public string DataDir { get; set; } = "./data";
 
+    /// <summary>
+    /// The store. Empty (the default): the embedded SQLite file <c>sharpeyes.db</c> in <see cref="DataDir"/>. A
+    /// PostgreSQL database: <c>postgres://user@host:5432/sharpeyes</c> (or <c>postgresql://</c>, query parameters such
+    /// as <c>?sslmode=verify-full</c> passed on) or an Npgsql connection string (<c>Host=...;Database=...</c>). Give the
+    /// password through <c>PGPASSWORD</c> or a <c>~/.pgpass</c> file rather than here: a command line is visible to
+    /// every user of the machine. The password is never logged or shown; the gateway names the store as
+    /// <c>host:port/database</c>.
+    /// </summary>
+    public string Store { get; set; } = "";
+
     /// <summary>TLS on the three listeners from PEM files (reloaded when they change), and mutual TLS with client certificates.</summary>
     public TlsOptions Tls { get; set; } = new();
 

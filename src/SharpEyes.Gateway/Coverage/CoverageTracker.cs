@@ -1,6 +1,6 @@
+using System.Data.Common;
 using System.Collections.Concurrent;
 using System.Threading.Channels;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
@@ -94,7 +94,7 @@ public sealed partial class CoverageTracker
     public double GridTargetFor(GridFeature grid) => grid.CoverageTarget ?? _options.GridTarget;
 
     /// <summary>Called by the device catalog when it (re)loads: rebuilds the model from every camera and reads the open gaps.</summary>
-    internal void Load(SqliteConnection connection, IEnumerable<DeviceEntry> devices)
+    internal void Load(DbConnection connection, IEnumerable<DeviceEntry> devices)
     {
         _pending.Clear();
         _open.Clear();
@@ -258,7 +258,7 @@ public sealed partial class CoverageTracker
             gap.Open = true;
             gap.OpenedAt = at;
             gap.ClosedAt = null;
-            tx.Execute("INSERT OR REPLACE INTO coverage_gaps(gap_id, data) VALUES($p0, $p1)", id, gap.ToByteArray());
+            tx.Execute("INSERT INTO coverage_gaps(gap_id, data) VALUES(@p0, @p1) ON CONFLICT(gap_id) DO UPDATE SET data = excluded.data", id, gap.ToByteArray());
             _open[id] = gap;
         }
         else
@@ -266,7 +266,7 @@ public sealed partial class CoverageTracker
             gap.Open = false;
             gap.OpenedAt = stored!.OpenedAt;
             gap.ClosedAt = at;
-            tx.Execute("DELETE FROM coverage_gaps WHERE gap_id = $p0", id);
+            tx.Execute("DELETE FROM coverage_gaps WHERE gap_id = @p0", id);
             _open.TryRemove(id, out _);
         }
 

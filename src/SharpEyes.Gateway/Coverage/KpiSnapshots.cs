@@ -165,10 +165,10 @@ public sealed partial class KpiSnapshots(
             long pruned = pruneEveryRegion ? PruneEveryRegion(tx, cut) : 0;
             foreach (var (code, kpis) in rows)
             {
-                tx.Execute("INSERT OR REPLACE INTO kpi_history(region_code, at, kpis) VALUES($p0, $p1, $p2)", code, seconds, kpis);
+                tx.Execute("INSERT INTO kpi_history(region_code, at, kpis) VALUES(@p0, @p1, @p2) ON CONFLICT(region_code, at) DO UPDATE SET kpis = excluded.kpis", code, seconds, kpis);
                 if (!pruneEveryRegion)
                 {
-                    pruned += tx.Execute("DELETE FROM kpi_history WHERE region_code = $p0 AND at < $p1", code, cut);
+                    pruned += tx.Execute("DELETE FROM kpi_history WHERE region_code = @p0 AND at < @p1", code, cut);
                 }
             }
 
@@ -195,7 +195,7 @@ public sealed partial class KpiSnapshots(
     }
 
     /// <summary>Every region's snapshots older than <paramref name="cut"/> (unix seconds): at start, when regions may have gone.</summary>
-    private static long PruneEveryRegion(JournalTransaction tx, long cut) => tx.Execute("DELETE FROM kpi_history WHERE at < $p0", cut);
+    private static long PruneEveryRegion(JournalTransaction tx, long cut) => tx.Execute("DELETE FROM kpi_history WHERE at < @p0", cut);
 
     /// <summary>Adds what a transaction pruned to the stored counter and, once committed, to the one in memory.</summary>
     private void CountPruned(JournalTransaction tx, long pruned)
@@ -241,12 +241,11 @@ public sealed partial class KpiSnapshots(
             Retention = Duration.FromTimeSpan(Retention),
         };
         using var connection = store.OpenRead();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT at, kpis FROM kpi_history WHERE region_code = $code AND at >= $since AND at <= $until ORDER BY at";
-        command.Parameters.AddWithValue("$code", code);
+        using var command = connection.Sql("SELECT at, kpis FROM kpi_history WHERE region_code = @code AND at >= @since AND at <= @until ORDER BY at");
+        command.With("code", code);
         // Whole seconds inside [since, until].
-        command.Parameters.AddWithValue("$since", (since.ToUnixTimeMilliseconds() + 999) / 1000);
-        command.Parameters.AddWithValue("$until", Math.Floor(until.ToUnixTimeMilliseconds() / 1000.0));
+        command.With("since", (since.ToUnixTimeMilliseconds() + 999) / 1000);
+        command.With("until", Math.Floor(until.ToUnixTimeMilliseconds() / 1000.0));
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {

@@ -1,7 +1,7 @@
+using System.Data.Common;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Grpc.Core;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Coverage;
@@ -136,13 +136,12 @@ public sealed class DeviceCatalog : IJournalParticipant
 
     public IEnumerable<DeviceEntry> All => _devices.Values;
 
-    public void Load(SqliteConnection connection)
+    public void Load(DbConnection connection)
     {
         _devices.Clear();
         _unreadable.Clear();
         _geography.ResetCameras();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT data, rtsp_secret, status, COALESCE(last_seen_at, 0) FROM devices";
+        using var command = connection.Sql("SELECT data, rtsp_secret, status, COALESCE(last_seen_at, 0) FROM devices");
         var clear = new List<(string Id, string Protected)>();
         var unreadable = 0;
         using (var reader = command.ExecuteReader())
@@ -169,7 +168,7 @@ public sealed class DeviceCatalog : IJournalParticipant
                     device.HasRtspCredentials = false;
                 }
 
-                var entry = new DeviceEntry(device, secrets, (DeviceStatus)reader.GetInt32(2), reader.GetInt64(3)) { Restored = true };
+                var entry = new DeviceEntry(device, secrets, (DeviceStatus)reader.GetInt32Value(2), reader.GetInt64(3)) { Restored = true };
                 _devices[device.DeviceId] = entry;
                 _geography.IndexCamera(device);
             }
@@ -199,7 +198,7 @@ public sealed class DeviceCatalog : IJournalParticipant
     /// Stores written before version 7 kept the credentials in clear JSON: they are encrypted at start, in one
     /// transaction on the writer's connection (the journal is not running yet).
     /// </summary>
-    private static void EncryptClearSecrets(SqliteConnection connection, List<(string Id, string Protected)> clear)
+    private static void EncryptClearSecrets(DbConnection connection, List<(string Id, string Protected)> clear)
     {
         if (clear.Count == 0)
         {
@@ -207,15 +206,9 @@ public sealed class DeviceCatalog : IJournalParticipant
         }
 
         using var transaction = connection.BeginTransaction();
-        using var update = connection.CreateCommand();
-        update.Transaction = transaction;
-        update.CommandText = "UPDATE devices SET rtsp_secret = $s WHERE id = $id";
-        var secret = update.Parameters.Add("$s", SqliteType.Text);
-        var id = update.Parameters.Add("$id", SqliteType.Text);
         foreach (var (deviceId, encrypted) in clear)
         {
-            secret.Value = encrypted;
-            id.Value = deviceId;
+            using var update = connection.Sql("UPDATE devices SET rtsp_secret = @s WHERE id = @id", transaction).With("s", encrypted).With("id", deviceId);
             update.ExecuteNonQuery();
         }
 
@@ -266,7 +259,7 @@ public sealed class DeviceCatalog : IJournalParticipant
                 var lastSeen = existing?.LastSeenMs ?? 0;
                 tx.Execute("""
                     INSERT INTO devices(id, vendor_id, kind, status, region_code, last_seen_at, data, rtsp_secret)
-                    VALUES($p0,$p1,$p2,$p3,$p4,$p5,$p6,$p7)
+                    VALUES(@p0,@p1,@p2,@p3,@p4,@p5,@p6,@p7)
                     ON CONFLICT(id) DO UPDATE SET vendor_id=excluded.vendor_id, kind=excluded.kind,
                         region_code=excluded.region_code, data=excluded.data, rtsp_secret=excluded.rtsp_secret
                     """,
@@ -317,7 +310,7 @@ public sealed class DeviceCatalog : IJournalParticipant
             {
                 if (_secrets.Protect(entry.Secrets) is { } encrypted)
                 {
-                    tx.Execute("UPDATE devices SET rtsp_secret = $p0 WHERE id = $p1", encrypted, entry.Device.DeviceId);
+                    tx.Execute("UPDATE devices SET rtsp_secret = @p0 WHERE id = @p1", encrypted, entry.Device.DeviceId);
                     reencrypted++;
                 }
             }
@@ -333,8 +326,8 @@ public sealed class DeviceCatalog : IJournalParticipant
                 return false;
             }
 
-            tx.Execute("DELETE FROM devices WHERE id = $p0", deviceId);
-            tx.Execute("DELETE FROM stream_health WHERE device_id = $p0", deviceId);
+            tx.Execute("DELETE FROM devices WHERE id = @p0", deviceId);
+            tx.Execute("DELETE FROM stream_health WHERE device_id = @p0", deviceId);
             _uptime.Remove(tx, deviceId);
             _geography.Cameras.Remove(deviceId);
             tx.AfterCommit(() =>
@@ -385,7 +378,7 @@ public sealed class DeviceCatalog : IJournalParticipant
             }
         }
 
-        tx.Execute("UPDATE devices SET status = $p0, last_seen_at = $p1 WHERE id = $p2", (int)status, entry.LastSeenMs, entry.Id);
+        tx.Execute("UPDATE devices SET status = @p0, last_seen_at = @p1 WHERE id = @p2", (int)status, entry.LastSeenMs, entry.Id);
         tx.AppendFeedEvent(new FeedEvent
         {
             Kind = status == DeviceStatus.Online ? FeedEventKind.DeviceOnline : FeedEventKind.DeviceOffline,
@@ -427,7 +420,7 @@ public sealed class DeviceCatalog : IJournalParticipant
     }
 
     private static void SaveHealth(JournalTransaction tx, DeviceEntry entry) =>
-        tx.Execute("INSERT INTO stream_health(device_id, data) VALUES($p0, $p1) ON CONFLICT(device_id) DO UPDATE SET data = excluded.data",
+        tx.Execute("INSERT INTO stream_health(device_id, data) VALUES(@p0, @p1) ON CONFLICT(device_id) DO UPDATE SET data = excluded.data",
             entry.Id, entry.Health.ToByteArray());
 
     /// <summary>After a geography import, re-locates every device (no feed events: the device did not change).</summary>
@@ -446,7 +439,7 @@ public sealed class DeviceCatalog : IJournalParticipant
             var updated = d.Clone();
             updated.Region = region;
             updated.RegionCode = code;
-            tx.Execute("UPDATE devices SET region_code = $p0, data = $p1 WHERE id = $p2", code, updated.ToByteArray(), d.DeviceId);
+            tx.Execute("UPDATE devices SET region_code = @p0, data = @p1 WHERE id = @p2", code, updated.ToByteArray(), d.DeviceId);
             entry.Device = updated;
         }
     }

@@ -12,6 +12,7 @@ public sealed class FeedHub
     private readonly Lock _lock = new();
     private readonly FeedEvent?[] _ring;
     private long _last;
+    private long _contiguous;
     private TaskCompletionSource _signal = NewSignal();
     private readonly SubscriberSlots _subscribers = new();
 
@@ -22,10 +23,17 @@ public sealed class FeedHub
         lock (_lock)
         {
             _last = lastSequence;
+            _contiguous = lastSequence;
             Array.Clear(_ring);
         }
     }
 
+    /// <summary>
+    /// Takes committed events into the ring and wakes readers. Events may come out of order when several replicas
+    /// write one feed (this replica's own commit before another's earlier one reached it): the head moves to the
+    /// highest sequence, a reader that meets a missing one reads the store instead (<see cref="TryRead"/>), and the
+    /// missing ones fill their slots when they arrive (<see cref="Contiguous"/> says how far there is no hole).
+    /// </summary>
     internal void Publish(IReadOnlyList<FeedEvent> events)
     {
         TaskCompletionSource signal;
@@ -33,8 +41,23 @@ public sealed class FeedHub
         {
             foreach (var e in events)
             {
+                if (e.Sequence <= _contiguous || e.Sequence <= _last - _ring.Length)
+                {
+                    continue; // already here, or too old for the ring
+                }
+
                 _ring[e.Sequence % _ring.Length] = e;
-                _last = e.Sequence;
+                _last = Math.Max(_last, e.Sequence);
+            }
+
+            while (_contiguous < _last && _ring[(_contiguous + 1) % _ring.Length] is { } next && next.Sequence == _contiguous + 1)
+            {
+                _contiguous++;
+            }
+
+            if (_last - _contiguous >= _ring.Length)
+            {
+                _contiguous = _last - _ring.Length + 1; // a hole older than the ring: readers of it read the store
             }
 
             signal = _signal;
@@ -42,6 +65,18 @@ public sealed class FeedHub
         }
 
         signal.TrySetResult();
+    }
+
+    /// <summary>Every sequence up to this one is in the ring or was: the first hole is after it.</summary>
+    internal long Contiguous
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _contiguous;
+            }
+        }
     }
 
     /// <summary>Feeds.Subscribe streams open now.</summary>

@@ -14,11 +14,10 @@ public sealed class FeedLog(FeedHub hub, GatewayStore store) : IJournalParticipa
     /// <summary>Every event up to this sequence has been deleted by retention.</summary>
     public long PrunedThrough => Interlocked.Read(ref _prunedThrough);
 
-    public void Load(Microsoft.Data.Sqlite.SqliteConnection connection)
+    public void Load(System.Data.Common.DbConnection connection)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COALESCE((SELECT value FROM counters WHERE name = 'feed.pruned_through'), 0)";
-        _prunedThrough = (long)command.ExecuteScalar()!;
+        using var command = connection.Sql("SELECT COALESCE((SELECT value FROM counters WHERE name = 'feed.pruned_through'), 0)");
+        _prunedThrough = command.ScalarInt64();
     }
 
     internal void Pruned(long through) => Interlocked.Exchange(ref _prunedThrough, through);
@@ -63,10 +62,8 @@ public sealed class FeedLog(FeedHub hub, GatewayStore store) : IJournalParticipa
     private long ReadStored(long after, int max, string prefix, List<FeedEvent> into)
     {
         using var connection = store.OpenRead();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, region_code, data FROM feed_events WHERE seq > $after ORDER BY seq LIMIT $n";
-        command.Parameters.AddWithValue("$after", after);
-        command.Parameters.AddWithValue("$n", max);
+        using var command = connection.Sql("SELECT seq, region_code, data FROM feed_events WHERE seq > @after ORDER BY seq LIMIT @n")
+            .With("after", after).With("n", max);
         using var reader = command.ExecuteReader();
         var scannedTo = after;
         while (reader.Read())

@@ -23,7 +23,11 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
             "grids",
             g => g.Code,
             () => state.Index.Grids,
-            (tx, g, wkb) => tx.Execute("INSERT OR REPLACE INTO grids(code, name, level, parent_code, geometry, coverage_target) VALUES($p0,$p1,$p2,$p3,$p4,$p5)",
+            (tx, g, wkb) => tx.Execute("""
+                INSERT INTO grids(code, name, level, parent_code, geometry, coverage_target) VALUES(@p0,@p1,@p2,@p3,@p4,@p5)
+                ON CONFLICT(code) DO UPDATE SET name = excluded.name, level = excluded.level, parent_code = excluded.parent_code,
+                    geometry = excluded.geometry, coverage_target = excluded.coverage_target
+                """,
                 g.Code, g.Name, g.Level, g.ParentCode, wkb.Write(g.Geometry), g.CoverageTarget),
             (tx, merged) =>
             {
@@ -39,7 +43,11 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
             "key sites",
             s => s.Code,
             () => state.Index.KeySites,
-            (tx, s, wkb) => tx.Execute("INSERT OR REPLACE INTO key_sites(code, name, category, priority, geometry) VALUES($p0,$p1,$p2,$p3,$p4)",
+            (tx, s, wkb) => tx.Execute("""
+                INSERT INTO key_sites(code, name, category, priority, geometry) VALUES(@p0,@p1,@p2,@p3,@p4)
+                ON CONFLICT(code) DO UPDATE SET name = excluded.name, category = excluded.category, priority = excluded.priority,
+                    geometry = excluded.geometry
+                """,
                 s.Code, s.Name, s.Category, s.Priority, wkb.Write(s.Geometry)),
             (tx, merged) =>
             {

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Microsoft.Extensions.Options;
 using NetTopologySuite.IO;
 using SharpEyes.Gateway.Configuration;
@@ -39,7 +39,7 @@ public sealed class GeographyState : IJournalParticipant
 
     public IReadOnlySet<string> KnownCounties => _counties;
 
-    public void Load(SqliteConnection connection)
+    public void Load(DbConnection connection)
     {
         var reader = new WKBReader();
         var grids = new List<GridFeature>();
@@ -49,7 +49,7 @@ public sealed class GeographyState : IJournalParticipant
             using var r = command.ExecuteReader();
             while (r.Read())
             {
-                grids.Add(new GridFeature(r.GetString(0), r.GetString(1), r.GetInt32(2), r.IsDBNull(3) ? null : r.GetString(3), reader.Read((byte[])r[4]))
+                grids.Add(new GridFeature(r.GetString(0), r.GetString(1), r.GetInt32Value(2), r.IsDBNull(3) ? null : r.GetString(3), reader.Read((byte[])r[4]))
                 {
                     CoverageTarget = r.IsDBNull(5) ? null : r.GetDouble(5),
                 });
@@ -63,7 +63,7 @@ public sealed class GeographyState : IJournalParticipant
             using var r = command.ExecuteReader();
             while (r.Read())
             {
-                sites.Add(new KeySiteFeature(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt32(3), reader.Read((byte[])r[4])));
+                sites.Add(new KeySiteFeature(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt32Value(3), reader.Read((byte[])r[4])));
             }
         }
 

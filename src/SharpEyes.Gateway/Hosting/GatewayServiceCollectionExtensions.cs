@@ -95,6 +95,7 @@ public static class GatewayServiceCollectionExtensions
         // timers. Hosts stop in reverse: the broker stops taking alarms, then the outbox stores its cursors, before the
         // journal drains and closes.
         services.AddHostedService(sp => sp.GetRequiredService<Journal>());
+        services.AddHostedService<Storage.Postgres.PostgresFeedListener>(); // does nothing on SQLite
         services.AddHostedService(sp => sp.GetRequiredService<OutboxService>());
         services.AddHostedService(sp => sp.GetRequiredService<RetentionPruner>());
         services.AddHostedService(sp => sp.GetRequiredService<AuditLog>()); // stops before the journal: its last folded refusals are written

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
@@ -53,15 +53,14 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
 
     private const string DeviceKeyPrefix = "device:";
 
-    public void Load(SqliteConnection connection)
+    public void Load(DbConnection connection)
     {
         _openByKey.Clear();
         _openById.Clear();
         _lastReceivedMs.Clear();
         _lastOccurred.Clear();
         _dirty.Clear();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT data, updated_at FROM incidents WHERE state = 1";
+        using var command = connection.Sql("SELECT data, updated_at FROM incidents WHERE state = 1");
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
@@ -240,7 +239,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
 
     private static void Write(JournalTransaction tx, Incident incident) =>
         tx.Execute("""
-            INSERT INTO incidents(id, state, correlation_key, region_code, opened_at, updated_at, data, acknowledged_at) VALUES($p0,$p1,$p2,$p3,$p4,$p5,$p6,$p7)
+            INSERT INTO incidents(id, state, correlation_key, region_code, opened_at, updated_at, data, acknowledged_at) VALUES(@p0,@p1,@p2,@p3,@p4,@p5,@p6,@p7)
             ON CONFLICT(id) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at, data=excluded.data, acknowledged_at=excluded.acknowledged_at
             """,
             incident.IncidentId, (int)incident.State, incident.CorrelationKey, RegionCodeOf(incident),

@@ -12,9 +12,8 @@ public sealed class IncidentQueries(GatewayStore store)
         get
         {
             using var connection = store.OpenRead();
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM incidents WHERE state = 1";
-            return (long)command.ExecuteScalar()!;
+            using var command = connection.Sql("SELECT COUNT(*) FROM incidents WHERE state = 1");
+            return command.ScalarInt64();
         }
     }
 
@@ -22,10 +21,8 @@ public sealed class IncidentQueries(GatewayStore store)
     {
         using var connection = store.OpenRead();
         Incident incident;
-        using (var command = connection.CreateCommand())
+        using (var command = connection.Sql("SELECT data FROM incidents WHERE id = @id").With("id", id))
         {
-            command.CommandText = "SELECT data FROM incidents WHERE id = $id";
-            command.Parameters.AddWithValue("$id", id);
             if (command.ExecuteScalar() is not byte[] data)
             {
                 return null;
@@ -37,9 +34,7 @@ public sealed class IncidentQueries(GatewayStore store)
         if (withAlarms)
         {
             incident.Alarms.Clear();
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT data FROM alarms WHERE incident_id = $id ORDER BY received_at";
-            command.Parameters.AddWithValue("$id", id);
+            using var command = connection.Sql("SELECT data FROM alarms WHERE incident_id = @id ORDER BY received_at").With("id", id);
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -56,9 +51,7 @@ public sealed class IncidentQueries(GatewayStore store)
         var bySite = new Dictionary<string, int>(StringComparer.Ordinal);
         var byGrid = new Dictionary<string, int>(StringComparer.Ordinal);
         using var connection = store.OpenRead();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT data FROM incidents WHERE opened_at >= $since";
-        command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
+        using var command = connection.Sql("SELECT data FROM incidents WHERE opened_at >= @since").With("since", since.ToUnixTimeMilliseconds());
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
@@ -86,16 +79,15 @@ public sealed class IncidentQueries(GatewayStore store)
             _ => request.PageSize,
         };
         using var connection = store.OpenRead();
-        using var command = connection.CreateCommand();
-        command.CommandText = """
+        using var command = connection.Sql("""
             SELECT id, data FROM incidents
-            WHERE id > $after AND ($state = 0 OR state = $state) AND region_code LIKE $prefix ESCAPE '\'
-            ORDER BY id LIMIT $n
-            """;
-        command.Parameters.AddWithValue("$after", request.PageToken ?? "");
-        command.Parameters.AddWithValue("$state", (int)request.State);
-        command.Parameters.AddWithValue("$prefix", request.RegionPrefix.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%");
-        command.Parameters.AddWithValue("$n", pageSize + 1);
+            WHERE id > @after AND (@state = 0 OR state = @state) AND region_code LIKE @prefix ESCAPE '\'
+            ORDER BY id LIMIT @n
+            """)
+            .With("after", request.PageToken ?? "")
+            .With("state", (long)request.State)
+            .With("prefix", request.RegionPrefix.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%")
+            .With("n", pageSize + 1);
         using var reader = command.ExecuteReader();
         var response = new ListIncidentsResponse();
         var lastId = "";

@@ -1,5 +1,5 @@
+using System.Data.Common;
 using System.Collections.Concurrent;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
@@ -18,19 +18,22 @@ public sealed class OutboxCursors(IOptions<GatewayOptions> options) : IJournalPa
     /// <summary>DeliverRequest.source_id: configured, else generated on the first start and kept in the store.</summary>
     public string SourceId { get; private set; } = "";
 
-    public void Load(SqliteConnection connection)
+    public void Load(DbConnection connection)
     {
-        using (var command = connection.CreateCommand())
+        using (var insert = connection.Sql("INSERT INTO meta(key, value) VALUES('source_id', @id) ON CONFLICT(key) DO NOTHING")
+            .With("id", "sharpeyes-" + Guid.NewGuid().ToString("N")[..12]))
         {
-            command.CommandText = "INSERT OR IGNORE INTO meta(key, value) VALUES('source_id', $id); SELECT value FROM meta WHERE key = 'source_id'";
-            command.Parameters.AddWithValue("$id", "sharpeyes-" + Guid.NewGuid().ToString("N")[..12]);
+            insert.ExecuteNonQuery();
+        }
+
+        using (var command = connection.Sql("SELECT value FROM meta WHERE key = 'source_id'"))
+        {
             var stored = (string)command.ExecuteScalar()!;
             SourceId = string.IsNullOrWhiteSpace(options.Value.Outbox.SourceId) ? stored : options.Value.Outbox.SourceId!;
         }
 
         _acked.Clear();
-        using var read = connection.CreateCommand();
-        read.CommandText = "SELECT endpoint, acked_seq FROM outbox_cursors";
+        using var read = connection.Sql("SELECT endpoint, acked_seq FROM outbox_cursors");
         using var reader = read.ExecuteReader();
         while (reader.Read())
         {
@@ -56,7 +59,7 @@ public sealed class OutboxCursors(IOptions<GatewayOptions> options) : IJournalPa
 
     internal void Save(JournalTransaction tx, string endpoint, long acked)
     {
-        tx.Execute("INSERT INTO outbox_cursors(endpoint, acked_seq, updated_at) VALUES($p0, $p1, $p2) ON CONFLICT(endpoint) DO UPDATE SET acked_seq = excluded.acked_seq, updated_at = excluded.updated_at",
+        tx.Execute("INSERT INTO outbox_cursors(endpoint, acked_seq, updated_at) VALUES(@p0, @p1, @p2) ON CONFLICT(endpoint) DO UPDATE SET acked_seq = excluded.acked_seq, updated_at = excluded.updated_at",
             endpoint, acked, tx.NowMs);
         tx.AfterCommit(() => _acked[endpoint] = acked);
     }

@@ -68,19 +68,19 @@ public sealed partial class RetentionPruner(
             // feed's last sequence must stay readable so sequences are never reused after a restart).
             var through = tx.Scalar("""
                 SELECT COALESCE(MAX(seq), 0) FROM (SELECT seq FROM feed_events
-                WHERE seq <= $p0 AND seq < (SELECT MAX(seq) FROM feed_events) AND COALESCE(committed_at, 0) < $p1
-                ORDER BY seq LIMIT $p2)
+                WHERE seq <= @p0 AND seq < (SELECT MAX(seq) FROM feed_events) AND COALESCE(committed_at, 0) < @p1
+                ORDER BY seq LIMIT @p2) AS old
                 """, acked, feedCutoff, MaxRowsPerRun);
             long feed = 0;
             if (through > 0)
             {
-                feed = tx.Execute("DELETE FROM feed_events WHERE seq <= $p0", through);
-                tx.Execute("INSERT INTO counters(name, value) VALUES('feed.pruned_through', $p0) ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)", through);
+                feed = tx.Execute("DELETE FROM feed_events WHERE seq <= @p0", through);
+                tx.Execute("INSERT INTO counters(name, value) VALUES('feed.pruned_through', @p0) ON CONFLICT(name) DO UPDATE SET value = CASE WHEN excluded.value > counters.value THEN excluded.value ELSE counters.value END", through);
                 tx.AfterCommit(() => log.Pruned(through));
             }
 
             var alarms = tx.Execute(
-                "DELETE FROM alarms WHERE (vendor_id, event_id) IN (SELECT vendor_id, event_id FROM alarms WHERE received_at < $p0 LIMIT $p1)",
+                "DELETE FROM alarms WHERE (vendor_id, event_id) IN (SELECT vendor_id, event_id FROM alarms WHERE received_at < @p0 LIMIT @p1)",
                 alarmCutoff, MaxRowsPerRun);
             if (alarms > 0)
             {
@@ -90,7 +90,7 @@ public sealed partial class RetentionPruner(
             var letters = 0;
             foreach (var (reason, count) in Counts(tx, alarmCutoff))
             {
-                letters += tx.Execute("DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE reason = $p0 AND received_at < $p1 LIMIT $p2)", reason, alarmCutoff, count);
+                letters += tx.Execute("DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE reason = @p0 AND received_at < @p1 LIMIT @p2)", reason, alarmCutoff, count);
                 tx.AddToCounter("dead_letters.pruned:" + reason, count);
             }
 
@@ -106,11 +106,11 @@ public sealed partial class RetentionPruner(
 
     private static List<(string Reason, int Count)> Counts(JournalTransaction tx, long cutoff)
     {
-        using var reader = tx.Bound("SELECT reason, MIN(COUNT(*), $p1) FROM dead_letters WHERE received_at < $p0 GROUP BY reason", cutoff, MaxRowsPerRun).ExecuteReader();
+        using var reader = tx.Bound("SELECT reason, CASE WHEN COUNT(*) < @p1 THEN COUNT(*) ELSE @p1 END FROM dead_letters WHERE received_at < @p0 GROUP BY reason", cutoff, MaxRowsPerRun).ExecuteReader();
         var counts = new List<(string, int)>();
         while (reader.Read())
         {
-            counts.Add((reader.GetString(0), reader.GetInt32(1)));
+            counts.Add((reader.GetString(0), reader.GetInt32Value(1)));
         }
 
         return counts;

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
@@ -5,45 +6,86 @@ using SharpEyes.Gateway.Configuration;
 namespace SharpEyes.Gateway.Storage;
 
 /// <summary>
-/// The embedded SQLite file (WAL mode). One writer connection belongs to <see cref="Journal"/>;
-/// readers open pooled connections of their own, which WAL lets run beside the writer.
-/// The data directory is private to the gateway's user (see <see cref="PrivateFiles"/>): created 0700, the database
-/// created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode), and an
+/// The store, on the engine configuration names (<see cref="GatewayOptions.Store"/>): the embedded SQLite file
+/// (the default) or a PostgreSQL database. Its schema is brought up to date when it is made, at start.
+/// For SQLite, the data directory is private to the gateway's user (see <see cref="PrivateFiles"/>): created 0700, the
+/// database created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode), and an
 /// existing looser directory or file tightened at start, with a warning naming it.
 /// </summary>
-public sealed partial class GatewayStore
+public sealed partial class GatewayStore : IDisposable
 {
     /// <summary>The schema version this gateway writes: the last of <see cref="SchemaMigrations.All"/>.</summary>
     public static int SchemaVersion => SchemaMigrations.Latest;
 
-    private readonly string _connectionString;
-    private readonly string _synchronous;
-
     public GatewayStore(IOptions<GatewayOptions> options, ILogger<GatewayStore> logger, TimeProvider time)
     {
         var o = options.Value;
-        DatabasePath = Path.GetFullPath(Path.Combine(o.DataDir, "sharpeyes.db"));
-        SecureDataDirectory(Path.GetFullPath(o.DataDir), DatabasePath, logger);
-        _synchronous = o.SqliteSynchronous;
-        _connectionString = new SqliteConnectionStringBuilder
+        if (Postgres.PostgresEngine.Names(o.Store))
         {
-            DataSource = DatabasePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
-        try
-        {
-            Migrate(time, logger);
+            try
+            {
+                Engine = new Postgres.PostgresEngine(o.Store);
+            }
+            catch (FormatException e)
+            {
+                throw new Hosting.StartupFailureException($"SharpEyes:Store (--store): {e.Message}.", e);
+            }
+
+            DatabasePath = "";
         }
-        catch (SqliteException e)
+        else if (o.Store is "" or "sqlite")
+        {
+            DatabasePath = Path.GetFullPath(Path.Combine(o.DataDir, "sharpeyes.db"));
+            SecureDataDirectory(Path.GetFullPath(o.DataDir), DatabasePath, logger);
+            Engine = new SqliteEngine(DatabasePath, o.SqliteSynchronous);
+        }
+        else
         {
             throw new Hosting.StartupFailureException(
-                $"Cannot write the store {DatabasePath}: {StoreFailure.Describe(e)} (SQLite error {e.SqliteErrorCode}). " +
-                "The data directory (--data-dir) must be writable by this user and have free space.", e);
+                "SharpEyes:Store (--store) must be empty (the embedded SQLite file in --data-dir), postgres://user@host:5432/database, " +
+                "or an Npgsql connection string (Host=...;Database=...).");
         }
+
+        try
+        {
+            Engine.Migrate(time, logger);
+        }
+        catch (DbException e)
+        {
+            Engine.Dispose();
+            throw new Hosting.StartupFailureException(
+                $"Cannot write the store {Location}: {Engine.Describe(e)}. " + (IsPostgres
+                    ? "The PostgreSQL database must exist and its user must be allowed to create tables in it."
+                    : "The data directory (--data-dir) must be writable by this user and have free space."), e);
+        }
+        catch (NewerStoreException e)
+        {
+            Engine.Dispose();
+            throw new Hosting.StartupFailureException(
+                $"The store {Location} cannot be opened by this gateway: {e.Message}. It is left as it is: run that newer " +
+                "version (or a later one), or restore a backup made with this one (docs/operations.md#backup-and-restore).", e);
+        }
+        catch (MigrationFailedException e)
+        {
+            Engine.Dispose();
+            throw new Hosting.StartupFailureException(
+                $"The store {Location} could not be brought to schema version {SchemaVersion}: {e.Message}. The step was rolled back; " +
+                "the store stays at the version before it.", e);
+        }
+
+        LogOpened(logger, Engine.Name, Location, SchemaVersion);
     }
 
+    /// <summary>The engine the store runs on.</summary>
+    public StoreEngine Engine { get; }
+
+    /// <summary>Whether the store is a PostgreSQL database (else the embedded SQLite file).</summary>
+    public bool IsPostgres => Engine is Postgres.PostgresEngine;
+
+    /// <summary>Where the store is, for messages: the SQLite file's path or PostgreSQL's <c>host:port/database</c> (no password).</summary>
+    public string Location => Engine.Location;
+
+    /// <summary>The SQLite file; empty for PostgreSQL.</summary>
     public string DatabasePath { get; }
 
     /// <summary>
@@ -89,58 +131,18 @@ public sealed partial class GatewayStore
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot make the data directory {DataDir} private to this user: {Reason}")]
     private static partial void LogCannotSecure(ILogger logger, string dataDir, string reason);
 
-    public SqliteConnection OpenRead()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        return connection;
-    }
+    /// <summary>A pooled connection for reading, open; dispose it.</summary>
+    public DbConnection OpenRead() => Engine.OpenRead();
 
-    internal SqliteConnection OpenWriter()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        // WAL checkpoints stay SQLite's automatic ones, inside the writer's commits (every 1,000 pages). Measured with
-        // bench/run.sh: a separate checkpointing connection did not raise throughput, and its fsyncs of a large WAL
-        // stalled the writer's appends (publish-to-feed p99 24-100 ms against 20 ms).
-        Execute(connection, $"PRAGMA synchronous={_synchronous}; PRAGMA temp_store=MEMORY;");
-        return connection;
-    }
+    internal DbConnection OpenWriter() => Engine.OpenWriter();
 
-    private void Migrate(TimeProvider time, ILogger logger)
-    {
-        using var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        try
-        {
-            SchemaMigrations.EnsureNotNewer(connection, SchemaMigrations.All); // before WAL mode, which rewrites the file's header
-            Execute(connection, "PRAGMA journal_mode=WAL;");
-            foreach (var step in SchemaMigrations.Run(connection, SchemaMigrations.All, time))
-            {
-                LogMigrated(logger, step.Version, step.Name);
-            }
-        }
-        catch (NewerStoreException e)
-        {
-            throw new Hosting.StartupFailureException(
-                $"The store {DatabasePath} cannot be opened by this gateway: {e.Message}. It is left as it is: run that newer " +
-                "version (or a later one), or restore a backup made with this one (docs/operations.md#backup-and-restore).", e);
-        }
-        catch (MigrationFailedException e)
-        {
-            throw new Hosting.StartupFailureException(
-                $"The store {DatabasePath} could not be brought to schema version {SchemaVersion}: {e.Message}. The step was rolled back; " +
-                "the store stays at the version before it.", e);
-        }
-    }
+    public void Dispose() => Engine.Dispose();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Store schema: step {Version} applied ({Name})")]
-    private static partial void LogMigrated(ILogger logger, int version, string name);
+    internal static partial void LogMigrated(ILogger logger, int version, string name);
 
-    internal static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
+    [LoggerMessage(Level = LogLevel.Information, Message = "Store: {Engine} at {Location}, schema version {Version}")]
+    private static partial void LogOpened(ILogger logger, string engine, string location, int version);
+
+    internal static void Execute(DbConnection connection, string sql) => connection.Execute(sql);
 }

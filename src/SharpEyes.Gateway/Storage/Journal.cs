@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using Microsoft.Data.Sqlite;
+using System.Data;
+using System.Data.Common;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Feeds;
@@ -27,8 +28,8 @@ public sealed partial class Journal : IHostedService, IDisposable
     private readonly IServiceProvider _services;
     private readonly IReadOnlyList<JournalParticipantRegistration> _registrations;
     private readonly List<IJournalParticipant> _participants = [];
-    private readonly Dictionary<string, SqliteCommand> _commands = [];
-    private SqliteConnection? _connection;
+    private readonly Dictionary<string, DbCommand> _commands = [];
+    private DbConnection? _connection;
     private Task? _loop;
     private long _lastSequence;
 
@@ -148,7 +149,8 @@ public sealed partial class Journal : IHostedService, IDisposable
 
     private void CommitBatch(List<IJournalItem> batch)
     {
-        var tx = new JournalTransaction(_connection!, _commands, _lastSequence, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        EnsureOpen();
+        var tx = new JournalTransaction(_store.Engine, _connection!, _commands, _lastSequence, _time.GetUtcNow().ToUnixTimeMilliseconds());
         var spans = GatewayTracing.Source.HasListeners() ? new CommitSpans(batch.Count) : null;
         try
         {
@@ -207,7 +209,30 @@ public sealed partial class Journal : IHostedService, IDisposable
     /// Whether an item failed because of the store (SQLite or the file system), rather than because its own work threw.
     /// A store failure may pass (disk space freed); an item's own exception happens again when it is retried.
     /// </summary>
-    public static bool IsStoreFailure(Exception ex) => ex is SqliteException or IOException;
+    public static bool IsStoreFailure(Exception ex) => ex is DbException or IOException;
+
+    /// <summary>
+    /// Opens the writer connection again when the last one broke (PostgreSQL's server restarted or the network
+    /// dropped; SQLite's file connection does not break this way), with its prepared commands, which belonged to it.
+    /// </summary>
+    private void EnsureOpen()
+    {
+        if (_connection is { State: ConnectionState.Open })
+        {
+            return;
+        }
+
+        foreach (var command in _commands.Values)
+        {
+            command.Dispose();
+        }
+
+        _commands.Clear();
+        _connection?.Dispose();
+        _connection = null;
+        _connection = _store.OpenWriter();
+        Reload();
+    }
 
     /// <summary>Records a store failure (not an item's own exception, such as a validation error thrown from its work).</summary>
     private void Failed(Exception ex)
@@ -218,14 +243,30 @@ public sealed partial class Journal : IHostedService, IDisposable
         }
 
         Interlocked.Increment(ref _failedBatches);
-        var message = ex is SqliteException sqlite ? $"SQLite error {sqlite.SqliteErrorCode}: {StoreFailure.Describe(sqlite)}" : ex.Message;
+        var message = ex is DbException db ? _store.Engine.Describe(db) : ex.Message;
         var since = Volatile.Read(ref _failure)?.Since ?? _time.GetUtcNow();
-        Volatile.Write(ref _failure, new StoreFailure(message + $" (store {_store.DatabasePath})", since, _time.GetUtcNow()));
+        Volatile.Write(ref _failure, new StoreFailure(message + $" (store {_store.Location})", since, _time.GetUtcNow()));
+    }
+
+    /// <summary>Moves <see cref="LastSequence"/> up to <paramref name="sequence"/> (never down): commits of this replica, or of others (PostgreSQL).</summary>
+    internal void Advance(long sequence)
+    {
+        var current = Interlocked.Read(ref _lastSequence);
+        while (sequence > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _lastSequence, sequence, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
     }
 
     private void Published(JournalTransaction tx)
     {
-        Interlocked.Exchange(ref _lastSequence, tx.LastSequence);
+        Advance(tx.LastSequence);
         foreach (var action in tx.AfterCommitActions)
         {
             try
@@ -254,11 +295,10 @@ public sealed partial class Journal : IHostedService, IDisposable
         }
     }
 
-    private static long ReadLastSequence(SqliteConnection connection)
+    private static long ReadLastSequence(DbConnection connection)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COALESCE(MAX(seq), 0) FROM feed_events";
-        return (long)command.ExecuteScalar()!;
+        using var command = connection.Sql("SELECT COALESCE(MAX(seq), 0) FROM feed_events");
+        return command.ScalarInt64();
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A journal item failed and was rolled back")]
@@ -368,17 +408,8 @@ public sealed partial class Journal : IHostedService, IDisposable
 }
 
 /// <summary>Why the store refuses writes, since when, and when it last failed.</summary>
-public sealed record StoreFailure(string Message, DateTimeOffset Since, DateTimeOffset LastAt)
-{
-    internal static string Describe(SqliteException e) => e.SqliteErrorCode switch
-    {
-        13 => "the disk holding the data directory is full",
-        8 => "the data directory is read-only",
-        14 => "the database file cannot be opened (is the data directory read-only or missing?)",
-        10 => "disk I/O error (" + e.Message + ")",
-        _ => e.Message,
-    };
-}
+public sealed record StoreFailure(string Message, DateTimeOffset Since, DateTimeOffset LastAt);
+
 
 /// <summary>Registered in load order (<c>AddJournalParticipant</c>): a participant may use those loaded before it.</summary>
 public sealed record JournalParticipantRegistration(Type Type);
@@ -386,20 +417,22 @@ public sealed record JournalParticipantRegistration(Type Type);
 /// <summary>A component whose in-memory state is rebuilt from the store at start and after a rolled-back transaction.</summary>
 public interface IJournalParticipant
 {
-    void Load(SqliteConnection connection);
+    void Load(DbConnection connection);
 }
 
 /// <summary>One batch's transaction on the writer connection, with cached prepared commands.</summary>
 public sealed class JournalTransaction
 {
-    private readonly SqliteConnection _connection;
-    private readonly Dictionary<string, SqliteCommand> _commands;
-    private SqliteTransaction? _transaction;
+    private readonly StoreEngine _engine;
+    private readonly DbConnection _connection;
+    private readonly Dictionary<string, DbCommand> _commands;
+    private DbTransaction? _transaction;
     private Dictionary<object, Action<JournalTransaction>>? _beforeCommit;
     private Dictionary<object, object>? _shared;
 
-    internal JournalTransaction(SqliteConnection connection, Dictionary<string, SqliteCommand> commands, long lastSequence, long nowMs)
+    internal JournalTransaction(StoreEngine engine, DbConnection connection, Dictionary<string, DbCommand> commands, long lastSequence, long nowMs)
     {
+        _engine = engine;
         NowMs = nowMs;
         _connection = connection;
         _commands = commands;
@@ -415,10 +448,13 @@ public sealed class JournalTransaction
 
     internal List<Action> AfterCommitActions { get; } = [];
 
-    public SqliteConnection Connection => _connection;
+    public DbConnection Connection => _connection;
 
-    /// <summary>A prepared command for <paramref name="sql"/>, reused across batches; parameters are named $p0, $p1, ...</summary>
-    public SqliteCommand Command(string sql, int parameterCount)
+    /// <summary>The transaction of this batch, for commands made on <see cref="Connection"/> by hand.</summary>
+    public DbTransaction? Transaction => _transaction;
+
+    /// <summary>A prepared command for <paramref name="sql"/>, reused across batches; parameters are named @p0, @p1, ...</summary>
+    public DbCommand Command(string sql, int parameterCount)
     {
         if (!_commands.TryGetValue(sql, out var command))
         {
@@ -426,7 +462,9 @@ public sealed class JournalTransaction
             command.CommandText = sql;
             for (var i = 0; i < parameterCount; i++)
             {
-                command.Parameters.Add(new SqliteParameter("$p" + i, null));
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = "@p" + i;
+                command.Parameters.Add(parameter);
             }
 
             _commands[sql] = command;
@@ -442,8 +480,8 @@ public sealed class JournalTransaction
     public long Scalar(string sql, params object?[] values) =>
         Bound(sql, values).ExecuteScalar() is { } value and not DBNull ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) : 0;
 
-    /// <summary>The cached command for <paramref name="sql"/> with $p0, $p1, ... set to <paramref name="values"/>.</summary>
-    public SqliteCommand Bound(string sql, params object?[] values)
+    /// <summary>The cached command for <paramref name="sql"/> with @p0, @p1, ... set to <paramref name="values"/>.</summary>
+    public DbCommand Bound(string sql, params object?[] values)
     {
         var command = Command(sql, values.Length);
         for (var i = 0; i < values.Length; i++)
@@ -456,14 +494,15 @@ public sealed class JournalTransaction
 
     /// <summary>Adds <paramref name="delta"/> to a persisted counter (table <c>counters</c>), creating it at <paramref name="delta"/>.</summary>
     public void AddToCounter(string name, long delta) =>
-        Execute("INSERT INTO counters(name, value) VALUES($p0, $p1) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", name, delta);
+        Execute("INSERT INTO counters(name, value) VALUES(@p0, @p1) ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value", name, delta);
 
-    /// <summary>Appends a feed event: assigns its sequence, persists it, and publishes it to subscribers after commit.</summary>
+    /// <summary>
+    /// Appends a feed event. It is numbered and written at commit, after every item of the batch and every
+    /// before-commit action (<see cref="Commit"/>): its <see cref="FeedEvent.Sequence"/> is 0 until then. Published to
+    /// subscribers after commit.
+    /// </summary>
     public FeedEvent AppendFeedEvent(FeedEvent feedEvent)
     {
-        feedEvent.Sequence = ++LastSequence;
-        Execute("INSERT INTO feed_events(seq, kind, region_code, data, committed_at) VALUES($p0, $p1, $p2, $p3, $p4)",
-            feedEvent.Sequence, (int)feedEvent.Kind, feedEvent.RegionCode, feedEvent.ToByteArray(), NowMs);
         FeedEvents.Add(feedEvent);
         return feedEvent;
     }
@@ -493,7 +532,7 @@ public sealed class JournalTransaction
         _beforeCommit.TryAdd(key, action);
     }
 
-    internal void Begin() => _transaction = _connection.BeginTransaction(deferred: false);
+    internal void Begin() => _transaction = _engine.BeginWrite(_connection);
 
     internal void Commit()
     {
@@ -505,9 +544,29 @@ public sealed class JournalTransaction
             }
         }
 
+        if (FeedEvents.Count > 0)
+        {
+            WriteFeed();
+        }
+
         _transaction!.Commit();
         _transaction.Dispose();
         _transaction = null;
+    }
+
+    /// <summary>Numbers the batch's feed events after the last one taken (<see cref="StoreEngine.LockFeed"/>) and writes them.</summary>
+    private void WriteFeed()
+    {
+        var last = _engine.LockFeed(this, LastSequence);
+        foreach (var feedEvent in FeedEvents)
+        {
+            feedEvent.Sequence = ++last;
+            Execute("INSERT INTO feed_events(seq, kind, region_code, data, committed_at) VALUES(@p0, @p1, @p2, @p3, @p4)",
+                feedEvent.Sequence, (int)feedEvent.Kind, feedEvent.RegionCode, feedEvent.ToByteArray(), NowMs);
+        }
+
+        LastSequence = last;
+        _engine.FeedWritten(this, last);
     }
 
     internal void Rollback()
@@ -516,9 +575,9 @@ public sealed class JournalTransaction
         {
             _transaction?.Rollback();
         }
-        catch (SqliteException)
+        catch (Exception e) when (e is DbException or InvalidOperationException)
         {
-            // The connection may already have rolled back (for example on SQLITE_FULL).
+            // The connection may already have rolled back (for example on SQLITE_FULL), or be broken (PostgreSQL).
         }
 
         _transaction?.Dispose();

@@ -84,6 +84,15 @@ public static class SchemaMigrations
             """)),
         // Keys of older stores never expire.
         new(9, "API keys' expiry", c => AddColumn(c, "api_keys", "expires_at", "INTEGER")),
+        // The uptime ledger read the status log in SQLite's hidden rowid order, which PostgreSQL has no equivalent of:
+        // the rows get a visible id (their rowid), last so the column order is PostgreSQL's after its ALTER TABLE.
+        new(10, "status log rows numbered in the order they were written", c => Sql(c, """
+            CREATE TABLE status_log_v10(device_id TEXT NOT NULL, at INTEGER NOT NULL, online INTEGER NOT NULL, id INTEGER PRIMARY KEY);
+            INSERT INTO status_log_v10(device_id, at, online, id) SELECT device_id, at, online, rowid FROM status_log;
+            DROP TABLE status_log;
+            ALTER TABLE status_log_v10 RENAME TO status_log;
+            CREATE INDEX status_log_device ON status_log(device_id, at);
+            """)),
     ];
 
     /// <summary>The version a store reaches with every step here: what this gateway writes.</summary>

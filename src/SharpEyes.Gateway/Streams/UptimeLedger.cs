@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using SharpEyes.Gateway.Storage;
 
 namespace SharpEyes.Gateway.Streams;
@@ -15,24 +15,21 @@ public sealed class UptimeLedger
     private readonly Dictionary<string, List<(long AtMs, bool Online)>> _log = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
-    public void Load(SqliteConnection connection, long retainFromMs)
+    public void Load(DbConnection connection, long retainFromMs)
     {
         lock (_gate)
         {
             _log.Clear();
             // Older rows go, except each camera's last one before the cut-off: it says what state the window starts in.
-            using (var prune = connection.CreateCommand())
+            using (var prune = connection.Sql("""
+                DELETE FROM status_log WHERE at < @cut AND id NOT IN
+                    (SELECT MAX(id) FROM status_log WHERE at < @cut GROUP BY device_id)
+                """).With("cut", retainFromMs))
             {
-                prune.CommandText = """
-                    DELETE FROM status_log WHERE at < $cut AND rowid NOT IN
-                        (SELECT MAX(rowid) FROM status_log WHERE at < $cut GROUP BY device_id)
-                    """;
-                prune.Parameters.AddWithValue("$cut", retainFromMs);
                 prune.ExecuteNonQuery();
             }
 
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT device_id, at, online FROM status_log ORDER BY rowid";
+            using var command = connection.Sql("SELECT device_id, at, online FROM status_log ORDER BY id");
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -43,7 +40,7 @@ public sealed class UptimeLedger
 
     public void Record(JournalTransaction tx, string deviceId, long atMs, bool online)
     {
-        tx.Execute("INSERT INTO status_log(device_id, at, online) VALUES($p0, $p1, $p2)", deviceId, atMs, online ? 1 : 0);
+        tx.Execute("INSERT INTO status_log(device_id, at, online) VALUES(@p0, @p1, @p2)", deviceId, atMs, online ? 1 : 0);
         lock (_gate)
         {
             Add(deviceId, atMs, online);
@@ -52,7 +49,7 @@ public sealed class UptimeLedger
 
     public void Remove(JournalTransaction tx, string deviceId)
     {
-        tx.Execute("DELETE FROM status_log WHERE device_id = $p0", deviceId);
+        tx.Execute("DELETE FROM status_log WHERE device_id = @p0", deviceId);
         lock (_gate)
         {
             _log.Remove(deviceId);

@@ -349,6 +349,8 @@ public sealed class AuditLogTests : IAsyncLifetime
     }
 
     [Fact]
+
+    [Trait(TestStores.Trait, TestStores.SqliteOnly)] // reads or writes the SQLite file itself
     public async Task The_JSON_API_and_the_gRPC_services_have_no_way_to_change_or_delete_an_entry()
     {
         var endpoints = _host.Services.GetService(typeof(Microsoft.AspNetCore.Routing.EndpointDataSource)) as Microsoft.AspNetCore.Routing.EndpointDataSource;

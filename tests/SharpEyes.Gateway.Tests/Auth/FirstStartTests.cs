@@ -9,6 +9,7 @@ namespace SharpEyes.Gateway.Tests.Auth;
 public sealed class FirstStartTests
 {
     [Fact]
+    [Trait(TestStores.Trait, TestStores.SqliteOnly)] // reads or writes the SQLite file itself
     public async Task Without_SHARPEYES_ADMIN_KEY_a_key_is_generated_printed_once_and_works()
     {
         var dataDir = GatewayHost.NewDataDir();

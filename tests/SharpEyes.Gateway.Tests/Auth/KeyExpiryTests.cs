@@ -139,6 +139,8 @@ public sealed class KeyExpiryTests
     }
 
     [Fact]
+
+    [Trait(TestStores.Trait, TestStores.SqliteOnly)] // reads or writes the SQLite file itself
     public async Task An_expiry_can_be_changed_at_run_time_and_survives_a_restart_and_an_upgrade_from_a_store_without_expiries()
     {
         await using var first = await GatewayHost.StartAsync(demo: false);

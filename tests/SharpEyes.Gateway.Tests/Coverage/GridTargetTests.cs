@@ -23,6 +23,8 @@ public sealed class GridTargetTests
     }
 
     [Fact]
+
+    [Trait(TestStores.Trait, TestStores.SqliteOnly)] // reads or writes the SQLite file itself
     public async Task A_version_1_data_file_is_migrated_and_the_demo_grids_get_their_planned_targets()
     {
         var dir = GatewayHost.NewDataDir();

@@ -14,6 +14,7 @@ namespace SharpEyes.Gateway.Tests.Delivery;
 /// cannot be staged here: Linux refuses to remount a file system read-only while files on it are open for writing.
 /// It fails the same commit path as a full disk.)
 /// </summary>
+[Trait(TestStores.Trait, TestStores.SqliteOnly)] // a full or read-only data directory under the SQLite file
 public sealed class StoreFaultTests
 {
     private const string VendorId = "vendor-full";

@@ -161,6 +161,8 @@ public sealed class AcknowledgeTests : IAsyncLifetime
     }
 
     [Fact]
+
+    [Trait(TestStores.Trait, TestStores.SqliteOnly)] // reads or writes the SQLite file itself
     public async Task A_version_4_data_file_is_migrated_and_its_open_incidents_can_be_acknowledged()
     {
         var dir = GatewayHost.NewDataDir();

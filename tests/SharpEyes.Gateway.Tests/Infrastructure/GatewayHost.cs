@@ -109,7 +109,8 @@ public sealed class GatewayHost : IAsyncDisposable
         string[] args =
         [
             "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", .. tls ? [] : new[] { "--insecure-listeners" },
-            "--data-dir", dataDir, .. demo ? new[] { "--demo" } : [], "--SharpEyes:DemoCameras=false", "--SharpEyes:Streams:Enabled=false", .. extraArgs,
+            "--data-dir", dataDir, .. demo ? new[] { "--demo" } : [], "--SharpEyes:DemoCameras=false", "--SharpEyes:Streams:Enabled=false",
+            .. await TestStores.ArgsAsync(dataDir, extraArgs), .. extraArgs,
         ];
         var builder = WebApplication.CreateBuilder();
         var logs = new CapturedLogs();

@@ -288,7 +288,13 @@ public sealed class PostgresServer : IAsyncDisposable
 /// </summary>
 public sealed class PostgresCluster : IAsyncDisposable
 {
+    private static PostgresCluster? _shared;
     private readonly Lazy<Task<PostgresServer>> _server = new(PostgresServer.StartAsync);
+
+    public PostgresCluster() => Interlocked.CompareExchange(ref _shared, this, null);
+
+    /// <summary>The run's cluster, for code that is not handed the fixture (test gateways on <see cref="TestStores.Postgres"/>).</summary>
+    public static PostgresCluster Shared => Volatile.Read(ref _shared) ?? throw new InvalidOperationException("The PostgresCluster assembly fixture has not been created");
 
     /// <summary>The running cluster (started on first use).</summary>
     public Task<PostgresServer> ServerAsync() => _server.Value;

@@ -20,6 +20,13 @@ public sealed class SchemaMigrationTests
     /// <summary>What each version added, to take a new store back to an older version's shape (newest first).</summary>
     private static readonly (int Version, string Undo)[] AddedBy =
     [
+        (10, """
+            CREATE TABLE status_log_v9(device_id TEXT NOT NULL, at INTEGER NOT NULL, online INTEGER NOT NULL);
+            INSERT INTO status_log_v9 SELECT device_id, at, online FROM status_log ORDER BY id;
+            DROP TABLE status_log;
+            ALTER TABLE status_log_v9 RENAME TO status_log;
+            CREATE INDEX status_log_device ON status_log(device_id, at);
+            """),
         (9, "ALTER TABLE api_keys DROP COLUMN expires_at"),
         (8, "DROP TRIGGER audit_entries_append_only; DROP TABLE audit_targets; DROP TABLE audit_entries"),
         (6, "DROP TABLE kpi_history"),
@@ -53,6 +60,7 @@ public sealed class SchemaMigrationTests
     [InlineData(6)]
     [InlineData(7)]
     [InlineData(8)]
+    [InlineData(9)]
     public void A_store_of_an_earlier_version_is_brought_to_exactly_the_schema_of_a_new_one(int version)
     {
         using var fresh = Open(NewFile());
@@ -71,7 +79,10 @@ public sealed class SchemaMigrationTests
 
         var ran = SchemaMigrations.Run(old, SchemaMigrations.All, TimeProvider.System);
 
-        Assert.Equal(Enumerable.Range(1, SchemaMigrations.Latest), ran.Select(s => s.Version)); // legacy steps all run again, safely
+        // Below the last legacy version every legacy step runs again, safely; later steps run once.
+        var expected = version < SchemaMigrations.LastLegacyVersion ? Enumerable.Range(1, SchemaMigrations.Latest)
+            : Enumerable.Range(version + 1, SchemaMigrations.Latest - version);
+        Assert.Equal(expected, ran.Select(s => s.Version));
         Assert.Equal(Schema(fresh), Schema(old));
         Assert.Equal(SchemaMigrations.Latest, SchemaMigrations.StoredVersion(old));
         Assert.Equal(42L, Scalar(old, "SELECT value FROM counters WHERE name = 'alarms_accepted'")); // data kept
@@ -82,19 +93,20 @@ public sealed class SchemaMigrationTests
     public void A_step_after_the_legacy_ones_runs_once_and_a_failing_step_is_rolled_back_and_named()
     {
         using var connection = Open(NewFile());
-        var tenth = new SchemaMigration(10, "a test table", c => Exec(c, "CREATE TABLE t10(x INTEGER)")); // not idempotent: a rerun would fail
-        IReadOnlyList<SchemaMigration> withTenth = [.. SchemaMigrations.All, tenth];
-        Assert.Equal(10, SchemaMigrations.Run(connection, withTenth, TimeProvider.System).Count);
-        Assert.Empty(SchemaMigrations.Run(connection, withTenth, TimeProvider.System));
+        var next = SchemaMigrations.Latest + 1;
+        var added = new SchemaMigration(next, "a test table", c => Exec(c, "CREATE TABLE t_added(x INTEGER)")); // not idempotent: a rerun would fail
+        IReadOnlyList<SchemaMigration> withAdded = [.. SchemaMigrations.All, added];
+        Assert.Equal(next, SchemaMigrations.Run(connection, withAdded, TimeProvider.System).Count);
+        Assert.Empty(SchemaMigrations.Run(connection, withAdded, TimeProvider.System));
 
-        var eleventh = new SchemaMigration(11, "two tables, the second already there", c => Exec(c, "CREATE TABLE t11(x INTEGER); CREATE TABLE t10(x INTEGER);"));
-        var failure = Assert.Throws<MigrationFailedException>(() => SchemaMigrations.Run(connection, [.. withTenth, eleventh], TimeProvider.System));
+        var failing = new SchemaMigration(next + 1, "two tables, the second already there", c => Exec(c, "CREATE TABLE t_failing(x INTEGER); CREATE TABLE t_added(x INTEGER);"));
+        var failure = Assert.Throws<MigrationFailedException>(() => SchemaMigrations.Run(connection, [.. withAdded, failing], TimeProvider.System));
 
-        Assert.Equal(11, failure.Step.Version);
-        Assert.StartsWith("schema step 11 (two tables, the second already there) failed: ", failure.Message, StringComparison.Ordinal);
-        Assert.Equal(10, SchemaMigrations.StoredVersion(connection));
-        Assert.Equal(0L, Scalar(connection, "SELECT COUNT(*) FROM sqlite_master WHERE name = 't11'")); // rolled back with its step
-        Assert.DoesNotContain(11, Recorded(connection).Select(r => r.Version));
+        Assert.Equal(next + 1, failure.Step.Version);
+        Assert.StartsWith($"schema step {next + 1} (two tables, the second already there) failed: ", failure.Message, StringComparison.Ordinal);
+        Assert.Equal(next, SchemaMigrations.StoredVersion(connection));
+        Assert.Equal(0L, Scalar(connection, "SELECT COUNT(*) FROM sqlite_master WHERE name = 't_failing'")); // rolled back with its step
+        Assert.DoesNotContain(next + 1, Recorded(connection).Select(r => r.Version));
     }
 
     [Fact]

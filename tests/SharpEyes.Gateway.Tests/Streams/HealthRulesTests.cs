@@ -155,8 +155,8 @@ public sealed class HealthRulesTests
         using (var create = connection.CreateCommand())
         {
             create.CommandText = """
-                CREATE TABLE status_log(device_id TEXT NOT NULL, at INTEGER NOT NULL, online INTEGER NOT NULL);
-                INSERT INTO status_log VALUES('a', 1000, 1), ('a', 5000, 0), ('a', 8000, 1), ('b', 0, 1), ('old', 10, 1), ('old', 20, 0), ('old', 30, 1);
+                CREATE TABLE status_log(device_id TEXT NOT NULL, at INTEGER NOT NULL, online INTEGER NOT NULL, id INTEGER PRIMARY KEY);
+                INSERT INTO status_log(device_id, at, online) VALUES('a', 1000, 1), ('a', 5000, 0), ('a', 8000, 1), ('b', 0, 1), ('old', 10, 1), ('old', 20, 0), ('old', 30, 1);
                 """;
             create.ExecuteNonQuery();
         }

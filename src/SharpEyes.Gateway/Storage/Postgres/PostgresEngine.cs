@@ -1,0 +1,162 @@
+using System.Data.Common;
+using Npgsql;
+
+namespace SharpEyes.Gateway.Storage.Postgres;
+
+/// <summary>
+/// A PostgreSQL database as the store (Npgsql): readers take pooled connections from one data source; the journal's
+/// writer holds one connection of its own and runs each group commit as one transaction on it.
+/// </summary>
+public sealed class PostgresEngine : StoreEngine
+{
+    private readonly NpgsqlDataSource _dataSource;
+
+    public PostgresEngine(string store)
+    {
+        var builder = ParseConnectionString(store);
+        builder.ApplicationName ??= "sharpeyes";
+        // The journal's commits must not wait behind a pool exhausted by readers: its connection is its own (OpenWriter).
+        Location = $"{builder.Host}:{builder.Port}/{builder.Database}";
+        _dataSource = NpgsqlDataSource.Create(builder);
+    }
+
+    public override string Name => "PostgreSQL";
+
+    public override string Location { get; }
+
+    public override DbConnection OpenRead() => _dataSource.OpenConnection();
+
+    public override DbConnection OpenWriter() => _dataSource.OpenConnection();
+
+    public override DbTransaction BeginWrite(DbConnection connection) => ((NpgsqlConnection)connection).BeginTransaction();
+
+    public override void Migrate(TimeProvider time, ILogger logger)
+    {
+        using var connection = _dataSource.OpenConnection();
+        // Start-up is synchronous (the store is a singleton built before the host runs); nothing here has a sync context.
+        foreach (var step in PostgresSchema.RunAsync(connection, PostgresSchema.All, time).GetAwaiter().GetResult())
+        {
+            GatewayStore.LogMigrated(logger, step.Version, step.Name);
+        }
+    }
+
+    public override string Describe(DbException exception) => exception switch
+    {
+        PostgresException { SqlState: PostgresErrorCodes.DiskFull } => "the PostgreSQL server's disk is full",
+        PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction } => "the PostgreSQL server accepts no writes (a standby, or read-only)",
+        PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } e =>
+            $"PostgreSQL refused the login ({e.SqlState}): check the user and its password (PGPASSWORD or ~/.pgpass)",
+        PostgresException e => $"PostgreSQL error {e.SqlState}: {e.MessageText}",
+        NpgsqlException e => $"cannot reach the PostgreSQL server at {Location}: {e.InnerException?.Message ?? e.Message}",
+        _ => exception.Message,
+    };
+
+    /// <summary>The advisory lock a transaction that appends feed events holds until it ends: "FEEDSEQ" in ASCII.</summary>
+    public const long FeedLockKey = 0x0046_4545_4453_4551;
+
+    /// <summary>The channel a commit with feed events notifies (payload: its last sequence); every replica listens.</summary>
+    public const string FeedChannel = "sharpeyes_feed";
+
+    public override long LockFeed(JournalTransaction tx, long journalLast)
+    {
+        // Held until commit or rollback: the next writer (of any replica) reads MAX(seq) only after this one's rows are
+        // committed, so sequences follow commit order and no event becomes visible after a later one.
+        tx.Execute("SELECT pg_advisory_xact_lock(@p0)", FeedLockKey);
+        return tx.Scalar("SELECT COALESCE(MAX(seq), 0) FROM feed_events");
+    }
+
+    public override void FeedWritten(JournalTransaction tx, long last) =>
+        tx.Execute("SELECT pg_notify(@p0, @p1)", FeedChannel, last.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>A connection of its own for LISTEN (not the pool's: it stays open while it waits).</summary>
+    internal NpgsqlConnection OpenListener() => _dataSource.OpenConnection();
+
+    public override void Dispose()
+    {
+        _dataSource.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>Whether <paramref name="store"/> names a PostgreSQL database (a URI or an Npgsql connection string).</summary>
+    public static bool Names(string store) =>
+        store.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase)
+        || store.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase)
+        || store.Contains('=', StringComparison.Ordinal);
+
+    /// <summary>
+    /// An Npgsql connection string from a <c>postgres://user:password@host:port/database?param=value</c> URI (libpq's
+    /// form, which Npgsql does not read itself) or from an Npgsql connection string. Throws <see cref="FormatException"/>
+    /// with a message that never repeats the password.
+    /// </summary>
+    public static NpgsqlConnectionStringBuilder ParseConnectionString(string store)
+    {
+        if (!store.Contains("://", StringComparison.Ordinal))
+        {
+            try
+            {
+                return new NpgsqlConnectionStringBuilder(store);
+            }
+            catch (ArgumentException e)
+            {
+                throw new FormatException("the store's connection string is not an Npgsql connection string: " + WithoutValues(e.Message), e);
+            }
+        }
+
+        if (!Uri.TryCreate(store, UriKind.Absolute, out var uri) || uri.Scheme is not ("postgres" or "postgresql") || uri.Host.Length == 0)
+        {
+            throw new FormatException("the store's URI must look like postgres://user@host:5432/database");
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = uri.Host,
+            Port = uri.IsDefaultPort || uri.Port < 0 ? 5432 : uri.Port,
+            Database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/')) is { Length: > 0 } database ? database : "sharpeyes",
+        };
+        if (uri.UserInfo.Length > 0)
+        {
+            var colon = uri.UserInfo.IndexOf(':', StringComparison.Ordinal);
+            builder.Username = Uri.UnescapeDataString(colon < 0 ? uri.UserInfo : uri.UserInfo[..colon]);
+            if (colon >= 0)
+            {
+                builder.Password = Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]);
+            }
+        }
+
+        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            var name = Uri.UnescapeDataString(eq < 0 ? pair : pair[..eq]);
+            var value = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
+            try
+            {
+                builder[LibpqNames.GetValueOrDefault(name, name)] = value;
+            }
+            catch (ArgumentException e)
+            {
+                throw new FormatException($"the store's URI has a parameter '{name}' that Npgsql does not take: {WithoutValues(e.Message)}", e);
+            }
+        }
+
+        return builder;
+    }
+
+    /// <summary>libpq's parameter names where Npgsql's differ.</summary>
+    private static readonly Dictionary<string, string> LibpqNames = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["sslmode"] = "SSL Mode",
+        ["sslrootcert"] = "Root Certificate",
+        ["sslcert"] = "SSL Certificate",
+        ["sslkey"] = "SSL Key",
+        ["connect_timeout"] = "Timeout",
+        ["application_name"] = "Application Name",
+        ["target_session_attrs"] = "Target Session Attributes",
+    };
+
+    /// <summary>An Npgsql parser message with nothing after '=' or ':' that could be a value (a password).</summary>
+    private static string WithoutValues(string message)
+    {
+        var cut = message.IndexOfAny(['\'', '"']);
+        return cut < 0 ? message : message[..cut].TrimEnd();
+    }
+}

@@ -1,0 +1,131 @@
+using Npgsql;
+using Polly;
+using SharpEyes.Gateway.Feeds;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Storage.Postgres;
+
+/// <summary>
+/// On a PostgreSQL store several replicas write one feed: this replica's subscribers must also get what the others
+/// commit. Each commit with feed events notifies <see cref="PostgresEngine.FeedChannel"/> with its last sequence;
+/// this service listens on a connection of its own and reads what it has not seen, in sequence order, into the feed
+/// hub (and moves <see cref="Journal.LastSequence"/>). Its own commits reach the hub directly, so only the others'
+/// events are read. A notification lost while the connection was down is made up by reading at every reconnect and
+/// at least every <see cref="PollInterval"/>.
+/// </summary>
+public sealed partial class PostgresFeedListener(
+    GatewayStore store, FeedHub hub, Journal journal, TimeProvider time, ILogger<PostgresFeedListener> logger) : BackgroundService
+{
+    /// <summary>How often the listener reads even without a notification.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+
+    private const int Page = 1000;
+    private long _reads;
+
+    /// <summary>Reads of the store that brought other replicas' events, since start.</summary>
+    public long Reads => Interlocked.Read(ref _reads);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (store.Engine is not PostgresEngine engine)
+        {
+            return;
+        }
+
+        // Reconnects after any failure (the server restarted, the network dropped), backing off to 5 s, forever.
+        var reconnect = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddRetry(new Polly.Retry.RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>().Handle<IOException>().Handle<TimeoutException>(),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                Delay = TimeSpan.FromMilliseconds(100),
+                MaxDelay = TimeSpan.FromSeconds(5),
+                OnRetry = args =>
+                {
+                    LogListenFailed(logger, args.Outcome.Exception?.Message ?? "", args.RetryDelay);
+                    return default;
+                },
+            })
+            .Build();
+        try
+        {
+            await reconnect.ExecuteAsync(ct => ListenAsync(engine, ct), stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async ValueTask ListenAsync(PostgresEngine engine, CancellationToken ct)
+    {
+        await using var connection = engine.OpenListener();
+        var notified = 0L;
+        connection.Notification += (_, e) =>
+        {
+            if (long.TryParse(e.Payload, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var last))
+            {
+                Interlocked.Exchange(ref notified, Math.Max(Interlocked.Read(ref notified), last));
+            }
+        };
+        await using (var listen = new NpgsqlCommand($"LISTEN {PostgresEngine.FeedChannel}", connection))
+        {
+            await listen.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        CatchUp(connection, long.MaxValue); // what was committed while not listening
+        while (!ct.IsCancellationRequested)
+        {
+            var woken = await connection.WaitAsync(PollInterval, ct).ConfigureAwait(false);
+            var last = Interlocked.Read(ref notified);
+            if (!woken)
+            {
+                CatchUp(connection, long.MaxValue); // quiet for a while: make sure nothing was missed
+            }
+            else if (last > hub.Contiguous)
+            {
+                CatchUp(connection, last); // another replica's commit (this replica's own are in the hub already)
+            }
+        }
+    }
+
+    /// <summary>Reads the events after the hub's first hole, up to <paramref name="through"/>, into the hub.</summary>
+    private void CatchUp(NpgsqlConnection connection, long through)
+    {
+        var events = new List<FeedEvent>(Page);
+        while (true)
+        {
+            var after = hub.Contiguous;
+            if (after >= through)
+            {
+                return;
+            }
+
+            events.Clear();
+            using (var command = connection.Sql("SELECT data FROM feed_events WHERE seq > @after ORDER BY seq LIMIT @n").With("after", after).With("n", Page))
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    events.Add(FeedEvent.Parser.ParseFrom((byte[])reader[0]));
+                }
+            }
+
+            if (events.Count == 0)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _reads);
+            journal.Advance(events[^1].Sequence);
+            hub.Publish(events);
+            if (events.Count < Page || hub.Contiguous <= after)
+            {
+                return; // read to the end, or the rows after the hole are not committed yet (the next notification brings them)
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot follow the other replicas' feed events ({Reason}); trying again in {Delay}")]
+    private static partial void LogListenFailed(ILogger logger, string reason, TimeSpan delay);
+}
