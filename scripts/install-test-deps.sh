@@ -14,6 +14,10 @@
 #                     starts a system cluster on port 5432; when this script installs it, it stops and disables that
 #                     service, so no test depends on it. PostgreSQL refuses to run as root, so this script also creates
 #                     the system user sharpeyes-test (no home, no shell) that the tests run initdb and postgres as.
+#   haproxy           (Debian's HAProxy, 2.6 on Debian 12: the load balancer tests run /usr/sbin/haproxy with the
+#                     shipped deploy/haproxy/haproxy.cfg on free ports, and check it with `haproxy -c`). Its package
+#                     starts a system service (with a config that listens nowhere); when this script installs it, it
+#                     stops and disables that service, so only the tests' own instances run.
 #   nodejs + npm      (the Node gRPC/MQTT clients and the turf/gcoord geometry oracles), then tests/node's packages.
 #   chromium          (the console's browser tests drive Debian's chromium headless with playwright-core; the
 #                     console benchmark, bench/console, too) and fonts-wqy-microhei (a Chinese font, so that the
@@ -44,33 +48,29 @@ installed chromium || missing+=(chromium)
 installed fonts-wqy-microhei || missing+=(fonts-wqy-microhei)
 postgres_missing=false
 installed postgresql || { missing+=(postgresql); postgres_missing=true; }
+haproxy_missing=false
+installed haproxy || { missing+=(haproxy); haproxy_missing=true; }
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 bash scripts/install-apt-packages.sh install-test-deps "${missing[@]}"
 
 # The broker package's postinst enables (and on a running systemd or sysvinit, starts) mosquitto.service on port
-# 1883. Only a broker this script installed is stopped and disabled: one an operator set up stays as it is. Without
-# an init system (a container) nothing was started, and disabling the rc links is harmless.
-if $broker_missing; then
-  echo "install-test-deps: stopping and disabling the mosquitto system service (tests run their own brokers)"
+# 1883; PostgreSQL's a cluster on 5432, HAProxy's its service. Only a service this script installed is stopped and
+# disabled: one an operator set up stays as it is. Without an init system (a container) nothing was started, and
+# disabling the rc links is harmless.
+disable_service() {
+  echo "install-test-deps: stopping and disabling the $1 system service ($2)"
   if [ -d /run/systemd/system ]; then
-    sudo_if_needed systemctl disable --now mosquitto.service
-  elif [ -x /etc/init.d/mosquitto ]; then
-    sudo_if_needed /etc/init.d/mosquitto stop >/dev/null 2>&1 || true
-    sudo_if_needed update-rc.d mosquitto disable >/dev/null 2>&1 || true
+    sudo_if_needed systemctl disable --now "$1.service"
+  elif [ -x "/etc/init.d/$1" ]; then
+    sudo_if_needed "/etc/init.d/$1" stop >/dev/null 2>&1 || true
+    sudo_if_needed update-rc.d "$1" disable >/dev/null 2>&1 || true
   fi
-fi
+}
+if $broker_missing; then disable_service mosquitto "tests run their own brokers"; fi
+if $postgres_missing; then disable_service postgresql "tests run their own clusters"; fi
+if $haproxy_missing; then disable_service haproxy "tests run their own, on free ports"; fi
 
-# Same for the system PostgreSQL cluster (port 5432): the tests start their own.
-if $postgres_missing; then
-  echo "install-test-deps: stopping and disabling the postgresql system service (tests run their own clusters)"
-  if [ -d /run/systemd/system ]; then
-    sudo_if_needed systemctl disable --now postgresql.service
-  elif [ -x /etc/init.d/postgresql ]; then
-    sudo_if_needed /etc/init.d/postgresql stop >/dev/null 2>&1 || true
-    sudo_if_needed update-rc.d postgresql disable >/dev/null 2>&1 || true
-  fi
-fi
 if ! getent passwd sharpeyes-test >/dev/null; then
   echo "install-test-deps: creating the system user sharpeyes-test (the tests' PostgreSQL clusters run as it)"
   sudo_if_needed useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin sharpeyes-test

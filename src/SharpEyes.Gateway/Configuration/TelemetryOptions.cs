@@ -4,9 +4,9 @@ namespace SharpEyes.Gateway.Configuration;
 
 /// <summary>
 /// The "SharpEyes:Telemetry" section: OpenTelemetry traces (one alarm from its MQTT publish to the centre's
-/// acknowledgement) sent over OTLP. Off unless <see cref="OtlpEndpoint"/> is set: then nothing listens to the
-/// gateway's spans and the gateway opens no connection for telemetry. The Prometheus <c>/metrics</c> page is separate
-/// and always served.
+/// acknowledgement) and metrics (the same <c>sharpeyes_*</c> metrics as <c>/metrics</c>) sent over OTLP. Off unless
+/// <see cref="OtlpEndpoint"/> is set: then nothing listens to the gateway's spans or meters and the gateway opens no
+/// connection for telemetry. The Prometheus <c>/metrics</c> page is separate and always served.
 /// </summary>
 public sealed class TelemetryOptions
 {
@@ -28,4 +28,11 @@ public sealed class TelemetryOptions
     /// of the data directory (<c>host:/var/lib/sharpeyes</c>).
     /// </summary>
     public string InstanceId { get; set; } = "";
+
+    /// <summary>
+    /// How often metrics are sent over OTLP when <see cref="OtlpEndpoint"/> is set, from 1 second to 1 hour. Each export
+    /// carries every metric's value at that moment, cumulative since the gateway started (as <c>/metrics</c> shows it),
+    /// so a lost export loses no count.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")] public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -183,7 +183,6 @@ public static class GatewayServiceCollectionExtensions
         app.MapSharpEyesConsole().OnListener(GatewayListeners.Http);
         app.MapSharpEyesConsoleConfig().OnListener(GatewayListeners.Http);
         AccessEnforcement.CheckEveryEndpointHasARule(app);
-        app.Services.GetRequiredService<GatewayTls>().AddMetrics(app.Services.GetRequiredService<GatewayMetrics>().Registry);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("SharpEyes.Gateway");

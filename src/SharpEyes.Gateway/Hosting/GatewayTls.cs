@@ -3,7 +3,6 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Connections;
-using Prometheus;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Mqtt;
@@ -364,14 +363,13 @@ public sealed partial class GatewayTls(ILogger<GatewayTls> logger, ClientRefusal
         }
     }
 
-    /// <summary>TLS gauges and counters on the gateway's registry, read when scraped.</summary>
-    public void AddMetrics(CollectorRegistry registry)
+    /// <summary>TLS gauges and counters among the gateway's metrics, read when scraped.</summary>
+    public void AddMetrics(GatewayMetrics metrics)
     {
-        var f = Metrics.WithCustomRegistry(registry);
-        var reloads = f.CreateCounter("sharpeyes_tls_reloads_total", "Changed TLS files (certificate, key, client CA bundle) put in use without a restart");
-        var failures = f.CreateCounter("sharpeyes_tls_reload_failures_total", "Changes to the TLS files that did not load (the previous certificate stayed in use; the log says why)");
-        var notAfter = f.CreateGauge("sharpeyes_tls_certificate_expiry_timestamp_seconds", "When the server certificate in use expires (Unix time); 0 without TLS");
-        registry.AddBeforeCollectCallback(() =>
+        var reloads = metrics.Counter("sharpeyes_tls_reloads_total", "Changed TLS files (certificate, key, client CA bundle) put in use without a restart");
+        var failures = metrics.Counter("sharpeyes_tls_reload_failures_total", "Changes to the TLS files that did not load (the previous certificate stayed in use; the log says why)");
+        var notAfter = metrics.Gauge("sharpeyes_tls_certificate_expiry_timestamp_seconds", "When the server certificate in use expires (Unix time); 0 without TLS");
+        metrics.OnCollect(() =>
         {
             reloads.IncTo(Reloads);
             failures.IncTo(ReloadFailures);

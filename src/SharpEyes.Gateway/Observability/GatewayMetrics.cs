@@ -15,7 +15,8 @@ namespace SharpEyes.Gateway.Observability;
 /// <summary>
 /// The Prometheus metrics served at /metrics on the HTTP port (prometheus-net, one registry per gateway). Values are
 /// read from the gateway's own state when scraped, so they are the same numbers the APIs report; counters are
-/// rebuilt from the store at start and never go backwards. Names are listed in the README.
+/// rebuilt from the store at start and never go backwards. Names are listed in the README. The same metrics go out over
+/// OpenTelemetry (<see cref="GatewayMeter"/>) when an OTLP endpoint is configured.
 /// </summary>
 public sealed class GatewayMetrics
 {
@@ -26,6 +27,10 @@ public sealed class GatewayMetrics
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
         _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget, _keysExpiring;
     private readonly Lock _coverageLock = new();
+    private readonly Lock _refreshLock = new();
+    private readonly IMetricFactory _factory;
+    private readonly List<Collector> _families = [];
+    private readonly List<Action> _updates = [];
     private (DateTimeOffset At, List<(string Region, Kpi Kpi)> Kpis)? _coverage;
 
     // prometheus-net's default registry would listen to every EventCounter and Meter in the process; the gateway
@@ -35,53 +40,53 @@ public sealed class GatewayMetrics
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, FeedHub feedHub, OutboxService outbox, StreamHealthMonitor streams,
         DeviceCatalog devices, CoverageReports coverage, KpiSnapshots kpiHistory, GeographyState geography, ClientRefusals refusals, Auth.KeyRateLimits rateLimits,
-        Auth.ApiKeyStore keys, Mqtt.MqttRateLimits mqttRateLimits, Audit.AuditLog audit, TimeProvider time)
+        Auth.ApiKeyStore keys, Mqtt.MqttRateLimits mqttRateLimits, Audit.AuditLog audit, Hosting.GatewayTls tls, TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
-        var f = Metrics.WithCustomRegistry(Registry);
-        _received = f.CreateCounter("sharpeyes_alarms_received_total", "Alarm messages received over MQTT (accepted + duplicates + dead-lettered)");
-        _accepted = f.CreateCounter("sharpeyes_alarms_accepted_total", "Alarms stored and correlated");
-        _duplicates = f.CreateCounter("sharpeyes_alarms_duplicates_total", "Alarms acknowledged again as duplicates of a stored (vendor, eventId)");
-        _deadLettered = f.CreateCounter("sharpeyes_alarms_dead_lettered_total", "Messages dead-lettered, by reason", "reason");
-        _incidentsOpen = f.CreateGauge("sharpeyes_incidents_open", "Incidents open now");
-        _feedLast = f.CreateGauge("sharpeyes_feed_last_sequence", "The last committed feed sequence");
-        _feedPruned = f.CreateGauge("sharpeyes_feed_pruned_through", "Feed events up to this sequence were deleted by retention");
-        _feedSubscribers = f.CreateGauge("sharpeyes_feed_subscribers", "Feeds.Subscribe streams open now (at most Limits:FeedSubscribers)");
-        _depth = f.CreateGauge("sharpeyes_outbox_depth", "Committed feed events the endpoint has not acknowledged", "endpoint");
-        _lag = f.CreateGauge("sharpeyes_outbox_lag_seconds", "Age of the oldest event the endpoint has not acknowledged (0 when caught up)", "endpoint");
-        _acked = f.CreateGauge("sharpeyes_outbox_acked_sequence", "The endpoint holds every event up to this sequence", "endpoint");
-        _delivered = f.CreateCounter("sharpeyes_outbox_delivered_total", "Events the endpoint acknowledged since start", "endpoint");
-        _deliveryFailures = f.CreateCounter("sharpeyes_outbox_delivery_failures_total", "Failed delivery attempts since start (each is retried)", "endpoint");
-        _lostToRetention = f.CreateCounter("sharpeyes_outbox_lost_to_retention_total", "Sequences the endpoint lost after retention had deleted them, so they could not be sent again (since start)", "endpoint");
-        _certificateRejections = f.CreateCounter("sharpeyes_outbox_certificate_rejections_total",
+        _factory = Metrics.WithCustomRegistry(Registry);
+        _received = Counter("sharpeyes_alarms_received_total", "Alarm messages received over MQTT (accepted + duplicates + dead-lettered)");
+        _accepted = Counter("sharpeyes_alarms_accepted_total", "Alarms stored and correlated");
+        _duplicates = Counter("sharpeyes_alarms_duplicates_total", "Alarms acknowledged again as duplicates of a stored (vendor, eventId)");
+        _deadLettered = Counter("sharpeyes_alarms_dead_lettered_total", "Messages dead-lettered, by reason", "reason");
+        _incidentsOpen = Gauge("sharpeyes_incidents_open", "Incidents open now");
+        _feedLast = Gauge("sharpeyes_feed_last_sequence", "The last committed feed sequence");
+        _feedPruned = Gauge("sharpeyes_feed_pruned_through", "Feed events up to this sequence were deleted by retention");
+        _feedSubscribers = Gauge("sharpeyes_feed_subscribers", "Feeds.Subscribe streams open now (at most Limits:FeedSubscribers)");
+        _depth = Gauge("sharpeyes_outbox_depth", "Committed feed events the endpoint has not acknowledged", "endpoint");
+        _lag = Gauge("sharpeyes_outbox_lag_seconds", "Age of the oldest event the endpoint has not acknowledged (0 when caught up)", "endpoint");
+        _acked = Gauge("sharpeyes_outbox_acked_sequence", "The endpoint holds every event up to this sequence", "endpoint");
+        _delivered = Counter("sharpeyes_outbox_delivered_total", "Events the endpoint acknowledged since start", "endpoint");
+        _deliveryFailures = Counter("sharpeyes_outbox_delivery_failures_total", "Failed delivery attempts since start (each is retried)", "endpoint");
+        _lostToRetention = Counter("sharpeyes_outbox_lost_to_retention_total", "Sequences the endpoint lost after retention had deleted them, so they could not be sent again (since start)", "endpoint");
+        _certificateRejections = Counter("sharpeyes_outbox_certificate_rejections_total",
             "TLS handshakes in which the endpoint's certificate was refused since start, by reason (untrusted, name_mismatch, not_time_valid, no_certificate); https:// and mqtts:// endpoints only", "endpoint", "reason");
-        _circuit = f.CreateGauge("sharpeyes_outbox_circuit_state", "The endpoint's circuit breaker: 0 closed, 1 open, 2 half-open, 3 isolated", "endpoint");
-        _connected = f.CreateGauge("sharpeyes_outbox_connected", "1 while the endpoint's transport is connected", "endpoint");
-        _backlogExceeded = f.CreateGauge("sharpeyes_outbox_backlog_exceeded", "1 while the endpoint's depth is over the backlog limit", "endpoint");
-        _backlogLimit = f.CreateGauge("sharpeyes_outbox_backlog_limit", "Depth above which an endpoint is reported as backed up");
-        _storeWritable = f.CreateGauge("sharpeyes_store_writable", "1 while the store accepts writes, 0 after a failed commit until the next one succeeds");
-        _storeFailures = f.CreateCounter("sharpeyes_store_failed_commits_total", "Commits rolled back because the store refused them");
-        _journalQueue = f.CreateGauge("sharpeyes_journal_queue_length", "Changes waiting for the single writer");
-        _checks = f.CreateCounter("sharpeyes_stream_checks_total", "Stream checks since start, by check (describe, probe, grab) and outcome (ok or the failure)", "check", "outcome");
-        _devices = f.CreateGauge("sharpeyes_devices", "Registered devices by kind and status", "kind", "status");
-        _kpi = f.CreateGauge("sharpeyes_kpi", "Coverage and camera KPIs per county (value 0-1; formulas in the coverage report)", "region", "kpi");
-        _kpiTarget = f.CreateGauge("sharpeyes_kpi_target", "The national target of each KPI (0 = none)", "region", "kpi");
-        _kpiSnapshots = f.CreateCounter("sharpeyes_kpi_history_snapshots_total", "KPI history snapshots taken (each of every region; Coverage:KpiHistoryInterval)");
-        _kpiPruned = f.CreateCounter("sharpeyes_kpi_history_pruned_total", "KPI history rows deleted by retention (Coverage:KpiHistoryRetention)");
-        _refusals = f.CreateCounter("sharpeyes_refusals_total", "Clients refused by a limit or a failed authentication, by kind (SharpEyes:Limits)", "kind");
-        _rateLimited = f.CreateCounter("sharpeyes_rate_limited_total", "Calls refused because their key was over its rate limit (SharpEyes:RateLimits), by key id", "key_id");
-        _auditEntries = f.CreateCounter("sharpeyes_audit_entries_total", "Audit entries recorded, by outcome (OK or the refusal's status)", "outcome");
-        _auditPruned = f.CreateCounter("sharpeyes_audit_pruned_total", "Audit entries deleted by retention (SharpEyes:Audit:Retention)");
-        _auditFolded = f.CreateCounter("sharpeyes_audit_refusals_folded_total",
+        _circuit = Gauge("sharpeyes_outbox_circuit_state", "The endpoint's circuit breaker: 0 closed, 1 open, 2 half-open, 3 isolated", "endpoint");
+        _connected = Gauge("sharpeyes_outbox_connected", "1 while the endpoint's transport is connected", "endpoint");
+        _backlogExceeded = Gauge("sharpeyes_outbox_backlog_exceeded", "1 while the endpoint's depth is over the backlog limit", "endpoint");
+        _backlogLimit = Gauge("sharpeyes_outbox_backlog_limit", "Depth above which an endpoint is reported as backed up");
+        _storeWritable = Gauge("sharpeyes_store_writable", "1 while the store accepts writes, 0 after a failed commit until the next one succeeds");
+        _storeFailures = Counter("sharpeyes_store_failed_commits_total", "Commits rolled back because the store refused them");
+        _journalQueue = Gauge("sharpeyes_journal_queue_length", "Changes waiting for the single writer");
+        _checks = Counter("sharpeyes_stream_checks_total", "Stream checks since start, by check (describe, probe, grab) and outcome (ok or the failure)", "check", "outcome");
+        _devices = Gauge("sharpeyes_devices", "Registered devices by kind and status", "kind", "status");
+        _kpi = Gauge("sharpeyes_kpi", "Coverage and camera KPIs per county (value 0-1; formulas in the coverage report)", "region", "kpi");
+        _kpiTarget = Gauge("sharpeyes_kpi_target", "The national target of each KPI (0 = none)", "region", "kpi");
+        _kpiSnapshots = Counter("sharpeyes_kpi_history_snapshots_total", "KPI history snapshots taken (each of every region; Coverage:KpiHistoryInterval)");
+        _kpiPruned = Counter("sharpeyes_kpi_history_pruned_total", "KPI history rows deleted by retention (Coverage:KpiHistoryRetention)");
+        _refusals = Counter("sharpeyes_refusals_total", "Clients refused by a limit or a failed authentication, by kind (SharpEyes:Limits)", "kind");
+        _rateLimited = Counter("sharpeyes_rate_limited_total", "Calls refused because their key was over its rate limit (SharpEyes:RateLimits), by key id", "key_id");
+        _auditEntries = Counter("sharpeyes_audit_entries_total", "Audit entries recorded, by outcome (OK or the refusal's status)", "outcome");
+        _auditPruned = Counter("sharpeyes_audit_pruned_total", "Audit entries deleted by retention (SharpEyes:Audit:Retention)");
+        _auditFolded = Counter("sharpeyes_audit_refusals_folded_total",
             "Refused calls folded into a counted audit entry instead of one each (Audit:RefusalInterval, Audit:MaxRefusalSources), since start", "reason");
-        _auditTargetsDropped = f.CreateCounter("sharpeyes_audit_targets_dropped_total", "Target ids left out of audit entries over Audit:MaxTargetsPerEntry, since start");
-        _auditWriteFailures = f.CreateCounter("sharpeyes_audit_write_failures_total", "Audit entries the store refused (the calls were answered), since start");
-        _mqttRateLimited = f.CreateCounter("sharpeyes_mqtt_rate_limited_total", "MQTT publishes whose PUBACK was held because their vendor was over its rate limit (SharpEyes:RateLimits:MqttVendor), by vendor", "vendor");
-        _mqttFloods = f.CreateCounter("sharpeyes_mqtt_flood_disconnects_total", "MQTT clients disconnected for a message rate too high (held publishes over SharpEyes:RateLimits:MqttVendor:MaxHeldPublishes, or QoS 0 over the limit), by vendor", "vendor");
-        _keysExpiring = f.CreateGauge("sharpeyes_api_keys_expiring", "Active API keys that expire within the warning window (SharpEyes:Keys:ExpiryWarning, the label)", "within");
+        _auditTargetsDropped = Counter("sharpeyes_audit_targets_dropped_total", "Target ids left out of audit entries over Audit:MaxTargetsPerEntry, since start");
+        _auditWriteFailures = Counter("sharpeyes_audit_write_failures_total", "Audit entries the store refused (the calls were answered), since start");
+        _mqttRateLimited = Counter("sharpeyes_mqtt_rate_limited_total", "MQTT publishes whose PUBACK was held because their vendor was over its rate limit (SharpEyes:RateLimits:MqttVendor), by vendor", "vendor");
+        _mqttFloods = Counter("sharpeyes_mqtt_flood_disconnects_total", "MQTT clients disconnected for a message rate too high (held publishes over SharpEyes:RateLimits:MqttVendor:MaxHeldPublishes, or QoS 0 over the limit), by vendor", "vendor");
+        _keysExpiring = Gauge("sharpeyes_api_keys_expiring", "Active API keys that expire within the warning window (SharpEyes:Keys:ExpiryWarning, the label)", "within");
         var expiringWithin = Window(keys.ExpiryWarning);
 
-        Registry.AddBeforeCollectCallback(() =>
+        OnCollect(() =>
         {
             _received.IncTo(alarms.Received);
             _accepted.IncTo(alarms.Accepted);
@@ -172,6 +177,7 @@ public sealed class GatewayMetrics
                 _kpiTarget.WithLabels(region, kpi.Name).Set(kpi.Target);
             }
         });
+        tls.AddMetrics(this);
 
         List<(string, Kpi)> CoverageKpis()
         {
@@ -197,6 +203,63 @@ public sealed class GatewayMetrics
     }
 
     public CollectorRegistry Registry { get; }
+
+    /// <summary>A counter on <see cref="Registry"/>, listed in <see cref="Families"/> (what <see cref="GatewayMeter"/> exports).</summary>
+    public Counter Counter(string name, string help, params string[] labels) => Listed(_factory.CreateCounter(name, help, labels));
+
+    /// <summary>A gauge on <see cref="Registry"/>, listed in <see cref="Families"/>.</summary>
+    public Gauge Gauge(string name, string help, params string[] labels) => Listed(_factory.CreateGauge(name, help, labels));
+
+    private T Listed<T>(T family)
+        where T : Collector
+    {
+        lock (_families)
+        {
+            _families.Add(family);
+        }
+
+        return family;
+    }
+
+    /// <summary>Every metric on <see cref="Registry"/>, in the order created.</summary>
+    public IReadOnlyList<Collector> Families
+    {
+        get
+        {
+            lock (_families)
+            {
+                return [.. _families];
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="update"/> before every scrape of /metrics and every <see cref="Refresh"/>.</summary>
+    public void OnCollect(Action update)
+    {
+        Registry.AddBeforeCollectCallback(update);
+        lock (_families)
+        {
+            _updates.Add(update);
+        }
+    }
+
+    /// <summary>Brings every metric up to date, as a scrape of /metrics does first (<see cref="GatewayMeter"/> calls it before reading them).</summary>
+    public void Refresh()
+    {
+        Action[] updates;
+        lock (_families)
+        {
+            updates = [.. _updates];
+        }
+
+        lock (_refreshLock)
+        {
+            foreach (var update in updates)
+            {
+                update();
+            }
+        }
+    }
 
     /// <summary>A window as a label: "7d", "36h", "90m" or "45s" (the largest whole unit).</summary>
     internal static string Window(TimeSpan window) =>

@@ -8,16 +8,20 @@ namespace SharpEyes.Gateway.Observability;
 
 /// <summary>
 /// OpenTelemetry, registered only when <see cref="TelemetryOptions.OtlpEndpoint"/> is set: traces of the gateway's own
-/// source (<see cref="GatewayTracing"/>) and of ASP.NET Core (every gRPC and JSON API request), and ASP.NET Core's,
-/// Kestrel's and the runtime's meters, all sent over OTLP/HTTP protobuf. Without an endpoint nothing is registered:
+/// source (<see cref="GatewayTracing"/>) and of ASP.NET Core (every gRPC and JSON API request), the gateway's own
+/// metrics (<see cref="GatewayMeter"/>) and ASP.NET Core's, Kestrel's and the runtime's meters, all sent over OTLP/HTTP
+/// protobuf, metrics every <see cref="TelemetryOptions.MetricsInterval"/>. Without an endpoint nothing is registered:
 /// no listener, so no span is created, and no connection is ever made.
 /// </summary>
 public static class GatewayTelemetry
 {
     public const string ServiceName = "sharpeyes-gateway";
 
-    /// <summary>Meters sent over OTLP. The gateway's own metrics stay on the Prometheus page (prometheus-net), not here.</summary>
-    public static readonly string[] Meters = ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime"];
+    /// <summary>
+    /// Meters sent over OTLP: the gateway's own (<see cref="GatewayMeter"/>, the sharpeyes_* metrics /metrics shows) and
+    /// ASP.NET Core's, Kestrel's and the runtime's.
+    /// </summary>
+    public static readonly string[] Meters = [GatewayMeter.Name, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime"];
 
     public static WebApplicationBuilder AddSharpEyesTelemetry(this WebApplicationBuilder builder)
     {
@@ -44,11 +48,15 @@ public static class GatewayTelemetry
                 }))
             .WithMetrics(metrics => metrics
                 .AddMeter(Meters)
-                .AddOtlpExporter(o =>
+                .AddInstrumentation(services => services.GetRequiredService<GatewayMeter>()) // created with the provider, disposed with it
+                .AddOtlpExporter((o, reader) =>
                 {
                     o.Protocol = OtlpExportProtocol.HttpProtobuf;
                     o.Endpoint = new Uri(endpoint, "v1/metrics");
+                    reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)telemetry.MetricsInterval.TotalMilliseconds;
+                    reader.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative; // as /metrics: totals since start
                 }));
+        builder.Services.AddSingleton<GatewayMeter>();
         return builder;
     }
 

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Trace;
@@ -122,6 +120,7 @@ public sealed class TracingTests
         await using var host = await GatewayHost.StartAsync(demo: false);
         Assert.Null(host.Services.GetService<TracerProvider>());
         Assert.Null(host.Services.GetService<OpenTelemetry.Metrics.MeterProvider>());
+        Assert.Null(host.Services.GetService<GatewayMeter>()); // no sharpeyes_* instruments, so nothing to collect or send
     }
 
     /// <summary>
@@ -132,42 +131,22 @@ public sealed class TracingTests
     [Fact]
     public async Task With_an_endpoint_spans_are_exported_over_otlp_http()
     {
-        var bodies = new ConcurrentQueue<ExportRequest>();
-        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        await using var receiver = builder.Build();
-        receiver.MapPost("/v1/{signal}", async (Microsoft.AspNetCore.Http.HttpContext context) =>
-        {
-            using var buffer = new MemoryStream();
-            await context.Request.Body.CopyToAsync(buffer);
-            if (context.Request.RouteValues["signal"] as string == "traces")
-            {
-                bodies.Enqueue(new ExportRequest(context.Request.ContentType ?? "", buffer.ToArray()));
-            }
-
-            return Microsoft.AspNetCore.Http.Results.Ok();
-        });
-        await receiver.StartAsync(TestContext.Current.CancellationToken);
-        var address = receiver.Urls.Single();
+        await using var receiver = await OtlpReceiver.StartAsync();
+        var bodies = receiver.Traces;
+        var address = receiver.Address;
 
         await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: ["--otlp-endpoint", address]);
         var key = await host.CreateKeyAsync(Role.Vendor, "otlp-vendor");
         await new DeviceRegistry.DeviceRegistryClient(host.Channel).RegisterDeviceAsync(TestDevices.Camera(1), host.Auth(key));
 
         // The batch processor exports every 5 s of real time.
-        var export = await Eventually.WaitAsync(() => Task.FromResult(bodies.FirstOrDefault(b => Contains(b.Body, "RegisterDevice"))),
+        var export = await Eventually.WaitAsync(() => Task.FromResult(bodies.FirstOrDefault(b => b.Contains("RegisterDevice"))),
             "a trace export holding the RegisterDevice span", TimeSpan.FromSeconds(30));
 
         Assert.Equal("application/x-protobuf", export.ContentType);
-        Assert.True(Contains(export.Body, GatewayTelemetry.ServiceName), "the export names the service");
-        Assert.DoesNotContain(bodies, b => Contains(b.Body, key.Split('_', 3)[2]));
+        Assert.True(export.Contains(GatewayTelemetry.ServiceName), "the export names the service");
+        Assert.DoesNotContain(bodies, b => b.Contains(key.Split('_', 3)[2]));
     }
-
-    private sealed record ExportRequest(string ContentType, byte[] Body);
-
-    private static bool Contains(byte[] body, string text) =>
-        body.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(text)) >= 0;
 
     [Fact]
     public async Task A_bad_endpoint_is_refused_at_start_with_the_setting_named()
