@@ -349,7 +349,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             ("Outbox", o.Outbox), ("Limits", o.Limits), ("Tls", o.Tls), ("Sessions", o.Sessions), ("Audit", o.Audit), ("Console:BaseLayer", o.Console.BaseLayer),
             ("RateLimits:Vendor", o.RateLimits.Vendor), ("RateLimits:Operator", o.RateLimits.Operator), ("RateLimits:Planner", o.RateLimits.Planner),
             ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin), ("RateLimits:MqttVendor", o.RateLimits.MqttVendor),
-            ("Keys", o.Keys), ("Telemetry", o.Telemetry),
+            ("Keys", o.Keys), ("Telemetry", o.Telemetry), ("ExternalBroker", o.ExternalBroker),
         }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))
         {
             var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
