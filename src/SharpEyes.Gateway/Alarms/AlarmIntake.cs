@@ -105,6 +105,23 @@ public sealed partial class AlarmIntake(
         }
     }
 
+    /// <summary>The key id that dead letters and the audit of alarms taken from an external broker are filed under when no vendor owns the topic's device.</summary>
+    public const string ExternalBrokerSource = "external-broker";
+
+    /// <summary>
+    /// <see cref="SubmitAsync"/> for a message taken from an external broker. The broker authenticated the publisher
+    /// and enforced its topic ACL (generated from the gateway's devices), and the gateway cannot see who it was: the
+    /// alarm is attributed to the vendor that owns the device in the topic. A device nobody owns is dead-lettered
+    /// <c>unknown-device</c> under <see cref="ExternalBrokerSource"/>. The embedded broker never takes this path: its
+    /// publishers are checked against the device's owner.
+    /// </summary>
+    public ValueTask<(Rejection? Rejection, Task<IntakeResult> Committed)> SubmitFromBrokerAsync(string topic, ReadOnlySequence<byte> payload,
+        CancellationToken ct = default, bool retained = false)
+    {
+        var owner = topic.StartsWith(TopicPrefix, StringComparison.Ordinal) ? devices.Find(topic[TopicPrefix.Length..])?.VendorId : null;
+        return SubmitAsync(new Principal(ExternalBrokerSource, Role.Vendor, owner), topic, payload, ct, retained);
+    }
+
     /// <summary>The checked alarm's ids on the check span and on its parent (the MQTT receive span), so a search by event id finds the trace.</summary>
     private static void Traced(Activity span, (Alarm? Alarm, Rejection? Rejection) checkedAlarm)
     {
@@ -211,7 +228,9 @@ public sealed partial class AlarmIntake(
         var device = devices.Find(deviceId);
         if (device is null || device.VendorId != publisher.VendorId)
         {
-            return (null, new Rejection(DeadLetterReasons.UnknownDevice, $"device {deviceId} is not registered to vendor {publisher.VendorId}"));
+            return (null, new Rejection(DeadLetterReasons.UnknownDevice, publisher.VendorId is null
+                ? $"device {deviceId} is not registered"
+                : $"device {deviceId} is not registered to vendor {publisher.VendorId}"));
         }
 
         return (Map(parsed!, device.Device, publisher.VendorId!, now), null);

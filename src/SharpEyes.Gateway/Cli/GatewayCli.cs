@@ -12,7 +12,7 @@ namespace SharpEyes.Gateway.Cli;
 /// </summary>
 public static class GatewayCli
 {
-    private static readonly string[] ClientCommands = ["keys", "devices", "incidents", "feed", "geo", "coverage", "streams", "stats", "secrets", "audit", "backup", "help", "--help", "-h"];
+    private static readonly string[] ClientCommands = ["keys", "devices", "incidents", "feed", "geo", "coverage", "streams", "stats", "secrets", "audit", "backup", "broker", "help", "--help", "-h"];
 
     public const string Usage = """
         usage:
@@ -54,6 +54,7 @@ public static class GatewayCli
           sharpeyes stats
           sharpeyes audit [--since TIME|24h] [--until TIME] [--actor KEY_ID] [--vendor-id ID] [--target ID] [--action A]
                           [--outcome OK|PERMISSION_DENIED|refused|...] [--limit 100]   (the audit log, newest first; admin keys)
+          sharpeyes broker mosquitto --out DIR [--group sharpeyes]   (mosquitto password file, per-vendor topic ACL and settings from the vendors and devices; admin key)
           sharpeyes backup --out FILE [--data-dir ./data] [--secret-keys DIR]   (a consistent copy of the store and its secret key ring while the gateway runs; local, not over gRPC)
         client options: --server URL (default http://127.0.0.1:50051, or $SHARPEYES_SERVER)
                         --key KEY (default $SHARPEYES_API_KEY, $SHARPEYES_ADMIN_KEY, or initial-admin-key in
@@ -260,6 +261,9 @@ public static class GatewayCli
 
             case var c when c.StartsWith("streams ", StringComparison.Ordinal):
                 return await StreamsCli.RunAsync(p[1], p.Skip(2).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);
+
+            case "broker mosquitto":
+                return await BrokerCli.RunAsync(flags, channel, headers, stdout, stderr).ConfigureAwait(false);
 
             case "audit":
                 return await AuditCli.RunAsync(p.Skip(1).ToList(), flags, channel, headers, stdout, stderr).ConfigureAwait(false);

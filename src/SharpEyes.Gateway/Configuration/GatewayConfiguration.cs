@@ -39,6 +39,7 @@ public static class GatewayConfiguration
         ("--outbox-backlog-limit", "SHARPEYES_OUTBOX_BACKLOG_LIMIT", "SharpEyes:Outbox:BacklogLimit"),
         ("--feed-retention", "SHARPEYES_FEED_RETENTION", "SharpEyes:Outbox:FeedRetention"),
         ("--alarm-retention", "SHARPEYES_ALARM_RETENTION", "SharpEyes:Alarms:Retention"),
+        ("--external-broker", "SHARPEYES_EXTERNAL_BROKER", "SharpEyes:ExternalBroker:Url"),
         ("--otlp-endpoint", "SHARPEYES_OTLP_ENDPOINT", "SharpEyes:Telemetry:OtlpEndpoint"),
     ];
 

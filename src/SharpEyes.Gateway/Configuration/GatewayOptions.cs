@@ -98,6 +98,12 @@ public sealed class GatewayOptions
     /// <summary>Stream health checks of cameras with an RTSP URL: RTSP DESCRIBE, ffprobe and frame grabs.</summary>
     public StreamOptions Streams { get; set; } = new();
 
+    /// <summary>Alarms taken from an external MQTT broker (mosquitto, EMQX) through a shared subscription, beside or instead of the embedded broker.</summary>
+    public ExternalBrokerOptions ExternalBroker { get; set; } = new();
+
+    /// <summary>The embedded MQTT broker serves the MQTT port: always, unless an external broker replaces it (<see cref="ExternalBrokerOptions.Embedded"/> false).</summary>
+    public bool ServesEmbeddedBroker => !ExternalBroker.Enabled || ExternalBroker.Embedded;
+
     /// <summary>Push delivery of the feed to the centre, and retention of feed events.</summary>
     public OutboxOptions Outbox { get; set; } = new();
 

@@ -77,6 +77,11 @@ public sealed class GatewayListeners
         });
         // The embedded broker rides on Kestrel (MQTTnet.AspNetCore) so that the guard sees every connection and
         // every packet header before MQTTnet does: connection limits before the TLS handshake, packets after it.
+        if (!o.ServesEmbeddedBroker)
+        {
+            return; // an external broker replaces the embedded one: the MQTT port stays closed
+        }
+
         kestrel.Listen(address, o.MqttListenPort, l =>
         {
             var guard = l.ApplicationServices.GetRequiredService<MqttConnectionGuard>();
@@ -107,7 +112,7 @@ public sealed class GatewayListeners
     }
 
     /// <summary>The port a listener is bound to (the system's choice when configured as 0), once Kestrel started.</summary>
-    public int Port(string listener) => _listeners[listener].IPEndPoint?.Port ?? 0;
+    public int Port(string listener) => _listeners.TryGetValue(listener, out var bound) ? bound.IPEndPoint?.Port ?? 0 : 0;
 
     /// <summary>Which listener a connection's local port belongs to.</summary>
     public string? ListenerOf(int localPort) => _listeners.FirstOrDefault(l => l.Value.IPEndPoint?.Port == localPort).Key;

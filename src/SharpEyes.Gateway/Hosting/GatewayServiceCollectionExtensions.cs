@@ -62,6 +62,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<DeadLetterSink>();
         services.AddSingleton<AlarmIntake>();
         services.AddSingleton<MqttBroker>();
+        services.AddSingleton<ExternalBrokerIntake>();
         services.AddSingleton<MqttConnectionHandler>();
         services.AddSingleton<MqttConnectionGuard>();
         services.AddSingleton<MqttRateLimits>();
@@ -102,6 +103,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddHostedService<GatewayBootstrap>();
         services.AddHostedService(sp => sp.GetRequiredService<KpiSnapshots>()); // after bootstrap: the demo's regions are loaded
         services.AddHostedService(sp => sp.GetRequiredService<MqttBroker>());
+        services.AddHostedService(sp => sp.GetRequiredService<ExternalBrokerIntake>());
         services.AddHostedService(sp => sp.GetRequiredService<IncidentSweeper>());
         services.AddHostedService(sp => sp.GetRequiredService<KeepaliveMonitor>());
         services.AddHostedService(sp => sp.GetRequiredService<StreamHealthMonitor>());
@@ -130,6 +132,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddGrpcHealthChecks()
             .AddCheck<StoreHealthCheck>("store")
             .AddCheck<BrokerHealthCheck>("mqtt")
+            .AddCheck<ExternalBrokerHealthCheck>("external-broker")
             .AddCheck<OutboxHealthCheck>("outbox");
         services.AddGrpcReflection();
 
@@ -262,13 +265,14 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add($"BindAddress '{o.BindAddress}' is not an IP address");
         }
 
-        var ports = new[] { o.GrpcPort, o.MqttListenPort, o.HttpPort }.Where(p => p != 0).ToList();
+        var ports = new[] { o.GrpcPort, o.ServesEmbeddedBroker ? o.MqttListenPort : 0, o.HttpPort }.Where(p => p != 0).ToList();
         if (ports.Distinct().Count() != ports.Count)
         {
             failures.Add($"grpc, mqtt and http ports must differ (got {o.GrpcPort}, {o.MqttListenPort}, {o.HttpPort})");
         }
 
         failures.AddRange(GatewayTls.Problems(o));
+        failures.AddRange(o.ExternalBroker.Problems());
         if (o.Telemetry.OtlpEndpoint.Length > 0 && GatewayTelemetry.Endpoint(o.Telemetry) is null)
         {
             failures.Add("Telemetry: OtlpEndpoint must be an absolute http:// or https:// URL such as http://127.0.0.1:4318 (--otlp-endpoint)");
@@ -345,7 +349,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             ("Outbox", o.Outbox), ("Limits", o.Limits), ("Tls", o.Tls), ("Sessions", o.Sessions), ("Audit", o.Audit), ("Console:BaseLayer", o.Console.BaseLayer),
             ("RateLimits:Vendor", o.RateLimits.Vendor), ("RateLimits:Operator", o.RateLimits.Operator), ("RateLimits:Planner", o.RateLimits.Planner),
             ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin), ("RateLimits:MqttVendor", o.RateLimits.MqttVendor),
-            ("Keys", o.Keys), ("Telemetry", o.Telemetry),
+            ("Keys", o.Keys), ("Telemetry", o.Telemetry), ("ExternalBroker", o.ExternalBroker),
         }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))
         {
             var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();

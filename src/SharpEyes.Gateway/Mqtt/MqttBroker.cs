@@ -75,11 +75,19 @@ public sealed partial class MqttBroker(
 
     public bool IsRunning => _server?.IsStarted == true;
 
+    /// <summary>False when an external broker replaces the embedded one (SharpEyes:ExternalBroker:Embedded false): it is not started.</summary>
+    public bool Serves { get; } = options.Value.ServesEmbeddedBroker;
+
     /// <summary>MQTT clients connected now (CONNECT accepted).</summary>
     public int ConnectedClients => Volatile.Read(ref _clients);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (!Serves)
+        {
+            return;
+        }
+
         var serverOptions = new MqttServerOptionsBuilder()
             // Kestrel owns the listener (MqttConnectionHandler on the MQTT port); MQTTnet's own TCP endpoint stays off.
             // MQTTnet's wait for CONNECT is a backstop behind the guard's own timeout.

@@ -64,13 +64,35 @@ public sealed class OutboxHealthCheck(OutboxService outbox) : IHealthCheck
     }
 }
 
-/// <summary>Unhealthy when the embedded MQTT broker is not running.</summary>
+/// <summary>Unhealthy when the embedded MQTT broker is not running (unless an external broker replaces it).</summary>
 public sealed class BrokerHealthCheck(MqttBroker broker) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(broker.IsRunning
+        Task.FromResult(!broker.Serves ? HealthCheckResult.Healthy("off: the external broker replaces the embedded one")
+            : broker.IsRunning
             ? HealthCheckResult.Healthy($"running, {broker.ConnectedClients} clients")
             : HealthCheckResult.Unhealthy("the embedded MQTT broker is not running"));
+}
+
+/// <summary>
+/// The external broker's link: Degraded while disconnected (alarms wait at the broker, in this gateway's session, so
+/// nothing is lost while the session lives), with the last error; Healthy with the counts when connected.
+/// </summary>
+public sealed class ExternalBrokerHealthCheck(ExternalBrokerIntake intake) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (!intake.Enabled)
+        {
+            return Task.FromResult(HealthCheckResult.Healthy("none configured"));
+        }
+
+        var counts = string.Create(CultureInfo.InvariantCulture,
+            $"received {intake.Received}, acked {intake.Acked}, redelivered {intake.Redelivered}, duplicates {intake.Duplicates}, not acked {intake.NotAcked}, reconnects {intake.Reconnects}");
+        return Task.FromResult(intake.Connected
+            ? HealthCheckResult.Healthy($"connected to {intake.Endpoint}; {counts}")
+            : HealthCheckResult.Degraded($"not connected to {intake.Endpoint}{(intake.LastError is { } e ? ": " + e : "")}; alarms wait in the broker's session; {counts}"));
+    }
 }
 
 /// <summary>/healthz: a line per check in plain text; 200 when Healthy or Degraded, 503 when Unhealthy.</summary>

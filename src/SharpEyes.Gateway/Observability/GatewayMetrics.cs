@@ -23,9 +23,9 @@ public sealed class GatewayMetrics
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
     private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
         _kpiSnapshots, _kpiPruned, _rateLimited, _certificateRejections, _mqttRateLimited, _mqttFloods, _auditEntries, _auditPruned, _auditFolded,
-        _auditTargetsDropped, _auditWriteFailures;
+        _auditTargetsDropped, _auditWriteFailures, _externalMessages, _externalReconnects;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
-        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget, _keysExpiring;
+        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget, _keysExpiring, _externalConnected;
     private readonly Lock _coverageLock = new();
     private readonly Lock _refreshLock = new();
     private readonly IMetricFactory _factory;
@@ -40,7 +40,7 @@ public sealed class GatewayMetrics
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, FeedHub feedHub, OutboxService outbox, StreamHealthMonitor streams,
         DeviceCatalog devices, CoverageReports coverage, KpiSnapshots kpiHistory, GeographyState geography, ClientRefusals refusals, Auth.KeyRateLimits rateLimits,
-        Auth.ApiKeyStore keys, Mqtt.MqttRateLimits mqttRateLimits, Audit.AuditLog audit, Hosting.GatewayTls tls, TimeProvider time)
+        Auth.ApiKeyStore keys, Mqtt.MqttRateLimits mqttRateLimits, Audit.AuditLog audit, Hosting.GatewayTls tls, Mqtt.ExternalBrokerIntake external, TimeProvider time)
     {
         Registry = Metrics.NewCustomRegistry();
         _factory = Metrics.WithCustomRegistry(Registry);
@@ -83,6 +83,10 @@ public sealed class GatewayMetrics
         _auditWriteFailures = Counter("sharpeyes_audit_write_failures_total", "Audit entries the store refused (the calls were answered), since start");
         _mqttRateLimited = Counter("sharpeyes_mqtt_rate_limited_total", "MQTT publishes whose PUBACK was held because their vendor was over its rate limit (SharpEyes:RateLimits:MqttVendor), by vendor", "vendor");
         _mqttFloods = Counter("sharpeyes_mqtt_flood_disconnects_total", "MQTT clients disconnected for a message rate too high (held publishes over SharpEyes:RateLimits:MqttVendor:MaxHeldPublishes, or QoS 0 over the limit), by vendor", "vendor");
+        _externalMessages = Counter("sharpeyes_external_broker_messages_total",
+            "Messages taken from the external broker since start, by outcome: received, acked (after commit), redelivered (DUP), duplicate (of a stored alarm), dead-lettered, not-acked (commit failed or link lost first; sent again)", "outcome");
+        _externalReconnects = Counter("sharpeyes_external_broker_reconnects_total", "Connections to the external broker after the first, since start");
+        _externalConnected = Gauge("sharpeyes_external_broker_connected", "1 while connected to the external broker");
         _keysExpiring = Gauge("sharpeyes_api_keys_expiring", "Active API keys that expire within the warning window (SharpEyes:Keys:ExpiryWarning, the label)", "within");
         var expiringWithin = Window(keys.ExpiryWarning);
 
@@ -136,6 +140,17 @@ public sealed class GatewayMetrics
             }
 
             _keysExpiring.WithLabels(expiringWithin).Set(keys.ExpiringSoon());
+            if (external.Enabled)
+            {
+                _externalMessages.WithLabels("received").IncTo(external.Received);
+                _externalMessages.WithLabels("acked").IncTo(external.Acked);
+                _externalMessages.WithLabels("redelivered").IncTo(external.Redelivered);
+                _externalMessages.WithLabels("duplicate").IncTo(external.Duplicates);
+                _externalMessages.WithLabels("dead-lettered").IncTo(external.DeadLettered);
+                _externalMessages.WithLabels("not-acked").IncTo(external.NotAcked);
+                _externalReconnects.IncTo(external.Reconnects);
+                _externalConnected.Set(external.Connected ? 1 : 0);
+            }
 
             foreach (var (outcome, count) in audit.Entries())
             {

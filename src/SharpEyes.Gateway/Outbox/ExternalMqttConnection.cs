@@ -11,6 +11,9 @@ namespace SharpEyes.Gateway.Outbox;
 /// The session is persistent (clean start off, one day of session expiry), so the broker keeps what was queued for it.
 /// Over mqtts:// the broker's certificate is verified by <see cref="CentreTls"/> at each connection, and a refused
 /// certificate is a failed connection like any other (retried with backoff), with the reason in <see cref="LastError"/>.
+/// A subscriber (the external-broker intake) passes its message handler, attached before the first connection so
+/// nothing the broker holds for the session is missed, and a step run after each connection (its subscription)
+/// inside the same retry.
 /// </summary>
 public sealed partial class ExternalMqttConnection : IAsyncDisposable
 {
@@ -23,11 +26,13 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
     private readonly Task _loop;
     private volatile bool _connected;
     private volatile string? _lastError;
+    private readonly Func<IMqttClient, CancellationToken, Task>? _onConnected;
     private long _reconnects;
 
     public ExternalMqttConnection(Uri broker, string clientId, string? userName, string? password, TimeSpan baseDelay, TimeSpan maxDelay,
-        TimeProvider time, ILogger logger, CentreTls? tls = null)
+        TimeProvider time, ILogger logger, CentreTls? tls = null, ExternalMqttSubscriber? subscriber = null)
     {
+        _onConnected = subscriber?.OnConnected;
         var port = broker.Port > 0 ? broker.Port : tls is null ? 1883 : 8883;
         Endpoint = $"{broker.Host}:{port}"; // never the credentials
         Tls = tls;
@@ -38,7 +43,7 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
             .WithTcpServer(broker.Host, port)
             .WithClientId(clientId)
             .WithCleanStart(false)
-            .WithSessionExpiryInterval(86_400)
+            .WithSessionExpiryInterval(subscriber?.SessionExpirySeconds ?? 86_400)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(15))
             .WithTimeout(TimeSpan.FromSeconds(10));
@@ -60,6 +65,12 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
                     o.WithCertificateSelectionHandler(_ => tls.ClientCertificate()!);
                 }
             });
+        }
+
+        if (subscriber is not null)
+        {
+            builder = builder.WithReceiveMaximum(subscriber.ReceiveMaximum);
+            _client.ApplicationMessageReceivedAsync += subscriber.OnMessage;
         }
 
         _options = builder.Build();
@@ -125,6 +136,11 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
                         {
                             throw new InvalidOperationException($"connection refused: {result.ResultCode}");
                         }
+
+                        if (_onConnected is { } connected)
+                        {
+                            await connected(_client, ct).ConfigureAwait(false);
+                        }
                     }, _stop.Token).ConfigureAwait(false);
                     if (!first)
                     {
@@ -160,6 +176,24 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
                     break;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Drops the connection (a normal DISCONNECT, the session kept): the broker sends the unacknowledged messages again
+    /// when the supervising loop reconnects.
+    /// </summary>
+    public async Task DropAsync()
+    {
+        _connected = false;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _client.DisconnectAsync(cancellationToken: timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or MQTTnet.Exceptions.MqttCommunicationException or InvalidOperationException or ObjectDisposedException)
+        {
+            // Already down.
         }
     }
 
@@ -199,3 +233,13 @@ public sealed partial class ExternalMqttConnection : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "The supervising loop for the MQTT broker {Endpoint} failed; it keeps going")]
     private static partial void LogSupervisorError(ILogger logger, string endpoint, Exception exception);
 }
+
+/// <summary>
+/// What a subscribing connection adds: its handler (set <c>AutoAcknowledge</c> false in it to acknowledge later), a step
+/// after each connection (subscribe), the session expiry and the receive maximum (messages in flight to it).
+/// </summary>
+public sealed record ExternalMqttSubscriber(
+    Func<MqttApplicationMessageReceivedEventArgs, Task> OnMessage,
+    Func<IMqttClient, CancellationToken, Task> OnConnected,
+    uint SessionExpirySeconds,
+    ushort ReceiveMaximum);

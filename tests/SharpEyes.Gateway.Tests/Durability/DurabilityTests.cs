@@ -80,13 +80,14 @@ public sealed class DurabilityTests
         await AlarmPublisher.PublishAsync(client, devices, Enumerable.Range(0, 200_000).TakeWhile(_ => DateTime.UtcNow < deadline).Select(n => $"c{connection}-{n}"), acked, stop, DateTimeOffset.UtcNow);
     }
 
-    private static async Task AssertAllOnFeedAsync(GatewayProcess gateway, string centreKey, HashSet<string> acked)
+    /// <summary>Every acknowledged alarm is on the gateway's feed exactly once, with strictly increasing sequences, and nothing else was accepted.</summary>
+    internal static async Task AssertAllOnFeedAsync(GatewayProcess gateway, string centreKey, HashSet<string> acked, string adminKey = AdminKey)
     {
         var onFeed = new Dictionary<string, int>();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         using var call = new V1.Feeds.FeedsClient(gateway.Channel).Subscribe(new SubscribeRequest(), GatewayProcess.Auth(centreKey), cancellationToken: cts.Token);
         var lastSequence = 0L;
-        var stats = await new Admin.AdminClient(gateway.Channel).GetStatsAsync(new GetStatsRequest(), GatewayProcess.Auth(AdminKey));
+        var stats = await new Admin.AdminClient(gateway.Channel).GetStatsAsync(new GetStatsRequest(), GatewayProcess.Auth(adminKey));
         try
         {
             await foreach (var e in call.ResponseStream.ReadAllAsync(cts.Token))

@@ -57,9 +57,12 @@ public sealed class MosquittoServer : IAsyncDisposable
     /// <summary>
     /// Starts mosquitto on <paramref name="port"/> (a free one when null) and waits until it accepts connections.
     /// With <paramref name="tls"/> the listener speaks only TLS (mqtts://) with that certificate and key.
-    /// Skips the calling test when mosquitto is not installed (fails it under CI=true).
+    /// Skips the calling test when mosquitto is not installed (fails it under CI=true). <paramref name="extraConfig"/> is
+    /// appended (global settings such as a password file and ACL); with <paramref name="anonymous"/> false clients must
+    /// authenticate; <paramref name="maxQueuedMessages"/> is the per-client queue beyond which mosquitto drops QoS 1 messages.
     /// </summary>
-    public static async Task<MosquittoServer> StartAsync(int? port = null, bool persistence = true, MosquittoTls? tls = null)
+    public static async Task<MosquittoServer> StartAsync(int? port = null, bool persistence = true, MosquittoTls? tls = null,
+        string? extraConfig = null, bool anonymous = true, int maxQueuedMessages = 100_000)
     {
         var executable = Find();
         if (executable is null)
@@ -73,9 +76,9 @@ public sealed class MosquittoServer : IAsyncDisposable
         // naming the current user keeps it (for any other user the setting has no effect).
         var config = new StringBuilder()
             .Append("listener ").Append(server.Port).Append(" 127.0.0.1\n")
-            .Append("allow_anonymous true\n")
+            .Append("allow_anonymous ").Append(anonymous ? "true" : "false").Append('\n')
             .Append("user ").Append(Environment.UserName).Append('\n')
-            .Append("max_queued_messages 100000\n")
+            .Append("max_queued_messages ").Append(maxQueuedMessages).Append('\n')
             .Append("log_dest stderr\n")
             .Append("log_type error\nlog_type warning\nlog_type notice\nlog_type information\n");
         config.Append(persistence
@@ -87,6 +90,7 @@ public sealed class MosquittoServer : IAsyncDisposable
             config.Append("cafile ").Append(tls.CaFile).Append("\ncertfile ").Append(tls.CertFile).Append("\nkeyfile ").Append(tls.KeyFile).Append('\n');
         }
 
+        config.Append(extraConfig);
         await File.WriteAllTextAsync(server._configFile, config.ToString());
         try
         {
