@@ -28,6 +28,9 @@ public sealed partial class Journal : IHostedService, IDisposable
     private readonly IServiceProvider _services;
     private readonly IReadOnlyList<JournalParticipantRegistration> _registrations;
     private readonly List<IJournalParticipant> _participants = [];
+    private readonly List<IReplicaFollower> _followers = [];
+    private readonly Lock _ownLock = new();
+    private readonly List<(long First, long Last)> _own = [];
     private readonly Dictionary<string, DbCommand> _commands = [];
     private DbConnection? _connection;
     private Task? _loop;
@@ -70,6 +73,10 @@ public sealed partial class Journal : IHostedService, IDisposable
             var participant = (IJournalParticipant)_services.GetRequiredService(registration.Type);
             _participants.Add(participant);
             participant.Load(_connection);
+            if (participant is IReplicaFollower follower)
+            {
+                _followers.Add(follower);
+            }
         }
 
         _loop = Task.Run(RunLoop); // async: it runs on pool threads between batches, so no dedicated thread
@@ -150,7 +157,10 @@ public sealed partial class Journal : IHostedService, IDisposable
     private void CommitBatch(List<IJournalItem> batch)
     {
         EnsureOpen();
-        var tx = new JournalTransaction(_store.Engine, _connection!, _commands, _lastSequence, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        var tx = new JournalTransaction(_store.Engine, _connection!, _commands, _lastSequence, _time.GetUtcNow().ToUnixTimeMilliseconds())
+        {
+            FeedNumbered = RecordOwn,
+        };
         var spans = GatewayTracing.Source.HasListeners() ? new CommitSpans(batch.Count) : null;
         try
         {
@@ -173,6 +183,7 @@ public sealed partial class Journal : IHostedService, IDisposable
         {
             spans?.End(ex);
             tx.Rollback();
+            ForgetOwn(tx);
             Reload();
             if (batch.Count == 1)
             {
@@ -261,6 +272,76 @@ public sealed partial class Journal : IHostedService, IDisposable
             }
 
             current = seen;
+        }
+    }
+
+    /// <summary>
+    /// Whether this replica's journal wrote the feed event <paramref name="sequence"/> (asked by
+    /// <see cref="Postgres.PostgresFeedListener"/> for what it reads, to tell other replicas' events from its own).
+    /// Ranges are recorded when numbered, before the commit can notify anyone, and forgotten if it rolls back.
+    /// </summary>
+    public bool IsOwn(long sequence)
+    {
+        lock (_ownLock)
+        {
+            foreach (var (first, last) in _own)
+            {
+                if (sequence >= first && sequence <= last)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Applies other replicas' committed feed events to this replica's in-memory state (every <see cref="IReplicaFollower"/>
+    /// participant, in load order), on the writer, in sequence order, between this replica's own batches.
+    /// </summary>
+    public Task FollowAsync(IReadOnlyList<FeedEvent> foreign, CancellationToken cancellationToken = default)
+    {
+        if (foreign.Count == 0 || _followers.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        return ExecuteAsync(tx =>
+        {
+            foreach (var e in foreign)
+            {
+                foreach (var follower in _followers)
+                {
+                    follower.Follow(e, tx);
+                }
+            }
+
+            return true;
+        }, cancellationToken);
+    }
+
+    private void RecordOwn(long first, long last)
+    {
+        lock (_ownLock)
+        {
+            var through = _hub.Contiguous;
+            _own.RemoveAll(r => r.Last <= through); // the listener reads only after the hub's first hole
+            _own.Add((first, last));
+        }
+    }
+
+    private void ForgetOwn(JournalTransaction tx)
+    {
+        if (tx.FeedEvents.Count == 0 || tx.FeedEvents[0].Sequence == 0)
+        {
+            return;
+        }
+
+        var first = tx.FeedEvents[0].Sequence;
+        lock (_ownLock)
+        {
+            _own.RemoveAll(r => r.First == first);
         }
     }
 
@@ -420,6 +501,17 @@ public interface IJournalParticipant
     void Load(DbConnection connection);
 }
 
+/// <summary>
+/// A participant whose in-memory state follows what other replicas commit to a shared store (PostgreSQL): it gets every
+/// feed event another replica wrote, in sequence order, inside a transaction on this replica's writer (so it reads the
+/// committed rows it needs and changes its state between this replica's own batches). It must not append feed events
+/// for what it follows: the replica that made the change did.
+/// </summary>
+public interface IReplicaFollower
+{
+    void Follow(FeedEvent foreign, JournalTransaction tx);
+}
+
 /// <summary>One batch's transaction on the writer connection, with cached prepared commands.</summary>
 public sealed class JournalTransaction
 {
@@ -445,6 +537,9 @@ public sealed class JournalTransaction
     public long NowMs { get; }
 
     internal List<FeedEvent> FeedEvents { get; } = [];
+
+    /// <summary>Told the sequences of this batch's feed events when they are numbered (before the commit).</summary>
+    internal Action<long, long>? FeedNumbered { get; init; }
 
     internal List<Action> AfterCommitActions { get; } = [];
 
@@ -566,6 +661,7 @@ public sealed class JournalTransaction
         }
 
         LastSequence = last;
+        FeedNumbered?.Invoke(FeedEvents[0].Sequence, last);
         _engine.FeedWritten(this, last);
     }
 

@@ -21,6 +21,10 @@ public sealed partial class PostgresFeedListener(
 
     private const int Page = 1000;
     private long _reads;
+    private long _followed;
+
+    /// <summary>Other replicas' events applied to this replica's state, since start.</summary>
+    public long Followed => Interlocked.Read(ref _followed);
 
     /// <summary>Reads of the store that brought other replicas' events, since start.</summary>
     public long Reads => Interlocked.Read(ref _reads);
@@ -73,24 +77,27 @@ public sealed partial class PostgresFeedListener(
             await listen.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
-        CatchUp(connection, long.MaxValue); // what was committed while not listening
+        await CatchUpAsync(connection, long.MaxValue, ct).ConfigureAwait(false); // what was committed while not listening
         while (!ct.IsCancellationRequested)
         {
             var woken = await connection.WaitAsync(PollInterval, ct).ConfigureAwait(false);
             var last = Interlocked.Read(ref notified);
             if (!woken)
             {
-                CatchUp(connection, long.MaxValue); // quiet for a while: make sure nothing was missed
+                await CatchUpAsync(connection, long.MaxValue, ct).ConfigureAwait(false); // quiet for a while: make sure nothing was missed
             }
             else if (last > hub.Contiguous)
             {
-                CatchUp(connection, last); // another replica's commit (this replica's own are in the hub already)
+                await CatchUpAsync(connection, last, ct).ConfigureAwait(false); // another replica's commit (this replica's own are in the hub already)
             }
         }
     }
 
-    /// <summary>Reads the events after the hub's first hole, up to <paramref name="through"/>, into the hub.</summary>
-    private void CatchUp(NpgsqlConnection connection, long through)
+    /// <summary>
+    /// Reads the events after the hub's first hole, up to <paramref name="through"/>, into the hub, and has the journal
+    /// apply those other replicas wrote to this replica's state (<see cref="IReplicaFollower"/>).
+    /// </summary>
+    private async Task CatchUpAsync(NpgsqlConnection connection, long through, CancellationToken ct)
     {
         var events = new List<FeedEvent>(Page);
         while (true)
@@ -117,14 +124,29 @@ public sealed partial class PostgresFeedListener(
             }
 
             Interlocked.Increment(ref _reads);
+            var foreign = events.Where(e => !journal.IsOwn(e.Sequence)).ToList();
             journal.Advance(events[^1].Sequence);
             hub.Publish(events);
+            try
+            {
+                await journal.FollowAsync(foreign, ct).ConfigureAwait(false);
+                Interlocked.Add(ref _followed, foreign.Count);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Committed elsewhere already; this replica's view of it is what failed. Logged, and the next read goes on.
+                LogFollowFailed(logger, foreign.Count, e);
+            }
+
             if (events.Count < Page || hub.Contiguous <= after)
             {
                 return; // read to the end, or the rows after the hole are not committed yet (the next notification brings them)
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Applying {Count} feed events of other replicas to this replica's state failed")]
+    private static partial void LogFollowFailed(ILogger logger, int count, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot follow the other replicas' feed events ({Reason}); trying again in {Delay}")]
     private static partial void LogListenFailed(ILogger logger, string reason, TimeSpan delay);
