@@ -29,6 +29,7 @@ public sealed partial class ExternalBrokerIntake(AlarmIntake intake, IOptions<Ga
     private readonly ExternalBrokerOptions _options = options.Value.ExternalBroker;
     private readonly ILogger _logger = loggers.CreateLogger<ExternalBrokerIntake>();
     private readonly CancellationTokenSource _stop = new();
+    private int _stopping;
     private ExternalMqttConnection? _connection;
     private Task _lastAck = Task.CompletedTask;
     private long _generation;
@@ -92,6 +93,11 @@ public sealed partial class ExternalBrokerIntake(AlarmIntake intake, IOptions<Ga
     /// <summary>Stops taking messages before the journal drains: what is in flight and not yet acknowledged is sent again to the next session.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _stopping, 1) == 1)
+        {
+            return; // a host stopped twice (a test that restarted it, then disposed it): done the first time
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_connection is { } connection)
         {

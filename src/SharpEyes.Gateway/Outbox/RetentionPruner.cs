@@ -26,6 +26,7 @@ public sealed partial class RetentionPruner(
 {
     private const int MaxRowsPerRun = 10_000;
     private ITimer? _timer;
+    private int _running;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -42,8 +43,17 @@ public sealed partial class RetentionPruner(
         }
     }
 
+    /// <summary>
+    /// One pass at a time: a tick while the last pass is still queued or running is skipped (a slow store, or a clock
+    /// that jumped, would otherwise queue one pass per interval missed: a year's jump is 52,560 passes).
+    /// </summary>
     private async Task RunSafelyAsync()
     {
+        if (Interlocked.Exchange(ref _running, 1) == 1)
+        {
+            return;
+        }
+
         try
         {
             await PruneAsync().ConfigureAwait(false);
@@ -51,6 +61,10 @@ public sealed partial class RetentionPruner(
         catch (Exception ex)
         {
             LogFailed(logger, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _running, 0);
         }
     }
 
