@@ -52,7 +52,7 @@ public sealed class OutboxHealthCheck(OutboxService outbox) : IHealthCheck
 
             var failing = e.LastErrorAt is { } failedAt && (e.LastAckAt is not { } ackAt || failedAt > ackAt);
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{e.Name}: {e.Lease.State}, acked {e.AckedSequence}, depth {depth}, lag {lag.TotalSeconds:0.#} s, circuit {e.Circuit}{(failing ? ", last error: " + e.LastError : "")}"));
+                $"{e.Name}: acked {e.AckedSequence}, depth {depth}, lag {lag.TotalSeconds:0.#} s, circuit {e.Circuit}{(e.Lease.Shared ? ", lease held by this replica" : "")}{(failing ? ", last error: " + e.LastError : "")}"));
             data[e.Name + ".depth"] = depth;
             data[e.Name + ".lag_seconds"] = lag.TotalSeconds;
             if (depth > outbox.BacklogLimit)

@@ -149,10 +149,10 @@ public sealed partial class OutboxLease : IAsyncDisposable
             {
                 break;
             }
-            catch (DbException e)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                // A held term ends by itself at its fence if no renewal succeeds before.
-                var error = _store.Engine.Describe(e);
+                // A held term ends by itself at its fence if no renewal succeeds before; the loop goes on whatever failed.
+                var error = e is DbException db ? _store.Engine.Describe(db) : e.Message;
                 if (Volatile.Read(ref _lastError) != error)
                 {
                     LogLeaseFailed(_logger, _endpoint, error);
@@ -209,8 +209,10 @@ public sealed partial class OutboxLease : IAsyncDisposable
                 var reader = await look.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
-                    await reader.ReadAsync(ct).ConfigureAwait(false); // the row exists: the upsert found it held
-                    return (reader.GetString(0), null, reader.GetInt64(1));
+                    return await reader.ReadAsync(ct).ConfigureAwait(false)
+                        ? (reader.GetString(0), null, reader.GetInt64(1))
+                        : ("nobody", null, 0); // released and deleted by hand between the two statements: the next try takes it
+
                 }
             }
         }
