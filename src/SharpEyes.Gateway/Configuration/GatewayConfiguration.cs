@@ -14,6 +14,7 @@ public static class GatewayConfiguration
         ("--http-port", "SHARPEYES_HTTP_PORT", "SharpEyes:HttpPort"),
         ("--data-dir", "SHARPEYES_DATA_DIR", "SharpEyes:DataDir"),
         ("--store", "SHARPEYES_STORE", "SharpEyes:Store"),
+        ("--replica-id", "SHARPEYES_REPLICA_ID", "SharpEyes:ReplicaId"),
         ("--bind", "SHARPEYES_BIND", "SharpEyes:BindAddress"),
         ("--tls-cert", "SHARPEYES_TLS_CERT", "SharpEyes:Tls:CertificatePath"),
         ("--tls-key", "SHARPEYES_TLS_KEY", "SharpEyes:Tls:KeyPath"),

@@ -43,6 +43,15 @@ public sealed class GatewayOptions
     /// </summary>
     public string Store { get; set; } = "";
 
+    /// <summary>
+    /// This process's name among replicas sharing one PostgreSQL store: it holds the outbox leases
+    /// (<c>outbox_leases.holder</c>) and is shown in <c>/healthz</c> and the log. It must differ between processes that
+    /// run at the same time (a pod's or host's name is; two live processes with one name would both push). 1-100
+    /// letters, digits, '.', '_' or '-'.
+    /// </summary>
+    /// <value>the host name and a random suffix, new at every start</value>
+    [RegularExpression("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")] public string? ReplicaId { get; set; }
+
     /// <summary>TLS on the three listeners from PEM files (reloaded when they change), and mutual TLS with client certificates.</summary>
     public TlsOptions Tls { get; set; } = new();
 
@@ -331,6 +340,25 @@ public sealed class OutboxOptions
 
     /// <summary>How often retention deletes old feed events, alarms and dead letters.</summary>
     public TimeSpan PruneInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// PostgreSQL store: one replica at a time pushes to each endpoint, holding its lease for this long (in the database
+    /// server's clock) after each renewal. A replica that dies is replaced by another within about this plus
+    /// <see cref="LeaseRenewInterval"/>. Unused on SQLite, where the one process always pushes.
+    /// </summary>
+    public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How often the holder renews its leases and a standby replica tries to take them. At most
+    /// (<see cref="LeaseTtl"/> − <see cref="LeaseMargin"/>) / 2, so that a failed renewal is tried again before the holder stops.
+    /// </summary>
+    public TimeSpan LeaseRenewInterval { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// A holder that could not renew stops delivering this long before its lease could expire (measured from when it
+    /// sent the last renewal that succeeded), so that two replicas never push at once even when clocks run slightly apart.
+    /// </summary>
+    public TimeSpan LeaseMargin { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 public enum CentreEndpointKind

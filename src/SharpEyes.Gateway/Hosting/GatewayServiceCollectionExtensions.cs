@@ -75,6 +75,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<KeepaliveMonitor>();
         services.AddSingleton<FfmpegRunner>();
         services.AddSingleton<StreamHealthMonitor>();
+        services.AddSingleton<ReplicaIdentity>();
         services.AddSingleton<OutboxService>();
         services.AddSingleton<RetentionPruner>();
         services.AddSingleton<GatewayMetrics>();
@@ -133,7 +134,8 @@ public static class GatewayServiceCollectionExtensions
             .AddCheck<StoreHealthCheck>("store")
             .AddCheck<BrokerHealthCheck>("mqtt")
             .AddCheck<ExternalBrokerHealthCheck>("external-broker")
-            .AddCheck<OutboxHealthCheck>("outbox");
+            .AddCheck<OutboxHealthCheck>("outbox")
+            .AddCheck<ReplicaHealthCheck>("replica");
         services.AddGrpcReflection();
 
         var listeners = new GatewayListeners();
@@ -339,6 +341,13 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (o.Outbox.PruneInterval < TimeSpan.FromSeconds(1) || o.Outbox.PruneInterval > TimeSpan.FromDays(45))
         {
             failures.Add("Outbox:PruneInterval must be between 1 second and 45 days");
+        }
+
+        if (o.Outbox.LeaseRenewInterval < TimeSpan.FromMilliseconds(100) || o.Outbox.LeaseMargin < TimeSpan.FromMilliseconds(500)
+            || o.Outbox.LeaseRenewInterval * 2 > o.Outbox.LeaseTtl - o.Outbox.LeaseMargin)
+        {
+            failures.Add("Outbox: LeaseRenewInterval must be at least 100 ms, LeaseMargin at least 500 ms, and LeaseRenewInterval at most " +
+                "(LeaseTtl - LeaseMargin) / 2, so that a failed renewal is tried again before the holder must stop");
         }
 
         // Data annotations of the nested sections ([Range] on Limits, Alarms, Streams...): ValidateDataAnnotations checks

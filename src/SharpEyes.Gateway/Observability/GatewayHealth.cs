@@ -42,9 +42,17 @@ public sealed class OutboxHealthCheck(OutboxService outbox) : IHealthCheck
         {
             var depth = e.Depth;
             var lag = e.Lag();
+            if (!e.Lease.Held)
+            {
+                // Another replica pushes to it: nothing here to be degraded about (the holder reports its own state).
+                lines.Add($"{e.Name}: {e.Lease.State}, acked {e.AckedSequence}");
+                data[e.Name + ".lease"] = "standby";
+                continue;
+            }
+
             var failing = e.LastErrorAt is { } failedAt && (e.LastAckAt is not { } ackAt || failedAt > ackAt);
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{e.Name}: acked {e.AckedSequence}, depth {depth}, lag {lag.TotalSeconds:0.#} s, circuit {e.Circuit}{(failing ? ", last error: " + e.LastError : "")}"));
+                $"{e.Name}: acked {e.AckedSequence}, depth {depth}, lag {lag.TotalSeconds:0.#} s, circuit {e.Circuit}{(e.Lease.Shared ? ", lease held by this replica" : "")}{(failing ? ", last error: " + e.LastError : "")}"));
             data[e.Name + ".depth"] = depth;
             data[e.Name + ".lag_seconds"] = lag.TotalSeconds;
             if (depth > outbox.BacklogLimit)
@@ -62,6 +70,15 @@ public sealed class OutboxHealthCheck(OutboxService outbox) : IHealthCheck
             ? HealthCheckResult.Degraded(string.Join("; ", problems) + " — " + description, data: data)
             : HealthCheckResult.Healthy(description, data));
     }
+}
+
+/// <summary>Always Healthy: names this replica (the holder id of its outbox leases) and whether the store is shared.</summary>
+public sealed class ReplicaHealthCheck(Hosting.ReplicaIdentity replica, GatewayStore store) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(HealthCheckResult.Healthy(store.Engine.SharedByReplicas
+            ? $"id {replica.Id}, on the {store.Engine.Name} store shared by replicas"
+            : $"id {replica.Id}, the only replica of its {store.Engine.Name} store"));
 }
 
 /// <summary>Unhealthy when the embedded MQTT broker is not running (unless an external broker replaces it).</summary>

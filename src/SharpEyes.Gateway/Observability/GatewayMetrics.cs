@@ -23,9 +23,9 @@ public sealed class GatewayMetrics
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
     private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
         _kpiSnapshots, _kpiPruned, _rateLimited, _certificateRejections, _mqttRateLimited, _mqttFloods, _auditEntries, _auditPruned, _auditFolded,
-        _auditTargetsDropped, _auditWriteFailures, _externalMessages, _externalReconnects;
+        _auditTargetsDropped, _auditWriteFailures, _externalMessages, _externalReconnects, _leaseTakeovers;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
-        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget, _keysExpiring, _externalConnected;
+        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget, _keysExpiring, _externalConnected, _leaseHeld;
     private readonly Lock _coverageLock = new();
     private readonly Lock _refreshLock = new();
     private readonly IMetricFactory _factory;
@@ -62,6 +62,8 @@ public sealed class GatewayMetrics
             "TLS handshakes in which the endpoint's certificate was refused since start, by reason (untrusted, name_mismatch, not_time_valid, no_certificate); https:// and mqtts:// endpoints only", "endpoint", "reason");
         _circuit = Gauge("sharpeyes_outbox_circuit_state", "The endpoint's circuit breaker: 0 closed, 1 open, 2 half-open, 3 isolated", "endpoint");
         _connected = Gauge("sharpeyes_outbox_connected", "1 while the endpoint's transport is connected", "endpoint");
+        _leaseHeld = Gauge("sharpeyes_outbox_lease_held", "1 while this replica holds the endpoint's lease and pushes to it, 0 while another replica does (standby)", "endpoint");
+        _leaseTakeovers = Counter("sharpeyes_outbox_lease_takeovers_total", "Times this replica took the endpoint's lease over from another replica (it died, stalled or stopped), since start", "endpoint");
         _backlogExceeded = Gauge("sharpeyes_outbox_backlog_exceeded", "1 while the endpoint's depth is over the backlog limit", "endpoint");
         _backlogLimit = Gauge("sharpeyes_outbox_backlog_limit", "Depth above which an endpoint is reported as backed up");
         _storeWritable = Gauge("sharpeyes_store_writable", "1 while the store accepts writes, 0 after a failed commit until the next one succeeds");
@@ -120,7 +122,9 @@ public sealed class GatewayMetrics
 
                 _circuit.WithLabels(e.Name).Set((int)e.Circuit);
                 _connected.WithLabels(e.Name).Set(e.Connected ? 1 : 0);
-                _backlogExceeded.WithLabels(e.Name).Set(e.Depth > outbox.BacklogLimit ? 1 : 0);
+                _backlogExceeded.WithLabels(e.Name).Set(e.Lease.Held && e.Depth > outbox.BacklogLimit ? 1 : 0);
+                _leaseHeld.WithLabels(e.Name).Set(e.Lease.Held ? 1 : 0);
+                _leaseTakeovers.WithLabels(e.Name).IncTo(e.Lease.Takeovers);
             }
 
             foreach (var (kind, count) in refusals.Snapshot())

@@ -57,10 +57,33 @@ public sealed class OutboxCursors(IOptions<GatewayOptions> options) : IJournalPa
         return lowest;
     }
 
-    internal void Save(JournalTransaction tx, string endpoint, long acked)
+    /// <summary>
+    /// Stores what <paramref name="endpoint"/> acknowledged to <paramref name="replica"/>. A cursor moves forward from any
+    /// replica (an acknowledgement is the endpoint's own word), but back (the endpoint lost events) only from the
+    /// lease's holder, or with no holder recorded (SQLite): a replica that lost the lease and writes late cannot undo
+    /// what the holder stored since.
+    /// </summary>
+    internal void Save(JournalTransaction tx, string endpoint, long acked, string replica)
     {
-        tx.Execute("INSERT INTO outbox_cursors(endpoint, acked_seq, updated_at) VALUES(@p0, @p1, @p2) ON CONFLICT(endpoint) DO UPDATE SET acked_seq = excluded.acked_seq, updated_at = excluded.updated_at",
-            endpoint, acked, tx.NowMs);
-        tx.AfterCommit(() => _acked[endpoint] = acked);
+        var saved = tx.Execute("""
+            INSERT INTO outbox_cursors(endpoint, acked_seq, updated_at) VALUES(@p0, @p1, @p2)
+            ON CONFLICT(endpoint) DO UPDATE SET acked_seq = excluded.acked_seq, updated_at = excluded.updated_at
+                WHERE excluded.acked_seq > outbox_cursors.acked_seq
+                    OR NOT EXISTS (SELECT 1 FROM outbox_leases WHERE outbox_leases.endpoint = excluded.endpoint AND outbox_leases.holder <> @p3)
+            """, endpoint, acked, tx.NowMs, replica);
+        if (saved > 0)
+        {
+            tx.AfterCommit(() => _acked[endpoint] = acked);
+        }
+    }
+
+    /// <summary>The cursor as stored now (another replica may have moved it): where a replica that takes the lease starts.</summary>
+    public long Read(string endpoint, GatewayStore store)
+    {
+        using var connection = store.OpenRead();
+        using var command = connection.Sql("SELECT acked_seq FROM outbox_cursors WHERE endpoint = @endpoint").With("endpoint", endpoint);
+        var acked = command.ScalarInt64();
+        _acked[endpoint] = acked;
+        return acked;
     }
 }

@@ -14,6 +14,8 @@ namespace SharpEyes.Gateway.Outbox;
 /// the store), sends them as one batch through a Polly pipeline (retry forever with exponential backoff and jitter,
 /// a circuit breaker, a timeout per attempt), and moves its cursor to what the endpoint acknowledged. One batch at a
 /// time, so events arrive in sequence order. It only reads the feed: a slow or dead endpoint never holds up intake.
+/// It pushes only while this replica holds the endpoint's <see cref="OutboxLease"/>; each time it gets the lease it
+/// starts from the cursor stored in the store (which the previous holder moved), so nothing is skipped.
 /// </summary>
 public sealed partial class OutboxEndpoint : IAsyncDisposable
 {
@@ -25,6 +27,8 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
     private readonly GatewayStore _store;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly OutboxLease _lease;
+    private readonly string _replica;
     private readonly ResiliencePipeline<long> _pipeline;
     private readonly CircuitBreakerStateProvider _circuit = new();
     private readonly CancellationTokenSource _stop = new();
@@ -44,8 +48,10 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
     private DateTimeOffset? _lastAckAt;
 
     public OutboxEndpoint(CentreEndpointOptions options, ICentreTransport transport, FeedLog log, OutboxCursors cursors, Journal journal,
-        GatewayStore store, TimeProvider time, ILogger logger)
+        GatewayStore store, TimeProvider time, ILogger logger, OutboxLease lease, string replica)
     {
+        _lease = lease;
+        _replica = replica;
         _options = options;
         _transport = transport;
         _log = log;
@@ -62,8 +68,11 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
 
     public CentreEndpointOptions Options => _options;
 
-    /// <summary>The endpoint holds every event up to here.</summary>
-    public long AckedSequence => Interlocked.Read(ref _acked);
+    /// <summary>Whether this replica pushes to the endpoint (holds its lease) or stands by.</summary>
+    public OutboxLease Lease => _lease;
+
+    /// <summary>The endpoint holds every event up to here (on a standby replica: as last read from the store).</summary>
+    public long AckedSequence => !_lease.Held && _lease.ObservedCursor is { } stored ? stored : Interlocked.Read(ref _acked);
 
     /// <summary>Committed events the endpoint has not acknowledged yet (including ones its region filter will skip).</summary>
     public long Depth => Math.Max(0, _journal.LastSequence - AckedSequence);
@@ -109,9 +118,53 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
             : TimeSpan.Zero;
     }
 
-    public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
+    public void Start()
+    {
+        _lease.Start();
+        _loop = Task.Run(() => RunAsync(_stop.Token));
+    }
 
+    /// <summary>Waits for the lease, pushes while it is held, and waits again when it ends.</summary>
     private async Task RunAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            CancellationToken term;
+            try
+            {
+                term = await _lease.WaitHeldAsync(stop).ConfigureAwait(false);
+                // Where the previous holder (or this replica's last life) left the cursor: at worst a little behind what
+                // the endpoint holds, so a few events may arrive twice, never a gap.
+                var stored = _cursors.Read(Name, _store);
+                Interlocked.Exchange(ref _acked, stored);
+                Interlocked.Exchange(ref _persisted, stored);
+                Interlocked.Exchange(ref _persistWanted, stored);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (System.Data.Common.DbException ex)
+            {
+                LogCursorNotRead(_logger, Name, _store.Engine.Describe(ex));
+                await Task.Delay(_options.RetryBaseDelay, _time, stop).ConfigureAwait(false);
+                continue;
+            }
+
+            using var held = CancellationTokenSource.CreateLinkedTokenSource(stop, term);
+            try
+            {
+                await PushAsync(held.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (held.IsCancellationRequested)
+            {
+                // The lease ended (or the gateway stops) during a pause after a failure: wait for the next term.
+            }
+        }
+    }
+
+    /// <summary>Delivers batch after batch until <paramref name="stop"/> is cancelled (the lease ended, or the gateway stops).</summary>
+    private async Task PushAsync(CancellationToken stop)
     {
         var events = new List<FeedEvent>(_options.BatchSize);
         var warnedPruned = false;
@@ -266,7 +319,7 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
     {
         await _journal.ExecuteAsync(tx =>
         {
-            _cursors.Save(tx, Name, acked);
+            _cursors.Save(tx, Name, acked, _replica);
             return true;
         }).ConfigureAwait(false);
         Interlocked.Exchange(ref _persisted, acked);
@@ -364,6 +417,7 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
             }
         }
 
+        await _lease.DisposeAsync().ConfigureAwait(false); // after the last cursor is stored: the next holder starts from it
         await _transport.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
@@ -391,6 +445,9 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: could not store the cursor ({Error}); it stays in memory and is stored with the next acknowledgement")]
     private static partial void LogCursorNotSaved(ILogger logger, string endpoint, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: could not read the stored cursor after taking the lease ({Error}); trying again")]
+    private static partial void LogCursorNotRead(ILogger logger, string endpoint, string error);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Outbox {Endpoint}: the delivery loop failed; it keeps going")]
     private static partial void LogLoopFailed(ILogger logger, string endpoint, Exception exception);

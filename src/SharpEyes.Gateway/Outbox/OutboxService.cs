@@ -17,6 +17,7 @@ public sealed partial class OutboxService(
     Journal journal,
     GatewayStore store,
     TimeProvider time,
+    Hosting.ReplicaIdentity replica,
     ILoggerFactory loggers) : IHostedService
 {
     private readonly List<OutboxEndpoint> _endpoints = [];
@@ -30,6 +31,12 @@ public sealed partial class OutboxService(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var endpointLogger = loggers.CreateLogger<OutboxEndpoint>();
+        var leaseLogger = loggers.CreateLogger<OutboxLease>();
+        if (options.Value.Outbox.Endpoints.Count > 0)
+        {
+            LogReplica(_logger, replica.Id, store.Engine.SharedByReplicas ? "one replica at a time pushes to each endpoint (a lease in the store)" : "this process pushes to every endpoint");
+        }
+
         foreach (var o in options.Value.Outbox.Endpoints)
         {
             var tls = CentreTls.For(o, endpointLogger);
@@ -42,7 +49,8 @@ public sealed partial class OutboxService(
                 ? new MqttCentreTransport(o, new ExternalMqttConnection(new Uri(o.Url), $"{cursors.SourceId}-{o.Name}", o.UserName, o.ApiKey,
                     o.RetryBaseDelay, o.RetryMaxDelay, time, loggers.CreateLogger<ExternalMqttConnection>(), tls))
                 : new GrpcCentreTransport(o, tls);
-            var endpoint = new OutboxEndpoint(o, transport, log, cursors, journal, store, time, endpointLogger);
+            var lease = new OutboxLease(o.Name, options.Value.Outbox, replica.Id, store, time, leaseLogger);
+            var endpoint = new OutboxEndpoint(o, transport, log, cursors, journal, store, time, endpointLogger, lease, replica.Id);
             _endpoints.Add(endpoint);
             endpoint.Start();
             LogEndpoint(_logger, o.Name, o.Kind.ToString(), Redact(o.Url), endpoint.AckedSequence, journal.LastSequence);
@@ -76,6 +84,11 @@ public sealed partial class OutboxService(
         foreach (var endpoint in _endpoints)
         {
             var depth = endpoint.Depth;
+            if (!endpoint.Lease.Held)
+            {
+                continue; // the replica holding the lease reports its backlog
+            }
+
             if (!endpoint.BacklogExceeded && depth > limit)
             {
                 endpoint.BacklogExceeded = true;
@@ -97,6 +110,9 @@ public sealed partial class OutboxService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: the feed to the centre at {Url} goes in clear text: anyone on the path can read it, and a host posing as the centre receives it. Use {Scheme}:// (docs/security.md, the centre feed over TLS)")]
     private static partial void LogClearText(ILogger logger, string endpoint, string url, string scheme);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox: replica {Replica}; {Mode}")]
+    private static partial void LogReplica(ILogger logger, string replica, string mode);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Outbox {Endpoint} ({Kind}, {Url}): acknowledged through {Acked}, feed at {Last}")]
     private static partial void LogEndpoint(ILogger logger, string endpoint, string kind, string url, long acked, long last);

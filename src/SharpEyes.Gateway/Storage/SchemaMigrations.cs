@@ -93,6 +93,10 @@ public static class SchemaMigrations
             ALTER TABLE status_log_v10 RENAME TO status_log;
             CREATE INDEX status_log_device ON status_log(device_id, at);
             """)),
+        // Which replica pushes to each endpoint (Outbox/OutboxLease.cs). A single SQLite process never writes it: it is
+        // the only replica there is; the table is here so that both engines have the same schema.
+        new(11, "outbox leases: one replica pushes to each endpoint", c => Sql(c,
+            "CREATE TABLE outbox_leases(endpoint TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)")),
     ];
 
     /// <summary>The version a store reaches with every step here: what this gateway writes.</summary>

@@ -14,6 +14,12 @@ public abstract class StoreEngine : IDisposable
     /// <summary>Where the store is, for messages and logs: a file path, or <c>host:port/database</c> (never a password).</summary>
     public abstract string Location { get; }
 
+    /// <summary>
+    /// Whether several gateway processes may share this store (PostgreSQL), so that work done once per store (pushing to
+    /// an endpoint) needs a lease. SQLite's file belongs to one process.
+    /// </summary>
+    public virtual bool SharedByReplicas => false;
+
     /// <summary>A pooled connection for reading, open; the caller disposes it.</summary>
     public abstract DbConnection OpenRead();
 

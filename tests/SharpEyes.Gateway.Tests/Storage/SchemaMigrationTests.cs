@@ -20,6 +20,7 @@ public sealed class SchemaMigrationTests
     /// <summary>What each version added, to take a new store back to an older version's shape (newest first).</summary>
     private static readonly (int Version, string Undo)[] AddedBy =
     [
+        (11, "DROP TABLE outbox_leases"),
         (10, """
             CREATE TABLE status_log_v9(device_id TEXT NOT NULL, at INTEGER NOT NULL, online INTEGER NOT NULL);
             INSERT INTO status_log_v9 SELECT device_id, at, online FROM status_log ORDER BY id;

@@ -24,6 +24,8 @@ public sealed class PostgresEngine : StoreEngine
 
     public override string Location { get; }
 
+    public override bool SharedByReplicas => true;
+
     public override DbConnection OpenRead() => _dataSource.OpenConnection();
 
     public override DbConnection OpenWriter() => _dataSource.OpenConnection();

@@ -102,6 +102,8 @@ public static class PostgresSchema
             ALTER TABLE key_sites ALTER COLUMN code TYPE text COLLATE "C";
             ALTER TABLE api_keys ALTER COLUMN key_id TYPE text COLLATE "C";
             """),
+        // expires_at is in the database server's clock (milliseconds since the epoch): every replica compares with it.
+        Step(11, "CREATE TABLE outbox_leases(endpoint text PRIMARY KEY, holder text NOT NULL, expires_at bigint NOT NULL)"),
     ];
 
     /// <summary>The version a database reaches with every step here: what this gateway writes.</summary>
