@@ -94,7 +94,7 @@ public sealed partial class AlarmIntake(
         var sample = DeadLetterSink.Sample(payload); // the payload's buffer is the broker's once this returns
         try
         {
-            var committed = await journal.SubmitAsync(tx => Store(tx, alarm, now), ct).ConfigureAwait(false);
+            var committed = await journal.SubmitAsync(tx => Store(tx, alarm, now), ct, IncidentCorrelator.LockNameOf(alarm)).ConfigureAwait(false);
             return (null, StoredOrDeadLetteredAsync(committed, vendorId, topic, sample, ct));
         }
         catch (Exception ex)
@@ -145,7 +145,7 @@ public sealed partial class AlarmIntake(
     private IntakeResult Store(JournalTransaction tx, Alarm alarm, DateTimeOffset now)
     {
         using var span = GatewayTracing.Source.StartActivity(GatewayTracing.IncidentCorrelate); // a child of the alarm's journal commit span
-        var plan = correlator.Plan(alarm);
+        var plan = correlator.Plan(tx, alarm);
         span?.SetTag(GatewayTracing.IncidentIdTag, plan.IncidentId).SetTag("sharpeyes.incident.opens", plan.Opens);
         var inserted = tx.Execute(
             "INSERT INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES(@p0,@p1,@p2,@p3,@p4,@p5) ON CONFLICT DO NOTHING",

@@ -14,8 +14,24 @@ namespace SharpEyes.Gateway.Incidents;
 /// for the quiet period (gateway clock), when a newer alarm of its key falls outside the window, or by an operator.
 /// Runs only on the journal's writer thread; open incidents live in memory and are reloaded from the store.
 /// </summary>
-public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimeProvider time) : IJournalParticipant
+/// <remarks>
+/// Several replicas on one PostgreSQL database: every transaction that changes the incidents of a correlation key first
+/// takes that key's lock (<see cref="JournalTransaction.LockShared"/>, held until it commits; an alarm's is taken with
+/// the rest of its batch's, in one order: <see cref="LockNameOf"/>) and reads the key's open incident
+/// from the store under it, so of two replicas correlating alarms of one grid at once the later sees what the earlier
+/// committed (one incident, not two), and an acknowledgement or close elsewhere is never overwritten. Between its own
+/// transactions a replica follows the others' incident events (<see cref="Follow"/>), so its open set (the sweeper's,
+/// the metrics') is at most the feed listener's delay behind. A quiet incident is closed once: the sweepers of both
+/// replicas may find it quiet, but the second one reads it closed under the lock and leaves it.
+/// </remarks>
+public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimeProvider time) : IJournalParticipant, IReplicaFollower
 {
+    /// <summary>Per transaction: the correlation keys it holds the lock of (<see cref="JournalTransaction.Shared"/>).</summary>
+    private static readonly object LockedKeysSlot = new();
+
+    /// <summary>Per transaction: the incidents <see cref="Follow"/> read already (the first read sees every later event of the batch).</summary>
+    private static readonly object FollowedSlot = new();
+
     private readonly TimeSpan _window = options.Value.Incidents.CorrelationWindow;
     private readonly TimeSpan _quiet = options.Value.Incidents.QuietPeriod;
     private readonly Dictionary<string, Incident> _openByKey = new(StringComparer.Ordinal);
@@ -53,6 +69,9 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
 
     private const string DeviceKeyPrefix = "device:";
 
+    /// <summary>The lock <see cref="Plan"/> takes for <paramref name="alarm"/>, for the journal to take first with its batch's others.</summary>
+    public static string LockNameOf(Alarm alarm) => LockPrefix + KeyOf(alarm, TypeClass(alarm.Method, alarm.Type));
+
     public void Load(DbConnection connection)
     {
         _openByKey.Clear();
@@ -64,16 +83,19 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            var incident = Incident.Parser.ParseFrom((byte[])reader[0]);
-            Track(incident, reader.GetInt64(1), incident.Alarms.Count > 0 ? incident.Alarms[0].OccurredAt.ToDateTimeOffset() : incident.UpdatedAt.ToDateTimeOffset());
+            Track(Incident.Parser.ParseFrom((byte[])reader[0]), reader.GetInt64(1));
         }
     }
 
-    /// <summary>The incident an alarm would join (its id, and whether it would be new), without changing anything.</summary>
-    public IncidentPlan Plan(Alarm alarm)
+    /// <summary>
+    /// The incident an alarm would join (its id, and whether it would be new), changing nothing but taking the key's lock
+    /// for the rest of <paramref name="tx"/> on a shared store (and reading the key's open incident under it).
+    /// </summary>
+    public IncidentPlan Plan(JournalTransaction tx, Alarm alarm)
     {
         var typeClass = TypeClass(alarm.Method, alarm.Type);
         var key = KeyOf(alarm, typeClass);
+        Lock(tx, key);
         return _openByKey.TryGetValue(key, out var open) && WithinWindow(open, alarm)
             ? new IncidentPlan(open.IncidentId, false, key, typeClass)
             : new IncidentPlan("inc_" + Guid.CreateVersion7(time.GetUtcNow()).ToString("N"), true, key, typeClass);
@@ -141,7 +163,16 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     {
         var now = time.GetUtcNow();
         var cutoff = (now - _quiet).ToUnixTimeMilliseconds();
-        var expired = _openById.Values.Where(i => _lastReceivedMs[i.IncidentId] <= cutoff).ToList();
+        bool Quiet(Incident i) => _lastReceivedMs[i.IncidentId] <= cutoff;
+        // Keys locked in one order (a sweeper of another replica takes them in the same), then looked at again: under
+        // the lock an incident may turn out closed (by the other replica's sweeper) or joined meanwhile.
+        var keys = _openById.Values.Where(Quiet).Select(i => i.CorrelationKey).Distinct().Order(StringComparer.Ordinal).ToList();
+        foreach (var key in keys)
+        {
+            Lock(tx, key);
+        }
+
+        var expired = _openById.Values.Where(i => Quiet(i) && keys.Contains(i.CorrelationKey)).ToList();
         foreach (var incident in expired)
         {
             Close(tx, incident, "quiet-period", now);
@@ -151,10 +182,13 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     }
 
     /// <summary>An operator's close; null when no open incident has that id.</summary>
-    public Incident? CloseByOperator(JournalTransaction tx, string incidentId, string reason) =>
-        _openById.TryGetValue(incidentId, out var incident)
+    public Incident? CloseByOperator(JournalTransaction tx, string incidentId, string reason)
+    {
+        LockIncident(tx, incidentId);
+        return _openById.TryGetValue(incidentId, out var incident)
             ? Close(tx, incident, "operator: " + reason, time.GetUtcNow())
             : null;
+    }
 
     /// <summary>
     /// An operator's acknowledgement of an open incident, recorded once: the acknowledged incident, or the incident as it
@@ -163,6 +197,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     /// </summary>
     public (Incident Incident, bool Acknowledged)? Acknowledge(JournalTransaction tx, string incidentId, Acknowledger by, string note)
     {
+        LockIncident(tx, incidentId);
         if (!_openById.TryGetValue(incidentId, out var open))
         {
             return null;
@@ -198,20 +233,100 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         closed.CloseReason = reason;
         closed.Alarms.Clear();
         Persist(tx, closed);
-        _openById.Remove(closed.IncidentId);
-        _lastReceivedMs.Remove(closed.IncidentId);
-        _lastOccurred.Remove(closed.IncidentId);
-        if (_openByKey.TryGetValue(closed.CorrelationKey, out var current) && current.IncidentId == closed.IncidentId)
-        {
-            _openByKey.Remove(closed.CorrelationKey);
-        }
-
+        Forget(closed);
         Emit(tx, FeedEventKind.IncidentClosed, closed, closed.ClosedAt);
         return closed;
     }
 
     private bool WithinWindow(Incident open, Alarm alarm) =>
         (alarm.OccurredAt.ToDateTimeOffset() - _lastOccurred[open.IncidentId]).Duration() <= _window;
+
+    /// <summary>
+    /// Another replica's incident event: this replica's open set takes the incident as committed now (read from the store,
+    /// which is at least as new as the event), unless this transaction holds the incident's key, whose state is then newer.
+    /// </summary>
+    public void Follow(FeedEvent foreign, JournalTransaction tx)
+    {
+        if (foreign.Incident is not { } incident
+            || tx.Shared(LockedKeysSlot, NewKeySet).Contains(incident.CorrelationKey)
+            || !tx.Shared(FollowedSlot, NewKeySet).Add(incident.IncidentId))
+        {
+            return;
+        }
+
+        using var reader = tx.Bound("SELECT data, updated_at FROM incidents WHERE id = @p0 AND state = 1", incident.IncidentId).ExecuteReader();
+        if (reader.Read())
+        {
+            Track(Incident.Parser.ParseFrom((byte[])reader[0]), reader.GetInt64(1));
+        }
+        else if (_openById.TryGetValue(incident.IncidentId, out var known))
+        {
+            Forget(known);
+        }
+    }
+
+    /// <summary>
+    /// Takes the lock of <paramref name="key"/> for the rest of the transaction (once) and, on a shared store, makes the
+    /// key's in-memory open incident the one committed: another replica may have opened, joined, acknowledged or closed
+    /// it since this replica last heard. After the first lock the transaction's own changes are the newest.
+    /// </summary>
+    private void Lock(JournalTransaction tx, string key)
+    {
+        if (!tx.Shared(LockedKeysSlot, NewKeySet).Add(key) || !tx.LockShared(LockPrefix + key))
+        {
+            return;
+        }
+
+        var open = new List<(Incident Incident, long UpdatedMs)>();
+        using (var reader = tx.Bound("SELECT data, updated_at FROM incidents WHERE state = 1 AND correlation_key = @p0 ORDER BY updated_at", key).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                open.Add((Incident.Parser.ParseFrom((byte[])reader[0]), reader.GetInt64(1)));
+            }
+        }
+
+        if (_openByKey.TryGetValue(key, out var known) && !open.Exists(o => o.Incident.IncidentId == known.IncidentId))
+        {
+            Forget(known);
+        }
+
+        foreach (var (incident, updatedMs) in open)
+        {
+            Track(incident, updatedMs); // the last updated stays the key's (Load's rule too)
+        }
+    }
+
+    /// <summary>Locks the key of an incident named by id (an operator's acknowledgement or close), looked up in the store if this replica does not hold it open.</summary>
+    private void LockIncident(JournalTransaction tx, string incidentId)
+    {
+        var key = _openById.TryGetValue(incidentId, out var known)
+            ? known.CorrelationKey
+            : tx.Bound("SELECT correlation_key FROM incidents WHERE id = @p0", incidentId).ExecuteScalar() as string;
+        if (key is not null)
+        {
+            Lock(tx, key);
+        }
+    }
+
+    private const string LockPrefix = "incident|";
+
+    private static HashSet<string> NewKeySet() => new(StringComparer.Ordinal);
+
+    private void Forget(Incident incident)
+    {
+        _openById.Remove(incident.IncidentId);
+        _lastReceivedMs.Remove(incident.IncidentId);
+        _lastOccurred.Remove(incident.IncidentId);
+        if (_openByKey.TryGetValue(incident.CorrelationKey, out var current) && current.IncidentId == incident.IncidentId)
+        {
+            _openByKey.Remove(incident.CorrelationKey);
+        }
+    }
+
+    /// <summary>An incident as stored: the last alarm it carries gives its occurrence time.</summary>
+    private void Track(Incident incident, long receivedMs) =>
+        Track(incident, receivedMs, incident.Alarms.Count > 0 ? incident.Alarms[0].OccurredAt.ToDateTimeOffset() : incident.UpdatedAt.ToDateTimeOffset());
 
     private void Track(Incident incident, long receivedMs, DateTimeOffset occurred)
     {

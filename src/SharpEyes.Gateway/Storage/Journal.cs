@@ -108,10 +108,12 @@ public sealed partial class Journal : IHostedService, IDisposable
     /// Queues <paramref name="work"/> and returns as soon as it is queued (waiting only while the queue is full);
     /// the returned task completes after its transaction committed. Lets a caller keep several items in flight.
     /// </summary>
-    public ValueTask<Task<T>> SubmitAsync<T>(Func<JournalTransaction, T> work, CancellationToken cancellationToken = default)
+    /// <param name="lockName">A lock the work will take (<see cref="JournalTransaction.LockShared"/>): on a shared store the
+    /// batch takes its items' locks first, in one order, so two replicas' batches never wait for each other in a cycle.</param>
+    public ValueTask<Task<T>> SubmitAsync<T>(Func<JournalTransaction, T> work, CancellationToken cancellationToken = default, string? lockName = null)
     {
         // The caller's span (an alarm's MQTT receive), so its trace shows the commit; read only while traces are recorded.
-        var item = new JournalItem<T>(work, GatewayTracing.Source.HasListeners() ? Activity.Current?.Context ?? default : default);
+        var item = new JournalItem<T>(work, GatewayTracing.Source.HasListeners() ? Activity.Current?.Context ?? default : default, lockName);
         return _queue.Writer.TryWrite(item) ? ValueTask.FromResult(item.Task) : Slow(item, cancellationToken);
 
         async ValueTask<Task<T>> Slow(JournalItem<T> queued, CancellationToken ct)
@@ -165,6 +167,7 @@ public sealed partial class Journal : IHostedService, IDisposable
         try
         {
             tx.Begin();
+            tx.LockInOrder(batch.Select(i => i.LockName));
             foreach (var item in batch)
             {
                 if (spans is null)
@@ -464,6 +467,9 @@ public sealed partial class Journal : IHostedService, IDisposable
         /// <summary>The span of the caller that queued the item; default when none or when traces are not recorded.</summary>
         ActivityContext Parent { get; }
 
+        /// <summary>The lock the item will take, taken with the batch's others before any item runs; null when none.</summary>
+        string? LockName { get; }
+
         void Run(JournalTransaction tx);
 
         void Complete();
@@ -471,9 +477,11 @@ public sealed partial class Journal : IHostedService, IDisposable
         void Fail(Exception exception);
     }
 
-    private sealed class JournalItem<T>(Func<JournalTransaction, T> work, ActivityContext parent) : IJournalItem
+    private sealed class JournalItem<T>(Func<JournalTransaction, T> work, ActivityContext parent, string? lockName) : IJournalItem
     {
         public ActivityContext Parent => parent;
+
+        public string? LockName => lockName;
 
         private readonly TaskCompletionSource<T> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T? _result;
@@ -521,6 +529,7 @@ public sealed class JournalTransaction
     private DbTransaction? _transaction;
     private Dictionary<object, Action<JournalTransaction>>? _beforeCommit;
     private Dictionary<object, object>? _shared;
+    private HashSet<string>? _locks;
 
     internal JournalTransaction(StoreEngine engine, DbConnection connection, Dictionary<string, DbCommand> commands, long lastSequence, long nowMs)
     {
@@ -625,6 +634,38 @@ public sealed class JournalTransaction
     {
         _beforeCommit ??= [];
         _beforeCommit.TryAdd(key, action);
+    }
+
+    /// <summary>
+    /// Takes the lock named <paramref name="name"/> until the transaction ends, once (<see cref="StoreEngine.LockShared"/>):
+    /// true on a shared store, where the caller must read the state it guards again under it; false on SQLite.
+    /// </summary>
+    public bool LockShared(string name)
+    {
+        if (!_engine.Shared)
+        {
+            return false;
+        }
+
+        _locks ??= new HashSet<string>(StringComparer.Ordinal);
+        if (_locks.Add(name))
+        {
+            _engine.LockShared(this, name);
+        }
+
+        return true;
+    }
+
+    /// <summary>Takes the batch's named locks in ordinal order (a shared store only): every replica's writer takes them in the same order.</summary>
+    internal void LockInOrder(IEnumerable<string?> names)
+    {
+        if (_engine.Shared)
+        {
+            foreach (var name in names.OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+            {
+                LockShared(name);
+            }
+        }
     }
 
     internal void Begin() => _transaction = _engine.BeginWrite(_connection);

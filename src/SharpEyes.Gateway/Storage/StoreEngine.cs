@@ -48,5 +48,20 @@ public abstract class StoreEngine : IDisposable
     {
     }
 
+    /// <summary>
+    /// Whether writers of several replicas share the store (PostgreSQL). SQLite has one writer, this journal, whose
+    /// in-memory state is the truth.
+    /// </summary>
+    public virtual bool Shared => false;
+
+    /// <summary>
+    /// On a shared store, takes the lock named <paramref name="name"/> until the transaction ends, for in-memory state the
+    /// replicas' writers share (an incident's correlation key); the caller reads that state from the store again under it.
+    /// Called through <see cref="JournalTransaction.LockShared"/>, which takes each name once.
+    /// </summary>
+    public virtual void LockShared(JournalTransaction tx, string name)
+    {
+    }
+
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }

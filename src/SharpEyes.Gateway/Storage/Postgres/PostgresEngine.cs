@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
 using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
 using Npgsql;
 
 namespace SharpEyes.Gateway.Storage.Postgres;
@@ -66,6 +69,30 @@ public sealed class PostgresEngine : StoreEngine
         tx.Execute("SELECT pg_advisory_xact_lock(@p0)", FeedLockKey);
         return tx.Scalar("SELECT COALESCE(MAX(seq), 0) FROM feed_events");
     }
+
+    /// <summary>
+    /// The top 16 bits of every <see cref="LockShared"/> key: "NL" in ASCII. The gateway's other advisory keys start
+    /// otherwise (<see cref="FeedLockKey"/> 0x0046, <see cref="PostgresSchema.MigrationLockKey"/> 0x5348), so a named lock
+    /// never takes theirs; the low 48 bits are a hash of the name.
+    /// </summary>
+    public const long NamedLockTag = 0x4E4C_0000_0000_0000;
+
+    /// <summary>
+    /// The advisory key of the lock named <paramref name="name"/>: <see cref="NamedLockTag"/> and the first 48 bits of the
+    /// SHA-256 of its UTF-8 bytes (stable across processes and versions, unlike <see cref="string.GetHashCode()"/>; two names
+    /// sharing a key would only wait for each other).
+    /// </summary>
+    public static long NamedLockKey(string name)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(name), hash);
+        return NamedLockTag | (BinaryPrimitives.ReadInt64BigEndian(hash) & 0x0000_FFFF_FFFF_FFFF);
+    }
+
+    public override bool Shared => true;
+
+    public override void LockShared(JournalTransaction tx, string name) =>
+        tx.Execute("SELECT pg_advisory_xact_lock(@p0)", NamedLockKey(name));
 
     public override void FeedWritten(JournalTransaction tx, long last) =>
         tx.Execute("SELECT pg_notify(@p0, @p1)", FeedChannel, last.ToString(System.Globalization.CultureInfo.InvariantCulture));
