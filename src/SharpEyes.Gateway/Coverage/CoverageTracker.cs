@@ -148,6 +148,43 @@ public sealed partial class CoverageTracker
         }
     }
 
+    /// <summary>
+    /// Another replica changed a camera (followed by the device catalog, inside <paramref name="tx"/>): the model
+    /// follows and is recomputed before the commit like a change of this replica's own. The gaps that change caused
+    /// were opened or closed by that replica, in the same commit, and are taken from the store as their events are
+    /// followed (<see cref="FollowGap"/>), so the recompute finds nothing to announce; if it does (this replica has not
+    /// read the gap events yet), the store's row decides (<see cref="Transition"/>) and nothing is announced twice.
+    /// </summary>
+    internal void Follow(JournalTransaction tx, DeviceEntry? entry, string deviceId)
+    {
+        if (entry?.Device is { Kind: DeviceKind.Camera, Camera: not null } device)
+        {
+            _model.Upsert(ToFov(device, entry));
+        }
+        else if (!_model.Remove(deviceId))
+        {
+            return;
+        }
+
+        tx.BeforeCommitOnce(this, Flush);
+    }
+
+    /// <summary>Another replica opened or closed a gap: this replica's open set takes the gap's committed state.</summary>
+    internal void FollowGap(JournalTransaction tx, string gapId)
+    {
+        if (StoredGap(tx, gapId) is { } stored)
+        {
+            _open[gapId] = stored;
+        }
+        else
+        {
+            _open.TryRemove(gapId, out _);
+        }
+    }
+
+    private static CoverageGap? StoredGap(JournalTransaction tx, string gapId) =>
+        tx.Bound("SELECT data FROM coverage_gaps WHERE gap_id = @p0", gapId).ExecuteScalar() is byte[] data ? CoverageGap.Parser.ParseFrom(data) : null;
+
     /// <summary>Queues one recompute of the declared-only changes (at most one outstanding).</summary>
     private void ScheduleDeferredRecompute()
     {
@@ -240,7 +277,12 @@ public sealed partial class CoverageTracker
         _pending.Clear();
     }
 
-    /// <summary>Opens or closes one gap when its state differs from the stored one; returns the events appended (0 or 1).</summary>
+    /// <summary>
+    /// Opens or closes one gap when its state differs from the stored one; returns the events appended (0 or 1). The
+    /// store's row decides who announces it: with several replicas on one store another one may have opened (or
+    /// closed) the same gap in a commit this replica has not followed yet, and then the insert (or delete) changes no
+    /// row, this replica takes the stored state and announces nothing, so a gap opens and closes once on the feed.
+    /// </summary>
     private int Transition(JournalTransaction tx, string id, bool isGap, Func<CoverageGap> describe, IReadOnlyList<CoverageCause> causes, DateTimeOffset now)
     {
         bool wasOpen = _open.TryGetValue(id, out var stored);
@@ -258,7 +300,12 @@ public sealed partial class CoverageTracker
             gap.Open = true;
             gap.OpenedAt = at;
             gap.ClosedAt = null;
-            tx.Execute("INSERT INTO coverage_gaps(gap_id, data) VALUES(@p0, @p1) ON CONFLICT(gap_id) DO UPDATE SET data = excluded.data", id, gap.ToByteArray());
+            if (tx.Execute("INSERT INTO coverage_gaps(gap_id, data) VALUES(@p0, @p1) ON CONFLICT(gap_id) DO NOTHING", id, gap.ToByteArray()) == 0)
+            {
+                _open[id] = StoredGap(tx, id) ?? gap; // another replica opened it
+                return 0;
+            }
+
             _open[id] = gap;
         }
         else
@@ -266,8 +313,11 @@ public sealed partial class CoverageTracker
             gap.Open = false;
             gap.OpenedAt = stored!.OpenedAt;
             gap.ClosedAt = at;
-            tx.Execute("DELETE FROM coverage_gaps WHERE gap_id = @p0", id);
             _open.TryRemove(id, out _);
+            if (tx.Execute("DELETE FROM coverage_gaps WHERE gap_id = @p0", id) == 0)
+            {
+                return 0; // another replica closed it
+            }
         }
 
         tx.AppendFeedEvent(new FeedEvent

@@ -66,9 +66,11 @@ public sealed record RegisterOutcome(Device Device, bool Created, bool Changed);
 /// <summary>
 /// All registered devices, in memory for the hot paths and in the store for durability. Mutations run as
 /// journal items (so their feed events are sequenced with everything else); in-memory state is changed inside
-/// the item and rebuilt from the store if the transaction rolls back.
+/// the item and rebuilt from the store if the transaction rolls back. With several replicas on one store, other
+/// replicas' device, camera and coverage-gap events are followed (<see cref="Follow"/>): the device's committed row
+/// is read again and the catalog, the camera index, the coverage model and uptime follow it, without feed events.
 /// </summary>
-public sealed class DeviceCatalog : IJournalParticipant
+public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
 {
     private readonly ConcurrentDictionary<string, DeviceEntry> _devices = new(StringComparer.Ordinal);
     private readonly Journal _journal;
@@ -141,41 +143,25 @@ public sealed class DeviceCatalog : IJournalParticipant
         _devices.Clear();
         _unreadable.Clear();
         _geography.ResetCameras();
-        using var command = connection.Sql("SELECT data, rtsp_secret, status, COALESCE(last_seen_at, 0) FROM devices");
+        using var command = connection.Sql($"SELECT {EntryColumns} FROM devices");
         var clear = new List<(string Id, string Protected)>();
-        var unreadable = 0;
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
-                var device = Device.Parser.ParseFrom((byte[])reader[0]);
-                var stored = reader.IsDBNull(1) ? null : reader.GetString(1);
-                RtspSecrets? secrets = null;
-                try
+                var entry = ReadEntry(reader, restored: true, out var encrypted);
+                if (encrypted is not null)
                 {
-                    secrets = _secrets.Unprotect(stored);
-                    if (stored is not null && RtspSecretProtector.IsClear(stored) && _secrets.Protect(secrets) is { } encrypted)
-                    {
-                        clear.Add((device.DeviceId, encrypted));
-                    }
-                }
-                catch (CryptographicException)
-                {
-                    // Its key is not in the key ring: no usable credentials. The row stays as it is (the key ring may
-                    // yet be restored) until the camera is registered or updated again.
-                    unreadable++;
-                    _unreadable.Add(device.DeviceId);
-                    device.HasRtspCredentials = false;
+                    clear.Add((entry.Id, encrypted));
                 }
 
-                var entry = new DeviceEntry(device, secrets, (DeviceStatus)reader.GetInt32Value(2), reader.GetInt64(3)) { Restored = true };
-                _devices[device.DeviceId] = entry;
-                _geography.IndexCamera(device);
+                _devices[entry.Id] = entry;
+                _geography.IndexCamera(entry.Device);
             }
         }
 
         EncryptClearSecrets(connection, clear);
-        _secrets.ReportUnreadable(unreadable);
+        _secrets.ReportUnreadable(_unreadable.Count);
 
         using (var health = connection.CreateCommand())
         {
@@ -192,6 +178,120 @@ public sealed class DeviceCatalog : IJournalParticipant
 
         _uptime.Load(connection, (_time.GetUtcNow() - UptimeRetention).ToUnixTimeMilliseconds());
         _coverage.Load(connection, _devices.Values);
+    }
+
+    /// <summary>The columns <see cref="ReadEntry"/> reads, in its order.</summary>
+    private const string EntryColumns = "data, rtsp_secret, status, COALESCE(last_seen_at, 0)";
+
+    /// <summary>
+    /// A device row (<see cref="EntryColumns"/>) as an entry, its credentials decrypted. A credential whose key is not
+    /// in the key ring leaves the camera without usable credentials and is remembered in <see cref="_unreadable"/>;
+    /// <paramref name="encrypted"/> is set when the row still holds them in clear (stores before version 7).
+    /// </summary>
+    private DeviceEntry ReadEntry(DbDataReader reader, bool restored, out string? encrypted)
+    {
+        encrypted = null;
+        var device = Device.Parser.ParseFrom((byte[])reader[0]);
+        var stored = reader.IsDBNull(1) ? null : reader.GetString(1);
+        RtspSecrets? secrets = null;
+        _unreadable.Remove(device.DeviceId);
+        try
+        {
+            secrets = _secrets.Unprotect(stored);
+            if (stored is not null && RtspSecretProtector.IsClear(stored))
+            {
+                encrypted = _secrets.Protect(secrets);
+            }
+        }
+        catch (CryptographicException)
+        {
+            // Its key is not in the key ring: no usable credentials. The row stays as it is (the key ring may
+            // yet be restored) until the camera is registered or updated again.
+            _unreadable.Add(device.DeviceId);
+            device.HasRtspCredentials = false;
+        }
+
+        return new DeviceEntry(device, secrets, (DeviceStatus)reader.GetInt32Value(2), reader.GetInt64(3)) { Restored = restored };
+    }
+
+    /// <summary>
+    /// Another replica committed <paramref name="foreign"/> (PostgreSQL, several replicas): a device or camera event
+    /// makes this replica read that device's committed row (and stream health, and uptime log) again and update its
+    /// catalog, camera index, coverage model and uptime; a coverage-gap event makes it take the gap's stored state.
+    /// Nothing is appended to the feed: the replica that made the change did that.
+    /// </summary>
+    public void Follow(FeedEvent foreign, JournalTransaction tx)
+    {
+        switch (foreign.Kind)
+        {
+            case FeedEventKind.DeviceRegistered or FeedEventKind.DeviceOnline or FeedEventKind.DeviceOffline or FeedEventKind.DeviceDeregistered
+                when foreign.Device is { } device:
+                FollowDevice(tx, device.DeviceId);
+                break;
+            case FeedEventKind.CameraFaulty or FeedEventKind.CameraRepaired when foreign.CameraHealth is { } health:
+                FollowDevice(tx, health.DeviceId);
+                break;
+            case FeedEventKind.CoverageGapOpened or FeedEventKind.CoverageGapClosed when foreign.CoverageGap is { } gap:
+                _coverage.FollowGap(tx, gap.GapId);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Reads one device as committed now (a later commit than the event's, possibly: the state converges to the
+    /// newest) and replaces this replica's view of it. What only this replica knows (when it last heard the device
+    /// itself) is kept.
+    /// </summary>
+    private void FollowDevice(JournalTransaction tx, string id)
+    {
+        _devices.TryGetValue(id, out var existing);
+        DeviceEntry? entry = null;
+        using (var reader = tx.Bound($"SELECT {EntryColumns} FROM devices WHERE id = @p0", id).ExecuteReader())
+        {
+            if (reader.Read())
+            {
+                entry = ReadEntry(reader, existing?.Restored ?? false, out _);
+            }
+        }
+
+        if (entry is null)
+        {
+            if (existing is null)
+            {
+                return;
+            }
+
+            _devices.TryRemove(id, out _);
+            _unreadable.Remove(id);
+            _geography.Cameras.Remove(id);
+            _uptime.Forget(id);
+            _coverage.Follow(tx, null, id);
+            tx.AfterCommit(() =>
+            {
+                File.Delete(SnapshotPath(id));
+                CameraChanged?.Invoke(id);
+            });
+            return;
+        }
+
+        entry.LastHeardMs = existing?.LastHeardMs ?? 0;
+        entry.LastSeenMs = Math.Max(entry.LastSeenMs, existing?.LastSeenMs ?? 0);
+        if (tx.Bound("SELECT data FROM stream_health WHERE device_id = @p0", id).ExecuteScalar() is byte[] health)
+        {
+            entry.Health = CameraHealth.Parser.ParseFrom(health);
+        }
+
+        _devices[id] = entry;
+        _geography.IndexCamera(entry.Device);
+        if (entry.Device.Kind == DeviceKind.Camera)
+        {
+            _uptime.Follow(tx, id);
+            _coverage.Follow(tx, entry, id);
+            if (existing is null || !existing.Device.Equals(entry.Device) || existing.Secrets != entry.Secrets)
+            {
+                tx.AfterCommit(() => CameraChanged?.Invoke(id));
+            }
+        }
     }
 
     /// <summary>
@@ -363,6 +463,46 @@ public sealed class DeviceCatalog : IJournalParticipant
         {
             SetStatus(tx, entry, DeviceStatus.Online, now, evidence);
         }
+    }
+
+    /// <summary>
+    /// Takes an online device offline for missed keepalives, unless its row says otherwise: with several replicas on
+    /// one store another replica may have heard it (and written its last-seen time, <see cref="StoreLastSeen"/>) or
+    /// timed it out already. The row is changed only while it is online and last seen before
+    /// <paramref name="cutoffMs"/>, so one replica's sweep wins and the timeout fires once; a replica whose update
+    /// changed nothing takes the row's state instead. Answers whether this replica took it offline.
+    /// </summary>
+    public bool TimeOut(JournalTransaction tx, DeviceEntry entry, DateTimeOffset now, long cutoffMs)
+    {
+        if (tx.Execute("UPDATE devices SET status = @p0 WHERE id = @p1 AND status = @p2 AND COALESCE(last_seen_at, 0) < @p3",
+            (int)DeviceStatus.Offline, entry.Id, (int)DeviceStatus.Online, cutoffMs) == 0)
+        {
+            FollowDevice(tx, entry.Id);
+            return false;
+        }
+
+        SetStatus(tx, entry, DeviceStatus.Offline, now, StatusReasons.KeepaliveTimeout);
+        return true;
+    }
+
+    /// <summary>
+    /// Writes the last-seen time of the devices this replica heard at or after <paramref name="sinceMs"/> (only ever
+    /// forward), so every replica's keepalive sweep sees a heartbeat whichever replica took it. One replica alone
+    /// keeps it in memory (<see cref="MarkSeen"/>), as before. Answers how many rows were written.
+    /// </summary>
+    public int StoreLastSeen(JournalTransaction tx, long sinceMs)
+    {
+        var written = 0;
+        foreach (var entry in _devices.Values)
+        {
+            var seen = entry.LastSeenMs;
+            if (seen >= sinceMs && entry.Status == DeviceStatus.Online)
+            {
+                written += tx.Execute("UPDATE devices SET last_seen_at = @p0 WHERE id = @p1 AND COALESCE(last_seen_at, 0) < @p0", seen, entry.Id);
+            }
+        }
+
+        return written;
     }
 
     public void SetStatus(JournalTransaction tx, DeviceEntry entry, DeviceStatus status, DateTimeOffset now, string reason)

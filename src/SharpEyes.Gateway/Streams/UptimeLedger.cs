@@ -50,6 +50,37 @@ public sealed class UptimeLedger
     public void Remove(JournalTransaction tx, string deviceId)
     {
         tx.Execute("DELETE FROM status_log WHERE device_id = @p0", deviceId);
+        Forget(deviceId);
+    }
+
+    /// <summary>Another replica changed the camera's status: its log is read again as committed (no write).</summary>
+    public void Follow(JournalTransaction tx, string deviceId)
+    {
+        var entries = new List<(long AtMs, bool Online)>();
+        using (var reader = tx.Bound("SELECT at, online FROM status_log WHERE device_id = @p0 ORDER BY id", deviceId).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                entries.Add((reader.GetInt64(0), reader.GetInt64(1) != 0));
+            }
+        }
+
+        lock (_gate)
+        {
+            if (entries.Count == 0)
+            {
+                _log.Remove(deviceId);
+            }
+            else
+            {
+                _log[deviceId] = entries;
+            }
+        }
+    }
+
+    /// <summary>Another replica removed the camera (and its log): forgets it in memory only.</summary>
+    public void Forget(string deviceId)
+    {
         lock (_gate)
         {
             _log.Remove(deviceId);
