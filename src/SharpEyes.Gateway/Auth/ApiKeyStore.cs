@@ -22,7 +22,7 @@ namespace SharpEyes.Gateway.Auth;
 /// A key expiring within <see cref="KeyOptions.ExpiryWarning"/> is logged once a day and counted for /metrics.
 /// </para>
 /// </summary>
-public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
+public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFollower, IDisposable
 {
     /// <summary>The longest the expiry timer sleeps: a key entering the warning window is reported within it.</summary>
     private static readonly TimeSpan MaxSleep = TimeSpan.FromHours(1);
@@ -68,17 +68,63 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
     public void Load(DbConnection connection)
     {
         _byId.Clear();
-        using var command = connection.Sql("SELECT key_id, secret_hash, role, vendor_id, description, created_at, revoked, expires_at FROM api_keys");
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        foreach (var record in Read(connection, null, null))
         {
-            var record = new KeyRecord(reader.GetString(0), (byte[])reader[1], (Role)reader.GetInt32Value(2),
-                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? "" : reader.GetString(4),
-                reader.GetInt64(5), reader.GetInt64(6) != 0, reader.IsDBNull(7) ? null : reader.GetInt64(7));
             _byId[record.KeyId] = record;
         }
 
         Reschedule();
+    }
+
+    /// <summary>The channel other replicas announce key changes on (payload: the key id).</summary>
+    public const string ChangeChannel = "sharpeyes_keys";
+
+    string IReplicaChangeFollower.Channel => ChangeChannel;
+
+    /// <summary>
+    /// Another replica created, revoked or re-dated <paramref name="keyId"/> (null: any key): re-read from the store. A
+    /// key revoked there ends here too (its streams, sessions and MQTT connections), as if revoked here.
+    /// </summary>
+    void IReplicaChangeFollower.Changed(string? keyId, JournalTransaction tx)
+    {
+        foreach (var record in Read(tx.Connection, tx.Transaction, keyId))
+        {
+            var before = _byId.GetValueOrDefault(record.KeyId);
+            _byId[record.KeyId] = record;
+            if (before is null || before.ExpiresAt != record.ExpiresAt)
+            {
+                Forget(record.KeyId);
+            }
+
+            if (record.Revoked && before is { Revoked: false })
+            {
+                End(record.KeyId);
+            }
+        }
+
+        Reschedule();
+    }
+
+    private static List<KeyRecord> Read(DbConnection connection, DbTransaction? transaction, string? keyId)
+    {
+        using var command = connection.Sql(
+            "SELECT key_id, secret_hash, role, vendor_id, description, created_at, revoked, expires_at FROM api_keys" +
+            (keyId is null ? "" : " WHERE key_id = @id"), transaction);
+        if (keyId is not null)
+        {
+            command.With("id", keyId);
+        }
+
+        using var reader = command.ExecuteReader();
+        var records = new List<KeyRecord>();
+        while (reader.Read())
+        {
+            records.Add(new KeyRecord(reader.GetString(0), (byte[])reader[1], (Role)reader.GetInt32Value(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? "" : reader.GetString(4),
+                reader.GetInt64(5), reader.GetInt64(6) != 0, reader.IsDBNull(7) ? null : reader.GetInt64(7)));
+        }
+
+        return records;
     }
 
     /// <summary>Resolves a presented key, or null when it is malformed, unknown, revoked or expired.</summary>
@@ -209,6 +255,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
                     description = excluded.description, created_at = excluded.created_at, revoked = 0, expires_at = excluded.expires_at
                 """,
                 record.KeyId, record.SecretHash, (int)record.Role, record.VendorId, record.Description, record.CreatedAt, record.ExpiresAt);
+            tx.NotifyReplicas(ChangeChannel, record.KeyId);
             tx.AfterCommit(() =>
             {
                 _byId[record.KeyId] = record;
@@ -253,6 +300,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
         await _journal.ExecuteAsync(tx =>
         {
             tx.Execute("UPDATE api_keys SET expires_at = @p0 WHERE key_id = @p1 AND revoked = 0", changed.ExpiresAt, keyId);
+            tx.NotifyReplicas(ChangeChannel, keyId);
             tx.AfterCommit(() =>
             {
                 // A revocation committed in between wins.
@@ -286,6 +334,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IDisposable
         await _journal.ExecuteAsync(tx =>
         {
             tx.Execute("UPDATE api_keys SET revoked = 1 WHERE key_id = @p0", keyId);
+            tx.NotifyReplicas(ChangeChannel, keyId);
             tx.AfterCommit(() =>
             {
                 _byId[keyId] = _byId[keyId] with { Revoked = true };

@@ -42,6 +42,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<FeedFollower>();
         services.AddJournalParticipant<OutboxCursors>();
         services.AddJournalParticipant<ApiKeyStore>();
+        services.AddSingleton<IReplicaChangeFollower>(sp => sp.GetRequiredService<ApiKeyStore>()); // keys follow other replicas
         services.AddJournalParticipant<GeographyState>();
         services.AddSingleton<CoverageTracker>(); // loaded by the device catalog, from its cameras
         services.AddSingleton<UptimeLedger>(); // loaded by the device catalog

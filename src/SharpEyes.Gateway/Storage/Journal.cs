@@ -520,6 +520,19 @@ public interface IReplicaFollower
     void Follow(FeedEvent foreign, JournalTransaction tx);
 }
 
+/// <summary>
+/// State that is not on the feed but must follow other replicas' changes (API keys): a change is announced on
+/// <see cref="Channel"/> (<see cref="JournalTransaction.NotifyReplicas"/>) and each replica's listener has this
+/// participant re-read what it names, on its writer. Null names everything: after the listener (re)connects, when
+/// notifications may have been missed.
+/// </summary>
+public interface IReplicaChangeFollower
+{
+    string Channel { get; }
+
+    void Changed(string? what, JournalTransaction tx);
+}
+
 /// <summary>One batch's transaction on the writer connection, with cached prepared commands.</summary>
 public sealed class JournalTransaction
 {
@@ -612,6 +625,9 @@ public sealed class JournalTransaction
     }
 
     public void AfterCommit(Action action) => AfterCommitActions.Add(action);
+
+    /// <summary>Tells other replicas, at commit, that <paramref name="what"/> on <paramref name="channel"/> changed (nothing on SQLite).</summary>
+    public void NotifyReplicas(string channel, string what) => _engine.NotifyReplicas(this, channel, what);
 
     /// <summary>State that the items of one batch share, made on first use per <paramref name="key"/> (a per-batch tally).</summary>
     public T Shared<T>(object key, Func<T> create) where T : class

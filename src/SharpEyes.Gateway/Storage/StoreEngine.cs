@@ -63,5 +63,13 @@ public abstract class StoreEngine : IDisposable
     {
     }
 
+    /// <summary>
+    /// Tells the other replicas sharing the store, when <paramref name="tx"/> commits, that something on
+    /// <paramref name="channel"/> changed (<paramref name="payload"/>: what). Nothing on SQLite: one process.
+    /// </summary>
+    public virtual void NotifyReplicas(JournalTransaction tx, string channel, string payload)
+    {
+    }
+
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }

@@ -95,7 +95,10 @@ public sealed class PostgresEngine : StoreEngine
         tx.Execute("SELECT pg_advisory_xact_lock(@p0)", NamedLockKey(name));
 
     public override void FeedWritten(JournalTransaction tx, long last) =>
-        tx.Execute("SELECT pg_notify(@p0, @p1)", FeedChannel, last.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        NotifyReplicas(tx, FeedChannel, last.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    public override void NotifyReplicas(JournalTransaction tx, string channel, string payload) =>
+        tx.Execute("SELECT pg_notify(@p0, @p1)", channel, payload);
 
     /// <summary>A connection of its own for LISTEN (not the pool's: it stays open while it waits).</summary>
     internal NpgsqlConnection OpenListener() => _dataSource.OpenConnection();

@@ -14,7 +14,8 @@ namespace SharpEyes.Gateway.Storage.Postgres;
 /// at least every <see cref="PollInterval"/>.
 /// </summary>
 public sealed partial class PostgresFeedListener(
-    GatewayStore store, FeedHub hub, Journal journal, TimeProvider time, ILogger<PostgresFeedListener> logger) : BackgroundService
+    GatewayStore store, FeedHub hub, Journal journal, IEnumerable<IReplicaChangeFollower> changeFollowers, TimeProvider time,
+    ILogger<PostgresFeedListener> logger) : BackgroundService
 {
     /// <summary>How often the listener reads even without a notification.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
@@ -65,22 +66,36 @@ public sealed partial class PostgresFeedListener(
     {
         await using var connection = engine.OpenListener();
         var notified = 0L;
+        var followers = changeFollowers.ToDictionary(f => f.Channel, StringComparer.Ordinal);
+        var changes = new List<(IReplicaChangeFollower Follower, string? What)>();
         connection.Notification += (_, e) =>
         {
-            if (long.TryParse(e.Payload, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var last))
+            if (e.Channel == PostgresEngine.FeedChannel)
             {
-                Interlocked.Exchange(ref notified, Math.Max(Interlocked.Read(ref notified), last));
+                if (long.TryParse(e.Payload, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var last))
+                {
+                    Interlocked.Exchange(ref notified, Math.Max(Interlocked.Read(ref notified), last));
+                }
+            }
+            else if (followers.TryGetValue(e.Channel, out var follower))
+            {
+                changes.Add((follower, e.Payload)); // raised inside WaitAsync, on this loop's own turn
             }
         };
-        await using (var listen = new NpgsqlCommand($"LISTEN {PostgresEngine.FeedChannel}", connection))
+        foreach (var channel in followers.Keys.Prepend(PostgresEngine.FeedChannel))
         {
+            await using var listen = new NpgsqlCommand($"LISTEN {channel}", connection);
             await listen.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
-        await CatchUpAsync(connection, long.MaxValue, ct).ConfigureAwait(false); // what was committed while not listening
+        // What was committed while not listening: every change follower re-reads everything, the feed is read on.
+        changes.AddRange(followers.Values.Select(f => (f, (string?)null)));
+        await ApplyChangesAsync(changes, ct).ConfigureAwait(false);
+        await CatchUpAsync(connection, long.MaxValue, ct).ConfigureAwait(false);
         while (!ct.IsCancellationRequested)
         {
             var woken = await connection.WaitAsync(PollInterval, ct).ConfigureAwait(false);
+            await ApplyChangesAsync(changes, ct).ConfigureAwait(false);
             var last = Interlocked.Read(ref notified);
             if (!woken)
             {
@@ -90,6 +105,34 @@ public sealed partial class PostgresFeedListener(
             {
                 await CatchUpAsync(connection, last, ct).ConfigureAwait(false); // another replica's commit (this replica's own are in the hub already)
             }
+        }
+    }
+
+    /// <summary>Has each change follower re-read what other replicas announced, on the writer, and clears the list.</summary>
+    private async Task ApplyChangesAsync(List<(IReplicaChangeFollower Follower, string? What)> changes, CancellationToken ct)
+    {
+        if (changes.Count == 0)
+        {
+            return;
+        }
+
+        var batch = changes.Distinct().ToList();
+        changes.Clear();
+        try
+        {
+            await journal.ExecuteAsync(tx =>
+            {
+                foreach (var (follower, what) in batch)
+                {
+                    follower.Changed(what, tx);
+                }
+
+                return true;
+            }, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogFollowFailed(logger, batch.Count, e);
         }
     }
 
@@ -145,7 +188,7 @@ public sealed partial class PostgresFeedListener(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Applying {Count} feed events of other replicas to this replica's state failed")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Applying {Count} changes of other replicas (feed events, or announced changes such as API keys) to this replica's state failed")]
     private static partial void LogFollowFailed(ILogger logger, int count, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Cannot follow the other replicas' feed events ({Reason}); trying again in {Delay}")]
