@@ -16,11 +16,10 @@ public sealed class SystemdUnitTests
         var lines = File.ReadAllLines(UnitFile).Select(l => l.Trim()).Where(l => l.Length > 0 && l[0] is not ('#' or ';')).ToList();
         string Value(string key) => Assert.Single(lines, l => l.StartsWith(key + "=", StringComparison.Ordinal))[(key.Length + 1)..];
 
-        // Every Environment= is a SHARPEYES_* variable the gateway maps (a typo would be silently ignored by both).
-        var known = GatewayConfiguration.Settings.Select(s => s.Env).ToHashSet(StringComparer.Ordinal);
+        // Every Environment= is a variable the gateway reads (a typo would be silently ignored by both): DeployedSettings.
         var set = lines.Where(l => l.StartsWith("Environment=", StringComparison.Ordinal)).Select(l => l["Environment=".Length..].Split('=')[0]).ToList();
         Assert.NotEmpty(set);
-        Assert.All(set, name => Assert.Contains(name, known));
+        DeployedSettings.AssertKnownVariables(set);
 
         // The data directory: systemd's StateDirectory, the one --data-dir names, and writable under ProtectSystem=strict.
         var dataDir = "/var/lib/" + Value("StateDirectory");
