@@ -29,6 +29,13 @@
 #             serving TLS with scripts/dev-ca.sh certificates, alternating which goes first, each given the alarm benchmark
 #             (20,000 devices, 50,000 alarms per throughput run, N=1 and 4, the paced latency run; no mosquitto); the section
 #             pairs them round by round with the TLS/plain ratios (section in latest.md, ~8 min)
+#   shapes    deployment shapes (issue 15): per round (--shapes-rounds 3) and shape, fresh processes: embedded SQLite (the
+#             baseline of the ratios), PostgreSQL (a throwaway cluster from bench/pg.sh, --store), two PostgreSQL replicas of one
+#             database (registration through A, alarms spread over both), the external broker (mosquitto with the files from
+#             `sharpeyes broker mosquitto`, one gateway on the shared subscription; --shapes-external-replicas 1 adds two
+#             replicas). --shapes-devices 5000 registered (devices/s), --shapes-alarms 20000 QoS 1 alarms with 1 and 4
+#             connections (alarms/s end to end, on the feed); --shapes-only sqlite,postgres,... picks some. Section
+#             "Deployment shapes" in latest.md and docs/benchmarks.md (~10 min with 3 rounds)
 #   all       the first five (alarms, coverage, streams, outbox, feeds; not hostile), in that order
 set -euo pipefail
 
@@ -41,6 +48,7 @@ case "${1:-}" in
   hostile) MODE=hostile; shift ;;
   console) MODE=console; shift ;;
   tls) MODE=tls; shift ;;
+  shapes) MODE=shapes; shift ;;
   all) MODE=all; shift ;;
 esac
 
@@ -54,11 +62,13 @@ ADMIN_KEY="bench-admin-key-not-secret"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 PIDS=()
+PG_DIRS=() # PostgreSQL clusters bench/pg.sh started (the shapes mode); stopped and removed on exit
 OUTBOX_PIDS="$WORK/outbox-gateway.pid" # the gateway the outbox, feeds or hostile bench is running now (they start their own)
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
   stop_outbox_gateway || true
+  for dir in "${PG_DIRS[@]}"; do bash "$BENCH_DIR/pg.sh" stop "$dir" || true; rm -rf "$dir"; done
   for pid in "${PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
   done
@@ -380,6 +390,119 @@ run_tls() { # "$@": --tls-rounds N, then extra sharpeyes-bench gateway options
   RC_TLS=$rc
 }
 
+# --- shapes: one node on SQLite, on PostgreSQL, two replicas, the external broker; fresh processes per shape and round ----
+start_postgres() { # sets STORE (a connection string) for a new throwaway cluster
+  local dir port
+  dir=$(mktemp -d /tmp/sharpeyes-bench-pg.XXXXXX) # outside $WORK: the cluster's owner (sharpeyes-test when root) must reach it
+  PG_DIRS+=("$dir")
+  port=$(pick_port)
+  STORE=$(bash "$BENCH_DIR/pg.sh" start "$dir" "$port")
+  PG_DIR=$dir
+}
+stop_postgres() {
+  bash "$BENCH_DIR/pg.sh" stop "$PG_DIR" || true
+  rm -rf "$PG_DIR"
+  local kept=()
+  for dir in "${PG_DIRS[@]}"; do [[ "$dir" != "$PG_DIR" ]] && kept+=("$dir"); done
+  PG_DIRS=("${kept[@]+"${kept[@]}"}")
+}
+run_shape() { # shape round: starts the processes, registers, publishes, stops them; result in $WORK/shape-<round>-<shape>.json
+  local shape=$1 round=$2 tag="-$2-$1" state="$WORK/shape-$2-$1.state.json" json="$WORK/shape-$2-$1.json"
+  local grpc_ports="" mqtt_ports="" http_ports="" broker_pid="" gateway_pids=() store_args=() broker_args=() mqtt_auth=() replicas=1
+  log "shapes: round $round, $shape (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  case "$shape" in
+    postgres|replicas|external-replicas) start_postgres; store_args=(--store "$STORE") ;;
+  esac
+  [[ "$shape" == replicas || "$shape" == external-replicas ]] && replicas=2
+  local broker_dir="$WORK/broker$tag" broker_port=""
+  if [[ "$shape" == external* ]]; then
+    # The gateway's broker password is chosen here and kept in the credentials file, which `sharpeyes broker mosquitto`
+    # reuses (it adds the vendors'); mosquitto starts once the devices exist (its ACL lists them).
+    mkdir -p "$broker_dir"
+    local gateway_password
+    gateway_password=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    (umask 077; echo "sharpeyes-gateway:$gateway_password" >"$broker_dir/credentials")
+    broker_port=$(pick_port)
+  fi
+  local r keys_args=()
+  for r in $(seq 1 "$replicas"); do
+    if (( r == 2 )); then
+      # A replica reads the API keys at its start only: the bench's keys are made through A before B starts.
+      run_bench shape-register --grpc-ports "$grpc_ports" --admin-key "$ADMIN_KEY" --keys-only 1 --state "$WORK/keys$tag.json"
+      keys_args=(--keys-from "$WORK/keys$tag.json")
+    fi
+    if [[ "$shape" == external* ]]; then
+      broker_args=(--external-broker "mqtt://127.0.0.1:$broker_port" "--SharpEyes:ExternalBroker:ClientId=bench-replica-$r"
+        --SharpEyes:ExternalBroker:UserName=sharpeyes-gateway --SharpEyes:ExternalBroker:ReconnectMaxDelay=00:00:01)
+    fi
+    GATEWAY_ENV="SharpEyes__ExternalBroker__Password=${gateway_password:-}" GATEWAY_RUN="$tag-$r" \
+      start_gateway --replica-id "bench-$r" "${store_args[@]+"${store_args[@]}"}" "${broker_args[@]+"${broker_args[@]}"}"
+    gateway_pids+=("$GATEWAY_PID")
+    grpc_ports="${grpc_ports:+$grpc_ports,}$GRPC_PORT"
+    mqtt_ports="${mqtt_ports:+$mqtt_ports,}$MQTT_PORT"
+    http_ports="${http_ports:+$http_ports,}$HTTP_PORT"
+  done
+  local rc=0
+  run_bench shape-register --grpc-ports "$grpc_ports" --gateway-pid "${gateway_pids[0]}" --admin-key "$ADMIN_KEY" \
+    --devices "$SHAPES_DEVICES" --state "$state" "${keys_args[@]+"${keys_args[@]}"}" || rc=$?
+  if [[ "$shape" == external* && -f "$state" ]]; then
+    dotnet "$GATEWAY_DLL" broker mosquitto --out "$broker_dir" --server "http://127.0.0.1:${grpc_ports%%,*}" --key "$ADMIN_KEY" \
+      >"$WORK/broker$tag.log" 2>&1 || { cat "$WORK/broker$tag.log" >&2; exit 1; }
+    # "user": run as root, mosquitto would switch to the mosquitto user, which cannot read the files (as in the tests).
+    { echo "listener $broker_port 127.0.0.1"; echo "user $(id -un)"; echo "log_dest stderr"; echo "log_type error"; echo "log_type warning"
+      echo "persistence_location $broker_dir/"; cat "$broker_dir/sharpeyes.conf"; } >"$broker_dir/mosquitto.conf"
+    "$MOSQUITTO" -c "$broker_dir/mosquitto.conf" >"$WORK/mosquitto$tag.log" 2>&1 &
+    broker_pid=$!
+    PIDS+=("$broker_pid")
+    wait_listening "$broker_port" 10 "$broker_pid" || { log "mosquitto did not start: $(tail -n 3 "$WORK/mosquitto$tag.log")"; exit 1; }
+    local deadline=$(( $(date +%s) + 30 )) port
+    for port in ${http_ports//,/ }; do
+      until curl -fsS "http://127.0.0.1:$port/healthz" 2>/dev/null | grep -q "external-broker: Healthy"; do
+        (( $(date +%s) < deadline )) || { log "a gateway did not connect to mosquitto within 30 s"; exit 1; }
+        sleep 0.2
+      done
+    done
+    mqtt_ports=$broker_port
+    mqtt_auth=(--mqtt-user bench --mqtt-password "$(sed -n 's/^bench://p' "$broker_dir/credentials")")
+  fi
+  if [[ -f "$state" ]]; then
+    RUN_BENCH_TIMEOUT=420 run_bench shape-alarms --total-limit-s 400 --phase-limit-s 150 --state "$state" --grpc-ports "$grpc_ports" --mqtt-ports "$mqtt_ports" --gateway-pid "${gateway_pids[0]}" \
+      --admin-key "$ADMIN_KEY" --devices "$SHAPES_DEVICES" --alarms "$SHAPES_ALARMS" --shape "$shape" --round "$round" --json "$json" \
+      "${mqtt_auth[@]+"${mqtt_auth[@]}"}" || rc=$?
+  fi
+  for pid in "${gateway_pids[@]}"; do stop_pid "$pid"; done
+  [[ -n "$broker_pid" ]] && stop_pid "$broker_pid"
+  [[ ${#store_args[@]} -gt 0 ]] && stop_postgres
+  [[ -f "$json" ]] && SHAPE_RESULTS+=(--result "$json")
+  (( rc == 0 )) || RC_SHAPES=$rc
+  return 0
+}
+run_shapes() { # "$@": --shapes-rounds N --shapes-devices N --shapes-alarms N --shapes-only a,b --shapes-external-replicas 0|1
+  local rounds=3 only="sqlite,postgres,replicas,external" r shape
+  SHAPES_DEVICES=5000 SHAPES_ALARMS=20000 SHAPE_RESULTS=()
+  while (( $# > 0 )); do
+    case "$1" in
+      --shapes-rounds) rounds=$2; shift 2 ;;
+      --shapes-devices) SHAPES_DEVICES=$2; shift 2 ;;
+      --shapes-alarms) SHAPES_ALARMS=$2; shift 2 ;;
+      --shapes-only) only=$2; shift 2 ;;
+      --shapes-external-replicas) [[ $2 == 1 ]] && only="$only,external-replicas"; shift 2 ;;
+      *) log "shapes: unknown option $1"; exit 2 ;;
+    esac
+  done
+  local load_start
+  load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+  mkdir -p "$RESULTS"
+  for r in $(seq 1 "$rounds"); do
+    for shape in ${only//,/ }; do run_shape "$shape" "$r"; done
+  done
+  run_bench shapes-report "${SHAPE_RESULTS[@]}" --out "$RESULTS/latest.md" --docs "$ROOT/docs/benchmarks.md" \
+    --context "machine=$(nproc) cores, shared with other work; load average (1, 5, 15 min) $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end" \
+    --context "settings=$SHAPES_DEVICES devices registered in one stream (after 2,000 warm-up), $SHAPES_ALARMS QoS 1 alarms per run over 1,000 alarm devices, window 500 per connection, after 2,000 warm-up alarms; MQTT per-vendor limit off; $(psql --version 2>/dev/null || ls /usr/lib/postgresql), fsync on; $MOSQUITTO_VERSION" \
+    --context "run=$(date -u '+%Y-%m-%d %H:%M') UTC, $(( $(date +%s) - SCRIPT_START )) s including the build" || RC_SHAPES=$?
+  log "shapes done; section in bench/results/latest.md and docs/benchmarks.md"
+}
+
 # --- hostile: issue 11's attacks against the gateway before its fixes and the current one ---------------------------
 run_hostile() { # "$@": extra sharpeyes-bench options
   local ref=${BENCH_BASELINE_REF:-520634a} sha label
@@ -419,6 +542,7 @@ RC_FEEDS=0
 RC_HOSTILE=0
 RC_CONSOLE=0
 RC_TLS=0
+RC_SHAPES=0
 case "$MODE" in
   alarms) run_alarms "$@" ;;
   coverage) run_coverage "$@" ;;
@@ -428,6 +552,7 @@ case "$MODE" in
   hostile) run_hostile "$@" ;;
   console) run_console "$@" ;;
   tls) run_tls "$@" ;;
+  shapes) run_shapes "$@" ;;
   all)
     run_alarms "$@"
     run_coverage "$@"
@@ -441,6 +566,7 @@ log "done in $(( $(date +%s) - SCRIPT_START )) s"
 (( RC_COVERAGE == 0 )) || exit "$RC_COVERAGE"
 (( RC_CONSOLE == 0 )) || exit "$RC_CONSOLE"
 (( RC_TLS == 0 )) || exit "$RC_TLS"
+(( RC_SHAPES == 0 )) || exit "$RC_SHAPES"
 (( RC_STREAMS == 0 )) || exit "$RC_STREAMS"
 (( RC_OUTBOX == 0 )) || exit "$RC_OUTBOX"
 (( RC_FEEDS == 0 )) || exit "$RC_FEEDS"

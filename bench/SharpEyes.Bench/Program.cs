@@ -23,8 +23,14 @@ using SharpEyes.Bench.Reporting;
 // sharpeyes-bench tls-report --plain a.json --tls b.json [...pairs] --out latest.md (the "tls" section; Reporting/TlsReport.cs)
 // sharpeyes-bench load-county --grpc-port G --admin-key K (the synthetic county into a running gateway, for the console
 //                          bench; ConsolePage/LoadCountyCommand.cs)
+// sharpeyes-bench shape-register --grpc-ports G[,G2] --admin-key K --devices N --state state.json (keys, bulk registration;
+//                          replicas: waits until the others have the devices)
+// sharpeyes-bench shape-alarms --state state.json --grpc-ports G --mqtt-ports Q[,Q2] [--mqtt-user U --mqtt-password P]
+//                          --alarms M --shape NAME --round R --json out.json (end-to-end alarms/s; Shapes/ShapesCommand.cs)
+// sharpeyes-bench shapes-report --result out.json [...] --out latest.md [--docs docs/benchmarks.md] (Reporting/ShapesReport.cs)
 // All are driven by bench/run.sh, which starts and stops the processes under test.
-if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds" or "hostile" or "flood-worker" or "load-county" or "tls-report"))
+if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds" or "hostile" or "flood-worker" or "load-county" or "tls-report"
+    or "shape-register" or "shape-alarms" or "shapes-report"))
 {
     Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams|outbox|feeds|hostile --option value ... (see bench/run.sh)");
     return 2;
@@ -76,6 +82,21 @@ if (args[0] == "load-county")
 if (args[0] == "flood-worker")
 {
     return await SharpEyes.Bench.Hostile.IdleFlood.RunWorkerAsync(options, cancel.Token);
+}
+
+if (args[0] == "shape-register")
+{
+    return await SharpEyes.Bench.Shapes.ShapesCommand.RegisterAsync(options, cancel.Token);
+}
+
+if (args[0] == "shape-alarms")
+{
+    return await SharpEyes.Bench.Shapes.ShapesCommand.AlarmsAsync(options, cancel.Token);
+}
+
+if (args[0] == "shapes-report")
+{
+    return SharpEyes.Bench.Shapes.ShapesCommand.Report(options);
 }
 
 if (args[0] == "tls-report")

@@ -35,6 +35,9 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
 {
     private readonly List<string> _errors = [];
 
+    /// <summary>What went wrong so far (registration or phase failures).</summary>
+    public IReadOnlyList<string> Errors => _errors;
+
     public async Task<GatewayResults> RunAsync(CancellationToken ct)
     {
         using var channel = BenchTls.Channel(o.GrpcPort, o.TlsCa, 64 * 1024 * 1024, 64 * 1024 * 1024);
@@ -105,10 +108,10 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
         return new GatewayResults(registration, registrationWarmup, warmup, latency, throughput, snapshot, peak, rss, feed.Events, feed.Reconnects, feed.Error, _errors);
     }
 
-    private static string Describe(ThroughputResult r) =>
+    internal static string Describe(ThroughputResult r) =>
         $"PUBACK {r.PubackRate:N0}/s, feed {r.DeliveredRate:N0}/s ({r.Delivered:N0}/{r.Planned:N0} in {r.DeliverySeconds:F2} s); gateway CPU {r.ServerCpu?.Describe()} {r.Note}";
 
-    private async Task<RegistrationResult?> RegisterAsync(GrpcChannel channel, Metadata vendorAuth, List<RegisterDeviceRequest> requests, string label, CancellationToken ct)
+    internal async Task<RegistrationResult?> RegisterAsync(GrpcChannel channel, Metadata vendorAuth, List<RegisterDeviceRequest> requests, string label, CancellationToken ct)
     {
         var alarmDevices = requests.Count(r => r.Kind == DeviceKind.AlarmDevice);
         log.WriteLine($"[gateway] {label}: {requests.Count:N0} devices ({requests.Count - alarmDevices:N0} cameras, {alarmDevices:N0} alarm devices) in one stream");
@@ -140,11 +143,17 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
         }
     }
 
-    private async Task<ThroughputResult> ThroughputAsync(FeedCollector feed, int phase, int connections, int count, string vendorKey, DateTimeOffset occurredAt, CancellationToken ct)
+    /// <param name="connect">Opens the publisher connections (count, client id prefix); null: all to this gateway's MQTT port
+    /// as vendor "bench" with <paramref name="vendorKey"/> (the deployment-shapes bench spreads them over replicas or
+    /// sends them to an external broker).</param>
+    internal async Task<ThroughputResult> ThroughputAsync(FeedCollector feed, int phase, int connections, int count, string vendorKey, DateTimeOffset occurredAt, CancellationToken ct,
+        Func<int, string, Task<List<IMqttClient>>>? connect = null)
     {
         var messages = AlarmMessages.Build(phase, count, o.AlarmDevices, occurredAt);
         var tracked = feed.Track(phase, count);
-        var publishers = await AlarmPublisher.ConnectAsync(o.MqttPort, "bench", vendorKey, connections, $"bench-p{phase}", ct, o.TlsCa);
+        var publishers = connect is not null
+            ? await connect(connections, $"bench-p{phase}")
+            : await AlarmPublisher.ConnectAsync(o.MqttPort, "bench", vendorKey, connections, $"bench-p{phase}", ct, o.TlsCa);
         try
         {
             var gatewayBefore = CpuSnapshot.Take(o.GatewayPid);
@@ -240,7 +249,7 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
         return values[Math.Clamp(rank, 0, values.Count - 1)];
     }
 
-    private static Metadata Auth(string key) => new() { { "authorization", "Bearer " + key } };
+    internal static Metadata Auth(string key) => new() { { "authorization", "Bearer " + key } };
 
-    private static DateTime Deadline(double seconds) => DateTime.UtcNow.AddSeconds(seconds);
+    internal static DateTime Deadline(double seconds) => DateTime.UtcNow.AddSeconds(seconds);
 }
