@@ -210,7 +210,9 @@ public sealed partial class ComposeFileTests
         }
 
         var script = string.Join("; ", DeployedSettings.FileVariables.Select(n => $"echo \"{n}=[$(printenv {n})] file=[$(printenv {n}_FILE)]\""));
-        var run = await ExternalTool.RunAsync("/bin/sh", [DeployedSettings.Entrypoint, "/bin/sh", "-c", script], TimeSpan.FromSeconds(30), environment: env);
+        // Not inherited from this process (in-process test gateways set SHARPEYES_ADMIN_KEY in it): only what the test gives.
+        string[] unset = [.. DeployedSettings.FileVariables.SelectMany(n => new[] { "-u", n })];
+        var run = await ExternalTool.RunAsync("/usr/bin/env", [.. unset, "/bin/sh", DeployedSettings.Entrypoint, "/bin/sh", "-c", script], TimeSpan.FromSeconds(30), environment: env);
         Assert.True(run.ExitCode == 0, run.ToString());
         foreach (var name in DeployedSettings.FileVariables)
         {
@@ -219,7 +221,8 @@ public sealed partial class ComposeFileTests
         }
 
         env["PGPASSWORD"] = "given-twice";
-        var twice = await ExternalTool.RunAsync("/bin/sh", [DeployedSettings.Entrypoint, "/bin/true"], TimeSpan.FromSeconds(30), environment: env);
+        string[] unsetOthers = [.. DeployedSettings.FileVariables.Where(n => n != "PGPASSWORD").SelectMany(n => new[] { "-u", n })];
+        var twice = await ExternalTool.RunAsync("/usr/bin/env", [.. unsetOthers, "/bin/sh", DeployedSettings.Entrypoint, "/bin/true"], TimeSpan.FromSeconds(30), environment: env);
         Assert.Equal(2, twice.ExitCode);
         Assert.Contains("both PGPASSWORD and PGPASSWORD_FILE are set", twice.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("given-twice", twice.Stderr, StringComparison.Ordinal);
