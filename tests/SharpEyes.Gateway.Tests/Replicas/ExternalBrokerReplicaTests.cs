@@ -22,7 +22,7 @@ namespace SharpEyes.Gateway.Tests.Replicas;
 /// </para>
 /// <para>
 /// mosquitto acknowledges publishers much faster than the replicas commit (on the shared 2-core test machine: the
-/// 50,000 in 13-26 s, while the replicas drain them at 700-1,100 alarms/s, the whole test 75-125 s), so 50,000 is
+/// 50,000 in 10-26 s, while the replicas drain them at 700-1,400 alarms/s, the whole test 73-125 s), so 50,000 is
 /// kept. B is killed once it has acknowledged 100 alarms to mosquitto: mid-way through its share, with messages in
 /// flight to it and the rest queued in its session (publishing may be over by then or not, as timing falls; it
 /// makes no difference to the publishers, whom mosquitto acknowledges). Figures in docs/scale-out.md#external-broker.
