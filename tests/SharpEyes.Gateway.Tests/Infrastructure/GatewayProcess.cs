@@ -26,6 +26,7 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public int GrpcPort { get; }
 
+    /// <summary>The embedded broker's port; 0 when the process was started with <c>ExternalBroker:Embedded=false</c> (no MQTT listener).</summary>
     public int MqttPort { get; }
 
     public int HttpPort { get; }
@@ -93,13 +94,14 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts whatever <paramref name="info"/> runs (the gateway itself, or a script that runs it on port 0 everywhere)
-    /// and waits until it reports its three listeners and answers /healthz.
+    /// and waits until it reports its three listeners (two when an external broker replaces the embedded one) and answers /healthz.
     /// </summary>
     public static async Task<GatewayProcess> StartAsync(ProcessStartInfo info, TimeSpan startTimeout)
     {
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
+        var mqtt = !info.ArgumentList.Any(a => a.Contains("ExternalBroker:Embedded=false", StringComparison.OrdinalIgnoreCase));
         var process = Process.Start(info)!;
         var output = new StringBuilder();
         process.OutputDataReceived += (_, e) => Append(output, e.Data);
@@ -114,7 +116,7 @@ public sealed class GatewayProcess : IAsyncDisposable
                 throw new InvalidOperationException("gateway exited at start:\n" + Text(output));
             }
 
-            return Task.FromResult(ListeningPorts(Text(output)));
+            return Task.FromResult(ListeningPorts(Text(output), mqtt));
         }, "the gateway to report its listeners", startTimeout);
         var gateway = new GatewayProcess(process, output, ports[0], ports[1], ports[2]);
         var http = gateway.HttpPort;
@@ -175,15 +177,20 @@ public sealed class GatewayProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    /// <summary>gRPC, MQTT and HTTP ports from the "X listening on scheme://address:port" lines, once all three are there.</summary>
-    private static int[]? ListeningPorts(string output)
+    /// <summary>gRPC, MQTT and HTTP ports from the "X listening on scheme://address:port" lines, once all three are there (MQTT 0 when <paramref name="mqtt"/> is false).</summary>
+    private static int[]? ListeningPorts(string output, bool mqtt)
     {
         var ports = new[] { "gRPC", "MQTT", "HTTP" }.Select(name =>
         {
+            if (name == "MQTT" && !mqtt)
+            {
+                return -1;
+            }
+
             var match = System.Text.RegularExpressions.Regex.Match(output, name + @" listening on \w+://[^\s]+:(\d+)");
             return match.Success ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
         }).ToArray();
-        return ports.All(p => p > 0) ? ports : null;
+        return ports.All(p => p != 0) ? [.. ports.Select(p => Math.Max(p, 0))] : null;
     }
 
     private static string Text(StringBuilder output)
