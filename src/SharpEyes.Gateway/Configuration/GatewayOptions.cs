@@ -344,7 +344,8 @@ public sealed class OutboxOptions
     /// <summary>
     /// PostgreSQL store: one replica at a time pushes to each endpoint, holding its lease for this long (in the database
     /// server's clock) after each renewal. A replica that dies is replaced by another within about this plus
-    /// <see cref="LeaseRenewInterval"/>. Unused on SQLite, where the one process always pushes.
+    /// <see cref="LeaseRenewInterval"/>. Unused on SQLite, where the one process always pushes. The same three
+    /// settings time the lease of the replica that runs the stream probing schedule (<c>leader:streams</c>).
     /// </summary>
     public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(10);
 

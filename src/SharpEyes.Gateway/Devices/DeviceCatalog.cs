@@ -533,11 +533,24 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
     /// Replaces a camera's stream health. When it turns faulty or repaired, real coverage follows and the feed gets
     /// CAMERA_FAULTY or CAMERA_REPAIRED in this transaction. <paramref name="persist"/> false keeps a change that is
     /// only a newer timestamp of the same state in memory (like last-seen). Runs inside a journal item.
+    /// <para>
+    /// A transition is announced only if the stored row agrees that it is one: with several replicas on one store,
+    /// another may have turned the camera faulty (or repaired) and announced it, and this replica not have followed
+    /// that event yet. The device's row is locked first (a no-op update), so of two replicas that race the later one
+    /// reads the earlier one's committed health and announces nothing; following that event updates its coverage.
+    /// </para>
     /// </summary>
     public void SetHealth(JournalTransaction tx, DeviceEntry entry, CameraHealth next, DateTimeOffset now, bool persist = true)
     {
         var wasFaulty = entry.Faulty;
         entry.Health = next;
+        if (wasFaulty != entry.Faulty)
+        {
+            tx.Execute("UPDATE devices SET status = status WHERE id = @p0", entry.Id);
+            wasFaulty = tx.Bound("SELECT data FROM stream_health WHERE device_id = @p0", entry.Id).ExecuteScalar() is byte[] stored
+                && CameraHealth.Parser.ParseFrom(stored).Faults.Count > 0;
+        }
+
         if (persist)
         {
             SaveHealth(tx, entry);

@@ -136,7 +136,8 @@ public static class GatewayServiceCollectionExtensions
             .AddCheck<BrokerHealthCheck>("mqtt")
             .AddCheck<ExternalBrokerHealthCheck>("external-broker")
             .AddCheck<OutboxHealthCheck>("outbox")
-            .AddCheck<ReplicaHealthCheck>("replica");
+            .AddCheck<ReplicaHealthCheck>("replica")
+            .AddCheck<StreamProbingHealthCheck>("stream-probing");
         services.AddGrpcReflection();
 
         var listeners = new GatewayListeners();

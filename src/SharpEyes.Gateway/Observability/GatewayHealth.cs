@@ -81,6 +81,16 @@ public sealed class ReplicaHealthCheck(Hosting.ReplicaIdentity replica, GatewayS
             : $"id {replica.Id}, the only replica of its {store.Engine.Name} store"));
 }
 
+/// <summary>
+/// Always Healthy: whether this replica runs the stream probing schedule ("leader: this replica probes N cameras"),
+/// stands by ("standby (held by X)"), or checks are off. A standby is not degraded: the leader probes.
+/// </summary>
+public sealed class StreamProbingHealthCheck(Streams.StreamHealthMonitor streams) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(HealthCheckResult.Healthy(streams.LeaderState));
+}
+
 /// <summary>Unhealthy when the embedded MQTT broker is not running (unless an external broker replaces it).</summary>
 public sealed class BrokerHealthCheck(MqttBroker broker) : IHealthCheck
 {

@@ -23,9 +23,9 @@ public sealed class GatewayMetrics
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
     private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
         _kpiSnapshots, _kpiPruned, _rateLimited, _certificateRejections, _mqttRateLimited, _mqttFloods, _auditEntries, _auditPruned, _auditFolded,
-        _auditTargetsDropped, _auditWriteFailures, _externalMessages, _externalReconnects, _leaseTakeovers;
+        _auditTargetsDropped, _auditWriteFailures, _externalMessages, _externalReconnects, _leaseTakeovers, _probingTakeovers;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
-        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget, _keysExpiring, _externalConnected, _leaseHeld;
+        _storeWritable, _journalQueue, _devices, _kpi, _kpiTarget, _keysExpiring, _externalConnected, _leaseHeld, _probingLeader;
     private readonly Lock _coverageLock = new();
     private readonly Lock _refreshLock = new();
     private readonly IMetricFactory _factory;
@@ -70,6 +70,8 @@ public sealed class GatewayMetrics
         _storeFailures = Counter("sharpeyes_store_failed_commits_total", "Commits rolled back because the store refused them");
         _journalQueue = Gauge("sharpeyes_journal_queue_length", "Changes waiting for the single writer");
         _checks = Counter("sharpeyes_stream_checks_total", "Stream checks since start, by check (describe, probe, grab) and outcome (ok or the failure)", "check", "outcome");
+        _probingLeader = Gauge("sharpeyes_stream_probing_leader", "1 while this replica runs the stream probing schedule (the leader), 0 while another replica does or checks are off");
+        _probingTakeovers = Counter("sharpeyes_stream_probing_takeovers_total", "Times this replica took the stream probing schedule over from another replica (it died, stalled or stopped), since start");
         _devices = Gauge("sharpeyes_devices", "Registered devices by kind and status", "kind", "status");
         _kpi = Gauge("sharpeyes_kpi", "Coverage and camera KPIs per county (value 0-1; formulas in the coverage report)", "region", "kpi");
         _kpiTarget = Gauge("sharpeyes_kpi_target", "The national target of each KPI (0 = none)", "region", "kpi");
@@ -172,6 +174,8 @@ public sealed class GatewayMetrics
             _storeWritable.Set(journal.Failure is null ? 1 : 0);
             _storeFailures.IncTo(journal.FailedBatches);
             _journalQueue.Set(journal.QueueLength);
+            _probingLeader.Set(streams.Leading ? 1 : 0);
+            _probingTakeovers.IncTo(streams.Takeovers);
             foreach (var ((check, outcome), count) in streams.Checks.Snapshot())
             {
                 _checks.WithLabels(check, outcome).IncTo(count);

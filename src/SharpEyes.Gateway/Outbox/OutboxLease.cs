@@ -14,6 +14,11 @@ namespace SharpEyes.Gateway.Outbox;
 /// renew (the database is unreachable, the process was paused) stops before another may take over. On SQLite the
 /// one process always holds it. The statements run on a pooled reader connection, each in its own implicit
 /// transaction, not through the journal: a renewal must not wait behind a queue of alarms.
+/// <para>
+/// The same row and statements elect the leader of other work that one replica at a time should do: the row's name
+/// is then not an endpoint's but the duty's (<c>leader:streams</c>, Streams/StreamHealthMonitor.cs), and
+/// <see cref="LeaseWording"/> says what the holder does in the log.
+/// </para>
 /// </summary>
 public sealed partial class OutboxLease : IAsyncDisposable
 {
@@ -21,6 +26,7 @@ public sealed partial class OutboxLease : IAsyncDisposable
     private const string DatabaseNow = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
     private readonly string _endpoint;
+    private readonly LeaseWording _wording;
     private readonly OutboxOptions _options;
     private readonly string _me;
     private readonly GatewayStore _store;
@@ -36,9 +42,10 @@ public sealed partial class OutboxLease : IAsyncDisposable
     private long _takeovers;
     private long _observedCursor = -1;
 
-    public OutboxLease(string endpoint, OutboxOptions options, string replicaId, GatewayStore store, TimeProvider time, ILogger logger)
+    public OutboxLease(string endpoint, OutboxOptions options, string replicaId, GatewayStore store, TimeProvider time, ILogger logger, LeaseWording? wording = null)
     {
         _endpoint = endpoint;
+        _wording = wording ?? new LeaseWording($"Outbox {endpoint}", "pushes", "pushes from the stored cursor");
         _options = options;
         _me = replicaId;
         _store = store;
@@ -133,7 +140,7 @@ public sealed partial class OutboxLease : IAsyncDisposable
                 if (Volatile.Read(ref _lastError) is not null)
                 {
                     Volatile.Write(ref _lastError, null);
-                    LogLeaseReadable(_logger, _endpoint);
+                    LogLeaseReadable(_logger, _wording.Subject);
                 }
 
                 if (holder == _me)
@@ -155,7 +162,7 @@ public sealed partial class OutboxLease : IAsyncDisposable
                 var error = e is DbException db ? _store.Engine.Describe(db) : e.Message;
                 if (Volatile.Read(ref _lastError) != error)
                 {
-                    LogLeaseFailed(_logger, _endpoint, error);
+                    LogLeaseFailed(_logger, _wording.Subject, error);
                 }
 
                 Volatile.Write(ref _lastError, error);
@@ -250,11 +257,11 @@ public sealed partial class OutboxLease : IAsyncDisposable
         if (previous is not null && previous != _me)
         {
             Interlocked.Increment(ref _takeovers);
-            LogTookOver(_logger, _endpoint, previous, _me);
+            LogTookOver(_logger, _wording.Subject, previous, _me, _wording.Resuming);
         }
         else
         {
-            LogTook(_logger, _endpoint, _me);
+            LogTook(_logger, _wording.Subject, _me, _wording.Doing);
         }
     }
 
@@ -274,7 +281,7 @@ public sealed partial class OutboxLease : IAsyncDisposable
 
         if (changed)
         {
-            LogStandby(_logger, _endpoint, holder);
+            LogStandby(_logger, _wording.Subject, holder, _wording.Doing);
         }
 
         lost?.Cancel();
@@ -293,7 +300,7 @@ public sealed partial class OutboxLease : IAsyncDisposable
 
         if (!_stop.IsCancellationRequested)
         {
-            LogLapsed(_logger, _endpoint, _options.LeaseMargin);
+            LogLapsed(_logger, _wording.Subject, _wording.Doing, _options.LeaseMargin);
         }
     }
 
@@ -329,11 +336,11 @@ public sealed partial class OutboxLease : IAsyncDisposable
                     }
                 }
 
-                LogReleased(_logger, _endpoint, _me);
+                LogReleased(_logger, _wording.Subject, _me);
             }
             catch (DbException e)
             {
-                LogLeaseFailed(_logger, _endpoint, _store.Engine.Describe(e)); // it expires by itself
+                LogLeaseFailed(_logger, _wording.Subject, _store.Engine.Describe(e)); // it expires by itself
             }
         }
 
@@ -348,24 +355,30 @@ public sealed partial class OutboxLease : IAsyncDisposable
 
     private static TaskCompletionSource<CancellationToken> NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox {Endpoint}: this replica ({Replica}) holds the lease and pushes")]
-    private static partial void LogTook(ILogger logger, string endpoint, string replica);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Subject}: this replica ({Replica}) holds the lease and {Doing}")]
+    private static partial void LogTook(ILogger logger, string subject, string replica, string doing);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: this replica ({Replica}) took the lease over from {Previous} (it stopped or did not renew) and pushes from the stored cursor")]
-    private static partial void LogTookOver(ILogger logger, string endpoint, string previous, string replica);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Subject}: this replica ({Replica}) took the lease over from {Previous} (it stopped or did not renew) and {Resuming}")]
+    private static partial void LogTookOver(ILogger logger, string subject, string previous, string replica, string resuming);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox {Endpoint}: standby, replica {Holder} holds the lease and pushes")]
-    private static partial void LogStandby(ILogger logger, string endpoint, string holder);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Subject}: standby, replica {Holder} holds the lease and {Doing}")]
+    private static partial void LogStandby(ILogger logger, string subject, string holder, string doing);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: stopped pushing: the lease was not renewed in time (this replica stops {Margin} before it could expire) or another replica holds it")]
-    private static partial void LogLapsed(ILogger logger, string endpoint, TimeSpan margin);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Subject}: this replica no longer {Doing}: the lease was not renewed in time (this replica stops {Margin} before it could expire) or another replica holds it")]
+    private static partial void LogLapsed(ILogger logger, string subject, string doing, TimeSpan margin);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox {Endpoint}: lease released by {Replica}; another replica takes over at its next try")]
-    private static partial void LogReleased(ILogger logger, string endpoint, string replica);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Subject}: lease released by {Replica}; another replica takes over at its next try")]
+    private static partial void LogReleased(ILogger logger, string subject, string replica);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox {Endpoint}: cannot take or renew the lease ({Error}); trying again")]
-    private static partial void LogLeaseFailed(ILogger logger, string endpoint, string error);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Subject}: cannot take or renew the lease ({Error}); trying again")]
+    private static partial void LogLeaseFailed(ILogger logger, string subject, string error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox {Endpoint}: the lease can be read again")]
-    private static partial void LogLeaseReadable(ILogger logger, string endpoint);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Subject}: the lease can be read again")]
+    private static partial void LogLeaseReadable(ILogger logger, string subject);
 }
+
+/// <summary>
+/// How the log names a lease and what its holder does: <c>{Subject}: this replica (r) holds the lease and {Doing}</c>;
+/// <see cref="Resuming"/> after a takeover.
+/// </summary>
+public sealed record LeaseWording(string Subject, string Doing, string Resuming);

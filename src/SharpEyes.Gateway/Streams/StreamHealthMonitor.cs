@@ -6,6 +6,8 @@ using Polly.CircuitBreaker;
 using Polly.Retry;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Hosting;
+using SharpEyes.Gateway.Outbox;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.V1;
 
@@ -28,6 +30,13 @@ namespace SharpEyes.Gateway.Streams;
 /// an older check that ends late never overwrites a newer outcome.</item>
 /// </list>
 /// Every outcome is recorded in a journal item (<see cref="Record"/>), which sets status, faults, mismatches and feed events.
+/// <para>
+/// The schedule runs on one replica at a time: the holder of the <see cref="LeaseName"/> row of the outbox lease table
+/// (<see cref="OutboxLease"/>, timed by the <c>Outbox:Lease*</c> settings). The others stand by and take over when the
+/// holder stops or stops renewing; a holder whose lease could lapse stops its watches first (the lease's fence). On a
+/// SQLite store the one process always leads. <see cref="CheckNowAsync"/> (an operator's request) runs on the replica
+/// asked, leader or not.
+/// </para>
 /// </summary>
 public sealed partial class StreamHealthMonitor : BackgroundService
 {
@@ -42,10 +51,16 @@ public sealed partial class StreamHealthMonitor : BackgroundService
     private readonly ConcurrentDictionary<string, ResiliencePipeline<RtspDescribeResult>> _hosts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Watch> _watches = new(StringComparer.Ordinal);
     private readonly KeyedGate _running = new();
+    private readonly Lock _watching = new();
+    private readonly OutboxLease? _lease;
     private CancellationToken _stopping;
+    private CancellationToken _term = new(canceled: true);
+
+    /// <summary>The row of <c>outbox_leases</c> whose holder runs the probing schedule.</summary>
+    public const string LeaseName = "leader:streams";
 
     public StreamHealthMonitor(DeviceCatalog devices, Journal journal, FfmpegRunner runner, TimeProvider time,
-        IOptions<GatewayOptions> options, ILogger<StreamHealthMonitor> logger)
+        IOptions<GatewayOptions> options, ILogger<StreamHealthMonitor> logger, GatewayStore store, ReplicaIdentity replica)
     {
         _devices = devices;
         _journal = journal;
@@ -54,6 +69,12 @@ public sealed partial class StreamHealthMonitor : BackgroundService
         _options = options.Value.Streams;
         _logger = logger;
         _describeSlots = new SemaphoreSlim(_options.MaxConcurrentDescribes);
+        if (_options.Enabled)
+        {
+            _lease = new OutboxLease(LeaseName, options.Value.Outbox, replica.Id, store, time, logger,
+                new LeaseWording("Stream probing", "probes the cameras", "probes the cameras"));
+        }
+
         _retry = new ResiliencePipelineBuilder<bool> { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions<bool>
             {
@@ -84,33 +105,93 @@ public sealed partial class StreamHealthMonitor : BackgroundService
     /// <summary>Checks running or waiting, one per camera and kind (DESCRIBE, deep); 0 when the monitor is idle.</summary>
     internal int ChecksInFlight => _running.Count;
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>This replica runs the probing schedule now (always, on SQLite, while checks are enabled).</summary>
+    public bool Leading => _lease is { Held: true };
+
+    /// <summary>Times this replica took the probing schedule over from another replica, since start.</summary>
+    public long Takeovers => _lease?.Takeovers ?? 0;
+
+    /// <summary>For health: whether checks run, and on a shared store who leads them.</summary>
+    public string LeaderState => _lease is null ? "off (Streams:Enabled is false)"
+        : !_lease.Shared ? $"this process probes {_watches.Count} cameras"
+        : _lease.Held ? $"leader: this replica probes {_watches.Count} cameras"
+        : _lease.State;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _stopping = stoppingToken;
-        if (!_options.Enabled)
+        if (_lease is null)
         {
-            return Task.CompletedTask;
+            return;
         }
 
         _devices.CameraChanged += id => Rewatch(id, firstCheckWithin: TimeSpan.FromSeconds(5));
-        foreach (var entry in _devices.All)
+        _lease.Start();
+        while (!stoppingToken.IsCancellationRequested)
         {
-            Rewatch(entry.Id, firstCheckWithin: _options.LivenessInterval);
-        }
+            CancellationToken term;
+            try
+            {
+                term = await _lease.WaitHeldAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
 
-        return Task.CompletedTask;
+            lock (_watching)
+            {
+                _term = term;
+            }
+
+            // A new leader starts every camera's schedule at a random point of one interval, as at start.
+            foreach (var entry in _devices.All)
+            {
+                Rewatch(entry.Id, firstCheckWithin: _options.LivenessInterval);
+            }
+
+            using var led = CancellationTokenSource.CreateLinkedTokenSource(term, stoppingToken);
+            await Task.Delay(Timeout.InfiniteTimeSpan, _time, led.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            // The term ended (the lease's fence, or another replica holds it): every watch was linked to it.
+            await StopWatchesAsync(CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var watch in _watches.Values)
+        await StopWatchesAsync(cancellationToken).ConfigureAwait(false);
+        if (_lease is not null)
+        {
+            await _lease.DisposeAsync().ConfigureAwait(false); // released after the last check ended: another replica leads next
+        }
+    }
+
+    private async Task StopWatchesAsync(CancellationToken cancellationToken)
+    {
+        List<Watch> watches;
+        lock (_watching)
+        {
+            watches = [.. _watches.Values];
+        }
+
+        foreach (var watch in watches)
         {
             await watch.Cts.CancelAsync().ConfigureAwait(false);
         }
 
         // Loops end at their next await; a running ffprobe is killed by its cancelled token.
-        await Task.WhenAll(_watches.Values.Select(w => w.Loop)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Task.WhenAll(watches.Select(w => w.Loop)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        lock (_watching)
+        {
+            foreach (var (id, watch) in _watches)
+            {
+                if (watch.Cts.IsCancellationRequested && _watches.TryRemove(new KeyValuePair<string, Watch>(id, watch)))
+                {
+                    watch.Cts.Dispose();
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -149,6 +230,15 @@ public sealed partial class StreamHealthMonitor : BackgroundService
 
     private void Rewatch(string id, TimeSpan firstCheckWithin)
     {
+        lock (_watching)
+        {
+            RewatchLocked(id, firstCheckWithin);
+        }
+    }
+
+    /// <summary>Replaces the camera's watch with a new one, linked to this replica's term as leader (none while it stands by).</summary>
+    private void RewatchLocked(string id, TimeSpan firstCheckWithin)
+    {
         if (_watches.TryRemove(id, out var old))
         {
             old.Cts.Cancel();
@@ -156,12 +246,12 @@ public sealed partial class StreamHealthMonitor : BackgroundService
         }
 
         var entry = _devices.Find(id);
-        if (_stopping.IsCancellationRequested || entry is null || !HasUrl(entry))
+        if (_stopping.IsCancellationRequested || _term.IsCancellationRequested || entry is null || !HasUrl(entry))
         {
             return;
         }
 
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(_stopping, _term);
         var h = entry.Health;
         var watch = new Watch(cts)
         {

@@ -10,11 +10,18 @@ public sealed class FeedReader : IAsyncDisposable
     private readonly CancellationTokenSource _cts = new();
     private readonly ConcurrentQueue<FeedEvent> _events = new();
     private readonly Task _loop;
+    private int _disposed;
 
     public FeedReader(GatewayHost host, string key, string regionPrefix = "", long afterSequence = 0)
+        : this(host.Channel, host.Auth(key), regionPrefix, afterSequence)
     {
-        var call = new V1.Feeds.FeedsClient(host.Channel).Subscribe(
-            new SubscribeRequest { RegionPrefix = regionPrefix, AfterSequence = afterSequence }, host.Auth(key), cancellationToken: _cts.Token);
+    }
+
+    /// <summary>Reads the feed of any gateway (a <see cref="GatewayProcess"/>'s channel, say) with the given credentials.</summary>
+    public FeedReader(ChannelBase channel, Metadata auth, string regionPrefix = "", long afterSequence = 0)
+    {
+        var call = new V1.Feeds.FeedsClient(channel).Subscribe(
+            new SubscribeRequest { RegionPrefix = regionPrefix, AfterSequence = afterSequence }, auth, cancellationToken: _cts.Token);
         _loop = Task.Run(async () =>
         {
             try
@@ -47,6 +54,11 @@ public sealed class FeedReader : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return; // a test may end the subscription early (before stopping its gateway) and leave the rest to its using
+        }
+
         await _cts.CancelAsync();
         try
         {
