@@ -119,7 +119,7 @@ internal static class BackupCli
             }
         }
 
-        GatewayStore.Execute(to, "PRAGMA journal_mode=DELETE;");
+        to.Execute("PRAGMA journal_mode=DELETE;");
         var check = Scalar(to, "PRAGMA integrity_check");
         if (check != "ok")
         {

@@ -143,6 +143,4 @@ public sealed partial class GatewayStore : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Store: {Engine} at {Location}, schema version {Version}")]
     private static partial void LogOpened(ILogger logger, string engine, string location, int version);
-
-    internal static void Execute(DbConnection connection, string sql) => connection.Execute(sql);
 }

@@ -198,7 +198,7 @@ public static class SchemaMigrations
         }
     }
 
-    private static void Sql(SqliteConnection connection, string sql) => GatewayStore.Execute(connection, sql);
+    private static void Sql(SqliteConnection connection, string sql) => connection.Execute(sql);
 }
 
 /// <summary>A store written by a newer gateway than this one.</summary>

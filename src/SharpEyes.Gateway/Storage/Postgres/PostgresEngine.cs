@@ -8,7 +8,7 @@ namespace SharpEyes.Gateway.Storage.Postgres;
 
 /// <summary>
 /// A PostgreSQL database as the store (Npgsql): readers take pooled connections from one data source; the journal's
-/// writer holds one connection of its own and runs each group commit as one transaction on it.
+/// writer takes one connection from the same pool at start, keeps it, and runs each group commit as one transaction on it.
 /// </summary>
 public sealed class PostgresEngine : StoreEngine
 {
@@ -18,7 +18,6 @@ public sealed class PostgresEngine : StoreEngine
     {
         var builder = ParseConnectionString(store);
         builder.ApplicationName ??= "sharpeyes";
-        // The journal's commits must not wait behind a pool exhausted by readers: its connection is its own (OpenWriter).
         Location = $"{builder.Host}:{builder.Port}/{builder.Database}";
         _dataSource = NpgsqlDataSource.Create(builder);
     }
@@ -100,7 +99,7 @@ public sealed class PostgresEngine : StoreEngine
     public override void NotifyReplicas(JournalTransaction tx, string channel, string payload) =>
         tx.Execute("SELECT pg_notify(@p0, @p1)", channel, payload);
 
-    /// <summary>A connection of its own for LISTEN (not the pool's: it stays open while it waits).</summary>
+    /// <summary>The connection the feed listener holds open for LISTEN (taken from the pool once, kept while it waits).</summary>
     internal NpgsqlConnection OpenListener() => _dataSource.OpenConnection();
 
     public override void Dispose()
