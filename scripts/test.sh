@@ -49,6 +49,19 @@ if [[ -f "$fault_report" ]]; then
   echo
 fi
 
+# Every failed test again, with the first lines of its error, so the end of a long run's output names it.
+failures=$(awk '
+  /^failed / { n = 16; print ""; print; next }
+  n > 0 && /^[[:space:]]/ { print; n--; next }
+  { n = 0 }
+' "$log")
+if [[ -n "$failures" ]]; then
+  echo
+  echo "Failed tests (first lines of each error):"
+  echo "$failures"
+  echo
+fi
+
 # Sum the per-project summaries ("total: N / failed: N / succeeded: N / skipped: N").
 awk '
   /^[[:space:]]*failed:[[:space:]]*[0-9]+/    { f += $2 }
