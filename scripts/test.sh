@@ -29,6 +29,7 @@ pg_filters=()
 for ns in Alarms Audit Auth Coverage Delivery Devices Durability Feeds Geography Http Incidents Mqtt Streams; do
   pg_filters+=(--filter-namespace "SharpEyes.Gateway.Tests.$ns")
 done
+pg_filters+=(--filter-namespace SharpEyes.Gateway.Tests.Storage.Repositories) # the storage suite: every repository on both engines
 SHARPEYES_TEST_STORE=postgres dotnet test --project tests/SharpEyes.Gateway.Tests -c Release --no-build --no-progress \
   --hangdump --hangdump-timeout 10m "${pg_filters[@]}" --filter-not-trait "Store=sqlite" 2>&1 | tee -a "$log"
 pg_status=${PIPESTATUS[0]}

@@ -610,8 +610,7 @@ public sealed class JournalTransaction
     }
 
     /// <summary>Adds <paramref name="delta"/> to a persisted counter (table <c>counters</c>), creating it at <paramref name="delta"/>.</summary>
-    public void AddToCounter(string name, long delta) =>
-        Execute("INSERT INTO counters(name, value) VALUES(@p0, @p1) ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value", name, delta);
+    public void AddToCounter(string name, long delta) => Repositories.CounterRepository.Add(this, name, delta);
 
     /// <summary>
     /// Appends a feed event. It is numbered and written at commit, after every item of the batch and every
