@@ -21,11 +21,15 @@ namespace SharpEyes.Gateway.Feeds;
 /// nothing for <see cref="LimitOptions.FeedSubscriberDrainTimeout"/>, its stream is reset.
 /// </para>
 /// </summary>
-public sealed class FeedsService(FeedFollower follower, FeedHub hub, ClientRefusals refusals, ApiKeyStore keys, IOptions<GatewayOptions> options)
+public sealed class FeedsService(FeedFollower follower, FeedHub hub, ClientRefusals refusals, ApiKeyStore keys, IOptions<GatewayOptions> options,
+    IHostApplicationLifetime lifetime)
     : V1.Feeds.FeedsBase
 {
     public const string TooManyKind = "feed-subscribers";
     public const string BehindKind = "feed-subscriber-behind";
+
+    /// <summary>What a subscriber is told when the gateway stops under its stream.</summary>
+    public const string StoppingMessage = "the gateway is stopping; subscribe again after the last sequence you received (to another replica, or here after the restart)";
 
     /// <summary>HTTP/2 ENHANCE_YOUR_CALM: grpc-dotnet and grpc-js clients report it as RESOURCE_EXHAUSTED.</summary>
     private const int EnhanceYourCalm = 0xb;
@@ -55,7 +59,9 @@ public sealed class FeedsService(FeedFollower follower, FeedHub hub, ClientRefus
 
         // A revoked or expired key's stream ends at once, with the reason, not at the client's next call.
         var keyId = Caller.Of(context).KeyId;
-        using var followed = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, keys.RevokedToken(keyId));
+        // Shutdown ends the stream too (else Kestrel waits its whole shutdown timeout for it), as UNAVAILABLE: a client
+        // subscribes again after its last sequence, to another replica or to this one after its restart.
+        using var followed = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, keys.RevokedToken(keyId), lifetime.ApplicationStopping);
         try
         {
             try
@@ -72,6 +78,11 @@ public sealed class FeedsService(FeedFollower follower, FeedHub hub, ClientRefus
             if (!context.CancellationToken.IsCancellationRequested && keys.Inactive(keyId) is { } why)
             {
                 throw new RpcException(new Status(StatusCode.Unauthenticated, $"{why}; the stream is closed"));
+            }
+
+            if (!context.CancellationToken.IsCancellationRequested && lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                throw new RpcException(new Status(StatusCode.Unavailable, StoppingMessage));
             }
         }
         finally

@@ -157,4 +157,23 @@ public sealed class FeedLimitTests
         var at = detail.IndexOf(marker, StringComparison.Ordinal) + marker.Length;
         return detail[at..detail.IndexOf(';', at)];
     }
+
+    [Fact]
+    public async Task Stopping_the_gateway_ends_open_streams_as_unavailable_instead_of_waiting_for_them()
+    {
+        var host = await GatewayHost.StartAsync(demo: false);
+        var centre = await host.CreateKeyAsync(Role.Centre);
+        var hub = host.Services.GetRequiredService<FeedHub>();
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.GrpcPort}");
+        using var call = new V1.Feeds.FeedsClient(channel).Subscribe(new SubscribeRequest { AfterSequence = host.LastSequence }, host.Auth(centre));
+        await Eventually.TrueAsync(() => hub.Subscribers == 1, "the stream is open");
+
+        // SIGTERM's path: the host stops. Before, Kestrel waited its whole shutdown timeout (30 s) for the stream.
+        var stopping = host.DisposeAsync().AsTask();
+        var ended = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(TestContext.Current.CancellationToken));
+        Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
+        Assert.Equal(FeedsService.StoppingMessage, ended.Status.Detail);
+        await stopping.WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken); // well inside the 30 s it used to take
+        Assert.Equal(0, hub.Subscribers);
+    }
 }
