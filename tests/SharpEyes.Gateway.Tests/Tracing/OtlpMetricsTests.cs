@@ -29,10 +29,13 @@ public sealed class OtlpMetricsTests
             .Sum(m => m.Value);
         Assert.Equal(1, cameras);
 
-        // Exports every second: the first one collected after the alarms carries what /metrics showed.
+        // Exports every second: the first one collected after the alarms and the camera carries what /metrics showed.
+        // (Waiting for the camera too: a cold CI run once matched an export with 5 of the 6 device series, cause not found.)
         var points = await Eventually.WaitAsync(() => Task.FromResult(receiver.Metrics.Select(r => OtlpPoint.Parse(r.Body))
-                .FirstOrDefault(p => p.Any(x => x.Metric == "sharpeyes_alarms_received_total" && x.Value == 3))),
-            "a metrics export with sharpeyes_alarms_received_total = 3", TimeSpan.FromSeconds(30));
+                .FirstOrDefault(p => p.Any(x => x.Metric == "sharpeyes_alarms_received_total" && x.Value == 3)
+                    && p.Count(x => x.Metric == "sharpeyes_devices") == 6
+                    && p.Where(x => x.Metric == "sharpeyes_devices" && x.Attributes["kind"] == "camera").Sum(x => x.Value) == 1)),
+            "a metrics export with sharpeyes_alarms_received_total = 3 and the camera among 6 device series", TimeSpan.FromSeconds(30));
 
         var received = Assert.Single(points, p => p.Metric == "sharpeyes_alarms_received_total");
         Assert.Equal(("sum", 2, true), (received.Kind, received.Temporality, received.Monotonic)); // a cumulative, monotonic sum, as Prometheus counts
