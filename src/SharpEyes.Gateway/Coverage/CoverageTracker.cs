@@ -6,6 +6,7 @@ using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Geo.Coverage;
 using SharpEyes.Geo.Regions;
 using SharpEyes.V1;
@@ -22,8 +23,9 @@ namespace SharpEyes.Gateway.Coverage;
 /// the gap events it causes are committed (and sequenced) together or not at all.
 /// </summary>
 /// <remarks>
-/// Open gaps are stored (table coverage_gaps) so a restart neither re-announces them nor forgets them; at start the
-/// model is recomputed in full and any difference (changed thresholds, first run) is announced with cause RECOMPUTED.
+/// Open gaps are stored (<see cref="CoverageGapRepository"/>) so a restart neither re-announces them nor forgets them;
+/// at start the model is recomputed in full and any difference (changed thresholds, first run) is announced with cause
+/// RECOMPUTED.
 /// Gap state is about <b>real</b> coverage: a key site is a gap when it is not covered by working cameras (its
 /// category's camera count and, for an area site, its area fraction), a grid when its real fraction is below target.
 /// A change that cannot move real coverage — a camera registered or changed while not working, the usual case in a
@@ -98,15 +100,9 @@ public sealed partial class CoverageTracker
     {
         _pending.Clear();
         _open.Clear();
-        using (var command = connection.CreateCommand())
+        foreach (var gap in CoverageGapRepository.LoadAll(connection))
         {
-            command.CommandText = "SELECT data FROM coverage_gaps";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                var gap = CoverageGap.Parser.ParseFrom((byte[])reader[0]);
-                _open[gap.GapId] = gap;
-            }
+            _open[gap.GapId] = gap;
         }
 
         _model = Build(devices);
@@ -172,7 +168,7 @@ public sealed partial class CoverageTracker
     /// <summary>Another replica opened or closed a gap: this replica's open set takes the gap's committed state.</summary>
     internal void FollowGap(JournalTransaction tx, string gapId)
     {
-        if (StoredGap(tx, gapId) is { } stored)
+        if (CoverageGapRepository.Find(tx, gapId) is { } stored)
         {
             _open[gapId] = stored;
         }
@@ -181,9 +177,6 @@ public sealed partial class CoverageTracker
             _open.TryRemove(gapId, out _);
         }
     }
-
-    private static CoverageGap? StoredGap(JournalTransaction tx, string gapId) =>
-        tx.Bound("SELECT data FROM coverage_gaps WHERE gap_id = @p0", gapId).ExecuteScalar() is byte[] data ? CoverageGap.Parser.ParseFrom(data) : null;
 
     /// <summary>Queues one recompute of the declared-only changes (at most one outstanding).</summary>
     private void ScheduleDeferredRecompute()
@@ -300,9 +293,9 @@ public sealed partial class CoverageTracker
             gap.Open = true;
             gap.OpenedAt = at;
             gap.ClosedAt = null;
-            if (tx.Execute("INSERT INTO coverage_gaps(gap_id, data) VALUES(@p0, @p1) ON CONFLICT(gap_id) DO NOTHING", id, gap.ToByteArray()) == 0)
+            if (!CoverageGapRepository.Open(tx, gap))
             {
-                _open[id] = StoredGap(tx, id) ?? gap; // another replica opened it
+                _open[id] = CoverageGapRepository.Find(tx, id) ?? gap; // another replica opened it
                 return 0;
             }
 
@@ -314,7 +307,7 @@ public sealed partial class CoverageTracker
             gap.OpenedAt = stored!.OpenedAt;
             gap.ClosedAt = at;
             _open.TryRemove(id, out _);
-            if (tx.Execute("DELETE FROM coverage_gaps WHERE gap_id = @p0", id) == 0)
+            if (!CoverageGapRepository.Close(tx, id))
             {
                 return 0; // another replica closed it
             }

@@ -3,6 +3,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
 
@@ -12,8 +13,9 @@ namespace SharpEyes.Gateway.Coverage;
 /// The KPI history behind Coverage.GetKpiHistory and the console's trend charts: at each whole
 /// <see cref="CoverageOptions.KpiHistoryInterval"/> of the gateway clock (and at start when the last snapshot is older
 /// than that) the eight KPIs of "" and of every imported area, computed as GetCoverageReport computes its summary row,
-/// are written to table <c>kpi_history</c> through the journal, and each region's snapshots older than
-/// <see cref="CoverageOptions.KpiHistoryRetention"/> are deleted in the same transaction (every region's at start).
+/// are written to the KPI history (<see cref="KpiHistoryRepository"/>) through the journal, and each region's
+/// snapshots older than <see cref="CoverageOptions.KpiHistoryRetention"/> are deleted in the same transaction (every
+/// region's at start, when regions may have gone).
 /// </summary>
 /// <remarks>
 /// A row is (region code, unix seconds, blob). The blob is a format byte, then per KPI in <see cref="Format"/>'s order
@@ -41,6 +43,12 @@ public sealed partial class KpiSnapshots(
         ("hd_rate_declared", CameraKpis.HdRateTarget),
     ];
 
+    /// <summary>Counter of the snapshots taken since the store was created.</summary>
+    private const string SnapshotsCounter = "kpi_history.snapshots";
+
+    /// <summary>Counter of the rows retention deleted since the store was created.</summary>
+    private const string PrunedCounter = "kpi_history.pruned";
+
     private static readonly TimeSpan DefaultSpan = TimeSpan.FromDays(30);
 
     private readonly CoverageOptions _options = options.Value.Coverage;
@@ -60,27 +68,19 @@ public sealed partial class KpiSnapshots(
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        long? last;
+        DateTimeOffset? last;
         using (var connection = store.OpenRead())
-        using (var command = connection.CreateCommand())
         {
-            command.CommandText = """
-                SELECT COALESCE((SELECT value FROM counters WHERE name = 'kpi_history.snapshots'), 0),
-                       COALESCE((SELECT value FROM counters WHERE name = 'kpi_history.pruned'), 0),
-                       (SELECT MAX(at) FROM kpi_history WHERE region_code = '')
-                """;
-            using var reader = command.ExecuteReader();
-            reader.Read();
-            _snapshots = reader.GetInt64(0);
-            _pruned = reader.GetInt64(1);
-            last = reader.IsDBNull(2) ? null : reader.GetInt64(2);
+            _snapshots = CounterRepository.Read(connection, SnapshotsCounter);
+            _pruned = CounterRepository.Read(connection, PrunedCounter);
+            last = KpiHistoryRepository.LatestAt(connection, "");
         }
 
         var now = time.GetUtcNow();
         try
         {
             // A first point for a fresh gateway (or one that was down over a whole interval), then the regular ones.
-            if (last is null || now - DateTimeOffset.FromUnixTimeSeconds(last.Value) >= Interval)
+            if (last is null || now - last.Value >= Interval)
             {
                 await TakeAsync(now, pruneEveryRegion: true).ConfigureAwait(false);
             }
@@ -158,21 +158,20 @@ public sealed partial class KpiSnapshots(
     public Task TakeAsync(DateTimeOffset at, bool pruneEveryRegion)
     {
         var rows = reports.EveryRegion().Select(r => (r.Code, Encode(r.Kpis))).ToList();
-        var seconds = at.ToUnixTimeSeconds();
-        var cut = (at - Retention).ToUnixTimeSeconds();
+        var cut = at - Retention;
         return journal.ExecuteAsync(tx =>
         {
-            long pruned = pruneEveryRegion ? PruneEveryRegion(tx, cut) : 0;
+            long pruned = pruneEveryRegion ? KpiHistoryRepository.DeleteAllOlderThan(tx, cut) : 0;
             foreach (var (code, kpis) in rows)
             {
-                tx.Execute("INSERT INTO kpi_history(region_code, at, kpis) VALUES(@p0, @p1, @p2) ON CONFLICT(region_code, at) DO UPDATE SET kpis = excluded.kpis", code, seconds, kpis);
+                KpiHistoryRepository.Upsert(tx, code, at, kpis);
                 if (!pruneEveryRegion)
                 {
-                    pruned += tx.Execute("DELETE FROM kpi_history WHERE region_code = @p0 AND at < @p1", code, cut);
+                    pruned += KpiHistoryRepository.DeleteOlderThan(tx, code, cut);
                 }
             }
 
-            tx.AddToCounter("kpi_history.snapshots", 1);
+            CounterRepository.Add(tx, SnapshotsCounter, 1);
             CountPruned(tx, pruned);
             tx.AfterCommit(() =>
             {
@@ -185,24 +184,20 @@ public sealed partial class KpiSnapshots(
 
     private Task PruneAllAsync(DateTimeOffset now)
     {
-        var cut = (now - Retention).ToUnixTimeSeconds();
         return journal.ExecuteAsync(tx =>
         {
-            var pruned = PruneEveryRegion(tx, cut);
+            var pruned = KpiHistoryRepository.DeleteAllOlderThan(tx, now - Retention);
             CountPruned(tx, pruned);
             return pruned;
         });
     }
-
-    /// <summary>Every region's snapshots older than <paramref name="cut"/> (unix seconds): at start, when regions may have gone.</summary>
-    private static long PruneEveryRegion(JournalTransaction tx, long cut) => tx.Execute("DELETE FROM kpi_history WHERE at < @p0", cut);
 
     /// <summary>Adds what a transaction pruned to the stored counter and, once committed, to the one in memory.</summary>
     private void CountPruned(JournalTransaction tx, long pruned)
     {
         if (pruned > 0)
         {
-            tx.AddToCounter("kpi_history.pruned", pruned);
+            CounterRepository.Add(tx, PrunedCounter, pruned);
             tx.AfterCommit(() => Interlocked.Add(ref _pruned, pruned));
         }
     }
@@ -241,16 +236,10 @@ public sealed partial class KpiSnapshots(
             Retention = Duration.FromTimeSpan(Retention),
         };
         using var connection = store.OpenRead();
-        using var command = connection.Sql("SELECT at, kpis FROM kpi_history WHERE region_code = @code AND at >= @since AND at <= @until ORDER BY at");
-        command.With("code", code);
-        // Whole seconds inside [since, until].
-        command.With("since", (since.ToUnixTimeMilliseconds() + 999) / 1000);
-        command.With("until", Math.Floor(until.ToUnixTimeMilliseconds() / 1000.0));
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        foreach (var row in KpiHistoryRepository.Range(connection, code, since, until))
         {
-            var point = new KpiPoint { At = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeSeconds(reader.GetInt64(0))) };
-            point.Kpis.AddRange(Decode((byte[])reader.GetValue(1)));
+            var point = new KpiPoint { At = Timestamp.FromDateTimeOffset(row.At) };
+            point.Kpis.AddRange(Decode(row.Kpis));
             answer.Points.Add(point);
         }
 

@@ -1,7 +1,7 @@
-using NetTopologySuite.IO;
 using SharpEyes.Gateway.Coverage;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Geo.Regions;
 using GeoDatum = SharpEyes.Geo.Datums.Datum;
 
@@ -23,12 +23,7 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
             "grids",
             g => g.Code,
             () => state.Index.Grids,
-            (tx, g, wkb) => tx.Execute("""
-                INSERT INTO grids(code, name, level, parent_code, geometry, coverage_target) VALUES(@p0,@p1,@p2,@p3,@p4,@p5)
-                ON CONFLICT(code) DO UPDATE SET name = excluded.name, level = excluded.level, parent_code = excluded.parent_code,
-                    geometry = excluded.geometry, coverage_target = excluded.coverage_target
-                """,
-                g.Code, g.Name, g.Level, g.ParentCode, wkb.Write(g.Geometry), g.CoverageTarget),
+            GeographyRepository.UpsertGrids,
             (tx, merged) =>
             {
                 state.Replace(merged, state.Index.KeySites);
@@ -43,12 +38,7 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
             "key sites",
             s => s.Code,
             () => state.Index.KeySites,
-            (tx, s, wkb) => tx.Execute("""
-                INSERT INTO key_sites(code, name, category, priority, geometry) VALUES(@p0,@p1,@p2,@p3,@p4)
-                ON CONFLICT(code) DO UPDATE SET name = excluded.name, category = excluded.category, priority = excluded.priority,
-                    geometry = excluded.geometry
-                """,
-                s.Code, s.Name, s.Category, s.Priority, wkb.Write(s.Geometry)),
+            GeographyRepository.UpsertKeySites,
             (tx, merged) =>
             {
                 state.Replace(state.Index.Grids, merged);
@@ -72,7 +62,7 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
         string what,
         Func<T, string> codeOf,
         Func<IReadOnlyList<T>> current,
-        Action<JournalTransaction, T, WKBWriter> insert,
+        Action<JournalTransaction, IReadOnlyList<T>> upsert,
         Action<JournalTransaction, List<T>> swap,
         CancellationToken ct)
         where T : class
@@ -84,11 +74,10 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
 
         await journal.ExecuteAsync(tx =>
         {
-            var writer = new WKBWriter();
+            upsert(tx, result.Features);
             var byCode = current().ToDictionary(codeOf, StringComparer.Ordinal);
             foreach (var feature in result.Features)
             {
-                insert(tx, feature, writer);
                 byCode[codeOf(feature)] = feature;
             }
 

@@ -1,8 +1,8 @@
 using System.Data.Common;
 using Microsoft.Extensions.Options;
-using NetTopologySuite.IO;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Geo.Coverage;
 using SharpEyes.Geo.Regions;
 using SharpEyes.V1;
@@ -41,33 +41,8 @@ public sealed class GeographyState : IJournalParticipant
 
     public void Load(DbConnection connection)
     {
-        var reader = new WKBReader();
-        var grids = new List<GridFeature>();
-        using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT code, name, level, parent_code, geometry, coverage_target FROM grids ORDER BY code";
-            using var r = command.ExecuteReader();
-            while (r.Read())
-            {
-                grids.Add(new GridFeature(r.GetString(0), r.GetString(1), r.GetInt32Value(2), r.IsDBNull(3) ? null : r.GetString(3), reader.Read((byte[])r[4]))
-                {
-                    CoverageTarget = r.IsDBNull(5) ? null : r.GetDouble(5),
-                });
-            }
-        }
-
-        var sites = new List<KeySiteFeature>();
-        using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT code, name, category, priority, geometry FROM key_sites ORDER BY code";
-            using var r = command.ExecuteReader();
-            while (r.Read())
-            {
-                sites.Add(new KeySiteFeature(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt32Value(3), reader.Read((byte[])r[4])));
-            }
-        }
-
-        Replace(grids, sites);
+        var stored = GeographyRepository.Load(connection);
+        Replace(stored.Grids, stored.KeySites);
     }
 
     /// <summary>Swaps in a new index (inside a journal item, or at load).</summary>
