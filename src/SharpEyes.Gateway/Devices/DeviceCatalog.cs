@@ -7,6 +7,7 @@ using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Coverage;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
 
@@ -143,36 +144,29 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
         _devices.Clear();
         _unreadable.Clear();
         _geography.ResetCameras();
-        using var command = connection.Sql($"SELECT {EntryColumns} FROM devices");
-        var clear = new List<(string Id, string Protected)>();
-        using (var reader = command.ExecuteReader())
+        var clear = new List<(string Id, string RtspSecret)>();
+        foreach (var row in DeviceRepository.LoadAll(connection))
         {
-            while (reader.Read())
+            var entry = ReadEntry(row, restored: true, out var encrypted);
+            if (encrypted is not null)
             {
-                var entry = ReadEntry(reader, restored: true, out var encrypted);
-                if (encrypted is not null)
-                {
-                    clear.Add((entry.Id, encrypted));
-                }
-
-                _devices[entry.Id] = entry;
-                _geography.IndexCamera(entry.Device);
+                clear.Add((entry.Id, encrypted));
             }
+
+            _devices[entry.Id] = entry;
+            _geography.IndexCamera(entry.Device);
         }
 
-        EncryptClearSecrets(connection, clear);
+        // Stores written before version 7 kept the credentials in clear JSON: they are encrypted at start, in one
+        // transaction on the writer's connection (the journal is not running yet).
+        DeviceRepository.SetSecretsAtStart(connection, clear);
         _secrets.ReportUnreadable(_unreadable.Count);
 
-        using (var health = connection.CreateCommand())
+        foreach (var (deviceId, health) in StreamHealthRepository.LoadAll(connection))
         {
-            health.CommandText = "SELECT device_id, data FROM stream_health";
-            using var rows = health.ExecuteReader();
-            while (rows.Read())
+            if (_devices.TryGetValue(deviceId, out var entry))
             {
-                if (_devices.TryGetValue(rows.GetString(0), out var entry))
-                {
-                    entry.Health = CameraHealth.Parser.ParseFrom((byte[])rows[1]);
-                }
+                entry.Health = health;
             }
         }
 
@@ -180,19 +174,16 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
         _coverage.Load(connection, _devices.Values);
     }
 
-    /// <summary>The columns <see cref="ReadEntry"/> reads, in its order.</summary>
-    private const string EntryColumns = "data, rtsp_secret, status, COALESCE(last_seen_at, 0)";
-
     /// <summary>
-    /// A device row (<see cref="EntryColumns"/>) as an entry, its credentials decrypted. A credential whose key is not
+    /// A stored device as an entry, its credentials decrypted. A credential whose key is not
     /// in the key ring leaves the camera without usable credentials and is remembered in <see cref="_unreadable"/>;
     /// <paramref name="encrypted"/> is set when the row still holds them in clear (stores before version 7).
     /// </summary>
-    private DeviceEntry ReadEntry(DbDataReader reader, bool restored, out string? encrypted)
+    private DeviceEntry ReadEntry(DeviceRow row, bool restored, out string? encrypted)
     {
         encrypted = null;
-        var device = Device.Parser.ParseFrom((byte[])reader[0]);
-        var stored = reader.IsDBNull(1) ? null : reader.GetString(1);
+        var device = row.Device;
+        var stored = row.RtspSecret;
         RtspSecrets? secrets = null;
         _unreadable.Remove(device.DeviceId);
         try
@@ -211,7 +202,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
             device.HasRtspCredentials = false;
         }
 
-        return new DeviceEntry(device, secrets, (DeviceStatus)reader.GetInt32Value(2), reader.GetInt64(3)) { Restored = restored };
+        return new DeviceEntry(device, secrets, row.Status, row.LastSeenMs) { Restored = restored };
     }
 
     /// <summary>
@@ -245,16 +236,8 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
     private void FollowDevice(JournalTransaction tx, string id)
     {
         _devices.TryGetValue(id, out var existing);
-        DeviceEntry? entry = null;
-        using (var reader = tx.Bound($"SELECT {EntryColumns} FROM devices WHERE id = @p0", id).ExecuteReader())
-        {
-            if (reader.Read())
-            {
-                entry = ReadEntry(reader, existing?.Restored ?? false, out _);
-            }
-        }
-
-        if (entry is null)
+        var row = DeviceRepository.Find(tx, id);
+        if (row is null)
         {
             if (existing is null)
             {
@@ -274,11 +257,12 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
             return;
         }
 
+        var entry = ReadEntry(row, existing?.Restored ?? false, out _);
         entry.LastHeardMs = existing?.LastHeardMs ?? 0;
         entry.LastSeenMs = Math.Max(entry.LastSeenMs, existing?.LastSeenMs ?? 0);
-        if (tx.Bound("SELECT data FROM stream_health WHERE device_id = @p0", id).ExecuteScalar() is byte[] health)
+        if (StreamHealthRepository.Find(tx, id) is { } health)
         {
-            entry.Health = CameraHealth.Parser.ParseFrom(health);
+            entry.Health = health;
         }
 
         _devices[id] = entry;
@@ -292,27 +276,6 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
                 tx.AfterCommit(() => CameraChanged?.Invoke(id));
             }
         }
-    }
-
-    /// <summary>
-    /// Stores written before version 7 kept the credentials in clear JSON: they are encrypted at start, in one
-    /// transaction on the writer's connection (the journal is not running yet).
-    /// </summary>
-    private static void EncryptClearSecrets(DbConnection connection, List<(string Id, string Protected)> clear)
-    {
-        if (clear.Count == 0)
-        {
-            return;
-        }
-
-        using var transaction = connection.BeginTransaction();
-        foreach (var (deviceId, encrypted) in clear)
-        {
-            using var update = connection.Sql("UPDATE devices SET rtsp_secret = @s WHERE id = @id", transaction).With("s", encrypted).With("id", deviceId);
-            update.ExecuteNonQuery();
-        }
-
-        transaction.Commit();
     }
 
     /// <summary>
@@ -357,13 +320,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
                 device.UpdatedAt = nowTs;
                 var status = existing?.Status ?? DeviceStatus.Unknown;
                 var lastSeen = existing?.LastSeenMs ?? 0;
-                tx.Execute("""
-                    INSERT INTO devices(id, vendor_id, kind, status, region_code, last_seen_at, data, rtsp_secret)
-                    VALUES(@p0,@p1,@p2,@p3,@p4,@p5,@p6,@p7)
-                    ON CONFLICT(id) DO UPDATE SET vendor_id=excluded.vendor_id, kind=excluded.kind,
-                        region_code=excluded.region_code, data=excluded.data, rtsp_secret=excluded.rtsp_secret
-                    """,
-                    device.DeviceId, device.VendorId, (int)device.Kind, (int)status, device.RegionCode, lastSeen, device.ToByteArray(), _secrets.Protect(secrets));
+                DeviceRepository.Upsert(tx, device, status, lastSeen, _secrets.Protect(secrets));
                 var entry = new DeviceEntry(device, secrets, status, lastSeen) { LastHeardMs = existing?.LastHeardMs ?? 0, Restored = existing?.Restored ?? false };
                 if (existing is not null)
                 {
@@ -410,7 +367,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
             {
                 if (_secrets.Protect(entry.Secrets) is { } encrypted)
                 {
-                    tx.Execute("UPDATE devices SET rtsp_secret = @p0 WHERE id = @p1", encrypted, entry.Device.DeviceId);
+                    DeviceRepository.SetSecret(tx, entry.Device.DeviceId, encrypted);
                     reencrypted++;
                 }
             }
@@ -426,8 +383,8 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
                 return false;
             }
 
-            tx.Execute("DELETE FROM devices WHERE id = @p0", deviceId);
-            tx.Execute("DELETE FROM stream_health WHERE device_id = @p0", deviceId);
+            DeviceRepository.Delete(tx, deviceId);
+            StreamHealthRepository.Delete(tx, deviceId);
             _uptime.Remove(tx, deviceId);
             _geography.Cameras.Remove(deviceId);
             tx.AfterCommit(() =>
@@ -474,8 +431,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
     /// </summary>
     public bool TimeOut(JournalTransaction tx, DeviceEntry entry, DateTimeOffset now, long cutoffMs)
     {
-        if (tx.Execute("UPDATE devices SET status = @p0 WHERE id = @p1 AND status = @p2 AND COALESCE(last_seen_at, 0) < @p3",
-            (int)DeviceStatus.Offline, entry.Id, (int)DeviceStatus.Online, cutoffMs) == 0)
+        if (DeviceRepository.TakeOfflineIfSilent(tx, entry.Id, cutoffMs) == 0)
         {
             FollowDevice(tx, entry.Id);
             return false;
@@ -498,7 +454,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
             var seen = entry.LastSeenMs;
             if (seen >= sinceMs && entry.Status == DeviceStatus.Online)
             {
-                written += tx.Execute("UPDATE devices SET last_seen_at = @p0 WHERE id = @p1 AND COALESCE(last_seen_at, 0) < @p0", seen, entry.Id);
+                written += DeviceRepository.RaiseLastSeen(tx, entry.Id, seen);
             }
         }
 
@@ -518,7 +474,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
             }
         }
 
-        tx.Execute("UPDATE devices SET status = @p0, last_seen_at = @p1 WHERE id = @p2", (int)status, entry.LastSeenMs, entry.Id);
+        DeviceRepository.SetStatus(tx, entry.Id, status, entry.LastSeenMs);
         tx.AppendFeedEvent(new FeedEvent
         {
             Kind = status == DeviceStatus.Online ? FeedEventKind.DeviceOnline : FeedEventKind.DeviceOffline,
@@ -546,9 +502,8 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
         entry.Health = next;
         if (wasFaulty != entry.Faulty)
         {
-            tx.Execute("UPDATE devices SET status = status WHERE id = @p0", entry.Id);
-            wasFaulty = tx.Bound("SELECT data FROM stream_health WHERE device_id = @p0", entry.Id).ExecuteScalar() is byte[] stored
-                && CameraHealth.Parser.ParseFrom(stored).Faults.Count > 0;
+            DeviceRepository.Lock(tx, entry.Id);
+            wasFaulty = StreamHealthRepository.Find(tx, entry.Id) is { } stored && stored.Faults.Count > 0;
         }
 
         if (persist)
@@ -572,9 +527,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
         });
     }
 
-    private static void SaveHealth(JournalTransaction tx, DeviceEntry entry) =>
-        tx.Execute("INSERT INTO stream_health(device_id, data) VALUES(@p0, @p1) ON CONFLICT(device_id) DO UPDATE SET data = excluded.data",
-            entry.Id, entry.Health.ToByteArray());
+    private static void SaveHealth(JournalTransaction tx, DeviceEntry entry) => StreamHealthRepository.Upsert(tx, entry.Id, entry.Health);
 
     /// <summary>After a geography import, re-locates every device (no feed events: the device did not change).</summary>
     public void Relocate(JournalTransaction tx)
@@ -592,7 +545,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
             var updated = d.Clone();
             updated.Region = region;
             updated.RegionCode = code;
-            tx.Execute("UPDATE devices SET region_code = @p0, data = @p1 WHERE id = @p2", code, updated.ToByteArray(), d.DeviceId);
+            DeviceRepository.SetLocation(tx, updated);
             entry.Device = updated;
         }
     }

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 
 namespace SharpEyes.Gateway.Streams;
 
@@ -21,26 +22,17 @@ public sealed class UptimeLedger
         {
             _log.Clear();
             // Older rows go, except each camera's last one before the cut-off: it says what state the window starts in.
-            using (var prune = connection.Sql("""
-                DELETE FROM status_log WHERE at < @cut AND id NOT IN
-                    (SELECT MAX(id) FROM status_log WHERE at < @cut GROUP BY device_id)
-                """).With("cut", retainFromMs))
+            StatusLogRepository.PruneBefore(connection, retainFromMs);
+            foreach (var row in StatusLogRepository.LoadAll(connection))
             {
-                prune.ExecuteNonQuery();
-            }
-
-            using var command = connection.Sql("SELECT device_id, at, online FROM status_log ORDER BY id");
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                Add(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2) != 0);
+                Add(row.DeviceId, row.AtMs, row.Online);
             }
         }
     }
 
     public void Record(JournalTransaction tx, string deviceId, long atMs, bool online)
     {
-        tx.Execute("INSERT INTO status_log(device_id, at, online) VALUES(@p0, @p1, @p2)", deviceId, atMs, online ? 1 : 0);
+        StatusLogRepository.Append(tx, deviceId, atMs, online);
         lock (_gate)
         {
             Add(deviceId, atMs, online);
@@ -49,21 +41,14 @@ public sealed class UptimeLedger
 
     public void Remove(JournalTransaction tx, string deviceId)
     {
-        tx.Execute("DELETE FROM status_log WHERE device_id = @p0", deviceId);
+        StatusLogRepository.DeleteDevice(tx, deviceId);
         Forget(deviceId);
     }
 
     /// <summary>Another replica changed the camera's status: its log is read again as committed (no write).</summary>
     public void Follow(JournalTransaction tx, string deviceId)
     {
-        var entries = new List<(long AtMs, bool Online)>();
-        using (var reader = tx.Bound("SELECT at, online FROM status_log WHERE device_id = @p0 ORDER BY id", deviceId).ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                entries.Add((reader.GetInt64(0), reader.GetInt64(1) != 0));
-            }
-        }
+        var entries = StatusLogRepository.LoadDevice(tx, deviceId).ConvertAll(row => (row.AtMs, row.Online));
 
         lock (_gate)
         {
