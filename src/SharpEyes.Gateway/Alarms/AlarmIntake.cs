@@ -8,6 +8,7 @@ using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Incidents;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
 
@@ -147,10 +148,8 @@ public sealed partial class AlarmIntake(
         using var span = GatewayTracing.Source.StartActivity(GatewayTracing.IncidentCorrelate); // a child of the alarm's journal commit span
         var plan = correlator.Plan(tx, alarm);
         span?.SetTag(GatewayTracing.IncidentIdTag, plan.IncidentId).SetTag("sharpeyes.incident.opens", plan.Opens);
-        var inserted = tx.Execute(
-            "INSERT INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES(@p0,@p1,@p2,@p3,@p4,@p5) ON CONFLICT DO NOTHING",
-            alarm.VendorId, alarm.EventId, alarm.DeviceId, plan.IncidentId, now.ToUnixTimeMilliseconds(), ToStored(alarm, plan.IncidentId));
-        if (inserted == 0)
+        alarm.IncidentId = plan.IncidentId;
+        if (!AlarmRepository.Insert(tx, alarm, now.ToUnixTimeMilliseconds()))
         {
             stats.CountDuplicate(tx);
             return new IntakeResult(IntakeStatus.Duplicate);
@@ -267,12 +266,6 @@ public sealed partial class AlarmIntake(
         alarm.KeySites.AddRange(geography.KeySitesNear(lon, lat, _options.KeySiteRadiusMeters));
         alarm.CameraIds.AddRange(geography.Cameras.CamerasSeeing(lon, lat));
         return alarm;
-    }
-
-    private static byte[] ToStored(Alarm alarm, string incidentId)
-    {
-        alarm.IncidentId = incidentId;
-        return alarm.ToByteArray();
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Internal error {ErrorId} while handling a message from vendor {VendorId} on topic {Topic}: dead-lettered as internal-error")]

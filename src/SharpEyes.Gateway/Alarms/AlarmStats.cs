@@ -1,12 +1,22 @@
 using System.Data.Common;
 using System.Collections.Concurrent;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 
 namespace SharpEyes.Gateway.Alarms;
 
 /// <summary>Intake counters. Accepted and dead-lettered counts are rebuilt from the store at start; duplicates are persisted as a counter.</summary>
 public sealed class AlarmStats : IJournalParticipant
 {
+    /// <summary>The counter of alarms retention deleted (still counted as accepted).</summary>
+    internal const string AlarmsPrunedCounter = "alarms.pruned";
+
+    /// <summary>The counter of duplicates refused (they are not stored).</summary>
+    internal const string DuplicatesCounter = "alarms.duplicates";
+
+    /// <summary>The prefix of the per-reason counters of dead letters retention deleted (the reason follows it).</summary>
+    internal const string DeadLettersPrunedPrefix = "dead_letters.pruned:";
+
     private readonly ConcurrentDictionary<string, long> _deadLetters = new(StringComparer.Ordinal);
     private long _accepted;
     private long _duplicates;
@@ -19,6 +29,7 @@ public sealed class AlarmStats : IJournalParticipant
 
     public long Received => Accepted + Duplicates + _deadLetters.Values.Sum();
 
+    /// <summary>Stored rows plus what retention deleted of them (the counters).</summary>
     public void Load(DbConnection connection)
     {
         _deadLetters.Clear();
@@ -27,30 +38,17 @@ public sealed class AlarmStats : IJournalParticipant
             _deadLetters[reason] = 0;
         }
 
-        using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT 'accepted', COUNT(*) + COALESCE((SELECT value FROM counters WHERE name = 'alarms.pruned'), 0) FROM alarms
-            UNION ALL SELECT 'duplicates', COALESCE((SELECT value FROM counters WHERE name = 'alarms.duplicates'), 0)
-            UNION ALL SELECT 'dl:' || reason, COUNT(*) FROM dead_letters GROUP BY reason
-            UNION ALL SELECT 'dl:' || substr(name, 22), value FROM counters WHERE name LIKE 'dead_letters.pruned:%'
-            """;
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        _accepted = AlarmRepository.Count(connection) + CounterRepository.Read(connection, AlarmsPrunedCounter);
+        _duplicates = CounterRepository.Read(connection, DuplicatesCounter);
+        foreach (var (reason, count) in DeadLetterRepository.CountByReason(connection))
         {
-            var name = reader.GetString(0);
-            var value = reader.GetInt64(1);
-            if (name == "accepted")
-            {
-                _accepted = value;
-            }
-            else if (name == "duplicates")
-            {
-                _duplicates = value;
-            }
-            else
-            {
-                _deadLetters[name[3..]] = _deadLetters.GetValueOrDefault(name[3..]) + value;
-            }
+            _deadLetters[reason] = _deadLetters.GetValueOrDefault(reason) + count;
+        }
+
+        foreach (var (name, count) in CounterRepository.ReadPrefixed(connection, DeadLettersPrunedPrefix))
+        {
+            var reason = name[DeadLettersPrunedPrefix.Length..];
+            _deadLetters[reason] = _deadLetters.GetValueOrDefault(reason) + count;
         }
     }
 
@@ -58,7 +56,7 @@ public sealed class AlarmStats : IJournalParticipant
 
     internal void CountDuplicate(JournalTransaction tx)
     {
-        tx.AddToCounter("alarms.duplicates", 1);
+        tx.AddToCounter(DuplicatesCounter, 1);
         Interlocked.Increment(ref _duplicates);
     }
 

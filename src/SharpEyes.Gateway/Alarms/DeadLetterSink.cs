@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 
 namespace SharpEyes.Gateway.Alarms;
 
@@ -38,8 +39,7 @@ public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, Ti
             Convert.ToBase64String(payload.Bytes), payload.Length > payload.Bytes.Length), DeadLetterJson.Default.DeadLetter);
         await journal.ExecuteAsync(tx =>
         {
-            tx.Execute("INSERT INTO dead_letters(vendor_id, reason, received_at, data) VALUES(@p0,@p1,@p2,@p3)",
-                vendorId, rejection.Reason, now.ToUnixTimeMilliseconds(), System.Text.Encoding.UTF8.GetString(body));
+            DeadLetterRepository.Insert(tx, vendorId, rejection.Reason, now.ToUnixTimeMilliseconds(), body);
             tx.AfterCommit(() => stats.CountDeadLetter(rejection.Reason));
             return true;
         }, ct).ConfigureAwait(false);

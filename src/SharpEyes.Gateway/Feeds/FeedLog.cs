@@ -1,4 +1,5 @@
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Feeds;
@@ -14,11 +15,11 @@ public sealed class FeedLog(FeedHub hub, GatewayStore store) : IJournalParticipa
     /// <summary>Every event up to this sequence has been deleted by retention.</summary>
     public long PrunedThrough => Interlocked.Read(ref _prunedThrough);
 
-    public void Load(System.Data.Common.DbConnection connection)
-    {
-        using var command = connection.Sql("SELECT COALESCE((SELECT value FROM counters WHERE name = 'feed.pruned_through'), 0)");
-        _prunedThrough = command.ScalarInt64();
-    }
+    /// <summary>The counter retention raises to the last sequence it deleted.</summary>
+    internal const string PrunedThroughCounter = "feed.pruned_through";
+
+    public void Load(System.Data.Common.DbConnection connection) =>
+        _prunedThrough = CounterRepository.Read(connection, PrunedThroughCounter);
 
     internal void Pruned(long through) => Interlocked.Exchange(ref _prunedThrough, through);
 
@@ -62,19 +63,6 @@ public sealed class FeedLog(FeedHub hub, GatewayStore store) : IJournalParticipa
     private long ReadStored(long after, int max, string prefix, List<FeedEvent> into)
     {
         using var connection = store.OpenRead();
-        using var command = connection.Sql("SELECT seq, region_code, data FROM feed_events WHERE seq > @after ORDER BY seq LIMIT @n")
-            .With("after", after).With("n", max);
-        using var reader = command.ExecuteReader();
-        var scannedTo = after;
-        while (reader.Read())
-        {
-            scannedTo = reader.GetInt64(0);
-            if (prefix.Length == 0 || reader.GetString(1).StartsWith(prefix, StringComparison.Ordinal))
-            {
-                into.Add(FeedEvent.Parser.ParseFrom((byte[])reader[2]));
-            }
-        }
-
-        return scannedTo;
+        return FeedRepository.ReadAfter(connection, after, max, prefix, into);
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Incidents;
@@ -79,11 +80,9 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         _lastReceivedMs.Clear();
         _lastOccurred.Clear();
         _dirty.Clear();
-        using var command = connection.Sql("SELECT data, updated_at FROM incidents WHERE state = 1");
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        foreach (var (incident, updatedMs) in IncidentRepository.LoadOpen(connection))
         {
-            Track(Incident.Parser.ParseFrom((byte[])reader[0]), reader.GetInt64(1));
+            Track(incident, updatedMs);
         }
     }
 
@@ -254,10 +253,9 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
             return;
         }
 
-        using var reader = tx.Bound("SELECT data, updated_at FROM incidents WHERE id = @p0 AND state = 1", incident.IncidentId).ExecuteReader();
-        if (reader.Read())
+        if (IncidentRepository.FindOpen(tx, incident.IncidentId) is { } committed)
         {
-            Track(Incident.Parser.ParseFrom((byte[])reader[0]), reader.GetInt64(1));
+            Track(committed.Incident, committed.UpdatedAtMs);
         }
         else if (_openById.TryGetValue(incident.IncidentId, out var known))
         {
@@ -277,15 +275,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
             return;
         }
 
-        var open = new List<(Incident Incident, long UpdatedMs)>();
-        using (var reader = tx.Bound("SELECT data, updated_at FROM incidents WHERE state = 1 AND correlation_key = @p0 ORDER BY updated_at", key).ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                open.Add((Incident.Parser.ParseFrom((byte[])reader[0]), reader.GetInt64(1)));
-            }
-        }
-
+        var open = IncidentRepository.LoadOpenByKey(tx, key);
         if (_openByKey.TryGetValue(key, out var known) && !open.Exists(o => o.Incident.IncidentId == known.IncidentId))
         {
             Forget(known);
@@ -302,7 +292,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     {
         var key = _openById.TryGetValue(incidentId, out var known)
             ? known.CorrelationKey
-            : tx.Bound("SELECT correlation_key FROM incidents WHERE id = @p0", incidentId).ExecuteScalar() as string;
+            : IncidentRepository.CorrelationKeyOf(tx, incidentId);
         if (key is not null)
         {
             Lock(tx, key);
@@ -352,14 +342,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         _dirty.Clear();
     }
 
-    private static void Write(JournalTransaction tx, Incident incident) =>
-        tx.Execute("""
-            INSERT INTO incidents(id, state, correlation_key, region_code, opened_at, updated_at, data, acknowledged_at) VALUES(@p0,@p1,@p2,@p3,@p4,@p5,@p6,@p7)
-            ON CONFLICT(id) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at, data=excluded.data, acknowledged_at=excluded.acknowledged_at
-            """,
-            incident.IncidentId, (int)incident.State, incident.CorrelationKey, RegionCodeOf(incident),
-            incident.OpenedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(), incident.UpdatedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(),
-            incident.ToByteArray(), incident.AcknowledgedAt?.ToDateTimeOffset().ToUnixTimeMilliseconds());
+    private static void Write(JournalTransaction tx, Incident incident) => IncidentRepository.Upsert(tx, incident, RegionCodeOf(incident));
 
     /// <summary>As for devices: the grid, else the county of the device (outside every grid the key is "device:{id}|...").</summary>
     public static string RegionCodeOf(Incident incident) =>

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Incidents;
@@ -12,34 +13,22 @@ public sealed class IncidentQueries(GatewayStore store)
         get
         {
             using var connection = store.OpenRead();
-            using var command = connection.Sql("SELECT COUNT(*) FROM incidents WHERE state = 1");
-            return command.ScalarInt64();
+            return IncidentRepository.CountOpen(connection);
         }
     }
 
     public Incident? Get(string id, bool withAlarms)
     {
         using var connection = store.OpenRead();
-        Incident incident;
-        using (var command = connection.Sql("SELECT data FROM incidents WHERE id = @id").With("id", id))
+        if (IncidentRepository.Get(connection, id) is not { } incident)
         {
-            if (command.ExecuteScalar() is not byte[] data)
-            {
-                return null;
-            }
-
-            incident = Incident.Parser.ParseFrom(data);
+            return null;
         }
 
         if (withAlarms)
         {
             incident.Alarms.Clear();
-            using var command = connection.Sql("SELECT data FROM alarms WHERE incident_id = @id ORDER BY received_at").With("id", id);
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                incident.Alarms.Add(Alarm.Parser.ParseFrom((byte[])reader[0]));
-            }
+            incident.Alarms.AddRange(AlarmRepository.LoadByIncident(connection, id));
         }
 
         return incident;
@@ -51,11 +40,8 @@ public sealed class IncidentQueries(GatewayStore store)
         var bySite = new Dictionary<string, int>(StringComparer.Ordinal);
         var byGrid = new Dictionary<string, int>(StringComparer.Ordinal);
         using var connection = store.OpenRead();
-        using var command = connection.Sql("SELECT data FROM incidents WHERE opened_at >= @since").With("since", since.ToUnixTimeMilliseconds());
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        foreach (var incident in IncidentRepository.OpenedSince(connection, since.ToUnixTimeMilliseconds()))
         {
-            var incident = Incident.Parser.ParseFrom((byte[])reader[0]);
             foreach (var site in incident.KeySites)
             {
                 bySite[site.Code] = bySite.GetValueOrDefault(site.Code) + 1;
@@ -79,28 +65,12 @@ public sealed class IncidentQueries(GatewayStore store)
             _ => request.PageSize,
         };
         using var connection = store.OpenRead();
-        using var command = connection.Sql("""
-            SELECT id, data FROM incidents
-            WHERE id > @after AND (@state = 0 OR state = @state) AND region_code LIKE @prefix ESCAPE '\'
-            ORDER BY id LIMIT @n
-            """)
-            .With("after", request.PageToken ?? "")
-            .With("state", (long)request.State)
-            .With("prefix", request.RegionPrefix.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%")
-            .With("n", pageSize + 1);
-        using var reader = command.ExecuteReader();
+        var page = IncidentRepository.Page(connection, request.PageToken ?? "", request.State, request.RegionPrefix, pageSize + 1);
         var response = new ListIncidentsResponse();
-        var lastId = "";
-        while (reader.Read())
+        response.Incidents.AddRange(page.Take(pageSize));
+        if (page.Count > pageSize)
         {
-            if (response.Incidents.Count == pageSize)
-            {
-                response.NextPageToken = lastId;
-                break;
-            }
-
-            lastId = reader.GetString(0);
-            response.Incidents.Add(Incident.Parser.ParseFrom((byte[])reader[1]));
+            response.NextPageToken = page[pageSize - 1].IncidentId;
         }
 
         return response;

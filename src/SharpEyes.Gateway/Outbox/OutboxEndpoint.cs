@@ -111,9 +111,7 @@ public sealed partial class OutboxEndpoint : IAsyncDisposable
         }
 
         using var connection = _store.OpenRead();
-        using var command = connection.Sql("SELECT committed_at FROM feed_events WHERE seq > @acked ORDER BY seq LIMIT 1");
-        command.With("acked", AckedSequence);
-        return command.ExecuteScalar() is long committed
+        return Storage.Repositories.FeedRepository.CommittedAtOfNext(connection, AckedSequence) is { } committed
             ? TimeSpan.FromMilliseconds(Math.Max(0, _time.GetUtcNow().ToUnixTimeMilliseconds() - committed))
             : TimeSpan.Zero;
     }

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Options;
+using SharpEyes.Gateway.Alarms;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Feeds;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 
 namespace SharpEyes.Gateway.Outbox;
 
@@ -80,32 +82,26 @@ public sealed partial class RetentionPruner(
         {
             // The newest sequence that is both old enough and acknowledged everywhere (and not the last event: the
             // feed's last sequence must stay readable so sequences are never reused after a restart).
-            var through = tx.Scalar("""
-                SELECT COALESCE(MAX(seq), 0) FROM (SELECT seq FROM feed_events
-                WHERE seq <= @p0 AND seq < (SELECT MAX(seq) FROM feed_events) AND COALESCE(committed_at, 0) < @p1
-                ORDER BY seq LIMIT @p2) AS old
-                """, acked, feedCutoff, MaxRowsPerRun);
+            var through = FeedRepository.PrunableThrough(tx, acked, feedCutoff, MaxRowsPerRun);
             long feed = 0;
             if (through > 0)
             {
-                feed = tx.Execute("DELETE FROM feed_events WHERE seq <= @p0", through);
-                tx.Execute("INSERT INTO counters(name, value) VALUES('feed.pruned_through', @p0) ON CONFLICT(name) DO UPDATE SET value = CASE WHEN excluded.value > counters.value THEN excluded.value ELSE counters.value END", through);
+                feed = FeedRepository.DeleteThrough(tx, through);
+                CounterRepository.RaiseTo(tx, FeedLog.PrunedThroughCounter, through);
                 tx.AfterCommit(() => log.Pruned(through));
             }
 
-            var alarms = tx.Execute(
-                "DELETE FROM alarms WHERE (vendor_id, event_id) IN (SELECT vendor_id, event_id FROM alarms WHERE received_at < @p0 LIMIT @p1)",
-                alarmCutoff, MaxRowsPerRun);
+            var alarms = AlarmRepository.DeleteOlderThan(tx, alarmCutoff, MaxRowsPerRun);
             if (alarms > 0)
             {
-                tx.AddToCounter("alarms.pruned", alarms);
+                CounterRepository.Add(tx, AlarmStats.AlarmsPrunedCounter, alarms);
             }
 
             var letters = 0;
-            foreach (var (reason, count) in Counts(tx, alarmCutoff))
+            foreach (var (reason, count) in DeadLetterRepository.CountOlderThanByReason(tx, alarmCutoff, MaxRowsPerRun))
             {
-                letters += tx.Execute("DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE reason = @p0 AND received_at < @p1 LIMIT @p2)", reason, alarmCutoff, count);
-                tx.AddToCounter("dead_letters.pruned:" + reason, count);
+                letters += DeadLetterRepository.DeleteOlderThan(tx, reason, alarmCutoff, count);
+                CounterRepository.Add(tx, AlarmStats.DeadLettersPrunedPrefix + reason, count);
             }
 
             var audited = audit.Prune(tx, now - o.Audit.Retention, MaxRowsPerRun);
@@ -116,18 +112,6 @@ public sealed partial class RetentionPruner(
 
             return (feed, (long)alarms, (long)letters);
         });
-    }
-
-    private static List<(string Reason, int Count)> Counts(JournalTransaction tx, long cutoff)
-    {
-        using var reader = tx.Bound("SELECT reason, CASE WHEN COUNT(*) < @p1 THEN COUNT(*) ELSE @p1 END FROM dead_letters WHERE received_at < @p0 GROUP BY reason", cutoff, MaxRowsPerRun).ExecuteReader();
-        var counts = new List<(string, int)>();
-        while (reader.Read())
-        {
-            counts.Add((reader.GetString(0), reader.GetInt32Value(1)));
-        }
-
-        return counts;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention deleted {Feed} feed events (through sequence {Through}), {Alarms} alarms, {Letters} dead letters and {Audit} audit entries")]

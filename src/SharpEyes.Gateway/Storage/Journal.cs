@@ -66,7 +66,7 @@ public sealed partial class Journal : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _connection = _store.OpenWriter();
-        _lastSequence = ReadLastSequence(_connection);
+        _lastSequence = Repositories.FeedRepository.LastSequence(_connection);
         _hub.Initialize(_lastSequence);
         foreach (var registration in _registrations)
         {
@@ -372,17 +372,11 @@ public sealed partial class Journal : IHostedService, IDisposable
 
     private void Reload()
     {
-        _lastSequence = ReadLastSequence(_connection!);
+        _lastSequence = Repositories.FeedRepository.LastSequence(_connection!);
         foreach (var participant in _participants)
         {
             participant.Load(_connection!);
         }
-    }
-
-    private static long ReadLastSequence(DbConnection connection)
-    {
-        using var command = connection.Sql("SELECT COALESCE(MAX(seq), 0) FROM feed_events");
-        return command.ScalarInt64();
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A journal item failed and was rolled back")]
@@ -712,8 +706,7 @@ public sealed class JournalTransaction
         foreach (var feedEvent in FeedEvents)
         {
             feedEvent.Sequence = ++last;
-            Execute("INSERT INTO feed_events(seq, kind, region_code, data, committed_at) VALUES(@p0, @p1, @p2, @p3, @p4)",
-                feedEvent.Sequence, (int)feedEvent.Kind, feedEvent.RegionCode, feedEvent.ToByteArray(), NowMs);
+            Repositories.FeedRepository.Append(this, feedEvent, NowMs);
         }
 
         LastSequence = last;

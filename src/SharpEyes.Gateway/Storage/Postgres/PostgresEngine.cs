@@ -66,7 +66,7 @@ public sealed class PostgresEngine : StoreEngine
         // Held until commit or rollback: the next writer (of any replica) reads MAX(seq) only after this one's rows are
         // committed, so sequences follow commit order and no event becomes visible after a later one.
         tx.Execute("SELECT pg_advisory_xact_lock(@p0)", FeedLockKey);
-        return tx.Scalar("SELECT COALESCE(MAX(seq), 0) FROM feed_events");
+        return Repositories.FeedRepository.LastSequence(tx);
     }
 
     /// <summary>

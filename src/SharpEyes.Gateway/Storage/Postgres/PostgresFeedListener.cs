@@ -152,14 +152,7 @@ public sealed partial class PostgresFeedListener(
             }
 
             events.Clear();
-            using (var command = connection.Sql("SELECT data FROM feed_events WHERE seq > @after ORDER BY seq LIMIT @n").With("after", after).With("n", Page))
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read())
-                {
-                    events.Add(FeedEvent.Parser.ParseFrom((byte[])reader[0]));
-                }
-            }
+            Repositories.FeedRepository.ReadAfter(connection, after, Page, "", events);
 
             if (events.Count == 0)
             {

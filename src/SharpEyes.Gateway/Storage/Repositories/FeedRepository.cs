@@ -1,0 +1,73 @@
+using System.Data.Common;
+using SharpEyes.V1;
+
+namespace SharpEyes.Gateway.Storage.Repositories;
+
+/// <summary>
+/// The <c>feed_events</c> table: the committed feed, one row per event by sequence number, the event itself stored as its
+/// protobuf bytes. It is also the push outbox (endpoints read it after their cursor). The only code that names the table.
+/// </summary>
+public static class FeedRepository
+{
+    /// <summary>Writes <paramref name="feedEvent"/> (numbered already) as committed at <paramref name="committedAtMs"/> (Unix ms).</summary>
+    public static void Append(JournalTransaction tx, FeedEvent feedEvent, long committedAtMs) =>
+        tx.Execute("INSERT INTO feed_events(seq, kind, region_code, data, committed_at) VALUES(@p0, @p1, @p2, @p3, @p4)",
+            feedEvent.Sequence, (int)feedEvent.Kind, feedEvent.RegionCode, feedEvent.ToByteArray(), committedAtMs);
+
+    /// <summary>The highest sequence stored; 0 when the feed is empty.</summary>
+    public static long LastSequence(DbConnection connection)
+    {
+        using var command = connection.Sql("SELECT COALESCE(MAX(seq), 0) FROM feed_events");
+        return command.ScalarInt64();
+    }
+
+    /// <summary>The highest sequence stored as <paramref name="tx"/> sees it (other replicas' committed rows included); 0 when empty.</summary>
+    public static long LastSequence(JournalTransaction tx) => tx.Scalar("SELECT COALESCE(MAX(seq), 0) FROM feed_events");
+
+    /// <summary>
+    /// Adds to <paramref name="into"/>, in sequence order, the events among the <paramref name="max"/> after
+    /// <paramref name="after"/> whose region code starts with <paramref name="regionPrefix"/> (empty: all); returns the
+    /// last sequence scanned, filtered out or not (<paramref name="after"/> when there is none).
+    /// </summary>
+    public static long ReadAfter(DbConnection connection, long after, int max, string regionPrefix, List<FeedEvent> into)
+    {
+        using var command = connection.Sql("SELECT seq, region_code, data FROM feed_events WHERE seq > @after ORDER BY seq LIMIT @n")
+            .With("after", after).With("n", max);
+        using var reader = command.ExecuteReader();
+        var scannedTo = after;
+        while (reader.Read())
+        {
+            scannedTo = reader.GetInt64(0);
+            if (regionPrefix.Length == 0 || reader.GetString(1).StartsWith(regionPrefix, StringComparison.Ordinal))
+            {
+                into.Add(FeedEvent.Parser.ParseFrom((byte[])reader[2]));
+            }
+        }
+
+        return scannedTo;
+    }
+
+    /// <summary>When the first event after <paramref name="sequence"/> was committed (Unix ms); null when there is none or its time was not recorded.</summary>
+    public static long? CommittedAtOfNext(DbConnection connection, long sequence)
+    {
+        using var command = connection.Sql("SELECT committed_at FROM feed_events WHERE seq > @acked ORDER BY seq LIMIT 1");
+        command.With("acked", sequence);
+        return command.ExecuteScalar() is long committed ? committed : null;
+    }
+
+    /// <summary>
+    /// The newest sequence retention may delete: at most <paramref name="acked"/>, committed before
+    /// <paramref name="cutoffMs"/> (an unrecorded time counts as old), never the last event (the feed's last sequence must
+    /// stay readable so sequences are not reused after a restart), within the oldest <paramref name="maxRows"/>; 0 when none.
+    /// </summary>
+    public static long PrunableThrough(JournalTransaction tx, long acked, long cutoffMs, int maxRows) =>
+        tx.Scalar("""
+            SELECT COALESCE(MAX(seq), 0) FROM (SELECT seq FROM feed_events
+            WHERE seq <= @p0 AND seq < (SELECT MAX(seq) FROM feed_events) AND COALESCE(committed_at, 0) < @p1
+            ORDER BY seq LIMIT @p2) AS old
+            """, acked, cutoffMs, maxRows);
+
+    /// <summary>Deletes every event up to <paramref name="through"/>; returns how many.</summary>
+    public static int DeleteThrough(JournalTransaction tx, long through) =>
+        tx.Execute("DELETE FROM feed_events WHERE seq <= @p0", through);
+}
