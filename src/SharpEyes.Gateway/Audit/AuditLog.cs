@@ -1,11 +1,10 @@
-using System.Data;
 using System.Data.Common;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Audit;
@@ -42,7 +41,7 @@ public sealed record AuditQuery(
     int Limit = 100);
 
 /// <summary>
-/// The append-only audit log (table <c>audit_entries</c>, its targets in <c>audit_targets</c>), written through the
+/// The append-only audit log (stored by <see cref="AuditRepository"/>), written through the
 /// journal's single writer: an entry is committed before the audited call's answer ends. Entries are never updated (a
 /// trigger refuses an UPDATE) and there is no API that changes or deletes them; only retention deletes them after
 /// <see cref="AuditOptions.Retention"/>. Refused calls are folded per source, action and outcome per
@@ -104,27 +103,26 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
 
     public void Load(DbConnection connection)
     {
-        using var command = connection.Sql("SELECT name, value FROM counters WHERE name LIKE 'audit.%'");
-        using var reader = command.ExecuteReader();
+        var counters = CounterRepository.ReadPrefixed(connection, "audit.");
         lock (_lock)
         {
             _entries.Clear();
-            while (reader.Read())
+            foreach (var (name, value) in counters)
             {
-                var name = reader.GetString(0);
-                if (name == "audit.pruned")
+                if (name == PrunedCounter)
                 {
-                    _pruned = reader.GetInt64(1);
+                    _pruned = value;
                 }
                 else if (name.StartsWith(EntriesCounter, StringComparison.Ordinal))
                 {
-                    _entries[name[EntriesCounter.Length..]] = reader.GetInt64(1);
+                    _entries[name[EntriesCounter.Length..]] = value;
                 }
             }
         }
     }
 
     private const string EntriesCounter = "audit.entries:";
+    private const string PrunedCounter = "audit.pruned";
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -254,16 +252,7 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
 
     private long Insert(JournalTransaction tx, AuditRecord e)
     {
-        var id = tx.Scalar("""
-            INSERT INTO audit_entries(at, key_id, role, vendor_id, client_address, certificate_subject, action, targets, summary, outcome, message, count)
-            VALUES(@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11) RETURNING id
-            """,
-            e.At.ToUnixTimeMilliseconds(), e.KeyId, (int)e.Role, e.VendorId, e.ClientAddress, e.CertificateSubject, e.Action,
-            JsonSerializer.Serialize(e.Targets, AuditJson.Default.IReadOnlyListString), e.Summary, e.Outcome, e.Message, e.Count);
-        foreach (var target in e.Targets.Distinct(StringComparer.Ordinal))
-        {
-            tx.Execute("INSERT INTO audit_targets(target, entry_id) VALUES(@p0, @p1) ON CONFLICT DO NOTHING", target, id);
-        }
+        var id = AuditRepository.Append(tx, e);
 
         // One counter update per outcome and batch, however many entries the batch holds.
         var counts = tx.Shared(this, static () => new Dictionary<string, long>(StringComparer.Ordinal));
@@ -273,7 +262,7 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
             {
                 foreach (var (outcome, count) in counts)
                 {
-                    t.AddToCounter(EntriesCounter + outcome, count);
+                    CounterRepository.Add(t, EntriesCounter + outcome, count);
                 }
             });
             tx.AfterCommit(() =>
@@ -295,13 +284,10 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
     /// <summary>Deletes at most <paramref name="max"/> entries older than <paramref name="cutoff"/> (the retention pass's transaction).</summary>
     public long Prune(JournalTransaction tx, DateTimeOffset cutoff, int max)
     {
-        var at = cutoff.ToUnixTimeMilliseconds();
-        const string Oldest = "SELECT id FROM audit_entries WHERE at < @p0 ORDER BY id LIMIT @p1";
-        tx.Execute($"DELETE FROM audit_targets WHERE entry_id IN ({Oldest})", at, max);
-        long pruned = tx.Execute($"DELETE FROM audit_entries WHERE id IN ({Oldest})", at, max);
+        long pruned = AuditRepository.DeleteOlderThan(tx, cutoff.ToUnixTimeMilliseconds(), max);
         if (pruned > 0)
         {
-            tx.AddToCounter("audit.pruned", pruned);
+            CounterRepository.Add(tx, PrunedCounter, pruned);
             tx.AfterCommit(() => Interlocked.Add(ref _pruned, pruned));
         }
 
@@ -312,50 +298,8 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
     public List<(long Id, AuditRecord Entry)> Query(AuditQuery query)
     {
         using var connection = _store.OpenRead();
-        using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT id, at, key_id, role, vendor_id, client_address, certificate_subject, action, targets, summary, outcome, message, count
-            FROM audit_entries
-            WHERE (@since IS NULL OR at >= @since) AND (@until IS NULL OR at < @until)
-              AND (@key IS NULL OR key_id = @key) AND (@vendor IS NULL OR vendor_id = @vendor)
-              AND (@action IS NULL OR substr(action, 1, length(@action)) = @action)
-              AND (@outcome IS NULL OR (@outcome = 'refused' AND outcome <> 'OK') OR outcome = @outcome)
-              AND (@target IS NULL OR id IN (SELECT entry_id FROM audit_targets WHERE target = @target))
-              AND (@before IS NULL OR id < @before)
-            ORDER BY id DESC LIMIT @limit
-            """;
-        command.With("since", query.Since?.ToUnixTimeMilliseconds(), DbType.Int64);
-        command.With("until", query.Until?.ToUnixTimeMilliseconds(), DbType.Int64);
-        command.With("key", Nullable(query.KeyId), DbType.String);
-        command.With("vendor", Nullable(query.VendorId), DbType.String);
-        command.With("action", Nullable(query.Action), DbType.String);
-        command.With("outcome", Nullable(query.Outcome), DbType.String);
-        command.With("target", Nullable(query.Target), DbType.String);
-        command.With("before", query.BeforeId, DbType.Int64);
-        command.With("limit", query.Limit);
-        using var reader = command.ExecuteReader();
-        var entries = new List<(long, AuditRecord)>();
-        while (reader.Read())
-        {
-            entries.Add((reader.GetInt64(0), new AuditRecord(
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
-                reader.IsDBNull(2) ? null : reader.GetString(2),
-                (Role)reader.GetInt32Value(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4),
-                reader.GetString(5),
-                reader.IsDBNull(6) ? null : reader.GetString(6),
-                reader.GetString(7),
-                JsonSerializer.Deserialize(reader.GetString(8), AuditJson.Default.IReadOnlyListString) ?? [],
-                reader.GetString(9),
-                reader.GetString(10),
-                reader.GetString(11),
-                reader.GetInt64(12))));
-        }
-
-        return entries;
+        return [.. AuditRepository.Query(connection, query).Select(row => (row.Id, row.Entry))];
     }
-
-    private static object Nullable(string? text) => string.IsNullOrEmpty(text) ? DBNull.Value : text;
 
     /// <summary>The IP address of "ip:port" ("[v6]:port"): refusals are folded per address, whatever port each connection had.</summary>
     private static string AddressOnly(string clientAddress)
@@ -427,6 +371,3 @@ public sealed partial class AuditLog : IJournalParticipant, IHostedService, IAsy
         }
     }
 }
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<string>))]
-internal sealed partial class AuditJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -7,6 +7,7 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Auth;
@@ -32,7 +33,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
     private readonly TimeProvider _time;
     private readonly ILogger<ApiKeyStore> _logger;
     private readonly TimeSpan _warning;
-    private readonly ConcurrentDictionary<string, KeyRecord> _byId = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ApiKeyRow> _byId = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _revocations = new(StringComparer.Ordinal);
 
     /// <summary>Keys whose expiry was acted on (streams and connections ended), with the expiry it was for.</summary>
@@ -68,7 +69,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
     public void Load(DbConnection connection)
     {
         _byId.Clear();
-        foreach (var record in Read(connection, null, null))
+        foreach (var record in ApiKeyRepository.LoadAll(connection))
         {
             _byId[record.KeyId] = record;
         }
@@ -87,7 +88,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
     /// </summary>
     void IReplicaChangeFollower.Changed(string? keyId, JournalTransaction tx)
     {
-        foreach (var record in Read(tx.Connection, tx.Transaction, keyId))
+        foreach (var record in ApiKeyRepository.Load(tx, keyId))
         {
             var before = _byId.GetValueOrDefault(record.KeyId);
             _byId[record.KeyId] = record;
@@ -103,28 +104,6 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
         }
 
         Reschedule();
-    }
-
-    private static List<KeyRecord> Read(DbConnection connection, DbTransaction? transaction, string? keyId)
-    {
-        using var command = connection.Sql(
-            "SELECT key_id, secret_hash, role, vendor_id, description, created_at, revoked, expires_at FROM api_keys" +
-            (keyId is null ? "" : " WHERE key_id = @id"), transaction);
-        if (keyId is not null)
-        {
-            command.With("id", keyId);
-        }
-
-        using var reader = command.ExecuteReader();
-        var records = new List<KeyRecord>();
-        while (reader.Read())
-        {
-            records.Add(new KeyRecord(reader.GetString(0), (byte[])reader[1], (Role)reader.GetInt32Value(2),
-                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? "" : reader.GetString(4),
-                reader.GetInt64(5), reader.GetInt64(6) != 0, reader.IsDBNull(7) ? null : reader.GetInt64(7)));
-        }
-
-        return records;
     }
 
     /// <summary>Resolves a presented key, or null when it is malformed, unknown, revoked or expired.</summary>
@@ -177,7 +156,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
     public string? ExpiredReason(string keyId) =>
         _byId.TryGetValue(keyId, out var record) && !record.Revoked && record.IsExpired(NowMs) ? Expired(record) : null;
 
-    private static string Expired(KeyRecord record) =>
+    private static string Expired(ApiKeyRow record) =>
         $"API key {record.KeyId} expired at {Format(record.ExpiresAt!.Value)}";
 
     private static string Format(long unixMs) =>
@@ -246,15 +225,10 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
             secret = Base64Url(RandomNumberGenerator.GetBytes(32));
         }
 
-        var record = new KeyRecord(keyId, Hash(secret), role, vendorId, description, NowMs, false, expiresAt?.ToUnixTimeMilliseconds());
+        var record = new ApiKeyRow(keyId, Hash(secret), role, vendorId, description, NowMs, false, expiresAt?.ToUnixTimeMilliseconds());
         await _journal.ExecuteAsync(tx =>
         {
-            tx.Execute("""
-                INSERT INTO api_keys(key_id, secret_hash, role, vendor_id, description, created_at, revoked, expires_at) VALUES(@p0,@p1,@p2,@p3,@p4,@p5,0,@p6)
-                ON CONFLICT(key_id) DO UPDATE SET secret_hash = excluded.secret_hash, role = excluded.role, vendor_id = excluded.vendor_id,
-                    description = excluded.description, created_at = excluded.created_at, revoked = 0, expires_at = excluded.expires_at
-                """,
-                record.KeyId, record.SecretHash, (int)record.Role, record.VendorId, record.Description, record.CreatedAt, record.ExpiresAt);
+            ApiKeyRepository.Create(tx, record);
             tx.NotifyReplicas(ChangeChannel, record.KeyId);
             tx.AfterCommit(() =>
             {
@@ -299,7 +273,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
         var changed = record with { ExpiresAt = expiresAt?.ToUnixTimeMilliseconds() };
         await _journal.ExecuteAsync(tx =>
         {
-            tx.Execute("UPDATE api_keys SET expires_at = @p0 WHERE key_id = @p1 AND revoked = 0", changed.ExpiresAt, keyId);
+            ApiKeyRepository.SetExpiry(tx, keyId, changed.ExpiresAt);
             tx.NotifyReplicas(ChangeChannel, keyId);
             tx.AfterCommit(() =>
             {
@@ -333,7 +307,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
 
         await _journal.ExecuteAsync(tx =>
         {
-            tx.Execute("UPDATE api_keys SET revoked = 1 WHERE key_id = @p0", keyId);
+            ApiKeyRepository.Revoke(tx, keyId);
             tx.NotifyReplicas(ChangeChannel, keyId);
             tx.AfterCommit(() =>
             {
@@ -477,29 +451,30 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
 
     [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "API key {KeyId} ({Role}) expires at {ExpiresAt}, in {Left}: give its holder a new key, or extend it with Admin.SetApiKeyExpiry (sharpeyes keys set-expiry)")]
     private static partial void LogExpiring(ILogger logger, string keyId, Role role, string expiresAt, string left);
+}
 
-    private sealed record KeyRecord(string KeyId, byte[] SecretHash, Role Role, string? VendorId, string Description, long CreatedAt, bool Revoked, long? ExpiresAt)
+/// <summary>What the key store reads off a stored key.</summary>
+file static class ApiKeyRowExtensions
+{
+    public static bool IsExpired(this ApiKeyRow key, long nowMs) => key.ExpiresAt is { } at && at <= nowMs;
+
+    public static ApiKeyInfo ToInfo(this ApiKeyRow key, long nowMs)
     {
-        public bool IsExpired(long nowMs) => ExpiresAt is { } at && at <= nowMs;
-
-        public ApiKeyInfo ToInfo(long nowMs)
+        var info = new ApiKeyInfo
         {
-            var info = new ApiKeyInfo
-            {
-                KeyId = KeyId,
-                Role = Role,
-                VendorId = VendorId ?? "",
-                Description = Description,
-                CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt)),
-                Revoked = Revoked,
-                Expired = IsExpired(nowMs),
-            };
-            if (ExpiresAt is { } at)
-            {
-                info.ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(at));
-            }
-
-            return info;
+            KeyId = key.KeyId,
+            Role = key.Role,
+            VendorId = key.VendorId ?? "",
+            Description = key.Description,
+            CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(key.CreatedAt)),
+            Revoked = key.Revoked,
+            Expired = key.IsExpired(nowMs),
+        };
+        if (key.ExpiresAt is { } at)
+        {
+            info.ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(at));
         }
+
+        return info;
     }
 }

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 
 namespace SharpEyes.Gateway.Outbox;
 
@@ -20,24 +21,13 @@ public sealed class OutboxCursors(IOptions<GatewayOptions> options) : IJournalPa
 
     public void Load(DbConnection connection)
     {
-        using (var insert = connection.Sql("INSERT INTO meta(key, value) VALUES('source_id', @id) ON CONFLICT(key) DO NOTHING")
-            .With("id", "sharpeyes-" + Guid.NewGuid().ToString("N")[..12]))
-        {
-            insert.ExecuteNonQuery();
-        }
-
-        using (var command = connection.Sql("SELECT value FROM meta WHERE key = 'source_id'"))
-        {
-            var stored = (string)command.ExecuteScalar()!;
-            SourceId = string.IsNullOrWhiteSpace(options.Value.Outbox.SourceId) ? stored : options.Value.Outbox.SourceId!;
-        }
-
+        MetaRepository.AddSourceIdIfAbsent(connection, "sharpeyes-" + Guid.NewGuid().ToString("N")[..12]);
+        var stored = MetaRepository.SourceId(connection)!;
+        SourceId = string.IsNullOrWhiteSpace(options.Value.Outbox.SourceId) ? stored : options.Value.Outbox.SourceId!;
         _acked.Clear();
-        using var read = connection.Sql("SELECT endpoint, acked_seq FROM outbox_cursors");
-        using var reader = read.ExecuteReader();
-        while (reader.Read())
+        foreach (var (endpoint, acked) in OutboxCursorRepository.LoadAll(connection))
         {
-            _acked[reader.GetString(0)] = reader.GetInt64(1);
+            _acked[endpoint] = acked;
         }
     }
 
@@ -65,12 +55,7 @@ public sealed class OutboxCursors(IOptions<GatewayOptions> options) : IJournalPa
     /// </summary>
     internal void Save(JournalTransaction tx, string endpoint, long acked, string replica)
     {
-        var saved = tx.Execute("""
-            INSERT INTO outbox_cursors(endpoint, acked_seq, updated_at) VALUES(@p0, @p1, @p2)
-            ON CONFLICT(endpoint) DO UPDATE SET acked_seq = excluded.acked_seq, updated_at = excluded.updated_at
-                WHERE excluded.acked_seq > outbox_cursors.acked_seq
-                    OR NOT EXISTS (SELECT 1 FROM outbox_leases WHERE outbox_leases.endpoint = excluded.endpoint AND outbox_leases.holder <> @p3)
-            """, endpoint, acked, tx.NowMs, replica);
+        var saved = OutboxCursorRepository.Save(tx, endpoint, acked, replica);
         if (saved > 0)
         {
             tx.AfterCommit(() => _acked[endpoint] = acked);
@@ -81,8 +66,7 @@ public sealed class OutboxCursors(IOptions<GatewayOptions> options) : IJournalPa
     public long Read(string endpoint, GatewayStore store)
     {
         using var connection = store.OpenRead();
-        using var command = connection.Sql("SELECT acked_seq FROM outbox_cursors WHERE endpoint = @endpoint").With("endpoint", endpoint);
-        var acked = command.ScalarInt64();
+        var acked = OutboxCursorRepository.Read(connection, endpoint);
         _acked[endpoint] = acked;
         return acked;
     }

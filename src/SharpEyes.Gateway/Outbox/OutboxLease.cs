@@ -1,12 +1,13 @@
 using System.Data.Common;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Repositories;
 
 namespace SharpEyes.Gateway.Outbox;
 
 /// <summary>
 /// Whether this replica pushes to one endpoint. On a store shared by replicas (PostgreSQL) one replica at a time holds
-/// the endpoint's row in <c>outbox_leases</c>: it takes or renews it every <see cref="OutboxOptions.LeaseRenewInterval"/>
+/// the endpoint's lease row (<see cref="LeaseRepository"/>): it takes or renews it every <see cref="OutboxOptions.LeaseRenewInterval"/>
 /// with one atomic upsert whose expiry is computed and compared in the database server's clock (one clock for every
 /// replica), and a standby replica tries the same statement, which succeeds only once the lease has expired or was
 /// released. The holder's right to push ends by itself <see cref="OutboxOptions.LeaseMargin"/> before the lease could
@@ -22,9 +23,6 @@ namespace SharpEyes.Gateway.Outbox;
 /// </summary>
 public sealed partial class OutboxLease : IAsyncDisposable
 {
-    /// <summary>The database server's clock in milliseconds since the epoch (clock_timestamp: the time of the statement, not of its transaction).</summary>
-    private const string DatabaseNow = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
-
     private readonly string _endpoint;
     private readonly LeaseWording _wording;
     private readonly OutboxOptions _options;
@@ -188,40 +186,15 @@ public sealed partial class OutboxLease : IAsyncDisposable
         var connection = _store.OpenRead();
         await using (connection.ConfigureAwait(false))
         {
-            var take = connection.Sql($"""
-                WITH before AS (SELECT holder FROM outbox_leases WHERE endpoint = @endpoint)
-                INSERT INTO outbox_leases AS l(endpoint, holder, expires_at) VALUES(@endpoint, @me, {DatabaseNow} + @ttl)
-                ON CONFLICT(endpoint) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-                    WHERE l.expires_at < {DatabaseNow} OR l.holder = excluded.holder
-                RETURNING (SELECT holder FROM before)
-                """).With("endpoint", _endpoint).With("me", _me).With("ttl", (long)_options.LeaseTtl.TotalMilliseconds);
-            await using (take.ConfigureAwait(false))
+            if (await LeaseRepository.TakeAsync(connection, _endpoint, _me, (long)_options.LeaseTtl.TotalMilliseconds, ct).ConfigureAwait(false) is { } taken)
             {
-                var reader = await take.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                await using (reader.ConfigureAwait(false))
-                {
-                    if (await reader.ReadAsync(ct).ConfigureAwait(false))
-                    {
-                        return (_me, reader.IsDBNull(0) ? null : reader.GetString(0), -1);
-                    }
-                }
+                return (_me, taken.PreviousHolder, -1);
             }
 
-            var look = connection.Sql("""
-                SELECT holder, COALESCE((SELECT acked_seq FROM outbox_cursors WHERE endpoint = @endpoint), 0)
-                FROM outbox_leases WHERE endpoint = @endpoint
-                """).With("endpoint", _endpoint);
-            await using (look.ConfigureAwait(false))
-            {
-                var reader = await look.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                await using (reader.ConfigureAwait(false))
-                {
-                    return await reader.ReadAsync(ct).ConfigureAwait(false)
-                        ? (reader.GetString(0), null, reader.GetInt64(1))
-                        : ("nobody", null, 0); // released and deleted by hand between the two statements: the next try takes it
-
-                }
-            }
+            // No row: released and deleted by hand between the two statements; the next try takes it.
+            return await LeaseRepository.HolderAndCursorAsync(connection, _endpoint, ct).ConfigureAwait(false) is { } held
+                ? (held.Holder, null, held.Cursor)
+                : ("nobody", null, 0);
         }
     }
 
@@ -328,12 +301,7 @@ public sealed partial class OutboxLease : IAsyncDisposable
                 var connection = _store.OpenRead();
                 await using (connection.ConfigureAwait(false))
                 {
-                    var release = connection.Sql("UPDATE outbox_leases SET expires_at = 0 WHERE endpoint = @endpoint AND holder = @me")
-                        .With("endpoint", _endpoint).With("me", _me);
-                    await using (release.ConfigureAwait(false))
-                    {
-                        await release.ExecuteNonQueryAsync().ConfigureAwait(false);
-                    }
+                    await LeaseRepository.ReleaseAsync(connection, _endpoint, _me).ConfigureAwait(false);
                 }
 
                 LogReleased(_logger, _wording.Subject, _me);
