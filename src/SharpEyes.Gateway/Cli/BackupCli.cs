@@ -29,11 +29,6 @@ namespace SharpEyes.Gateway.Cli;
 /// </summary>
 internal static class BackupCli
 {
-    private const int SqliteBusy = 5;
-    private const int SqliteLocked = 6;
-    private const int BusyAttempts = 50;
-    private static readonly TimeSpan BusyPause = TimeSpan.FromMilliseconds(100);
-
     public static async Task<int> RunAsync(Dictionary<string, string> flags, TextWriter stdout, TextWriter stderr)
     {
         var dataDir = flags.GetValueOrDefault("data-dir") ?? Environment.GetEnvironmentVariable("SHARPEYES_DATA_DIR") ?? "./data";
@@ -76,7 +71,7 @@ internal static class BackupCli
         var partial = target + ".partial";
         try
         {
-            var summary = await CopyAsync(source, partial).ConfigureAwait(false);
+            var summary = await SqliteBackup.CopyAsync(source, partial).ConfigureAwait(false);
             var keys = CopyKeyRing(Path.GetFullPath(flags.GetValueOrDefault("secret-keys") ?? Path.Combine(dataDir, RtspSecretProtector.KeysDirectory)), target + ".secret-keys");
             File.Move(partial, target);
             await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -92,44 +87,6 @@ internal static class BackupCli
             await stderr.WriteLineAsync($"backup: failed, nothing was written to {target}: {why}{hint}").ConfigureAwait(false);
             return 1;
         }
-    }
-
-    private sealed record Summary(long LastSequence, string SchemaVersion, string SourceId);
-
-    /// <summary>Copies the store to <paramref name="partial"/> (created 0600), makes it self-contained and checks it.</summary>
-    private static async Task<Summary> CopyAsync(string source, string partial)
-    {
-        // A leftover of an interrupted run is ours: start again. SQLite takes an empty file as a new database, so
-        // creating it first gives the copy its mode from the start.
-        File.Delete(partial);
-        PrivateFiles.Create(partial, FileMode.CreateNew).Dispose();
-        using var from = Open(source, SqliteOpenMode.ReadWrite);
-        using var to = Open(partial, SqliteOpenMode.ReadWrite);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                // One step over every page, inside one read transaction of the source: a snapshot of one moment.
-                from.BackupDatabase(to);
-                break;
-            }
-            catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked && attempt < BusyAttempts)
-            {
-                await Task.Delay(BusyPause).ConfigureAwait(false);
-            }
-        }
-
-        to.Execute("PRAGMA journal_mode=DELETE;");
-        var check = Scalar(to, "PRAGMA integrity_check");
-        if (check != "ok")
-        {
-            throw new InvalidDataException($"the copy failed SQLite's integrity check: {check}");
-        }
-
-        return new Summary(
-            long.Parse(Scalar(to, "SELECT COALESCE(MAX(seq), 0) FROM feed_events") ?? "0", CultureInfo.InvariantCulture),
-            Scalar(to, "SELECT value FROM meta WHERE key = 'schema_version'") ?? "unknown",
-            Scalar(to, "SELECT value FROM meta WHERE key = 'source_id'") ?? "none yet");
     }
 
     /// <summary>Copies the secret key ring's files into <paramref name="into"/> (created 0700, files 0600); says what it did.</summary>
@@ -168,20 +125,5 @@ internal static class BackupCli
         {
             return false;
         }
-    }
-
-    private static SqliteConnection Open(string path, SqliteOpenMode mode)
-    {
-        // No pooling: closing the connection closes the file, so nothing of the copy stays open or half-written.
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = mode, Pooling = false }.ToString());
-        connection.Open();
-        return connection;
-    }
-
-    private static string? Scalar(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteScalar() is { } value and not DBNull ? Convert.ToString(value, CultureInfo.InvariantCulture) : null;
     }
 }

@@ -9,10 +9,39 @@ namespace SharpEyes.Gateway.Geography;
 
 /// <summary>
 /// Imports grids and key sites: validates the whole file first (a rejected file changes nothing), then stores
-/// every feature, swaps the index and re-locates devices in one transaction.
+/// every feature, swaps the index and re-locates devices in one transaction. On a shared store (PostgreSQL) the commit
+/// tells the other replicas (<see cref="ChangeChannel"/>), which load the stored geography, re-locate their devices and
+/// rebuild their coverage model the same way (the stored gap rows decide which replica announces a gap: the importer,
+/// in the import's own transaction).
 /// </summary>
 public sealed partial class GeographyImporter(GeographyState state, DeviceCatalog devices, CoverageTracker coverage, Journal journal, ILogger<GeographyImporter> logger)
+    : IReplicaChangeFollower
 {
+    /// <summary>The notification channel on which an import tells other replicas ("grids" or "key sites").</summary>
+    public const string ChangeChannel = "sharpeyes_geography";
+
+    string IReplicaChangeFollower.Channel => ChangeChannel;
+
+    /// <summary>
+    /// Another replica imported grids or key sites (or the listener reconnected, <paramref name="what"/> null, and may have
+    /// missed one): load what is stored now and do what the import did here.
+    /// </summary>
+    void IReplicaChangeFollower.Changed(string? what, JournalTransaction tx)
+    {
+        var stored = GeographyRepository.Load(tx.Connection);
+        if (what is null && Same(stored.Grids, state.Index.Grids) && Same(stored.KeySites, state.Index.KeySites))
+        {
+            return; // nothing was missed
+        }
+
+        state.Replace(stored.Grids, stored.KeySites);
+        devices.Relocate(tx);
+        coverage.GeographyChanged(tx, devices.All);
+        LogFollowed(logger, stored.Grids.Count, stored.KeySites.Count);
+    }
+
+    private static bool Same<T>(IReadOnlyList<T> stored, IReadOnlyList<T> loaded) => stored.SequenceEqual(loaded);
+
     public Task<ImportResult<GridFeature>> ImportGridsAsync(string geojson, GeoDatum datum, CancellationToken ct = default) =>
         ImportGridsAsync(geojson, datum, g => g, ct);
 
@@ -82,11 +111,15 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
             }
 
             swap(tx, [.. byCode.Values.OrderBy(codeOf, StringComparer.Ordinal)]);
+            tx.NotifyReplicas(ChangeChannel, what);
             return true;
         }, ct).ConfigureAwait(false);
         LogImported(logger, result.Features.Count, what);
         return result;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Followed another replica's geography import: {Grids} grids and {KeySites} key sites loaded, devices re-located, coverage rebuilt")]
+    private static partial void LogFollowed(ILogger logger, int grids, int keySites);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Imported {Count} {What}")]
     private static partial void LogImported(ILogger logger, int count, string what);

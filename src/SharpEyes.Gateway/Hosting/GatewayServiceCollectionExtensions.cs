@@ -55,6 +55,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<AuditInterceptor>();
         services.AddSingleton<DeviceValidator>();
         services.AddSingleton<GeographyImporter>();
+        services.AddSingleton<IReplicaChangeFollower>(sp => sp.GetRequiredService<GeographyImporter>()); // imports follow other replicas
         services.AddSingleton<CoverageReports>();
         services.AddSingleton<PlacementPlanner>();
         services.AddSingleton<KpiSnapshots>();

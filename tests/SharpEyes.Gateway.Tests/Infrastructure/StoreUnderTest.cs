@@ -39,11 +39,12 @@ public sealed class StoreUnderTest : IAsyncDisposable
 
     public bool IsPostgres => Store.IsPostgres;
 
-    public static async Task<StoreUnderTest> OpenAsync()
+    /// <summary>A store on the run's engine, or on PostgreSQL whatever the run (<paramref name="postgres"/>: what only a shared store does).</summary>
+    public static async Task<StoreUnderTest> OpenAsync(bool postgres = false)
     {
         var dataDir = GatewayHost.NewDataDir();
         var options = new GatewayOptions { DataDir = dataDir };
-        var store = await TestStores.ArgsAsync(dataDir, []);
+        var store = postgres ? ["--store", await PostgresCluster.Shared.CreateDatabaseAsync()] : await TestStores.ArgsAsync(dataDir, []);
         if (store.Length == 2)
         {
             options.Store = store[1];

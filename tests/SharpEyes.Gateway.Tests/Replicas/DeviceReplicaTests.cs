@@ -209,7 +209,7 @@ public sealed class DeviceReplicaTests(PostgresCluster cluster)
     }
 
     /// <summary>Waits until both replicas answer the same open gaps (satisfying <paramref name="expected"/>), coverage report and key sites.</summary>
-    private static async Task AgreeAsync(GatewayHost a, GatewayHost b, string what, Func<IReadOnlyList<CoverageGap>, bool> expected)
+    internal static async Task AgreeAsync(GatewayHost a, GatewayHost b, string what, Func<IReadOnlyList<CoverageGap>, bool> expected)
     {
         static async Task<string> ViewAsync(GatewayHost host)
         {
