@@ -10,10 +10,48 @@ namespace SharpEyes.Gateway.Alarms;
 
 /// <summary>
 /// Dead letters: every rejected message is stored (reason, detail, topic, the first 4 KiB of the payload in base64),
-/// counted, and published at QoS 1 to <c>sharpeyes/v1/deadletter/{vendorId}</c>, where the vendor may subscribe.
+/// counted, and published at QoS 1 to <c>sharpeyes/v1/deadletter/{vendorId}</c>, where the vendor may subscribe. On a
+/// shared store (several replicas) the commit tells the others (<see cref="ChangeChannel"/>, with the row's id), and each
+/// publishes the stored letter to its own broker: a vendor subscribed on any replica gets it, whichever refused.
 /// </summary>
-public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, TimeProvider time, IOptions<GatewayOptions> options, ILogger<DeadLetterSink> logger)
+public sealed partial class DeadLetterSink(
+    Journal journal, AlarmStats stats, TimeProvider time, IOptions<GatewayOptions> options, Hosting.ReplicaIdentity replica, ILogger<DeadLetterSink> logger)
+    : IReplicaChangeFollower
 {
+    /// <summary>The notification channel on which a replica announces a stored dead letter's id.</summary>
+    public const string ChangeChannel = "sharpeyes_dead_letters";
+
+    string IReplicaChangeFollower.Channel => ChangeChannel;
+
+    /// <summary>
+    /// A replica stored a dead letter (<paramref name="announced"/>: its replica id and the row's id): unless this replica
+    /// did (it published the letter itself), publish the stored letter to this replica's broker after this commit.
+    /// Null (the listener reconnected): letters announced meanwhile stay in the store, unpublished here.
+    /// </summary>
+    void IReplicaChangeFollower.Changed(string? announced, JournalTransaction tx)
+    {
+        if (announced?.Split(' ') is not [var from, var id] || from == replica.Id
+            || !long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var row)
+            || DeadLetterRepository.Find(tx, row) is not var (vendorId, body) || Publisher is not { } publish)
+        {
+            return;
+        }
+
+        tx.AfterCommit(() => _ = PublishAsync(publish, TopicPrefix + vendorId, body));
+    }
+
+    private async Task PublishAsync(Func<string, byte[], Task> publish, string topic, byte[] body)
+    {
+        try
+        {
+            await publish(topic, body).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogFollowPublishFailed(logger, topic, e.Message);
+        }
+    }
+
     /// <summary>One line per vendor and reason per interval: a vendor sending thousands of bad alarms does not flood the log (each is counted and stored).</summary>
     private readonly LogThrottle _logs = new(time, options.Value.Limits.LogInterval);
 
@@ -39,7 +77,8 @@ public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, Ti
             Convert.ToBase64String(payload.Bytes), payload.Length > payload.Bytes.Length), DeadLetterJson.Default.DeadLetter);
         await journal.ExecuteAsync(tx =>
         {
-            DeadLetterRepository.Insert(tx, vendorId, rejection.Reason, now.ToUnixTimeMilliseconds(), body);
+            var id = DeadLetterRepository.Insert(tx, vendorId, rejection.Reason, now.ToUnixTimeMilliseconds(), body);
+            tx.NotifyReplicas(ChangeChannel, replica.Id + " " + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
             tx.AfterCommit(() => stats.CountDeadLetter(rejection.Reason));
             return true;
         }, ct).ConfigureAwait(false);
@@ -53,6 +92,9 @@ public sealed partial class DeadLetterSink(Journal journal, AlarmStats stats, Ti
             await publish(TopicPrefix + vendorId, body).ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish another replica's dead letter to {Topic}: {Reason}")]
+    private static partial void LogFollowPublishFailed(ILogger logger, string topic, string reason);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Dead-lettered a message from vendor {VendorId}: {Reason} (x{Count} since the last such line; latest: {Detail})")]
     private static partial void LogDeadLetter(ILogger logger, string vendorId, string reason, long count, string detail);

@@ -23,15 +23,15 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
     string IReplicaChangeFollower.Channel => ChangeChannel;
 
     /// <summary>
-    /// Another replica imported grids or key sites (or the listener reconnected, <paramref name="what"/> null, and may have
-    /// missed one): load what is stored now and do what the import did here.
+    /// A replica imported grids or key sites (or the listener reconnected, <paramref name="what"/> null, and may have
+    /// missed one): unless this replica holds what is stored already, load it and do what the import did here.
     /// </summary>
     void IReplicaChangeFollower.Changed(string? what, JournalTransaction tx)
     {
         var stored = GeographyRepository.Load(tx.Connection);
-        if (what is null && Same(stored.Grids, state.Index.Grids) && Same(stored.KeySites, state.Index.KeySites))
+        if (Same(stored.Grids, state.Index.Grids) && Same(stored.KeySites, state.Index.KeySites))
         {
-            return; // nothing was missed
+            return; // this replica's own import (its listener hears it too), or nothing missed
         }
 
         state.Replace(stored.Grids, stored.KeySites);

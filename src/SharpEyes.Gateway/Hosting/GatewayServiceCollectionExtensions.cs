@@ -62,6 +62,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<DemoDataset>();
         services.AddSingleton<IncidentQueries>();
         services.AddSingleton<DeadLetterSink>();
+        services.AddSingleton<IReplicaChangeFollower>(sp => sp.GetRequiredService<DeadLetterSink>()); // dead letters reach subscribers on every replica
         services.AddSingleton<AlarmIntake>();
         services.AddSingleton<MqttBroker>();
         services.AddSingleton<ExternalBrokerIntake>();

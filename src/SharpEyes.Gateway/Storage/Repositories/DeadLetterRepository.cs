@@ -9,10 +9,20 @@ namespace SharpEyes.Gateway.Storage.Repositories;
 /// </summary>
 public static class DeadLetterRepository
 {
-    /// <summary>Stores one dead letter refused for <paramref name="reason"/> at <paramref name="receivedAtMs"/> (Unix ms); <paramref name="body"/> is its UTF-8 JSON.</summary>
-    public static void Insert(JournalTransaction tx, string vendorId, string reason, long receivedAtMs, byte[] body) =>
-        tx.Execute("INSERT INTO dead_letters(vendor_id, reason, received_at, data) VALUES(@p0,@p1,@p2,@p3)",
+    /// <summary>
+    /// Stores one dead letter refused for <paramref name="reason"/> at <paramref name="receivedAtMs"/> (Unix ms);
+    /// <paramref name="body"/> is its UTF-8 JSON. Returns its id.
+    /// </summary>
+    public static long Insert(JournalTransaction tx, string vendorId, string reason, long receivedAtMs, byte[] body) =>
+        tx.Scalar("INSERT INTO dead_letters(vendor_id, reason, received_at, data) VALUES(@p0,@p1,@p2,@p3) RETURNING id",
             vendorId, reason, receivedAtMs, Encoding.UTF8.GetString(body));
+
+    /// <summary>Dead letter <paramref name="id"/>: its vendor and UTF-8 JSON body; null when there is none (pruned).</summary>
+    public static (string VendorId, byte[] Body)? Find(JournalTransaction tx, long id)
+    {
+        using var reader = tx.Bound("SELECT vendor_id, data FROM dead_letters WHERE id = @p0", id).ExecuteReader();
+        return reader.Read() ? (reader.GetString(0), Encoding.UTF8.GetBytes(reader.GetString(1))) : null;
+    }
 
     /// <summary>How many dead letters are stored, per reason (reasons with none are absent).</summary>
     public static Dictionary<string, long> CountByReason(DbConnection connection)

@@ -59,6 +59,22 @@ public sealed class DeadLetterRepositoryTests
     }
 
     [Fact]
+    public async Task An_insert_returns_the_id_by_which_another_replica_finds_the_letter_byte_for_byte()
+    {
+        await using var store = await StoreUnderTest.OpenAsync();
+        var (first, second) = await store.WriteAsync(tx => (
+            DeadLetterRepository.Insert(tx, "hik", DeadLetterReasons.Malformed, 1_000, Body),
+            DeadLetterRepository.Insert(tx, "dahua", DeadLetterReasons.UnknownDevice, 2_000, Encoding.UTF8.GetBytes("{}"))));
+        Assert.True(second > first, $"ids {first}, {second}");
+
+        var found = await store.WriteAsync(tx => (DeadLetterRepository.Find(tx, first), DeadLetterRepository.Find(tx, second), DeadLetterRepository.Find(tx, second + 1)));
+        Assert.Equal("hik", found.Item1!.Value.VendorId);
+        Assert.Equal(Body, found.Item1.Value.Body); // the UTF-8 JSON as published, Chinese text included
+        Assert.Equal(("dahua", "{}"), (found.Item2!.Value.VendorId, Encoding.UTF8.GetString(found.Item2.Value.Body)));
+        Assert.Null(found.Item3); // none (or pruned)
+    }
+
+    [Fact]
     public async Task A_rolled_back_insert_leaves_no_dead_letter()
     {
         await using var store = await StoreUnderTest.OpenAsync();
