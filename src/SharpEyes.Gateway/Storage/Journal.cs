@@ -706,8 +706,9 @@ public sealed class JournalTransaction
         foreach (var feedEvent in FeedEvents)
         {
             feedEvent.Sequence = ++last;
-            Repositories.FeedRepository.Append(this, feedEvent, NowMs);
         }
+
+        Repositories.FeedRepository.AppendAll(this, FeedEvents, NowMs);
 
         LastSequence = last;
         FeedNumbered?.Invoke(FeedEvents[0].Sequence, last);

@@ -7,12 +7,15 @@ using Npgsql;
 namespace SharpEyes.Gateway.Storage.Postgres;
 
 /// <summary>
-/// A PostgreSQL database as the store (Npgsql): readers take pooled connections from one data source; the journal's
-/// writer takes one connection from the same pool at start, keeps it, and runs each group commit as one transaction on it.
+/// A PostgreSQL database as the store (Npgsql): readers take pooled connections from one data source. The journal's
+/// writer and the feed listener each hold a connection of their own, opened outside that pool (a second data source
+/// without pooling), so readers that take every pooled connection (the pool's <c>Maximum Pool Size</c>) never hold up
+/// a commit or the listener; the writer runs each group commit as one transaction on its connection.
 /// </summary>
 public sealed class PostgresEngine : StoreEngine
 {
     private readonly NpgsqlDataSource _dataSource;
+    private readonly NpgsqlDataSource _unpooled;
 
     public PostgresEngine(string store)
     {
@@ -20,6 +23,8 @@ public sealed class PostgresEngine : StoreEngine
         builder.ApplicationName ??= "sharpeyes";
         Location = $"{builder.Host}:{builder.Port}/{builder.Database}";
         _dataSource = NpgsqlDataSource.Create(builder);
+        var own = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false };
+        _unpooled = NpgsqlDataSource.Create(own);
     }
 
     public override string Name => "PostgreSQL";
@@ -30,7 +35,7 @@ public sealed class PostgresEngine : StoreEngine
 
     public override DbConnection OpenRead() => _dataSource.OpenConnection();
 
-    public override DbConnection OpenWriter() => _dataSource.OpenConnection();
+    public override DbConnection OpenWriter() => _unpooled.OpenConnection();
 
     public override DbTransaction BeginWrite(DbConnection connection) => ((NpgsqlConnection)connection).BeginTransaction();
 
@@ -99,11 +104,12 @@ public sealed class PostgresEngine : StoreEngine
     public override void NotifyReplicas(JournalTransaction tx, string channel, string payload) =>
         tx.Execute("SELECT pg_notify(@p0, @p1)", channel, payload);
 
-    /// <summary>The connection the feed listener holds open for LISTEN (taken from the pool once, kept while it waits).</summary>
-    internal NpgsqlConnection OpenListener() => _dataSource.OpenConnection();
+    /// <summary>The connection the feed listener holds open for LISTEN (its own, outside the readers' pool; kept while it waits).</summary>
+    internal NpgsqlConnection OpenListener() => _unpooled.OpenConnection();
 
     public override void Dispose()
     {
+        _unpooled.Dispose();
         _dataSource.Dispose();
         base.Dispose();
     }

@@ -28,6 +28,26 @@ public sealed class FeedRepositoryTests
         }
     });
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(200)]
+    public async Task A_batch_of_any_size_is_written_whole_in_sequence_order_through_multi_row_inserts(int count)
+    {
+        await using var store = await StoreUnderTest.OpenAsync();
+        var events = Enumerable.Range(1, count).Select(i => Event(i, i % 3 == 0 ? "330103" : "330102")).ToArray();
+        await store.WriteAsync(tx => FeedRepository.AppendAll(tx, events, 700));
+
+        var read = new List<FeedEvent>();
+        Assert.Equal(count, store.Read(c => FeedRepository.ReadAfter(c, 0, 1_000, "", read)));
+        Assert.Equal(events, read); // every event once, in order, field for field
+        Assert.Equal(count, store.Read(FeedRepository.LastSequence));
+        Assert.Equal(count == 0 ? null : 700L, store.Read(c => FeedRepository.CommittedAtOfNext(c, 0)));
+    }
+
     [Fact]
     public async Task Events_read_back_in_sequence_order_and_a_region_filter_still_reports_how_far_it_scanned()
     {
