@@ -71,8 +71,14 @@ public sealed record RegisterOutcome(Device Device, bool Created, bool Changed);
 /// replicas' device, camera and coverage-gap events are followed (<see cref="Follow"/>): the device's committed row
 /// is read again and the catalog, the camera index, the coverage model and uptime follow it, without feed events.
 /// </summary>
-public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
+public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IReplicaChangeFollower
 {
+    /// <summary>
+    /// The channel on which a commit that stored a camera's stream health announces the camera (PostgreSQL): other
+    /// replicas read the row, so a newer measurement, a failure count or a check's outcome follows, not only a fault.
+    /// </summary>
+    public const string HealthChannel = "sharpeyes_stream_health";
+
     private readonly ConcurrentDictionary<string, DeviceEntry> _devices = new(StringComparer.Ordinal);
     private readonly Journal _journal;
     private readonly GeographyState _geography;
@@ -527,7 +533,48 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower
         });
     }
 
-    private static void SaveHealth(JournalTransaction tx, DeviceEntry entry) => StreamHealthRepository.Upsert(tx, entry.Id, entry.Health);
+    private static void SaveHealth(JournalTransaction tx, DeviceEntry entry)
+    {
+        StreamHealthRepository.Upsert(tx, entry.Id, entry.Health);
+        tx.NotifyReplicas(HealthChannel, entry.Id);
+    }
+
+    string IReplicaChangeFollower.Channel => HealthChannel;
+
+    /// <summary>
+    /// A replica stored camera <paramref name="deviceId"/>'s stream health (null: the listener reconnected; every camera's
+    /// is read). A health that turns the camera faulty or repaired is followed as a whole device (coverage included), as
+    /// its own CAMERA_FAULTY or CAMERA_REPAIRED event would; any other change replaces the health this replica holds.
+    /// </summary>
+    void IReplicaChangeFollower.Changed(string? deviceId, JournalTransaction tx)
+    {
+        if (deviceId is not null)
+        {
+            FollowHealth(tx, deviceId, StreamHealthRepository.Find(tx, deviceId));
+            return;
+        }
+
+        foreach (var (id, health) in StreamHealthRepository.LoadAll(tx.Connection))
+        {
+            FollowHealth(tx, id, health);
+        }
+    }
+
+    private void FollowHealth(JournalTransaction tx, string deviceId, CameraHealth? stored)
+    {
+        if (stored is null || !_devices.TryGetValue(deviceId, out var entry) || stored.Equals(entry.Health))
+        {
+            return; // unknown here yet (its registration follows), or this replica's own save
+        }
+
+        if (stored.Faults.Count > 0 != entry.Faulty)
+        {
+            FollowDevice(tx, deviceId);
+            return;
+        }
+
+        entry.Health = stored;
+    }
 
     /// <summary>After a geography import, re-locates every device (no feed events: the device did not change).</summary>
     public void Relocate(JournalTransaction tx)

@@ -48,6 +48,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<UptimeLedger>(); // loaded by the device catalog
         services.AddSingleton<RtspSecretProtector>(); // the RTSP credentials' own key ring, read by the device catalog
         services.AddJournalParticipant<DeviceCatalog>();
+        services.AddSingleton<IReplicaChangeFollower>(sp => sp.GetRequiredService<DeviceCatalog>()); // stream health follows other replicas
         services.AddJournalParticipant<IncidentCorrelator>();
         services.AddJournalParticipant<AlarmStats>();
         services.AddJournalParticipant<AuditLog>();
