@@ -25,19 +25,27 @@ public sealed partial class DeadLetterSink(
 
     /// <summary>
     /// A replica stored a dead letter (<paramref name="announced"/>: its replica id and the row's id): unless this replica
-    /// did (it published the letter itself), publish the stored letter to this replica's broker after this commit.
-    /// Null (the listener reconnected): letters announced meanwhile stay in the store, unpublished here.
+    /// did (it published the letter itself), count it and publish the stored letter to this replica's broker after this
+    /// commit. Null (the listener reconnected): letters announced meanwhile stay in the store, unpublished here (their
+    /// counts are rebuilt by <see cref="AlarmStats"/>).
     /// </summary>
     void IReplicaChangeFollower.Changed(string? announced, JournalTransaction tx)
     {
         if (announced?.Split(' ') is not [var from, var id] || from == replica.Id
             || !long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var row)
-            || DeadLetterRepository.Find(tx, row) is not var (vendorId, body) || Publisher is not { } publish)
+            || DeadLetterRepository.Find(tx, row) is not { } letter)
         {
             return;
         }
 
-        tx.AfterCommit(() => _ = PublishAsync(publish, TopicPrefix + vendorId, body));
+        tx.AfterCommit(() =>
+        {
+            stats.CountDeadLetter(letter.Reason); // the store-wide count, as the refusing replica counted it
+            if (Publisher is { } publish)
+            {
+                _ = PublishAsync(publish, TopicPrefix + letter.VendorId, letter.Body);
+            }
+        });
     }
 
     private async Task PublishAsync(Func<string, byte[], Task> publish, string topic, byte[] body)

@@ -51,6 +51,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<IReplicaChangeFollower>(sp => sp.GetRequiredService<DeviceCatalog>()); // stream health follows other replicas
         services.AddJournalParticipant<IncidentCorrelator>();
         services.AddJournalParticipant<AlarmStats>();
+        services.AddSingleton<IReplicaChangeFollower>(sp => sp.GetRequiredService<AlarmStats>()); // counts follow other replicas
         services.AddJournalParticipant<AuditLog>();
         services.AddSingleton<AuditTrail>();
         services.AddSingleton<AuditInterceptor>();

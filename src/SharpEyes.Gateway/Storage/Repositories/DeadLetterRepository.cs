@@ -17,11 +17,11 @@ public static class DeadLetterRepository
         tx.Scalar("INSERT INTO dead_letters(vendor_id, reason, received_at, data) VALUES(@p0,@p1,@p2,@p3) RETURNING id",
             vendorId, reason, receivedAtMs, Encoding.UTF8.GetString(body));
 
-    /// <summary>Dead letter <paramref name="id"/>: its vendor and UTF-8 JSON body; null when there is none (pruned).</summary>
-    public static (string VendorId, byte[] Body)? Find(JournalTransaction tx, long id)
+    /// <summary>Dead letter <paramref name="id"/>: its vendor, reason and UTF-8 JSON body; null when there is none (pruned).</summary>
+    public static DeadLetterRow? Find(JournalTransaction tx, long id)
     {
-        using var reader = tx.Bound("SELECT vendor_id, data FROM dead_letters WHERE id = @p0", id).ExecuteReader();
-        return reader.Read() ? (reader.GetString(0), Encoding.UTF8.GetBytes(reader.GetString(1))) : null;
+        using var reader = tx.Bound("SELECT vendor_id, reason, data FROM dead_letters WHERE id = @p0", id).ExecuteReader();
+        return reader.Read() ? new DeadLetterRow(reader.GetString(0), reader.GetString(1), Encoding.UTF8.GetBytes(reader.GetString(2))) : null;
     }
 
     /// <summary>How many dead letters are stored, per reason (reasons with none are absent).</summary>
@@ -55,3 +55,6 @@ public static class DeadLetterRepository
     public static int DeleteOlderThan(JournalTransaction tx, string reason, long cutoffMs, int maxRows) =>
         tx.Execute("DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE reason = @p0 AND received_at < @p1 LIMIT @p2)", reason, cutoffMs, maxRows);
 }
+
+/// <summary>A stored dead letter: the vendor it belongs to, why the message was refused, and its JSON body (UTF-8).</summary>
+public sealed record DeadLetterRow(string VendorId, string Reason, byte[] Body);

@@ -68,9 +68,9 @@ public sealed class DeadLetterRepositoryTests
         Assert.True(second > first, $"ids {first}, {second}");
 
         var found = await store.WriteAsync(tx => (DeadLetterRepository.Find(tx, first), DeadLetterRepository.Find(tx, second), DeadLetterRepository.Find(tx, second + 1)));
-        Assert.Equal("hik", found.Item1!.Value.VendorId);
-        Assert.Equal(Body, found.Item1.Value.Body); // the UTF-8 JSON as published, Chinese text included
-        Assert.Equal(("dahua", "{}"), (found.Item2!.Value.VendorId, Encoding.UTF8.GetString(found.Item2.Value.Body)));
+        Assert.Equal(("hik", DeadLetterReasons.Malformed), (found.Item1!.VendorId, found.Item1.Reason));
+        Assert.Equal(Body, found.Item1.Body); // the UTF-8 JSON as published, Chinese text included
+        Assert.Equal(("dahua", DeadLetterReasons.UnknownDevice, "{}"), (found.Item2!.VendorId, found.Item2.Reason, Encoding.UTF8.GetString(found.Item2.Body)));
         Assert.Null(found.Item3); // none (or pruned)
     }
 
