@@ -81,6 +81,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
 
     private readonly ConcurrentDictionary<string, DeviceEntry> _devices = new(StringComparer.Ordinal);
     private readonly Journal _journal;
+    private readonly string _replica;
     private readonly GeographyState _geography;
     private readonly TimeProvider _time;
     private readonly CoverageTracker _coverage;
@@ -94,8 +95,9 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
     private readonly HashSet<string> _unreadable = new(StringComparer.Ordinal);
 
     public DeviceCatalog(Journal journal, GeographyState geography, CoverageTracker coverage, UptimeLedger uptime,
-        IOptions<GatewayOptions> options, TimeProvider time, RtspSecretProtector secrets)
+        IOptions<GatewayOptions> options, TimeProvider time, RtspSecretProtector secrets, Hosting.ReplicaIdentity replica)
     {
+        _replica = replica.Id;
         _journal = journal;
         _secrets = secrets;
         _geography = geography;
@@ -533,30 +535,27 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
         });
     }
 
-    private static void SaveHealth(JournalTransaction tx, DeviceEntry entry)
+    private void SaveHealth(JournalTransaction tx, DeviceEntry entry)
     {
         StreamHealthRepository.Upsert(tx, entry.Id, entry.Health);
-        tx.NotifyReplicas(HealthChannel, entry.Id);
+        tx.NotifyReplicas(HealthChannel, _replica + " " + entry.Id);
     }
 
     string IReplicaChangeFollower.Channel => HealthChannel;
 
     /// <summary>
-    /// A replica stored camera <paramref name="deviceId"/>'s stream health (null: the listener reconnected; every camera's
-    /// is read). A health that turns the camera faulty or repaired is followed as a whole device (coverage included), as
-    /// its own CAMERA_FAULTY or CAMERA_REPAIRED event would; any other change replaces the health this replica holds.
+    /// Another replica stored a camera's stream health (<paramref name="announced"/>: its replica id and the camera). A
+    /// health that turns the camera faulty or repaired is followed as a whole device (coverage included), as its own
+    /// CAMERA_FAULTY or CAMERA_REPAIRED event would; any other change replaces the health this replica holds.
     /// </summary>
-    void IReplicaChangeFollower.Changed(string? deviceId, JournalTransaction tx)
+    void IReplicaChangeFollower.Changed(string? announced, JournalTransaction tx)
     {
-        if (deviceId is not null)
+        // "<replica> <device id>": this replica's own saves are skipped (its listener hears them too), since its in-memory
+        // health may already be newer than what it stored then. Null (the listener reconnected) is skipped too, for the
+        // same reason: a health missed meanwhile is read with that camera's next save or device event.
+        if (announced?.Split(' ') is [var from, var deviceId] && from != _replica)
         {
             FollowHealth(tx, deviceId, StreamHealthRepository.Find(tx, deviceId));
-            return;
-        }
-
-        foreach (var (id, health) in StreamHealthRepository.LoadAll(tx.Connection))
-        {
-            FollowHealth(tx, id, health);
         }
     }
 
@@ -564,7 +563,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
     {
         if (stored is null || !_devices.TryGetValue(deviceId, out var entry) || stored.Equals(entry.Health))
         {
-            return; // unknown here yet (its registration follows), or this replica's own save
+            return; // unknown here yet (its registration follows), or already what this replica holds
         }
 
         if (stored.Faults.Count > 0 != entry.Faulty)
