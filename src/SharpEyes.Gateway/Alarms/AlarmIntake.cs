@@ -161,7 +161,7 @@ public sealed partial class AlarmIntake(
             devices.MarkSeen(tx, current, now, StatusReasons.Alarm); // not a device deregistered since the check
         }
 
-        tx.AfterCommit(stats.CountAccepted);
+        stats.CountAccepted(tx);
         return new IntakeResult(IntakeStatus.Accepted, IncidentId: plan.IncidentId);
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Data.Common;
 using System.Collections.Concurrent;
 using SharpEyes.Gateway.Storage;
@@ -7,17 +8,24 @@ namespace SharpEyes.Gateway.Alarms;
 
 /// <summary>
 /// Intake counters, store-wide. Accepted and dead-lettered counts are rebuilt from the store at start; duplicates are
-/// persisted as a counter. On a shared store every replica's counts follow the others': an accepted alarm is one
-/// INCIDENT_OPENED or INCIDENT_UPDATED feed event, a dead letter is announced by <see cref="DeadLetterSink"/>, and a
-/// duplicate announces itself on <see cref="ChangeChannel"/> (the persisted counter is read again). After the listener
-/// reconnects every count is rebuilt from the store.
+/// persisted as a counter. On a shared store every replica's counts follow the others': each batch announces how many
+/// alarms it stored on <see cref="ChangeChannel"/>, with the replica's id (not through the feed: a replica must never
+/// count its own twice), a dead letter is announced by <see cref="DeadLetterSink"/>, and a duplicate announces itself
+/// (the persisted counter is read again). After the listener reconnects every count is rebuilt from the store.
 /// </summary>
-public sealed class AlarmStats : IJournalParticipant, IReplicaFollower, IReplicaChangeFollower
+public sealed class AlarmStats(Hosting.ReplicaIdentity? replica = null) : IJournalParticipant, IReplicaChangeFollower
 {
-    /// <summary>The channel on which a commit that counted a duplicate tells the other replicas to read the counter again.</summary>
+    /// <summary>
+    /// The channel on which a commit tells the other replicas what it counted: "accepted &lt;replica&gt; &lt;n&gt;" (alarms
+    /// stored, once per batch) or "duplicates" (read the persisted counter again).
+    /// </summary>
     public const string ChangeChannel = "sharpeyes_alarm_stats";
 
     private const string DuplicatesChanged = "duplicates";
+    private const string AcceptedChanged = "accepted";
+
+    private readonly string _replica = replica?.Id ?? "";
+    private readonly object _batchSlot = new();
 
     /// <summary>The counter of alarms retention deleted (still counted as accepted).</summary>
     internal const string AlarmsPrunedCounter = "alarms.pruned";
@@ -72,23 +80,40 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaFollower, IReplica
         Interlocked.Increment(ref _duplicates);
     }
 
-    /// <summary>Another replica accepted an alarm: its incident event is the count.</summary>
-    void IReplicaFollower.Follow(V1.FeedEvent foreign, JournalTransaction tx)
+    /// <summary>
+    /// Counts an alarm stored in <paramref name="tx"/> (after its commit) and, once per batch, tells the other replicas
+    /// how many the batch stored (nothing on SQLite).
+    /// </summary>
+    internal void CountAccepted(JournalTransaction tx)
     {
-        if (foreign.Kind is V1.FeedEventKind.IncidentOpened or V1.FeedEventKind.IncidentUpdated)
-        {
-            Interlocked.Increment(ref _accepted);
-        }
+        tx.AfterCommit(CountAccepted);
+        var batch = tx.Shared(_batchSlot, () => new StrongBox<int>());
+        batch.Value++;
+        tx.BeforeCommitOnce(_batchSlot, t => t.NotifyReplicas(ChangeChannel,
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{AcceptedChanged} {_replica} {batch.Value}")));
     }
 
     string IReplicaChangeFollower.Channel => ChangeChannel;
 
-    /// <summary>A replica counted a duplicate: read the persisted count again. Null (the listener reconnected): rebuild every count.</summary>
+    /// <summary>
+    /// Another replica stored alarms (add them) or counted a duplicate (read the persisted count again); this replica's
+    /// own announcements are skipped. Null (the listener reconnected and may have missed some): rebuild every count.
+    /// </summary>
     void IReplicaChangeFollower.Changed(string? what, JournalTransaction tx)
     {
         if (what is null)
         {
             Load(tx.Connection);
+            return;
+        }
+
+        if (what.Split(' ') is [AcceptedChanged, var from, var count])
+        {
+            if (from != _replica && long.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            {
+                Interlocked.Add(ref _accepted, n);
+            }
+
             return;
         }
 
