@@ -9,14 +9,14 @@ namespace SharpEyes.Gateway.Alarms;
 /// <summary>
 /// Intake counters, store-wide. Accepted and dead-lettered counts are rebuilt from the store at start; duplicates are
 /// persisted as a counter. On a shared store every replica's counts follow the others': each batch announces how many
-/// alarms it stored on <see cref="ChangeChannel"/>, with the replica's id (not through the feed: a replica must never
-/// count its own twice), a dead letter is announced by <see cref="DeadLetterSink"/>, and a duplicate announces itself
+/// alarms it stored on <see cref="ChangeChannel"/> (not through the feed: a replica must never count its own twice,
+/// and the listener drops a replica's own announcements), a dead letter is announced by <see cref="DeadLetterSink"/>, and a duplicate announces itself
 /// (the persisted counter is read again). After the listener reconnects every count is rebuilt from the store.
 /// </summary>
-public sealed class AlarmStats(Hosting.ReplicaIdentity? replica = null) : IJournalParticipant, IReplicaChangeFollower
+public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
 {
     /// <summary>
-    /// The channel on which a commit tells the other replicas what it counted: "accepted &lt;replica&gt; &lt;n&gt;" (alarms
+    /// The channel on which a commit tells the other replicas what it counted: "accepted &lt;n&gt;" (alarms
     /// stored, once per batch) or "duplicates" (read the persisted counter again).
     /// </summary>
     public const string ChangeChannel = "sharpeyes_alarm_stats";
@@ -24,7 +24,6 @@ public sealed class AlarmStats(Hosting.ReplicaIdentity? replica = null) : IJourn
     private const string DuplicatesChanged = "duplicates";
     private const string AcceptedChanged = "accepted";
 
-    private readonly string _replica = replica?.Id ?? "";
     private readonly object _batchSlot = new();
 
     /// <summary>The counter of alarms retention deleted (still counted as accepted).</summary>
@@ -90,14 +89,14 @@ public sealed class AlarmStats(Hosting.ReplicaIdentity? replica = null) : IJourn
         var batch = tx.Shared(_batchSlot, () => new StrongBox<int>());
         batch.Value++;
         tx.BeforeCommitOnce(_batchSlot, t => t.NotifyReplicas(ChangeChannel,
-            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{AcceptedChanged} {_replica} {batch.Value}")));
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{AcceptedChanged} {batch.Value}")));
     }
 
     string IReplicaChangeFollower.Channel => ChangeChannel;
 
     /// <summary>
     /// Another replica stored alarms (add them) or counted a duplicate (read the persisted count again); this replica's
-    /// own announcements are skipped. Null (the listener reconnected and may have missed some): rebuild every count.
+    /// own announcements never reach here. Null (the listener reconnected and may have missed some): rebuild every count.
     /// </summary>
     void IReplicaChangeFollower.Changed(string? what, JournalTransaction tx)
     {
@@ -107,9 +106,9 @@ public sealed class AlarmStats(Hosting.ReplicaIdentity? replica = null) : IJourn
             return;
         }
 
-        if (what.Split(' ') is [AcceptedChanged, var from, var count])
+        if (what.Split(' ') is [AcceptedChanged, var count])
         {
-            if (from != _replica && long.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            if (long.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
             {
                 Interlocked.Add(ref _accepted, n);
             }

@@ -15,7 +15,7 @@ namespace SharpEyes.Gateway.Alarms;
 /// publishes the stored letter to its own broker: a vendor subscribed on any replica gets it, whichever refused.
 /// </summary>
 public sealed partial class DeadLetterSink(
-    Journal journal, AlarmStats stats, TimeProvider time, IOptions<GatewayOptions> options, Hosting.ReplicaIdentity replica, ILogger<DeadLetterSink> logger)
+    Journal journal, AlarmStats stats, TimeProvider time, IOptions<GatewayOptions> options, ILogger<DeadLetterSink> logger)
     : IReplicaChangeFollower
 {
     /// <summary>The notification channel on which a replica announces a stored dead letter's id.</summary>
@@ -24,15 +24,14 @@ public sealed partial class DeadLetterSink(
     string IReplicaChangeFollower.Channel => ChangeChannel;
 
     /// <summary>
-    /// A replica stored a dead letter (<paramref name="announced"/>: its replica id and the row's id): unless this replica
-    /// did (it published the letter itself), count it and publish the stored letter to this replica's broker after this
+    /// Another replica stored a dead letter (<paramref name="announced"/>: the row's id; this replica's own
+    /// announcements never reach here): count it and publish the stored letter to this replica's broker after this
     /// commit. Null (the listener reconnected): letters announced meanwhile stay in the store, unpublished here (their
     /// counts are rebuilt by <see cref="AlarmStats"/>).
     /// </summary>
     void IReplicaChangeFollower.Changed(string? announced, JournalTransaction tx)
     {
-        if (announced?.Split(' ') is not [var from, var id] || from == replica.Id
-            || !long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var row)
+        if (!long.TryParse(announced, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var row)
             || DeadLetterRepository.Find(tx, row) is not { } letter)
         {
             return;
@@ -86,7 +85,7 @@ public sealed partial class DeadLetterSink(
         await journal.ExecuteAsync(tx =>
         {
             var id = DeadLetterRepository.Insert(tx, vendorId, rejection.Reason, now.ToUnixTimeMilliseconds(), body);
-            tx.NotifyReplicas(ChangeChannel, replica.Id + " " + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            tx.NotifyReplicas(ChangeChannel, id.ToString(System.Globalization.CultureInfo.InvariantCulture));
             tx.AfterCommit(() => stats.CountDeadLetter(rejection.Reason));
             return true;
         }, ct).ConfigureAwait(false);

@@ -81,7 +81,6 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
 
     private readonly ConcurrentDictionary<string, DeviceEntry> _devices = new(StringComparer.Ordinal);
     private readonly Journal _journal;
-    private readonly string _replica;
     private readonly GeographyState _geography;
     private readonly TimeProvider _time;
     private readonly CoverageTracker _coverage;
@@ -95,9 +94,8 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
     private readonly HashSet<string> _unreadable = new(StringComparer.Ordinal);
 
     public DeviceCatalog(Journal journal, GeographyState geography, CoverageTracker coverage, UptimeLedger uptime,
-        IOptions<GatewayOptions> options, TimeProvider time, RtspSecretProtector secrets, Hosting.ReplicaIdentity replica)
+        IOptions<GatewayOptions> options, TimeProvider time, RtspSecretProtector secrets)
     {
-        _replica = replica.Id;
         _journal = journal;
         _secrets = secrets;
         _geography = geography;
@@ -538,22 +536,21 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
     private void SaveHealth(JournalTransaction tx, DeviceEntry entry)
     {
         StreamHealthRepository.Upsert(tx, entry.Id, entry.Health);
-        tx.NotifyReplicas(HealthChannel, _replica + " " + entry.Id);
+        tx.NotifyReplicas(HealthChannel, entry.Id);
     }
 
     string IReplicaChangeFollower.Channel => HealthChannel;
 
     /// <summary>
-    /// Another replica stored a camera's stream health (<paramref name="announced"/>: its replica id and the camera). A
-    /// health that turns the camera faulty or repaired is followed as a whole device (coverage included), as its own
-    /// CAMERA_FAULTY or CAMERA_REPAIRED event would; any other change replaces the health this replica holds.
+    /// Another replica stored a camera's stream health (<paramref name="deviceId"/>). A health that turns the camera
+    /// faulty or repaired is followed as a whole device (coverage included), as its own CAMERA_FAULTY or CAMERA_REPAIRED
+    /// event would; any other change replaces the health this replica holds. This replica's own saves never reach here
+    /// (its in-memory health may be newer than what it stored then). Null (the listener reconnected) is skipped: a health
+    /// missed meanwhile is read with that camera's next save or device event.
     /// </summary>
-    void IReplicaChangeFollower.Changed(string? announced, JournalTransaction tx)
+    void IReplicaChangeFollower.Changed(string? deviceId, JournalTransaction tx)
     {
-        // "<replica> <device id>": this replica's own saves are skipped (its listener hears them too), since its in-memory
-        // health may already be newer than what it stored then. Null (the listener reconnected) is skipped too, for the
-        // same reason: a health missed meanwhile is read with that camera's next save or device event.
-        if (announced?.Split(' ') is [var from, var deviceId] && from != _replica)
+        if (deviceId is not null)
         {
             FollowHealth(tx, deviceId, StreamHealthRepository.Find(tx, deviceId));
         }

@@ -41,8 +41,10 @@ public sealed partial class Journal : IHostedService, IDisposable
     private long _failedBatches;
 
     public Journal(GatewayStore store, FeedHub hub, IOptions<GatewayOptions> options, ILogger<Journal> logger,
-        IServiceProvider services, IEnumerable<JournalParticipantRegistration> registrations, TimeProvider time)
+        IServiceProvider services, IEnumerable<JournalParticipantRegistration> registrations, TimeProvider time,
+        Hosting.ReplicaIdentity? replica = null)
     {
+        ReplicaId = replica?.Id ?? Hosting.ReplicaIdentity.Generate();
         _time = time;
         _services = services;
         _registrations = [.. registrations];
@@ -53,6 +55,12 @@ public sealed partial class Journal : IHostedService, IDisposable
     }
 
     public long LastSequence => Interlocked.Read(ref _lastSequence);
+
+    /// <summary>
+    /// This replica's id, which <see cref="JournalTransaction.NotifyReplicas"/> puts before every announcement so that
+    /// the listener can drop the replica's own (<see cref="Postgres.PostgresFeedListener"/>).
+    /// </summary>
+    public string ReplicaId { get; }
 
     /// <summary>Set while the store refuses writes (disk full, read-only, I/O error): from the first failed commit until the next one succeeds.</summary>
     public StoreFailure? Failure => Volatile.Read(ref _failure);
@@ -161,7 +169,8 @@ public sealed partial class Journal : IHostedService, IDisposable
         EnsureOpen();
         var tx = new JournalTransaction(_store.Engine, _connection!, _commands, _lastSequence, _time.GetUtcNow().ToUnixTimeMilliseconds())
         {
-            FeedNumbered = RecordOwn,
+            ReplicaId = ReplicaId,
+            FeedNumbered = _store.Engine.Shared ? RecordOwn : null, // only a shared store's listener asks IsOwn
         };
         var spans = GatewayTracing.Source.HasListeners() ? new CommitSpans(batch.Count) : null;
         try
@@ -328,9 +337,20 @@ public sealed partial class Journal : IHostedService, IDisposable
     {
         lock (_ownLock)
         {
-            var through = _hub.Contiguous;
-            _own.RemoveAll(r => r.Last <= through); // the listener reads only after the hub's first hole
             _own.Add((first, last));
+        }
+    }
+
+    /// <summary>
+    /// Forgets this replica's feed ranges up to <paramref name="sequence"/>: the listener will read only after it. Only
+    /// the listener prunes, before it reads: a range pruned by the hub's progress alone could vanish between the
+    /// listener's read and its <see cref="IsOwn"/> check, and an own event would be followed as another replica's.
+    /// </summary>
+    internal void ForgetOwnThrough(long sequence)
+    {
+        lock (_ownLock)
+        {
+            _own.RemoveAll(r => r.Last <= sequence);
         }
     }
 
@@ -619,8 +639,15 @@ public sealed class JournalTransaction
 
     public void AfterCommit(Action action) => AfterCommitActions.Add(action);
 
-    /// <summary>Tells other replicas, at commit, that <paramref name="what"/> on <paramref name="channel"/> changed (nothing on SQLite).</summary>
-    public void NotifyReplicas(string channel, string what) => _engine.NotifyReplicas(this, channel, what);
+    /// <summary>This replica's id (<see cref="Journal.ReplicaId"/>).</summary>
+    internal string ReplicaId { get; init; } = "";
+
+    /// <summary>
+    /// Tells other replicas, at commit, that <paramref name="what"/> on <paramref name="channel"/> changed (nothing on
+    /// SQLite). The announcement carries this replica's id, and this replica's listener drops it: a follower hears only
+    /// other replicas' changes.
+    /// </summary>
+    public void NotifyReplicas(string channel, string what) => _engine.NotifyReplicas(this, channel, ReplicaId + " " + what);
 
     /// <summary>State that the items of one batch share, made on first use per <paramref name="key"/> (a per-batch tally).</summary>
     public T Shared<T>(object key, Func<T> create) where T : class

@@ -43,18 +43,27 @@ public sealed class StoreUnderTest : IAsyncDisposable
     public static async Task<StoreUnderTest> OpenAsync(bool postgres = false)
     {
         var dataDir = GatewayHost.NewDataDir();
-        var options = new GatewayOptions { DataDir = dataDir };
         var store = postgres ? ["--store", await PostgresCluster.Shared.CreateDatabaseAsync()] : await TestStores.ArgsAsync(dataDir, []);
-        if (store.Length == 2)
-        {
-            options.Store = store[1];
-        }
+        return await OpenAsync(dataDir, store.Length == 2 ? store[1] : null, null, new ServiceCollection().BuildServiceProvider(), []);
+    }
 
+    /// <summary>
+    /// One more replica's writer on the PostgreSQL database <paramref name="connectionString"/>, named
+    /// <paramref name="replicaId"/>, with the journal participants <paramref name="participants"/> (resolved from <paramref name="services"/>).
+    /// </summary>
+    public static Task<StoreUnderTest> OpenReplicaAsync(
+        string connectionString, string replicaId, IServiceProvider services, IEnumerable<JournalParticipantRegistration> participants) =>
+        OpenAsync(GatewayHost.NewDataDir(), connectionString, replicaId, services, participants);
+
+    private static async Task<StoreUnderTest> OpenAsync(
+        string dataDir, string? store, string? replicaId, IServiceProvider services, IEnumerable<JournalParticipantRegistration> participants)
+    {
+        var options = new GatewayOptions { DataDir = dataDir, Store = store ?? "", ReplicaId = replicaId };
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero));
         var gatewayStore = new GatewayStore(Options.Create(options), NullLogger<GatewayStore>.Instance, time);
         var hub = new FeedHub();
         var journal = new Journal(gatewayStore, hub, Options.Create(options), NullLogger<Journal>.Instance,
-            new ServiceCollection().BuildServiceProvider(), [], time);
+            services, participants, time, new SharpEyes.Gateway.Hosting.ReplicaIdentity(Options.Create(options)));
         await journal.StartAsync(CancellationToken.None);
         return new StoreUnderTest(gatewayStore, journal, hub, time, dataDir);
     }

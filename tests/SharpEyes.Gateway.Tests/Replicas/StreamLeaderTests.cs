@@ -98,7 +98,8 @@ public sealed class StreamLeaderTests(PostgresCluster cluster, RtspServerFixture
             Assert.Contains("Stream probing: lease released by replica-a", a.Output, StringComparison.Ordinal);
             await Eventually.TrueAsync(async () => (await MetricsScrape.ReadAsync(b.HttpPort))[Leader] == 1, "replica B to take stream probing over", TimeSpan.FromSeconds(10));
             Assert.Equal(1, (await MetricsScrape.ReadAsync(b.HttpPort))[Takeovers]);
-            Assert.Contains("Stream probing: this replica (replica-b) took the lease over from replica-a", b.Output, StringComparison.Ordinal);
+            await Eventually.TrueAsync(() => b.Output.Contains("Stream probing: this replica (replica-b) took the lease over from replica-a", StringComparison.Ordinal),
+                "B's log line for the takeover (its output is read as it comes)", TimeSpan.FromSeconds(10));
             var describesB = await DescribesAsync(b);
             await Eventually.TrueAsync(async () => await DescribesAsync(b) >= describesB + 3, "replica B's schedule to check the camera", TimeSpan.FromSeconds(20));
         }

@@ -21,6 +21,7 @@ public sealed partial class PostgresFeedListener(
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
     private const int Page = 1000;
+
     private long _reads;
     private long _followed;
 
@@ -77,9 +78,13 @@ public sealed partial class PostgresFeedListener(
                     Interlocked.Exchange(ref notified, Math.Max(Interlocked.Read(ref notified), last));
                 }
             }
-            else if (followers.TryGetValue(e.Channel, out var follower))
+            else if (followers.TryGetValue(e.Channel, out var follower)
+                && e.Payload.IndexOf(' ', StringComparison.Ordinal) is > 0 and var space
+                && !e.Payload.AsSpan(0, space).SequenceEqual(journal.ReplicaId))
             {
-                changes.Add((follower, e.Payload)); // raised inside WaitAsync, on this loop's own turn
+                // "<replica> <what>" (JournalTransaction.NotifyReplicas); this replica's own announcements are dropped here,
+                // so a follower hears only the others' changes.
+                changes.Add((follower, e.Payload[(space + 1)..])); // raised inside WaitAsync, on this loop's own turn
             }
         };
         foreach (var channel in followers.Keys.Prepend(PostgresEngine.FeedChannel))
@@ -151,6 +156,7 @@ public sealed partial class PostgresFeedListener(
                 return;
             }
 
+            journal.ForgetOwnThrough(after); // nothing at or before it is read again
             events.Clear();
             Repositories.FeedRepository.ReadAfter(connection, after, Page, "", events);
 
