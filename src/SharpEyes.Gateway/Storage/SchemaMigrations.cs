@@ -97,6 +97,10 @@ public static class SchemaMigrations
         // the only replica there is; the table is here so that both engines have the same schema.
         new(11, "outbox leases: one replica pushes to each endpoint", c => Sql(c,
             "CREATE TABLE outbox_leases(endpoint TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)")),
+        // On a shared store every batch reads each correlation key's open incidents (IncidentCorrelator's lock): without
+        // this index that read scanned every open incident and its dead row versions, 2.8 ms per key with 1,000 open.
+        new(12, "open incidents found by correlation key", c => Sql(c,
+            "CREATE INDEX IF NOT EXISTS incidents_open_by_key ON incidents(correlation_key) WHERE state = 1")),
     ];
 
     /// <summary>The version a store reaches with every step here: what this gateway writes.</summary>

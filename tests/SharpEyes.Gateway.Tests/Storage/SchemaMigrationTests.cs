@@ -20,6 +20,7 @@ public sealed class SchemaMigrationTests
     /// <summary>What each version added, to take a new store back to an older version's shape (newest first).</summary>
     private static readonly (int Version, string Undo)[] AddedBy =
     [
+        (12, "DROP INDEX incidents_open_by_key"),
         (11, "DROP TABLE outbox_leases"),
         (10, """
             CREATE TABLE status_log_v9(device_id TEXT NOT NULL, at INTEGER NOT NULL, online INTEGER NOT NULL);
@@ -62,6 +63,8 @@ public sealed class SchemaMigrationTests
     [InlineData(7)]
     [InlineData(8)]
     [InlineData(9)]
+    [InlineData(10)]
+    [InlineData(11)]
     public void A_store_of_an_earlier_version_is_brought_to_exactly_the_schema_of_a_new_one(int version)
     {
         using var fresh = Open(NewFile());
