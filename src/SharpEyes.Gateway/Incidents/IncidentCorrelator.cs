@@ -266,19 +266,35 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     /// <summary>
     /// Takes the lock of <paramref name="key"/> for the rest of the transaction (once) and, on a shared store, makes the
     /// key's in-memory open incident the one committed: another replica may have opened, joined, acknowledged or closed
-    /// it since this replica last heard. After the first lock the transaction's own changes are the newest.
+    /// it since this replica last heard. After the first lock the transaction's own changes are the newest. The keys the
+    /// batch locked before its items ran (its alarms', <see cref="LockNameOf"/>) are read with it, in one statement per
+    /// 64 keys: none of them was changed in this transaction yet (every change takes this path first), and no other
+    /// replica can change them while this one holds their locks.
     /// </summary>
     private void Lock(JournalTransaction tx, string key)
     {
-        if (!tx.Shared(LockedKeysSlot, NewKeySet).Add(key) || !tx.LockShared(LockPrefix + key))
+        var loaded = tx.Shared(LockedKeysSlot, NewKeySet);
+        if (!loaded.Add(key) || !tx.LockShared(LockPrefix + key))
         {
             return;
         }
 
-        var open = IncidentRepository.LoadOpenByKey(tx, key);
-        if (_openByKey.TryGetValue(key, out var known) && !open.Exists(o => o.Incident.IncidentId == known.IncidentId))
+        var keys = new List<string> { key };
+        foreach (var name in tx.HeldLocks)
         {
-            Forget(known);
+            if (name.StartsWith(LockPrefix, StringComparison.Ordinal) && loaded.Add(name[LockPrefix.Length..]))
+            {
+                keys.Add(name[LockPrefix.Length..]);
+            }
+        }
+
+        var open = IncidentRepository.LoadOpenByKeys(tx, keys);
+        foreach (var k in keys)
+        {
+            if (_openByKey.TryGetValue(k, out var known) && !open.Exists(o => o.Incident.IncidentId == known.IncidentId))
+            {
+                Forget(known);
+            }
         }
 
         foreach (var (incident, updatedMs) in open)
@@ -334,15 +350,9 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
 
     private void WriteDirty(JournalTransaction tx)
     {
-        foreach (var incident in _dirty.Values)
-        {
-            Write(tx, incident);
-        }
-
+        IncidentRepository.UpsertAll(tx, [.. _dirty.Values.Select(i => (i, RegionCodeOf(i)))]);
         _dirty.Clear();
     }
-
-    private static void Write(JournalTransaction tx, Incident incident) => IncidentRepository.Upsert(tx, incident, RegionCodeOf(incident));
 
     /// <summary>As for devices: the grid, else the county of the device (outside every grid the key is "device:{id}|...").</summary>
     public static string RegionCodeOf(Incident incident) =>

@@ -695,14 +695,22 @@ public sealed class JournalTransaction
     /// <summary>Takes the batch's named locks in ordinal order (a shared store only): every replica's writer takes them in the same order.</summary>
     internal void LockInOrder(IEnumerable<string?> names)
     {
-        if (_engine.Shared)
+        if (!_engine.Shared)
         {
-            foreach (var name in names.OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
-            {
-                LockShared(name);
-            }
+            return;
+        }
+
+        _locks ??= new HashSet<string>(StringComparer.Ordinal);
+        var fresh = names.OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        fresh.RemoveAll(name => !_locks.Add(name));
+        if (fresh.Count > 0)
+        {
+            _engine.LockSharedAll(this, fresh);
         }
     }
+
+    /// <summary>The named locks this transaction holds (<see cref="LockShared"/>, <see cref="LockInOrder"/>); none on SQLite.</summary>
+    internal IReadOnlyCollection<string> HeldLocks => (IReadOnlyCollection<string>?)_locks ?? [];
 
     internal void Begin() => _transaction = _engine.BeginWrite(_connection);
 

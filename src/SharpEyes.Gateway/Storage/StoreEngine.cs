@@ -63,6 +63,15 @@ public abstract class StoreEngine : IDisposable
     {
     }
 
+    /// <summary>Takes the locks named <paramref name="names"/>, in that order (<see cref="LockShared"/> for each by default).</summary>
+    public virtual void LockSharedAll(JournalTransaction tx, IReadOnlyList<string> names)
+    {
+        foreach (var name in names)
+        {
+            LockShared(tx, name);
+        }
+    }
+
     /// <summary>
     /// Tells the other replicas sharing the store, when <paramref name="tx"/> commits, that something on
     /// <paramref name="channel"/> changed (<paramref name="payload"/>: what). Nothing on SQLite: one process.

@@ -9,55 +9,28 @@ namespace SharpEyes.Gateway.Storage.Repositories;
 /// </summary>
 public static class FeedRepository
 {
-    /// <summary>Rows per multi-row INSERT of <see cref="AppendAll"/>; smaller remainders go in halving chunks (32, 16, ... 1).</summary>
-    internal const int RowsPerStatement = 64;
+    /// <summary>Rows per multi-row INSERT of <see cref="AppendAll"/>.</summary>
+    internal const int RowsPerStatement = MultiRowStatements.MaxRows;
 
-    private const int ColumnsPerRow = 5;
-
-    /// <summary>The INSERT statements for 1, 2, 4, ... <see cref="RowsPerStatement"/> rows (index: log2 of the count).</summary>
-    private static readonly string[] Inserts = [.. Enumerable.Range(0, 7).Select(i => InsertRows(1 << i))];
+    private static readonly MultiRowStatements Inserts = new("INSERT INTO feed_events(seq, kind, region_code, data, committed_at) VALUES ", 5);
 
     /// <summary>Writes <paramref name="feedEvent"/> (numbered already) as committed at <paramref name="committedAtMs"/> (Unix ms).</summary>
     public static void Append(JournalTransaction tx, FeedEvent feedEvent, long committedAtMs) => AppendAll(tx, [feedEvent], committedAtMs);
 
     /// <summary>
     /// Writes <paramref name="events"/> (numbered already) as committed at <paramref name="committedAtMs"/> (Unix ms), in
-    /// multi-row INSERTs of up to <see cref="RowsPerStatement"/> rows: on PostgreSQL each statement is a round trip to
-    /// the server, and a batch of alarms brings two or three events each. The statements are few (one per power of two)
-    /// so each stays prepared on the writer.
+    /// multi-row INSERTs (<see cref="MultiRowStatements"/>): a batch of alarms brings two or three events each.
     /// </summary>
-    public static void AppendAll(JournalTransaction tx, IReadOnlyList<FeedEvent> events, long committedAtMs)
-    {
-        var at = 0;
-        while (at < events.Count)
+    public static void AppendAll(JournalTransaction tx, IReadOnlyList<FeedEvent> events, long committedAtMs) =>
+        Inserts.Execute(tx, events.Count, (i, row) =>
         {
-            var size = RowsPerStatement;
-            var step = 6;
-            while (size > events.Count - at)
-            {
-                size >>= 1;
-                step--;
-            }
-
-            var values = new object?[size * ColumnsPerRow];
-            for (var i = 0; i < size; i++)
-            {
-                var e = events[at + i];
-                values[(i * ColumnsPerRow) + 0] = e.Sequence;
-                values[(i * ColumnsPerRow) + 1] = (int)e.Kind;
-                values[(i * ColumnsPerRow) + 2] = e.RegionCode;
-                values[(i * ColumnsPerRow) + 3] = e.ToByteArray();
-                values[(i * ColumnsPerRow) + 4] = committedAtMs;
-            }
-
-            tx.Execute(Inserts[step], values);
-            at += size;
-        }
-    }
-
-    private static string InsertRows(int rows) =>
-        "INSERT INTO feed_events(seq, kind, region_code, data, committed_at) VALUES " + string.Join(", ", Enumerable.Range(0, rows)
-            .Select(r => "(" + string.Join(", ", Enumerable.Range(r * ColumnsPerRow, ColumnsPerRow).Select(p => "@p" + p.ToString(System.Globalization.CultureInfo.InvariantCulture))) + ")"));
+            var e = events[i];
+            row[0] = e.Sequence;
+            row[1] = (int)e.Kind;
+            row[2] = e.RegionCode;
+            row[3] = e.ToByteArray();
+            row[4] = committedAtMs;
+        });
 
     /// <summary>The highest sequence stored; 0 when the feed is empty.</summary>
     public static long LastSequence(DbConnection connection)

@@ -13,15 +13,30 @@ public sealed record IncidentRow(Incident Incident, long UpdatedAtMs);
 /// </summary>
 public static class IncidentRepository
 {
+    private static readonly MultiRowStatements Upserts = new(
+        "INSERT INTO incidents(id, state, correlation_key, region_code, opened_at, updated_at, data, acknowledged_at) VALUES ", 8,
+        " ON CONFLICT(id) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at, data=excluded.data, acknowledged_at=excluded.acknowledged_at");
+
     /// <summary>Inserts <paramref name="incident"/> or replaces its state, update time, data and acknowledgement (id, key, region and opening stay).</summary>
-    public static void Upsert(JournalTransaction tx, Incident incident, string regionCode) =>
-        tx.Execute("""
-            INSERT INTO incidents(id, state, correlation_key, region_code, opened_at, updated_at, data, acknowledged_at) VALUES(@p0,@p1,@p2,@p3,@p4,@p5,@p6,@p7)
-            ON CONFLICT(id) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at, data=excluded.data, acknowledged_at=excluded.acknowledged_at
-            """,
-            incident.IncidentId, (int)incident.State, incident.CorrelationKey, regionCode,
-            incident.OpenedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(), incident.UpdatedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(),
-            incident.ToByteArray(), incident.AcknowledgedAt?.ToDateTimeOffset().ToUnixTimeMilliseconds());
+    public static void Upsert(JournalTransaction tx, Incident incident, string regionCode) => UpsertAll(tx, [(incident, regionCode)]);
+
+    /// <summary>
+    /// <see cref="Upsert"/> for many incidents in multi-row statements (<see cref="MultiRowStatements"/>): a batch of
+    /// alarms updates one incident per correlation key it touched. Each incident at most once.
+    /// </summary>
+    public static void UpsertAll(JournalTransaction tx, IReadOnlyList<(Incident Incident, string RegionCode)> incidents) =>
+        Upserts.Execute(tx, incidents.Count, (i, row) =>
+        {
+            var (incident, regionCode) = incidents[i];
+            row[0] = incident.IncidentId;
+            row[1] = (int)incident.State;
+            row[2] = incident.CorrelationKey;
+            row[3] = regionCode;
+            row[4] = incident.OpenedAt.ToDateTimeOffset().ToUnixTimeMilliseconds();
+            row[5] = incident.UpdatedAt.ToDateTimeOffset().ToUnixTimeMilliseconds();
+            row[6] = incident.ToByteArray();
+            row[7] = incident.AcknowledgedAt?.ToDateTimeOffset().ToUnixTimeMilliseconds();
+        });
 
     /// <summary>Every open incident (state 1, <see cref="IncidentState.Open"/>), in no particular order.</summary>
     public static List<IncidentRow> LoadOpen(DbConnection connection)
@@ -31,11 +46,38 @@ public static class IncidentRepository
         return ReadRows(reader);
     }
 
-    /// <summary>The open incidents of correlation key <paramref name="key"/>, least recently updated first.</summary>
-    public static List<IncidentRow> LoadOpenByKey(JournalTransaction tx, string key)
+    /// <summary>The key lists of <see cref="LoadOpenByKeys"/>: 1, 2, 4, ... 64 keys (index: log2 of the count).</summary>
+    private static readonly string[] OpenByKeys = [.. Enumerable.Range(0, 7).Select(i =>
+        "SELECT data, updated_at FROM incidents WHERE state = 1 AND correlation_key IN (" + string.Join(", ", Enumerable.Range(0, 1 << i)
+            .Select(p => "@p" + p.ToString(System.Globalization.CultureInfo.InvariantCulture))) + ")")];
+
+    /// <summary>
+    /// The open incidents of every key of <paramref name="keys"/>, least recently updated first: one statement per 64
+    /// keys (a smaller remainder in the next power of two, the last key repeated), rather than one per key.
+    /// </summary>
+    public static List<IncidentRow> LoadOpenByKeys(JournalTransaction tx, IReadOnlyList<string> keys)
     {
-        using var reader = tx.Bound("SELECT data, updated_at FROM incidents WHERE state = 1 AND correlation_key = @p0 ORDER BY updated_at", key).ExecuteReader();
-        return ReadRows(reader);
+        var rows = new List<IncidentRow>();
+        for (var at = 0; at < keys.Count; at += 64)
+        {
+            var count = Math.Min(64, keys.Count - at);
+            var step = 0;
+            while ((1 << step) < count)
+            {
+                step++;
+            }
+
+            var values = new object?[1 << step];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = keys[at + Math.Min(i, count - 1)];
+            }
+
+            using var reader = tx.Bound(OpenByKeys[step], values).ExecuteReader();
+            rows.AddRange(ReadRows(reader));
+        }
+
+        return [.. rows.OrderBy(r => r.UpdatedAtMs)];
     }
 
     /// <summary>Incident <paramref name="id"/> if it is open; null when it is closed or unknown.</summary>

@@ -81,12 +81,33 @@ public sealed class IncidentRepositoryTests
             }
         });
 
-        var byKey = await store.WriteAsync(tx => IncidentRepository.LoadOpenByKey(tx, key));
+        var byKey = await store.WriteAsync(tx => IncidentRepository.LoadOpenByKeys(tx, [key]));
         Assert.Equal(["inc_b", "inc_a"], byKey.Select(r => r.Incident.IncidentId));
         Assert.Equal([Ms(40), Ms(50)], byKey.Select(r => r.UpdatedAtMs));
+        var byKeys = await store.WriteAsync(tx => IncidentRepository.LoadOpenByKeys(tx, ["no-such-key", otherKey.CorrelationKey, key]));
+        Assert.Equal(["inc_c", "inc_b", "inc_a"], byKeys.Select(r => r.Incident.IncidentId)); // every key's, least recently updated first
 
         var since = store.Read(c => IncidentRepository.OpenedSince(c, Ms(5)));
         Assert.Equal(["inc_a", "inc_c"], since.Select(i => i.IncidentId).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Open_incidents_of_many_keys_are_read_in_statements_of_up_to_64_keys_each_key_once()
+    {
+        await using var store = await StoreUnderTest.OpenAsync();
+        // 150 keys (two statements of 64 and one of 32, the last key repeated 10 times), one open incident each, and a
+        // closed one of key 0; asked for 149 of them (not key 7) and a key without incidents.
+        var incidents = Enumerable.Range(0, 150).Select(i => Incident($"inc_{i:D3}", $"k{i:D3}", "3301020010010001", 0, 1000 - i)).ToList();
+        var closed = Incident("inc_closed", "k000", "3301020010010001", 0, 1);
+        closed.State = IncidentState.Closed;
+        await store.WriteAsync(tx => IncidentRepository.UpsertAll(tx, [.. incidents.Append(closed).Select(i => (i, "3301020010010001"))]));
+
+        var keys = incidents.Select(i => i.CorrelationKey).Where(k => k != "k007").Append("k-none").ToList();
+        var read = await store.WriteAsync(tx => IncidentRepository.LoadOpenByKeys(tx, keys));
+
+        Assert.Equal(incidents.Where(i => i.CorrelationKey != "k007").Select(i => i.IncidentId).Reverse(), read.Select(r => r.Incident.IncidentId));
+        Assert.Equal(150, store.Read(IncidentRepository.CountOpen)); // UpsertAll stored every row, in statements of 64, 64, 16, 4, 2 and 1 rows
+        Assert.Equal(IncidentState.Closed, store.Read(c => IncidentRepository.Get(c, "inc_closed"))!.State);
     }
 
     [Fact]
