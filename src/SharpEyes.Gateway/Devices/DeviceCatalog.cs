@@ -295,6 +295,8 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
             var now = _time.GetUtcNow();
             var nowTs = Timestamp.FromDateTimeOffset(now);
             var results = new (RegisterOutcome?, RpcException?)[batch.Count];
+            var writes = new List<DeviceUpsert>(batch.Count); // written together after the loop (nothing in it reads the rows)
+            var writeOf = new Dictionary<string, int>(StringComparer.Ordinal); // a device twice in one batch: its last registration
             for (var i = 0; i < batch.Count; i++)
             {
                 var validated = batch[i];
@@ -326,7 +328,17 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
                 device.UpdatedAt = nowTs;
                 var status = existing?.Status ?? DeviceStatus.Unknown;
                 var lastSeen = existing?.LastSeenMs ?? 0;
-                DeviceRepository.Upsert(tx, device, status, lastSeen, _secrets.Protect(secrets));
+                var write = new DeviceUpsert(device, status, lastSeen, _secrets.Protect(secrets));
+                if (writeOf.TryGetValue(device.DeviceId, out var earlier))
+                {
+                    writes[earlier] = write;
+                }
+                else
+                {
+                    writeOf[device.DeviceId] = writes.Count;
+                    writes.Add(write);
+                }
+
                 var entry = new DeviceEntry(device, secrets, status, lastSeen) { LastHeardMs = existing?.LastHeardMs ?? 0, Restored = existing?.Restored ?? false };
                 if (existing is not null)
                 {
@@ -358,6 +370,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
                 results[i] = (new RegisterOutcome(snapshot, existing is null, true), null);
             }
 
+            DeviceRepository.UpsertAll(tx, writes);
             return results;
         }, ct);
 

@@ -297,6 +297,31 @@ public sealed class DeviceRegistryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_device_twice_in_one_bulk_stream_keeps_its_last_registration_in_memory_and_in_the_store()
+    {
+        // The devices of a stream's batch are written together (multi-row upserts): a device named twice in one batch
+        // must be written once, as its later registration (PostgreSQL refuses a statement that changes a row twice).
+        using var call = _client.RegisterDevices(_host.Auth(_vendorA));
+        for (var i = 0; i < 200; i++)
+        {
+            var r = TestDevices.Camera(200_000 + (i == 50 ? 10 : i), lon: 114.55 + (i % 20) * 0.001, lat: 37.58 + (i / 20) * 0.001);
+            r.Name = $"{r.Name} #{i}";
+            await call.RequestStream.WriteAsync(r);
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var response = await call;
+        Assert.Equal((200, 0, 199), (response.Accepted, response.Rejected, response.Created));
+
+        var id = TestDevices.CameraId(200_010);
+        Assert.EndsWith(" #50", (await _client.GetDeviceAsync(new GetDeviceRequest { DeviceId = id }, _host.Auth(_vendorA))).Name, StringComparison.Ordinal);
+        _host = await _host.RestartAsync();
+        _client = new DeviceRegistry.DeviceRegistryClient(_host.Channel);
+        Assert.EndsWith(" #50", (await _client.GetDeviceAsync(new GetDeviceRequest { DeviceId = id }, _host.Auth(_vendorA))).Name, StringComparison.Ordinal);
+        Assert.Equal(199, (await _client.ListDevicesAsync(new ListDevicesRequest { PageSize = 500 }, _host.Auth(_vendorA))).Devices.Count);
+    }
+
+    [Fact]
     public async Task Bulk_registration_lists_the_first_rejected_devices_up_to_the_limit_and_counts_the_rest()
     {
         await using var host = await GatewayHost.StartAsync(extraArgs: ["--SharpEyes:Limits:BulkRejectedResults=3"]);

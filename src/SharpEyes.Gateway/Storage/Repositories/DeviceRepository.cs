@@ -10,6 +10,15 @@ namespace SharpEyes.Gateway.Storage.Repositories;
 /// </summary>
 public sealed record DeviceRow(Device Device, string? RtspSecret, DeviceStatus Status, long LastSeenMs);
 
+/// <summary>A device row to write (<see cref="DeviceRepository.UpsertAll"/>): the registration serialised when it is made.</summary>
+public sealed record DeviceUpsert(string Id, string VendorId, DeviceKind Kind, DeviceStatus Status, string RegionCode, long LastSeenMs, byte[] Data, string? RtspSecret)
+{
+    public DeviceUpsert(Device device, DeviceStatus status, long lastSeenMs, string? rtspSecret)
+        : this(device.DeviceId, device.VendorId, device.Kind, status, device.RegionCode, lastSeenMs, device.ToByteArray(), rtspSecret)
+    {
+    }
+}
+
 /// <summary>
 /// The <c>devices</c> table: one row per registered device, the registration as protobuf in <c>data</c> with the
 /// columns the store filters on (vendor, kind, region), the live status and last-seen time, the encrypted RTSP
@@ -41,18 +50,36 @@ public static class DeviceRepository
         return reader.Read() ? ReadRow(reader) : null;
     }
 
+    private static readonly MultiRowStatements Upserts = new(
+        "INSERT INTO devices(id, vendor_id, kind, status, region_code, last_seen_at, data, rtsp_secret) VALUES ", 8, """
+             ON CONFLICT(id) DO UPDATE SET vendor_id=excluded.vendor_id, kind=excluded.kind,
+                region_code=excluded.region_code, data=excluded.data, rtsp_secret=excluded.rtsp_secret
+            """);
+
     /// <summary>
     /// Inserts a device, or replaces an existing one's registration and credentials; an existing row keeps its stored
     /// status and last-seen time (<paramref name="status"/> and <paramref name="lastSeenMs"/> are used for a new row only).
     /// </summary>
     public static void Upsert(JournalTransaction tx, Device device, DeviceStatus status, long lastSeenMs, string? rtspSecret) =>
-        tx.Execute("""
-            INSERT INTO devices(id, vendor_id, kind, status, region_code, last_seen_at, data, rtsp_secret)
-            VALUES(@p0,@p1,@p2,@p3,@p4,@p5,@p6,@p7)
-            ON CONFLICT(id) DO UPDATE SET vendor_id=excluded.vendor_id, kind=excluded.kind,
-                region_code=excluded.region_code, data=excluded.data, rtsp_secret=excluded.rtsp_secret
-            """,
-            device.DeviceId, device.VendorId, (int)device.Kind, (int)status, device.RegionCode, lastSeenMs, device.ToByteArray(), rtspSecret);
+        UpsertAll(tx, [new DeviceUpsert(device, status, lastSeenMs, rtspSecret)]);
+
+    /// <summary>
+    /// <see cref="Upsert"/> for many devices in multi-row statements (<see cref="MultiRowStatements"/>), as a registration
+    /// batch writes them. Each device at most once.
+    /// </summary>
+    public static void UpsertAll(JournalTransaction tx, IReadOnlyList<DeviceUpsert> devices) =>
+        Upserts.Execute(tx, devices.Count, (i, row) =>
+        {
+            var d = devices[i];
+            row[0] = d.Id;
+            row[1] = d.VendorId;
+            row[2] = (int)d.Kind;
+            row[3] = (int)d.Status;
+            row[4] = d.RegionCode;
+            row[5] = d.LastSeenMs;
+            row[6] = d.Data;
+            row[7] = d.RtspSecret;
+        });
 
     /// <summary>Replaces device <paramref name="id"/>'s stored RTSP credentials; answers the rows changed (0: no such device).</summary>
     public static int SetSecret(JournalTransaction tx, string id, string rtspSecret) => tx.Execute("UPDATE devices SET rtsp_secret = @p0 WHERE id = @p1", rtspSecret, id);
