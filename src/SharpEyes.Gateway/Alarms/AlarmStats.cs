@@ -9,15 +9,15 @@ namespace SharpEyes.Gateway.Alarms;
 /// <summary>
 /// Intake counters, store-wide. Accepted and dead-lettered counts are rebuilt from the store at start; duplicates are
 /// persisted as a counter. On a shared store every replica's counts follow the others': each batch announces how many
-/// alarms it stored on <see cref="ChangeChannel"/> (not through the feed: a replica must never count its own twice,
-/// and the listener drops a replica's own announcements), a dead letter is announced by <see cref="DeadLetterSink"/>, and a duplicate announces itself
-/// (the persisted counter is read again). After the listener reconnects every count is rebuilt from the store.
+/// alarms it stored and how many duplicates it refused on <see cref="ChangeChannel"/> (not through the feed: a replica
+/// must never count its own twice, and the listener drops a replica's own announcements), and a dead letter is
+/// announced by <see cref="DeadLetterSink"/>. After the listener reconnects every count is rebuilt from the store.
 /// </summary>
 public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
 {
     /// <summary>
-    /// The channel on which a commit tells the other replicas what it counted: "accepted &lt;n&gt;" (alarms
-    /// stored, once per batch) or "duplicates" (read the persisted counter again).
+    /// The channel on which a commit tells the other replicas what it counted, once per batch: "accepted &lt;n&gt;"
+    /// (alarms stored) and "duplicates &lt;n&gt;" (duplicates refused).
     /// </summary>
     public const string ChangeChannel = "sharpeyes_alarm_stats";
 
@@ -38,6 +38,7 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
     private readonly ConcurrentDictionary<string, long> _deadLetters = new(StringComparer.Ordinal);
     private long _accepted;
     private long _duplicates;
+    private int _loaded;
 
     public long Accepted => Interlocked.Read(ref _accepted);
 
@@ -47,36 +48,68 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
 
     public long Received => Accepted + Duplicates + _deadLetters.Values.Sum();
 
-    /// <summary>Stored rows plus what retention deleted of them (the counters).</summary>
-    public void Load(DbConnection connection)
+    /// <summary>
+    /// As the journal's participant: loads the counts at start only. Every count changes after its commit, so a batch
+    /// rolled back leaves nothing to undo, and reading the store again then would, on a shared store, count twice the
+    /// other replicas' alarms whose announcements are still on their way (a batch whose alarm keys another replica took
+    /// meanwhile is rolled back and committed again item by item: not rare under load).
+    /// </summary>
+    void IJournalParticipant.Load(DbConnection connection)
     {
-        _deadLetters.Clear();
-        foreach (var reason in DeadLetterReasons.All)
+        if (Interlocked.Exchange(ref _loaded, 1) == 0)
         {
-            _deadLetters[reason] = 0;
+            Load(connection);
         }
+    }
 
-        _accepted = AlarmRepository.Count(connection) + CounterRepository.Read(connection, AlarmsPrunedCounter);
-        _duplicates = CounterRepository.Read(connection, DuplicatesCounter);
+    /// <summary>Stored rows plus what retention deleted of them (the counters).</summary>
+    public void Load(DbConnection connection) => Set(Read(connection));
+
+    private sealed record Counts(long Accepted, long Duplicates, Dictionary<string, long> DeadLetters);
+
+    private static Counts Read(DbConnection connection)
+    {
+        var deadLetters = DeadLetterReasons.All.ToDictionary(r => r, _ => 0L, StringComparer.Ordinal);
         foreach (var (reason, count) in DeadLetterRepository.CountByReason(connection))
         {
-            _deadLetters[reason] = _deadLetters.GetValueOrDefault(reason) + count;
+            deadLetters[reason] = deadLetters.GetValueOrDefault(reason) + count;
         }
 
         foreach (var (name, count) in CounterRepository.ReadPrefixed(connection, DeadLettersPrunedPrefix))
         {
             var reason = name[DeadLettersPrunedPrefix.Length..];
-            _deadLetters[reason] = _deadLetters.GetValueOrDefault(reason) + count;
+            deadLetters[reason] = deadLetters.GetValueOrDefault(reason) + count;
         }
+
+        return new Counts(
+            AlarmRepository.Count(connection) + CounterRepository.Read(connection, AlarmsPrunedCounter),
+            CounterRepository.Read(connection, DuplicatesCounter),
+            deadLetters);
+    }
+
+    private void Set(Counts counts)
+    {
+        _deadLetters.Clear();
+        foreach (var (reason, count) in counts.DeadLetters)
+        {
+            _deadLetters[reason] = count;
+        }
+
+        Interlocked.Exchange(ref _accepted, counts.Accepted);
+        Interlocked.Exchange(ref _duplicates, counts.Duplicates);
     }
 
     internal void CountAccepted() => Interlocked.Increment(ref _accepted);
 
+    /// <summary>
+    /// Counts a duplicate refused in <paramref name="tx"/> (after its commit; persisted for the next start) and, once per
+    /// batch, tells the other replicas how many the batch refused.
+    /// </summary>
     internal void CountDuplicate(JournalTransaction tx)
     {
         tx.AddToCounter(DuplicatesCounter, 1);
-        tx.NotifyReplicas(ChangeChannel, DuplicatesChanged);
-        Interlocked.Increment(ref _duplicates);
+        tx.AfterCommit(() => Interlocked.Increment(ref _duplicates));
+        Announce(tx, _duplicatesSlot, DuplicatesChanged);
     }
 
     /// <summary>
@@ -86,41 +119,45 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
     internal void CountAccepted(JournalTransaction tx)
     {
         tx.AfterCommit(CountAccepted);
-        var batch = tx.Shared(_batchSlot, () => new StrongBox<int>());
-        batch.Value++;
-        tx.BeforeCommitOnce(_batchSlot, t => t.NotifyReplicas(ChangeChannel,
-            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{AcceptedChanged} {batch.Value}")));
+        Announce(tx, _batchSlot, AcceptedChanged);
     }
+
+    private static void Announce(JournalTransaction tx, object slot, string what)
+    {
+        var batch = tx.Shared(slot, () => new StrongBox<int>());
+        batch.Value++;
+        tx.BeforeCommitOnce(slot, t => t.NotifyReplicas(ChangeChannel,
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{what} {batch.Value}")));
+    }
+
+    private readonly object _duplicatesSlot = new();
+    private readonly object _reloadSlot = new();
 
     string IReplicaChangeFollower.Channel => ChangeChannel;
 
     /// <summary>
-    /// Another replica stored alarms (add them) or counted a duplicate (read the persisted count again); this replica's
-    /// own announcements never reach here. Null (the listener reconnected and may have missed some): rebuild every count.
+    /// Another replica stored alarms or refused duplicates ("accepted n", "duplicates n"): added after this transaction
+    /// commits (a batch rolled back and run again item by item must not add them twice). This replica's own
+    /// announcements never reach here. Null (the listener reconnected and may have missed some): every count is read
+    /// again at the end of the transaction (its own alarms included) and set after the commit, after the batch's own
+    /// additions, which the reading already holds.
     /// </summary>
     void IReplicaChangeFollower.Changed(string? what, JournalTransaction tx)
     {
         if (what is null)
         {
-            Load(tx.Connection);
-            return;
-        }
-
-        if (what.Split(' ') is [AcceptedChanged, var count])
-        {
-            if (long.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            tx.BeforeCommitOnce(_reloadSlot, t =>
             {
-                Interlocked.Add(ref _accepted, n);
-            }
-
+                var counts = Read(t.Connection);
+                t.AfterCommit(() => Set(counts));
+            });
             return;
         }
 
-        var stored = CounterRepository.Read(tx, DuplicatesCounter);
-        var current = Interlocked.Read(ref _duplicates);
-        while (stored > current && Interlocked.CompareExchange(ref _duplicates, stored, current) != current)
+        if (what.Split(' ') is [var kind and (AcceptedChanged or DuplicatesChanged), var count]
+            && long.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
         {
-            current = Interlocked.Read(ref _duplicates);
+            tx.AfterCommit(() => Interlocked.Add(ref kind == AcceptedChanged ? ref _accepted : ref _duplicates, n));
         }
     }
 

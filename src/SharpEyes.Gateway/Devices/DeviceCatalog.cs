@@ -145,9 +145,14 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
 
     public IEnumerable<DeviceEntry> All => _devices.Values;
 
+    /// <summary>
+    /// Reads every device from the store: at start, and after a batch rolled back. Readers on other threads (the MQTT
+    /// intake's device check) never see a device missing meanwhile: the entries are read first and replace the old
+    /// ones one by one, and only devices no longer stored are removed.
+    /// </summary>
     public void Load(DbConnection connection)
     {
-        _devices.Clear();
+        var loaded = new Dictionary<string, DeviceEntry>(StringComparer.Ordinal);
         _unreadable.Clear();
         _geography.ResetCameras();
         var clear = new List<(string Id, string RtspSecret)>();
@@ -159,7 +164,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
                 clear.Add((entry.Id, encrypted));
             }
 
-            _devices[entry.Id] = entry;
+            loaded[entry.Id] = entry;
             _geography.IndexCamera(entry.Device);
         }
 
@@ -170,10 +175,23 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
 
         foreach (var (deviceId, health) in StreamHealthRepository.LoadAll(connection))
         {
-            if (_devices.TryGetValue(deviceId, out var entry))
+            if (loaded.TryGetValue(deviceId, out var entry))
             {
                 entry.Health = health;
             }
+        }
+
+        foreach (var id in _devices.Keys)
+        {
+            if (!loaded.ContainsKey(id))
+            {
+                _devices.TryRemove(id, out _);
+            }
+        }
+
+        foreach (var (id, entry) in loaded)
+        {
+            _devices[id] = entry;
         }
 
         _uptime.Load(connection, (_time.GetUtcNow() - UptimeRetention).ToUnixTimeMilliseconds());

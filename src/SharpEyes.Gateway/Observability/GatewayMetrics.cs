@@ -21,7 +21,7 @@ namespace SharpEyes.Gateway.Observability;
 public sealed class GatewayMetrics
 {
     private static readonly TimeSpan CoverageCacheTime = TimeSpan.FromSeconds(30);
-    private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _refusals,
+    private readonly Counter _received, _accepted, _duplicates, _deadLettered, _checks, _delivered, _deliveryFailures, _lostToRetention, _storeFailures, _isolatedBatches, _refusals,
         _kpiSnapshots, _kpiPruned, _rateLimited, _certificateRejections, _mqttRateLimited, _mqttFloods, _auditEntries, _auditPruned, _auditFolded,
         _auditTargetsDropped, _auditWriteFailures, _externalMessages, _externalReconnects, _leaseTakeovers, _probingTakeovers;
     private readonly Gauge _incidentsOpen, _feedLast, _feedPruned, _feedSubscribers, _depth, _lag, _acked, _circuit, _connected, _backlogExceeded, _backlogLimit,
@@ -68,6 +68,8 @@ public sealed class GatewayMetrics
         _backlogLimit = Gauge("sharpeyes_outbox_backlog_limit", "Depth above which an endpoint is reported as backed up");
         _storeWritable = Gauge("sharpeyes_store_writable", "1 while the store accepts writes, 0 after a failed commit until the next one succeeds");
         _storeFailures = Counter("sharpeyes_store_failed_commits_total", "Commits rolled back because the store refused them");
+        _isolatedBatches = Counter("sharpeyes_journal_batches_split_total",
+            "Group commits rolled back and committed again item by item (an item failed, the store refused the batch, or another replica stored one of its alarm keys first)");
         _journalQueue = Gauge("sharpeyes_journal_queue_length", "Changes waiting for the single writer");
         _checks = Counter("sharpeyes_stream_checks_total", "Stream checks since start, by check (describe, probe, grab) and outcome (ok or the failure)", "check", "outcome");
         _probingLeader = Gauge("sharpeyes_stream_probing_leader", "1 while this replica runs the stream probing schedule (the leader), 0 while another replica does or checks are off");
@@ -173,6 +175,7 @@ public sealed class GatewayMetrics
             _kpiPruned.IncTo(kpiHistory.Pruned);
             _storeWritable.Set(journal.Failure is null ? 1 : 0);
             _storeFailures.IncTo(journal.FailedBatches);
+            _isolatedBatches.IncTo(journal.SplitBatches);
             _journalQueue.Set(journal.QueueLength);
             _probingLeader.Set(streams.Leading ? 1 : 0);
             _probingTakeovers.IncTo(streams.Takeovers);

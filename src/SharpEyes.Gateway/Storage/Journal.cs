@@ -39,6 +39,7 @@ public sealed partial class Journal : IHostedService, IDisposable
     private readonly TimeProvider _time;
     private StoreFailure? _failure;
     private long _failedBatches;
+    private long _splitBatches;
 
     public Journal(GatewayStore store, FeedHub hub, IOptions<GatewayOptions> options, ILogger<Journal> logger,
         IServiceProvider services, IEnumerable<JournalParticipantRegistration> registrations, TimeProvider time,
@@ -67,6 +68,9 @@ public sealed partial class Journal : IHostedService, IDisposable
 
     /// <summary>Batches rolled back because the store refused them, since start.</summary>
     public long FailedBatches => Interlocked.Read(ref _failedBatches);
+
+    /// <summary>Batches of several items rolled back and committed again item by item, since start.</summary>
+    public long SplitBatches => Interlocked.Read(ref _splitBatches);
 
     /// <summary>Items waiting for the writer.</summary>
     public int QueueLength => _queue.Reader.Count;
@@ -118,10 +122,13 @@ public sealed partial class Journal : IHostedService, IDisposable
     /// </summary>
     /// <param name="lockName">A lock the work will take (<see cref="JournalTransaction.LockShared"/>): on a shared store the
     /// batch takes its items' locks first, in one order, so two replicas' batches never wait for each other in a cycle.</param>
-    public ValueTask<Task<T>> SubmitAsync<T>(Func<JournalTransaction, T> work, CancellationToken cancellationToken = default, string? lockName = null)
+    /// <param name="tag">What the work is about, for the batch's other items to see (<see cref="JournalTransaction.ItemTags"/>):
+    /// an alarm's key, so the first alarm of a batch can look up every alarm's in one statement.</param>
+    public ValueTask<Task<T>> SubmitAsync<T>(Func<JournalTransaction, T> work, CancellationToken cancellationToken = default, string? lockName = null,
+        object? tag = null)
     {
         // The caller's span (an alarm's MQTT receive), so its trace shows the commit; read only while traces are recorded.
-        var item = new JournalItem<T>(work, GatewayTracing.Source.HasListeners() ? Activity.Current?.Context ?? default : default, lockName);
+        var item = new JournalItem<T>(work, GatewayTracing.Source.HasListeners() ? Activity.Current?.Context ?? default : default, lockName, tag);
         return _queue.Writer.TryWrite(item) ? ValueTask.FromResult(item.Task) : Slow(item, cancellationToken);
 
         async ValueTask<Task<T>> Slow(JournalItem<T> queued, CancellationToken ct)
@@ -177,6 +184,7 @@ public sealed partial class Journal : IHostedService, IDisposable
         {
             tx.Begin();
             tx.LockInOrder(batch.Select(i => i.LockName));
+            tx.ItemTags = [.. batch.Select(i => i.Tag).OfType<object>()];
             foreach (var item in batch)
             {
                 if (spans is null)
@@ -206,6 +214,7 @@ public sealed partial class Journal : IHostedService, IDisposable
             }
 
             // Isolate the failing item: each gets a transaction of its own.
+            Interlocked.Increment(ref _splitBatches);
             foreach (var item in batch)
             {
                 CommitBatch([item]);
@@ -484,6 +493,9 @@ public sealed partial class Journal : IHostedService, IDisposable
         /// <summary>The lock the item will take, taken with the batch's others before any item runs; null when none.</summary>
         string? LockName { get; }
 
+        /// <summary>What the item is about (<see cref="JournalTransaction.ItemTags"/>); null when nothing.</summary>
+        object? Tag { get; }
+
         void Run(JournalTransaction tx);
 
         void Complete();
@@ -491,11 +503,13 @@ public sealed partial class Journal : IHostedService, IDisposable
         void Fail(Exception exception);
     }
 
-    private sealed class JournalItem<T>(Func<JournalTransaction, T> work, ActivityContext parent, string? lockName) : IJournalItem
+    private sealed class JournalItem<T>(Func<JournalTransaction, T> work, ActivityContext parent, string? lockName, object? tag) : IJournalItem
     {
         public ActivityContext Parent => parent;
 
         public string? LockName => lockName;
+
+        public object? Tag => tag;
 
         private readonly TaskCompletionSource<T> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T? _result;
@@ -573,6 +587,12 @@ public sealed class JournalTransaction
     public long NowMs { get; }
 
     internal List<FeedEvent> FeedEvents { get; } = [];
+
+    /// <summary>The tags of the batch's items (<see cref="Journal.SubmitAsync"/>), in queue order; those without one left out.</summary>
+    public IReadOnlyList<object> ItemTags { get; internal set; } = [];
+
+    /// <summary>Whether other replicas write the store too (PostgreSQL): a read is then a round trip to another process.</summary>
+    public bool SharedStore => _engine.Shared;
 
     /// <summary>Told the sequences of this batch's feed events when they are numbered (before the commit).</summary>
     internal Action<long, long>? FeedNumbered { get; init; }

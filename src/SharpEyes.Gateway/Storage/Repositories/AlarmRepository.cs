@@ -3,6 +3,18 @@ using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Storage.Repositories;
 
+/// <summary>An alarm's identity: a vendor's event id is stored once.</summary>
+public readonly record struct AlarmKey(string VendorId, string EventId);
+
+/// <summary>An alarm row to store (<see cref="AlarmRepository.InsertAll"/>): the alarm serialised when it is made.</summary>
+public sealed record AlarmInsert(string VendorId, string EventId, string DeviceId, string IncidentId, long ReceivedAtMs, byte[] Data)
+{
+    public AlarmInsert(Alarm alarm, long receivedAtMs)
+        : this(alarm.VendorId, alarm.EventId, alarm.DeviceId, alarm.IncidentId, receivedAtMs, alarm.ToByteArray())
+    {
+    }
+}
+
 /// <summary>
 /// The <c>alarms</c> table: every accepted alarm, keyed by (vendor, event id) so a vendor's resend is refused as a
 /// duplicate, with the incident it joined; the alarm itself stored as its protobuf bytes. The only code that names the table.
@@ -17,6 +29,65 @@ public static class AlarmRepository
         tx.Execute(
             "INSERT INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES(@p0,@p1,@p2,@p3,@p4,@p5) ON CONFLICT DO NOTHING",
             alarm.VendorId, alarm.EventId, alarm.DeviceId, alarm.IncidentId, receivedAtMs, alarm.ToByteArray()) > 0;
+
+    private static readonly MultiRowStatements Inserts = new(
+        "INSERT INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES ", 6, " ON CONFLICT DO NOTHING");
+
+    /// <summary>
+    /// Stores <paramref name="alarms"/> in multi-row statements (<see cref="MultiRowStatements"/>); each key at most once.
+    /// Answers how many were stored: fewer than given when some key was stored already (by another replica since the
+    /// caller looked, <see cref="ExistingKeys"/>), which the caller must treat as a conflict.
+    /// </summary>
+    public static int InsertAll(JournalTransaction tx, IReadOnlyList<AlarmInsert> alarms) =>
+        Inserts.Execute(tx, alarms.Count, (i, row) =>
+        {
+            var a = alarms[i];
+            row[0] = a.VendorId;
+            row[1] = a.EventId;
+            row[2] = a.DeviceId;
+            row[3] = a.IncidentId;
+            row[4] = a.ReceivedAtMs;
+            row[5] = a.Data;
+        });
+
+    /// <summary>The key lists of <see cref="ExistingKeys"/>: 1, 2, 4, ... 64 keys (index: log2 of the count).</summary>
+    private static readonly string[] KeyLookups = [.. Enumerable.Range(0, 7).Select(i =>
+        "SELECT vendor_id, event_id FROM alarms WHERE (vendor_id, event_id) IN (VALUES " + string.Join(", ", Enumerable.Range(0, 1 << i)
+            .Select(p => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"(@p{2 * p}, @p{(2 * p) + 1})"))) + ")")];
+
+    /// <summary>
+    /// Which of <paramref name="keys"/> are stored: one statement per 64 keys (a smaller remainder in the next power of
+    /// two, the last key repeated), rather than a round trip per alarm.
+    /// </summary>
+    public static HashSet<AlarmKey> ExistingKeys(JournalTransaction tx, IReadOnlyList<AlarmKey> keys)
+    {
+        var existing = new HashSet<AlarmKey>();
+        for (var at = 0; at < keys.Count; at += 64)
+        {
+            var count = Math.Min(64, keys.Count - at);
+            var step = 0;
+            while ((1 << step) < count)
+            {
+                step++;
+            }
+
+            var values = new object?[2 << step];
+            for (var i = 0; i < 1 << step; i++)
+            {
+                var key = keys[at + Math.Min(i, count - 1)];
+                values[2 * i] = key.VendorId;
+                values[(2 * i) + 1] = key.EventId;
+            }
+
+            using var reader = tx.Bound(KeyLookups[step], values).ExecuteReader();
+            while (reader.Read())
+            {
+                existing.Add(new AlarmKey(reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        return existing;
+    }
 
     /// <summary>How many alarms are stored (retention's deletions not included).</summary>
     public static long Count(DbConnection connection)

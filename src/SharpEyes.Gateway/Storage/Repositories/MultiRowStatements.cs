@@ -26,10 +26,11 @@ internal sealed class MultiRowStatements
 
     /// <summary>
     /// Executes the statements for <paramref name="count"/> rows in <paramref name="tx"/>; <paramref name="fill"/> writes row
-    /// <c>index</c>'s parameters into the span (<c>columns</c> long).
+    /// <c>index</c>'s parameters into the span (<c>columns</c> long). Answers the rows the statements changed.
     /// </summary>
-    public void Execute(JournalTransaction tx, int count, Action<int, Span<object?>> fill)
+    public int Execute(JournalTransaction tx, int count, Action<int, Span<object?>> fill)
     {
+        var changed = 0;
         var at = 0;
         while (at < count)
         {
@@ -47,9 +48,11 @@ internal sealed class MultiRowStatements
                 fill(at + i, values.AsSpan(i * _columns, _columns));
             }
 
-            tx.Execute(_statements[step], values);
+            changed += tx.Execute(_statements[step], values);
             at += size;
         }
+
+        return changed;
     }
 
     private static string Rows(int rows, int columns) => string.Join(", ", Enumerable.Range(0, rows)

@@ -45,6 +45,26 @@ public sealed class AlarmRepositoryTests
     }
 
     [Fact]
+    public async Task Many_alarm_keys_are_looked_up_and_stored_in_statements_of_up_to_64_and_a_stored_key_is_not_stored_again()
+    {
+        await using var store = await StoreUnderTest.OpenAsync();
+        await store.WriteAsync(tx => AlarmRepository.Insert(tx, Alarm("hik", "e-007", "inc_a"), 500));
+
+        // 100 keys (statements of 64 and 64, the last key repeated 28 times); e-007 stored already, "dahua" never.
+        var keys = Enumerable.Range(0, 100).Select(i => new AlarmKey("hik", $"e-{i:D3}")).Append(new AlarmKey("dahua", "e-007")).ToList();
+        var stored = await store.WriteAsync(tx => AlarmRepository.ExistingKeys(tx, keys));
+        Assert.Equal([new AlarmKey("hik", "e-007")], stored);
+
+        // 70 new rows in statements of 64, 4 and 2, and one already stored: 70 stored, the caller's conflict to handle.
+        var rows = Enumerable.Range(0, 71).Select(i => new AlarmInsert(Alarm("hik", $"e-{i:D3}", "inc_b", $"row {i}"), 1_000 + i)).ToList();
+        Assert.Equal(70, await store.WriteAsync(tx => AlarmRepository.InsertAll(tx, rows)));
+        Assert.Equal(71, store.Read(AlarmRepository.Count));
+        Assert.Equal([Alarm("hik", "e-007", "inc_a")], store.Read(c => AlarmRepository.LoadByIncident(c, "inc_a"))); // the stored one kept
+        Assert.Equal(rows.Where(r => r.EventId != "e-007").Select(r => r.EventId), store.Read(c => AlarmRepository.LoadByIncident(c, "inc_b")).Select(a => a.EventId));
+        Assert.Equal(Enumerable.Range(0, 71).Select(i => new AlarmKey("hik", $"e-{i:D3}")).ToHashSet(), await store.WriteAsync(tx => AlarmRepository.ExistingKeys(tx, keys)));
+    }
+
+    [Fact]
     public async Task Retention_deletes_only_alarms_received_before_the_cutoff_and_at_most_max_rows()
     {
         await using var store = await StoreUnderTest.OpenAsync();
