@@ -154,7 +154,6 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
     {
         var loaded = new Dictionary<string, DeviceEntry>(StringComparer.Ordinal);
         _unreadable.Clear();
-        _geography.ResetCameras();
         var clear = new List<(string Id, string RtspSecret)>();
         foreach (var row in DeviceRepository.LoadAll(connection))
         {
@@ -165,8 +164,9 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
             }
 
             loaded[entry.Id] = entry;
-            _geography.IndexCamera(entry.Device);
         }
+
+        _geography.ReplaceCameras(loaded.Values.Select(e => e.Device));
 
         // Stores written before version 7 kept the credentials in clear JSON: they are encrypted at start, in one
         // transaction on the writer's connection (the journal is not running yet).

@@ -32,8 +32,20 @@ public sealed class GeographyState : IJournalParticipant
 
     private volatile CameraIndex _cameras = new();
 
-    /// <summary>Starts an empty camera index (the device catalog refills it when it loads).</summary>
-    internal void ResetCameras() => _cameras = new CameraIndex();
+    /// <summary>
+    /// Swaps in a camera index of <paramref name="devices"/> (the device catalog's load), built aside: an alarm located
+    /// meanwhile finds the cameras of the old index, never an empty one.
+    /// </summary>
+    internal void ReplaceCameras(IEnumerable<Device> devices)
+    {
+        var cameras = new CameraIndex();
+        foreach (var device in devices)
+        {
+            IndexInto(cameras, device);
+        }
+
+        _cameras = cameras;
+    }
 
     public bool IsKnownCounty(string code) => _counties.Contains(code);
 
@@ -85,15 +97,17 @@ public sealed class GeographyState : IJournalParticipant
         return list;
     }
 
-    public void IndexCamera(Device device)
+    public void IndexCamera(Device device) => IndexInto(Cameras, device);
+
+    private static void IndexInto(CameraIndex cameras, Device device)
     {
         if (device.Kind == DeviceKind.Camera && device.Camera is { } c)
         {
-            Cameras.Upsert(device.DeviceId, device.Position.Lon, device.Position.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz);
+            cameras.Upsert(device.DeviceId, device.Position.Lon, device.Position.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz);
         }
         else
         {
-            Cameras.Remove(device.DeviceId);
+            cameras.Remove(device.DeviceId);
         }
     }
 }
