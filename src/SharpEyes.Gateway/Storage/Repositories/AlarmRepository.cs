@@ -62,19 +62,12 @@ public static class AlarmRepository
     public static HashSet<AlarmKey> ExistingKeys(JournalTransaction tx, IReadOnlyList<AlarmKey> keys)
     {
         var existing = new HashSet<AlarmKey>();
-        for (var at = 0; at < keys.Count; at += 64)
+        foreach (var (step, items) in MultiRowStatements.PaddedChunks(keys.Count))
         {
-            var count = Math.Min(64, keys.Count - at);
-            var step = 0;
-            while ((1 << step) < count)
+            var values = new object?[2 * items.Length];
+            for (var i = 0; i < items.Length; i++)
             {
-                step++;
-            }
-
-            var values = new object?[2 << step];
-            for (var i = 0; i < 1 << step; i++)
-            {
-                var key = keys[at + Math.Min(i, count - 1)];
+                var key = keys[items[i]];
                 values[2 * i] = key.VendorId;
                 values[(2 * i) + 1] = key.EventId;
             }

@@ -58,19 +58,12 @@ public static class IncidentRepository
     public static List<IncidentRow> LoadOpenByKeys(JournalTransaction tx, IReadOnlyList<string> keys)
     {
         var rows = new List<IncidentRow>();
-        for (var at = 0; at < keys.Count; at += 64)
+        foreach (var (step, items) in MultiRowStatements.PaddedChunks(keys.Count))
         {
-            var count = Math.Min(64, keys.Count - at);
-            var step = 0;
-            while ((1 << step) < count)
+            var values = new object?[items.Length];
+            for (var i = 0; i < items.Length; i++)
             {
-                step++;
-            }
-
-            var values = new object?[1 << step];
-            for (var i = 0; i < values.Length; i++)
-            {
-                values[i] = keys[at + Math.Min(i, count - 1)];
+                values[i] = keys[items[i]];
             }
 
             using var reader = tx.Bound(OpenByKeys[step], values).ExecuteReader();

@@ -55,6 +55,32 @@ internal sealed class MultiRowStatements
         return changed;
     }
 
+    /// <summary>
+    /// Splits <paramref name="count"/> items into lists of up to <see cref="MaxRows"/> for <c>IN (...)</c> lookups, each
+    /// padded to the next power of two by repeating its last item (so seven statement texts serve every size): per
+    /// list, log2 of its size and the indexes of its items.
+    /// </summary>
+    public static IEnumerable<(int Step, int[] Items)> PaddedChunks(int count)
+    {
+        for (var at = 0; at < count; at += MaxRows)
+        {
+            var size = Math.Min(MaxRows, count - at);
+            var step = 0;
+            while ((1 << step) < size)
+            {
+                step++;
+            }
+
+            var items = new int[1 << step];
+            for (var i = 0; i < items.Length; i++)
+            {
+                items[i] = at + Math.Min(i, size - 1);
+            }
+
+            yield return (step, items);
+        }
+    }
+
     private static string Rows(int rows, int columns) => string.Join(", ", Enumerable.Range(0, rows)
         .Select(r => "(" + string.Join(", ", Enumerable.Range(r * columns, columns).Select(p => "@p" + p.ToString(System.Globalization.CultureInfo.InvariantCulture))) + ")"));
 }
