@@ -107,9 +107,8 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
     /// </summary>
     internal void CountDuplicate(JournalTransaction tx)
     {
-        tx.AddToCounter(DuplicatesCounter, 1);
         tx.AfterCommit(() => Interlocked.Increment(ref _duplicates));
-        Announce(tx, _duplicatesSlot, DuplicatesChanged);
+        Announce(tx, _duplicatesSlot, DuplicatesChanged, (t, n) => t.AddToCounter(DuplicatesCounter, n)); // one write per batch
     }
 
     /// <summary>
@@ -122,12 +121,16 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
         Announce(tx, _batchSlot, AcceptedChanged);
     }
 
-    private static void Announce(JournalTransaction tx, object slot, string what)
+    /// <summary>Tallies one more in the batch; before the commit, <paramref name="persist"/> (if any) and one announcement take the tally.</summary>
+    private static void Announce(JournalTransaction tx, object slot, string what, Action<JournalTransaction, int>? persist = null)
     {
         var batch = tx.Shared(slot, () => new StrongBox<int>());
         batch.Value++;
-        tx.BeforeCommitOnce(slot, t => t.NotifyReplicas(ChangeChannel,
-            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{what} {batch.Value}")));
+        tx.BeforeCommitOnce(slot, t =>
+        {
+            persist?.Invoke(t, batch.Value);
+            t.NotifyReplicas(ChangeChannel, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{what} {batch.Value}"));
+        });
     }
 
     private readonly object _duplicatesSlot = new();

@@ -20,6 +20,7 @@ namespace SharpEyes.Gateway.Tests.Fuzz;
 /// letter reaches the vendor's topic; afterwards the gateway serves a canary, logged no unhandled exception and its
 /// memory stayed bounded.
 /// </summary>
+[Collection(ProcessMemoryCollection.Name)]
 public sealed class AlarmWireFuzzTests : IAsyncLifetime
 {
     private const string VendorId = "vendor-fuzz";

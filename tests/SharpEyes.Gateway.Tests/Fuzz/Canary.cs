@@ -74,3 +74,14 @@ internal static class Canary
 
 /// <summary>Memory at one moment, in MiB.</summary>
 internal sealed record MemoryMark(double HeapMiB, double ResidentMiB);
+
+/// <summary>
+/// The tests that measure the managed heap (<see cref="Canary.AssertBounded"/>) run in a collection of their own, alone:
+/// the heap is the whole test process's, and a test running beside them could fill it (a cold run once saw 59 → 680 MiB
+/// during the RPC fuzz, from other tests).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessMemoryCollection
+{
+    public const string Name = "process memory";
+}

@@ -22,6 +22,7 @@ namespace SharpEyes.Gateway.Tests.Fuzz;
 /// INVALID_ARGUMENT names the field, streams end within their deadline, and afterwards the gateway serves a canary,
 /// logged no unhandled exception and its memory stayed bounded.
 /// </summary>
+[Collection(ProcessMemoryCollection.Name)]
 public sealed partial class RpcFuzzTests : IAsyncLifetime
 {
     private const ulong Seed = 20261122;

@@ -15,7 +15,7 @@ internal sealed class MultiRowStatements
     private readonly string[] _statements;
     private readonly int _columns;
 
-    /// <param name="head">The statement up to VALUES, e.g. <c>INSERT INTO t(a, b) VALUES </c>.</param>
+    /// <param name="head">The statement up to and including the word VALUES and a space after it.</param>
     /// <param name="columns">Parameters per row.</param>
     /// <param name="tail">What follows the rows (an ON CONFLICT clause), or empty.</param>
     public MultiRowStatements(string head, int columns, string tail = "")
