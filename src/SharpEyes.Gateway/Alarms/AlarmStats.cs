@@ -24,7 +24,8 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
     private const string DuplicatesChanged = "duplicates";
     private const string AcceptedChanged = "accepted";
 
-    private readonly object _batchSlot = new();
+    /// <summary>The per-batch tallies (<see cref="JournalTransaction.Shared"/>) and the reload of a reconnect, each once per transaction.</summary>
+    private readonly object _acceptedSlot = new(), _duplicatesSlot = new(), _reloadSlot = new();
 
     /// <summary>The counter of alarms retention deleted (still counted as accepted).</summary>
     internal const string AlarmsPrunedCounter = "alarms.pruned";
@@ -118,7 +119,7 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
     internal void CountAccepted(JournalTransaction tx)
     {
         tx.AfterCommit(CountAccepted);
-        Announce(tx, _batchSlot, AcceptedChanged);
+        Announce(tx, _acceptedSlot, AcceptedChanged);
     }
 
     /// <summary>Tallies one more in the batch; before the commit, <paramref name="persist"/> (if any) and one announcement take the tally.</summary>
@@ -132,9 +133,6 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
             t.NotifyReplicas(ChangeChannel, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{what} {batch.Value}"));
         });
     }
-
-    private readonly object _duplicatesSlot = new();
-    private readonly object _reloadSlot = new();
 
     string IReplicaChangeFollower.Channel => ChangeChannel;
 

@@ -564,7 +564,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
         });
     }
 
-    private void SaveHealth(JournalTransaction tx, DeviceEntry entry)
+    private static void SaveHealth(JournalTransaction tx, DeviceEntry entry)
     {
         StreamHealthRepository.Upsert(tx, entry.Id, entry.Health);
         tx.NotifyReplicas(HealthChannel, entry.Id);

@@ -184,7 +184,10 @@ public sealed partial class Journal : IHostedService, IDisposable
         {
             tx.Begin();
             tx.LockInOrder(batch.Select(i => i.LockName));
-            tx.ItemTags = [.. batch.Select(i => i.Tag).OfType<object>()];
+            if (_store.Engine.Shared)
+            {
+                tx.ItemTags = [.. batch.Select(i => i.Tag).OfType<object>()]; // read only where a lookup is a round trip
+            }
             foreach (var item in batch)
             {
                 if (spans is null)
@@ -588,7 +591,10 @@ public sealed class JournalTransaction
 
     internal List<FeedEvent> FeedEvents { get; } = [];
 
-    /// <summary>The tags of the batch's items (<see cref="Journal.SubmitAsync"/>), in queue order; those without one left out.</summary>
+    /// <summary>
+    /// The tags of the batch's items (<see cref="Journal.SubmitAsync"/>), in queue order, those without one left out; on a
+    /// shared store only (<see cref="SharedStore"/>), empty on SQLite.
+    /// </summary>
     public IReadOnlyList<object> ItemTags { get; internal set; } = [];
 
     /// <summary>Whether other replicas write the store too (PostgreSQL): a read is then a round trip to another process.</summary>

@@ -25,10 +25,7 @@ public static class AlarmRepository
     /// Stores <paramref name="alarm"/> (its <c>IncidentId</c> set) as received at <paramref name="receivedAtMs"/> (Unix ms);
     /// false, storing nothing, when the vendor's event id is stored already.
     /// </summary>
-    public static bool Insert(JournalTransaction tx, Alarm alarm, long receivedAtMs) =>
-        tx.Execute(
-            "INSERT INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES(@p0,@p1,@p2,@p3,@p4,@p5) ON CONFLICT DO NOTHING",
-            alarm.VendorId, alarm.EventId, alarm.DeviceId, alarm.IncidentId, receivedAtMs, alarm.ToByteArray()) > 0;
+    public static bool Insert(JournalTransaction tx, Alarm alarm, long receivedAtMs) => InsertAll(tx, [new AlarmInsert(alarm, receivedAtMs)]) > 0;
 
     private static readonly MultiRowStatements Inserts = new(
         "INSERT INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES ", 6, " ON CONFLICT DO NOTHING");
@@ -50,10 +47,7 @@ public static class AlarmRepository
             row[5] = a.Data;
         });
 
-    /// <summary>The key lists of <see cref="ExistingKeys"/>: 1, 2, 4, ... 64 keys (index: log2 of the count).</summary>
-    private static readonly string[] KeyLookups = [.. Enumerable.Range(0, 7).Select(i =>
-        "SELECT vendor_id, event_id FROM alarms WHERE (vendor_id, event_id) IN (VALUES " + string.Join(", ", Enumerable.Range(0, 1 << i)
-            .Select(p => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"(@p{2 * p}, @p{(2 * p) + 1})"))) + ")")];
+    private static readonly MultiRowStatements KeyLookups = new("SELECT vendor_id, event_id FROM alarms WHERE (vendor_id, event_id) IN (VALUES ", 2, ")");
 
     /// <summary>
     /// Which of <paramref name="keys"/> are stored: one statement per 64 keys (a smaller remainder in the next power of
@@ -62,23 +56,13 @@ public static class AlarmRepository
     public static HashSet<AlarmKey> ExistingKeys(JournalTransaction tx, IReadOnlyList<AlarmKey> keys)
     {
         var existing = new HashSet<AlarmKey>();
-        foreach (var (step, items) in MultiRowStatements.PaddedChunks(keys.Count))
+        KeyLookups.Query(tx, keys.Count, (i, row) => (row[0], row[1]) = (keys[i].VendorId, keys[i].EventId), reader =>
         {
-            var values = new object?[2 * items.Length];
-            for (var i = 0; i < items.Length; i++)
-            {
-                var key = keys[items[i]];
-                values[2 * i] = key.VendorId;
-                values[(2 * i) + 1] = key.EventId;
-            }
-
-            using var reader = tx.Bound(KeyLookups[step], values).ExecuteReader();
             while (reader.Read())
             {
                 existing.Add(new AlarmKey(reader.GetString(0), reader.GetString(1)));
             }
-        }
-
+        });
         return existing;
     }
 

@@ -9,9 +9,6 @@ namespace SharpEyes.Gateway.Storage.Repositories;
 /// </summary>
 public static class FeedRepository
 {
-    /// <summary>Rows per multi-row INSERT of <see cref="AppendAll"/>.</summary>
-    internal const int RowsPerStatement = MultiRowStatements.MaxRows;
-
     private static readonly MultiRowStatements Inserts = new("INSERT INTO feed_events(seq, kind, region_code, data, committed_at) VALUES ", 5);
 
     /// <summary>Writes <paramref name="feedEvent"/> (numbered already) as committed at <paramref name="committedAtMs"/> (Unix ms).</summary>

@@ -46,10 +46,7 @@ public static class IncidentRepository
         return ReadRows(reader);
     }
 
-    /// <summary>The key lists of <see cref="LoadOpenByKeys"/>: 1, 2, 4, ... 64 keys (index: log2 of the count).</summary>
-    private static readonly string[] OpenByKeys = [.. Enumerable.Range(0, 7).Select(i =>
-        "SELECT data, updated_at FROM incidents WHERE state = 1 AND correlation_key IN (" + string.Join(", ", Enumerable.Range(0, 1 << i)
-            .Select(p => "@p" + p.ToString(System.Globalization.CultureInfo.InvariantCulture))) + ")")];
+    private static readonly MultiRowStatements OpenByKeys = new("SELECT data, updated_at FROM incidents WHERE state = 1 AND correlation_key IN (", 1, ")");
 
     /// <summary>
     /// The open incidents of every key of <paramref name="keys"/>, least recently updated first: one statement per 64
@@ -58,18 +55,7 @@ public static class IncidentRepository
     public static List<IncidentRow> LoadOpenByKeys(JournalTransaction tx, IReadOnlyList<string> keys)
     {
         var rows = new List<IncidentRow>();
-        foreach (var (step, items) in MultiRowStatements.PaddedChunks(keys.Count))
-        {
-            var values = new object?[items.Length];
-            for (var i = 0; i < items.Length; i++)
-            {
-                values[i] = keys[items[i]];
-            }
-
-            using var reader = tx.Bound(OpenByKeys[step], values).ExecuteReader();
-            rows.AddRange(ReadRows(reader));
-        }
-
+        OpenByKeys.Query(tx, keys.Count, (i, row) => row[0] = keys[i], reader => rows.AddRange(ReadRows(reader)));
         return [.. rows.OrderBy(r => r.UpdatedAtMs)];
     }
 

@@ -1,10 +1,13 @@
+using System.Data.Common;
+
 namespace SharpEyes.Gateway.Storage.Repositories;
 
 /// <summary>
-/// Multi-row statements (<c>INSERT ... VALUES (...), (...)</c>) for writing many rows in few round trips: on PostgreSQL
-/// each statement is one, and a batch of alarms writes hundreds of rows. Rows go in chunks of <see cref="MaxRows"/>, and
-/// a smaller remainder in halving chunks (32, 16, ... 1), so there are only seven statement texts per table and each
-/// stays prepared on the writer. Hand-written: neither ADO.NET nor Microsoft.Data.Sqlite has a portable bulk
+/// Statements with a list of parameter rows, <c>(...), (...)</c>, for many rows in few round trips: on PostgreSQL each
+/// statement is one, and a batch of alarms writes hundreds of rows. A write (<see cref="Execute"/>,
+/// <c>INSERT ... VALUES</c>) goes in chunks of <see cref="MaxRows"/>, a smaller remainder in halving chunks (32, 16, ...
+/// 1); a lookup (<see cref="Query"/>, <c>... IN (...)</c>) pads its last chunk to the next power of two by repeating its
+/// last row. Either way there are only seven statement texts per use, and each stays prepared on the writer. Hand-written: neither ADO.NET nor Microsoft.Data.Sqlite has a portable bulk
 /// statement (Npgsql's binary COPY has no ON CONFLICT, and SQLite has no COPY at all).
 /// </summary>
 internal sealed class MultiRowStatements
@@ -15,9 +18,9 @@ internal sealed class MultiRowStatements
     private readonly string[] _statements;
     private readonly int _columns;
 
-    /// <param name="head">The statement up to and including the word VALUES and a space after it.</param>
+    /// <param name="head">The statement up to the rows: through VALUES and a space, or through an IN list's opening parenthesis.</param>
     /// <param name="columns">Parameters per row.</param>
-    /// <param name="tail">What follows the rows (an ON CONFLICT clause), or empty.</param>
+    /// <param name="tail">What follows the rows (an ON CONFLICT clause, an IN list's closing parenthesis), or empty.</param>
     public MultiRowStatements(string head, int columns, string tail = "")
     {
         _columns = columns;
@@ -56,11 +59,29 @@ internal sealed class MultiRowStatements
     }
 
     /// <summary>
-    /// Splits <paramref name="count"/> items into lists of up to <see cref="MaxRows"/> for <c>IN (...)</c> lookups, each
-    /// padded to the next power of two by repeating its last item (so seven statement texts serve every size): per
-    /// list, log2 of its size and the indexes of its items.
+    /// Runs the lookup for <paramref name="count"/> rows (repeating a row changes nothing in an <c>IN</c> list);
+    /// <paramref name="fill"/> writes row <c>index</c>'s parameters, <paramref name="read"/> reads each statement's result.
     /// </summary>
-    public static IEnumerable<(int Step, int[] Items)> PaddedChunks(int count)
+    public void Query(JournalTransaction tx, int count, Action<int, Span<object?>> fill, Action<DbDataReader> read)
+    {
+        foreach (var (step, items) in PaddedChunks(count))
+        {
+            var values = new object?[items.Length * _columns];
+            for (var i = 0; i < items.Length; i++)
+            {
+                fill(items[i], values.AsSpan(i * _columns, _columns));
+            }
+
+            using var reader = tx.Bound(_statements[step], values).ExecuteReader();
+            read(reader);
+        }
+    }
+
+    /// <summary>
+    /// Splits <paramref name="count"/> rows into lists of up to <see cref="MaxRows"/>, each padded to the next power of two
+    /// by repeating its last row: per list, log2 of its size and the indexes of its rows.
+    /// </summary>
+    private static IEnumerable<(int Step, int[] Items)> PaddedChunks(int count)
     {
         for (var at = 0; at < count; at += MaxRows)
         {
