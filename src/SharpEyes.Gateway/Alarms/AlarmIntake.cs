@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Incidents;
 using SharpEyes.Gateway.Observability;
@@ -65,7 +66,7 @@ public sealed partial class AlarmIntake(
     {
         var vendorId = publisher.VendorId ?? publisher.KeyId;
         DateTimeOffset now;
-        (Alarm? Alarm, Rejection? Rejection) checkedAlarm;
+        (AlarmRecord? Alarm, Rejection? Rejection) checkedAlarm;
         var span = GatewayTracing.Source.StartActivity(GatewayTracing.AlarmCheck); // null unless traces are recorded
         try
         {
@@ -125,7 +126,7 @@ public sealed partial class AlarmIntake(
     }
 
     /// <summary>The checked alarm's ids on the check span and on its parent (the MQTT receive span), so a search by event id finds the trace.</summary>
-    private static void Traced(Activity span, (Alarm? Alarm, Rejection? Rejection) checkedAlarm)
+    private static void Traced(Activity span, (AlarmRecord? Alarm, Rejection? Rejection) checkedAlarm)
     {
         if (checkedAlarm.Rejection is { } refused)
         {
@@ -140,16 +141,16 @@ public sealed partial class AlarmIntake(
             Ids(receive, alarm);
         }
 
-        static void Ids(Activity tagged, Alarm alarm) =>
+        static void Ids(Activity tagged, AlarmRecord alarm) =>
             tagged.SetTag(GatewayTracing.DeviceIdTag, alarm.DeviceId).SetTag(GatewayTracing.EventIdTag, alarm.EventId);
     }
 
-    private IntakeResult Store(JournalTransaction tx, Alarm alarm, DateTimeOffset now)
+    private IntakeResult Store(JournalTransaction tx, AlarmRecord checkedAlarm, DateTimeOffset now)
     {
         using var span = GatewayTracing.Source.StartActivity(GatewayTracing.IncidentCorrelate); // a child of the alarm's journal commit span
-        var plan = correlator.Plan(tx, alarm);
+        var plan = correlator.Plan(tx, checkedAlarm);
         span?.SetTag(GatewayTracing.IncidentIdTag, plan.IncidentId).SetTag("sharpeyes.incident.opens", plan.Opens);
-        alarm.IncidentId = plan.IncidentId;
+        var alarm = checkedAlarm with { IncidentId = plan.IncidentId };
         if (!Insert(tx, alarm, now.ToUnixTimeMilliseconds()))
         {
             stats.CountDuplicate(tx);
@@ -175,7 +176,7 @@ public sealed partial class AlarmIntake(
     /// their incident key's lock), the insert stores fewer rows than it was given and throws: the journal rolls the batch
     /// back and commits its items one by one, each then on the one-statement path.
     /// </summary>
-    private bool Insert(JournalTransaction tx, Alarm alarm, long receivedAtMs)
+    private bool Insert(JournalTransaction tx, AlarmRecord alarm, long receivedAtMs)
     {
         var key = new AlarmKey(alarm.VendorId, alarm.EventId);
         var batch = tx.SharedStore && tx.ItemTags.Count > 1 ? tx.Shared(_alarmBatchSlot, () => new AlarmBatch(tx)) : null;
@@ -253,7 +254,7 @@ public sealed partial class AlarmIntake(
         return new Rejection(DeadLetterReasons.InternalError, $"the gateway failed to process this message (error {errorId}, in its log); the alarm was not stored");
     }
 
-    private (Alarm? Alarm, Rejection? Rejection) Check(Principal publisher, string topic, in ReadOnlySequence<byte> payload, bool retained, DateTimeOffset now)
+    private (AlarmRecord? Alarm, Rejection? Rejection) Check(Principal publisher, string topic, in ReadOnlySequence<byte> payload, bool retained, DateTimeOffset now)
     {
         if (publisher.Role != Role.Vendor)
         {
@@ -293,7 +294,7 @@ public sealed partial class AlarmIntake(
         return (Map(parsed!, device.Device, publisher.VendorId!, now), null);
     }
 
-    private Alarm Map(ParsedAlarm parsed, Device device, string vendorId, DateTimeOffset now)
+    private AlarmRecord Map(ParsedAlarm parsed, Device device, string vendorId, DateTimeOffset now)
     {
         double lon, lat;
         var fromDevice = parsed.Position is null;
@@ -306,24 +307,9 @@ public sealed partial class AlarmIntake(
             (lon, lat) = GeoConvert.ToWgs84(parsed.Position!.Lon, parsed.Position.Lat, parsed.Position.Datum);
         }
 
-        var alarm = new Alarm
-        {
-            VendorId = vendorId,
-            EventId = parsed.EventId,
-            DeviceId = device.DeviceId,
-            OccurredAt = Timestamp.FromDateTimeOffset(parsed.OccurredAt),
-            ReceivedAt = Timestamp.FromDateTimeOffset(now),
-            Priority = parsed.Priority,
-            Method = parsed.Method,
-            Type = parsed.Type,
-            Description = parsed.Description,
-            Position = new GeoPoint { Lon = lon, Lat = lat, Datum = V1.Datum.Wgs84 },
-            PositionFromDevice = fromDevice,
-            Region = geography.Locate(lon, lat),
-        };
-        alarm.KeySites.AddRange(geography.KeySitesNear(lon, lat, _options.KeySiteRadiusMeters));
-        alarm.CameraIds.AddRange(geography.Cameras.CamerasSeeing(lon, lat));
-        return alarm;
+        return new AlarmRecord(vendorId, parsed.EventId, device.DeviceId, parsed.OccurredAt, now, parsed.Priority, parsed.Method, parsed.Type,
+            parsed.Description, new GeoPosition(lon, lat), fromDevice, geography.Locate(lon, lat),
+            geography.KeySitesNear(lon, lat, _options.KeySiteRadiusMeters), [.. geography.Cameras.CamerasSeeing(lon, lat)]);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Internal error {ErrorId} while handling a message from vendor {VendorId} on topic {Topic}: dead-lettered as internal-error")]

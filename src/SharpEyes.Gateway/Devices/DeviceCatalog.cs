@@ -11,6 +11,8 @@ using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Streams;
 using SharpEyes.V1;
 
+using SharpEyes.Gateway.Wire;
+
 namespace SharpEyes.Gateway.Devices;
 
 /// <summary>A registered device as the hot paths (MQTT intake, liveness) see it.</summary>
@@ -609,8 +611,9 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
         foreach (var entry in _devices.Values)
         {
             var d = entry.Device;
-            var region = _geography.Locate(d.Position.Lon, d.Position.Lat);
-            var code = GbDeviceId.RegionCode(region, d.DeviceId);
+            var located = _geography.Locate(d.Position.Lon, d.Position.Lat);
+            var region = located.ToWire();
+            var code = GbDeviceId.RegionCode(located, d.DeviceId);
             if (region.Equals(d.Region) && code == d.RegionCode)
             {
                 continue;

@@ -5,6 +5,7 @@ using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.Geo.Optics;
 using SharpEyes.Gateway.Streams;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Devices;
@@ -85,7 +86,7 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
         }
 
         var region = geography.Locate(lon, lat);
-        device.Region = region;
+        device.Region = region.ToWire();
         device.RegionCode = GbDeviceId.RegionCode(region, r.DeviceId);
         return new ValidatedDevice(device, given);
     }

@@ -1,4 +1,5 @@
 using SharpEyes.V1;
+using RegionCodes = SharpEyes.Geo.Regions.RegionCodes;
 
 namespace SharpEyes.Gateway.Devices;
 

@@ -8,6 +8,8 @@ using SharpEyes.Gateway.Coverage;
 using SharpEyes.Gateway.Demo;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.Geo.Regions;
+using SharpEyes.Gateway.Domain;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 using GeoDatum = SharpEyes.Geo.Datums.Datum;
 
@@ -105,10 +107,10 @@ public sealed class GeographyService(
 
         var response = new LocateResponse
         {
-            Position = new GeoPoint { Lon = lon, Lat = lat, Datum = V1.Datum.Wgs84 },
-            Region = state.Locate(lon, lat),
+            Position = new GeoPosition(lon, lat).ToWire(),
+            Region = state.Locate(lon, lat).ToWire(),
         };
-        response.KeySites.AddRange(state.KeySitesNear(lon, lat, options.Value.Alarms.KeySiteRadiusMeters));
+        response.KeySites.AddRange(state.KeySitesNear(lon, lat, options.Value.Alarms.KeySiteRadiusMeters).Select(s => s.ToWire()));
         response.CameraIds.AddRange(state.Cameras.CamerasSeeing(lon, lat));
         return Task.FromResult(response);
     }

@@ -1,12 +1,13 @@
 using System.Data.Common;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Geo.Coverage;
 using SharpEyes.Geo.Regions;
 using SharpEyes.V1;
-using ProtoRegionCodes = SharpEyes.V1.RegionCodes;
+using RegionCodes = SharpEyes.Geo.Regions.RegionCodes;
 
 namespace SharpEyes.Gateway.Geography;
 
@@ -73,28 +74,21 @@ public sealed class GeographyState : IJournalParticipant
         _counties = counties;
     }
 
-    public ProtoRegionCodes Locate(double lon, double lat)
-    {
-        var r = _index.Locate(lon, lat);
-        return new ProtoRegionCodes
-        {
-            GridCode = r.GridCode,
-            VillageCode = r.VillageCode,
-            TownshipCode = r.TownshipCode,
-            CountyCode = r.CountyCode,
-        };
-    }
+    /// <summary>The finest imported area containing the point, with its village, township and county codes.</summary>
+    public RegionCodes Locate(double lon, double lat) => _index.Locate(lon, lat);
 
-    public List<KeySiteRef> KeySitesNear(double lon, double lat, double radiusM)
+    /// <summary>Key sites containing the point or within <paramref name="radiusM"/> of it, nearest first.</summary>
+    public ValueList<KeySiteNearby> KeySitesNear(double lon, double lat, double radiusM)
     {
         var found = _index.KeySitesNear(lon, lat, radiusM);
-        var list = new List<KeySiteRef>(found.Count);
-        foreach (var (site, distance) in found)
+        var list = new KeySiteNearby[found.Count];
+        for (var i = 0; i < list.Length; i++)
         {
-            list.Add(new KeySiteRef { Code = site.Code, Name = site.Name, Category = site.Category, Priority = site.Priority, DistanceM = Math.Round(distance, 2) });
+            var (site, distance) = found[i];
+            list[i] = new KeySiteNearby(site.Code, site.Name, site.Category, site.Priority, Math.Round(distance, 2));
         }
 
-        return list;
+        return [.. list];
     }
 
     public void IndexCamera(Device device) => IndexInto(Cameras, device);

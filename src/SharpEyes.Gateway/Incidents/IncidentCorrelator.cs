@@ -2,8 +2,10 @@ using System.Data.Common;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Storage.Repositories;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Incidents;
@@ -35,8 +37,8 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
 
     private readonly TimeSpan _window = options.Value.Incidents.CorrelationWindow;
     private readonly TimeSpan _quiet = options.Value.Incidents.QuietPeriod;
-    private readonly Dictionary<string, Incident> _openByKey = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Incident> _openById = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IncidentRecord> _openByKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IncidentRecord> _openById = new(StringComparer.Ordinal);
 
     /// <summary>Incidents open now.</summary>
     public int OpenCount => _openById.Count;
@@ -44,7 +46,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     private readonly Dictionary<string, DateTimeOffset> _lastOccurred = new(StringComparer.Ordinal);
 
     /// <summary>Incidents changed in the current transaction, written once at its end (an alarm storm rewrites a row once per commit, not per alarm).</summary>
-    private readonly Dictionary<string, Incident> _dirty = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IncidentRecord> _dirty = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The type class of a GB/T 28181 (method, type): video-analytics intrusions (tripwire, intrusion, wrong-way, loitering,
@@ -65,13 +67,13 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         _ => $"m{method}-t{type}",
     };
 
-    public static string KeyOf(Alarm alarm, string typeClass) =>
+    public static string KeyOf(AlarmRecord alarm, string typeClass) =>
         (alarm.Region.GridCode.Length > 0 ? alarm.Region.GridCode : DeviceKeyPrefix + alarm.DeviceId) + "|" + typeClass;
 
     private const string DeviceKeyPrefix = "device:";
 
     /// <summary>The lock <see cref="Plan"/> takes for <paramref name="alarm"/>, for the journal to take first with its batch's others.</summary>
-    public static string LockNameOf(Alarm alarm) => LockPrefix + KeyOf(alarm, TypeClass(alarm.Method, alarm.Type));
+    public static string LockNameOf(AlarmRecord alarm) => LockPrefix + KeyOf(alarm, TypeClass(alarm.Method, alarm.Type));
 
     public void Load(DbConnection connection)
     {
@@ -90,7 +92,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     /// The incident an alarm would join (its id, and whether it would be new), changing nothing but taking the key's lock
     /// for the rest of <paramref name="tx"/> on a shared store (and reading the key's open incident under it).
     /// </summary>
-    public IncidentPlan Plan(JournalTransaction tx, Alarm alarm)
+    public IncidentPlan Plan(JournalTransaction tx, AlarmRecord alarm)
     {
         var typeClass = TypeClass(alarm.Method, alarm.Type);
         var key = KeyOf(alarm, typeClass);
@@ -101,11 +103,11 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     }
 
     /// <summary>Adds an accepted alarm to the planned incident, persists the incident and appends its feed event(s).</summary>
-    public Incident Apply(JournalTransaction tx, Alarm alarm, IncidentPlan plan)
+    public IncidentRecord Apply(JournalTransaction tx, AlarmRecord alarm, IncidentPlan plan)
     {
         var (typeClass, key) = (plan.TypeClass, plan.Key);
         var now = time.GetUtcNow();
-        Incident incident;
+        IncidentRecord incident;
         if (plan.Opens)
         {
             if (_openByKey.TryGetValue(key, out var superseded))
@@ -113,46 +115,25 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
                 Close(tx, superseded, "window-elapsed", now);
             }
 
-            incident = new Incident
-            {
-                IncidentId = plan.IncidentId,
-                State = IncidentState.Open,
-                CorrelationKey = key,
-                TypeClass = typeClass,
-                HighestPriority = alarm.Priority,
-                Region = alarm.Region,
-                OpenedAt = alarm.ReceivedAt,
-                Position = alarm.Position,
-            };
+            incident = new IncidentRecord(plan.IncidentId, IncidentState.Open, key, typeClass, alarm.Priority, alarm.Region, alarm.Position,
+                [], [], 0, null, alarm.ReceivedAt, alarm.ReceivedAt);
         }
         else
         {
-            incident = _openById[plan.IncidentId].Clone();
-            incident.HighestPriority = Math.Min(incident.HighestPriority, alarm.Priority);
+            incident = _openById[plan.IncidentId];
+            incident = incident with { HighestPriority = Math.Min(incident.HighestPriority, alarm.Priority) };
         }
 
-        foreach (var site in alarm.KeySites)
+        incident = incident with
         {
-            if (!incident.KeySites.Any(s => s.Code == site.Code))
-            {
-                incident.KeySites.Add(site);
-            }
-        }
-
-        foreach (var camera in alarm.CameraIds)
-        {
-            if (!incident.CameraIds.Contains(camera))
-            {
-                incident.CameraIds.Add(camera);
-            }
-        }
-
-        incident.AlarmCount++;
-        incident.UpdatedAt = alarm.ReceivedAt;
-        incident.Alarms.Clear();
-        incident.Alarms.Add(alarm);
+            KeySites = incident.KeySites.Union(alarm.KeySites, s => s.Code),
+            CameraIds = incident.CameraIds.Union(alarm.CameraIds, c => c),
+            AlarmCount = incident.AlarmCount + 1,
+            UpdatedAt = alarm.ReceivedAt,
+            LastAlarm = alarm,
+        };
         Persist(tx, incident);
-        Track(incident, now.ToUnixTimeMilliseconds(), alarm.OccurredAt.ToDateTimeOffset());
+        Track(incident, now.ToUnixTimeMilliseconds(), alarm.OccurredAt);
         Emit(tx, plan.Opens ? FeedEventKind.IncidentOpened : FeedEventKind.IncidentUpdated, incident, alarm.ReceivedAt);
         return incident;
     }
@@ -162,7 +143,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     {
         var now = time.GetUtcNow();
         var cutoff = (now - _quiet).ToUnixTimeMilliseconds();
-        bool Quiet(Incident i) => _lastReceivedMs[i.IncidentId] <= cutoff;
+        bool Quiet(IncidentRecord i) => _lastReceivedMs[i.IncidentId] <= cutoff;
         // Keys locked in one order (a sweeper of another replica takes them in the same), then looked at again: under
         // the lock an incident may turn out closed (by the other replica's sweeper) or joined meanwhile.
         var keys = _openById.Values.Where(Quiet).Select(i => i.CorrelationKey).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -181,7 +162,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     }
 
     /// <summary>An operator's close; null when no open incident has that id.</summary>
-    public Incident? CloseByOperator(JournalTransaction tx, string incidentId, string reason)
+    public IncidentRecord? CloseByOperator(JournalTransaction tx, string incidentId, string reason)
     {
         LockIncident(tx, incidentId);
         return _openById.TryGetValue(incidentId, out var incident)
@@ -194,7 +175,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     /// is (acknowledged already, or closed; the caller tells which) with <c>Acknowledged</c> false, or null when no
     /// incident is open with that id.
     /// </summary>
-    public (Incident Incident, bool Acknowledged)? Acknowledge(JournalTransaction tx, string incidentId, Acknowledger by, string note)
+    public (IncidentRecord Incident, bool Acknowledged)? Acknowledge(JournalTransaction tx, string incidentId, string keyId, Role role, string note)
     {
         LockIncident(tx, incidentId);
         if (!_openById.TryGetValue(incidentId, out var open))
@@ -202,15 +183,13 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
             return null;
         }
 
-        if (open.AcknowledgedAt is not null)
+        if (open.Acknowledgement is not null)
         {
             return (open, false);
         }
 
-        var acknowledged = open.Clone();
-        acknowledged.AcknowledgedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow());
-        acknowledged.AcknowledgedBy = by;
-        acknowledged.AcknowledgeNote = note;
+        var at = time.GetUtcNow();
+        var acknowledged = open with { Acknowledgement = new Acknowledgement(at, keyId, role, note) };
         Persist(tx, acknowledged);
         _openById[incidentId] = acknowledged;
         if (_openByKey.TryGetValue(acknowledged.CorrelationKey, out var current) && current.IncidentId == incidentId)
@@ -218,27 +197,21 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
             _openByKey[acknowledged.CorrelationKey] = acknowledged;
         }
 
-        var withoutAlarms = acknowledged.Clone();
-        withoutAlarms.Alarms.Clear();
-        Emit(tx, FeedEventKind.IncidentAcknowledged, withoutAlarms, acknowledged.AcknowledgedAt);
+        Emit(tx, FeedEventKind.IncidentAcknowledged, acknowledged with { LastAlarm = null }, at);
         return (acknowledged, true);
     }
 
-    private Incident Close(JournalTransaction tx, Incident open, string reason, DateTimeOffset now)
+    private IncidentRecord Close(JournalTransaction tx, IncidentRecord open, string reason, DateTimeOffset now)
     {
-        var closed = open.Clone();
-        closed.State = IncidentState.Closed;
-        closed.ClosedAt = Timestamp.FromDateTimeOffset(now);
-        closed.CloseReason = reason;
-        closed.Alarms.Clear();
+        var closed = open with { State = IncidentState.Closed, ClosedAt = now, CloseReason = reason, LastAlarm = null };
         Persist(tx, closed);
         Forget(closed);
-        Emit(tx, FeedEventKind.IncidentClosed, closed, closed.ClosedAt);
+        Emit(tx, FeedEventKind.IncidentClosed, closed, now);
         return closed;
     }
 
-    private bool WithinWindow(Incident open, Alarm alarm) =>
-        (alarm.OccurredAt.ToDateTimeOffset() - _lastOccurred[open.IncidentId]).Duration() <= _window;
+    private bool WithinWindow(IncidentRecord open, AlarmRecord alarm) =>
+        (alarm.OccurredAt - _lastOccurred[open.IncidentId]).Duration() <= _window;
 
     /// <summary>
     /// Another replica's incident event: this replica's open set takes the incident as committed now (read from the store,
@@ -319,7 +292,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
 
     private static HashSet<string> NewKeySet() => new(StringComparer.Ordinal);
 
-    private void Forget(Incident incident)
+    private void Forget(IncidentRecord incident)
     {
         _openById.Remove(incident.IncidentId);
         _lastReceivedMs.Remove(incident.IncidentId);
@@ -331,10 +304,10 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     }
 
     /// <summary>An incident as stored: the last alarm it carries gives its occurrence time.</summary>
-    private void Track(Incident incident, long receivedMs) =>
-        Track(incident, receivedMs, incident.Alarms.Count > 0 ? incident.Alarms[0].OccurredAt.ToDateTimeOffset() : incident.UpdatedAt.ToDateTimeOffset());
+    private void Track(IncidentRecord incident, long receivedMs) =>
+        Track(incident, receivedMs, incident.LastAlarm?.OccurredAt ?? incident.UpdatedAt);
 
-    private void Track(Incident incident, long receivedMs, DateTimeOffset occurred)
+    private void Track(IncidentRecord incident, long receivedMs, DateTimeOffset occurred)
     {
         _openById[incident.IncidentId] = incident;
         _openByKey[incident.CorrelationKey] = incident;
@@ -342,7 +315,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         _lastOccurred[incident.IncidentId] = _lastOccurred.TryGetValue(incident.IncidentId, out var prev) && prev > occurred ? prev : occurred;
     }
 
-    private void Persist(JournalTransaction tx, Incident incident)
+    private void Persist(JournalTransaction tx, IncidentRecord incident)
     {
         _dirty[incident.IncidentId] = incident;
         tx.BeforeCommitOnce(this, WriteDirty);
@@ -355,11 +328,11 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
     }
 
     /// <summary>As for devices: the grid, else the county of the device (outside every grid the key is "device:{id}|...").</summary>
-    public static string RegionCodeOf(Incident incident) =>
+    public static string RegionCodeOf(IncidentRecord incident) =>
         incident.Region.GridCode.Length > 0 ? incident.Region.GridCode : GbDeviceId.CountyCode(incident.CorrelationKey[DeviceKeyPrefix.Length..]);
 
-    private static void Emit(JournalTransaction tx, FeedEventKind kind, Incident incident, Timestamp at) =>
-        tx.AppendFeedEvent(new FeedEvent { Kind = kind, OccurredAt = at, RegionCode = RegionCodeOf(incident), Incident = incident });
+    private static void Emit(JournalTransaction tx, FeedEventKind kind, IncidentRecord incident, DateTimeOffset at) =>
+        tx.AppendFeedEvent(new FeedEvent { Kind = kind, OccurredAt = Timestamp.FromDateTimeOffset(at), RegionCode = RegionCodeOf(incident), Incident = incident.ToWire() });
 }
 
 /// <summary>Where <see cref="IncidentCorrelator.Plan"/> would put an alarm: the incident, whether it opens, and the key and type class it computed.</summary>

@@ -1,6 +1,8 @@
 using Grpc.Core;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Storage.Repositories;
+using SharpEyes.Gateway.Domain;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Incidents;
@@ -17,21 +19,20 @@ public sealed class IncidentQueries(GatewayStore store)
         }
     }
 
-    public Incident? Get(string id, bool withAlarms)
+    /// <summary>Incident <paramref name="id"/> as stored, or null.</summary>
+    public IncidentRecord? Get(string id)
     {
         using var connection = store.OpenRead();
-        if (IncidentRepository.Get(connection, id) is not { } incident)
-        {
-            return null;
-        }
+        return IncidentRepository.Get(connection, id);
+    }
 
-        if (withAlarms)
-        {
-            incident.Alarms.Clear();
-            incident.Alarms.AddRange(AlarmRepository.LoadByIncident(connection, id));
-        }
-
-        return incident;
+    /// <summary>Incident <paramref name="id"/> as answered: with every alarm still stored, oldest first; null when unknown.</summary>
+    public Incident? GetWithAlarms(string id)
+    {
+        using var connection = store.OpenRead();
+        return IncidentRepository.Get(connection, id) is { } incident
+            ? incident.ToWire(AlarmRepository.LoadByIncident(connection, id))
+            : null;
     }
 
     /// <summary>Incidents opened at or after <paramref name="since"/>, counted per key site (any attached) and per grid.</summary>
@@ -67,7 +68,7 @@ public sealed class IncidentQueries(GatewayStore store)
         using var connection = store.OpenRead();
         var page = IncidentRepository.Page(connection, request.PageToken ?? "", request.State, request.RegionPrefix, pageSize + 1);
         var response = new ListIncidentsResponse();
-        response.Incidents.AddRange(page.Take(pageSize));
+        response.Incidents.AddRange(page.Take(pageSize).Select(i => i.ToWire()));
         if (page.Count > pageSize)
         {
             response.NextPageToken = page[pageSize - 1].IncidentId;

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Incidents;
@@ -11,7 +12,7 @@ public sealed class IncidentsService(IncidentQueries queries, IncidentCorrelator
     public const int MaxNoteLength = 512;
 
     public override Task<Incident> GetIncident(GetIncidentRequest request, ServerCallContext context) =>
-        Task.FromResult(queries.Get(request.IncidentId, withAlarms: true) ?? throw NotFound(request.IncidentId));
+        Task.FromResult(queries.GetWithAlarms(request.IncidentId) ?? throw NotFound(request.IncidentId));
 
     public override Task<ListIncidentsResponse> ListIncidents(ListIncidentsRequest request, ServerCallContext context) =>
         Task.FromResult(queries.List(request));
@@ -26,10 +27,10 @@ public sealed class IncidentsService(IncidentQueries queries, IncidentCorrelator
         var closed = await journal.ExecuteAsync(tx => correlator.CloseByOperator(tx, request.IncidentId, request.Reason.Trim()), context.CancellationToken).ConfigureAwait(false);
         if (closed is not null)
         {
-            return closed;
+            return closed.ToWire();
         }
 
-        return queries.Get(request.IncidentId, withAlarms: false) is { } existing
+        return queries.Get(request.IncidentId) is { } existing
             ? throw new RpcException(new Status(StatusCode.FailedPrecondition, $"incident_id: {request.IncidentId} is already closed ({existing.CloseReason})"))
             : throw NotFound(request.IncidentId);
     }
@@ -43,18 +44,17 @@ public sealed class IncidentsService(IncidentQueries queries, IncidentCorrelator
         }
 
         var caller = Caller.Of(context);
-        var by = new Acknowledger { KeyId = caller.KeyId, Role = caller.Role };
-        var result = await journal.ExecuteAsync(tx => correlator.Acknowledge(tx, request.IncidentId, by, note), context.CancellationToken).ConfigureAwait(false);
+        var result = await journal.ExecuteAsync(tx => correlator.Acknowledge(tx, request.IncidentId, caller.KeyId, caller.Role, note), context.CancellationToken).ConfigureAwait(false);
         if (result is ({ } incident, true))
         {
-            return incident;
+            return incident.ToWire();
         }
 
-        var existing = result?.Incident ?? queries.Get(request.IncidentId, withAlarms: false) ?? throw NotFound(request.IncidentId);
-        if (existing.AcknowledgedAt is not null)
+        var existing = result?.Incident ?? queries.Get(request.IncidentId) ?? throw NotFound(request.IncidentId);
+        if (existing.Acknowledgement is { } earlier)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"incident_id: {request.IncidentId} was already acknowledged by key {existing.AcknowledgedBy.KeyId} at {existing.AcknowledgedAt.ToDateTimeOffset():O}; an acknowledgement is recorded once, the first one stands"));
+                $"incident_id: {request.IncidentId} was already acknowledged by key {earlier.KeyId} at {earlier.At:O}; an acknowledgement is recorded once, the first one stands"));
         }
 
         throw new RpcException(new Status(StatusCode.FailedPrecondition,

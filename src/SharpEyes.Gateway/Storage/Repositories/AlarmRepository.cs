@@ -1,5 +1,6 @@
 using System.Data.Common;
-using SharpEyes.V1;
+using SharpEyes.Gateway.Domain;
+using SharpEyes.Gateway.Wire;
 
 namespace SharpEyes.Gateway.Storage.Repositories;
 
@@ -9,15 +10,15 @@ public readonly record struct AlarmKey(string VendorId, string EventId);
 /// <summary>An alarm row to store (<see cref="AlarmRepository.InsertAll"/>): the alarm serialised when it is made.</summary>
 public sealed record AlarmInsert(string VendorId, string EventId, string DeviceId, string IncidentId, long ReceivedAtMs, byte[] Data)
 {
-    public AlarmInsert(Alarm alarm, long receivedAtMs)
-        : this(alarm.VendorId, alarm.EventId, alarm.DeviceId, alarm.IncidentId, receivedAtMs, alarm.ToByteArray())
+    public AlarmInsert(AlarmRecord alarm, long receivedAtMs)
+        : this(alarm.VendorId, alarm.EventId, alarm.DeviceId, alarm.IncidentId, receivedAtMs, alarm.ToWire().ToByteArray())
     {
     }
 }
 
 /// <summary>
 /// The <c>alarms</c> table: every accepted alarm, keyed by (vendor, event id) so a vendor's resend is refused as a
-/// duplicate, with the incident it joined; the alarm itself stored as its protobuf bytes. The only code that names the table.
+/// duplicate, with the incident it joined; the alarm itself stored as the contract's protobuf bytes (<see cref="IncidentWire"/>). The only code that names the table.
 /// </summary>
 public static class AlarmRepository
 {
@@ -25,7 +26,7 @@ public static class AlarmRepository
     /// Stores <paramref name="alarm"/> (its <c>IncidentId</c> set) as received at <paramref name="receivedAtMs"/> (Unix ms);
     /// false, storing nothing, when the vendor's event id is stored already.
     /// </summary>
-    public static bool Insert(JournalTransaction tx, Alarm alarm, long receivedAtMs) => InsertAll(tx, [new AlarmInsert(alarm, receivedAtMs)]) > 0;
+    public static bool Insert(JournalTransaction tx, AlarmRecord alarm, long receivedAtMs) => InsertAll(tx, [new AlarmInsert(alarm, receivedAtMs)]) > 0;
 
     private static readonly MultiRowStatements Inserts = new(
         "INSERT INTO alarms(vendor_id, event_id, device_id, incident_id, received_at, data) VALUES ", 6, " ON CONFLICT DO NOTHING");
@@ -74,14 +75,14 @@ public static class AlarmRepository
     }
 
     /// <summary>The alarms of incident <paramref name="incidentId"/>, oldest received first.</summary>
-    public static List<Alarm> LoadByIncident(DbConnection connection, string incidentId)
+    public static List<AlarmRecord> LoadByIncident(DbConnection connection, string incidentId)
     {
         using var command = connection.Sql("SELECT data FROM alarms WHERE incident_id = @id ORDER BY received_at").With("id", incidentId);
         using var reader = command.ExecuteReader();
-        var alarms = new List<Alarm>();
+        var alarms = new List<AlarmRecord>();
         while (reader.Read())
         {
-            alarms.Add(Alarm.Parser.ParseFrom((byte[])reader[0]));
+            alarms.Add(V1.Alarm.Parser.ParseFrom((byte[])reader[0]).ToDomain());
         }
 
         return alarms;

@@ -1,10 +1,12 @@
 using System.Data.Common;
+using SharpEyes.Gateway.Domain;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Storage.Repositories;
 
 /// <summary>An incident as stored, with when it last changed (Unix ms on the gateway clock: the row's <c>updated_at</c>).</summary>
-public sealed record IncidentRow(Incident Incident, long UpdatedAtMs);
+public sealed record IncidentRow(IncidentRecord Incident, long UpdatedAtMs);
 
 /// <summary>
 /// The <c>incidents</c> table: one row per incident with its state, correlation key, region and times as columns, the
@@ -18,13 +20,13 @@ public static class IncidentRepository
         " ON CONFLICT(id) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at, data=excluded.data, acknowledged_at=excluded.acknowledged_at");
 
     /// <summary>Inserts <paramref name="incident"/> or replaces its state, update time, data and acknowledgement (id, key, region and opening stay).</summary>
-    public static void Upsert(JournalTransaction tx, Incident incident, string regionCode) => UpsertAll(tx, [(incident, regionCode)]);
+    public static void Upsert(JournalTransaction tx, IncidentRecord incident, string regionCode) => UpsertAll(tx, [(incident, regionCode)]);
 
     /// <summary>
     /// <see cref="Upsert"/> for many incidents in multi-row statements (<see cref="MultiRowStatements"/>): a batch of
     /// alarms updates one incident per correlation key it touched. Each incident at most once.
     /// </summary>
-    public static void UpsertAll(JournalTransaction tx, IReadOnlyList<(Incident Incident, string RegionCode)> incidents) =>
+    public static void UpsertAll(JournalTransaction tx, IReadOnlyList<(IncidentRecord Incident, string RegionCode)> incidents) =>
         Upserts.Execute(tx, incidents.Count, (i, row) =>
         {
             var (incident, regionCode) = incidents[i];
@@ -32,10 +34,10 @@ public static class IncidentRepository
             row[1] = (int)incident.State;
             row[2] = incident.CorrelationKey;
             row[3] = regionCode;
-            row[4] = incident.OpenedAt.ToDateTimeOffset().ToUnixTimeMilliseconds();
-            row[5] = incident.UpdatedAt.ToDateTimeOffset().ToUnixTimeMilliseconds();
-            row[6] = incident.ToByteArray();
-            row[7] = incident.AcknowledgedAt?.ToDateTimeOffset().ToUnixTimeMilliseconds();
+            row[4] = incident.OpenedAt.ToUnixTimeMilliseconds();
+            row[5] = incident.UpdatedAt.ToUnixTimeMilliseconds();
+            row[6] = incident.ToWire().ToByteArray();
+            row[7] = incident.Acknowledgement?.At.ToUnixTimeMilliseconds();
         });
 
     /// <summary>Every open incident (state 1, <see cref="IncidentState.Open"/>), in no particular order.</summary>
@@ -70,11 +72,11 @@ public static class IncidentRepository
     public static string? CorrelationKeyOf(JournalTransaction tx, string id) =>
         tx.Bound("SELECT correlation_key FROM incidents WHERE id = @p0", id).ExecuteScalar() as string;
 
-    /// <summary>Incident <paramref name="id"/> as stored (its alarms: the last one added); null when unknown.</summary>
-    public static Incident? Get(DbConnection connection, string id)
+    /// <summary>Incident <paramref name="id"/> as stored (with its newest alarm while open); null when unknown.</summary>
+    public static IncidentRecord? Get(DbConnection connection, string id)
     {
         using var command = connection.Sql("SELECT data FROM incidents WHERE id = @id").With("id", id);
-        return command.ExecuteScalar() is byte[] data ? Incident.Parser.ParseFrom(data) : null;
+        return command.ExecuteScalar() is byte[] data ? Incident.Parser.ParseFrom(data).ToDomain() : null;
     }
 
     /// <summary>How many incidents are open.</summary>
@@ -85,14 +87,14 @@ public static class IncidentRepository
     }
 
     /// <summary>Every incident opened at or after <paramref name="sinceMs"/> (Unix ms), in no particular order.</summary>
-    public static List<Incident> OpenedSince(DbConnection connection, long sinceMs)
+    public static List<IncidentRecord> OpenedSince(DbConnection connection, long sinceMs)
     {
         using var command = connection.Sql("SELECT data FROM incidents WHERE opened_at >= @since").With("since", sinceMs);
         using var reader = command.ExecuteReader();
-        var incidents = new List<Incident>();
+        var incidents = new List<IncidentRecord>();
         while (reader.Read())
         {
-            incidents.Add(Incident.Parser.ParseFrom((byte[])reader[0]));
+            incidents.Add(Incident.Parser.ParseFrom((byte[])reader[0]).ToDomain());
         }
 
         return incidents;
@@ -103,7 +105,7 @@ public static class IncidentRepository
     /// <paramref name="state"/> (<see cref="IncidentState.Unspecified"/>: any), whose region code starts with
     /// <paramref name="regionPrefix"/> (taken literally: '%' and '_' are not wildcards).
     /// </summary>
-    public static List<Incident> Page(DbConnection connection, string afterId, IncidentState state, string regionPrefix, int limit)
+    public static List<IncidentRecord> Page(DbConnection connection, string afterId, IncidentState state, string regionPrefix, int limit)
     {
         using var command = connection.Sql("""
             SELECT id, data FROM incidents
@@ -115,10 +117,10 @@ public static class IncidentRepository
             .With("prefix", regionPrefix.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%")
             .With("n", limit);
         using var reader = command.ExecuteReader();
-        var incidents = new List<Incident>();
+        var incidents = new List<IncidentRecord>();
         while (reader.Read())
         {
-            incidents.Add(Incident.Parser.ParseFrom((byte[])reader[1]));
+            incidents.Add(Incident.Parser.ParseFrom((byte[])reader[1]).ToDomain());
         }
 
         return incidents;
@@ -129,7 +131,7 @@ public static class IncidentRepository
         var rows = new List<IncidentRow>();
         while (reader.Read())
         {
-            rows.Add(new IncidentRow(Incident.Parser.ParseFrom((byte[])reader[0]), reader.GetInt64(1)));
+            rows.Add(new IncidentRow(Incident.Parser.ParseFrom((byte[])reader[0]).ToDomain(), reader.GetInt64(1)));
         }
 
         return rows;

@@ -1,27 +1,21 @@
 using System.Text;
-using Google.Protobuf.WellKnownTypes;
 using SharpEyes.Gateway.Alarms;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Tests.Infrastructure;
-using SharpEyes.V1;
+using SharpEyes.Gateway.Domain;
+using SharpEyes.Geo.Regions;
 
 namespace SharpEyes.Gateway.Tests.Storage.Repositories;
 
 /// <summary>The alarms table through its repository, on the run's engine (both passes of scripts/test.sh).</summary>
 public sealed class AlarmRepositoryTests
 {
-    private static Alarm Alarm(string vendor, string eventId, string incidentId, string description = "") => new()
-    {
-        VendorId = vendor,
-        EventId = eventId,
-        DeviceId = "33010200001320000001",
-        IncidentId = incidentId,
-        OccurredAt = Timestamp.FromDateTimeOffset(new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero)),
-        Priority = 2,
-        Method = 5,
-        Type = 6,
-        Description = description,
-    };
+    private static readonly DateTimeOffset T0 = new(2026, 11, 22, 8, 0, 0, TimeSpan.Zero);
+
+    private static AlarmRecord Alarm(string vendor, string eventId, string incidentId, string description = "") => new(
+        vendor, eventId, "33010200001320000001", T0, T0.AddSeconds(1), 2, 5, 6, description, new GeoPosition(114.61, 37.61), false,
+        new RegionCodes("1301330010010001", "130133001001", "130133001", "130133"),
+        [new KeySiteNearby("KS-1", "高邑县第一中学", "school", 5, 12.5)], ["13013300001320000007"], incidentId);
 
     [Fact]
     public async Task A_vendors_event_id_is_stored_once_and_an_incidents_alarms_read_back_oldest_first()

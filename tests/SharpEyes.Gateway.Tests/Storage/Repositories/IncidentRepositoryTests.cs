@@ -1,7 +1,8 @@
-using Google.Protobuf.WellKnownTypes;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Tests.Infrastructure;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.V1;
+using RegionCodes = SharpEyes.Geo.Regions.RegionCodes;
 
 namespace SharpEyes.Gateway.Tests.Storage.Repositories;
 
@@ -10,18 +11,10 @@ public sealed class IncidentRepositoryTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 22, 8, 0, 0, TimeSpan.Zero);
 
-    private static Incident Incident(string id, string key, string grid, int openedSeconds, int updatedSeconds) => new()
-    {
-        IncidentId = id,
-        State = IncidentState.Open,
-        CorrelationKey = key,
-        TypeClass = "va-intrusion",
-        HighestPriority = 2,
-        Region = new RegionCodes { GridCode = grid, CountyCode = grid[..6] },
-        OpenedAt = Timestamp.FromDateTimeOffset(T0.AddSeconds(openedSeconds)),
-        UpdatedAt = Timestamp.FromDateTimeOffset(T0.AddSeconds(updatedSeconds)),
-        AlarmCount = 1,
-    };
+    private static IncidentRecord Incident(string id, string key, string grid, int openedSeconds, int updatedSeconds) => new(
+        id, IncidentState.Open, key, "va-intrusion", 2, new RegionCodes(grid, "", "", grid[..6]), new GeoPosition(114.61, 37.61),
+        [new KeySiteNearby("KS-1", "高邑县第一中学", "school", 5, 0)], ["13013300001320000007"], 1, null,
+        T0.AddSeconds(openedSeconds), T0.AddSeconds(updatedSeconds));
 
     private static long Ms(int seconds) => T0.AddSeconds(seconds).ToUnixTimeMilliseconds();
 
@@ -35,10 +28,12 @@ public sealed class IncidentRepositoryTests
         Assert.Equal([new IncidentRow(open, Ms(10))], store.Read(IncidentRepository.LoadOpen));
         Assert.Equal(1, store.Read(IncidentRepository.CountOpen));
 
-        var acknowledged = open.Clone();
-        acknowledged.AlarmCount = 2;
-        acknowledged.UpdatedAt = Timestamp.FromDateTimeOffset(T0.AddSeconds(20));
-        acknowledged.AcknowledgedAt = Timestamp.FromDateTimeOffset(T0.AddSeconds(25));
+        var acknowledged = open with
+        {
+            AlarmCount = 2,
+            UpdatedAt = T0.AddSeconds(20),
+            Acknowledgement = new Acknowledgement(T0.AddSeconds(25), "key-op", Role.Operator, "on it"),
+        };
         await store.WriteAsync(tx =>
         {
             IncidentRepository.Upsert(tx, acknowledged, "3301020010010001");
@@ -46,10 +41,7 @@ public sealed class IncidentRepositoryTests
         });
         Assert.Equal(acknowledged, store.Read(c => IncidentRepository.Get(c, "inc_1")));
 
-        var closed = acknowledged.Clone();
-        closed.State = IncidentState.Closed;
-        closed.ClosedAt = Timestamp.FromDateTimeOffset(T0.AddSeconds(30));
-        closed.CloseReason = "quiet-period";
+        var closed = acknowledged with { State = IncidentState.Closed, ClosedAt = T0.AddSeconds(30), CloseReason = "quiet-period" };
         await store.WriteAsync(tx =>
         {
             IncidentRepository.Upsert(tx, closed, "3301020010010001");
@@ -71,8 +63,7 @@ public sealed class IncidentRepositoryTests
         var newer = Incident("inc_a", key, "3301020010010001", 5, 50);
         var older = Incident("inc_b", key, "3301020010010001", 0, 40);
         var otherKey = Incident("inc_c", "3301020010010002|va-intrusion", "3301020010010002", 10, 10);
-        var closed = Incident("inc_d", key, "3301020010010001", 0, 1);
-        closed.State = IncidentState.Closed;
+        var closed = Incident("inc_d", key, "3301020010010001", 0, 1) with { State = IncidentState.Closed };
         await store.WriteAsync(tx =>
         {
             foreach (var incident in new[] { newer, older, otherKey, closed })
@@ -98,8 +89,7 @@ public sealed class IncidentRepositoryTests
         // 150 keys (two statements of 64 and one of 32, the last key repeated 10 times), one open incident each, and a
         // closed one of key 0; asked for 149 of them (not key 7) and a key without incidents.
         var incidents = Enumerable.Range(0, 150).Select(i => Incident($"inc_{i:D3}", $"k{i:D3}", "3301020010010001", 0, 1000 - i)).ToList();
-        var closed = Incident("inc_closed", "k000", "3301020010010001", 0, 1);
-        closed.State = IncidentState.Closed;
+        var closed = Incident("inc_closed", "k000", "3301020010010001", 0, 1) with { State = IncidentState.Closed };
         await store.WriteAsync(tx => IncidentRepository.UpsertAll(tx, [.. incidents.Append(closed).Select(i => (i, "3301020010010001"))]));
 
         var keys = incidents.Select(i => i.CorrelationKey).Where(k => k != "k007").Append("k-none").ToList();
@@ -119,8 +109,7 @@ public sealed class IncidentRepositoryTests
             IncidentRepository.Upsert(tx, Incident("inc_3", "k3", "3301020010010001", 0, 0), "3301020010010001");
             IncidentRepository.Upsert(tx, Incident("inc_1", "k1", "3301020010010002", 0, 0), "3301020010010002");
             IncidentRepository.Upsert(tx, Incident("inc_2", "k2", "3302010010010001", 0, 0), "3302010010010001");
-            var closed = Incident("inc_4", "k4", "3301020010010003", 0, 0);
-            closed.State = IncidentState.Closed;
+            var closed = Incident("inc_4", "k4", "3301020010010003", 0, 0) with { State = IncidentState.Closed };
             IncidentRepository.Upsert(tx, closed, "3301020010010003");
             IncidentRepository.Upsert(tx, Incident("inc_5", "k5", "330_020000000000", 0, 0), "330_020000000000");
         });
