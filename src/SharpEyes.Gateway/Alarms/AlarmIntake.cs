@@ -294,7 +294,7 @@ public sealed partial class AlarmIntake(
         return (Map(parsed!, device.Device, publisher.VendorId!, now), null);
     }
 
-    private AlarmRecord Map(ParsedAlarm parsed, Device device, string vendorId, DateTimeOffset now)
+    private AlarmRecord Map(ParsedAlarm parsed, DeviceRecord device, string vendorId, DateTimeOffset now)
     {
         double lon, lat;
         var fromDevice = parsed.Position is null;

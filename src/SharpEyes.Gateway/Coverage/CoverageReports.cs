@@ -6,9 +6,9 @@ using Grpc.Core;
 using NetTopologySuite.Geometries;
 using NetTopologySuite.IO.Converters;
 using SharpEyes.Gateway.Devices;
-using SharpEyes.Gateway.Streams;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Incidents;
+using SharpEyes.Gateway.Streams;
 using SharpEyes.Geo.Coverage;
 using SharpEyes.Geo.Datums;
 using SharpEyes.Geo.Regions;
@@ -325,7 +325,7 @@ public sealed class CoverageReports(CoverageTracker tracker, DeviceCatalog devic
     private RegionCoverage Row(CoverageModel model, string code, string name, int level, IReadOnlyList<DeviceEntry> cameras)
     {
         var s = model.Summarize(code);
-        int ptz = cameras.Count(c => c.Device.Camera.Ptz);
+        int ptz = cameras.Count(c => c.Device.Camera!.Ptz);
         var k = CameraKpis.Of(cameras, devices.Uptime, tracker.Options.HdMinHeight, time.GetUtcNow(), 24);
         var row = new RegionCoverage
         {

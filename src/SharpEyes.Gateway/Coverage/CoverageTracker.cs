@@ -1,9 +1,10 @@
-using System.Data.Common;
 using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Storage.Repositories;
@@ -417,9 +418,9 @@ public sealed partial class CoverageTracker
     };
 
     /// <summary>A registered camera as the coverage model sees it: online from liveness, faulty from stream health.</summary>
-    internal static CameraFov ToFov(Device device, DeviceEntry entry)
+    internal static CameraFov ToFov(DeviceRecord device, DeviceEntry entry)
     {
-        var c = device.Camera;
+        var c = device.Camera!;
         return new CameraFov(device.DeviceId, device.Position.Lon, device.Position.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz,
             Online: entry.Status == DeviceStatus.Online, Faulty: entry.Faulty);
     }

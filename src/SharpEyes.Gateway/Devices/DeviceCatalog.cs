@@ -1,25 +1,25 @@
-using System.Data.Common;
 using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Security.Cryptography;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Coverage;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Streams;
-using SharpEyes.V1;
-
 using SharpEyes.Gateway.Wire;
+using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Devices;
 
 /// <summary>A registered device as the hot paths (MQTT intake, liveness) see it.</summary>
-public sealed class DeviceEntry(Device device, RtspSecrets? secrets, DeviceStatus status, long lastSeenMs)
+public sealed class DeviceEntry(DeviceRecord device, RtspSecrets? secrets, DeviceStatus status, long lastSeenMs)
 {
     /// <summary>The stored registration (no status, no secrets). Replaced, never mutated.</summary>
-    public Device Device { get; set; } = device;
+    public DeviceRecord Device { get; set; } = device;
 
     /// <summary>The camera's RTSP credentials (never in <see cref="Device"/>), or null.</summary>
     public RtspSecrets? Secrets { get; set; } = secrets;
@@ -46,22 +46,6 @@ public sealed class DeviceEntry(Device device, RtspSecrets? secrets, DeviceStatu
     public string Id => Device.DeviceId;
 
     public string VendorId => Device.VendorId;
-
-    /// <summary>The device as answered over the API: registration plus live status.</summary>
-    public Device Snapshot()
-    {
-        var d = Device.Clone();
-        d.Status = Status;
-        var health = Health;
-        d.Faulty = health.Faults.Count > 0;
-        d.Faults.Add(health.Faults);
-        if (LastSeenMs > 0)
-        {
-            d.LastSeenAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(LastSeenMs));
-        }
-
-        return d;
-    }
 }
 
 public sealed record RegisterOutcome(Device Device, bool Created, bool Changed);
@@ -225,7 +209,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
             // Its key is not in the key ring: no usable credentials. The row stays as it is (the key ring may
             // yet be restored) until the camera is registered or updated again.
             _unreadable.Add(device.DeviceId);
-            device.HasRtspCredentials = false;
+            device = device with { HasRtspCredentials = false };
         }
 
         return new DeviceEntry(device, secrets, row.Status, row.LastSeenMs) { Restored = restored };
@@ -313,7 +297,6 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
         _journal.ExecuteAsync<IReadOnlyList<(RegisterOutcome?, RpcException?)>>(tx =>
         {
             var now = _time.GetUtcNow();
-            var nowTs = Timestamp.FromDateTimeOffset(now);
             var results = new (RegisterOutcome?, RpcException?)[batch.Count];
             var writes = new List<DeviceUpsert>(batch.Count); // written together after the loop (nothing in it reads the rows)
             var writeOf = new Dictionary<string, int>(StringComparer.Ordinal); // a device twice in one batch: its last registration
@@ -337,15 +320,14 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
                 }
 
                 var secrets = RtspSecrets.Resolve(existing?.Device.Camera, existing?.Secrets, device.Camera, validated.Given, validated.Edits);
-                device.HasRtspCredentials = secrets is not null;
+                device = device with { HasRtspCredentials = secrets is not null };
                 if (existing is not null && SameRegistration(existing.Device, device) && existing.Secrets == secrets)
                 {
                     results[i] = (new RegisterOutcome(existing.Snapshot(), false, false), null);
                     continue;
                 }
 
-                device.RegisteredAt = existing?.Device.RegisteredAt ?? nowTs;
-                device.UpdatedAt = nowTs;
+                device = device with { RegisteredAt = existing?.Device.RegisteredAt ?? now, UpdatedAt = now };
                 var status = existing?.Status ?? DeviceStatus.Unknown;
                 var lastSeen = existing?.LastSeenMs ?? 0;
                 var write = new DeviceUpsert(device, status, lastSeen, _secrets.Protect(secrets));
@@ -383,7 +365,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
                 tx.AppendFeedEvent(new FeedEvent
                 {
                     Kind = FeedEventKind.DeviceRegistered,
-                    OccurredAt = nowTs,
+                    OccurredAt = Timestamp.FromDateTimeOffset(now),
                     RegionCode = device.RegionCode,
                     Device = snapshot,
                 });
@@ -611,27 +593,20 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
         foreach (var entry in _devices.Values)
         {
             var d = entry.Device;
-            var located = _geography.Locate(d.Position.Lon, d.Position.Lat);
-            var region = located.ToWire();
-            var code = GbDeviceId.RegionCode(located, d.DeviceId);
-            if (region.Equals(d.Region) && code == d.RegionCode)
+            var region = _geography.Locate(d.Position.Lon, d.Position.Lat);
+            var code = GbDeviceId.RegionCode(region, d.DeviceId);
+            if (region == d.Region && code == d.RegionCode)
             {
                 continue;
             }
 
-            var updated = d.Clone();
-            updated.Region = region;
-            updated.RegionCode = code;
+            var updated = d with { Region = region, RegionCode = code };
             DeviceRepository.SetLocation(tx, updated);
             entry.Device = updated;
         }
     }
 
-    private static bool SameRegistration(Device stored, Device incoming)
-    {
-        var a = stored.Clone();
-        a.RegisteredAt = null;
-        a.UpdatedAt = null;
-        return a.Equals(incoming);
-    }
+    /// <summary>The same registration but for its times (an idempotent repeat changes nothing, not even its update time).</summary>
+    private static bool SameRegistration(DeviceRecord stored, DeviceRecord incoming) =>
+        stored with { RegisteredAt = incoming.RegisteredAt, UpdatedAt = incoming.UpdatedAt } == incoming;
 }

@@ -4,6 +4,7 @@ using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Devices;
@@ -124,7 +125,7 @@ public sealed class DeviceRegistryService(
 
             DeviceUpdate.CheckMask(request.UpdateMask);
             var entry = FindVisible(request.Device.DeviceId, caller, mustOwn: true);
-            var (merged, edits) = DeviceUpdate.Merge(entry.Device, request.Device, request.UpdateMask);
+            var (merged, edits) = DeviceUpdate.Merge(entry.Device.ToWire(), request.Device, request.UpdateMask);
             validated = validator.Validate(merged, caller) with { Edits = edits, ExpectedUpdatedAt = entry.Device.UpdatedAt };
         }
         catch (FieldException e)
@@ -223,7 +224,7 @@ public sealed class DeviceRegistryService(
             DeviceId = d.DeviceId,
             Kind = d.Kind,
             Name = d.Name,
-            Position = d.Position?.Clone(),
+            Position = d.Position.ToWire(),
             Status = entry.Status,
             Faulty = entry.Faulty,
             RegionCode = d.RegionCode,

@@ -1,11 +1,11 @@
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Observability;
-using SharpEyes.Geo.Optics;
 using SharpEyes.Gateway.Streams;
-using SharpEyes.Gateway.Wire;
+using SharpEyes.Geo.Optics;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Devices;
@@ -15,13 +15,13 @@ namespace SharpEyes.Gateway.Devices;
 /// <see cref="Given"/> holds the credentials the request carried (a URL without any keeps the stored ones on the same
 /// host: <see cref="RtspSecrets.Resolve"/>).
 /// </summary>
-public sealed record ValidatedDevice(Device Device, RtspSecrets Given)
+public sealed record ValidatedDevice(DeviceRecord Device, RtspSecrets Given)
 {
     /// <summary>UpdateDevice: credential fields named in the update mask, applied after the keep-or-replace rule.</summary>
     public CredentialEdits? Edits { get; init; }
 
     /// <summary>UpdateDevice: the stored version the update was built on; a device changed since is not overwritten (ABORTED).</summary>
-    public Timestamp? ExpectedUpdatedAt { get; init; }
+    public DateTimeOffset? ExpectedUpdatedAt { get; init; }
 }
 
 /// <summary>Validates <see cref="RegisterDeviceRequest"/>s; every failure names the field (<see cref="FieldException"/>).</summary>
@@ -60,17 +60,8 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
         Text("model", r.Model, required: false, max: 128);
         var (lon, lat) = Position("position", r.Position);
 
-        var device = new Device
-        {
-            DeviceId = r.DeviceId,
-            Kind = r.Kind,
-            Name = r.Name.Trim(),
-            VendorId = vendorId,
-            Model = r.Model.Trim(),
-            Position = new GeoPoint { Lon = lon, Lat = lat, Datum = V1.Datum.Wgs84 },
-        };
-
         var given = new RtspSecrets(null, []);
+        CameraView? camera = null;
         if (r.Kind == DeviceKind.Camera)
         {
             if (r.Camera is null)
@@ -78,7 +69,7 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
                 throw new FieldException("camera", "required for cameras: azimuth_deg and hfov_deg + range_m (or lens)");
             }
 
-            (device.Camera, given) = Camera(r.Camera);
+            (camera, given) = Camera(r.Camera);
         }
         else if (r.Camera is not null)
         {
@@ -86,8 +77,8 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
         }
 
         var region = geography.Locate(lon, lat);
-        device.Region = region.ToWire();
-        device.RegionCode = GbDeviceId.RegionCode(region, r.DeviceId);
+        var device = new DeviceRecord(r.DeviceId, r.Kind, r.Name.Trim(), vendorId, r.Model.Trim(), new GeoPosition(lon, lat), camera,
+            region, GbDeviceId.RegionCode(region, r.DeviceId));
         return new ValidatedDevice(device, given);
     }
 
@@ -123,36 +114,29 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
         return GeoConvert.ToWgs84(p.Lon, p.Lat, p.Datum);
     }
 
-    private (CameraSpec Spec, RtspSecrets Given) Camera(CameraSpec c)
+    private (CameraView View, RtspSecrets Given) Camera(CameraSpec c)
     {
         Range("camera.azimuth_deg", c.AzimuthDeg, 0, 360, lowOpen: false);
-        var spec = new CameraSpec
-        {
-            AzimuthDeg = c.AzimuthDeg % 360,
-            Ptz = c.Ptz,
-            MountHeightM = c.MountHeightM,
-            ResolutionWidth = c.ResolutionWidth,
-            ResolutionHeight = c.ResolutionHeight,
-        };
+        LensSpec? lens = null;
         if (c.Lens is not null)
         {
             Range("camera.lens.focal_length_mm", c.Lens.FocalLengthMm, 0, 1000, lowOpen: true);
             Range("camera.lens.sensor_width_mm", c.Lens.SensorWidthMm, 0, 100, lowOpen: true);
             Range("camera.lens.horizontal_pixels", c.Lens.HorizontalPixels, 0, 20_000, lowOpen: true);
-            spec.Lens = c.Lens.Clone();
+            lens = new LensSpec(c.Lens.FocalLengthMm, c.Lens.SensorWidthMm, c.Lens.HorizontalPixels);
         }
 
+        double hfov, range;
         if (c.HfovDeg != 0 || c.RangeM != 0 || c.Lens is null)
         {
             Range("camera.hfov_deg", c.HfovDeg, 0, 360, lowOpen: true);
             Range("camera.range_m", c.RangeM, 0, MaxRangeM, lowOpen: true);
-            spec.HfovDeg = c.HfovDeg;
-            spec.RangeM = c.RangeM;
+            (hfov, range) = (c.HfovDeg, c.RangeM);
         }
         else
         {
-            spec.HfovDeg = Dori.HorizontalFovDegrees(c.Lens.FocalLengthMm, c.Lens.SensorWidthMm);
-            spec.RangeM = Math.Min(MaxRangeM, Dori.MaxDistanceMeters(c.Lens.FocalLengthMm, c.Lens.SensorWidthMm, c.Lens.HorizontalPixels, _doriLevel));
+            hfov = Dori.HorizontalFovDegrees(c.Lens.FocalLengthMm, c.Lens.SensorWidthMm);
+            range = Math.Min(MaxRangeM, Dori.MaxDistanceMeters(c.Lens.FocalLengthMm, c.Lens.SensorWidthMm, c.Lens.HorizontalPixels, _doriLevel));
         }
 
         Range("camera.mount_height_m", c.MountHeightM, 0, 500, lowOpen: false);
@@ -166,10 +150,11 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
         Range("camera.resolution_height", c.ResolutionHeight, 0, 16_384, lowOpen: false);
 
         UrlCredentials? main = null;
+        var url = "";
         if (!string.IsNullOrEmpty(c.RtspUrl))
         {
             var stripped = RtspUrl("camera.rtsp_url", c.RtspUrl);
-            spec.RtspUrl = stripped.Url;
+            url = stripped.Url;
             // The credential fields win over the URL's userinfo.
             var found = stripped.Found with
             {
@@ -183,8 +168,9 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
             throw new FieldException("camera.rtsp_url", "required when RTSP credentials are given");
         }
 
-        var streams = Streams(c, spec);
-        return (spec, new RtspSecrets(main, streams));
+        var (streams, credentials, width, height) = Streams(c);
+        var view = new CameraView(c.AzimuthDeg % 360, hfov, range, lens, c.Ptz, c.MountHeightM, width, height, url, streams);
+        return (view, new RtspSecrets(main, credentials));
     }
 
     /// <summary>An absolute rtsp:// or rtsps:// URL with a host, its credentials stripped off.</summary>
@@ -205,10 +191,12 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
     /// Declared stream profiles: one per role, a known codec, a real size and rate. The main stream's size is the
     /// camera's declared resolution. Answers the credentials stripped from the streams' own URLs, by role.
     /// </summary>
-    private static List<StreamCredentials> Streams(CameraSpec c, CameraSpec spec)
+    private static (ValueList<StreamDeclaration> Streams, List<StreamCredentials> Credentials, int Width, int Height) Streams(CameraSpec c)
     {
         var roles = new HashSet<StreamRole>();
         var credentials = new List<StreamCredentials>();
+        var declared = new List<StreamDeclaration>(c.Streams.Count);
+        var (width, height) = (c.ResolutionWidth, c.ResolutionHeight);
         for (var i = 0; i < c.Streams.Count; i++)
         {
             var s = c.Streams[i];
@@ -229,35 +217,33 @@ public sealed class DeviceValidator(GeographyState geography, IOptions<GatewayOp
             Range(field + ".height", s.Height, 16, 16_384, lowOpen: false);
             Range(field + ".frame_rate", s.FrameRate, 0, 240, lowOpen: true);
             Range(field + ".bitrate_kbps", s.BitrateKbps, 0, 200_000, lowOpen: false);
-            var profile = s.Clone();
-            profile.Codec = codec;
+            var url = "";
             if (s.RtspUrl.Length > 0)
             {
                 var stripped = RtspUrl(field + ".rtsp_url", s.RtspUrl);
-                profile.RtspUrl = stripped.Url;
+                url = stripped.Url;
                 if (!stripped.Found.IsEmpty)
                 {
                     credentials.Add(new StreamCredentials(s.Role, stripped.Found));
                 }
             }
 
-            spec.Streams.Add(profile);
+            declared.Add(new StreamDeclaration(s.Role, codec, s.Width, s.Height, s.FrameRate, s.BitrateKbps, url));
             if (s.Role == StreamRole.Main)
             {
-                if (spec.ResolutionHeight == 0)
+                if (height == 0)
                 {
-                    spec.ResolutionWidth = s.Width;
-                    spec.ResolutionHeight = s.Height;
+                    (width, height) = (s.Width, s.Height);
                 }
-                else if (spec.ResolutionWidth != s.Width || spec.ResolutionHeight != s.Height)
+                else if (width != s.Width || height != s.Height)
                 {
                     throw new FieldException(field + ".width",
-                        $"main stream {s.Width}x{s.Height} differs from camera.resolution {spec.ResolutionWidth}x{spec.ResolutionHeight}");
+                        $"main stream {s.Width}x{s.Height} differs from camera.resolution {width}x{height}");
                 }
             }
         }
 
-        return credentials;
+        return ([.. declared], credentials, width, height);
     }
 
     private static void Text(string field, string value, bool required, int max)

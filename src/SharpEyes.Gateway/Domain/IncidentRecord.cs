@@ -1,5 +1,5 @@
-using RegionCodes = SharpEyes.Geo.Regions.RegionCodes;
 using SharpEyes.V1;
+using RegionCodes = SharpEyes.Geo.Regions.RegionCodes;
 
 namespace SharpEyes.Gateway.Domain;
 

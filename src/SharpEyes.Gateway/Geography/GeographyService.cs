@@ -3,13 +3,13 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using NetTopologySuite.IO.Converters;
 using SharpEyes.Gateway.Configuration;
-using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Coverage;
 using SharpEyes.Gateway.Demo;
-using SharpEyes.Gateway.Observability;
-using SharpEyes.Geo.Regions;
+using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Domain;
+using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Wire;
+using SharpEyes.Geo.Regions;
 using SharpEyes.V1;
 using GeoDatum = SharpEyes.Geo.Datums.Datum;
 

@@ -37,7 +37,7 @@ public sealed class GeographyState : IJournalParticipant
     /// Swaps in a camera index of <paramref name="devices"/> (the device catalog's load), built aside: an alarm located
     /// meanwhile finds the cameras of the old index, never an empty one.
     /// </summary>
-    internal void ReplaceCameras(IEnumerable<Device> devices)
+    internal void ReplaceCameras(IEnumerable<DeviceRecord> devices)
     {
         var cameras = new CameraIndex();
         foreach (var device in devices)
@@ -91,9 +91,9 @@ public sealed class GeographyState : IJournalParticipant
         return [.. list];
     }
 
-    public void IndexCamera(Device device) => IndexInto(Cameras, device);
+    public void IndexCamera(DeviceRecord device) => IndexInto(Cameras, device);
 
-    private static void IndexInto(CameraIndex cameras, Device device)
+    private static void IndexInto(CameraIndex cameras, DeviceRecord device)
     {
         if (device.Kind == DeviceKind.Camera && device.Camera is { } c)
         {

@@ -1,7 +1,7 @@
 using Grpc.Core;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Storage.Repositories;
-using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 

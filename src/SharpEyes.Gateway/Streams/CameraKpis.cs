@@ -35,7 +35,7 @@ public sealed record CameraKpis(
             hd += isHd ? 1 : 0;
             hdDeclared += declaredHd ? 1 : 0;
             mismatched += health.Mismatches.Count > 0 ? 1 : 0;
-            var registered = c.Device.RegisteredAt?.ToDateTimeOffset().ToUnixTimeMilliseconds() ?? from;
+            var registered = c.Device.RegisteredAt.ToUnixTimeMilliseconds();
             var (on, expected) = uptime.Measure(c.Id, registered, from, to);
             onlineMs += on;
             expectedMs += expected;

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Streams;
@@ -48,7 +49,7 @@ public sealed record RtspSecrets(UrlCredentials? Main, IReadOnlyList<StreamCrede
     /// and a password, which replaces the password in every form (credential query parameters are dropped with it).
     /// Null when the camera has none.
     /// </summary>
-    public static RtspSecrets? Resolve(CameraSpec? storedCamera, RtspSecrets? stored, CameraSpec? camera, RtspSecrets given, CredentialEdits? edits)
+    public static RtspSecrets? Resolve(CameraView? storedCamera, RtspSecrets? stored, CameraView? camera, RtspSecrets given, CredentialEdits? edits)
     {
         if (camera is null)
         {

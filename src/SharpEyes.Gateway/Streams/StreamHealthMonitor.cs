@@ -454,7 +454,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
     /// </summary>
     private async Task<DeviceEntry?> Record(DeviceEntry checkedEntry, Action<CameraHealth> change, Evidence evidence, CancellationToken ct)
     {
-        var url = checkedEntry.Device.Camera.RtspUrl;
+        var url = checkedEntry.Device.Camera?.RtspUrl;
         return await _journal.ExecuteAsync(tx =>
         {
             var entry = _devices.Find(checkedEntry.Id);
@@ -524,7 +524,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
     };
 
     /// <summary>The camera's main URL with its stored credentials put back: only ever handed to the RTSP client and the runner.</summary>
-    private static Uri ConnectUrl(DeviceEntry entry) => RtspCredentials.Connect(entry.Device.Camera.RtspUrl, entry.Secrets?.Main);
+    private static Uri ConnectUrl(DeviceEntry entry) => RtspCredentials.Connect(entry.Device.Camera!.RtspUrl, entry.Secrets?.Main);
 
     private static TimeSpan Jittered(TimeSpan interval) => interval * (0.9 + 0.2 * Random.Shared.NextDouble());
 

@@ -1,5 +1,7 @@
 using System.Globalization;
 using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Domain;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Streams;
@@ -24,7 +26,7 @@ public sealed record DeclaredStream(string? Codec, int Width, int Height, double
 public static class StreamHealthRules
 {
     /// <summary>The declared main stream: the MAIN stream profile, else the camera's declared resolution.</summary>
-    public static DeclaredStream? DeclaredMain(Device device)
+    public static DeclaredStream? DeclaredMain(DeviceRecord device)
     {
         var c = device.Camera;
         if (c is null)
@@ -45,7 +47,7 @@ public static class StreamHealthRules
     /// Health after a (re-)registration: a new stream URL or new credentials make every earlier measurement about
     /// another stream, so it starts afresh; otherwise the mismatches are compared with the new declaration.
     /// </summary>
-    public static CameraHealth AfterRegistration(CameraHealth old, Device oldDevice, UrlCredentials? oldCredentials, Device device, UrlCredentials? credentials)
+    public static CameraHealth AfterRegistration(CameraHealth old, DeviceRecord oldDevice, UrlCredentials? oldCredentials, DeviceRecord device, UrlCredentials? credentials)
     {
         if (oldDevice.Camera?.RtspUrl != device.Camera?.RtspUrl || oldCredentials != credentials)
         {
@@ -59,7 +61,7 @@ public static class StreamHealthRules
     }
 
     /// <summary>Recomputes the mismatch list; a mismatch that persists keeps the time it was first seen.</summary>
-    public static void SetMismatches(CameraHealth health, Device device, Timestamp now)
+    public static void SetMismatches(CameraHealth health, DeviceRecord device, Timestamp now)
     {
         var previous = health.Mismatches.ToDictionary(m => m.Field, StringComparer.Ordinal);
         health.Mismatches.Clear();
@@ -154,7 +156,7 @@ public static class StreamHealthRules
         h.Declared.Clear();
         if (d.Camera is not null)
         {
-            h.Declared.Add(d.Camera.Streams);
+            h.Declared.Add(d.Camera.Streams.Select(s => s.ToWire()));
         }
 
         if (entry.LastSeenMs > 0)

@@ -163,7 +163,7 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
 
         // No earlier than the status log keeps, nor than the camera's registration (as the online rate by time counts).
         var kept = now - devices.UptimeRetention;
-        var registered = entry.Device.RegisteredAt?.ToDateTimeOffset() ?? since;
+        var registered = entry.Device.RegisteredAt;
         since = new[] { since, kept, registered }.Max();
         if (since >= now)
         {

@@ -182,7 +182,7 @@ public sealed class UpdateDeviceTests : IAsyncLifetime
         var request = TestDevices.Alarm(66);
         request.Name = "second";
         request.VendorId = "vendor-a";
-        var late = validator.Validate(request, new Gateway.Auth.Principal("admin", Role.Admin, null)) with { ExpectedUpdatedAt = stale };
+        var late = validator.Validate(request, new Gateway.Auth.Principal("admin", Role.Admin, null)) with { ExpectedUpdatedAt = stale.ToDateTimeOffset() };
         var (outcome, error) = (await catalog.UpsertAsync([late]))[0];
 
         Assert.Null(outcome);

@@ -63,7 +63,7 @@ public sealed class SecretsAtRestTests
     private static Uri ConnectUrl(GatewayHost host, string deviceId)
     {
         var entry = host.Services.GetRequiredService<DeviceCatalog>().Find(deviceId)!;
-        return RtspCredentials.Connect(entry.Device.Camera.RtspUrl, entry.Secrets?.Main);
+        return RtspCredentials.Connect(entry.Device.Camera!.RtspUrl, entry.Secrets?.Main);
     }
 
     [Fact]

@@ -1,6 +1,8 @@
-using SharpEyes.Gateway.Devices;
-using SharpEyes.Gateway.Streams;
 using Google.Protobuf.WellKnownTypes;
+using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Domain;
+using SharpEyes.Gateway.Streams;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Tests.Streams;
@@ -110,11 +112,11 @@ public sealed class HealthRulesTests
         Assert.Null(h.FaultySince);
     }
 
-    private static Device Camera(params StreamProfile[] streams)
+    private static DeviceRecord Camera(params StreamProfile[] streams)
     {
         var d = new Device { DeviceId = "13012700001320000001", Kind = DeviceKind.Camera, Camera = new CameraSpec { ResolutionWidth = 1920, ResolutionHeight = 1080 } };
         d.Camera.Streams.Add(streams);
-        return d;
+        return d.ToDomain();
     }
 
     [Fact]

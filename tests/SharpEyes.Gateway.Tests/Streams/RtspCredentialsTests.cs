@@ -1,4 +1,6 @@
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Streams;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Tests.Streams;
@@ -68,11 +70,12 @@ public sealed class RtspCredentialsTests
     [Fact]
     public void A_registration_without_credentials_keeps_the_stored_ones_on_the_same_host_only()
     {
-        var stored = new CameraSpec { RtspUrl = "rtsp://10.0.0.5/live" };
-        stored.Streams.Add(new StreamProfile { Role = StreamRole.Sub, RtspUrl = "rtsp://10.0.0.5/sub" });
+        var storedSpec = new CameraSpec { RtspUrl = "rtsp://10.0.0.5/live" };
+        storedSpec.Streams.Add(new StreamProfile { Role = StreamRole.Sub, RtspUrl = "rtsp://10.0.0.5/sub" });
+        var stored = storedSpec.ToDomain();
         var secrets = new RtspSecrets(new UrlCredentials("admin", "pw", []), [new StreamCredentials(StreamRole.Sub, new UrlCredentials("", "", [new QueryCredential(0, "token=t")]))]);
         var none = new RtspSecrets(null, []);
-        CameraSpec Camera(string main, string? sub = null)
+        CameraView Camera(string main, string? sub = null)
         {
             var c = new CameraSpec { RtspUrl = main };
             if (sub is not null)
@@ -80,7 +83,7 @@ public sealed class RtspCredentialsTests
                 c.Streams.Add(new StreamProfile { Role = StreamRole.Sub, RtspUrl = sub });
             }
 
-            return c;
+            return c.ToDomain();
         }
 
         // Same hosts (another port, another path): kept, stream credentials by role.

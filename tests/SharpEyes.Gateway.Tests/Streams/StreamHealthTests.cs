@@ -180,7 +180,7 @@ public sealed class StreamHealthTests(RtspServerFixture fixture) : StreamGateway
 
     /// <summary>One line per camera: its URL and its last DESCRIBE, ffprobe and grab outcomes, for a failure message.</summary>
     private string Outcomes(CameraHealth h) =>
-        $"{Host.Services.GetRequiredService<SharpEyes.Gateway.Devices.DeviceCatalog>().Find(h.DeviceId)?.Device.Camera.RtspUrl}: describe {h.LastLiveness}, probe {h.LastProbe}, grab {h.LastGrab}";
+        $"{Host.Services.GetRequiredService<SharpEyes.Gateway.Devices.DeviceCatalog>().Find(h.DeviceId)?.Device.Camera?.RtspUrl}: describe {h.LastLiveness}, probe {h.LastProbe}, grab {h.LastGrab}";
 
     private async Task<List<FeedEvent>> ReadFeedAsync()
     {

@@ -1,4 +1,6 @@
 using System.Data.Common;
+using SharpEyes.Gateway.Domain;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Storage.Repositories;
@@ -8,19 +10,19 @@ namespace SharpEyes.Gateway.Storage.Repositories;
 /// stored (encrypted, or clear JSON in stores before version 7; null when it has none), its status and the last time
 /// it was seen (0 when never written).
 /// </summary>
-public sealed record DeviceRow(Device Device, string? RtspSecret, DeviceStatus Status, long LastSeenMs);
+public sealed record DeviceRow(DeviceRecord Device, string? RtspSecret, DeviceStatus Status, long LastSeenMs);
 
 /// <summary>A device row to write (<see cref="DeviceRepository.UpsertAll"/>): the registration serialised when it is made.</summary>
 public sealed record DeviceUpsert(string Id, string VendorId, DeviceKind Kind, DeviceStatus Status, string RegionCode, long LastSeenMs, byte[] Data, string? RtspSecret)
 {
-    public DeviceUpsert(Device device, DeviceStatus status, long lastSeenMs, string? rtspSecret)
-        : this(device.DeviceId, device.VendorId, device.Kind, status, device.RegionCode, lastSeenMs, device.ToByteArray(), rtspSecret)
+    public DeviceUpsert(DeviceRecord device, DeviceStatus status, long lastSeenMs, string? rtspSecret)
+        : this(device.DeviceId, device.VendorId, device.Kind, status, device.RegionCode, lastSeenMs, device.ToWire().ToByteArray(), rtspSecret)
     {
     }
 }
 
 /// <summary>
-/// The <c>devices</c> table: one row per registered device, the registration as protobuf in <c>data</c> with the
+/// The <c>devices</c> table: one row per registered device, the registration as the contract's protobuf in <c>data</c> (<see cref="DeviceWire"/>) with the
 /// columns the store filters on (vendor, kind, region), the live status and last-seen time, the encrypted RTSP
 /// credentials. The only code that names the table.
 /// </summary>
@@ -60,7 +62,7 @@ public static class DeviceRepository
     /// Inserts a device, or replaces an existing one's registration and credentials; an existing row keeps its stored
     /// status and last-seen time (<paramref name="status"/> and <paramref name="lastSeenMs"/> are used for a new row only).
     /// </summary>
-    public static void Upsert(JournalTransaction tx, Device device, DeviceStatus status, long lastSeenMs, string? rtspSecret) =>
+    public static void Upsert(JournalTransaction tx, DeviceRecord device, DeviceStatus status, long lastSeenMs, string? rtspSecret) =>
         UpsertAll(tx, [new DeviceUpsert(device, status, lastSeenMs, rtspSecret)]);
 
     /// <summary>
@@ -131,10 +133,10 @@ public static class DeviceRepository
     public static void Lock(JournalTransaction tx, string id) => tx.Execute("UPDATE devices SET status = status WHERE id = @p0", id);
 
     /// <summary>Stores a device's new location: its region code and its registration (which holds the region).</summary>
-    public static void SetLocation(JournalTransaction tx, Device device) =>
-        tx.Execute("UPDATE devices SET region_code = @p0, data = @p1 WHERE id = @p2", device.RegionCode, device.ToByteArray(), device.DeviceId);
+    public static void SetLocation(JournalTransaction tx, DeviceRecord device) =>
+        tx.Execute("UPDATE devices SET region_code = @p0, data = @p1 WHERE id = @p2", device.RegionCode, device.ToWire().ToByteArray(), device.DeviceId);
 
     private static DeviceRow ReadRow(DbDataReader reader) =>
-        new(Device.Parser.ParseFrom((byte[])reader[0]), reader.IsDBNull(1) ? null : reader.GetString(1),
+        new(Device.Parser.ParseFrom((byte[])reader[0]).ToDomain(), reader.IsDBNull(1) ? null : reader.GetString(1),
             (DeviceStatus)reader.GetInt32Value(2), reader.GetInt64(3));
 }

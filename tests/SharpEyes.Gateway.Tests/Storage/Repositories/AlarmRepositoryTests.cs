@@ -1,8 +1,8 @@
 using System.Text;
 using SharpEyes.Gateway.Alarms;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Tests.Infrastructure;
-using SharpEyes.Gateway.Domain;
 using SharpEyes.Geo.Regions;
 
 namespace SharpEyes.Gateway.Tests.Storage.Repositories;

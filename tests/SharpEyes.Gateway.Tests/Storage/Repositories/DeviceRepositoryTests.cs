@@ -1,5 +1,7 @@
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Tests.Infrastructure;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Tests.Storage.Repositories;
@@ -10,7 +12,7 @@ public sealed class DeviceRepositoryTests
     private const string CameraId = "34020000001310000001";
     private const string AlarmId = "34020000001340000002";
 
-    private static Device Camera(string name = "gate", string regionCode = "340200") => new()
+    private static DeviceRecord Camera(string name = "gate", string regionCode = "340200") => new Device
     {
         DeviceId = CameraId,
         Kind = DeviceKind.Camera,
@@ -18,7 +20,7 @@ public sealed class DeviceRepositoryTests
         VendorId = "hik",
         RegionCode = regionCode,
         Camera = new CameraSpec(),
-    };
+    }.ToDomain();
 
     [Fact]
     public async Task A_device_round_trips_and_an_upsert_replaces_the_registration_but_keeps_the_stored_status()
@@ -39,7 +41,7 @@ public sealed class DeviceRepositoryTests
         await store.WriteAsync(tx => DeviceRepository.Upsert(tx, renamed, DeviceStatus.Unknown, 0, null));
         Assert.Equal([new DeviceRow(renamed, null, DeviceStatus.Online, 5_000)], store.Read(DeviceRepository.LoadAll));
 
-        await store.WriteAsync(tx => DeviceRepository.Upsert(tx, new Device { DeviceId = AlarmId, Kind = DeviceKind.AlarmDevice, VendorId = "dahua", RegionCode = "340200" },
+        await store.WriteAsync(tx => DeviceRepository.Upsert(tx, new Device { DeviceId = AlarmId, Kind = DeviceKind.AlarmDevice, VendorId = "dahua", RegionCode = "340200" }.ToDomain(),
             DeviceStatus.Offline, 1_234, null));
         var all = store.Read(DeviceRepository.LoadAll).ToDictionary(r => r.Device.DeviceId);
         Assert.Equal((DeviceStatus.Offline, 1_234L, DeviceKind.AlarmDevice), (all[AlarmId].Status, all[AlarmId].LastSeenMs, all[AlarmId].Device.Kind));
@@ -86,7 +88,7 @@ public sealed class DeviceRepositoryTests
     public async Task Secrets_location_and_deletion_change_only_their_device()
     {
         await using var store = await StoreUnderTest.OpenAsync();
-        var alarm = new Device { DeviceId = AlarmId, Kind = DeviceKind.AlarmDevice, VendorId = "hik", RegionCode = "340200" };
+        var alarm = new Device { DeviceId = AlarmId, Kind = DeviceKind.AlarmDevice, VendorId = "hik", RegionCode = "340200" }.ToDomain();
         await store.WriteAsync(tx =>
         {
             DeviceRepository.Upsert(tx, Camera(), DeviceStatus.Online, 10, "clear-json");
@@ -102,8 +104,7 @@ public sealed class DeviceRepositoryTests
         Assert.Equal(1, await store.WriteAsync(tx => DeviceRepository.SetSecret(tx, AlarmId, "re-encrypted")));
         Assert.Equal(0, await store.WriteAsync(tx => DeviceRepository.SetSecret(tx, "34020000001310000099", "nobody")));
 
-        var moved = Camera(regionCode: "340203");
-        moved.Region = new RegionCodes { GridCode = "340203" };
+        var moved = Camera(regionCode: "340203") with { Region = new Geo.Regions.RegionCodes("340203", "", "", "") };
         await store.WriteAsync(tx =>
         {
             DeviceRepository.Lock(tx, CameraId);

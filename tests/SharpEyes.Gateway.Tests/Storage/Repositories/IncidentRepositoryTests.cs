@@ -1,6 +1,6 @@
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Tests.Infrastructure;
-using SharpEyes.Gateway.Domain;
 using SharpEyes.V1;
 using RegionCodes = SharpEyes.Geo.Regions.RegionCodes;
 
