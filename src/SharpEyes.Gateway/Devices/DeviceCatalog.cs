@@ -33,9 +33,9 @@ public sealed class DeviceEntry(DeviceRecord device, RtspSecrets? secrets, Devic
     public long LastHeardMs { get; set; }
 
     /// <summary>Stream health as measured by the gateway. Replaced, never mutated (readers may hold the old one).</summary>
-    public CameraHealth Health { get; set; } = new() { DeviceId = device.DeviceId };
+    public StreamHealthRecord Health { get; set; } = StreamHealthRecord.New(device.DeviceId);
 
-    public bool Faulty => Health.Faults.Count > 0;
+    public bool Faulty => Health.Faulty;
 
     /// <summary>Online and not faulty: counts toward real coverage and serviceability.</summary>
     public bool Working => Status == DeviceStatus.Online && !Faulty;
@@ -517,14 +517,14 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
     /// reads the earlier one's committed health and announces nothing; following that event updates its coverage.
     /// </para>
     /// </summary>
-    public void SetHealth(JournalTransaction tx, DeviceEntry entry, CameraHealth next, DateTimeOffset now, bool persist = true)
+    public void SetHealth(JournalTransaction tx, DeviceEntry entry, StreamHealthRecord next, DateTimeOffset now, bool persist = true)
     {
         var wasFaulty = entry.Faulty;
         entry.Health = next;
         if (wasFaulty != entry.Faulty)
         {
             DeviceRepository.Lock(tx, entry.Id);
-            wasFaulty = StreamHealthRepository.Find(tx, entry.Id) is { } stored && stored.Faults.Count > 0;
+            wasFaulty = StreamHealthRepository.Find(tx, entry.Id) is { Faulty: true };
         }
 
         if (persist)
@@ -571,14 +571,14 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
         }
     }
 
-    private void FollowHealth(JournalTransaction tx, string deviceId, CameraHealth? stored)
+    private void FollowHealth(JournalTransaction tx, string deviceId, StreamHealthRecord? stored)
     {
         if (stored is null || !_devices.TryGetValue(deviceId, out var entry) || stored.Equals(entry.Health))
         {
             return; // unknown here yet (its registration follows), or already what this replica holds
         }
 
-        if (stored.Faults.Count > 0 != entry.Faulty)
+        if (stored.Faulty != entry.Faulty)
         {
             FollowDevice(tx, deviceId);
             return;

@@ -5,12 +5,13 @@ using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Timeout;
 using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Streams;
 
-public sealed record ProbeOutcome(bool Ok, string Failure, string Detail, MeasuredStream? Measured, TimeSpan Elapsed);
+public sealed record ProbeOutcome(bool Ok, string Failure, string Detail, StreamMeasurement? Measured, TimeSpan Elapsed);
 
 public sealed record GrabOutcome(bool Ok, string Failure, string Detail, byte[]? Jpeg, FrameVerdict? Verdict, TimeSpan Elapsed);
 
@@ -93,15 +94,15 @@ public sealed partial class FfmpegRunner
             }
 
             double fps = video.AverageFrameRate is > 0 and < 1000 ? video.AverageFrameRate : video.RealFrameRate is > 0 and < 1000 ? video.RealFrameRate : 0;
-            return new ProbeOutcome(true, "", "", new MeasuredStream
-            {
-                Codec = StreamCodecs.NormalizeMeasured(video.CodecName ?? ""),
-                Width = video.Width ?? 0,
-                Height = video.Height ?? 0,
-                FrameRate = Math.Round(fps, 3),
-                BitrateBps = video.BitRate is > 0 ? video.BitRate.Value : analysis.Format.BitRate is > 0 ? analysis.Format.BitRate.Value : 0,
-                ProbeMs = (int)elapsed.TotalMilliseconds,
-            }, elapsed);
+            // Measured now; the monitor stamps the time it records it.
+            return new ProbeOutcome(true, "", "", new StreamMeasurement(
+                StreamCodecs.NormalizeMeasured(video.CodecName ?? ""),
+                video.Width ?? 0,
+                video.Height ?? 0,
+                Math.Round(fps, 3),
+                video.BitRate is > 0 ? video.BitRate.Value : analysis.Format.BitRate is > 0 ? analysis.Format.BitRate.Value : 0,
+                (int)elapsed.TotalMilliseconds,
+                default), elapsed);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {

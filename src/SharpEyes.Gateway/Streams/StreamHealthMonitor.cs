@@ -6,6 +6,7 @@ using Polly.CircuitBreaker;
 using Polly.Retry;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Hosting;
 using SharpEyes.Gateway.Outbox;
 using SharpEyes.Gateway.Storage;
@@ -259,10 +260,10 @@ public sealed partial class StreamHealthMonitor : BackgroundService
             // never measured gets its first deep check at a random point of the first interval, like its first DESCRIBE:
             // registering a county at once must not queue a thousand ffprobe runs (CheckNow measures one at once).
             NextProbeAt = h.LastProbe is { Ok: false } ? DateTimeOffset.MinValue
-                : h.Measured?.MeasuredAt is { } m ? m.ToDateTimeOffset() + Jittered(_options.ProbeInterval)
+                : h.Measured is { } m ? m.MeasuredAt + Jittered(_options.ProbeInterval)
                 : _time.GetUtcNow() + _options.ProbeInterval * Random.Shared.NextDouble(),
             NextQualityAt = h.LastGrab is { Ok: false } ? DateTimeOffset.MinValue
-                : h.LastQuality?.At is { } q ? q.ToDateTimeOffset() + Jittered(_options.QualityInterval)
+                : h.LastQuality is { } q ? q.At + Jittered(_options.QualityInterval)
                 : _time.GetUtcNow() + _options.QualityInterval * Random.Shared.NextDouble(),
         };
         var first = firstCheckWithin * Random.Shared.NextDouble();
@@ -338,10 +339,10 @@ public sealed partial class StreamHealthMonitor : BackgroundService
         }
 
         Checks.Count("describe", result.Ok ? "ok" : result.Reason == "circuit-open" ? "circuit-open" : FailureName(result.Failure));
-        await Record(entry, h =>
+        await Record(entry, h => h with
         {
-            h.LastLiveness = Outcome(result.Ok, result.Reason == "circuit-open" ? "circuit-open" : FailureName(result.Failure), result.Reason, result.Elapsed);
-            h.ConsecutiveFailures = result.Ok ? 0 : h.ConsecutiveFailures + 1;
+            LastLiveness = Outcome(result.Ok, result.Reason == "circuit-open" ? "circuit-open" : FailureName(result.Failure), result.Reason, result.Elapsed),
+            ConsecutiveFailures = result.Ok ? 0 : h.ConsecutiveFailures + 1,
         }, result.Ok ? Evidence.Alive : Evidence.Failed, ct).ConfigureAwait(false);
         return result.Ok;
     }
@@ -376,15 +377,11 @@ public sealed partial class StreamHealthMonitor : BackgroundService
         {
             var probe = await _runner.ProbeAsync(url, ct).ConfigureAwait(false);
             Checks.Count("probe", probe.Ok ? "ok" : probe.Failure);
-            entry = await Record(entry, h =>
+            entry = await Record(entry, h => h with
             {
-                h.LastProbe = Outcome(probe.Ok, probe.Failure, probe.Detail, probe.Elapsed);
-                h.ConsecutiveProbeFailures = probe.Ok ? 0 : h.ConsecutiveProbeFailures + 1;
-                if (probe.Measured is { } m)
-                {
-                    m.MeasuredAt = Timestamp.FromDateTimeOffset(_time.GetUtcNow());
-                    h.Measured = m;
-                }
+                LastProbe = Outcome(probe.Ok, probe.Failure, probe.Detail, probe.Elapsed),
+                ConsecutiveProbeFailures = probe.Ok ? 0 : h.ConsecutiveProbeFailures + 1,
+                Measured = probe.Measured is { } m ? m with { MeasuredAt = _time.GetUtcNow() } : h.Measured,
             }, Evidence.None, ct).ConfigureAwait(false);
             if (entry is null || !probe.Ok)
             {
@@ -406,26 +403,13 @@ public sealed partial class StreamHealthMonitor : BackgroundService
                 await PrivateFiles.WriteAtomicallyAsync(_devices.SnapshotPath(id), jpeg, ct).ConfigureAwait(false);
             }
 
-            entry = await Record(entry, h =>
+            entry = await Record(entry, h => h with
             {
-                h.LastGrab = Outcome(grab.Ok, grab.Failure, grab.Detail, grab.Elapsed);
-                h.ConsecutiveProbeFailures = grab.Ok ? 0 : h.ConsecutiveProbeFailures + 1;
-                if (grab.Verdict is { } v)
-                {
-                    var q = new QualityCheck
-                    {
-                        At = Timestamp.FromDateTimeOffset(_time.GetUtcNow()),
-                        Ok = v.Ok,
-                        MeanLuma = v.MeanLuma,
-                        DarkFraction = v.DarkFraction,
-                        Detail = v.Detail,
-                        Motion = v.Motion,
-                        Frames = v.Frames,
-                        ElapsedMs = (int)grab.Elapsed.TotalMilliseconds,
-                    };
-                    q.Faults.Add(v.Faults);
-                    h.LastQuality = q;
-                }
+                LastGrab = Outcome(grab.Ok, grab.Failure, grab.Detail, grab.Elapsed),
+                ConsecutiveProbeFailures = grab.Ok ? 0 : h.ConsecutiveProbeFailures + 1,
+                LastQuality = grab.Verdict is { } v
+                    ? new PictureCheck(_time.GetUtcNow(), v.Ok, [.. v.Faults], v.MeanLuma, v.DarkFraction, v.Detail, v.Motion, v.Frames, (int)grab.Elapsed.TotalMilliseconds)
+                    : h.LastQuality,
             }, Evidence.None, ct).ConfigureAwait(false);
             if (entry is null || !grab.Ok)
             {
@@ -452,7 +436,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
     /// Applies one outcome in a journal item, to the camera as registered now (an outcome for a URL that has since
     /// changed, or a camera since removed, is dropped). Answers the entry as it stands after, or null when dropped.
     /// </summary>
-    private async Task<DeviceEntry?> Record(DeviceEntry checkedEntry, Action<CameraHealth> change, Evidence evidence, CancellationToken ct)
+    private async Task<DeviceEntry?> Record(DeviceEntry checkedEntry, Func<StreamHealthRecord, StreamHealthRecord> change, Evidence evidence, CancellationToken ct)
     {
         var url = checkedEntry.Device.Camera?.RtspUrl;
         return await _journal.ExecuteAsync(tx =>
@@ -465,8 +449,7 @@ public sealed partial class StreamHealthMonitor : BackgroundService
 
             var now = _time.GetUtcNow();
             var before = entry.Health;
-            var next = before.Clone();
-            change(next);
+            var next = change(before);
             if (evidence == Evidence.Alive)
             {
                 _devices.MarkSeen(tx, entry, now, StatusReasons.Stream);
@@ -478,9 +461,8 @@ public sealed partial class StreamHealthMonitor : BackgroundService
                 _devices.SetStatus(tx, entry, DeviceStatus.Offline, now, StatusReasons.StreamUnreachable);
             }
 
-            var nowTs = Timestamp.FromDateTimeOffset(now);
-            StreamHealthRules.SetMismatches(next, entry.Device, next.Measured?.MeasuredAt ?? nowTs);
-            StreamHealthRules.SetFaults(next, _options.FailuresToFault, nowTs);
+            next = StreamHealthRules.WithMismatches(next, entry.Device, next.Measured?.MeasuredAt ?? now);
+            next = StreamHealthRules.WithFaults(next, _options.FailuresToFault, now);
             // A passing DESCRIBE that changes nothing but its timestamp stays in memory (like last-seen).
             var persist = evidence != Evidence.Alive || before.ConsecutiveFailures != 0 || !before.Faults.SequenceEqual(next.Faults);
             _devices.SetHealth(tx, entry, next, now, persist);
@@ -500,14 +482,8 @@ public sealed partial class StreamHealthMonitor : BackgroundService
             })
             .Build());
 
-    private CheckOutcome Outcome(bool ok, string failure, string detail, TimeSpan elapsed) => new()
-    {
-        At = Timestamp.FromDateTimeOffset(_time.GetUtcNow()),
-        Ok = ok,
-        Failure = ok ? "" : failure,
-        Detail = ok ? "" : detail,
-        ElapsedMs = (int)Math.Min(int.MaxValue, elapsed.TotalMilliseconds),
-    };
+    private CheckResult Outcome(bool ok, string failure, string detail, TimeSpan elapsed) =>
+        new(_time.GetUtcNow(), ok, ok ? "" : failure, ok ? "" : detail, (int)Math.Min(int.MaxValue, elapsed.TotalMilliseconds));
 
     internal static string FailureName(RtspFailure failure) => failure switch
     {

@@ -47,38 +47,30 @@ public static class StreamHealthRules
     /// Health after a (re-)registration: a new stream URL or new credentials make every earlier measurement about
     /// another stream, so it starts afresh; otherwise the mismatches are compared with the new declaration.
     /// </summary>
-    public static CameraHealth AfterRegistration(CameraHealth old, DeviceRecord oldDevice, UrlCredentials? oldCredentials, DeviceRecord device, UrlCredentials? credentials)
+    public static StreamHealthRecord AfterRegistration(StreamHealthRecord old, DeviceRecord oldDevice, UrlCredentials? oldCredentials, DeviceRecord device, UrlCredentials? credentials)
     {
         if (oldDevice.Camera?.RtspUrl != device.Camera?.RtspUrl || oldCredentials != credentials)
         {
-            return new CameraHealth { DeviceId = device.DeviceId };
+            return StreamHealthRecord.New(device.DeviceId);
         }
 
-        var next = old.Clone();
-        var now = old.Measured?.MeasuredAt ?? new Timestamp();
-        SetMismatches(next, device, now);
-        return next;
+        return WithMismatches(old, device, old.Measured?.MeasuredAt ?? default);
     }
 
-    /// <summary>Recomputes the mismatch list; a mismatch that persists keeps the time it was first seen.</summary>
-    public static void SetMismatches(CameraHealth health, DeviceRecord device, Timestamp now)
+    /// <summary>The health with its mismatch list recomputed; a mismatch that persists keeps the time it was first seen.</summary>
+    public static StreamHealthRecord WithMismatches(StreamHealthRecord health, DeviceRecord device, DateTimeOffset now)
     {
-        var previous = health.Mismatches.ToDictionary(m => m.Field, StringComparer.Ordinal);
-        health.Mismatches.Clear();
         var declared = DeclaredMain(device);
         var measured = health.Measured;
         if (declared is null || measured is null)
         {
-            return;
+            return health.Mismatches.Count == 0 ? health : health with { Mismatches = [] };
         }
 
-        void Add(string field, string d, string m) => health.Mismatches.Add(new StreamMismatch
-        {
-            Field = field,
-            Declared = d,
-            Measured = m,
-            Since = previous.TryGetValue(field, out var p) && p.Declared == d && p.Measured == m ? p.Since : now,
-        });
+        var previous = health.Mismatches.ToDictionary(m => m.Field, StringComparer.Ordinal);
+        var mismatches = new List<StreamDifference>(3);
+        void Add(string field, string d, string m) => mismatches.Add(new StreamDifference(field, d, m,
+            previous.TryGetValue(field, out var p) && p.Declared == d && p.Measured == m ? p.Since : now));
 
         if (declared.Codec is not null && measured.Codec.Length > 0 && declared.Codec != measured.Codec)
         {
@@ -96,14 +88,16 @@ public static class StreamHealthRules
         {
             Add("frame_rate", declared.FrameRate.ToString("0.###", CultureInfo.InvariantCulture), measured.FrameRate.ToString("0.###", CultureInfo.InvariantCulture));
         }
+
+        return health with { Mismatches = [.. mismatches] };
     }
 
     /// <summary>
-    /// Faults from the counters and the last picture check: no-signal after <paramref name="failuresToFault"/> failed
-    /// DESCRIBEs in a row, or as many failed probes or grabs in a row while DESCRIBE answers; black, frozen and
-    /// low-detail from the last frame grab.
+    /// The health with its faults from the counters and the last picture check: no-signal after
+    /// <paramref name="failuresToFault"/> failed DESCRIBEs in a row, or as many failed probes or grabs in a row while
+    /// DESCRIBE answers; black, frozen and low-detail from the last frame grab.
     /// </summary>
-    public static void SetFaults(CameraHealth health, int failuresToFault, Timestamp now)
+    public static StreamHealthRecord WithFaults(StreamHealthRecord health, int failuresToFault, DateTimeOffset now)
     {
         var faults = new SortedSet<string>(StringComparer.Ordinal);
         if (health.ConsecutiveFailures >= failuresToFault || health.ConsecutiveProbeFailures >= failuresToFault)
@@ -116,21 +110,18 @@ public static class StreamHealthRules
             faults.UnionWith(q.Faults);
         }
 
-        var was = health.Faults.Count > 0;
+        var was = health.Faulty;
         if (!faults.SetEquals(health.Faults))
         {
-            health.Faults.Clear();
-            health.Faults.Add(faults);
+            health = health with { Faults = [.. faults] };
         }
 
         if (faults.Count == 0)
         {
-            health.FaultySince = null;
+            return health.FaultySince is null ? health : health with { FaultySince = null };
         }
-        else if (!was)
-        {
-            health.FaultySince = now;
-        }
+
+        return was ? health : health with { FaultySince = now };
     }
 
     /// <summary>HD by the measured main stream where one was measured, else by the declared resolution.</summary>
@@ -145,7 +136,7 @@ public static class StreamHealthRules
     /// <summary>The camera's health as answered over the API and in the feed.</summary>
     public static CameraHealth View(DeviceEntry entry, int hdMinHeight, bool snapshotAvailable = false)
     {
-        var h = entry.Health.Clone();
+        var h = entry.Health.ToWire();
         var d = entry.Device;
         h.DeviceId = d.DeviceId;
         h.Name = d.Name;

@@ -3,6 +3,7 @@ using Grpc.Core;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Coverage;
 using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Streams;
@@ -62,8 +63,8 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
         {
             DeviceId = entry.Id,
             Jpeg = Google.Protobuf.ByteString.CopyFrom(await File.ReadAllBytesAsync(path, context.CancellationToken).ConfigureAwait(false)),
-            TakenAt = health.LastQuality?.At,
-            Quality = health.LastQuality,
+            TakenAt = ((DateTimeOffset?)health.LastQuality?.At).ToWire(),
+            Quality = health.LastQuality?.ToWire(),
         };
     }
 

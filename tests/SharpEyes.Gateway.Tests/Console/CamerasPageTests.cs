@@ -186,9 +186,7 @@ public sealed class CamerasPageTests(ITestOutputHelper output)
         var catalog = host.Services.GetRequiredService<DeviceCatalog>();
         var journal = host.Services.GetRequiredService<Journal>();
         var entry = catalog.Find(deviceId)!;
-        var next = entry.Health.Clone();
-        next.Faults.Add("black");
-        next.FaultySince = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(host.Time.GetUtcNow());
+        var next = entry.Health with { Faults = [.. entry.Health.Faults, "black"], FaultySince = host.Time.GetUtcNow() };
         await journal.ExecuteAsync(tx =>
         {
             catalog.SetHealth(tx, entry, next, host.Time.GetUtcNow());

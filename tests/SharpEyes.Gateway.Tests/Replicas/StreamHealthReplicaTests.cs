@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.V1;
@@ -38,13 +39,11 @@ public sealed class StreamHealthReplicaTests(PostgresCluster cluster)
 
         // A's probing stores a failed DESCRIBE (the second in a row): not yet a fault, so no feed event carries it.
         var catalogA = a.Services.GetRequiredService<DeviceCatalog>();
-        var failed = new CheckOutcome { At = Timestamp.FromDateTimeOffset(a.Time.GetUtcNow()), Ok = false, Failure = "timeout", Detail = "no answer in 5 s", ElapsedMs = 5000 };
+        var failed = new CheckResult(a.Time.GetUtcNow(), false, "timeout", "no answer in 5 s", 5000);
         await a.Services.GetRequiredService<Journal>().ExecuteAsync(tx =>
         {
             var entry = catalogA.Find(camera.DeviceId)!;
-            var next = entry.Health.Clone();
-            next.ConsecutiveFailures = 2;
-            next.LastLiveness = failed;
+            var next = entry.Health with { ConsecutiveFailures = 2, LastLiveness = failed };
             catalogA.SetHealth(tx, entry, next, a.Time.GetUtcNow());
             return true;
         }, TestContext.Current.CancellationToken);

@@ -87,29 +87,39 @@ public sealed class HealthRulesTests
     [Fact]
     public void No_signal_needs_the_configured_number_of_failures_in_a_row_and_clears_with_one_pass()
     {
-        var h = new CameraHealth { ConsecutiveFailures = 2 };
-        var t0 = Timestamp.FromDateTimeOffset(new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero));
-        StreamHealthRules.SetFaults(h, 3, t0);
+        var h = StreamHealthRecord.New("13012700001320000001") with { ConsecutiveFailures = 2 };
+        var t0 = new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero);
+        h = StreamHealthRules.WithFaults(h, 3, t0);
         Assert.Empty(h.Faults);
 
-        h.ConsecutiveFailures = 3;
-        StreamHealthRules.SetFaults(h, 3, t0);
+        h = StreamHealthRules.WithFaults(h with { ConsecutiveFailures = 3 }, 3, t0);
         Assert.Equal([PictureFaults.NoSignal], h.Faults);
         Assert.Equal(t0, h.FaultySince);
 
         // Failed probes while DESCRIBE answers are a fault of their own; the picture verdict adds its faults.
-        h.ConsecutiveFailures = 0;
-        h.ConsecutiveProbeFailures = 3;
-        h.LastQuality = new QualityCheck { Ok = false, Faults = { PictureFaults.Frozen } };
-        StreamHealthRules.SetFaults(h, 3, Timestamp.FromDateTimeOffset(new DateTimeOffset(2026, 11, 22, 9, 0, 0, TimeSpan.Zero)));
+        h = h with { ConsecutiveFailures = 0, ConsecutiveProbeFailures = 3, LastQuality = Picture(ok: false, PictureFaults.Frozen) };
+        h = StreamHealthRules.WithFaults(h, 3, new DateTimeOffset(2026, 11, 22, 9, 0, 0, TimeSpan.Zero));
         Assert.Equal([PictureFaults.Frozen, PictureFaults.NoSignal], h.Faults);
         Assert.Equal(t0, h.FaultySince);
 
-        h.ConsecutiveProbeFailures = 0;
-        h.LastQuality = new QualityCheck { Ok = true };
-        StreamHealthRules.SetFaults(h, 3, t0);
+        h = StreamHealthRules.WithFaults(h with { ConsecutiveProbeFailures = 0, LastQuality = Picture(ok: true) }, 3, t0);
         Assert.Empty(h.Faults);
         Assert.Null(h.FaultySince);
+    }
+
+    private static PictureCheck Picture(bool ok, params string[] faults) => new(default, ok, [.. faults], 0, 0, 0, 0, 3, 0);
+
+    private static StreamMeasurement Measured(string codec, int width, int height, double frameRate) => new(codec, width, height, frameRate, 0, 0, default);
+
+    [Fact]
+    public void Faults_and_mismatches_that_do_not_change_leave_the_health_as_it_was()
+    {
+        var t0 = new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero);
+        var faulty = StreamHealthRules.WithFaults(StreamHealthRecord.New("13012700001320000001") with { ConsecutiveFailures = 3 }, 3, t0);
+        Assert.Same(faulty, StreamHealthRules.WithFaults(faulty, 3, t0.AddHours(1))); // still no-signal, since t0
+        var device = Camera(new StreamProfile { Role = StreamRole.Main, Codec = "H.264", Width = 1920, Height = 1080, FrameRate = 25 });
+        var agreeing = faulty with { Measured = Measured("H.264", 1920, 1080, 25) };
+        Assert.Equal(agreeing, StreamHealthRules.WithMismatches(agreeing, device, t0.AddHours(1))); // value-equal: nothing to persist
     }
 
     private static DeviceRecord Camera(params StreamProfile[] streams)
@@ -123,20 +133,19 @@ public sealed class HealthRulesTests
     public void Mismatches_name_codec_resolution_and_frame_rate_and_keep_their_first_time()
     {
         var device = Camera(new StreamProfile { Role = StreamRole.Main, Codec = "H.265", Width = 1920, Height = 1080, FrameRate = 25 });
-        var h = new CameraHealth { Measured = new MeasuredStream { Codec = "H.264", Width = 1280, Height = 720, FrameRate = 15 } };
-        var t1 = Timestamp.FromDateTimeOffset(new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero));
-        StreamHealthRules.SetMismatches(h, device, t1);
+        var h = StreamHealthRecord.New("13012700001320000001") with { Measured = Measured("H.264", 1280, 720, 15) };
+        var t1 = new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero);
+        h = StreamHealthRules.WithMismatches(h, device, t1);
         Assert.Equal(["codec", "resolution", "frame_rate"], h.Mismatches.Select(m => m.Field));
         Assert.Equal(("H.265", "H.264"), (h.Mismatches[0].Declared, h.Mismatches[0].Measured));
         Assert.Equal(("1920x1080", "1280x720"), (h.Mismatches[1].Declared, h.Mismatches[1].Measured));
 
-        var t2 = Timestamp.FromDateTimeOffset(new DateTimeOffset(2026, 11, 22, 9, 0, 0, TimeSpan.Zero));
-        StreamHealthRules.SetMismatches(h, device, t2);
+        var t2 = new DateTimeOffset(2026, 11, 22, 9, 0, 0, TimeSpan.Zero);
+        h = StreamHealthRules.WithMismatches(h, device, t2);
         Assert.All(h.Mismatches, m => Assert.Equal(t1, m.Since));
 
         // Within 10 % (at least 1 fps) a frame rate is the declared one: live streams wobble.
-        h.Measured = new MeasuredStream { Codec = "H.265", Width = 1920, Height = 1080, FrameRate = 24.2 };
-        StreamHealthRules.SetMismatches(h, device, t2);
+        h = StreamHealthRules.WithMismatches(h with { Measured = Measured("H.265", 1920, 1080, 24.2) }, device, t2);
         Assert.Empty(h.Mismatches);
     }
 
@@ -145,7 +154,7 @@ public sealed class HealthRulesTests
     {
         var entry = new DeviceEntry(Camera(), null, DeviceStatus.Online, 0);
         Assert.Equal((true, false, true), StreamHealthRules.Hd(entry, 1080));
-        entry.Health = new CameraHealth { Measured = new MeasuredStream { Width = 1280, Height = 720 } };
+        entry.Health = StreamHealthRecord.New(entry.Id) with { Measured = Measured("", 1280, 720, 0) };
         Assert.Equal((false, true, true), StreamHealthRules.Hd(entry, 1080));
     }
 

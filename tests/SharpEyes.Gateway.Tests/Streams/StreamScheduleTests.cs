@@ -88,7 +88,7 @@ public sealed class StreamScheduleTests(RtspServerFixture fixture) : IClassFixtu
         Assert.Equal(StatusReasons.StreamUnreachable, offline.Reason);
         var health = camera.Health;
         Assert.Equal(3, health.ConsecutiveFailures);
-        Assert.Equal("not-found", health.LastLiveness.Failure);
+        Assert.Equal("not-found", health.LastLiveness?.Failure);
         Assert.Equal([PictureFaults.NoSignal], health.Faults);
         // One scheduled check (≤ 66 s) and two retries with backoff from 10 s: well inside the 3-minute keepalive timeout.
         var detectedAfter = offline.OccurredAt.ToDateTimeOffset() - stoppedAt;
@@ -132,7 +132,7 @@ public sealed class StreamScheduleTests(RtspServerFixture fixture) : IClassFixtu
         Assert.Equal(DeviceStatus.Online, answered.Status);
         // ...and it stays the camera's state once the slow check has ended: that older check did not land after it...
         await Eventually.TrueAsync(() => Timeouts() == 1, "the slow first DESCRIBE to time out");
-        Assert.True(camera.Health.LastLiveness.Ok, camera.Health.LastLiveness.ToString());
+        Assert.True(camera.Health.LastLiveness?.Ok, camera.Health.LastLiveness?.ToString());
         Assert.Equal(0, camera.Health.ConsecutiveFailures);
         // ...because CheckNow waited for it to end before running its own (and not for the retry's backoff after it).
         Assert.Equal(1, timeoutsWhenAnswered);

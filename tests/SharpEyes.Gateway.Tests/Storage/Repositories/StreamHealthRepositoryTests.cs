@@ -1,3 +1,4 @@
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.V1;
@@ -10,12 +11,18 @@ public sealed class StreamHealthRepositoryTests
     private const string Gate = "34020000001310000001";
     private const string Yard = "34020000001310000002";
 
-    private static CameraHealth Health(string deviceId, params string[] faults)
+    private static readonly DateTimeOffset T0 = new(2026, 11, 22, 8, 0, 0, TimeSpan.Zero);
+
+    private static StreamHealthRecord Health(string deviceId, params string[] faults) => StreamHealthRecord.New(deviceId) with
     {
-        var health = new CameraHealth { DeviceId = deviceId, Probed = true, ConsecutiveFailures = faults.Length };
-        health.Faults.Add(faults);
-        return health;
-    }
+        Faults = [.. faults],
+        FaultySince = faults.Length > 0 ? T0 : null,
+        ConsecutiveFailures = faults.Length,
+        Measured = new StreamMeasurement("H.264", 1920, 1080, 25, 0, 180, T0),
+        Mismatches = [new StreamDifference("codec", "H.265", "H.264", T0)],
+        LastLiveness = new CheckResult(T0.AddSeconds(1), faults.Length == 0, faults.Length == 0 ? "" : "timeout", "", 12),
+        LastQuality = new PictureCheck(T0.AddSeconds(2), faults.Length == 0, [.. faults], 12.5, 0.9, 0.001, 0.1, 3, 900),
+    };
 
     [Fact]
     public async Task Health_round_trips_and_an_upsert_replaces_it()
@@ -63,6 +70,6 @@ public sealed class StreamHealthRepositoryTests
             StreamHealthRepository.Upsert(tx, Yard, Health(Yard, "black"));
             throw new InvalidOperationException("the item's own failure");
         }));
-        Assert.Equal(new Dictionary<string, CameraHealth> { [Gate] = Health(Gate) }, store.Read(StreamHealthRepository.LoadAll));
+        Assert.Equal(new Dictionary<string, StreamHealthRecord> { [Gate] = Health(Gate) }, store.Read(StreamHealthRepository.LoadAll));
     }
 }
