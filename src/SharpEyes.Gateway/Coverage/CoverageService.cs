@@ -1,6 +1,7 @@
 using Grpc.Core;
 using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Devices;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Coverage;
@@ -64,7 +65,7 @@ public sealed class CoverageService(CoverageTracker tracker, CoverageReports rep
         response.Gaps.AddRange(tracker.OpenGaps
             .Where(g => g.GridCode.StartsWith(request.RegionPrefix, StringComparison.Ordinal))
             .OrderBy(g => g.GapId, StringComparer.Ordinal)
-            .Select(tracker.Current));
+            .Select(g => tracker.Current(g).ToWire()));
         return Task.FromResult(response);
     }
 

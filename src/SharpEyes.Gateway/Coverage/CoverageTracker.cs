@@ -8,6 +8,7 @@ using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Storage.Repositories;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.Geo.Coverage;
 using SharpEyes.Geo.Regions;
 using SharpEyes.V1;
@@ -39,7 +40,7 @@ public sealed partial class CoverageTracker
     private readonly CoverageOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<CoverageTracker> _logger;
-    private readonly ConcurrentDictionary<string, CoverageGap> _open = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CoverageGapRecord> _open = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<CoverageChange>> _pending = new(StringComparer.Ordinal);
     private volatile CoverageModel _model;
     private readonly Journal _journal;
@@ -65,32 +66,38 @@ public sealed partial class CoverageTracker
     public CoverageOptions Options => _options;
 
     /// <summary>The gaps open now, by gap id.</summary>
-    public IReadOnlyCollection<CoverageGap> OpenGaps => (IReadOnlyCollection<CoverageGap>)_open.Values;
+    public IReadOnlyCollection<CoverageGapRecord> OpenGaps => (IReadOnlyCollection<CoverageGapRecord>)_open.Values;
 
     /// <summary>
     /// An open gap as it stands now: identity, opening time and causes as stored; fraction, threshold and camera counts
     /// from the model (they move while the gap stays open, e.g. when another camera in the grid goes offline).
     /// </summary>
-    public CoverageGap Current(CoverageGap stored)
+    public CoverageGapRecord Current(CoverageGapRecord stored)
     {
-        var gap = stored.Clone();
         var model = _model;
-        if (gap.Kind == CoverageGapKind.Grid && model.Grid(gap.Code) is { } grid)
+        if (stored.Kind == CoverageGapKind.Grid && model.Grid(stored.Code) is { } grid)
         {
-            gap.RealFraction = Math.Round(grid.RealFraction, 6);
-            gap.Threshold = grid.Target;
-            gap.CamerasWorking = grid.CamerasWorking;
-            gap.CamerasDeclared = grid.Cameras;
-        }
-        else if (gap.Kind == CoverageGapKind.KeySite && model.Site(gap.Code) is { } site)
-        {
-            gap.RealFraction = Math.Round(site.RealFraction, 6);
-            gap.CamerasWorking = site.WorkingCameras.Count;
-            gap.CamerasDeclared = site.DeclaredCameras.Count;
-            gap.RequiredCameras = site.RequiredCameras;
+            return stored with
+            {
+                RealFraction = Math.Round(grid.RealFraction, 6),
+                Threshold = grid.Target,
+                CamerasWorking = grid.CamerasWorking,
+                CamerasDeclared = grid.Cameras,
+            };
         }
 
-        return gap;
+        if (stored.Kind == CoverageGapKind.KeySite && model.Site(stored.Code) is { } site)
+        {
+            return stored with
+            {
+                RealFraction = Math.Round(site.RealFraction, 6),
+                CamerasWorking = site.WorkingCameras.Count,
+                CamerasDeclared = site.DeclaredCameras.Count,
+                RequiredCameras = site.RequiredCameras,
+            };
+        }
+
+        return stored;
     }
 
     /// <summary>The configured default target, or the grid's own.</summary>
@@ -211,13 +218,13 @@ public sealed partial class CoverageTracker
     {
         _pending.Clear();
         _model = Build(devices);
-        Reconcile(tx, new CoverageCause { Change = CoverageChange.GeographyChanged });
+        Reconcile(tx, new GapCause("", CoverageChange.GeographyChanged));
     }
 
     /// <summary>Announces every difference between the stored gaps and the model (at start, after a reload).</summary>
-    internal int Reconcile(JournalTransaction tx) => Reconcile(tx, new CoverageCause { Change = CoverageChange.Recomputed });
+    internal int Reconcile(JournalTransaction tx) => Reconcile(tx, new GapCause("", CoverageChange.Recomputed));
 
-    private int Reconcile(JournalTransaction tx, CoverageCause cause)
+    private int Reconcile(JournalTransaction tx, GapCause cause)
     {
         var model = _model;
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -240,7 +247,7 @@ public sealed partial class CoverageTracker
         // Gaps whose grid or key site no longer exists close.
         foreach (var stale in _open.Keys.Where(k => !seen.Contains(k)).ToList())
         {
-            var gap = _open[stale].Clone();
+            var gap = _open[stale];
             events += Transition(tx, stale, false, () => gap, [cause], now);
         }
 
@@ -277,7 +284,7 @@ public sealed partial class CoverageTracker
     /// closed) the same gap in a commit this replica has not followed yet, and then the insert (or delete) changes no
     /// row, this replica takes the stored state and announces nothing, so a gap opens and closes once on the feed.
     /// </summary>
-    private int Transition(JournalTransaction tx, string id, bool isGap, Func<CoverageGap> describe, IReadOnlyList<CoverageCause> causes, DateTimeOffset now)
+    private int Transition(JournalTransaction tx, string id, bool isGap, Func<CoverageGapRecord> describe, ValueList<GapCause> causes, DateTimeOffset now)
     {
         bool wasOpen = _open.TryGetValue(id, out var stored);
         if (isGap == wasOpen)
@@ -285,15 +292,10 @@ public sealed partial class CoverageTracker
             return 0;
         }
 
-        var gap = describe();
-        gap.Causes.Clear();
-        gap.Causes.AddRange(causes);
-        var at = Timestamp.FromDateTimeOffset(now);
+        CoverageGapRecord gap;
         if (isGap)
         {
-            gap.Open = true;
-            gap.OpenedAt = at;
-            gap.ClosedAt = null;
+            gap = describe() with { Causes = causes, Open = true, OpenedAt = now, ClosedAt = null };
             if (!CoverageGapRepository.Open(tx, gap))
             {
                 _open[id] = CoverageGapRepository.Find(tx, id) ?? gap; // another replica opened it
@@ -304,9 +306,7 @@ public sealed partial class CoverageTracker
         }
         else
         {
-            gap.Open = false;
-            gap.OpenedAt = stored!.OpenedAt;
-            gap.ClosedAt = at;
+            gap = describe() with { Causes = causes, Open = false, OpenedAt = stored!.OpenedAt, ClosedAt = now };
             _open.TryRemove(id, out _);
             if (!CoverageGapRepository.Close(tx, id))
             {
@@ -317,72 +317,48 @@ public sealed partial class CoverageTracker
         tx.AppendFeedEvent(new FeedEvent
         {
             Kind = isGap ? FeedEventKind.CoverageGapOpened : FeedEventKind.CoverageGapClosed,
-            OccurredAt = at,
+            OccurredAt = Timestamp.FromDateTimeOffset(now),
             RegionCode = gap.GridCode,
-            CoverageGap = gap,
+            CoverageGap = gap.ToWire(),
         });
         return 1;
     }
 
-    private List<CoverageCause> Causes(IReadOnlyList<string> cameraIds)
+    private ValueList<GapCause> Causes(IReadOnlyList<string> cameraIds)
     {
-        var causes = new List<CoverageCause>(cameraIds.Count);
+        var causes = new List<GapCause>(cameraIds.Count);
         foreach (var id in cameraIds)
         {
             if (_pending.TryGetValue(id, out var changes))
             {
                 foreach (var change in changes.Distinct())
                 {
-                    causes.Add(new CoverageCause { CameraId = id, Change = change });
+                    causes.Add(new GapCause(id, change));
                 }
             }
             else
             {
-                causes.Add(new CoverageCause { CameraId = id, Change = CoverageChange.CameraChanged });
+                causes.Add(new GapCause(id, CoverageChange.CameraChanged));
             }
         }
 
-        return causes;
+        return [.. causes];
     }
 
     internal static string GridGapId(string code) => "grid:" + code;
 
     internal static string SiteGapId(string code) => "site:" + code;
 
-    private CoverageGap GridGap(GeoGridCoverage grid, string id)
-    {
-        return new CoverageGap
-        {
-            GapId = id,
-            Kind = CoverageGapKind.Grid,
-            Code = grid.Code,
-            Name = GridFeature(grid.Code)?.Name ?? "",
-            GridCode = grid.Code,
-            RealFraction = Math.Round(grid.RealFraction, 6),
-            Threshold = grid.Target,
-            CamerasWorking = grid.CamerasWorking,
-            CamerasDeclared = grid.Cameras,
-            RequiredCameras = 0,
-        };
-    }
+    private CoverageGapRecord GridGap(GeoGridCoverage grid, string id) => new(
+        id, CoverageGapKind.Grid, grid.Code, GridFeature(grid.Code)?.Name ?? "", "", 0, grid.Code, false,
+        Math.Round(grid.RealFraction, 6), grid.Target, grid.CamerasWorking, grid.Cameras, 0, []);
 
-    private static CoverageGap SiteGap(GeoKeySiteCoverage site, string id, string name) => new()
-    {
-        GapId = id,
-        Kind = CoverageGapKind.KeySite,
-        Code = site.Code,
-        Name = name,
-        Category = site.Category,
-        Priority = site.Priority,
-        GridCode = site.GridCode,
-        RealFraction = Math.Round(site.RealFraction, 6),
-        Threshold = site.IsArea ? site.RequiredFraction : 1.0,
-        CamerasWorking = site.WorkingCameras.Count,
-        CamerasDeclared = site.DeclaredCameras.Count,
-        RequiredCameras = site.RequiredCameras,
-    };
+    private static CoverageGapRecord SiteGap(GeoKeySiteCoverage site, string id, string name) => new(
+        id, CoverageGapKind.KeySite, site.Code, name, site.Category, site.Priority, site.GridCode, false,
+        Math.Round(site.RealFraction, 6), site.IsArea ? site.RequiredFraction : 1.0, site.WorkingCameras.Count, site.DeclaredCameras.Count,
+        site.RequiredCameras, []);
 
-    private CoverageGap SiteGap(GeoKeySiteCoverage site, string id) => SiteGap(site, id, SiteFeature(site.Code)?.Name ?? "");
+    private CoverageGapRecord SiteGap(GeoKeySiteCoverage site, string id) => SiteGap(site, id, SiteFeature(site.Code)?.Name ?? "");
 
     /// <summary>The grid (any level) of the model's geography with that code, or null.</summary>
     public GridFeature? GridFeature(string code) => _features.Grids.GetValueOrDefault(code);

@@ -1,4 +1,4 @@
-using Google.Protobuf.WellKnownTypes;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.V1;
@@ -8,18 +8,9 @@ namespace SharpEyes.Gateway.Tests.Storage.Repositories;
 /// <summary>The coverage_gaps table through its repository, on the run's engine (both passes of scripts/test.sh).</summary>
 public sealed class CoverageGapRepositoryTests
 {
-    private static CoverageGap Gap(string code, double fraction) => new()
-    {
-        GapId = "grid:" + code,
-        Kind = CoverageGapKind.Grid,
-        Code = code,
-        Name = "西格",
-        GridCode = code,
-        RealFraction = fraction,
-        Threshold = 0.03,
-        Open = true,
-        OpenedAt = Timestamp.FromDateTimeOffset(new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero)),
-    };
+    private static CoverageGapRecord Gap(string code, double fraction) => new(
+        "grid:" + code, CoverageGapKind.Grid, code, "西格", "", 0, code, true, fraction, 0.03, 1, 2, 0,
+        [new GapCause("13012700001320000001", CoverageChange.CameraOffline)], new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero));
 
     [Fact]
     public async Task A_gap_opens_once_and_the_first_stored_state_wins()
