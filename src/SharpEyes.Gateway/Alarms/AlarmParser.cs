@@ -10,7 +10,10 @@ using SharpEyes.V1;
 namespace SharpEyes.Gateway.Alarms;
 
 /// <summary>An alarm as published, before it is mapped onto the county.</summary>
-public sealed record ParsedAlarm(string EventId, DateTimeOffset OccurredAt, int Priority, int Method, int Type, string Description, GeoPoint? Position);
+public sealed record ParsedAlarm(string EventId, DateTimeOffset OccurredAt, int Priority, int Method, int Type, string Description, ReportedPosition? Position);
+
+/// <summary>A position as a payload gave it: longitude and latitude in degrees on its datum (converted to WGS-84 when the alarm is mapped).</summary>
+public sealed record ReportedPosition(double Lon, double Lat, Datum Datum);
 
 /// <summary>Why a message was dead-lettered: a machine-readable reason and a human-readable detail.</summary>
 public sealed record Rejection(string Reason, string Detail);
@@ -129,7 +132,7 @@ public static class AlarmParser
                         $"control character U+{(int)description[control]:X4} at index {control}; only tab, line feed and carriage return are allowed"));
                 }
 
-                GeoPoint? position = null;
+                ReportedPosition? position = null;
                 if (root.TryGetProperty("position", out var p) && p.ValueKind != JsonValueKind.Null)
                 {
                     position = Position(p);
@@ -236,7 +239,7 @@ public static class AlarmParser
         ? window.Days == 1 ? "1 day" : $"{window.Days} days"
         : window.ToString("c", CultureInfo.InvariantCulture);
 
-    private static GeoPoint Position(JsonElement p)
+    private static ReportedPosition Position(JsonElement p)
     {
         if (p.ValueKind != JsonValueKind.Object)
         {
@@ -252,7 +255,7 @@ public static class AlarmParser
 
         var name = d.GetString();
         var datum = GeoConvert.Parse(name) ?? throw new FieldError("position.datum", $"unknown datum '{LogText.Client(name, 32)}': WGS84, GCJ02 or BD09");
-        return new GeoPoint { Lon = lon, Lat = lat, Datum = datum };
+        return new ReportedPosition(lon, lat, datum);
     }
 
     private static string RequiredString(JsonElement root, string name, int max)

@@ -6,6 +6,7 @@ using SharpEyes.Gateway.Incidents;
 using SharpEyes.Gateway.Observability;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Streams;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Auth;
@@ -114,7 +115,7 @@ public sealed class AdminService(
         };
         var (info, key) = await keys.CreateAsync(request.Role, request.Role == Role.Vendor ? request.VendorId : null, request.Description, expiresAt: expiresAt)
             .ConfigureAwait(false);
-        return new CreateApiKeyResponse { Info = info, ApiKey = key };
+        return new CreateApiKeyResponse { Info = info.ToWire(), ApiKey = key };
     }
 
     public override async Task<SetApiKeyExpiryResponse> SetApiKeyExpiry(SetApiKeyExpiryRequest request, ServerCallContext context)
@@ -132,7 +133,7 @@ public sealed class AdminService(
             ApiKeyStore.ExpiryChange.Unknown => throw new RpcException(new Status(StatusCode.NotFound, $"key_id: no key {LogText.Client(request.KeyId, 64)}")),
             ApiKeyStore.ExpiryChange.Revoked => throw new RpcException(new Status(StatusCode.FailedPrecondition,
                 $"key_id: key {request.KeyId} is revoked; a revoked key cannot be given an expiry (create a new key)")),
-            _ => new SetApiKeyExpiryResponse { Info = info },
+            _ => new SetApiKeyExpiryResponse { Info = info!.ToWire() },
         };
     }
 
@@ -184,7 +185,7 @@ public sealed class AdminService(
     public override Task<ListApiKeysResponse> ListApiKeys(ListApiKeysRequest request, ServerCallContext context)
     {
         var response = new ListApiKeysResponse();
-        response.Keys.AddRange(keys.List());
+        response.Keys.AddRange(keys.List().Select(k => k.ToWire()));
         return Task.FromResult(response);
     }
 

@@ -1,11 +1,12 @@
-using System.Data.Common;
 using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
-using System.Globalization;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
+using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.V1;
@@ -206,7 +207,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
     public event Action<string>? KeyRevoked;
 
     /// <summary>Creates a key; returns its info and the key itself, which is never stored or shown again.</summary>
-    public async Task<(ApiKeyInfo Info, string Key)> CreateAsync(Role role, string? vendorId, string description, string? presetKey = null, DateTimeOffset? expiresAt = null)
+    public async Task<(ApiKeyRecord Info, string Key)> CreateAsync(Role role, string? vendorId, string description, string? presetKey = null, DateTimeOffset? expiresAt = null)
     {
         string keyId;
         string secret;
@@ -258,7 +259,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
     /// Gives the key a new expiry (null: none). An expired key given a later expiry works again; a revoked key cannot
     /// be changed. The caller checks that a new expiry is in the future.
     /// </summary>
-    public async Task<(ExpiryChange Outcome, ApiKeyInfo? Info)> SetExpiryAsync(string keyId, DateTimeOffset? expiresAt)
+    public async Task<(ExpiryChange Outcome, ApiKeyRecord? Info)> SetExpiryAsync(string keyId, DateTimeOffset? expiresAt)
     {
         if (!_byId.TryGetValue(keyId, out var record))
         {
@@ -403,7 +404,7 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
 
     public void Dispose() => _expiry.Dispose();
 
-    public IReadOnlyList<ApiKeyInfo> List()
+    public IReadOnlyList<ApiKeyRecord> List()
     {
         var now = NowMs;
         return [.. _byId.Values.OrderBy(k => k.CreatedAt).Select(k => k.ToInfo(now))];
@@ -458,23 +459,7 @@ file static class ApiKeyRowExtensions
 {
     public static bool IsExpired(this ApiKeyRow key, long nowMs) => key.ExpiresAt is { } at && at <= nowMs;
 
-    public static ApiKeyInfo ToInfo(this ApiKeyRow key, long nowMs)
-    {
-        var info = new ApiKeyInfo
-        {
-            KeyId = key.KeyId,
-            Role = key.Role,
-            VendorId = key.VendorId ?? "",
-            Description = key.Description,
-            CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(key.CreatedAt)),
-            Revoked = key.Revoked,
-            Expired = key.IsExpired(nowMs),
-        };
-        if (key.ExpiresAt is { } at)
-        {
-            info.ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(at));
-        }
-
-        return info;
-    }
+    public static ApiKeyRecord ToInfo(this ApiKeyRow key, long nowMs) => new(
+        key.KeyId, key.Role, key.VendorId, key.Description, DateTimeOffset.FromUnixTimeMilliseconds(key.CreatedAt),
+        key.ExpiresAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null, key.Revoked, key.IsExpired(nowMs));
 }

@@ -5,6 +5,7 @@ using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Domain;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Tests.Infrastructure;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Tests.Replicas;
@@ -51,7 +52,7 @@ public sealed class StreamHealthReplicaTests(PostgresCluster cluster)
         await Eventually.TrueAsync(async () =>
         {
             var seen = await healthB.GetCameraHealthAsync(new GetCameraHealthRequest { DeviceId = camera.DeviceId }, b.AdminAuth);
-            return seen.ConsecutiveFailures == 2 && failed.Equals(seen.LastLiveness);
+            return seen.ConsecutiveFailures == 2 && seen.LastLiveness?.ToDomain() == failed;
         }, "B answers the failure count and the check A stored");
         var onB = await healthB.GetCameraHealthAsync(new GetCameraHealthRequest { DeviceId = camera.DeviceId }, b.AdminAuth);
         Assert.False(onB.Faulty);

@@ -13,20 +13,21 @@
 // Prints one JSON line on stdout: acked (publish callbacks without error), errors, reconnects, offline, closes,
 // connacks, sessionsResumed (CONNACKs with session present), sends (PUBLISH packets written), resent (event ids
 // written more than once), ackedAfterResend (of those, acked after the resend), firstAckAt / allAckedAt (epoch ms),
-// mqttJsVersion. Exit code 0 when all <count> were acked, 1 after a 40 s deadline, 64 on bad usage.
+// mqttJsVersion. Exit code 0 when all <count> were acked, 1 after the deadline (the optional seventh argument, in ms;
+// 40 s by default), 64 on bad usage.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import mqtt from 'mqtt';
 
-const [portText, vendorId, vendorKey, clientId, deviceList, countText] = process.argv.slice(2);
+const [portText, vendorId, vendorKey, clientId, deviceList, countText, deadlineText] = process.argv.slice(2);
 const count = Number(countText);
-if (!portText || !vendorId || !vendorKey || !clientId || !deviceList || !Number.isInteger(count) || count <= 0) {
-  process.stderr.write('usage: node burst-publisher.mjs <mqtt port> <vendor id> <vendor key> <client id> <device id>[,...] <count>\n');
+const DEADLINE_MS = deadlineText === undefined ? 40_000 : Number(deadlineText);
+if (!portText || !vendorId || !vendorKey || !clientId || !deviceList || !Number.isInteger(count) || count <= 0 || !Number.isInteger(DEADLINE_MS) || DEADLINE_MS <= 0) {
+  process.stderr.write('usage: node burst-publisher.mjs <mqtt port> <vendor id> <vendor key> <client id> <device id>[,...] <count> [deadline ms]\n');
   process.exit(64);
 }
 
-const DEADLINE_MS = 40_000;
 const host = process.env.MQTT_HOST ?? '127.0.0.1';
 const occurredAt = process.env.OCCURRED_AT ?? '2026-11-22T16:00:00+08:00';
 const devices = deviceList.split(',');
