@@ -107,10 +107,20 @@ public sealed partial class CoverageTracker
     internal void Load(DbConnection connection, IEnumerable<DeviceEntry> devices)
     {
         _pending.Clear();
-        _open.Clear();
-        foreach (var gap in CoverageGapRepository.LoadAll(connection))
+        // Replaced in place, as the device catalog does: ListCoverageGaps on another thread during a reload after a
+        // rollback sees each gap before or after, never the set emptied.
+        var stored = CoverageGapRepository.LoadAll(connection).ToDictionary(g => g.GapId, StringComparer.Ordinal);
+        foreach (var id in _open.Keys)
         {
-            _open[gap.GapId] = gap;
+            if (!stored.ContainsKey(id))
+            {
+                _open.TryRemove(id, out _);
+            }
+        }
+
+        foreach (var (id, gap) in stored)
+        {
+            _open[id] = gap;
         }
 
         _model = Build(devices);
