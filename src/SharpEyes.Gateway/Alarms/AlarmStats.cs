@@ -1,7 +1,8 @@
-using System.Runtime.CompilerServices;
-using System.Data.Common;
 using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Runtime.CompilerServices;
 using SharpEyes.Gateway.Storage;
+using SharpEyes.Gateway.Storage.Postgres;
 using SharpEyes.Gateway.Storage.Repositories;
 
 namespace SharpEyes.Gateway.Alarms;
@@ -11,7 +12,9 @@ namespace SharpEyes.Gateway.Alarms;
 /// persisted as a counter. On a shared store every replica's counts follow the others': each batch announces how many
 /// alarms it stored and how many duplicates it refused on <see cref="ChangeChannel"/> (not through the feed: a replica
 /// must never count its own twice, and the listener drops a replica's own announcements), and a dead letter is
-/// announced by <see cref="DeadLetterSink"/>. After the listener reconnects every count is rebuilt from the store.
+/// announced by <see cref="DeadLetterSink"/>. After the listener reconnects every count is rebuilt from the store, in
+/// one statement whose snapshot is kept: an announcement that comes after the rebuild from a transaction the snapshot
+/// saw is already in the counts and is not added again.
 /// </summary>
 public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
 {
@@ -24,8 +27,11 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
     private const string DuplicatesChanged = "duplicates";
     private const string AcceptedChanged = "accepted";
 
-    /// <summary>The per-batch tallies (<see cref="JournalTransaction.Shared"/>) and the reload of a reconnect, each once per transaction.</summary>
-    private readonly object _acceptedSlot = new(), _duplicatesSlot = new(), _reloadSlot = new();
+    /// <summary>The per-batch tallies (<see cref="JournalTransaction.Shared"/>) and what a transaction follows of other replicas, each once per transaction.</summary>
+    private readonly object _acceptedSlot = new(), _duplicatesSlot = new(), _followSlot = new();
+
+    /// <summary>The snapshot of the last rebuild (PostgreSQL; null before one, and on SQLite). Touched after commits only, on the writer.</summary>
+    private PgSnapshot? _rebuilt;
 
     /// <summary>The counter of alarms retention deleted (still counted as accepted).</summary>
     internal const string AlarmsPrunedCounter = "alarms.pruned";
@@ -66,30 +72,33 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
     /// <summary>Stored rows plus what retention deleted of them (the counters).</summary>
     public void Load(DbConnection connection) => Set(Read(connection));
 
-    private sealed record Counts(long Accepted, long Duplicates, Dictionary<string, long> DeadLetters);
+    private sealed record Counts(long Accepted, long Duplicates, Dictionary<string, long> DeadLetters, PgSnapshot? Snapshot);
 
     private static Counts Read(DbConnection connection)
     {
+        var read = IntakeCountRepository.Read(connection, [AlarmsPrunedCounter, DuplicatesCounter], DeadLettersPrunedPrefix);
         var deadLetters = DeadLetterReasons.All.ToDictionary(r => r, _ => 0L, StringComparer.Ordinal);
-        foreach (var (reason, count) in DeadLetterRepository.CountByReason(connection))
+        foreach (var (reason, count) in read.DeadLettersByReason)
         {
             deadLetters[reason] = deadLetters.GetValueOrDefault(reason) + count;
         }
 
-        foreach (var (name, count) in CounterRepository.ReadPrefixed(connection, DeadLettersPrunedPrefix))
+        foreach (var (name, count) in read.Counters.Where(c => c.Key.StartsWith(DeadLettersPrunedPrefix, StringComparison.Ordinal)))
         {
             var reason = name[DeadLettersPrunedPrefix.Length..];
             deadLetters[reason] = deadLetters.GetValueOrDefault(reason) + count;
         }
 
         return new Counts(
-            AlarmRepository.Count(connection) + CounterRepository.Read(connection, AlarmsPrunedCounter),
-            CounterRepository.Read(connection, DuplicatesCounter),
-            deadLetters);
+            read.Alarms + read.Counters.GetValueOrDefault(AlarmsPrunedCounter),
+            read.Counters.GetValueOrDefault(DuplicatesCounter),
+            deadLetters,
+            PgSnapshot.Parse(read.Snapshot));
     }
 
     private void Set(Counts counts)
     {
+        _rebuilt = counts.Snapshot;
         _deadLetters.Clear();
         foreach (var (reason, count) in counts.DeadLetters)
         {
@@ -137,29 +146,67 @@ public sealed class AlarmStats : IJournalParticipant, IReplicaChangeFollower
     string IReplicaChangeFollower.Channel => ChangeChannel;
 
     /// <summary>
-    /// Another replica stored alarms or refused duplicates ("accepted n", "duplicates n"): added after this transaction
-    /// commits (a batch rolled back and run again item by item must not add them twice). This replica's own
-    /// announcements never reach here. Null (the listener reconnected and may have missed some): every count is read
-    /// again at the end of the transaction (its own alarms included) and set after the commit, after the batch's own
-    /// additions, which the reading already holds.
+    /// Another replica stored alarms or refused duplicates ("accepted n", "duplicates n"). Null: the listener
+    /// reconnected and may have missed some, and every count is read again. Both are applied in
+    /// <see cref="Follow"/>.
     /// </summary>
-    void IReplicaChangeFollower.Changed(string? what, JournalTransaction tx)
+    void IReplicaChangeFollower.Changed(ReplicaAnnouncement? announced, JournalTransaction tx)
     {
-        if (what is null)
+        var following = Follow(tx);
+        if (announced is null)
         {
-            tx.BeforeCommitOnce(_reloadSlot, t =>
-            {
-                var counts = Read(t.Connection);
-                t.AfterCommit(() => Set(counts));
-            });
-            return;
+            following.Rebuild = true;
         }
-
-        if (what.Split(' ') is [var kind and (AcceptedChanged or DuplicatesChanged), var count]
+        else if (announced.What.Split(' ') is [var kind and (AcceptedChanged or DuplicatesChanged), var count]
             && long.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
         {
-            tx.AfterCommit(() => Interlocked.Add(ref kind == AcceptedChanged ? ref _accepted : ref _duplicates, n));
+            following.Foreign.Add((announced.Transaction, () => Interlocked.Add(ref kind == AcceptedChanged ? ref _accepted : ref _duplicates, n)));
         }
+    }
+
+    /// <summary>A dead letter another replica stored in transaction <paramref name="transaction"/>, counted as <see cref="Follow"/> says.</summary>
+    internal void CountForeignDeadLetter(JournalTransaction tx, ulong transaction, string reason) =>
+        Follow(tx).Foreign.Add((transaction, () => CountDeadLetter(reason)));
+
+    /// <summary>
+    /// What <paramref name="tx"/> follows of other replicas' intake. A rebuild reads every count at the end of the
+    /// transaction, in one statement (its own alarms included), and sets them after the commit, after the batch's own
+    /// additions, which the reading already holds. Other replicas' counts are added after the commit too (a batch rolled
+    /// back and run again item by item must not add them twice), after the rebuild, and only those of transactions the
+    /// last rebuild's snapshot did not see: an alarm another replica committed between this listener's reconnect and
+    /// its rebuild is announced to it and read by the rebuild, and is counted once.
+    /// </summary>
+    private Following Follow(JournalTransaction tx)
+    {
+        var following = tx.Shared(_followSlot, () => new Following());
+        tx.BeforeCommitOnce(_followSlot, t =>
+        {
+            var counts = following.Rebuild ? Read(t.Connection) : null;
+            t.AfterCommit(() =>
+            {
+                if (counts is not null)
+                {
+                    Set(counts);
+                }
+
+                var seen = _rebuilt;
+                foreach (var (transaction, apply) in following.Foreign)
+                {
+                    if (seen?.Sees(transaction) != true)
+                    {
+                        apply();
+                    }
+                }
+            });
+        });
+        return following;
+    }
+
+    private sealed class Following
+    {
+        public bool Rebuild { get; set; }
+
+        public List<(ulong Transaction, Action Apply)> Foreign { get; } = [];
     }
 
     internal void CountDeadLetter(string reason) => _deadLetters.AddOrUpdate(reason, 1, (_, v) => v + 1);

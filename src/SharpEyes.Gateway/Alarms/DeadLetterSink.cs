@@ -29,17 +29,18 @@ public sealed partial class DeadLetterSink(
     /// commit. Null (the listener reconnected): letters announced meanwhile stay in the store, unpublished here (their
     /// counts are rebuilt by <see cref="AlarmStats"/>).
     /// </summary>
-    void IReplicaChangeFollower.Changed(string? announced, JournalTransaction tx)
+    void IReplicaChangeFollower.Changed(ReplicaAnnouncement? announced, JournalTransaction tx)
     {
-        if (!long.TryParse(announced, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var row)
+        if (announced is null
+            || !long.TryParse(announced.What, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var row)
             || DeadLetterRepository.Find(tx, row) is not { } letter)
         {
             return;
         }
 
+        stats.CountForeignDeadLetter(tx, announced.Transaction, letter.Reason); // the store-wide count, as the refusing replica counted it
         tx.AfterCommit(() =>
         {
-            stats.CountDeadLetter(letter.Reason); // the store-wide count, as the refusing replica counted it
             if (Publisher is { } publish)
             {
                 _ = PublishAsync(publish, TopicPrefix + letter.VendorId, letter.Body);

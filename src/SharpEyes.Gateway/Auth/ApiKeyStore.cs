@@ -84,12 +84,12 @@ public sealed partial class ApiKeyStore : IJournalParticipant, IReplicaChangeFol
     string IReplicaChangeFollower.Channel => ChangeChannel;
 
     /// <summary>
-    /// Another replica created, revoked or re-dated <paramref name="keyId"/> (null: any key): re-read from the store. A
+    /// Another replica created, revoked or re-dated the key <paramref name="announced"/> names (null: any key): re-read from the store. A
     /// key revoked there ends here too (its streams, sessions and MQTT connections), as if revoked here.
     /// </summary>
-    void IReplicaChangeFollower.Changed(string? keyId, JournalTransaction tx)
+    void IReplicaChangeFollower.Changed(ReplicaAnnouncement? announced, JournalTransaction tx)
     {
-        foreach (var record in ApiKeyRepository.Load(tx, keyId))
+        foreach (var record in ApiKeyRepository.Load(tx, announced?.What))
         {
             var before = _byId.GetValueOrDefault(record.KeyId);
             _byId[record.KeyId] = record;

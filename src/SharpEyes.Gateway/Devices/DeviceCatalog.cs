@@ -557,15 +557,15 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
     string IReplicaChangeFollower.Channel => HealthChannel;
 
     /// <summary>
-    /// Another replica stored a camera's stream health (<paramref name="deviceId"/>). A health that turns the camera
+    /// Another replica stored a camera's stream health (<paramref name="announced"/>: the camera's id). A health that turns the camera
     /// faulty or repaired is followed as a whole device (coverage included), as its own CAMERA_FAULTY or CAMERA_REPAIRED
     /// event would; any other change replaces the health this replica holds. This replica's own saves never reach here
     /// (its in-memory health may be newer than what it stored then). Null (the listener reconnected) is skipped: a health
     /// missed meanwhile is read with that camera's next save or device event.
     /// </summary>
-    void IReplicaChangeFollower.Changed(string? deviceId, JournalTransaction tx)
+    void IReplicaChangeFollower.Changed(ReplicaAnnouncement? announced, JournalTransaction tx)
     {
-        if (deviceId is not null)
+        if (announced?.What is { } deviceId)
         {
             FollowHealth(tx, deviceId, StreamHealthRepository.Find(tx, deviceId));
         }

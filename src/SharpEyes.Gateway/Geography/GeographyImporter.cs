@@ -23,10 +23,10 @@ public sealed partial class GeographyImporter(GeographyState state, DeviceCatalo
     string IReplicaChangeFollower.Channel => ChangeChannel;
 
     /// <summary>
-    /// A replica imported grids or key sites (or the listener reconnected, <paramref name="what"/> null, and may have
+    /// A replica imported grids or key sites (or the listener reconnected, <paramref name="announced"/> null, and may have
     /// missed one): unless this replica holds what is stored already, load it and do what the import did here.
     /// </summary>
-    void IReplicaChangeFollower.Changed(string? what, JournalTransaction tx)
+    void IReplicaChangeFollower.Changed(ReplicaAnnouncement? announced, JournalTransaction tx)
     {
         var stored = GeographyRepository.Load(tx.Connection);
         if (Same(stored.Grids, state.Index.Grids) && Same(stored.KeySites, state.Index.KeySites))

@@ -1,7 +1,7 @@
-using System.Diagnostics;
-using System.Threading.Channels;
 using System.Data;
 using System.Data.Common;
+using System.Diagnostics;
+using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Feeds;
@@ -561,8 +561,15 @@ public interface IReplicaChangeFollower
 {
     string Channel { get; }
 
-    void Changed(string? what, JournalTransaction tx);
+    void Changed(ReplicaAnnouncement? announced, JournalTransaction tx);
 }
+
+/// <summary>
+/// What another replica announced (<see cref="JournalTransaction.NotifyReplicas"/>): its text, and the id of the
+/// PostgreSQL transaction that committed it (<c>pg_current_xact_id()</c>), by which a follower that rebuilt its state
+/// from a snapshot tells an announcement that snapshot already holds (<see cref="Postgres.PgSnapshot"/>).
+/// </summary>
+public sealed record ReplicaAnnouncement(string What, ulong Transaction);
 
 /// <summary>One batch's transaction on the writer connection, with cached prepared commands.</summary>
 public sealed class JournalTransaction
@@ -673,7 +680,7 @@ public sealed class JournalTransaction
     /// SQLite). The announcement carries this replica's id, and this replica's listener drops it: a follower hears only
     /// other replicas' changes.
     /// </summary>
-    public void NotifyReplicas(string channel, string what) => _engine.NotifyReplicas(this, channel, ReplicaId + " " + what);
+    public void NotifyReplicas(string channel, string what) => _engine.Announce(this, channel, ReplicaId, what);
 
     /// <summary>State that the items of one batch share, made on first use per <paramref name="key"/> (a per-batch tally).</summary>
     public T Shared<T>(object key, Func<T> create) where T : class

@@ -73,10 +73,10 @@ public abstract class StoreEngine : IDisposable
     }
 
     /// <summary>
-    /// Tells the other replicas sharing the store, when <paramref name="tx"/> commits, that something on
-    /// <paramref name="channel"/> changed (<paramref name="payload"/>: what). Nothing on SQLite: one process.
+    /// Tells the other replicas sharing the store, when <paramref name="tx"/> commits, that <paramref name="what"/> on
+    /// <paramref name="channel"/> changed, from replica <paramref name="replicaId"/>. Nothing on SQLite: one process.
     /// </summary>
-    public virtual void NotifyReplicas(JournalTransaction tx, string channel, string payload)
+    public virtual void Announce(JournalTransaction tx, string channel, string replicaId, string what)
     {
     }
 

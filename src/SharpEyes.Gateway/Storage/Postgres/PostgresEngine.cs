@@ -114,10 +114,11 @@ public sealed class PostgresEngine : StoreEngine
     }
 
     public override void FeedWritten(JournalTransaction tx, long last) =>
-        NotifyReplicas(tx, FeedChannel, last.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        tx.Execute("SELECT pg_notify(@p0, @p1)", FeedChannel, last.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    public override void NotifyReplicas(JournalTransaction tx, string channel, string payload) =>
-        tx.Execute("SELECT pg_notify(@p0, @p1)", channel, payload);
+    /// <summary>"&lt;replica&gt; &lt;transaction id&gt; &lt;what&gt;" on <paramref name="channel"/>, delivered when the transaction commits.</summary>
+    public override void Announce(JournalTransaction tx, string channel, string replicaId, string what) =>
+        tx.Execute("SELECT pg_notify(@p0, @p1 || ' ' || pg_current_xact_id()::text || ' ' || @p2)", channel, replicaId, what);
 
     /// <summary>The connection the feed listener holds open for LISTEN (its own, outside the readers' pool; kept while it waits).</summary>
     internal NpgsqlConnection OpenListener() => _unpooled.OpenConnection();

@@ -68,7 +68,7 @@ public sealed partial class PostgresFeedListener(
         await using var connection = engine.OpenListener();
         var notified = 0L;
         var followers = changeFollowers.ToDictionary(f => f.Channel, StringComparer.Ordinal);
-        var changes = new List<(IReplicaChangeFollower Follower, string? What)>();
+        var changes = new List<(IReplicaChangeFollower Follower, ReplicaAnnouncement? Announced)>();
         connection.Notification += (_, e) =>
         {
             if (e.Channel == PostgresEngine.FeedChannel)
@@ -78,13 +78,13 @@ public sealed partial class PostgresFeedListener(
                     Interlocked.Exchange(ref notified, Math.Max(Interlocked.Read(ref notified), last));
                 }
             }
-            else if (followers.TryGetValue(e.Channel, out var follower)
-                && e.Payload.IndexOf(' ', StringComparison.Ordinal) is > 0 and var space
-                && !e.Payload.AsSpan(0, space).SequenceEqual(journal.ReplicaId))
+            else if (followers.TryGetValue(e.Channel, out var follower) && Parse(e.Payload) is ({ } replica, { } announced)
+                && replica != journal.ReplicaId)
             {
-                // "<replica> <what>" (JournalTransaction.NotifyReplicas); this replica's own announcements are dropped here,
-                // so a follower hears only the others' changes.
-                changes.Add((follower, e.Payload[(space + 1)..])); // raised inside WaitAsync, on this loop's own turn
+                // "<replica> <transaction> <what>" (PostgresEngine.Announce); this replica's own announcements are dropped
+                // here, so a follower hears only the others' changes. One without a transaction id (a gateway before this
+                // version) is not understood: upgrade every replica together.
+                changes.Add((follower, announced)); // raised inside WaitAsync, on this loop's own turn
             }
         };
         foreach (var channel in followers.Keys.Prepend(PostgresEngine.FeedChannel))
@@ -94,7 +94,7 @@ public sealed partial class PostgresFeedListener(
         }
 
         // What was committed while not listening: every change follower re-reads everything, the feed is read on.
-        changes.AddRange(followers.Values.Select(f => (f, (string?)null)));
+        changes.AddRange(followers.Values.Select(f => (f, (ReplicaAnnouncement?)null)));
         await ApplyChangesAsync(changes, ct).ConfigureAwait(false);
         await CatchUpAsync(connection, long.MaxValue, ct).ConfigureAwait(false);
         while (!ct.IsCancellationRequested)
@@ -114,7 +114,7 @@ public sealed partial class PostgresFeedListener(
     }
 
     /// <summary>Has each change follower re-read what other replicas announced, on the writer, and clears the list.</summary>
-    private async Task ApplyChangesAsync(List<(IReplicaChangeFollower Follower, string? What)> changes, CancellationToken ct)
+    private async Task ApplyChangesAsync(List<(IReplicaChangeFollower Follower, ReplicaAnnouncement? Announced)> changes, CancellationToken ct)
     {
         if (changes.Count == 0)
         {
@@ -127,9 +127,9 @@ public sealed partial class PostgresFeedListener(
         {
             await journal.ExecuteAsync(tx =>
             {
-                foreach (var (follower, what) in batch)
+                foreach (var (follower, announced) in batch)
                 {
-                    follower.Changed(what, tx);
+                    follower.Changed(announced, tx);
                 }
 
                 return true;
@@ -139,6 +139,17 @@ public sealed partial class PostgresFeedListener(
         {
             LogFollowFailed(logger, batch.Count, e);
         }
+    }
+
+    /// <summary>An announcement's sender and content ("&lt;replica&gt; &lt;transaction&gt; &lt;what&gt;"), or nulls when it is not one.</summary>
+    internal static (string? Replica, ReplicaAnnouncement? Announced) Parse(string payload)
+    {
+        var first = payload.IndexOf(' ', StringComparison.Ordinal);
+        var second = first > 0 ? payload.IndexOf(' ', first + 1) : -1;
+        return second > first + 1
+            && ulong.TryParse(payload.AsSpan(first + 1, second - first - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var transaction)
+            ? (payload[..first], new ReplicaAnnouncement(payload[(second + 1)..], transaction))
+            : (null, null);
     }
 
     /// <summary>

@@ -18,7 +18,8 @@ public sealed record AlarmInsert(string VendorId, string EventId, string DeviceI
 
 /// <summary>
 /// The <c>alarms</c> table: every accepted alarm, keyed by (vendor, event id) so a vendor's resend is refused as a
-/// duplicate, with the incident it joined; the alarm itself stored as the contract's protobuf bytes (<see cref="IncidentWire"/>). The only code that names the table.
+/// duplicate, with the incident it joined; the alarm itself stored as the contract's protobuf bytes
+/// (<see cref="IncidentWire"/>). The only code that names the table.
 /// </summary>
 public static class AlarmRepository
 {
@@ -65,13 +66,6 @@ public static class AlarmRepository
             }
         });
         return existing;
-    }
-
-    /// <summary>How many alarms are stored (retention's deletions not included).</summary>
-    public static long Count(DbConnection connection)
-    {
-        using var command = connection.Sql("SELECT COUNT(*) FROM alarms");
-        return command.ScalarInt64();
     }
 
     /// <summary>The alarms of incident <paramref name="incidentId"/>, oldest received first.</summary>

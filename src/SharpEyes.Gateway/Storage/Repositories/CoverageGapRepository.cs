@@ -6,9 +6,10 @@ using SharpEyes.V1;
 namespace SharpEyes.Gateway.Storage.Repositories;
 
 /// <summary>
-/// The <c>coverage_gaps</c> table: the gaps open now, one row per gap id holding the gap as it was opened (the contract's
-/// <see cref="CoverageGap"/> as protobuf: <see cref="CoverageGapWire"/>). A row exists exactly while its gap is open, so with several replicas on one store the
-/// insert or delete that changes a row is the one that announces the gap. The only code that names the table.
+/// The <c>coverage_gaps</c> table: the gaps open now, one row per gap id holding the gap as it was opened (the
+/// contract's <see cref="CoverageGap"/> as protobuf: <see cref="CoverageGapWire"/>). A row exists exactly while its gap
+/// is open, so with several replicas on one store the insert or delete that changes a row is the one that announces the
+/// gap. The only code that names the table.
 /// </summary>
 public static class CoverageGapRepository
 {

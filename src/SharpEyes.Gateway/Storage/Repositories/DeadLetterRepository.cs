@@ -24,20 +24,6 @@ public static class DeadLetterRepository
         return reader.Read() ? new DeadLetterRow(reader.GetString(0), reader.GetString(1), Encoding.UTF8.GetBytes(reader.GetString(2))) : null;
     }
 
-    /// <summary>How many dead letters are stored, per reason (reasons with none are absent).</summary>
-    public static Dictionary<string, long> CountByReason(DbConnection connection)
-    {
-        using var command = connection.Sql("SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason");
-        using var reader = command.ExecuteReader();
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (reader.Read())
-        {
-            counts[reader.GetString(0)] = reader.GetInt64(1);
-        }
-
-        return counts;
-    }
-
     /// <summary>Per reason, how many dead letters were received before <paramref name="cutoffMs"/> (Unix ms), capped at <paramref name="cap"/>.</summary>
     public static List<(string Reason, int Count)> CountOlderThanByReason(JournalTransaction tx, long cutoffMs, int cap)
     {

@@ -22,9 +22,9 @@ public sealed record DeviceUpsert(string Id, string VendorId, DeviceKind Kind, D
 }
 
 /// <summary>
-/// The <c>devices</c> table: one row per registered device, the registration as the contract's protobuf in <c>data</c> (<see cref="DeviceWire"/>) with the
-/// columns the store filters on (vendor, kind, region), the live status and last-seen time, the encrypted RTSP
-/// credentials. The only code that names the table.
+/// The <c>devices</c> table: one row per registered device, the registration as the contract's protobuf in
+/// <c>data</c> (<see cref="DeviceWire"/>) with the columns the store filters on (vendor, kind, region), the live status
+/// and last-seen time, the encrypted RTSP credentials. The only code that names the table.
 /// </summary>
 public static class DeviceRepository
 {

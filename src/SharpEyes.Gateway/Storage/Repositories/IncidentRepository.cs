@@ -10,8 +10,8 @@ public sealed record IncidentRow(IncidentRecord Incident, long UpdatedAtMs);
 
 /// <summary>
 /// The <c>incidents</c> table: one row per incident with its state, correlation key, region and times as columns, the
-/// incident itself stored as its protobuf bytes. The only code that names the table (an incident's alarms are in
-/// <see cref="AlarmRepository"/>).
+/// incident itself stored as the contract's protobuf bytes (<see cref="IncidentWire"/>). The only code that names the
+/// table (an incident's alarms are in <see cref="AlarmRepository"/>).
 /// </summary>
 public static class IncidentRepository
 {

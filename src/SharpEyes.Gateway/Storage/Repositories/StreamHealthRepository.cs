@@ -6,8 +6,9 @@ using SharpEyes.V1;
 namespace SharpEyes.Gateway.Storage.Repositories;
 
 /// <summary>
-/// The <c>stream_health</c> table: each camera's last measured stream health (the contract's <see cref="CameraHealth"/> as
-/// protobuf in <c>data</c>: <see cref="StreamHealthWire"/>), one row per camera that has been checked. The only code that names the table.
+/// The <c>stream_health</c> table: each camera's last measured stream health (the contract's
+/// <see cref="CameraHealth"/> as protobuf in <c>data</c>: <see cref="StreamHealthWire"/>), one row per camera that has
+/// been checked. The only code that names the table.
 /// </summary>
 public static class StreamHealthRepository
 {

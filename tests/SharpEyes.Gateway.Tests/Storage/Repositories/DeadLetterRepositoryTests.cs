@@ -26,13 +26,13 @@ public sealed class DeadLetterRepositoryTests
     public async Task Dead_letters_are_counted_per_reason()
     {
         await using var store = await StoreUnderTest.OpenAsync();
-        Assert.Empty(store.Read(DeadLetterRepository.CountByReason));
+        Assert.Empty(store.Read(c => IntakeCountRepository.Read(c, [], "none:").DeadLettersByReason));
         await InsertSixAsync(store);
         Assert.Equal(new Dictionary<string, long>
         {
             [DeadLetterReasons.Malformed] = 4,
             [DeadLetterReasons.UnknownDevice] = 2,
-        }, store.Read(DeadLetterRepository.CountByReason));
+        }, store.Read(c => IntakeCountRepository.Read(c, [], "none:").DeadLettersByReason));
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class DeadLetterRepositoryTests
         {
             [DeadLetterReasons.Malformed] = 1,     // the one at 4,000
             [DeadLetterReasons.UnknownDevice] = 2, // another reason's letters are not touched
-        }, store.Read(DeadLetterRepository.CountByReason));
+        }, store.Read(c => IntakeCountRepository.Read(c, [], "none:").DeadLettersByReason));
     }
 
     [Fact]
@@ -83,6 +83,6 @@ public sealed class DeadLetterRepositoryTests
             DeadLetterRepository.Insert(tx, "hik", DeadLetterReasons.Malformed, 1_000, Body);
             throw new InvalidOperationException("the item's own failure");
         }));
-        Assert.Empty(store.Read(DeadLetterRepository.CountByReason));
+        Assert.Empty(store.Read(c => IntakeCountRepository.Read(c, [], "none:").DeadLettersByReason));
     }
 }
