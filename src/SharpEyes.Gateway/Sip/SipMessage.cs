@@ -134,6 +134,42 @@ public sealed class SipMessage
         return new SipMessage(Method, RequestUri, StatusCode, ReasonPhrase, headers, Body);
     }
 
+    /// <summary>
+    /// A received request with its top Via stamped with where it came from (RFC 3261 §18.2.1, RFC 3581): <c>received</c>
+    /// set to <paramref name="address"/> when the Via's host differs, and an empty <c>rport</c> filled with
+    /// <paramref name="port"/>, so that responses go back through the device's NAT.
+    /// </summary>
+    public SipMessage Received(string address, int port)
+    {
+        var at = Headers.ToList().FindIndex(h => h.Name.Equals("Via", StringComparison.OrdinalIgnoreCase));
+        if (at < 0)
+        {
+            return this;
+        }
+
+        var values = SipParser.SplitValues(Headers[at].Value).ToList();
+        var top = values[0];
+        var parts = top.Split(';').ToList();
+        var host = parts[0].Split(' ', 2, StringSplitOptions.RemoveEmptyEntries) is [_, var sentBy] ? sentBy.Trim() : "";
+        host = host.StartsWith('[') ? host[..(host.IndexOf(']') + 1)] : host.Split(':')[0];
+        parts.RemoveAll(p => p.Trim().StartsWith("received=", StringComparison.OrdinalIgnoreCase));
+        var rport = parts.FindIndex(p => p.Trim().Equals("rport", StringComparison.OrdinalIgnoreCase));
+        if (rport >= 0)
+        {
+            parts[rport] = string.Create(CultureInfo.InvariantCulture, $"rport={port}");
+        }
+
+        if (!host.Equals(address, StringComparison.OrdinalIgnoreCase) || rport >= 0)
+        {
+            parts.Insert(rport >= 0 ? rport : parts.Count, "received=" + address);
+        }
+
+        values[0] = string.Join(';', parts);
+        var headers = Headers.ToList();
+        headers[at] = new SipHeader(headers[at].Name, string.Join(", ", values));
+        return new SipMessage(Method, RequestUri, StatusCode, ReasonPhrase, headers, Body);
+    }
+
     /// <summary>The message as sent: CRLF line ends, headers as held (Content-Length always last), UTF-8 start line and headers, the body's bytes.</summary>
     public byte[] ToBytes()
     {

@@ -84,6 +84,19 @@ public sealed class SipParserTests
         Assert.Equal(register.Header("To") + ";tag=gw1", tagged.Header("To")); // a To that has a tag keeps it
     }
 
+    [Fact]
+    public void A_request_from_behind_nat_gets_received_and_rport_in_its_top_via_and_its_response_carries_them()
+    {
+        var register = Parse(Register).Received("203.0.113.7", 40123);
+        Assert.Equal("SIP/2.0/UDP 192.168.1.64:5060;received=203.0.113.7;rport=40123;branch=z9hG4bK1371463273", register.Header("Via"));
+        Assert.Equal(register.Header("Via"), SipMessage.ResponseTo(register, 401, "Unauthorized").Header("Via"));
+
+        // Without rport and from the address it names: nothing to add. From another address: received only.
+        var direct = Parse(Register.Replace(";rport", "", StringComparison.Ordinal));
+        Assert.Equal(direct.Header("Via"), direct.Received("192.168.1.64", 5060).Header("Via"));
+        Assert.Equal("SIP/2.0/UDP 192.168.1.64:5060;branch=z9hG4bK1371463273;received=10.0.0.1", direct.Received("10.0.0.1", 5060).Header("Via"));
+    }
+
     public static TheoryData<string, string, string> BadMessages => new()
     {
         { "no blank line", "REGISTER sip:a SIP/2.0\r\nVia: x\r\n", "no blank line" },
