@@ -150,7 +150,7 @@ public sealed class SipMessage
         var values = SipParser.SplitValues(Headers[at].Value).ToList();
         var top = values[0];
         var parts = top.Split(';').ToList();
-        var host = parts[0].Split(' ', 2, StringSplitOptions.RemoveEmptyEntries) is [_, var sentBy] ? sentBy.Trim() : "";
+        var host = SipParser.SentBy(top);
         host = host.StartsWith('[') ? host[..(host.IndexOf(']') + 1)] : host.Split(':')[0];
         parts.RemoveAll(p => p.Trim().StartsWith("received=", StringComparison.OrdinalIgnoreCase));
         var rport = parts.FindIndex(p => p.Trim().Equals("rport", StringComparison.OrdinalIgnoreCase));

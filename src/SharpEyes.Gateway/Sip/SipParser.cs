@@ -168,6 +168,10 @@ public static class SipParser
         return colon >= 0 && at > colon ? uri[(colon + 1)..at] : "";
     }
 
+    /// <summary>A Via value's sent-by (<c>SIP/2.0/UDP 10.0.0.1:5060;branch=...</c> → <c>10.0.0.1:5060</c>), or "".</summary>
+    public static string SentBy(string via) =>
+        via.Split(';', 2)[0].Split(' ', 2, StringSplitOptions.RemoveEmptyEntries) is [_, var by] ? by.Trim() : "";
+
     /// <summary>A header line's values split at commas outside quotes and angle brackets (Via: a, b).</summary>
     internal static IEnumerable<string> SplitValues(string value)
     {

@@ -71,16 +71,18 @@ public sealed class SipServerTransactions(TimeProvider time, SipTimers timers, i
     }
 
     /// <summary>The transaction key of a request: top Via's branch and sent-by, and the method (ACK as INVITE).</summary>
-    internal static string? Key(SipMessage request)
-    {
-        var via = request.Values("Via").FirstOrDefault();
-        if (via is null || SipParser.Parameter(via, "branch") is not { Length: > 0 } branch || !branch.StartsWith("z9hG4bK", StringComparison.Ordinal))
-        {
-            return null;
-        }
+    internal static string? Key(SipMessage request) => Key(request, request.Method == "ACK" ? "INVITE" : request.Method!);
 
-        var sentBy = via.Split(';', 2)[0].Split(' ', 2, StringSplitOptions.RemoveEmptyEntries) is [_, var by] ? by.Trim() : "";
-        return branch + "|" + sentBy + "|" + (request.Method == "ACK" ? "INVITE" : request.Method);
+    /// <summary>
+    /// The key of <paramref name="message"/>'s transaction of method <paramref name="method"/> (a request's own, a
+    /// response's CSeq method): top Via's RFC 3261 branch (z9hG4bK...) and sent-by; null without such a branch.
+    /// </summary>
+    internal static string? Key(SipMessage message, string method)
+    {
+        var via = message.Values("Via").FirstOrDefault();
+        return via is not null && SipParser.Parameter(via, "branch") is { } branch && branch.StartsWith("z9hG4bK", StringComparison.Ordinal)
+            ? branch + "|" + SipParser.SentBy(via) + "|" + method
+            : null;
     }
 
     private void Sweep()
@@ -168,11 +170,7 @@ public sealed class SipClientTransactions(TimeProvider time, SipTimers timers)
     /// <summary>A response arrived: it completes its transaction (false when none matches, e.g. a late retransmission).</summary>
     public bool OnResponse(SipMessage response)
     {
-        var via = response.Values("Via").FirstOrDefault();
-        var branch = via is null ? null : SipParser.Parameter(via, "branch");
-        var sentBy = via?.Split(';', 2)[0].Split(' ', 2, StringSplitOptions.RemoveEmptyEntries) is [_, var by] ? by.Trim() : "";
-        var key = branch + "|" + sentBy + "|" + response.CSeq.Method;
-        if (branch is null || !_pending.TryGetValue(key, out var pending))
+        if (SipServerTransactions.Key(response, response.CSeq.Method) is not { } key || !_pending.TryGetValue(key, out var pending))
         {
             return false;
         }

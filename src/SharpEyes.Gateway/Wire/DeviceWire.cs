@@ -22,14 +22,14 @@ public static class DeviceWire
         Camera = d.Camera?.ToWire(),
         Region = d.Region.ToWire(),
         RegionCode = d.RegionCode,
-        RegisteredAt = d.RegisteredAt == default ? null : Timestamp.FromDateTimeOffset(d.RegisteredAt),
-        UpdatedAt = d.UpdatedAt == default ? null : Timestamp.FromDateTimeOffset(d.UpdatedAt),
+        RegisteredAt = d.RegisteredAt.ToWireUnlessDefault(),
+        UpdatedAt = d.UpdatedAt.ToWireUnlessDefault(),
         HasRtspCredentials = d.HasRtspCredentials,
     };
 
     public static DeviceRecord ToDomain(this V1.Device d) => new(
         d.DeviceId, d.Kind, d.Name, d.VendorId, d.Model, d.Position.ToDomain(), d.Camera?.ToDomain(), d.Region.ToDomain(), d.RegionCode,
-        d.RegisteredAt?.ToDateTimeOffset() ?? default, d.UpdatedAt?.ToDateTimeOffset() ?? default, d.HasRtspCredentials);
+        d.RegisteredAt.ToDomainOrDefault(), d.UpdatedAt.ToDomainOrDefault(), d.HasRtspCredentials);
 
     public static V1.CameraSpec ToWire(this CameraView c)
     {

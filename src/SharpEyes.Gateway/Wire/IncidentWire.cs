@@ -37,7 +37,7 @@ public static class IncidentWire
     }
 
     public static AlarmRecord ToDomain(this V1.Alarm a) => new(
-        a.VendorId, a.EventId, a.DeviceId, a.OccurredAt?.ToDateTimeOffset() ?? default, a.ReceivedAt?.ToDateTimeOffset() ?? default,
+        a.VendorId, a.EventId, a.DeviceId, a.OccurredAt.ToDomainOrDefault(), a.ReceivedAt.ToDomainOrDefault(),
         a.Priority, a.Method, a.Type, a.Description, a.Position.ToDomain(), a.PositionFromDevice, a.Region.ToDomain(),
         a.KeySites.Select(s => s.ToDomain()).ToValueList(), a.CameraIds.ToValueList(), a.IncidentId);
 
@@ -88,6 +88,6 @@ public static class IncidentWire
         i.IncidentId, i.State, i.CorrelationKey, i.TypeClass, i.HighestPriority, i.Region.ToDomain(), i.Position.ToDomain(),
         i.KeySites.Select(s => s.ToDomain()).ToValueList(), i.CameraIds.ToValueList(), i.AlarmCount,
         i.Alarms.Count > 0 ? i.Alarms[^1].ToDomain() : null,
-        i.OpenedAt?.ToDateTimeOffset() ?? default, i.UpdatedAt?.ToDateTimeOffset() ?? default, i.ClosedAt.ToDomain(), i.CloseReason,
+        i.OpenedAt.ToDomainOrDefault(), i.UpdatedAt.ToDomainOrDefault(), i.ClosedAt.ToDomain(), i.CloseReason,
         i.AcknowledgedAt is { } at ? new Acknowledgement(at.ToDateTimeOffset(), i.AcknowledgedBy?.KeyId ?? "", i.AcknowledgedBy?.Role ?? V1.Role.Unspecified, i.AcknowledgeNote) : null);
 }

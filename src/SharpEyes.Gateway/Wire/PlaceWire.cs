@@ -30,4 +30,10 @@ public static class PlaceWire
 
     /// <summary>A wire time; unset is null.</summary>
     public static DateTimeOffset? ToDomain(this Timestamp? at) => at?.ToDateTimeOffset();
+
+    /// <summary>A wire time the domain always has; unset (never in rows this gateway wrote) reads as the default instant.</summary>
+    public static DateTimeOffset ToDomainOrDefault(this Timestamp? at) => at?.ToDateTimeOffset() ?? default;
+
+    /// <summary>A domain time whose default means "not set yet" (a registration's times, a measurement's): unset on the wire.</summary>
+    public static Timestamp? ToWireUnlessDefault(this DateTimeOffset at) => at == default ? null : Timestamp.FromDateTimeOffset(at);
 }

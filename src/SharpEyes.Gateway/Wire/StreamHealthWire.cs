@@ -34,7 +34,7 @@ public static class StreamHealthWire
 
     public static StreamHealthRecord ToDomain(this V1.CameraHealth h) => new(
         h.DeviceId, h.Faults.ToValueList(), h.FaultySince.ToDomain(), h.Measured?.ToDomain(),
-        h.Mismatches.Select(m => new StreamDifference(m.Field, m.Declared, m.Measured, m.Since?.ToDateTimeOffset() ?? default)).ToValueList(),
+        h.Mismatches.Select(m => new StreamDifference(m.Field, m.Declared, m.Measured, m.Since.ToDomainOrDefault())).ToValueList(),
         h.LastLiveness?.ToDomain(), h.LastProbe?.ToDomain(), h.LastGrab?.ToDomain(), h.LastQuality?.ToDomain(),
         h.ConsecutiveFailures, h.ConsecutiveProbeFailures);
 
@@ -46,16 +46,16 @@ public static class StreamHealthWire
         FrameRate = m.FrameRate,
         BitrateBps = m.BitrateBps,
         ProbeMs = m.ProbeMs,
-        MeasuredAt = m.MeasuredAt == default ? null : Timestamp.FromDateTimeOffset(m.MeasuredAt),
+        MeasuredAt = m.MeasuredAt.ToWireUnlessDefault(),
     };
 
     public static StreamMeasurement ToDomain(this V1.MeasuredStream m) =>
-        new(m.Codec, m.Width, m.Height, m.FrameRate, m.BitrateBps, m.ProbeMs, m.MeasuredAt?.ToDateTimeOffset() ?? default);
+        new(m.Codec, m.Width, m.Height, m.FrameRate, m.BitrateBps, m.ProbeMs, m.MeasuredAt.ToDomainOrDefault());
 
     public static V1.CheckOutcome ToWire(this CheckResult c) =>
         new() { At = Timestamp.FromDateTimeOffset(c.At), Ok = c.Ok, Failure = c.Failure, Detail = c.Detail, ElapsedMs = c.ElapsedMs };
 
-    public static CheckResult ToDomain(this V1.CheckOutcome c) => new(c.At?.ToDateTimeOffset() ?? default, c.Ok, c.Failure, c.Detail, c.ElapsedMs);
+    public static CheckResult ToDomain(this V1.CheckOutcome c) => new(c.At.ToDomainOrDefault(), c.Ok, c.Failure, c.Detail, c.ElapsedMs);
 
     public static V1.QualityCheck ToWire(this PictureCheck q)
     {
@@ -75,5 +75,5 @@ public static class StreamHealthWire
     }
 
     public static PictureCheck ToDomain(this V1.QualityCheck q) => new(
-        q.At?.ToDateTimeOffset() ?? default, q.Ok, q.Faults.ToValueList(), q.MeanLuma, q.DarkFraction, q.Detail, q.Motion, q.Frames, q.ElapsedMs);
+        q.At.ToDomainOrDefault(), q.Ok, q.Faults.ToValueList(), q.MeanLuma, q.DarkFraction, q.Detail, q.Motion, q.Frames, q.ElapsedMs);
 }
