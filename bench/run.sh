@@ -192,7 +192,7 @@ start_gateway() { # extra gateway switches (e.g. --demo); sets GATEWAY_PID and t
   # The benchmark measures what the gateway can take, not its per-vendor MQTT limit (2,000/s by default; one bench
   # vendor publishes 10,000-40,000 alarms/s): the limit is off, as SharpEyes:RateLimits:MqttVendor documents.
   (cd "$WORK/cwd" && exec env ${GATEWAY_ENV:-} SHARPEYES_ADMIN_KEY="$ADMIN_KEY" dotnet "$GATEWAY_DLL" --bind 127.0.0.1 --grpc-port 0 \
-    --mqtt-port 0 --http-port 0 "${plain[@]}" --data-dir "$data" --SharpEyes:RateLimits:MqttVendor:PerSecond=0 "$@" >"$log_file" 2>&1) &
+    --mqtt-port 0 --http-port 0 --sip-port 0 "${plain[@]}" --data-dir "$data" --SharpEyes:RateLimits:MqttVendor:PerSecond=0 "$@" >"$log_file" 2>&1) &
   GATEWAY_PID=$!
   PIDS+=("$GATEWAY_PID")
   local deadline=$(( $(date +%s) + 60 ))

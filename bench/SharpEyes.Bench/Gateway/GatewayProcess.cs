@@ -84,7 +84,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         var extra = extraArgs.ToList();
         string[] plain = extra.Any(a => a.StartsWith("--tls-", StringComparison.Ordinal) || a.Contains("SharpEyes:Tls:", StringComparison.Ordinal)) ? [] : ["--insecure-listeners"];
         string[] args = ["-c", "{ [ -z \"$NOFILE\" ] || ulimit -n \"$NOFILE\"; } && exec \"$@\" >\"$LOG\" 2>&1", "sh", "dotnet", s.GatewayDll, "--bind", "127.0.0.1",
-            "--grpc-port", Text(ports[0]), "--mqtt-port", Text(ports[1]), "--http-port", Text(ports[2]), .. plain, "--data-dir", dataDir, .. extra];
+            "--grpc-port", Text(ports[0]), "--mqtt-port", Text(ports[1]), "--http-port", Text(ports[2]), "--sip-port", "0", .. plain, "--data-dir", dataDir, .. extra];
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

@@ -77,6 +77,18 @@ public static class AuditTable
             Ids(a?.KeyId),
             a is null ? "rotate the RTSP credentials' key ring" : $"new key ring key; {a.Reencrypted} cameras' credentials re-encrypted, {a.Unreadable} unreadable left as they were")),
 
+        // Never the password: whether one was given, and its length is not said either.
+        Change<CreateSipAccountRequest, SipAccount>("/sharpeyes.v1.Sip/CreateSipAccount", (r, a) => new(
+            Ids(r?.AccountId), $"{(a is null ? "create or change" : "created or changed")} SIP account{VendorOf(r?.VendorId)}{(r?.AutoEnrol == true ? ", enrolling devices automatically" : "")}")),
+        Change<DeleteSipAccountRequest, DeleteSipAccountResponse>("/sharpeyes.v1.Sip/DeleteSipAccount", (r, a) => new(
+            Ids(r?.AccountId), a is null ? "delete SIP account" : $"deleted SIP account with {a.DevicesRemoved} SIP devices")),
+        Change<AssignSipDeviceRequest, SipDevice>("/sharpeyes.v1.Sip/AssignSipDevice", (r, a) => new(
+            Ids(r?.DeviceId), $"{(a is null ? "assign" : "assigned")} to SIP account {Text(r?.AccountId, 64)}{(r?.Password.Length > 0 ? " with a password of its own" : "")}")),
+        Change<RemoveSipDeviceRequest, RemoveSipDeviceResponse>("/sharpeyes.v1.Sip/RemoveSipDevice", (r, a) => new(
+            Ids(r?.DeviceId), a is null ? "remove SIP device" : "removed SIP device")),
+        Change<SyncCatalogRequest, SipDevice>("/sharpeyes.v1.Sip/SyncCatalog", (r, a) => new(
+            Ids(r?.DeviceId), a is null ? "query the catalog" : "catalog queried")),
+
         // The imported codes are noted by GeographyService (AuditTrail.Note), which has parsed the file.
         Change<ImportGeoJsonRequest, ImportResponse>("/sharpeyes.v1.Geography/ImportGrids", (r, a) => new([], Import("grids", r, a))),
         Change<ImportGeoJsonRequest, ImportResponse>("/sharpeyes.v1.Geography/ImportKeySites", (r, a) => new([], Import("key sites", r, a))),

@@ -59,6 +59,15 @@ public static class AccessTable
         new("/sharpeyes.v1.Admin/RotateSecretKeys", [A]),
         new("/sharpeyes.v1.Admin/QueryAudit", [A]),
 
+        new("/sharpeyes.v1.Sip/CreateSipAccount", [A]),
+        new("/sharpeyes.v1.Sip/ListSipAccounts", [A, V], "its own SIP accounts only"),
+        new("/sharpeyes.v1.Sip/DeleteSipAccount", [A]),
+        new("/sharpeyes.v1.Sip/AssignSipDevice", [A]),
+        new("/sharpeyes.v1.Sip/ListSipDevices", [A, V], "its own accounts' SIP devices only"),
+        new("/sharpeyes.v1.Sip/GetSipDevice", [A, V], "its own accounts' SIP devices only; another's is answered as unknown"),
+        new("/sharpeyes.v1.Sip/RemoveSipDevice", [A]),
+        new("/sharpeyes.v1.Sip/SyncCatalog", [A, V], "its own accounts' SIP devices only; another's is answered as unknown"),
+
         new("/sharpeyes.v1.Geography/ImportGrids", [A, P], Limit: RequestLimit.Import),
         new("/sharpeyes.v1.Geography/ImportKeySites", [A, P], Limit: RequestLimit.Import),
         new("/sharpeyes.v1.Geography/LoadDemo", [A, P]),

@@ -12,6 +12,7 @@ public static class GatewayConfiguration
         ("--grpc-port", "SHARPEYES_GRPC_PORT", "SharpEyes:GrpcPort"),
         ("--mqtt-port", "SHARPEYES_MQTT_PORT", "SharpEyes:MqttPort"),
         ("--http-port", "SHARPEYES_HTTP_PORT", "SharpEyes:HttpPort"),
+        ("--sip-port", "SHARPEYES_SIP_PORT", "SharpEyes:Sip:Port"),
         ("--data-dir", "SHARPEYES_DATA_DIR", "SharpEyes:DataDir"),
         ("--store", "SHARPEYES_STORE", "SharpEyes:Store"),
         ("--replica-id", "SHARPEYES_REPLICA_ID", "SharpEyes:ReplicaId"),

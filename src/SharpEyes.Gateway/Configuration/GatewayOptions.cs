@@ -140,6 +140,9 @@ public sealed class GatewayOptions
     /// <summary>OpenTelemetry traces and metrics over OTLP: off unless an endpoint is configured.</summary>
     public TelemetryOptions Telemetry { get; set; } = new();
 
+    /// <summary>GB/T 28181 over SIP: the port, the gateway's server ID and domain, registration, catalogs and alarms.</summary>
+    public SipOptions Sip { get; set; } = new();
+
     /// <summary>
     /// DORI level at which a range is derived from a lens (focal length, sensor width, pixels) when a camera or a
     /// placement request gives a lens and no HFOV or range: Detection 25 px/m, Observation 62.5, Recognition 125,

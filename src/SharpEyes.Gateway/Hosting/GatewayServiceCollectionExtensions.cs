@@ -85,6 +85,12 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<RetentionPruner>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ClientRefusals>();
+        services.AddSingleton<Sip.SipStats>();
+        services.AddSingleton<Sip.SipDirectory>();
+        services.AddSingleton<Sip.SipGateway>();
+        services.AddSingleton<Sip.SipCatalogSync>();
+        services.AddSingleton<Sip.SipAlarmIntake>();
+        services.AddSingleton<Sip.SipService>();
         builder.AddSharpEyesTelemetry(); // OpenTelemetry over OTLP, only when an endpoint is configured
         services.PostConfigure<GatewayOptions>(o =>
         {
@@ -109,6 +115,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddHostedService<GatewayBootstrap>();
         services.AddHostedService(sp => sp.GetRequiredService<KpiSnapshots>()); // after bootstrap: the demo's regions are loaded
         services.AddHostedService(sp => sp.GetRequiredService<MqttBroker>());
+        services.AddHostedService(sp => sp.GetRequiredService<Sip.SipService>()); // GB/T 28181 devices, beside MQTT's
         services.AddHostedService(sp => sp.GetRequiredService<ExternalBrokerIntake>());
         services.AddHostedService(sp => sp.GetRequiredService<IncidentSweeper>());
         services.AddHostedService(sp => sp.GetRequiredService<KeepaliveMonitor>());
@@ -180,6 +187,7 @@ public static class GatewayServiceCollectionExtensions
         app.Use(limits.InvokeAsync);
         app.MapGrpcService<DeviceRegistryService>().OnListener(GatewayListeners.Grpc);
         app.MapGrpcService<AdminService>().OnListener(GatewayListeners.Grpc);
+        app.MapGrpcService<Sip.SipAccountsService>().OnListener(GatewayListeners.Grpc);
         app.MapGrpcService<GeographyService>().OnListener(GatewayListeners.Grpc);
         app.MapGrpcService<IncidentsService>().OnListener(GatewayListeners.Grpc);
         app.MapGrpcService<FeedsService>().OnListener(GatewayListeners.Grpc);

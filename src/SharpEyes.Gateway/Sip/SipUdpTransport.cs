@@ -3,13 +3,34 @@ using System.Net.Sockets;
 
 namespace SharpEyes.Gateway.Sip;
 
-/// <summary>A request as it arrived: the message (its top Via stamped with <c>received</c>/<c>rport</c>) and where it came from.</summary>
-public sealed record SipIncoming(SipMessage Request, IPEndPoint Remote);
+/// <summary>
+/// A request as it arrived: the message (its top Via stamped with <c>received</c>/<c>rport</c>), where it came from and
+/// the transport it came on. A handler may set <see cref="Then"/>: work the transport starts once the answer is sent
+/// (a registered device's catalog query goes out after its 200 OK).
+/// </summary>
+public sealed record SipIncoming(SipMessage Request, IPEndPoint Remote, ISipSender? Transport = null)
+{
+    public Func<Task>? Then { get; set; }
+}
 
-/// <summary>What answers SIP requests (registration, keepalives, alarms...): the final response to send, after its work is durable.</summary>
+/// <summary>What answers SIP requests (registration, keepalives, alarms...): the final response to send, after its work is durable; null for none (an ACK).</summary>
 public interface ISipRequestHandler
 {
-    Task<SipMessage> HandleAsync(SipIncoming incoming, CancellationToken ct);
+    Task<SipMessage?> HandleAsync(SipIncoming incoming, CancellationToken ct);
+}
+
+/// <summary>A SIP transport the gateway sends on: UDP (requests retransmitted on Timer E) or TCP (reliable: sent once).</summary>
+public interface ISipSender
+{
+    /// <summary>"UDP" or "TCP", as a Via names it.</summary>
+    string Name { get; }
+
+    bool Reliable { get; }
+
+    /// <summary>The local endpoint requests name in their Via (its address the one that reaches <paramref name="remote"/>).</summary>
+    IPEndPoint LocalFor(IPEndPoint remote);
+
+    ValueTask SendAsync(byte[] bytes, IPEndPoint remote, CancellationToken ct = default);
 }
 
 /// <summary>
@@ -22,13 +43,13 @@ public interface ISipRequestHandler
 /// </summary>
 public sealed partial class SipUdpTransport(
     ISipRequestHandler handler, SipServerTransactions server, SipClientTransactions client, SipLimits limits, int concurrency, ILogger<SipUdpTransport> logger)
-    : IAsyncDisposable
+    : IAsyncDisposable, ISipSender
 {
-    private readonly SemaphoreSlim _slots = new(concurrency, concurrency);
+    private readonly SipRequestDispatch _dispatch = new(handler, server, concurrency, logger);
     private readonly CancellationTokenSource _stop = new();
     private Socket? _socket;
     private Task? _loop;
-    private long _received, _malformed, _dropped, _retransmissions, _busy, _answered;
+    private long _received, _dropped;
 
     /// <summary>The bound endpoint (after <see cref="Start"/>).</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)(_socket?.LocalEndPoint ?? throw new InvalidOperationException("not started"));
@@ -37,19 +58,19 @@ public sealed partial class SipUdpTransport(
     public long Received => Interlocked.Read(ref _received);
 
     /// <summary>Requests answered 400 for not being valid SIP.</summary>
-    public long Malformed => Interlocked.Read(ref _malformed);
+    public long Malformed => _dispatch.Malformed;
 
     /// <summary>Datagrams dropped unanswered: not a message enough to answer, or a response no transaction waited for.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Requests absorbed as retransmissions.</summary>
-    public long Retransmissions => Interlocked.Read(ref _retransmissions);
+    public long Retransmissions => _dispatch.Retransmissions;
 
     /// <summary>Requests answered 503 because <c>concurrency</c> were being handled.</summary>
-    public long Busy => Interlocked.Read(ref _busy);
+    public long Busy => _dispatch.Busy;
 
     /// <summary>Requests answered by the handler.</summary>
-    public long Answered => Interlocked.Read(ref _answered);
+    public long Answered => _dispatch.Answered;
 
     /// <summary>Binds <paramref name="endpoint"/> and starts receiving.</summary>
     public void Start(IPEndPoint endpoint)
@@ -58,6 +79,12 @@ public sealed partial class SipUdpTransport(
         _socket.Bind(endpoint);
         _loop = Task.Run(() => ReceiveAsync(_stop.Token));
     }
+
+    public string Name => "UDP";
+
+    public bool Reliable => false;
+
+    public IPEndPoint LocalFor(IPEndPoint remote) => new(SipLocalAddress.Toward(LocalEndPoint.Address, remote.Address), LocalEndPoint.Port);
 
     /// <summary>Sends <paramref name="bytes"/> to <paramref name="remote"/> (a client transaction's request, or a response).</summary>
     public async ValueTask SendAsync(byte[] bytes, IPEndPoint remote, CancellationToken ct = default) =>
@@ -101,10 +128,9 @@ public sealed partial class SipUdpTransport(
         if (!SipParser.TryParse(bytes, limits, out var message, out var error))
         {
             // Answerable when the headers a response copies were read: parse them alone, ignoring the body's problem.
-            if (Answerable(bytes) is { } request)
+            if (SipRequestDispatch.Answerable(bytes, limits) is { } request)
             {
-                Interlocked.Increment(ref _malformed);
-                await SendAsync(SipMessage.ResponseTo(request.Received(remote.Address.ToString(), remote.Port), 400, "Bad Request: " + Reason(error!)).ToBytes(), remote, ct).ConfigureAwait(false);
+                await _dispatch.RefuseAsync(request, error!, remote, this, ct).ConfigureAwait(false);
             }
             else
             {
@@ -124,66 +150,7 @@ public sealed partial class SipUdpTransport(
             return;
         }
 
-        var stamped = message.Received(remote.Address.ToString(), remote.Port);
-        if (server.TryAbsorb(stamped, out var earlier))
-        {
-            Interlocked.Increment(ref _retransmissions);
-            if (earlier is not null)
-            {
-                await SendAsync(earlier.ToBytes(), remote, ct).ConfigureAwait(false);
-            }
-
-            return;
-        }
-
-        if (!_slots.Wait(0, CancellationToken.None))
-        {
-            Interlocked.Increment(ref _busy);
-            var busy = SipMessage.ResponseTo(stamped, 503, "Service Unavailable", extra: [new SipHeader("Retry-After", "5")]);
-            server.Completed(stamped, busy);
-            await SendAsync(busy.ToBytes(), remote, ct).ConfigureAwait(false);
-            return;
-        }
-
-        _ = Task.Run(async () =>
-        {
-            SipMessage response;
-            try
-            {
-                response = await handler.HandleAsync(new SipIncoming(stamped, remote), ct).ConfigureAwait(false);
-                Interlocked.Increment(ref _answered);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogHandlerFailed(logger, stamped.ToString(), remote.ToString(), e);
-                response = SipMessage.ResponseTo(stamped, 500, "Server Internal Error", extra: [new SipHeader("Retry-After", "5")]);
-            }
-            finally
-            {
-                _slots.Release(); // before the answer goes out: a device that got it finds the slot free
-            }
-
-            server.Completed(stamped, response);
-            await SendAsync(response.ToBytes(), remote, ct).ConfigureAwait(false);
-        }, CancellationToken.None);
-    }
-
-    /// <summary>A request whose start line and dialog headers parse when its body (and Content-Length) are set aside, to answer 400; else null.</summary>
-    private SipMessage? Answerable(byte[] bytes)
-    {
-        var end = bytes.AsSpan().IndexOf("\r\n\r\n"u8);
-        var head = end >= 0 ? bytes[..end] : bytes;
-        var lines = System.Text.Encoding.UTF8.GetString(head).Split("\r\n")
-            .Where(l => !l.StartsWith("Content-Length", StringComparison.OrdinalIgnoreCase) && !l.StartsWith("l:", StringComparison.Ordinal));
-        var text = string.Join("\r\n", lines) + "\r\nContent-Length: 0\r\n\r\n";
-        return SipParser.TryParse(System.Text.Encoding.UTF8.GetBytes(text), limits, out var request, out _) && request!.IsRequest ? request : null;
-    }
-
-    /// <summary>A reason phrase must be one line of text: the parser's reason, shortened.</summary>
-    private static string Reason(string error)
-    {
-        var line = new string([.. error.Where(c => !char.IsControl(c))]);
-        return line.Length <= 120 ? line : line[..120];
+        await _dispatch.DispatchAsync(message, remote, this, ct).ConfigureAwait(false);
     }
 
     private static IPEndPoint Normalize(IPEndPoint remote) =>
@@ -199,12 +166,9 @@ public sealed partial class SipUdpTransport(
         }
 
         _stop.Dispose();
-        _slots.Dispose();
+        _dispatch.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A SIP datagram from {Remote} could not be handled")]
     private static partial void LogDatagramFailed(ILogger logger, string remote, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "SIP request {Request} from {Remote} failed; answered 500 with Retry-After")]
-    private static partial void LogHandlerFailed(ILogger logger, string request, string remote, Exception exception);
 }

@@ -101,7 +101,19 @@ public static class SchemaMigrations
         // this index that read scanned every open incident and its dead row versions, 2.8 ms per key with 1,000 open.
         new(12, "open incidents found by correlation key", c => Sql(c,
             "CREATE INDEX IF NOT EXISTS incidents_open_by_key ON incidents(correlation_key) WHERE state = 1")),
+        new(13, "GB/T 28181: SIP accounts, SIP devices and their channels", c => Sql(c, SipTables)),
     ];
+
+    /// <summary>The GB/T 28181 tables (Storage/Repositories/SipRepository.cs), the same on both engines.</summary>
+    public const string SipTables = """
+        CREATE TABLE sip_accounts(
+            account_id TEXT PRIMARY KEY, vendor_id TEXT NOT NULL, secret TEXT NOT NULL, auto_enrol INTEGER NOT NULL, created_at INTEGER NOT NULL);
+        CREATE TABLE sip_devices(
+            device_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, secret TEXT, registration TEXT, catalog TEXT, updated_at INTEGER NOT NULL);
+        CREATE INDEX sip_devices_account ON sip_devices(account_id, device_id);
+        CREATE TABLE sip_channels(channel_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, missing INTEGER NOT NULL);
+        CREATE INDEX sip_channels_device ON sip_channels(device_id, channel_id);
+        """;
 
     /// <summary>The version a store reaches with every step here: what this gateway writes.</summary>
     public static int Latest => All[^1].Version;

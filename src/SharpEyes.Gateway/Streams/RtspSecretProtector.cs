@@ -48,6 +48,9 @@ public sealed partial class RtspSecretProtector : IDisposable
     /// <summary>The key ring's directory.</summary>
     public string KeyRingPath { get; }
 
+    /// <summary>A protector for other secrets on the same key ring, kept apart by <paramref name="purpose"/> (SIP passwords).</summary>
+    public IDataProtector Protector(string purpose) => _services.GetRequiredService<IDataProtectionProvider>().CreateProtector(purpose);
+
     /// <summary>The stored form of <paramref name="secrets"/>: the protected JSON (base64url); null when there is nothing to store.</summary>
     public string? Protect(RtspSecrets? secrets) => RtspSecrets.Serialize(secrets) is { } json ? _protector.Protect(json) : null;
 

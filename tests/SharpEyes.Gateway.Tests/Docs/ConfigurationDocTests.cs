@@ -203,7 +203,7 @@ public sealed class ConfigurationDocTests
         try
         {
             var run = await Interop.ExternalTool.RunAsync("dotnet",
-                [Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll"), "--bind", "127.0.0.1", "--insecure-listeners", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir, option, value],
+                [Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll"), "--bind", "127.0.0.1", "--insecure-listeners", "--sip-port", "0", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir, option, value],
                 TimeSpan.FromSeconds(60));
 
             Assert.Equal(2, run.ExitCode);

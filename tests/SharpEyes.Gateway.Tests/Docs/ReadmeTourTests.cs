@@ -40,7 +40,7 @@ public sealed partial class ReadmeTourTests : IDisposable
             start.Environment.Remove(name); // as in a newcomer's shell
         }
 
-        foreach (var (name, value) in new[] { ("GRPC_PORT", "0"), ("MQTT_PORT", "0"), ("HTTP_PORT", "0"), ("BIND", "127.0.0.1"), ("DATA_DIR", _dataDir) })
+        foreach (var (name, value) in new[] { ("GRPC_PORT", "0"), ("MQTT_PORT", "0"), ("HTTP_PORT", "0"), ("SIP_PORT", "0"), ("BIND", "127.0.0.1"), ("DATA_DIR", _dataDir) })
         {
             start.Environment["SHARPEYES_" + name] = value;
         }

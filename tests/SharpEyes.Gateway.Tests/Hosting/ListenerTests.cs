@@ -20,7 +20,7 @@ public sealed class ListenerTests
         using var holder = new TcpListener(IPAddress.Loopback, 0);
         holder.Start();
         var port = ((IPEndPoint)holder.LocalEndpoint).Port;
-        string[] ports = ["--grpc-port", "0", "--http-port", "0", "--mqtt-port", "0"];
+        string[] ports = ["--grpc-port", "0", "--http-port", "0", "--mqtt-port", "0", "--sip-port", "0"];
         ports[Array.IndexOf(ports, option) + 1] = port.ToString();
         var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll"), "--bind", "127.0.0.1", "--insecure-listeners", "--data-dir", GatewayHost.NewDataDir() }.Concat(ports))

@@ -51,6 +51,9 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public int HttpPort { get; }
 
+    /// <summary>The SIP port (UDP and TCP) of GB/T 28181 devices.</summary>
+    public int SipPort => Services.GetRequiredService<SharpEyes.Gateway.Sip.SipService>().Port;
+
     public FakeTimeProvider Time { get; }
 
     public CapturedLogs Logs { get; }
@@ -108,7 +111,7 @@ public sealed class GatewayHost : IAsyncDisposable
             || a.Contains("InsecureListeners", StringComparison.Ordinal) || a.StartsWith("--insecure-listeners", StringComparison.Ordinal));
         string[] args =
         [
-            "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", .. tls ? [] : new[] { "--insecure-listeners" },
+            "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--sip-port", "0", .. tls ? [] : new[] { "--insecure-listeners" },
             "--data-dir", dataDir, .. demo ? new[] { "--demo" } : [], "--SharpEyes:DemoCameras=false", "--SharpEyes:Streams:Enabled=false",
             .. await TestStores.ArgsAsync(dataDir, extraArgs), .. extraArgs,
         ];

@@ -74,7 +74,7 @@ public sealed class GatewayProcess : IAsyncDisposable
         // Plain text, asked for explicitly, unless the test configures TLS or says otherwise itself.
         var plain = !extraArgs.Any(a => a.StartsWith("--tls-", StringComparison.Ordinal) || a.Contains("SharpEyes:Tls:", StringComparison.Ordinal)
             || a.Contains("InsecureListeners", StringComparison.Ordinal) || a.StartsWith("--insecure-listeners", StringComparison.Ordinal));
-        foreach (var arg in new[] { dll, "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--data-dir", dataDir }
+        foreach (var arg in new[] { dll, "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--sip-port", "0", "--data-dir", dataDir }
             .Concat(plain ? ["--insecure-listeners"] : []).Concat(await TestStores.ArgsAsync(dataDir, extraArgs)).Concat(extraArgs))
         {
             info.ArgumentList.Add(arg);

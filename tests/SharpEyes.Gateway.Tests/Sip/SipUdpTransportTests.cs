@@ -27,10 +27,10 @@ public sealed class SipUdpTransportTests
 
         public int Calls => Volatile.Read(ref _calls);
 
-        public Task<SipMessage> HandleAsync(SipIncoming incoming, CancellationToken ct)
+        public async Task<SipMessage?> HandleAsync(SipIncoming incoming, CancellationToken ct)
         {
             Interlocked.Increment(ref _calls);
-            return answer(incoming);
+            return await answer(incoming);
         }
     }
 

@@ -136,7 +136,7 @@ public sealed class SchemaMigrationTests
         var file = NewerStore(dataDir);
 
         var run = await ExternalTool.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll"), "--bind", "127.0.0.1",
-            "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--insecure-listeners", "--data-dir", dataDir], TimeSpan.FromSeconds(60));
+            "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--sip-port", "0", "--insecure-listeners", "--data-dir", dataDir], TimeSpan.FromSeconds(60));
 
         Assert.Equal(2, run.ExitCode);
         var line = Assert.Single(run.Stderr.Split('\n'), l => l.Length > 0);

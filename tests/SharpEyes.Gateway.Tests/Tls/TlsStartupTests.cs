@@ -13,7 +13,7 @@ public sealed class TlsStartupTests
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     private static Task<ToolResult> RunGatewayAsync(params string[] args) => ExternalTool.RunAsync("dotnet",
-        [Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll"), "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0",
+        [Path.Combine(AppContext.BaseDirectory, "sharpeyes.dll"), "--bind", "127.0.0.1", "--grpc-port", "0", "--mqtt-port", "0", "--http-port", "0", "--sip-port", "0",
          "--data-dir", GatewayHost.NewDataDir(), .. args], StartTimeout);
 
     [Fact]

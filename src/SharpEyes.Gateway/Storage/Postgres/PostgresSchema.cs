@@ -107,6 +107,9 @@ public static class PostgresSchema
         // Not with the key's updated_at: that column changes with every alarm, and an indexed column changing rules out
         // PostgreSQL's in-page (HOT) updates; the few open incidents of one key are sorted after the lookup.
         Step(12, "CREATE INDEX incidents_open_by_key ON incidents(correlation_key) WHERE state = 1"),
+        // PostgreSQL reads TEXT as text and INTEGER as integer; the ids compare byte by byte, as everywhere (step 10).
+        Step(13, SchemaMigrations.SipTables.Replace("TEXT PRIMARY KEY", "text COLLATE \"C\" PRIMARY KEY", StringComparison.Ordinal)
+            .Replace("INTEGER", "bigint", StringComparison.Ordinal)),
     ];
 
     /// <summary>The version a database reaches with every step here: what this gateway writes.</summary>
