@@ -18,6 +18,8 @@
 #                     shipped deploy/haproxy/haproxy.cfg on free ports, and check it with `haproxy -c`). Its package
 #                     starts a system service (with a config that listens nowhere); when this script installs it, it
 #                     stops and disables that service, so only the tests' own instances run.
+#   sip-tester        (SIPp, the independent SIP peer of the GB/T 28181 tests, tests/.../Sip/Sipp: it plays the device
+#                     and the upper platform, command sipp)
 #   python3-yaml      (PyYAML: tests/.../Deploy reads deploy/compose/compose.yaml and the Kubernetes manifests with it)
 #   nodejs + npm      (the Node gRPC/MQTT clients and the turf/gcoord geometry oracles), then tests/node's packages.
 #   chromium          (the console's browser tests drive Debian's chromium headless with playwright-core; the
@@ -52,6 +54,7 @@ installed postgresql || { missing+=(postgresql); postgres_missing=true; }
 haproxy_missing=false
 installed haproxy || { missing+=(haproxy); haproxy_missing=true; }
 installed python3-yaml || missing+=(python3-yaml)
+command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 bash scripts/install-apt-packages.sh install-test-deps "${missing[@]}"

@@ -304,6 +304,13 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add("Liveness: KeepaliveInterval and SweepInterval must be positive");
         }
 
+        var sip = o.Sip;
+        if (new[] { sip.MinExpires, sip.NonceLifetime, sip.TcpIdleTimeout, sip.CatalogTimeout }.Any(t => t <= TimeSpan.Zero) || sip.MaxExpires < sip.MinExpires
+            || sip.CatalogRefresh < TimeSpan.Zero || sip.DeviceUtcOffset.Duration() > TimeSpan.FromHours(14))
+        {
+            failures.Add("Sip: MinExpires, NonceLifetime, TcpIdleTimeout and CatalogTimeout must be positive, MaxExpires at least MinExpires, CatalogRefresh not negative, DeviceUtcOffset within ±14 h");
+        }
+
         if (o.Liveness.RestartGrace is { } grace && grace < TimeSpan.Zero)
         {
             failures.Add("Liveness: RestartGrace must not be negative");
@@ -372,7 +379,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             ("Outbox", o.Outbox), ("Limits", o.Limits), ("Tls", o.Tls), ("Sessions", o.Sessions), ("Audit", o.Audit), ("Console:BaseLayer", o.Console.BaseLayer),
             ("RateLimits:Vendor", o.RateLimits.Vendor), ("RateLimits:Operator", o.RateLimits.Operator), ("RateLimits:Planner", o.RateLimits.Planner),
             ("RateLimits:Centre", o.RateLimits.Centre), ("RateLimits:Admin", o.RateLimits.Admin), ("RateLimits:MqttVendor", o.RateLimits.MqttVendor),
-            ("Keys", o.Keys), ("Telemetry", o.Telemetry), ("ExternalBroker", o.ExternalBroker),
+            ("Keys", o.Keys), ("Telemetry", o.Telemetry), ("ExternalBroker", o.ExternalBroker), ("Sip", o.Sip),
         }.Concat(o.Outbox.Endpoints.Select((e, i) => ($"Outbox:Endpoints:{i}", (object)e))))
         {
             var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();

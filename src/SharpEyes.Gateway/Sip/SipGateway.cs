@@ -277,7 +277,7 @@ public sealed partial class SipGateway : ISipRequestHandler
 
         return _journal.ExecuteAsync(tx =>
         {
-            tx.Execute("UPDATE sip_devices SET registration = @p0, catalog = @p1, updated_at = @p2 WHERE device_id = @p3", registration, catalog, tx.NowMs, state.DeviceId);
+            SipRepository.SaveState(tx, state.DeviceId, registration, catalog);
             return true;
         }, ct);
     }

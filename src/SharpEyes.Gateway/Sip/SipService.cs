@@ -26,7 +26,7 @@ public sealed partial class SipService(
     public SipTcpTransport? Tcp => _tcp;
 
     /// <summary>The port SIP listens on (UDP and TCP), once started; 0 when SIP is disabled.</summary>
-    public int Port => _udp?.LocalEndPoint.Port ?? 0;
+    public int Port { get; private set; }
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -54,6 +54,7 @@ public sealed partial class SipService(
                 udp.Start(new IPEndPoint(address, _options.Port));
                 tcp.Start(new IPEndPoint(address, udp.LocalEndPoint.Port));
                 (_udp, _tcp) = (udp, tcp);
+                Port = udp.LocalEndPoint.Port;
                 break;
             }
             catch (SocketException e)
@@ -104,14 +105,14 @@ public sealed partial class SipService(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        if (_udp is not null)
+        if (Interlocked.Exchange(ref _udp, null) is { } udp)
         {
-            await _udp.DisposeAsync().ConfigureAwait(false);
+            await udp.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_tcp is not null)
+        if (Interlocked.Exchange(ref _tcp, null) is { } tcp)
         {
-            await _tcp.DisposeAsync().ConfigureAwait(false);
+            await tcp.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -182,7 +182,7 @@ public sealed class KeyExpiryTests
         {
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "ALTER TABLE api_keys DROP COLUMN expires_at; UPDATE meta SET value = '8' WHERE key = 'schema_version'; DROP TABLE outbox_leases;";
+            command.CommandText = "ALTER TABLE api_keys DROP COLUMN expires_at; UPDATE meta SET value = '8' WHERE key = 'schema_version'; DROP TABLE outbox_leases; DROP TABLE sip_accounts; DROP TABLE sip_devices; DROP TABLE sip_channels;";
             command.ExecuteNonQuery();
         }
 

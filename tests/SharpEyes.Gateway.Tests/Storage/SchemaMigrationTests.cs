@@ -20,6 +20,7 @@ public sealed class SchemaMigrationTests
     /// <summary>What each version added, to take a new store back to an older version's shape (newest first).</summary>
     private static readonly (int Version, string Undo)[] AddedBy =
     [
+        (13, "DROP TABLE sip_channels; DROP TABLE sip_devices; DROP TABLE sip_accounts"),
         (12, "DROP INDEX incidents_open_by_key"),
         (11, "DROP TABLE outbox_leases"),
         (10, """

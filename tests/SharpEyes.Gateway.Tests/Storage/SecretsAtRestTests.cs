@@ -137,7 +137,7 @@ public sealed class SecretsAtRestTests
         {
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE devices SET rtsp_secret = $s WHERE id = $id; UPDATE meta SET value = '6' WHERE key = 'schema_version'; DROP TABLE outbox_leases; PRAGMA wal_checkpoint(TRUNCATE);";
+            command.CommandText = "UPDATE devices SET rtsp_secret = $s WHERE id = $id; UPDATE meta SET value = '6' WHERE key = 'schema_version'; DROP TABLE outbox_leases; DROP TABLE sip_accounts; DROP TABLE sip_devices; DROP TABLE sip_channels; PRAGMA wal_checkpoint(TRUNCATE);";
             command.Parameters.AddWithValue("$s", clear);
             command.Parameters.AddWithValue("$id", id);
             command.ExecuteNonQuery();

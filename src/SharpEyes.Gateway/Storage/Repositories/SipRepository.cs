@@ -60,6 +60,10 @@ public static class SipRepository
                 catalog = excluded.catalog, updated_at = excluded.updated_at
             """, device.DeviceId, device.AccountId, device.Secret, device.Registration, device.Catalog, device.UpdatedAtMs);
 
+    /// <summary>Writes device <paramref name="deviceId"/>'s registration (null: none) and catalog.</summary>
+    public static void SaveState(JournalTransaction tx, string deviceId, string? registration, string catalog) =>
+        tx.Execute("UPDATE sip_devices SET registration = @p0, catalog = @p1, updated_at = @p2 WHERE device_id = @p3", registration, catalog, tx.NowMs, deviceId);
+
     /// <summary>Removes device <paramref name="deviceId"/> and its channel list; false when there was none.</summary>
     public static bool DeleteDevice(JournalTransaction tx, string deviceId)
     {
