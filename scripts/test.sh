@@ -26,7 +26,7 @@ status=${PIPESTATUS[0]}
 echo
 echo "Again on PostgreSQL (SHARPEYES_TEST_STORE=postgres):"
 pg_filters=()
-for ns in Alarms Audit Auth Coverage Delivery Devices Durability Feeds Geography Http Incidents Mqtt Streams; do
+for ns in Alarms Audit Auth Coverage Delivery Devices Durability Feeds Geography Http Incidents Mqtt Sip Streams; do
   pg_filters+=(--filter-namespace "SharpEyes.Gateway.Tests.$ns")
 done
 pg_filters+=(--filter-namespace SharpEyes.Gateway.Tests.Storage.Repositories) # the storage suite: every repository on both engines

@@ -372,6 +372,12 @@ public enum CentreEndpointKind
 
     /// <summary>A topic on an external MQTT broker: each event as JSON, QoS 1, acknowledged by the broker's PUBACK.</summary>
     Mqtt,
+
+    /// <summary>
+    /// A GB/T 28181 upper platform (sip://{its server ID}@host:port): the gateway registers to it as a lower platform,
+    /// forwards alarms as Alarm notifications (each acknowledged by its 200 OK) and answers its Catalog queries.
+    /// </summary>
+    Gb28181,
 }
 
 public sealed class CentreEndpointOptions

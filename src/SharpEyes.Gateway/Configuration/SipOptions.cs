@@ -66,6 +66,12 @@ public sealed class SipOptions
     /// <summary>After a device registers, arm its alarms (a SetGuard DeviceControl) and subscribe to them (SUBSCRIBE, Event: presence).</summary>
     public bool ArmOnRegister { get; set; } = true;
 
+    /// <summary>The registration expiry the gateway asks of an upper platform it cascades to (renewed at half of what is granted).</summary>
+    public TimeSpan UpstreamExpires { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often the gateway sends an upper platform a keepalive; three unanswered ones mean registering again.</summary>
+    public TimeSpan UpstreamKeepaliveInterval { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>The SIP server ID in effect.</summary>
     public string ServerIdFor(GatewayOptions options) => ServerId.Length > 0 ? ServerId : options.ServedCountyCodes[0] + "0000" + "200" + "0000001";
 

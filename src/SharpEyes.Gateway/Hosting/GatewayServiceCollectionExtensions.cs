@@ -91,6 +91,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<Sip.SipCatalogSync>();
         services.AddSingleton<Sip.SipAlarmIntake>();
         services.AddSingleton<Sip.SipService>();
+        services.AddSingleton<Sip.SipUpstreams>();
         builder.AddSharpEyesTelemetry(); // OpenTelemetry over OTLP, only when an endpoint is configured
         services.PostConfigure<GatewayOptions>(o =>
         {
@@ -100,6 +101,10 @@ public static class GatewayServiceCollectionExtensions
                 if (e.Url.StartsWith("mqtt://", StringComparison.OrdinalIgnoreCase) || e.Url.StartsWith("mqtts://", StringComparison.OrdinalIgnoreCase))
                 {
                     e.Kind = CentreEndpointKind.Mqtt;
+                }
+                else if (e.Url.StartsWith("sip://", StringComparison.OrdinalIgnoreCase))
+                {
+                    e.Kind = CentreEndpointKind.Gb28181; // an upper platform: sip://{server ID}@host:port
                 }
             }
         });

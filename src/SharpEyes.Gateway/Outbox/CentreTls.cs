@@ -217,6 +217,20 @@ public sealed partial class CentreTls
     /// <summary>What is wrong with an endpoint's URL scheme and TLS settings (for the start's validation).</summary>
     public static IEnumerable<string> Problems(CentreEndpointOptions e)
     {
+        if (e.Kind == CentreEndpointKind.Gb28181)
+        {
+            if (!Uri.TryCreate(e.Url, UriKind.Absolute, out var sip) || sip.Scheme != "sip" || !Devices.GbDeviceId.IsWellFormed(Uri.UnescapeDataString(sip.UserInfo)))
+            {
+                yield return $"Outbox:Endpoints '{e.Name}': Url '{OutboxService.Redact(e.Url)}' must be sip://{{the upper platform's 20-digit server ID}}@host:port";
+            }
+            else if (new[] { e.CaPath, e.ClientCertificatePath, e.ClientKeyPath }.Any(f => !string.IsNullOrEmpty(f)))
+            {
+                yield return $"Outbox:Endpoints '{e.Name}': CaPath, ClientCertificatePath and ClientKeyPath do not apply to a sip:// (GB/T 28181) endpoint";
+            }
+
+            yield break;
+        }
+
         var schemes = e.Kind == CentreEndpointKind.Mqtt ? new[] { "mqtt", "mqtts" } : ["http", "https"];
         if (!Uri.TryCreate(e.Url, UriKind.Absolute, out var uri) || !schemes.Contains(uri.Scheme))
         {

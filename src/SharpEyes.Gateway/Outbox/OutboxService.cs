@@ -18,6 +18,7 @@ public sealed partial class OutboxService(
     GatewayStore store,
     TimeProvider time,
     Hosting.ReplicaIdentity replica,
+    IServiceProvider services,
     ILoggerFactory loggers) : IHostedService
 {
     private readonly List<OutboxEndpoint> _endpoints = [];
@@ -40,15 +41,20 @@ public sealed partial class OutboxService(
         foreach (var o in options.Value.Outbox.Endpoints)
         {
             var tls = CentreTls.For(o, endpointLogger);
-            if (tls is null)
+            if (tls is null && o.Kind != CentreEndpointKind.Gb28181) // GB/T 28181 platforms speak SIP in clear text (digest-authenticated)
             {
                 LogClearText(_logger, o.Name, Redact(o.Url), o.Kind == CentreEndpointKind.Mqtt ? "mqtts" : "https");
             }
 
-            ICentreTransport transport = o.Kind == CentreEndpointKind.Mqtt
-                ? new MqttCentreTransport(o, new ExternalMqttConnection(new Uri(o.Url), $"{cursors.SourceId}-{o.Name}", o.UserName, o.ApiKey,
-                    o.RetryBaseDelay, o.RetryMaxDelay, time, loggers.CreateLogger<ExternalMqttConnection>(), tls))
-                : new GrpcCentreTransport(o, tls);
+            ICentreTransport transport = o.Kind switch
+            {
+                CentreEndpointKind.Mqtt => new MqttCentreTransport(o, new ExternalMqttConnection(new Uri(o.Url), $"{cursors.SourceId}-{o.Name}", o.UserName, o.ApiKey,
+                    o.RetryBaseDelay, o.RetryMaxDelay, time, loggers.CreateLogger<ExternalMqttConnection>(), tls)),
+                CentreEndpointKind.Gb28181 => new Sip.SipUpstreamTransport(o, services.GetRequiredService<Sip.SipGateway>(), services.GetRequiredService<Sip.SipService>(),
+                    services.GetRequiredService<Devices.DeviceCatalog>(), services.GetRequiredService<Sip.SipUpstreams>(), options.Value.Sip, time,
+                    loggers.CreateLogger<Sip.SipUpstreamTransport>()),
+                _ => new GrpcCentreTransport(o, tls),
+            };
             var lease = new OutboxLease(o.Name, options.Value.Outbox, replica.Id, store, time, leaseLogger);
             var endpoint = new OutboxEndpoint(o, transport, log, cursors, journal, store, time, endpointLogger, lease, replica.Id);
             _endpoints.Add(endpoint);

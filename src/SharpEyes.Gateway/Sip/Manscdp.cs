@@ -189,6 +189,30 @@ public static partial class Manscdp
     public static byte[] Guard(long sn, string deviceId, bool arm) =>
         Document("Control", "DeviceControl", sn, deviceId, $"<GuardCmd>{(arm ? "SetGuard" : "ResetGuard")}</GuardCmd>");
 
+    /// <summary>A platform's keepalive (<c>Notify</c> <c>Keepalive</c>, status OK), as a lower platform sends its upper one.</summary>
+    public static byte[] Keepalive(long sn, string deviceId) => Document("Notify", "Keepalive", sn, deviceId, "<Status>OK</Status>\r\n");
+
+    /// <summary>An Alarm notification of <paramref name="deviceId"/> (the alarm's device), as a lower platform forwards it.</summary>
+    public static byte[] AlarmNotify(long sn, string deviceId, int priority, int method, DateTimeOffset localTime, string description, double lon, double lat, int type) =>
+        Document("Notify", "Alarm", sn, deviceId, string.Create(CultureInfo.InvariantCulture,
+            $"<AlarmPriority>{priority}</AlarmPriority>\r\n<AlarmMethod>{method}</AlarmMethod>\r\n<AlarmTime>{localTime:yyyy-MM-dd'T'HH:mm:ss}</AlarmTime>\r\n" +
+            $"<AlarmDescription>{SecurityElement.Escape(description)}</AlarmDescription>\r\n<Longitude>{lon:0.000000}</Longitude>\r\n<Latitude>{lat:0.000000}</Latitude>\r\n" +
+            $"<Info>\r\n<AlarmType>{type}</AlarmType>\r\n</Info>\r\n"));
+
+    /// <summary>One message of a catalog answer: <paramref name="items"/> of <paramref name="sumNum"/>, each already an <c>&lt;Item&gt;</c> (<see cref="CatalogItem"/>).</summary>
+    public static byte[] CatalogResponse(long sn, string deviceId, int sumNum, IReadOnlyList<string> items) =>
+        Document("Response", "Catalog", sn, deviceId, string.Create(CultureInfo.InvariantCulture,
+            $"<SumNum>{sumNum}</SumNum>\r\n<DeviceList Num=\"{items.Count}\">\r\n{string.Concat(items)}</DeviceList>\r\n"));
+
+    /// <summary>A catalog item: a channel with its name, maker, model, civil code, parent, status, position and PTZ type.</summary>
+    public static string CatalogItem(string id, string name, string manufacturer, string model, string civilCode, string parentId, bool on, double lon, double lat, int ptzType) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"<Item>\r\n<DeviceID>{SecurityElement.Escape(id)}</DeviceID>\r\n<Name>{SecurityElement.Escape(name)}</Name>\r\n<Manufacturer>{SecurityElement.Escape(manufacturer)}</Manufacturer>\r\n" +
+            $"<Model>{SecurityElement.Escape(model)}</Model>\r\n<Owner>{SecurityElement.Escape(civilCode)}</Owner>\r\n<CivilCode>{SecurityElement.Escape(civilCode)}</CivilCode>\r\n" +
+            $"<Address></Address>\r\n<Parental>0</Parental>\r\n<ParentID>{SecurityElement.Escape(parentId)}</ParentID>\r\n<SafetyWay>0</SafetyWay>\r\n<RegisterWay>1</RegisterWay>\r\n" +
+            $"<Secrecy>0</Secrecy>\r\n<Status>{(on ? "ON" : "OFF")}</Status>\r\n<Longitude>{lon:0.000000}</Longitude>\r\n<Latitude>{lat:0.000000}</Latitude>\r\n" +
+            $"<Info>\r\n<PTZType>{ptzType}</PTZType>\r\n</Info>\r\n</Item>\r\n");
+
     /// <summary>A document with <paramref name="inner"/> (already escaped XML) after its DeviceID, encoded as GB18030 and declared GB2312, as platforms send.</summary>
     private static byte[] Document(string root, string cmdType, long sn, string deviceId, string inner) =>
         Gb18030.GetBytes(string.Create(CultureInfo.InvariantCulture,

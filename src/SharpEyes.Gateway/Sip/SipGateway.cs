@@ -341,6 +341,11 @@ public sealed partial class SipGateway : ISipRequestHandler
     {
         var request = incoming.Request;
         var deviceId = SipParser.User(SipParser.Uri(request.Header("From") ?? ""));
+        if (Upstreams?.Find(deviceId, incoming.Remote) is { } upstream)
+        {
+            return upstream.OnRequest(incoming);
+        }
+
         var state = _directory.Find(deviceId);
         var nowMs = NowMs;
         if (state is null || !state.IsRegistered(nowMs) || !state.Remote!.Address.Equals(incoming.Remote.Address))
@@ -439,38 +444,10 @@ public sealed partial class SipGateway : ISipRequestHandler
             remote = state.Remote;
         }
 
-        if (transport is null || remote is null || Clients is null)
-        {
-            _stats.RequestFailed();
-            return null;
-        }
-
-        var local = transport.LocalFor(remote);
-        var host = local.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{local.Address}]" : local.Address.ToString();
-        var cseq = Interlocked.Increment(ref _cseq);
-        var request = SipMessage.Request(method, $"sip:{state.DeviceId}@{remote}",
-        [
-            new SipHeader("Via", $"SIP/2.0/{transport.Name} {host}:{local.Port};rport;branch=z9hG4bK{Tag()}{Tag()}"),
-            new SipHeader("From", $"<sip:{ServerId}@{Domain}>;tag={Tag()}"),
-            new SipHeader("To", $"<sip:{state.DeviceId}@{Domain}>"),
-            new SipHeader("Call-ID", $"{Tag()}{Tag()}@{host}"),
-            new SipHeader("CSeq", string.Create(CultureInfo.InvariantCulture, $"{cseq} {method}")),
-            new SipHeader("Contact", $"<sip:{ServerId}@{host}:{local.Port}>"),
-            new SipHeader("Max-Forwards", "70"),
-            new SipHeader("User-Agent", "SharpEyes"),
-            .. extra,
-            new SipHeader("Content-Type", ManscdpType),
-        ], body);
-        SipMessage? response;
-        try
-        {
-            response = await Clients.SendAsync(request, (bytes, c) => transport.SendAsync(bytes, remote, c), transport.Reliable, ct).ConfigureAwait(false);
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            response = null; // its TCP connection is gone: it reconnects and registers again
-        }
-
+        var response = transport is null || remote is null
+            ? null
+            : await SendToAsync(transport, remote, $"sip:{state.DeviceId}@{remote}", $"<sip:{state.DeviceId}@{Domain}>", method, body,
+                [.. extra, new SipHeader("Content-Type", ManscdpType)], null, ct).ConfigureAwait(false);
         if (response is not { StatusCode: >= 200 and < 300 })
         {
             _stats.RequestFailed();
@@ -478,6 +455,46 @@ public sealed partial class SipGateway : ISipRequestHandler
 
         return response;
     }
+
+    /// <summary>
+    /// Sends a request from the gateway (From: its server ID) to <paramref name="remote"/> through a client transaction;
+    /// its final response, or null at Timer F or when it could not be sent. <paramref name="callId"/> null: a new one.
+    /// </summary>
+    public async Task<SipMessage?> SendToAsync(ISipSender transport, IPEndPoint remote, string requestUri, string to, string method, byte[] body,
+        IEnumerable<SipHeader> extra, string? callId, CancellationToken ct)
+    {
+        if (Clients is null)
+        {
+            return null;
+        }
+
+        var local = transport.LocalFor(remote);
+        var host = local.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{local.Address}]" : local.Address.ToString();
+        var cseq = Interlocked.Increment(ref _cseq);
+        var request = SipMessage.Request(method, requestUri,
+        [
+            new SipHeader("Via", $"SIP/2.0/{transport.Name} {host}:{local.Port};rport;branch=z9hG4bK{Tag()}{Tag()}"),
+            new SipHeader("From", $"<sip:{ServerId}@{Domain}>;tag={Tag()}"),
+            new SipHeader("To", to),
+            new SipHeader("Call-ID", callId ?? $"{Tag()}{Tag()}@{host}"),
+            new SipHeader("CSeq", string.Create(CultureInfo.InvariantCulture, $"{cseq} {method}")),
+            new SipHeader("Contact", $"<sip:{ServerId}@{host}:{local.Port}>"),
+            new SipHeader("Max-Forwards", "70"),
+            new SipHeader("User-Agent", "SharpEyes"),
+            .. extra,
+        ], body);
+        try
+        {
+            return await Clients.SendAsync(request, (bytes, c) => transport.SendAsync(bytes, remote, c), transport.Reliable, ct).ConfigureAwait(false);
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return null; // a TCP connection gone (the device reconnects and registers again), or the network unreachable
+        }
+    }
+
+    /// <summary>The upper platforms this gateway registers to (set by <see cref="SipService"/>).</summary>
+    public SipUpstreams? Upstreams { get; set; }
 
     /// <summary>The client transactions requests go out through (set by <see cref="SipService"/>).</summary>
     public SipClientTransactions? Clients { get; set; }

@@ -13,7 +13,7 @@ namespace SharpEyes.Gateway.Sip;
 /// A port that cannot be bound stops the start with a one-line reason.
 /// </summary>
 public sealed partial class SipService(
-    SipGateway gateway, SipCatalogSync catalogs, SipAlarmIntake alarms, SipDirectory directory, TimeProvider time,
+    SipGateway gateway, SipCatalogSync catalogs, SipAlarmIntake alarms, SipDirectory directory, SipUpstreams upstreams, TimeProvider time,
     IOptions<GatewayOptions> options, ILoggerFactory loggers) : BackgroundService
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
@@ -22,6 +22,11 @@ public sealed partial class SipService(
     private SipTcpTransport? _tcp;
 
     public SipUdpTransport? Udp => _udp;
+
+    /// <summary>The UDP transport once it is bound; null when SIP is disabled (or the start failed).</summary>
+    public Task<SipUdpTransport?> UdpReady => _ready.Task;
+
+    private readonly TaskCompletionSource<SipUdpTransport?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public SipTcpTransport? Tcp => _tcp;
 
@@ -32,6 +37,7 @@ public sealed partial class SipService(
     {
         if (!_options.Enabled)
         {
+            _ready.TrySetResult(null);
             return;
         }
 
@@ -63,12 +69,15 @@ public sealed partial class SipService(
                 await tcp.DisposeAsync().ConfigureAwait(false);
                 if (_options.Port != 0 || attempt >= 20)
                 {
+                    _ready.TrySetResult(null);
                     throw new StartupFailureException($"SIP cannot listen on {options.Value.BindAddress}:{_options.Port} (UDP and TCP): {e.Message} (--sip-port, or SharpEyes:Sip:Enabled=false)", e);
                 }
             }
         }
 
         gateway.TransportNamed = name => name == "TCP" ? _tcp : _udp;
+        gateway.Upstreams = upstreams;
+        _ready.TrySetResult(_udp);
         LogListening(loggers.CreateLogger<SipService>(), options.Value.BindAddress, Port, gateway.ServerId, gateway.Domain);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -15,7 +15,7 @@ namespace SharpEyes.Gateway.Tests.Infrastructure;
 public sealed class RawSipDevice : IDisposable
 {
     private readonly UdpClient _socket = new(new IPEndPoint(IPAddress.Loopback, 0));
-    private readonly IPEndPoint _gateway;
+    private IPEndPoint _gateway;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<SipMessage>> _pending = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
@@ -30,6 +30,9 @@ public sealed class RawSipDevice : IDisposable
     }
 
     public string DeviceId { get; }
+
+    /// <summary>Sends to the gateway's SIP port <paramref name="port"/> from now on (a platform made before the gateway knew its port).</summary>
+    public void Target(int port) => _gateway = new IPEndPoint(IPAddress.Loopback, port);
 
     public string Domain { get; }
 
@@ -69,10 +72,17 @@ public sealed class RawSipDevice : IDisposable
         return request;
     }
 
-    public async Task AnswerAsync(SipMessage request, int status = 200)
+    public async Task AnswerAsync(SipMessage request, int status = 200, IEnumerable<SipHeader>? extra = null)
     {
-        var response = SipMessage.ResponseTo(request, status, status == 200 ? "OK" : "Refused", "dev1");
+        var response = SipMessage.ResponseTo(request, status, status == 200 ? "OK" : "Refused", "dev1", extra);
         await _socket.SendAsync(response.ToBytes(), _gateway);
+    }
+
+    /// <summary>The next request the gateway sent, not answered yet.</summary>
+    public async Task<SipMessage> NextRequestAsync(TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(15));
+        return await Requests.Reader.ReadAsync(cts.Token);
     }
 
     public async Task<SipMessage> SendAsync(string method, IEnumerable<SipHeader> extra, byte[] body, string callId)
