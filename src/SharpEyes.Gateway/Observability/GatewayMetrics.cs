@@ -40,7 +40,8 @@ public sealed class GatewayMetrics
     public GatewayMetrics(
         AlarmStats alarms, IncidentCorrelator incidents, Journal journal, FeedLog feed, FeedHub feedHub, OutboxService outbox, StreamHealthMonitor streams,
         DeviceCatalog devices, CoverageReports coverage, KpiSnapshots kpiHistory, GeographyState geography, ClientRefusals refusals, Auth.KeyRateLimits rateLimits,
-        Auth.ApiKeyStore keys, Mqtt.MqttRateLimits mqttRateLimits, Audit.AuditLog audit, Hosting.GatewayTls tls, Mqtt.ExternalBrokerIntake external, TimeProvider time)
+        Auth.ApiKeyStore keys, Mqtt.MqttRateLimits mqttRateLimits, Audit.AuditLog audit, Hosting.GatewayTls tls, Mqtt.ExternalBrokerIntake external, TimeProvider time,
+        Sip.SipStats sip, Sip.SipService sipService, Sip.SipDirectory sipDevices)
     {
         Registry = Metrics.NewCustomRegistry();
         _factory = Metrics.WithCustomRegistry(Registry);
@@ -95,6 +96,18 @@ public sealed class GatewayMetrics
         _externalConnected = Gauge("sharpeyes_external_broker_connected", "1 while connected to the external broker");
         _keysExpiring = Gauge("sharpeyes_api_keys_expiring", "Active API keys that expire within the warning window (SharpEyes:Keys:ExpiryWarning, the label)", "within");
         var expiringWithin = Window(keys.ExpiryWarning);
+        var sipRegistrations = Counter("sharpeyes_sip_registrations_total",
+            "GB/T 28181 REGISTER outcomes since start: registered (and renewals), unregistered, challenged (401), and the 403 refusals by reason (wrong-password, unknown-username, unknown-device, other-account)", "outcome");
+        var sipMessages = Counter("sharpeyes_sip_messages_total",
+            "GB/T 28181 requests since start by kind: keepalive, not-registered (403: register first), ignored (a MANSCDP kind not acted on, answered 200), invite-refused (live video)", "kind");
+        var sipAlarms = Counter("sharpeyes_sip_alarms_total",
+            "GB/T 28181 Alarm notifications since start by outcome: accepted, duplicate, dead-lettered (answered 400), retry-later (the store could not take it: 503)", "outcome");
+        var sipCatalog = Counter("sharpeyes_sip_catalog_items_total", "Catalog items received from devices since start, and those refused (not a camera or alarm input, or refused by the device checks)", "outcome");
+        var sipFailed = Counter("sharpeyes_sip_requests_failed_total", "The gateway's own requests to devices (catalog queries, arming, subscriptions) that got no 2xx, since start");
+        var sipTransport = Counter("sharpeyes_sip_transport_total",
+            "SIP transport events since start: udp-received, malformed (answered 400), dropped (not answerable), retransmissions (absorbed), busy (503: Sip:MaxConcurrentRequests), tcp-accepted, tcp-refused (Sip:MaxTcpConnections), tcp-framing-errors", "event");
+        var sipRegistered = Gauge("sharpeyes_sip_devices_registered", "GB/T 28181 devices registered now");
+        var sipTcp = Gauge("sharpeyes_sip_tcp_connections", "SIP TCP connections open now");
 
         OnCollect(() =>
         {
@@ -105,6 +118,51 @@ public sealed class GatewayMetrics
             {
                 _deadLettered.WithLabels(reason).IncTo(count);
             }
+
+            sipRegistrations.WithLabels("registered").IncTo(sip.Registrations);
+            sipRegistrations.WithLabels("unregistered").IncTo(sip.Unregistrations);
+            sipRegistrations.WithLabels("challenged").IncTo(sip.Challenges);
+            foreach (var (reason, count) in sip.RefusedRegistrations)
+            {
+                sipRegistrations.WithLabels(reason).IncTo(count);
+            }
+
+            sipMessages.WithLabels("keepalive").IncTo(sip.Keepalives);
+            sipMessages.WithLabels("not-registered").IncTo(sip.NotRegistered);
+            sipMessages.WithLabels("ignored").IncTo(sip.Ignored);
+            sipMessages.WithLabels("invite-refused").IncTo(sip.InvitesRefused);
+            sipAlarms.WithLabels("accepted").IncTo(sip.AlarmsAccepted);
+            sipAlarms.WithLabels("duplicate").IncTo(sip.AlarmsDuplicate);
+            sipAlarms.WithLabels("dead-lettered").IncTo(sip.AlarmsDeadLettered);
+            sipAlarms.WithLabels("retry-later").IncTo(sip.AlarmsRetryLater);
+            sipCatalog.WithLabels("received").IncTo(sip.CatalogItemsReceived);
+            sipCatalog.WithLabels("refused").IncTo(sip.CatalogRefused);
+            sipFailed.IncTo(sip.RequestsFailed);
+            if (sipService.Udp is { } udp)
+            {
+                sipTransport.WithLabels("udp-received").IncTo(udp.Received);
+                sipTransport.WithLabels("malformed").IncTo(udp.Malformed + (sipService.Tcp?.Requests.Malformed ?? 0));
+                sipTransport.WithLabels("dropped").IncTo(udp.Dropped + (sipService.Tcp?.Dropped ?? 0));
+                sipTransport.WithLabels("retransmissions").IncTo(udp.Retransmissions + (sipService.Tcp?.Requests.Retransmissions ?? 0));
+                sipTransport.WithLabels("busy").IncTo(udp.Busy + (sipService.Tcp?.Requests.Busy ?? 0));
+            }
+
+            if (sipService.Tcp is { } tcp)
+            {
+                sipTransport.WithLabels("tcp-accepted").IncTo(tcp.Accepted);
+                sipTransport.WithLabels("tcp-refused").IncTo(tcp.Refused);
+                sipTransport.WithLabels("tcp-framing-errors").IncTo(tcp.FramingErrors);
+                sipTcp.Set(tcp.Open);
+            }
+
+            var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+            sipRegistered.Set(sipDevices.Devices.Count(d =>
+            {
+                lock (d)
+                {
+                    return d.IsRegistered(nowMs);
+                }
+            }));
 
             _incidentsOpen.Set(incidents.OpenCount);
             _feedLast.Set(journal.LastSequence);

@@ -167,6 +167,9 @@ public sealed class SipGatewayTests : IAsyncLifetime
         Assert.Equal(1, stats.RefusedRegistrations["wrong-password"]);
         Assert.Equal(1, stats.RefusedRegistrations["unknown-device"]);
         Assert.Equal(1, stats.RefusedRegistrations["unknown-username"]);
+        var metrics = await MetricsScrape.ReadAsync(_host.HttpPort);
+        Assert.Equal(1, metrics["sharpeyes_sip_registrations_total{outcome=\"wrong-password\"}"]);
+        Assert.Equal(3, metrics["sharpeyes_sip_registrations_total{outcome=\"challenged\"}"]);
         Assert.DoesNotContain("county-pass-1", _host.Logs.All, StringComparison.Ordinal);
         Assert.DoesNotContain("not-the-password", _host.Logs.All, StringComparison.Ordinal);
 
