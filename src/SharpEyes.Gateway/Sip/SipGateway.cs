@@ -354,6 +354,11 @@ public sealed partial class SipGateway : ISipRequestHandler
             return SipMessage.ResponseTo(request, 403, "Forbidden: register first", Tag());
         }
 
+        if (request.Method == "NOTIFY" && request.Body.Length == 0)
+        {
+            return SipMessage.ResponseTo(request, 200, "OK", Tag()); // a subscription's state, without an event
+        }
+
         if (!Manscdp.TryParse(request.Body, out var document, out var error))
         {
             return SipMessage.ResponseTo(request, 400, "Bad Request: " + OneLine(error!), Tag());
