@@ -53,16 +53,34 @@ internal sealed partial class Sipp : IAsyncDisposable
         return result;
     }
 
+    /// <summary>The text of <paramref name="name"/> in SIPp's working directory (a trace it writes), "" while it has none.</summary>
+    public string File(string name)
+    {
+        var path = Path.Combine(_directory, name);
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return new StreamReader(stream).ReadToEnd();
+        }
+        catch (FileNotFoundException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>Waits for SIPp to end, whatever its outcome (a peer killed under it).</summary>
+    public Task<ToolResult> ExitAsync(TimeSpan timeout) => _tool.WaitForExitAsync(timeout);
+
     /// <summary>The error file's entries, without "Received out-of-call ... using the out-of-call scenario" (logged for every request the gateway sends a device).</summary>
     public IReadOnlyList<string> Errors()
     {
         var path = Path.Combine(_directory, "errors.log");
-        if (!File.Exists(path))
+        if (!System.IO.File.Exists(path))
         {
             return [];
         }
 
-        return [.. Entry().Split(File.ReadAllText(path)).Select(e => e.Trim())
+        return [.. Entry().Split(System.IO.File.ReadAllText(path)).Select(e => e.Trim())
             .Where(e => e.Length > 0 && !e.StartsWith("The following events occurred", StringComparison.Ordinal)
                 && !e.Contains("using the out-of-call scenario", StringComparison.Ordinal))];
     }
