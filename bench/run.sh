@@ -36,6 +36,12 @@
 #             replicas). --shapes-devices 5000 registered (devices/s), --shapes-alarms 20000 QoS 1 alarms with 1 and 4
 #             connections (alarms/s end to end, on the feed); --shapes-only sqlite,postgres,... picks some. Section
 #             "Deployment shapes" in latest.md and docs/benchmarks.md (~10 min with 3 rounds)
+#   sip       GB/T 28181 over SIP (UDP), SIPp (sip-tester) as the load, beside MQTT, in one gateway (--demo): per round
+#             (--sip-rounds 3), fresh processes: 2,000 devices registering with digest (registrations/s; the gateway's catalog
+#             query, SetGuard and SUBSCRIBE to each answered by SIPp), 20,000 keepalives, 20,000 alarms of an NVR's 1,000
+#             alarm inputs (alarms/s, each 200 OK after its commit), with 128 SIP transactions in flight; then 5,000 MQTT
+#             devices and 20,000 QoS 1 alarms over 1 and 4 connections (shape-alarms) on the same gateway. Table in
+#             bench/results/sip.md (~2 min a round)
 #   all       the first five (alarms, coverage, streams, outbox, feeds; not hostile), in that order
 set -euo pipefail
 
@@ -49,6 +55,7 @@ case "${1:-}" in
   console) MODE=console; shift ;;
   tls) MODE=tls; shift ;;
   shapes) MODE=shapes; shift ;;
+  sip) MODE=sip; shift ;;
   all) MODE=all; shift ;;
 esac
 
@@ -477,6 +484,60 @@ run_shape() { # shape round: starts the processes, registers, publishes, stops t
   (( rc == 0 )) || RC_SHAPES=$rc
   return 0
 }
+sipp_rate() { # label count scenario.xml [sipp options]: runs SIPp against the gateway's SIP port, prints "label: N/s"
+  local label=$1 count=$2 scenario=$3; shift 3
+  local start end out="$WORK/sipp-$label.out"
+  start=$(date +%s.%N)
+  (cd "$WORK" && timeout 600 sipp -sf "$scenario" -s 13012700002000000001 -i 127.0.0.1 -ci 127.0.0.1 -nostdin -m "$count" -r 50000 -l 128 \
+    -timeout 300 -timeout_error "$@" "127.0.0.1:$SIP_PORT" >"$out" 2>&1) || { log "SIPp $label failed: $(grep -E 'Failed call' "$out" | tail -n 1)"; RC_SIP=1; }
+  end=$(date +%s.%N)
+  local ok; ok=$(sed -n 's/^ *Successful call *| *[0-9]* *| *\([0-9]*\).*/\1/p' "$out" | tail -n 1)
+  python3 -c "import sys; print(f'{sys.argv[1]}: {int(sys.argv[2])/(float(sys.argv[4])-float(sys.argv[3])):.0f}/s ({sys.argv[2]} in {float(sys.argv[4])-float(sys.argv[3]):.1f} s)')" "$label" "${ok:-0}" "$start" "$end"
+}
+run_sip() { # "$@": --sip-rounds N
+  command -v sipp >/dev/null 2>&1 || { log "sipp is missing: bash scripts/install-test-deps.sh installs Debian's sip-tester"; exit 1; }
+  local rounds=3 round
+  while [[ $# -gt 0 ]]; do case "$1" in --sip-rounds) rounds=$2; shift 2 ;; *) shift ;; esac; done
+  mkdir -p "$RESULTS"
+  local report="$RESULTS/sip.md" tests_sipp="$ROOT/tests/SharpEyes.Gateway.Tests/Sip/Sipp"
+  { echo "# GB/T 28181 over SIP beside MQTT ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $rounds rounds, fresh processes each)"; echo; } >"$report"
+  python3 -c "
+print('SEQUENTIAL')
+for i in range(1, 2001): print('1301270000132%07d' % i)" >"$WORK/devices.csv"
+  python3 -c "
+print('SEQUENTIAL')
+for i in range(20000): print('1301270000132%07d' % (i % 2000 + 1))" >"$WORK/keepalives.csv"
+  for round in $(seq 1 "$rounds"); do
+    GATEWAY_RUN="-sip-$round" start_gateway --demo --demo-cameras false --stream-checks false
+    SIP_PORT=$(sed -n 's/.*SIP on [0-9.]*:\([0-9]*\) .*/\1/p' "$WORK/gateway-sip-$round.log" | head -n 1)
+    curl -fsS -X POST -H "authorization: Bearer $ADMIN_KEY" -H "content-type: application/json" \
+      -d '{"account_id":"bench","vendor_id":"bench","password":"bench-pass-1","auto_enrol":true}' "http://127.0.0.1:$HTTP_PORT/api/v1/sip/accounts" >/dev/null
+    echo "## Round $round" >>"$report"
+    {
+      sipp_rate registrations 2000 "$BENCH_DIR/sip/register.xml" -oocsf "$BENCH_DIR/sip/answer.xml" -inf "$WORK/devices.csv" -au bench -ap bench-pass-1 -p "$(pick_port)"
+      sipp_rate keepalives 20000 "$BENCH_DIR/sip/keepalive.xml" -inf "$WORK/keepalives.csv" -p "$(pick_port)"
+      local nvr_port; nvr_port=$(pick_port)
+      (cd "$WORK" && timeout 120 sipp -sf "$tests_sipp/device.xml" -oocsf "$tests_sipp/device-ooc.xml" -s 13012700002000000001 -au bench -ap bench-pass-1 \
+        -i 127.0.0.1 -ci 127.0.0.1 -p "$nvr_port" -m 1 -nostdin -timeout 100 -timeout_error -set device_id 13012700001180000001 -set channels 0 \
+        -set alarm_inputs 1000 -set per_message 50 -set alarms 0 -set unregister 0 "127.0.0.1:$SIP_PORT" >"$WORK/sipp-nvr.out" 2>&1) || { log "the NVR's registration failed"; RC_SIP=1; }
+      local now; now=$(TZ=Asia/Shanghai date +%Y-%m-%dT%H:%M:%S)
+      python3 -c "
+print('SEQUENTIAL')
+for i in range(20000): print('13012700001180000001;1301270000134%07d;$now' % (i % 1000 + 1))" >"$WORK/alarms.csv"
+      sipp_rate "SIP alarms" 20000 "$BENCH_DIR/sip/alarm.xml" -inf "$WORK/alarms.csv" -p "$nvr_port"
+    } | tee -a "$report"
+    local state="$WORK/sip-shape-$round.json"
+    RUN_BENCH_TIMEOUT=300 run_bench shape-register --grpc-ports "$GRPC_PORT" --gateway-pid "$GATEWAY_PID" --admin-key "$ADMIN_KEY" \
+      --devices 5000 --state "$state" 2>"$WORK/mqtt-register-$round.log" || RC_SIP=1
+    RUN_BENCH_TIMEOUT=420 run_bench shape-alarms --total-limit-s 400 --phase-limit-s 150 --state "$state" --grpc-ports "$GRPC_PORT" --mqtt-ports "$MQTT_PORT" \
+      --gateway-pid "$GATEWAY_PID" --admin-key "$ADMIN_KEY" --devices 5000 --alarms 20000 --shape sqlite --round "$round" --json "$WORK/sip-mqtt-$round.json" \
+      2>"$WORK/mqtt-alarms-$round.log" || RC_SIP=1
+    sed -n 's/^\[shapes\] *//p' "$WORK/mqtt-alarms-$round.log" | sed 's/^/MQTT /' | tee -a "$report"
+    stop_pid "$GATEWAY_PID"
+    echo >>"$report"
+  done
+  log "SIP benchmark done: bench/results/sip.md"
+}
 run_shapes() { # "$@": --shapes-rounds N --shapes-devices N --shapes-alarms N --shapes-only a,b --shapes-external-replicas 0|1
   local rounds=3 only="sqlite,postgres,replicas,external" r shape
   SHAPES_DEVICES=5000 SHAPES_ALARMS=20000 SHAPE_RESULTS=()
@@ -543,6 +604,7 @@ RC_HOSTILE=0
 RC_CONSOLE=0
 RC_TLS=0
 RC_SHAPES=0
+RC_SIP=0
 case "$MODE" in
   alarms) run_alarms "$@" ;;
   coverage) run_coverage "$@" ;;
@@ -553,6 +615,7 @@ case "$MODE" in
   console) run_console "$@" ;;
   tls) run_tls "$@" ;;
   shapes) run_shapes "$@" ;;
+  sip) run_sip "$@" ;;
   all)
     run_alarms "$@"
     run_coverage "$@"
@@ -567,6 +630,7 @@ log "done in $(( $(date +%s) - SCRIPT_START )) s"
 (( RC_CONSOLE == 0 )) || exit "$RC_CONSOLE"
 (( RC_TLS == 0 )) || exit "$RC_TLS"
 (( RC_SHAPES == 0 )) || exit "$RC_SHAPES"
+(( RC_SIP == 0 )) || exit "$RC_SIP"
 (( RC_STREAMS == 0 )) || exit "$RC_STREAMS"
 (( RC_OUTBOX == 0 )) || exit "$RC_OUTBOX"
 (( RC_FEEDS == 0 )) || exit "$RC_FEEDS"

@@ -92,7 +92,14 @@ public sealed class SipServerTransactions(TimeProvider time, SipTimers timers, i
             return; // forgetting is only needed where memory is
         }
 
+        // At most once a second (or when full): a scan per request made a busy second's requests quadratic.
         var now = time.GetUtcNow();
+        var next = Interlocked.Read(ref _nextSweepTicks);
+        if ((now.UtcTicks < next && _entries.Count < capacity) || Interlocked.CompareExchange(ref _nextSweepTicks, now.UtcTicks + TimeSpan.TicksPerSecond, next) != next)
+        {
+            return;
+        }
+
         foreach (var (key, entry) in _entries)
         {
             if (entry.Expires <= now)
@@ -101,6 +108,8 @@ public sealed class SipServerTransactions(TimeProvider time, SipTimers timers, i
             }
         }
     }
+
+    private long _nextSweepTicks;
 
     private sealed record Entry(SipMessage? Response, DateTimeOffset Expires);
 }
