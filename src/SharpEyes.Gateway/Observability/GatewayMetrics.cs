@@ -97,7 +97,7 @@ public sealed class GatewayMetrics
         _keysExpiring = Gauge("sharpeyes_api_keys_expiring", "Active API keys that expire within the warning window (SharpEyes:Keys:ExpiryWarning, the label)", "within");
         var expiringWithin = Window(keys.ExpiryWarning);
         var sipRegistrations = Counter("sharpeyes_sip_registrations_total",
-            "GB/T 28181 REGISTER outcomes since start: registered (and renewals), unregistered, challenged (401), and the 403 refusals by reason (wrong-password, unknown-username, unknown-device, other-account)", "outcome");
+            "GB/T 28181 REGISTER outcomes since start: registered (and renewals), unregistered, challenged (401), and the 403 refusals by reason (wrong-password, unknown-username, unknown-device, other-account, locked-out)", "outcome");
         var sipMessages = Counter("sharpeyes_sip_messages_total",
             "GB/T 28181 requests since start by kind: keepalive, not-registered (403: register first), ignored (a MANSCDP kind not acted on, answered 200), invite-refused (live video)", "kind");
         var sipAlarms = Counter("sharpeyes_sip_alarms_total",

@@ -33,13 +33,15 @@ public sealed partial class SipGateway : ISipRequestHandler
     private readonly TimeProvider _time;
     private readonly SipOptions _options;
     private readonly ILogger<SipGateway> _logger;
+    private readonly Auth.AuthFailureLimiter _authFailures;
     private readonly byte[] _nonceKey = RandomNumberGenerator.GetBytes(32);
     private long _sn = RandomNumberGenerator.GetInt32(1, 1_000_000);
     private long _cseq = 1;
 
-    public SipGateway(SipDirectory directory, DeviceCatalog devices, Journal journal, GatewayStore store, SipStats stats, TimeProvider time,
-        IOptions<GatewayOptions> options, ILogger<SipGateway> logger)
+    public SipGateway(SipDirectory directory, DeviceCatalog devices, Journal journal, GatewayStore store, SipStats stats, Auth.AuthFailureLimiter authFailures,
+        TimeProvider time, IOptions<GatewayOptions> options, ILogger<SipGateway> logger)
     {
+        _authFailures = authFailures;
         _directory = directory;
         _devices = devices;
         _journal = journal;
@@ -120,6 +122,12 @@ public sealed partial class SipGateway : ISipRequestHandler
             return Challenge(request, stale: expired);
         }
 
+        // Guessing is bounded as for API keys: an address that failed too often is refused unchecked for the window.
+        if (_authFailures.IsLockedOut(incoming.Remote.Address, "sip"))
+        {
+            return Forbidden(request, deviceId, "locked-out", incoming);
+        }
+
         SipAccountRow account;
         SipDeviceRow? row;
         string password;
@@ -129,17 +137,17 @@ public sealed partial class SipGateway : ISipRequestHandler
             var named = credentials.Username == deviceId && row is not null ? SipRepository.Account(connection, row.AccountId) : SipRepository.Account(connection, credentials.Username);
             if (named is null)
             {
-                return Forbidden(request, deviceId, "unknown-username");
+                return Forbidden(request, deviceId, "unknown-username", incoming);
             }
 
             if (row is not null && row.AccountId != named.AccountId)
             {
-                return Forbidden(request, deviceId, "other-account");
+                return Forbidden(request, deviceId, "other-account", incoming);
             }
 
             if (row is null && !named.AutoEnrol)
             {
-                return Forbidden(request, deviceId, "unknown-device");
+                return Forbidden(request, deviceId, "unknown-device", incoming);
             }
 
             account = named;
@@ -148,7 +156,7 @@ public sealed partial class SipGateway : ISipRequestHandler
 
         if (!SipDigest.Verify(credentials, "REGISTER", password))
         {
-            return Forbidden(request, deviceId, "wrong-password");
+            return Forbidden(request, deviceId, "wrong-password", incoming);
         }
 
         var expires = RequestedExpires(request);
@@ -298,9 +306,14 @@ public sealed partial class SipGateway : ISipRequestHandler
         return SipMessage.ResponseTo(request, 401, "Unauthorized", Tag(), [new SipHeader("WWW-Authenticate", challenge)]);
     }
 
-    private SipMessage Forbidden(SipMessage request, string deviceId, string reason)
+    private SipMessage Forbidden(SipMessage request, string deviceId, string reason, SipIncoming incoming)
     {
         _stats.RegistrationRefused(reason);
+        if (reason is "wrong-password" or "unknown-username")
+        {
+            _authFailures.Failed(incoming.Remote.Address, "sip", null, $"SIP registration of {deviceId}: {reason}");
+        }
+
         LogRefused(_logger, deviceId, reason);
         return SipMessage.ResponseTo(request, 403, "Forbidden", Tag()); // one answer whatever the reason: nothing to probe
     }

@@ -194,6 +194,26 @@ public sealed class SipGatewayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_address_that_guesses_passwords_is_refused_unchecked_until_its_window_passes()
+    {
+        await using var host = await GatewayHost.StartAsync(extraArgs: ["--SharpEyes:Limits:FailedAuthPerAddress=2", "--SharpEyes:Limits:FailedAuthWindow=00:00:03"]);
+        var sip = new V1.Sip.SipClient(host.Channel);
+        await sip.CreateSipAccountAsync(new CreateSipAccountRequest { AccountId = "hik-county", VendorId = "hik", Password = "county-pass-1" }, host.AdminAuth);
+        await sip.AssignSipDeviceAsync(new AssignSipDeviceRequest { DeviceId = Nvr, AccountId = "hik-county" }, host.AdminAuth);
+        using var device = new RawSipDevice(host.SipPort, Nvr);
+        Assert.Equal(403, (await device.RegisterAsync("hik-county", "guess-1")).StatusCode);
+        Assert.Equal(403, (await device.RegisterAsync("hik-county", "guess-2")).StatusCode);
+
+        // The right password now gets the same 403, unchecked, until the window (3 s here) has passed.
+        Assert.Equal(403, (await device.RegisterAsync("hik-county", "county-pass-1")).StatusCode);
+        var stats = host.Services.GetRequiredService<SipStats>();
+        Assert.Equal((2L, 1L), (stats.RefusedRegistrations["wrong-password"], stats.RefusedRegistrations["locked-out"]));
+        Assert.Equal(1, (await MetricsScrape.ReadAsync(host.HttpPort))["sharpeyes_refusals_total{kind=\"auth-locked-out\"}"]);
+        await Eventually.TrueAsync(async () => (await device.RegisterAsync("hik-county", "county-pass-1")).StatusCode == 200,
+            "registered once the window passed", TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public async Task A_channel_that_leaves_the_catalog_is_marked_missing_and_taken_offline_and_INVITE_is_refused()
     {
         using var device = new RawSipDevice(_host.SipPort, Nvr);
