@@ -228,6 +228,10 @@ public sealed partial class SipGateway : ISipRequestHandler
                 LogRegistered(_logger, deviceId, account.AccountId, state.TransportName, incoming.Remote.ToString());
                 incoming.Then = () => AfterRegistrationAsync(state, CancellationToken.None);
             }
+            else if (_options.ArmOnRegister)
+            {
+                incoming.Then = () => ArmAsync(state, CancellationToken.None); // a renewal renews the alarm subscription with it
+            }
         }
 
         var local = now.ToOffset(_options.DeviceUtcOffset);

@@ -242,5 +242,12 @@ public sealed class SipGatewayTests : IAsyncLifetime
         var invite = await device.SendAsync("INVITE", [new("Content-Type", "application/sdp")], Encoding.ASCII.GetBytes("v=0\r\n"), "inv1");
         Assert.Equal(488, invite.StatusCode);
         Assert.Contains("live video", invite.ReasonPhrase, StringComparison.Ordinal);
+
+        // A renewal of the registration arms the device and renews its alarm subscription again (no new catalog query).
+        Assert.Equal(200, (await device.RegisterAsync("hik-county", "county-pass-1")).StatusCode);
+        var renewed = new[] { await device.AnswerNextAsync(), await device.AnswerNextAsync() };
+        Assert.Contains(renewed, r => r.Method == "SUBSCRIBE");
+        Assert.Contains(renewed, r => Encoding.UTF8.GetString(r.Body).Contains("<GuardCmd>SetGuard</GuardCmd>", StringComparison.Ordinal));
+        Assert.Equal(0, device.Requests.Reader.Count);
     }
 }
