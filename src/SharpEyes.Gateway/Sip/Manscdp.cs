@@ -204,6 +204,17 @@ public static partial class Manscdp
         Document("Response", "Catalog", sn, deviceId, string.Create(CultureInfo.InvariantCulture,
             $"<SumNum>{sumNum}</SumNum>\r\n<DeviceList Num=\"{items.Count}\">\r\n{string.Concat(items)}</DeviceList>\r\n"));
 
+    /// <summary>A platform's DeviceInfo answer: its name, maker, model, firmware and the channels it shares.</summary>
+    public static byte[] DeviceInfoResponse(long sn, string deviceId, string name, int channels) =>
+        Document("Response", "DeviceInfo", sn, deviceId, string.Create(CultureInfo.InvariantCulture,
+            $"<Result>OK</Result>\r\n<DeviceName>{SecurityElement.Escape(name)}</DeviceName>\r\n<Manufacturer>SharpEyes</Manufacturer>\r\n<Model>SharpEyes gateway</Model>\r\n" +
+            $"<Firmware>{SecurityElement.Escape(typeof(Manscdp).Assembly.GetName().Version?.ToString() ?? "")}</Firmware>\r\n<Channel>{channels}</Channel>\r\n"));
+
+    /// <summary>A platform's DeviceStatus answer: online, working, with the time in the platform's clock.</summary>
+    public static byte[] DeviceStatusResponse(long sn, string deviceId, DateTimeOffset localTime) =>
+        Document("Response", "DeviceStatus", sn, deviceId, string.Create(CultureInfo.InvariantCulture,
+            $"<Result>OK</Result>\r\n<Online>ONLINE</Online>\r\n<Status>OK</Status>\r\n<DeviceTime>{localTime:yyyy-MM-dd'T'HH:mm:ss}</DeviceTime>\r\n"));
+
     /// <summary>A catalog item: a channel with its name, maker, model, civil code, parent, status, position and PTZ type.</summary>
     public static string CatalogItem(string id, string name, string manufacturer, string model, string civilCode, string parentId, bool on, double lon, double lat, int ptzType) =>
         string.Create(CultureInfo.InvariantCulture,

@@ -123,7 +123,7 @@ public sealed partial class SipUpstreamTransport : ICentreTransport
         return batch.Through;
     }
 
-    /// <summary>A request from the upper platform: a Catalog query is answered 200 and then with the shared cameras; other queries 200.</summary>
+    /// <summary>A request from the upper platform: a query is answered 200, then a Catalog query with the shared cameras, DeviceInfo and DeviceStatus with the gateway's; anything else 200.</summary>
     public SipMessage OnRequest(SipIncoming incoming)
     {
         var request = incoming.Request;
@@ -137,10 +137,23 @@ public sealed partial class SipUpstreamTransport : ICentreTransport
             return SipMessage.ResponseTo(request, 400, "Bad Request: " + SipGateway.OneLine(error!), "up");
         }
 
-        if (document!.Root == "Query" && document.CmdType == "Catalog")
+        if (document!.Root == "Query")
         {
-            CatalogQueries++;
-            incoming.Then = () => SendCatalogAsync(document.Sn, _stop.Token);
+            switch (document.CmdType)
+            {
+                case "Catalog":
+                    CatalogQueries++;
+                    incoming.Then = () => SendCatalogAsync(document.Sn, _stop.Token);
+                    break;
+                case "DeviceInfo":
+                    incoming.Then = () => SendAsync("MESSAGE", Manscdp.DeviceInfoResponse(document.Sn, _gateway.ServerId, "SharpEyes " + _gateway.ServerId, Shared().Count),
+                        [new SipHeader("Content-Type", SipGateway.ManscdpType)], null, _stop.Token);
+                    break;
+                case "DeviceStatus":
+                    incoming.Then = () => SendAsync("MESSAGE", Manscdp.DeviceStatusResponse(document.Sn, _gateway.ServerId, _time.GetUtcNow().ToOffset(_sipOptions.DeviceUtcOffset)),
+                        [new SipHeader("Content-Type", SipGateway.ManscdpType)], null, _stop.Token);
+                    break;
+            }
         }
 
         return SipMessage.ResponseTo(request, 200, "OK", "up");
@@ -149,10 +162,7 @@ public sealed partial class SipUpstreamTransport : ICentreTransport
     /// <summary>The cameras this upper platform may see, in pages of <see cref="CatalogPageSize"/>, each sent after the previous one's 200 OK.</summary>
     private async Task SendCatalogAsync(long sn, CancellationToken ct)
     {
-        var cameras = _devices.All
-            .Where(e => e.Device.Kind == DeviceKind.Camera && e.Device.RegionCode.StartsWith(_options.RegionPrefix, StringComparison.Ordinal))
-            .OrderBy(e => e.Id, StringComparer.Ordinal)
-            .ToList();
+        var cameras = Shared();
         if (cameras.Count == 0)
         {
             await SendAsync("MESSAGE", Manscdp.CatalogResponse(sn, _gateway.ServerId, 0, []), [new SipHeader("Content-Type", SipGateway.ManscdpType)], null, ct).ConfigureAwait(false);
@@ -172,6 +182,11 @@ public sealed partial class SipUpstreamTransport : ICentreTransport
             }
         }
     }
+
+    /// <summary>The cameras this upper platform may see: those of the endpoint's region, by id.</summary>
+    private List<DeviceEntry> Shared() => [.. _devices.All
+        .Where(e => e.Device.Kind == DeviceKind.Camera && e.Device.RegionCode.StartsWith(_options.RegionPrefix, StringComparison.Ordinal))
+        .OrderBy(e => e.Id, StringComparer.Ordinal)];
 
     /// <summary>Registers (again) when not registered or past half the granted expiry.</summary>
     public async Task EnsureRegisteredAsync(CancellationToken ct)

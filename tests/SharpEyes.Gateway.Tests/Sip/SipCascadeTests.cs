@@ -67,6 +67,18 @@ public sealed class SipCascadeTests
         var item = Assert.Single(catalog.Items);
         Assert.Equal((camera.DeviceId, "东门枪机"), (item["DeviceID"], item["Name"]));
         await upper.AnswerAsync(response, 200);
+
+        // DeviceInfo and DeviceStatus queries are answered with the gateway's own.
+        Assert.Equal(200, (await upper.MessageAsync(Manscdp.Query("DeviceInfo", 78, "13012700002000000001"))).StatusCode);
+        var info = await NextAsync(upper, host, "MESSAGE");
+        Assert.True(Manscdp.TryParse(info.Body, out var infoDoc, out _));
+        Assert.Equal(("DeviceInfo", 78L, "OK", "1"), (infoDoc!.CmdType, infoDoc.Sn, infoDoc["Result"], infoDoc["Channel"]));
+        await upper.AnswerAsync(info, 200);
+        Assert.Equal(200, (await upper.MessageAsync(Manscdp.Query("DeviceStatus", 79, "13012700002000000001"))).StatusCode);
+        var status = await NextAsync(upper, host, "MESSAGE");
+        Assert.True(Manscdp.TryParse(status.Body, out var statusDoc, out _));
+        Assert.Equal(("DeviceStatus", "ONLINE", "OK"), (statusDoc!.CmdType, statusDoc["Online"], statusDoc["Status"]));
+        await upper.AnswerAsync(status, 200);
     }
 
     /// <summary>The next request of <paramref name="method"/> the gateway sends the platform, the gateway's clock moved on meanwhile so its outbox retries.</summary>
