@@ -33,8 +33,8 @@ public sealed class AdminService(
                 : throw new RpcException(new Status(StatusCode.InvalidArgument, "page_token: not a next_page_token of an earlier answer"));
         }
 
-        var since = request.Since?.ToDateTimeOffset();
-        var until = request.Until?.ToDateTimeOffset();
+        var since = request.Since?.ToRequestTime("since");
+        var until = request.Until?.ToRequestTime("until");
         if (since is not null && until is not null && until < since)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"until: {until:O} is before since {since:O}"));
@@ -140,15 +140,7 @@ public sealed class AdminService(
     /// <summary>An expiry given as a time: valid and in the future (gateway clock), else INVALID_ARGUMENT naming expires_at.</summary>
     private DateTimeOffset ExpiryAt(Timestamp at)
     {
-        DateTimeOffset when;
-        try
-        {
-            when = at.ToDateTimeOffset();
-        }
-        catch (InvalidOperationException)
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "expires_at: not a valid timestamp (seconds 0001-01-01 to 9999-12-31, nanos 0-999,999,999)"));
-        }
+        var when = at.ToRequestTime("expires_at");
 
         var now = time.GetUtcNow();
         if (when <= now)

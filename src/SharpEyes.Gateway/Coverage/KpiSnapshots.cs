@@ -5,6 +5,7 @@ using SharpEyes.Gateway.Configuration;
 using SharpEyes.Gateway.Storage;
 using SharpEyes.Gateway.Storage.Repositories;
 using SharpEyes.Gateway.Streams;
+using SharpEyes.Gateway.Wire;
 using SharpEyes.V1;
 
 namespace SharpEyes.Gateway.Coverage;
@@ -300,17 +301,7 @@ public sealed partial class KpiSnapshots(
         return kpis;
     }
 
-    private static DateTimeOffset Instant(Timestamp timestamp, string field)
-    {
-        try
-        {
-            return timestamp.ToDateTimeOffset();
-        }
-        catch (InvalidOperationException)
-        {
-            throw Invalid($"{field}: not a valid timestamp");
-        }
-    }
+    private static DateTimeOffset Instant(Timestamp timestamp, string field) => timestamp.ToRequestTime(field);
 
     private static RpcException Invalid(string message) => CoverageReports.Invalid(message);
 

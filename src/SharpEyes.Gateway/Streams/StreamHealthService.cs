@@ -147,15 +147,7 @@ public sealed class StreamHealthService(DeviceCatalog devices, StreamHealthMonit
     {
         var entry = FindCamera(request.DeviceId, Caller.Of(context));
         var now = time.GetUtcNow();
-        DateTimeOffset since;
-        try
-        {
-            since = request.Since?.ToDateTimeOffset() ?? now - TimeSpan.FromDays(30);
-        }
-        catch (InvalidOperationException)
-        {
-            throw Invalid("since: not a valid timestamp");
-        }
+        var since = request.Since?.ToRequestTime("since") ?? now - TimeSpan.FromDays(30);
 
         if (since >= now)
         {

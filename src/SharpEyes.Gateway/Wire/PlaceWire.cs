@@ -34,6 +34,22 @@ public static class PlaceWire
     /// <summary>A wire time the domain always has; unset (never in rows this gateway wrote) reads as the default instant.</summary>
     public static DateTimeOffset ToDomainOrDefault(this Timestamp? at) => at?.ToDateTimeOffset() ?? default;
 
+    /// <summary>
+    /// A time a request gave in field <paramref name="field"/>: INVALID_ARGUMENT "field: not a valid timestamp" for one
+    /// outside what protobuf's Timestamp allows (years 1-9999, nanos 0-999,999,999), which a client can still send.
+    /// </summary>
+    public static DateTimeOffset ToRequestTime(this Timestamp at, string field)
+    {
+        try
+        {
+            return at.ToDateTimeOffset();
+        }
+        catch (InvalidOperationException)
+        {
+            throw new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.InvalidArgument, $"{field}: not a valid timestamp (seconds 0001-01-01 to 9999-12-31, nanos 0-999,999,999)"));
+        }
+    }
+
     /// <summary>A domain time whose default means "not set yet" (a registration's times, a measurement's): unset on the wire.</summary>
     public static Timestamp? ToWireUnlessDefault(this DateTimeOffset at) => at == default ? null : Timestamp.FromDateTimeOffset(at);
 }
