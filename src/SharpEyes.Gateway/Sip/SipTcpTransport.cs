@@ -78,9 +78,9 @@ public sealed partial class SipTcpTransport(
             {
                 socket = await _listener!.AcceptAsync(ct).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {
-                return;
+                return; // stopping: the listener was closed, perhaps before this accept began
             }
             catch (SocketException)
             {
