@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
 using MQTTnet.Protocol;
 using SharpEyes.Gateway.Tests.Infrastructure;
@@ -28,6 +29,9 @@ public sealed class DeadLetterReplicaTests(PostgresCluster cluster)
         var onB = new ConcurrentQueue<string>();
         using var subscriberA = await SubscribeAsync(a, vendorKey, "sub-a", onA);
         using var subscriberB = await SubscribeAsync(b, vendorKey, "sub-b", onB);
+        // A dead letter is published on another replica when that replica's listener hears its announcement: wait until
+        // both listen (a letter announced before is stored and counted, not published there: docs/scale-out.md).
+        await Eventually.TrueAsync(() => Listener(a).Listening && Listener(b).Listening, "both replicas listening");
 
         // Refused by A (malformed, and a device nobody registered): B's subscriber gets both, as A's does.
         using var publisher = await a.ConnectMqttAsync(Vendor, vendorKey, clientId: "pub-a");
@@ -51,6 +55,9 @@ public sealed class DeadLetterReplicaTests(PostgresCluster cluster)
         Assert.Equal((3, 3, 3), (onA.Count, onB.Count, onA.Distinct().Count()));
         Assert.Equal(onA.Order(StringComparer.Ordinal), onB.Order(StringComparer.Ordinal));
     }
+
+    private static SharpEyes.Gateway.Storage.Postgres.PostgresFeedListener Listener(GatewayHost host) =>
+        host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<SharpEyes.Gateway.Storage.Postgres.PostgresFeedListener>().Single();
 
     private static async Task<IMqttClient> SubscribeAsync(GatewayHost host, string key, string clientId, ConcurrentQueue<string> into)
     {

@@ -31,6 +31,15 @@ public sealed partial class PostgresFeedListener(
     /// <summary>Reads of the store that brought other replicas' events, since start.</summary>
     public long Reads => Interlocked.Read(ref _reads);
 
+    /// <summary>
+    /// Listening now: its LISTENs are in effect and what was committed before them is read. A change another replica
+    /// announces before this (just after this replica started, or while it reconnects) is not heard as an announcement
+    /// (a dead letter is not published here); the state it changed is read all the same.
+    /// </summary>
+    public bool Listening => Volatile.Read(ref _listening) == 1;
+
+    private int _listening;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (store.Engine is not PostgresEngine engine)
@@ -97,11 +106,25 @@ public sealed partial class PostgresFeedListener(
         changes.AddRange(followers.Values.Select(f => (f, (ReplicaAnnouncement?)null)));
         await ApplyChangesAsync(changes, ct).ConfigureAwait(false);
         await CatchUpAsync(connection, long.MaxValue, ct).ConfigureAwait(false);
+        Volatile.Write(ref _listening, 1);
+        try
+        {
+            await FollowAsync(connection, changes, () => Interlocked.Read(ref notified), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _listening, 0);
+        }
+    }
+
+    private async Task FollowAsync(NpgsqlConnection connection, List<(IReplicaChangeFollower Follower, ReplicaAnnouncement? Announced)> changes, Func<long> notifiedSoFar,
+        CancellationToken ct)
+    {
         while (!ct.IsCancellationRequested)
         {
             var woken = await connection.WaitAsync(PollInterval, ct).ConfigureAwait(false);
             await ApplyChangesAsync(changes, ct).ConfigureAwait(false);
-            var last = Interlocked.Read(ref notified);
+            var last = notifiedSoFar();
             if (!woken)
             {
                 await CatchUpAsync(connection, long.MaxValue, ct).ConfigureAwait(false); // quiet for a while: make sure nothing was missed
