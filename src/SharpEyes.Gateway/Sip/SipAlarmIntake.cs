@@ -38,7 +38,7 @@ public sealed class SipAlarmIntake(AlarmIntake intake, DeviceCatalog devices, Si
 
         stats.Alarm(result.Status);
         return result.Status == IntakeStatus.DeadLettered
-            ? SipMessage.ResponseTo(request, 400, SipGateway.OneLine($"Bad Request: {result.Rejection!.Reason}: {result.Rejection.Detail}"))
+            ? SipMessage.ResponseTo(request, 400, SipMessage.Phrase($"Bad Request: {result.Rejection!.Reason}: {result.Rejection.Detail}"))
             : SipMessage.ResponseTo(request, 200, "OK");
     }
 

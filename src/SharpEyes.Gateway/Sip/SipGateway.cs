@@ -378,7 +378,7 @@ public sealed partial class SipGateway : ISipRequestHandler
 
         if (!Manscdp.TryParse(request.Body, out var document, out var error))
         {
-            return SipMessage.ResponseTo(request, 400, "Bad Request: " + OneLine(error!), Tag());
+            return SipMessage.ResponseTo(request, 400, "Bad Request: " + SipMessage.Phrase(error!), Tag());
         }
 
         lock (state)
@@ -520,12 +520,6 @@ public sealed partial class SipGateway : ISipRequestHandler
 
     /// <summary>The client transactions requests go out through (set by <see cref="SipService"/>).</summary>
     public SipClientTransactions? Clients { get; set; }
-
-    public static string OneLine(string text)
-    {
-        var line = new string([.. text.Where(c => !char.IsControl(c))]);
-        return line.Length <= 160 ? line : line[..160];
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "SIP device {DeviceId} registered through account {AccountId} over {Transport} from {Remote}")]
     private static partial void LogRegistered(ILogger logger, string deviceId, string accountId, string transport, string remote);

@@ -116,6 +116,13 @@ public sealed class SipMessage
         return new SipMessage(null, null, statusCode, reasonPhrase, WithLength(headers, body?.Length ?? 0), body ?? []);
     }
 
+    /// <summary>A reason phrase from <paramref name="text"/>: one line (control characters left out), at most <paramref name="max"/> characters.</summary>
+    public static string Phrase(string text, int max = 160)
+    {
+        var line = new string([.. text.Where(c => !char.IsControl(c))]);
+        return line.Length <= max ? line : line[..max];
+    }
+
     /// <summary>This message with <paramref name="header"/>'s first line replaced by <paramref name="value"/> (added last when absent).</summary>
     public SipMessage With(string header, string value)
     {

@@ -82,7 +82,7 @@ public sealed partial class SipRequestDispatch(ISipRequestHandler handler, SipSe
     public ValueTask RefuseAsync(SipMessage request, string error, IPEndPoint remote, ISipSender transport, CancellationToken ct)
     {
         Interlocked.Increment(ref _malformed);
-        return transport.SendAsync(SipMessage.ResponseTo(request.Received(remote.Address.ToString(), remote.Port), 400, "Bad Request: " + Reason(error)).ToBytes(), remote, ct);
+        return transport.SendAsync(SipMessage.ResponseTo(request.Received(remote.Address.ToString(), remote.Port), 400, "Bad Request: " + SipMessage.Phrase(error, 120)).ToBytes(), remote, ct);
     }
 
     /// <summary>A request whose start line and dialog headers parse when its body (and Content-Length) are set aside, to answer 400; else null.</summary>
@@ -94,13 +94,6 @@ public sealed partial class SipRequestDispatch(ISipRequestHandler handler, SipSe
             .Where(l => !l.StartsWith("Content-Length", StringComparison.OrdinalIgnoreCase) && !l.StartsWith("l:", StringComparison.Ordinal));
         var text = string.Join("\r\n", lines) + "\r\nContent-Length: 0\r\n\r\n";
         return SipParser.TryParse(System.Text.Encoding.UTF8.GetBytes(text), limits, out var request, out _) && request!.IsRequest ? request : null;
-    }
-
-    /// <summary>A reason phrase must be one line of text: the parser's reason, shortened.</summary>
-    private static string Reason(string error)
-    {
-        var line = new string([.. error.Where(c => !char.IsControl(c))]);
-        return line.Length <= 120 ? line : line[..120];
     }
 
     public void Dispose() => _slots.Dispose();

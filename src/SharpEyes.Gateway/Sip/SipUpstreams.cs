@@ -134,7 +134,7 @@ public sealed partial class SipUpstreamTransport : ICentreTransport
 
         if (!Manscdp.TryParse(request.Body, out var document, out var error))
         {
-            return SipMessage.ResponseTo(request, 400, "Bad Request: " + SipGateway.OneLine(error!), "up");
+            return SipMessage.ResponseTo(request, 400, "Bad Request: " + SipMessage.Phrase(error!), "up");
         }
 
         if (document!.Root == "Query")
