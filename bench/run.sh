@@ -244,6 +244,16 @@ EOF
     --out "$WORK/baseline.json" "$@"
   stop_pid "$MOSQUITTO_PID"
 
+  # --- 1b. the second baseline: the gateway's MQTTnet server, bare (no interceptor, no store), out of process --------
+  MQTT_NET_PORT=$(pick_port)
+  dotnet "$BENCH_DLL" mqttnet-broker --port "$MQTT_NET_PORT" >"$WORK/mqttnet.log" 2>&1 &
+  MQTTNET_PID=$!
+  PIDS+=("$MQTTNET_PID")
+  wait_listening "$MQTT_NET_PORT" 20 "$MQTTNET_PID" || { log "the bare MQTTnet broker did not start"; cat "$WORK/mqttnet.log" >&2; exit 1; }
+  run_bench baseline --mqtt-port "$MQTT_NET_PORT" --broker-pid "$MQTTNET_PID" --broker "bare MQTTnet.Server (Kestrel, no interceptors)" \
+    --out "$WORK/baseline-mqttnet.json" "$@"
+  stop_pid "$MQTTNET_PID"
+
   # --- 2-4. the gateway -----------------------------------------------------------------------------
   start_gateway --demo
 
@@ -255,7 +265,7 @@ EOF
   fi
   local rc=0
   run_bench gateway --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --gateway-pid "$GATEWAY_PID" \
-    --admin-key "$ADMIN_KEY" --baseline "$WORK/baseline.json" --out "$RESULTS/latest.md" --json "$RESULTS/latest.json" \
+    --admin-key "$ADMIN_KEY" --baseline "$WORK/baseline.json" --baseline-mqttnet "$WORK/baseline-mqttnet.json" --out "$RESULTS/latest.md" --json "$RESULTS/latest.json" \
     --context "build=${BUILD_SECONDS} s (restore + compile, not timed)" "$@" || rc=$?
   if [[ -n "$PERF_PID" ]]; then
     kill -INT "$PERF_PID" 2>/dev/null || true

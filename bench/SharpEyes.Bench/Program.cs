@@ -6,8 +6,9 @@ using SharpEyes.Bench.Mqtt;
 using SharpEyes.Bench.Reporting;
 
 // sharpeyes-bench baseline --mqtt-port P [--broker-pid PID] [--broker NAME] --out baseline.json
+// sharpeyes-bench mqttnet-broker --port P (the second baseline's broker: the gateway's MQTTnet server, bare; Mqtt/BareMqttnetBroker.cs)
 // sharpeyes-bench gateway  --grpc-port G --mqtt-port Q --http-port H --gateway-pid PID --admin-key K
-//                          [--baseline baseline.json] --out latest.md [--context "key=value"]...
+//                          [--baseline baseline.json] [--baseline-mqttnet baseline-mqttnet.json] --out latest.md [--context "key=value"]...
 // sharpeyes-bench coverage [--grpc-port G --gateway-pid PID --admin-key K] [--out latest.md] [--json coverage.json]
 //                          (without --grpc-port: the in-process rows only; see Coverage/CoverageCommand.cs)
 // sharpeyes-bench streams  --grpc-port G --gateway-pid PID --admin-key K --rtsp-ports P,.. --rtsp-pids Q,.. (Streams/StreamsCommand.cs)
@@ -30,7 +31,7 @@ using SharpEyes.Bench.Reporting;
 // sharpeyes-bench shapes-report --result out.json [...] --out latest.md [--docs docs/benchmarks.md] (Reporting/ShapesReport.cs)
 // All are driven by bench/run.sh, which starts and stops the processes under test.
 if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds" or "hostile" or "flood-worker" or "load-county" or "tls-report"
-    or "shape-register" or "shape-alarms" or "shapes-report"))
+    or "shape-register" or "shape-alarms" or "shapes-report" or "mqttnet-broker"))
 {
     Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams|outbox|feeds|hostile --option value ... (see bench/run.sh)");
     return 2;
@@ -48,6 +49,11 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cancel.Cancel();
 };
+
+if (args[0] == "mqttnet-broker")
+{
+    return await BareMqttnetBroker.RunAsync(options);
+}
 
 if (args[0] == "coverage")
 {
@@ -164,6 +170,12 @@ if (options.Get("baseline", "") is { Length: > 0 } baselineFile && File.Exists(b
     baselineResults = JsonSerializer.Deserialize<BaselineResults>(await File.ReadAllTextAsync(baselineFile), Options.Json);
 }
 
+BaselineResults? mqttnetResults = null;
+if (options.Get("baseline-mqttnet", "") is { Length: > 0 } mqttnetFile && File.Exists(mqttnetFile))
+{
+    mqttnetResults = JsonSerializer.Deserialize<BaselineResults>(await File.ReadAllTextAsync(mqttnetFile), Options.Json);
+}
+
 var started = DateTimeOffset.UtcNow;
 var results = await new GatewayBench(benchOptions, Console.Error).RunAsync(cancel.Token);
 var context = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -182,7 +194,7 @@ foreach (var extra in options.All("context"))
     }
 }
 
-var markdown = MarkdownReport.Render(baselineResults, results, context);
+var markdown = MarkdownReport.Render(baselineResults, mqttnetResults, results, context);
 var outFile = options.Get("out", "latest.md");
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
 await File.WriteAllTextAsync(outFile, markdown);
@@ -220,6 +232,8 @@ internal sealed class Options
     public string Get(string name, string fallback) => _values.LastOrDefault(v => v.Name == name).Value ?? fallback;
 
     public int Int(string name, int fallback) => int.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+    public double Double(string name, double fallback) => double.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
     public IEnumerable<string> All(string name) => _values.Where(v => v.Name == name).Select(v => v.Value);
 }

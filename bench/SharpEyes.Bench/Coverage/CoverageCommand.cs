@@ -9,7 +9,8 @@ namespace SharpEyes.Bench.Coverage;
 /// rows 1, 2 and 4 in process (the gateway, if any, is still empty and idle meanwhile), then rows 3 and 5 against the
 /// gateway when a gRPC port is given. Prints the section and merges it into the Markdown report.
 /// Options (defaults): --cov-sites 5000, --cov-cameras 20000, --cov-probes 200, --cov-runs 3 (RecomputeAll),
-/// --cov-changes 2000 and --cov-changes-warmup 500 (row 2), --placement-count 20, --placement-limit-s 120,
+/// --cov-changes 2000 and --cov-changes-warmup 500 (row 2), --cov-dense-wedges 420 and --cov-dense-changes 1000 (row 2b),
+/// --cov-footprints-per-tile 4 (the model's tiling), --cov-baseline 1 (rows 1, 2 and 2b again with each grid measured whole, the baseline), --placement-count 20, --placement-limit-s 120,
 /// --cov-rounds 3 and --cov-warmup rounds × probes (row 3 cycles), --phase-limit-s 90.
 /// </summary>
 internal static class CoverageCommand
@@ -31,14 +32,16 @@ internal static class CoverageCommand
 
         RecomputeAllResult? recompute = null;
         IncrementalResult? incremental = null;
+        IncrementalResult? dense = null;
         PlacementBenchResult? placement = null;
-        var engine = new EngineBench(county, log);
+        var engine = new EngineBench(county, log, options.Int("cov-footprints-per-tile", SharpEyes.Geo.Coverage.CoverageModel.DefaultFootprintsPerTile));
         try
         {
             recompute = engine.RecomputeAll(options.Int("cov-runs", 3), phaseLimit);
             log.WriteLine($"[coverage] row 1: median {recompute.MedianSeconds:F3} s, max {recompute.MaxSeconds:F3} s; peak RSS {recompute.PeakRssKb / 1024:N0} MiB");
             incremental = engine.Incremental(options.Int("cov-changes", 2_000), warmup: options.Int("cov-changes-warmup", 500), TimeSpan.FromSeconds(60));
             log.WriteLine($"[coverage] row 2: p50 {incremental.P50Ms:F3} ms, p99 {incremental.P99Ms:F3} ms, max {incremental.MaxMs:F2} ms");
+            dense = engine.DenseGrid(options.Int("cov-dense-wedges", 420), options.Int("cov-dense-changes", 1_000), warmup: 100, TimeSpan.FromSeconds(60));
             using var placementLimit = CancellationTokenSource.CreateLinkedTokenSource(ct);
             placementLimit.CancelAfter(TimeSpan.FromSeconds(options.Int("placement-limit-s", 120)));
             placement = engine.Placement(options.Int("placement-count", 20), 90, 60, placementLimit.Token);
@@ -49,10 +52,34 @@ internal static class CoverageCommand
             errors.Add("an in-process row was cancelled at its time limit");
         }
 
-        // Free the in-process model before the gateway rows (less GC work in the bench while it measures the gateway).
+        // Free the in-process model before the baseline and the gateway rows (less GC work while they measure).
         engine = null;
         GC.Collect();
         GC.WaitForPendingFinalizers();
+
+        // The baseline of rows 1, 2 and 2b in the same run: the same engine measuring each grid whole (one sweep per
+        // grid, as before tiles; issue 17).
+        RecomputeAllResult? wholeRecompute = null;
+        IncrementalResult? wholeIncremental = null, wholeDense = null;
+        if (options.Int("cov-baseline", 1) == 1)
+        {
+            try
+            {
+                var whole = new EngineBench(county, log, footprintsPerTile: 0);
+                log.WriteLine("[coverage] baseline: each grid measured whole (no tiles)");
+                wholeRecompute = whole.RecomputeAll(options.Int("cov-runs", 3), phaseLimit);
+                wholeIncremental = whole.Incremental(options.Int("cov-changes", 2_000), warmup: options.Int("cov-changes-warmup", 500), TimeSpan.FromSeconds(60));
+                wholeDense = whole.DenseGrid(options.Int("cov-dense-wedges", 420), options.Int("cov-dense-changes", 1_000), warmup: 100, TimeSpan.FromSeconds(60));
+                log.WriteLine($"[coverage] baseline: full recompute median {wholeRecompute.MedianSeconds:F3} s; change p99 {wholeIncremental.P99Ms:F3} ms; dense p99 {wholeDense.P99Ms:F3} ms");
+            }
+            catch (OperationCanceledException)
+            {
+                errors.Add("a baseline row was cancelled at its time limit");
+            }
+
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
 
         GatewayCoverageResult? gateway = null;
         string? skipped = null;
@@ -82,7 +109,7 @@ internal static class CoverageCommand
             }
         }
 
-        var results = new CoverageResults(shape, recompute, incremental, placement, gateway, skipped, errors);
+        var results = new CoverageResults(shape, recompute, incremental, placement, gateway, skipped, errors) { DenseGrid = dense, WholeRecompute = wholeRecompute, WholeIncremental = wholeIncremental, WholeDenseGrid = wholeDense };
         var context = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["run"] = $"{started:yyyy-MM-dd HH:mm:ss} UTC; coverage section took {(DateTimeOffset.UtcNow - started).TotalSeconds:F0} s",

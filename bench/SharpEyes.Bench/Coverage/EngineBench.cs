@@ -11,7 +11,8 @@ namespace SharpEyes.Bench.Coverage;
 /// The coverage engine in process, over the synthetic county: full recompute (row 1), one camera's status change
 /// (row 2) and placement with the gateway's assembly (row 4).
 /// </summary>
-public sealed class EngineBench(SyntheticCounty county, TextWriter log)
+/// <param name="footprintsPerTile">The model's tiling: the default, or 0 for the whole-grid baseline (each grid one sweep, as before tiles).</param>
+public sealed class EngineBench(SyntheticCounty county, TextWriter log, int footprintsPerTile = CoverageModel.DefaultFootprintsPerTile)
 {
     /// <summary>The gateway's default blind-spot weights per category (CoverageOptions.CategoryWeights).</summary>
     private static readonly Dictionary<string, double> s_categoryWeights = new(StringComparer.Ordinal)
@@ -34,7 +35,7 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log)
         var indexSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
         start = Stopwatch.GetTimestamp();
-        var model = new CoverageModel(index, new CoverageRules());
+        var model = new CoverageModel(index, new CoverageRules(), footprintsPerTile);
         var modelSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
         start = Stopwatch.GetTimestamp();
@@ -93,7 +94,7 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log)
     private double BatchedBuild(RegionIndex index)
     {
         const int batch = 2_000;
-        var model = new CoverageModel(index, new CoverageRules());
+        var model = new CoverageModel(index, new CoverageRules(), footprintsPerTile);
         model.Recompute();
         var start = Stopwatch.GetTimestamp();
         for (int i = 0; i < county.Cameras.Count; i += batch)
@@ -187,6 +188,78 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log)
         var all = Latency.Of(total);
         return new IncrementalResult(total.Count, all.P50Ms, all.P99Ms, all.MaxMs, Stats.Percentile(upsert, 0.5), Stats.Percentile(recompute, 0.5),
             total.Count > 0 ? grids / (double)total.Count : 0, total.Count > 0 ? sites / (double)total.Count : 0, transitions, note, cpu, machine);
+    }
+
+    /// <summary>
+    /// Row 2b (issue 17): the densest grid. <paramref name="wedges"/> more cameras (hfov 40–120°, range 30–80 m, as the
+    /// demo's village cameras) are added to the county's middle level-4 grid, then random ones of them have their Online
+    /// flag toggled and the model recomputed, each pair timed. The added cameras are removed afterwards.
+    /// </summary>
+    public IncrementalResult DenseGrid(int wedges, int changes, int warmup, TimeSpan limit, int seed = 17)
+    {
+        var model = Model;
+        var random = new Random(seed);
+        var grid = model.LevelFourGrids[model.LevelFourGrids.Count / 2];
+        var envelope = grid.Geometry.EnvelopeInternal;
+        var ids = new List<string>(wedges);
+        for (int i = 0; i < wedges; i++)
+        {
+            var id = $"dense-{i:D4}";
+            ids.Add(id);
+            model.Upsert(new CameraFov(id, envelope.MinX + (random.NextDouble() * envelope.Width), envelope.MinY + (random.NextDouble() * envelope.Height),
+                random.NextDouble() * 360, 40 + (random.NextDouble() * 80), 30 + (random.NextDouble() * 50), Ptz: random.NextDouble() < 0.15, Online: true, Faulty: false));
+        }
+
+        model.Recompute();
+        int inGrid = model.Grid(grid.Code)?.Cameras ?? 0;
+        var total = new List<double>(changes);
+        long recomputedGrids = 0;
+        var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
+        string? note = null;
+        CpuSnapshot? cpuBefore = null;
+        (long, long)? machineBefore = null;
+        for (int i = 0; i < warmup + changes; i++)
+        {
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                note = $"stopped at the {limit.TotalSeconds:F0} s limit after {total.Count:N0} changes";
+                break;
+            }
+
+            if (i == warmup)
+            {
+                cpuBefore = CpuSnapshot.Take(Environment.ProcessId);
+                machineBefore = CpuSnapshot.SystemBusy();
+            }
+
+            var fov = model.Camera(ids[random.Next(ids.Count)])!;
+            long t0 = Stopwatch.GetTimestamp();
+            model.Upsert(fov with { Online = !fov.Online });
+            var result = model.Recompute();
+            long t1 = Stopwatch.GetTimestamp();
+            if (i >= warmup)
+            {
+                total.Add(Ms(t1 - t0));
+                recomputedGrids += result.Grids.Count;
+            }
+        }
+
+        var cpu = CpuSnapshot.Diff(cpuBefore, CpuSnapshot.Take(Environment.ProcessId));
+        var machine = CpuSnapshot.SystemPercent(machineBefore, CpuSnapshot.SystemBusy());
+        foreach (var id in ids)
+        {
+            model.Remove(id);
+        }
+
+        model.Recompute();
+        var all = Latency.Of(total);
+        log.WriteLine($"[coverage] dense grid {grid.Code}: {inGrid} camera wedges; toggles p50 {all.P50Ms:F3} ms, p99 {all.P99Ms:F3} ms, max {all.MaxMs:F2} ms");
+        return new IncrementalResult(total.Count, all.P50Ms, all.P99Ms, all.MaxMs, double.NaN, double.NaN,
+            total.Count > 0 ? recomputedGrids / (double)total.Count : 0, 0, 0, note, cpu, machine)
+        {
+            GridCode = grid.Code,
+            WedgesInGrid = inGrid,
+        };
     }
 
     /// <summary>

@@ -51,7 +51,13 @@ public sealed record IncrementalResult(
     int GapTransitions,
     string? Note,
     CpuUsage? Cpu,
-    double? MachineCpuPercent);
+    double? MachineCpuPercent)
+{
+    /// <summary>Row 2b: the dense grid's code and how many camera wedges it holds (null and 0 for row 2).</summary>
+    public string? GridCode { get; init; }
+
+    public int WedgesInGrid { get; init; }
+}
 
 /// <summary>Row 4: the gateway's placement assembly (demand + candidates + greedy) over the whole county.</summary>
 public sealed record PlacementBenchResult(
@@ -118,7 +124,18 @@ public sealed record CoverageResults(
     PlacementBenchResult? Placement,
     GatewayCoverageResult? Gateway,
     string? GatewaySkipped,
-    IReadOnlyList<string> Errors);
+    IReadOnlyList<string> Errors)
+{
+    /// <summary>Row 2b: status toggles in the densest grid (issue 17).</summary>
+    public IncrementalResult? DenseGrid { get; init; }
+
+    /// <summary>Baselines of rows 1, 2 and 2b: the engine measuring each grid whole (no tiles), same run.</summary>
+    public RecomputeAllResult? WholeRecompute { get; init; }
+
+    public IncrementalResult? WholeIncremental { get; init; }
+
+    public IncrementalResult? WholeDenseGrid { get; init; }
+}
 
 public static class Stats
 {

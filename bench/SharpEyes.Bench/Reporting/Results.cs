@@ -49,7 +49,11 @@ public sealed record LatencyResult(
     double AckMaxMs,
     string? Note,
     CpuUsage? ServerCpu,
-    double? MachineCpuPercent);
+    double? MachineCpuPercent)
+{
+    /// <summary>p99.9 of publish → feed event (NaN in results written before it was measured).</summary>
+    public double P999Ms { get; init; } = double.NaN;
+}
 
 public sealed record RegistrationResult(
     int Devices,
@@ -80,4 +84,8 @@ public sealed record GatewayResults(
     long FeedEvents,
     int FeedReconnects,
     string? FeedError,
-    IReadOnlyList<string> Errors);
+    IReadOnlyList<string> Errors)
+{
+    /// <summary>The gateway's RSS when the bench began: started, county loaded (--demo), no device yet. 0 when unknown.</summary>
+    public long StartRssKb { get; init; }
+}

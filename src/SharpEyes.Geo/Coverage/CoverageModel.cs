@@ -44,6 +44,19 @@ public sealed class CoverageModel
     /// </summary>
     private const int ParallelThreshold = 2;
 
+    /// <summary>
+    /// A grid is measured in tiles of about this many camera footprints each (<see cref="GridTiles"/>): a change recomputes
+    /// only the tiles its old and new footprint touch, and the grid's figures are the sums over its tiles in a fixed
+    /// order, so an incremental result equals a full one bit for bit.
+    /// </summary>
+    public const int DefaultFootprintsPerTile = 4;
+
+    /// <summary>The smallest tile side (m); tiles are this times a power of two.</summary>
+    private const double MinTileM = 25.0;
+
+    /// <summary>At most this many tiles per grid (a county-sized grid with many cameras still has a bounded tile array).</summary>
+    private const int MaxTilesPerGrid = 4096;
+
     /// <summary>Slack on the site area fraction threshold.</summary>
     private const double FractionSlack = 1e-9;
 
@@ -63,6 +76,8 @@ public sealed class CoverageModel
     private readonly STRtree<int> _gridTree = new();
     private readonly STRtree<int> _siteTree = new();
     private readonly GridMember[][] _gridMembers;
+    private readonly GridTiles[] _gridTiles;
+    private readonly int _footprintsPerTile;
     private readonly CameraState[][] _siteMembers;
     private readonly ConcurrentDictionary<string, CameraState> _cameras = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, CameraState[]> _cells = new();
@@ -72,8 +87,16 @@ public sealed class CoverageModel
     private readonly Dictionary<int, SortedSet<string>> _dirtySites = [];
     private volatile CameraState[] _wide = [];
 
-    public CoverageModel(RegionIndex regions, CoverageRules rules)
+    /// <param name="regions">The grids and key sites.</param>
+    /// <param name="rules">Targets and thresholds.</param>
+    /// <param name="footprintsPerTile">
+    /// About how many camera footprints a tile of a grid should hold (<see cref="DefaultFootprintsPerTile"/>); 0 measures
+    /// each grid whole, as before tiles (the benchmark's baseline).
+    /// </param>
+    public CoverageModel(RegionIndex regions, CoverageRules rules, int footprintsPerTile = DefaultFootprintsPerTile)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(footprintsPerTile);
+        _footprintsPerTile = footprintsPerTile;
         ArgumentNullException.ThrowIfNull(regions);
         ArgumentNullException.ThrowIfNull(rules);
         Regions = regions;
@@ -133,6 +156,11 @@ public sealed class CoverageModel
         _siteTree.Build();
         _gridMembers = new GridMember[_grids.Length][];
         Array.Fill(_gridMembers, []);
+        _gridTiles = new GridTiles[_grids.Length];
+        for (int i = 0; i < _grids.Length; i++)
+        {
+            _gridTiles[i] = new GridTiles(_grids[i].Envelope, 0, footprintsPerTile);
+        }
         _siteMembers = new CameraState[_sites.Length][];
         Array.Fill(_siteMembers, []);
 
@@ -140,6 +168,7 @@ public sealed class CoverageModel
         for (int i = 0; i < _grids.Length; i++)
         {
             _dirtyGrids[i] = new SortedSet<string>(StringComparer.Ordinal);
+            _gridTiles[i].MarkAll();
         }
 
         for (int i = 0; i < _sites.Length; i++)
@@ -220,6 +249,11 @@ public sealed class CoverageModel
     {
         lock (_writeLock)
         {
+            foreach (var tiles in _gridTiles)
+            {
+                tiles.MarkAll();
+            }
+
             return Compute(
                 Enumerable.Range(0, _grids.Length).ToArray(),
                 Enumerable.Range(0, _sites.Length).ToArray(),
@@ -611,6 +645,7 @@ public sealed class CoverageModel
             Array.Copy(members, at, updated, at + 1, members.Length - at);
             Volatile.Write(ref _gridMembers[hit.Grid], updated);
             MarkDirty(_dirtyGrids, hit.Grid, id);
+            MarkTiles(hit, state);
         }
 
         foreach (int s in state.Sites)
@@ -644,6 +679,7 @@ public sealed class CoverageModel
             Array.Copy(members, at + 1, updated, at, members.Length - at - 1);
             Volatile.Write(ref _gridMembers[hit.Grid], updated);
             MarkDirty(_dirtyGrids, hit.Grid, id);
+            MarkTiles(hit, state);
         }
 
         foreach (int s in state.Sites)
@@ -673,6 +709,21 @@ public sealed class CoverageModel
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>Marks dirty the tiles of the hit's grid that the camera's footprint there (wedge, circle) overlaps.</summary>
+    private void MarkTiles(GridHit hit, CameraState state)
+    {
+        var tiles = _gridTiles[hit.Grid];
+        if (hit.Wedge && !state.Wedge.IsEmpty)
+        {
+            tiles.Mark(state.Wedge.EnvelopeInternal);
+        }
+
+        if (hit.Circle && state.HasDistinctCircle && !state.Circle.IsEmpty)
+        {
+            tiles.Mark(state.Circle.EnvelopeInternal);
         }
     }
 
@@ -806,25 +857,101 @@ public sealed class CoverageModel
         return new ChangedCoverage(gridChanges, siteChanges);
     }
 
+    /// <summary>
+    /// A grid's coverage: its dirty tiles measured again, then every tile's figures summed in tile order (the camera
+    /// shares too), so the result does not depend on which tiles were recomputed.
+    /// </summary>
     private GridCoverage ComputeGrid(int index)
     {
         var grid = _grids[index];
         var members = Volatile.Read(ref _gridMembers[index]);
-        var shapes = new List<Geometry>(members.Length + 4);
-        var masks = new List<int>(members.Length + 4);
-        var wedgeOf = new List<int>(members.Length + 4); // member index of a wedge shape, −1 for a circle
+        // The tiling follows the grid's footprints (a function of their count only, so a fresh model tiles alike); a
+        // new tiling measures every tile.
+        var tiling = _gridTiles[index];
+        int footprints = 0;
+        foreach (var member in members)
+        {
+            footprints += (member.Wedge ? 1 : 0) + (member.Circle && member.Camera.HasDistinctCircle ? 1 : 0);
+        }
+
+        if (!tiling.Suits(footprints))
+        {
+            _gridTiles[index] = tiling = new GridTiles(grid.Envelope, footprints, _footprintsPerTile);
+            tiling.MarkAll();
+        }
+
+        var tiles = tiling.Results;
+        var dirty = tiling.Dirty;
+        for (int t = 0; t < tiles.Length; t++)
+        {
+            if (dirty[t])
+            {
+                tiles[t] = ComputeTile(grid, members, tiling.Tile(t), windowed: tiles.Length > 1);
+                dirty[t] = false;
+            }
+        }
+
+        double real = 0, declared = 0, potential = 0;
+        var areas = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var tile in tiles)
+        {
+            if (tile is null)
+            {
+                continue;
+            }
+
+            real += tile.Real;
+            declared += tile.Declared;
+            potential += tile.Potential;
+            for (int i = 0; i < tile.Cameras.Length; i++)
+            {
+                areas[tile.Cameras[i]] = areas.GetValueOrDefault(tile.Cameras[i]) + tile.Areas[i];
+            }
+        }
+
+        var shares = new List<CameraShare>(areas.Count);
+        int cameras = 0, working = 0;
+        foreach (var member in members)
+        {
+            var camera = member.Camera;
+            if (member.Wedge && areas.TryGetValue(camera.Fov.Id, out double inside) && CoverageGeometry.IsPositive(inside, camera.WedgeArea, grid.Area))
+            {
+                cameras++;
+                working += camera.Fov.Working ? 1 : 0;
+                shares.Add(new CameraShare(camera.Fov.Id, Math.Min(1.0, inside / camera.WedgeArea)));
+            }
+        }
+
+        return new GridCoverage(
+            grid.Code,
+            grid.Area,
+            Covered(real, grid.Area),
+            Covered(declared, grid.Area),
+            Covered(potential, grid.Area),
+            cameras,
+            working,
+            Rules.GridTargetFor(grid.Code),
+            shares);
+    }
+
+    /// <summary>One tile of a grid measured against the wedges (and PTZ circles) that reach it; null when none does.</summary>
+    private static TileResult? ComputeTile(GridInfo grid, GridMember[] members, Envelope window, bool windowed)
+    {
+        var shapes = new List<Geometry>();
+        var masks = new List<int>();
+        var wedgeOf = new List<int>(); // member index of a wedge shape, −1 for a circle
         for (int m = 0; m < members.Length; m++)
         {
             var member = members[m];
             var camera = member.Camera;
-            if (member.Wedge && !camera.Wedge.IsEmpty)
+            if (member.Wedge && !camera.Wedge.IsEmpty && camera.Wedge.EnvelopeInternal.Intersects(window))
             {
                 shapes.Add(camera.Wedge);
                 masks.Add((camera.Fov.Working ? RealBit : 0) | DeclaredBit | PotentialBit);
                 wedgeOf.Add(m);
             }
 
-            if (camera.HasDistinctCircle && member.Circle)
+            if (camera.HasDistinctCircle && member.Circle && camera.Circle.EnvelopeInternal.Intersects(window))
             {
                 shapes.Add(camera.Circle);
                 masks.Add(PotentialBit);
@@ -832,38 +959,32 @@ public sealed class CoverageModel
             }
         }
 
+        if (shapes.Count == 0)
+        {
+            return null;
+        }
+
         Span<double> covered = stackalloc double[3];
         var inside = new double[shapes.Count];
-        Sweep.Measure(grid.Metric, shapes, masks, [1, 1, 1], covered, inside);
-
-        var shares = new List<CameraShare>(shapes.Count);
-        int cameras = 0, working = 0;
+        Sweep.Measure(grid.Metric, shapes, masks, [1, 1, 1], covered, inside, windowed ? window : null); // one tile: the grid whole
+        int count = 0;
         for (int i = 0; i < shapes.Count; i++)
         {
-            if (wedgeOf[i] < 0)
-            {
-                continue;
-            }
+            count += wedgeOf[i] >= 0 && inside[i] > 0 ? 1 : 0;
+        }
 
-            var camera = members[wedgeOf[i]].Camera;
-            if (CoverageGeometry.IsPositive(inside[i], camera.WedgeArea, grid.Area))
+        var ids = new string[count];
+        var areas = new double[count];
+        for (int i = 0, k = 0; i < shapes.Count; i++)
+        {
+            if (wedgeOf[i] >= 0 && inside[i] > 0)
             {
-                cameras++;
-                working += camera.Fov.Working ? 1 : 0;
-                shares.Add(new CameraShare(camera.Fov.Id, Math.Min(1.0, inside[i] / camera.WedgeArea)));
+                ids[k] = members[wedgeOf[i]].Camera.Fov.Id;
+                areas[k++] = inside[i];
             }
         }
 
-        return new GridCoverage(
-            grid.Code,
-            grid.Area,
-            Covered(covered[0], grid.Area),
-            Covered(covered[1], grid.Area),
-            Covered(covered[2], grid.Area),
-            cameras,
-            working,
-            Rules.GridTargetFor(grid.Code),
-            shares);
+        return new TileResult(covered[0], covered[1], covered[2], ids, areas);
     }
 
     private KeySiteCoverage ComputeSite(int index)
@@ -930,6 +1051,106 @@ public sealed class CoverageModel
     private static double Fraction(double covered, double area) => area > 0 ? Math.Min(1.0, covered / area) : 0;
 
     private sealed record GridInfo(string Code, Geometry Metric, Envelope Envelope, double Area);
+
+    /// <summary>
+    /// How a grid is cut into tiles, and each tile's last result. Square tiles of <see cref="MinTileM"/> times a power
+    /// of two from the envelope's corner, the smallest size that gives at most one tile per
+    /// <see cref="DefaultFootprintsPerTile"/> footprints (and <see cref="MaxTilesPerGrid"/>): a grid of few cameras
+    /// is one tile, a grid of 400 wedges tiles of a few dozen metres. The size depends on the count of footprints alone,
+    /// so the incremental and a fresh model agree.
+    /// </summary>
+    private sealed class GridTiles
+    {
+        private readonly Envelope _envelope;
+
+        public GridTiles(Envelope envelope, int footprints, int footprintsPerTile)
+        {
+            _envelope = envelope;
+            FootprintsPerTile = footprintsPerTile;
+            Size = SizeFor(envelope, footprints, footprintsPerTile);
+            Columns = envelope.IsNull ? 1 : Math.Max(1, (int)Math.Ceiling(envelope.Width / Size));
+            Rows = envelope.IsNull ? 1 : Math.Max(1, (int)Math.Ceiling(envelope.Height / Size));
+            Results = new TileResult?[Columns * Rows];
+            Dirty = new bool[Columns * Rows];
+        }
+
+        public double Size { get; }
+
+        public int Columns { get; }
+
+        public int Rows { get; }
+
+        public int FootprintsPerTile { get; }
+
+        public TileResult?[] Results { get; }
+
+        public bool[] Dirty { get; }
+
+        /// <summary>This tiling is the one <paramref name="footprints"/> footprints get.</summary>
+        public bool Suits(int footprints) => SizeFor(_envelope, footprints, FootprintsPerTile).Equals(Size);
+
+        public void MarkAll() => Array.Fill(Dirty, true);
+
+        /// <summary>Tile t's rectangle (row-major); the last column and row end at the envelope's edge.</summary>
+        public Envelope Tile(int t)
+        {
+            int column = t % Columns, row = t / Columns;
+            double x0 = _envelope.MinX + (column * Size), y0 = _envelope.MinY + (row * Size);
+            double x1 = column == Columns - 1 ? _envelope.MaxX : x0 + Size;
+            double y1 = row == Rows - 1 ? _envelope.MaxY : y0 + Size;
+            return new Envelope(x0, x1, y0, y1);
+        }
+
+        /// <summary>Marks dirty the tiles the envelope overlaps.</summary>
+        public void Mark(Envelope footprint)
+        {
+            if (_envelope.IsNull)
+            {
+                return;
+            }
+
+            // A millimetre of slack: a footprint that only touches a tile's side marks that tile too, as ComputeTile
+            // takes every shape whose envelope touches the tile (a shape's presence can move the last bits of a sum).
+            const double slack = 1e-3;
+            int c0 = Index(footprint.MinX - slack - _envelope.MinX, Columns), c1 = Index(footprint.MaxX + slack - _envelope.MinX, Columns);
+            int r0 = Index(footprint.MinY - slack - _envelope.MinY, Rows), r1 = Index(footprint.MaxY + slack - _envelope.MinY, Rows);
+            for (int r = r0; r <= r1; r++)
+            {
+                for (int c = c0; c <= c1; c++)
+                {
+                    Dirty[(r * Columns) + c] = true;
+                }
+            }
+        }
+
+        /// <summary>
+        /// The tile side for that many footprints: the smallest <see cref="MinTileM"/> × 2^k giving at most one tile per
+        /// <paramref name="footprintsPerTile"/> footprints (and <see cref="MaxTilesPerGrid"/>); the grid whole (its
+        /// envelope's longer side) when that is not smaller.
+        /// </summary>
+        private static double SizeFor(Envelope envelope, int footprints, int footprintsPerTile)
+        {
+            double whole = envelope.IsNull ? 1 : Math.Max(envelope.Width, envelope.Height);
+            long allowed = footprintsPerTile <= 0 ? 1 : Math.Clamp(footprints / footprintsPerTile, 1, MaxTilesPerGrid);
+            if (allowed <= 1 || !(whole > 0))
+            {
+                return whole > 0 ? whole : 1;
+            }
+
+            double size = MinTileM;
+            while (size < whole && (long)Math.Ceiling(envelope.Width / size) * (long)Math.Ceiling(envelope.Height / size) > allowed)
+            {
+                size *= 2;
+            }
+
+            return Math.Min(size, whole);
+        }
+
+        private int Index(double offset, int count) => Math.Clamp((int)Math.Floor(offset / Size), 0, count - 1);
+    }
+
+    /// <summary>A tile's covered areas (real, declared, potential) and the area of each wedge inside it (by camera id).</summary>
+    private sealed record TileResult(double Real, double Declared, double Potential, string[] Cameras, double[] Areas);
 
     /// <summary>A key site: an area (its metric polygon) or a point (at X, Y).</summary>
     private sealed record SiteInfo(

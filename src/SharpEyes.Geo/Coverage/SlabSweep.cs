@@ -39,6 +39,9 @@ internal sealed class SlabSweep
     private int[] _masks = [];
     private int[] _counts = new int[4];
     private double[] _lengths = new double[4];
+    private bool _windowed;
+    private double _bottom;
+    private double _top;
 
     /// <summary>
     /// Measures the region against the shapes. Each shape counts in the categories of the bits of its mask;
@@ -46,6 +49,12 @@ internal sealed class SlabSweep
     /// shapes of category c, and <paramref name="inside"/>[i] the area of shape i inside the region.
     /// Not thread-safe: one instance per thread.
     /// </summary>
+    /// <remarks>
+    /// With a <paramref name="window"/> (a rectangle), only the part of the region inside it is measured: the sums of
+    /// the measures of rectangles that tile the region's envelope are the measures of the whole region (up to rounding),
+    /// which lets a caller recompute only the rectangles a change touched. The window's sides are cuts like the
+    /// region's edges: its x are slab boundaries, and so is every x where an edge crosses its bottom or top.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot numeric loops: skip tier-0 and on-stack replacement
     public void Measure(
         Geometry region,
@@ -53,17 +62,26 @@ internal sealed class SlabSweep
         IReadOnlyList<int> masks,
         ReadOnlySpan<int> thresholds,
         Span<double> covered,
-        Span<double> inside)
+        Span<double> inside,
+        Envelope? window = null)
     {
         int categories = thresholds.Length;
         covered.Clear();
         inside.Clear();
         var envelope = region.EnvelopeInternal;
-        if (region.IsEmpty || shapes.Count == 0)
+        if (window is not null)
+        {
+            envelope = envelope.Intersection(window);
+        }
+
+        if (region.IsEmpty || shapes.Count == 0 || envelope.IsNull || !(envelope.Width > 0) || !(envelope.Height > 0))
         {
             return;
         }
 
+        _windowed = window is not null;
+        _bottom = envelope.MinY;
+        _top = envelope.MaxY;
         Prepare(shapes.Count, categories);
         for (int i = 0; i < shapes.Count; i++)
         {
@@ -72,6 +90,12 @@ internal sealed class SlabSweep
 
         _edgeCount = 0;
         _xs.Clear();
+        if (_windowed)
+        {
+            _xs.Add(envelope.MinX);
+            _xs.Add(envelope.MaxX);
+        }
+
         AddPolygonal(region, RegionShape, envelope, isRegion: true);
         for (int i = 0; i < shapes.Count; i++)
         {
@@ -90,7 +114,7 @@ internal sealed class SlabSweep
         for (int s = 0; s + 1 < _xs.Count; s++)
         {
             double xa = _xs[s], xb = _xs[s + 1];
-            if (!(xb > xa))
+            if (!(xb > xa) || xa < envelope.MinX || xb > envelope.MaxX)
             {
                 continue;
             }
@@ -181,11 +205,13 @@ internal sealed class SlabSweep
             return;
         }
 
+        // Windowed, the region's own vertices and edges are cut like the shapes': only what lies in the window counts.
+        bool every = isRegion && !_windowed;
         double px = ring.GetX(0), py = ring.GetY(0);
         for (int i = 1; i < count; i++)
         {
             double x = ring.GetX(i), y = ring.GetY(i);
-            if (isRegion || (x >= region.MinX && x <= region.MaxX && y >= region.MinY && y <= region.MaxY))
+            if (every || (x >= region.MinX && x <= region.MaxX && y >= region.MinY && y <= region.MaxY))
             {
                 _xs.Add(x);
             }
@@ -194,7 +220,7 @@ internal sealed class SlabSweep
             {
                 // A vertical edge covers no slab, but where it spans the region's y-range it may cut through the
                 // region, with both ends outside: its x must be a slab boundary.
-                if (!isRegion && x > region.MinX && x < region.MaxX && Math.Max(y, py) >= region.MinY && Math.Min(y, py) <= region.MaxY)
+                if (!every && x > region.MinX && x < region.MaxX && Math.Max(y, py) >= region.MinY && Math.Min(y, py) <= region.MaxY)
                 {
                     _xs.Add(x);
                 }
@@ -207,11 +233,30 @@ internal sealed class SlabSweep
                     Array.Resize(ref _edges, _edges.Length * 2);
                 }
 
-                _edges[_edgeCount++] = x < px ? new Edge(x, y, px, py, shape) : new Edge(px, py, x, y, shape);
+                var edge = x < px ? new Edge(x, y, px, py, shape) : new Edge(px, py, x, y, shape);
+                _edges[_edgeCount++] = edge;
+                if (_windowed)
+                {
+                    // Where the edge crosses the window's bottom or top, what lies inside the window changes.
+                    AddLevelCrossing(edge, _bottom, region);
+                    AddLevelCrossing(edge, _top, region);
+                }
             }
 
             px = x;
             py = y;
+        }
+    }
+
+    private void AddLevelCrossing(in Edge edge, double level, Envelope region)
+    {
+        if ((edge.Y0 < level && edge.Y1 > level) || (edge.Y0 > level && edge.Y1 < level))
+        {
+            double x = edge.X0 + ((level - edge.Y0) / edge.Slope);
+            if (x > region.MinX && x < region.MaxX)
+            {
+                _xs.Add(x);
+            }
         }
     }
 
@@ -304,10 +349,11 @@ internal sealed class SlabSweep
         var masks = _masks;
         bool inRegion = false;
         double regionLength = 0;
-        double previous = n > 0 ? keys[0] : 0;
+        double bottom = _bottom, top = _top; // lengths count inside the window (the region's own y-range unwindowed)
+        double previous = n > 0 ? Math.Clamp(keys[0], bottom, top) : 0;
         for (int a = 0; a < n; a++)
         {
-            double y = keys[a];
+            double y = Math.Clamp(keys[a], bottom, top);
             double step = y - previous;
             if (inRegion && step > 0)
             {

@@ -264,6 +264,85 @@ public sealed class IncrementalCoverageTests
         AssertSameAsFresh(model, cameras.Values);
     }
 
+    /// <summary>
+    /// A grid of 400 overlapping wedges (issue 17's densest case): a change recomputes only the tiles the camera's old and
+    /// new footprint touch, and after every change the grid equals, bit for bit, a fresh model's full recompute, and its
+    /// areas equal NetTopologySuite's overlay of the same wedges.
+    /// </summary>
+    [Fact]
+    public void ADenseGridRecomputedTileByTileEqualsAFullRecomputeAndTheOverlay()
+    {
+        var projection = s_pair.Projection;
+        var west = s_squares[0].Geometry.EnvelopeInternal;
+        var rng = new SplitMix64(0xD3A5E);
+        CameraFov Random(string id)
+        {
+            double lon = west.MinX + (rng.NextDouble() * west.Width), lat = west.MinY + (rng.NextDouble() * west.Height);
+            return new CameraFov(id, lon, lat, rng.NextDouble() * 360, rng.NextDouble() < 0.05 ? 360 : 20 + (rng.NextDouble() * 120),
+                20 + (rng.NextDouble() * 100), rng.NextDouble() < 0.15, rng.NextDouble() > 0.1, rng.NextDouble() < 0.05);
+        }
+
+        var cameras = Enumerable.Range(0, 400).Select(i => Random($"d{i:D3}")).ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var model = new CoverageModel(s_pair, s_rules);
+        foreach (var camera in cameras.Values)
+        {
+            model.Upsert(camera);
+        }
+
+        model.Recompute();
+        Assert.True(model.Grid(West)!.Shares.Count >= 390, $"{model.Grid(West)!.Shares.Count} cameras in the grid");
+        var metricWest = projection.Project(s_squares[0].Geometry);
+        for (int op = 0; op < 25; op++)
+        {
+            var id = $"d{rng.NextInt(400):D3}";
+            var changed = (op % 3) switch
+            {
+                0 => Random(id),
+                1 => cameras[id] with { Online = !cameras[id].Online },
+                _ => cameras[id] with { AzimuthDeg = (cameras[id].AzimuthDeg + 40) % 360 },
+            };
+            cameras[id] = changed;
+            model.Upsert(changed);
+            model.Recompute();
+            AssertSameAsFresh(model, cameras.Values);
+        }
+
+        // Fewer cameras, then more again: the grid's tiling changes size on the way (it follows the count of
+        // footprints), and every step still equals a fresh model.
+        for (int op = 0; op < 8; op++)
+        {
+            var ids = cameras.Keys.Order(StringComparer.Ordinal).Skip(op * 7).Take(7).ToList();
+            foreach (var id in ids)
+            {
+                Assert.True(model.Remove(id));
+                cameras.Remove(id);
+            }
+
+            model.Recompute();
+            AssertSameAsFresh(model, cameras.Values);
+        }
+
+        for (int op = 0; op < 4; op++)
+        {
+            foreach (var camera in Enumerable.Range(0, 14).Select(i => Random($"e{op}{i:D2}")))
+            {
+                model.Upsert(camera);
+                cameras[camera.Id] = camera;
+            }
+
+            model.Recompute();
+            AssertSameAsFresh(model, cameras.Values);
+        }
+
+        var grid = model.Grid(West)!;
+        var working = cameras.Values.Where(c => c.Working).Select(c => (Geometry)Wedge.Metric(projection, c)).ToList();
+        var declared = cameras.Values.Select(c => (Geometry)Wedge.Metric(projection, c)).ToList();
+        Assert.Equal(OverlayCoveredArea(metricWest, working), grid.RealCoveredM2, grid.AreaM2 * 1e-7);
+        Assert.Equal(OverlayCoveredArea(metricWest, declared), grid.DeclaredCoveredM2, grid.AreaM2 * 1e-7);
+        var potential = cameras.Values.Select(c => Footprint(projection, c, CoverageTruth.Potential)).ToList();
+        Assert.Equal(OverlayCoveredArea(metricWest, potential), grid.PotentialCoveredM2, grid.AreaM2 * 1e-7);
+    }
+
     /// <summary>Every grid and site of the model equals, bit for bit, a fresh model's (cameras added in reverse).</summary>
     private static void AssertSameAsFresh(CoverageModel model, IEnumerable<CameraFov> cameras)
     {
