@@ -36,8 +36,9 @@ internal static class BareMqttnetBroker
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, l => l.UseConnectionHandler<MqttConnectionHandler>()));
         await using var app = builder.Build();
         var handler = app.Services.GetRequiredService<MqttConnectionHandler>();
-        // The options the gateway gives its embedded server, without its limits' interceptors.
-        var serverOptions = new MqttServerOptionsBuilder().WithPersistentSessions().Build();
+        // The options the gateway gives its embedded server, without its limits' interceptors; the subscriber's queue as
+        // deep as the mosquitto baseline's (max_queued_messages 1000000): MQTTnet's default (250) drops the oldest.
+        var serverOptions = new MqttServerOptionsBuilder().WithPersistentSessions().WithMaxPendingMessagesPerClient(1_000_000).Build();
         using var server = new MqttServerFactory().CreateMqttServer(serverOptions, [handler]);
         await server.StartAsync();
         await app.StartAsync();

@@ -39,7 +39,8 @@ public static class MarkdownReport
         Line("|---|---|---|---|---|---|---|");
         foreach (var (b, name) in (baseline?.Runs ?? []).Select(b => (b, "bare mosquitto")).Concat((mqttnet?.Runs ?? []).Select(b => (b, "bare MQTTnet"))))
         {
-            Line($"| 1 | {name}, N={b.Connections}: subscriber msgs/s (QoS 1){Incomplete(b)} | {b.DeliveredRate:N0}/s (PUBACKs {b.PubackRate:N0}/s) | — | — | baseline | — |");
+            Line($"| 1 | {name}, N={b.Connections}: subscriber msgs/s (QoS 1){Incomplete(b)} | {b.DeliveredRate:N0}/s (PUBACKs {b.PubackRate:N0}/s) | — | — | " +
+                $"baseline{(name == "bare MQTTnet" ? " (its PUBACK rate)" : "")} | — |");
         }
 
         foreach (var g in gateway.Throughput)
@@ -47,10 +48,12 @@ public static class MarkdownReport
             var b = baseline?.Runs.FirstOrDefault(r => r.Connections == g.Connections);
             var m = mqttnet?.Runs.FirstOrDefault(r => r.Connections == g.Connections);
             var ratio = b is { DeliveredRate: > 0 } ? g.DeliveredRate / b.DeliveredRate : double.NaN;
-            var ratioNet = m is { DeliveredRate: > 0 } ? g.DeliveredRate / m.DeliveredRate : double.NaN;
+            // Against the bare MQTTnet server's PUBACK rate: its intake ceiling (acknowledged at once). Its delivery to the
+            // baseline's one subscriber is a fan-out path the gateway never takes (its feed is gRPC), and lags at N=4.
+            var ratioNet = m is { PubackRate: > 0 } ? g.DeliveredRate / m.PubackRate : double.NaN;
             var pass = g.Complete && ratio >= TargetRatioMosquitto && ratioNet >= TargetRatioMqttnet;
             Line($"| 2 | gateway end to end, N={g.Connections}: publish → feed event, alarms/s{Incomplete(g)} | {g.DeliveredRate:N0}/s ({g.Delivered:N0} alarms in {g.DeliverySeconds:F2} s) | " +
-                $"MQTTnet {Rate(m)}, mosquitto {Rate(b)} | {Ratio(ratioNet)} MQTTnet, {Ratio(ratio)} mosquitto | ≥ 0.8× MQTTnet and ≥ 0.5× mosquitto | {(pass ? "PASS" : "SHORT")} |");
+                $"MQTTnet {(m is null ? "—" : $"{m.PubackRate:N0}/s PUBACKs")}, mosquitto {Rate(b)} | {Ratio(ratioNet)} MQTTnet, {Ratio(ratio)} mosquitto | ≥ 0.8× MQTTnet and ≥ 0.5× mosquitto | {(pass ? "PASS" : "SHORT")} |");
             var ackRatio = b is { PubackRate: > 0 } ? g.PubackRate / b.PubackRate : double.NaN;
             var ackRatioNet = m is { PubackRate: > 0 } ? g.PubackRate / m.PubackRate : double.NaN;
             Line($"| 2 | gateway PUBACK side, N={g.Connections}: all PUBACKs (durable) | {g.PubackRate:N0}/s ({g.Acked:N0} in {g.PubackSeconds:F2} s) | " +

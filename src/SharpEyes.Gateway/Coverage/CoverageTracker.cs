@@ -31,8 +31,10 @@ namespace SharpEyes.Gateway.Coverage;
 /// Gap state is about <b>real</b> coverage: a key site is a gap when it is not covered by working cameras (its
 /// category's camera count and, for an area site, its area fraction), a grid when its real fraction is below target.
 /// A change that cannot move real coverage — a camera registered or changed while not working, the usual case in a
-/// bulk registration — is recomputed by a separate journal item at most <see cref="DeferredRecomputeDelay"/> later,
-/// so a stream of registrations pays for one recompute per delay instead of one per transaction.
+/// bulk registration — is recomputed by a separate journal item at most <see cref="DeferredRecomputeDelay"/> later
+/// (longer while those recomputes are slow: four times the last one's duration, up to <see cref="MaxDeferredRecomputeDelay"/>),
+/// so a stream of registrations pays for one recompute per delay instead of one per transaction, and at most about a fifth
+/// of the journal's time.
 /// </remarks>
 public sealed partial class CoverageTracker
 {
@@ -49,6 +51,12 @@ public sealed partial class CoverageTracker
 
     /// <summary>How long declared-only changes may wait for their recompute (wall-clock coalescing, not domain time).</summary>
     public static readonly TimeSpan DeferredRecomputeDelay = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The longest wait of declared-only changes for their recompute (when each recompute takes over 1.25 s).</summary>
+    public static readonly TimeSpan MaxDeferredRecomputeDelay = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the last deferred recompute took (Stopwatch ticks), which sets the next one's delay.</summary>
+    private long _lastDeferredTicks;
 
     public CoverageTracker(GeographyState geography, Journal journal, IOptions<GatewayOptions> options, TimeProvider time, ILogger<CoverageTracker> logger)
     {
@@ -206,13 +214,17 @@ public sealed partial class CoverageTracker
 
         _ = Task.Run(async () =>
         {
-            await Task.Delay(DeferredRecomputeDelay).ConfigureAwait(false);
+            var last = TimeSpan.FromSeconds(Interlocked.Read(ref _lastDeferredTicks) / (double)System.Diagnostics.Stopwatch.Frequency);
+            var delay = TimeSpan.FromTicks(Math.Clamp(last.Ticks * 4, DeferredRecomputeDelay.Ticks, MaxDeferredRecomputeDelay.Ticks));
+            await Task.Delay(delay).ConfigureAwait(false);
             try
             {
                 await _journal.ExecuteAsync(tx =>
                 {
                     Volatile.Write(ref _deferredScheduled, 0);
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
                     Flush(tx);
+                    Interlocked.Exchange(ref _lastDeferredTicks, System.Diagnostics.Stopwatch.GetTimestamp() - started);
                     return true;
                 }).ConfigureAwait(false);
             }
