@@ -34,7 +34,8 @@ namespace SharpEyes.Gateway.Coverage;
 /// bulk registration — is recomputed by a separate journal item at most <see cref="DeferredRecomputeDelay"/> later
 /// (longer while those recomputes are slow: four times the last one's duration, up to <see cref="MaxDeferredRecomputeDelay"/>),
 /// so a stream of registrations pays for one recompute per delay instead of one per transaction, and at most about a fifth
-/// of the journal's time.
+/// of the journal's time. That recompute runs as journal items of at most <see cref="DeferredRecomputeBudget"/> each, so an
+/// alarm never waits behind a whole county's recompute.
 /// </remarks>
 public sealed partial class CoverageTracker
 {
@@ -54,6 +55,9 @@ public sealed partial class CoverageTracker
 
     /// <summary>The longest wait of declared-only changes for their recompute (when each recompute takes over 1.25 s).</summary>
     public static readonly TimeSpan MaxDeferredRecomputeDelay = TimeSpan.FromSeconds(5);
+
+    /// <summary>The most one journal item of a deferred recompute spends (then the next item continues it).</summary>
+    public static readonly TimeSpan DeferredRecomputeBudget = TimeSpan.FromMilliseconds(10);
 
     /// <summary>How long the last deferred recompute took (Stopwatch ticks), which sets the next one's delay.</summary>
     private long _lastDeferredTicks;
@@ -212,28 +216,50 @@ public sealed partial class CoverageTracker
             return;
         }
 
-        _ = Task.Run(async () =>
-        {
-            var last = TimeSpan.FromSeconds(Interlocked.Read(ref _lastDeferredTicks) / (double)System.Diagnostics.Stopwatch.Frequency);
-            var delay = TimeSpan.FromTicks(Math.Clamp(last.Ticks * 4, DeferredRecomputeDelay.Ticks, MaxDeferredRecomputeDelay.Ticks));
-            await Task.Delay(delay).ConfigureAwait(false);
-            try
-            {
-                await _journal.ExecuteAsync(tx =>
-                {
-                    Volatile.Write(ref _deferredScheduled, 0);
-                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
-                    Flush(tx);
-                    Interlocked.Exchange(ref _lastDeferredTicks, System.Diagnostics.Stopwatch.GetTimestamp() - started);
-                    return true;
-                }).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException or ObjectDisposedException)
-            {
-                // Shutting down: the next start recomputes everything anyway.
-            }
-        });
+        var last = TimeSpan.FromSeconds(Interlocked.Read(ref _lastDeferredTicks) / (double)System.Diagnostics.Stopwatch.Frequency);
+        RunDeferredRecompute(TimeSpan.FromTicks(Math.Clamp(last.Ticks * 4, DeferredRecomputeDelay.Ticks, MaxDeferredRecomputeDelay.Ticks)), roundTicks: 0);
     }
+
+    /// <summary>
+    /// One journal item of a deferred round: at most <see cref="DeferredRecomputeBudget"/> of recompute, so alarms and
+    /// other items wait no longer than that behind it; the next item follows at once while grids remain. The round's
+    /// total time sets the next round's delay.
+    /// </summary>
+    private void RunDeferredRecompute(TimeSpan delay, long roundTicks) => _ = Task.Run(async () =>
+    {
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay).ConfigureAwait(false);
+        }
+
+        try
+        {
+            var (more, ticks) = await _journal.ExecuteAsync(tx =>
+            {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                Flush(tx, DeferredRecomputeBudget);
+                var more = _model.HasDirty;
+                if (!more)
+                {
+                    Volatile.Write(ref _deferredScheduled, 0); // on the journal's thread, as the changes that schedule one
+                }
+
+                return (more, System.Diagnostics.Stopwatch.GetTimestamp() - started);
+            }).ConfigureAwait(false);
+            if (more)
+            {
+                RunDeferredRecompute(TimeSpan.Zero, roundTicks + ticks);
+            }
+            else
+            {
+                Interlocked.Exchange(ref _lastDeferredTicks, roundTicks + ticks);
+            }
+        }
+        catch (Exception ex) when (ex is ChannelClosedException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Shutting down: the next start recomputes everything anyway.
+        }
+    });
 
     /// <summary>The geography changed (inside the import's transaction): a new model over the new grids and key sites.</summary>
     internal void GeographyChanged(JournalTransaction tx, IEnumerable<DeviceEntry> devices)
@@ -281,9 +307,12 @@ public sealed partial class CoverageTracker
         return events;
     }
 
-    private void Flush(JournalTransaction tx)
+    private void Flush(JournalTransaction tx) => Flush(tx, null);
+
+    /// <summary>Recomputes the dirty grids and key sites (within <paramref name="budget"/> when given) and opens or closes their gaps.</summary>
+    private void Flush(JournalTransaction tx, TimeSpan? budget)
     {
-        var changed = _model.Recompute();
+        var changed = budget is { } b ? _model.Recompute(b) : _model.Recompute();
         var now = _time.GetUtcNow();
         foreach (var (_, after, cameras) in changed.Grids)
         {

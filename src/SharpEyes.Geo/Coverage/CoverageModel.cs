@@ -244,6 +244,54 @@ public sealed class CoverageModel
         }
     }
 
+    /// <summary>
+    /// As <see cref="Recompute()"/>, but stops once <paramref name="budget"/> has passed: the dirty grids, then key
+    /// sites, are recomputed in code order a few at a time (twice the processors, in parallel), and those not reached
+    /// stay dirty, with their causes, for a later call (<see cref="HasDirty"/>). At least one batch is recomputed.
+    /// Writer only.
+    /// </summary>
+    public ChangedCoverage Recompute(TimeSpan budget)
+    {
+        lock (_writeLock)
+        {
+            var grids = _dirtyGrids.Keys.Order().ToArray();
+            var sites = _dirtySites.Keys.Order().ToArray();
+            int batch = Math.Max(2, Environment.ProcessorCount * 2);
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var gridChanges = new List<(GridCoverage? Before, GridCoverage After, IReadOnlyList<string> Causes)>();
+            var siteChanges = new List<(KeySiteCoverage? Before, KeySiteCoverage After, IReadOnlyList<string> Causes)>();
+            int g = 0, k = 0;
+            while (g < grids.Length || k < sites.Length)
+            {
+                var someGrids = grids.AsSpan(g, Math.Min(batch, grids.Length - g)).ToArray();
+                var someSites = sites.AsSpan(k, Math.Min(batch - someGrids.Length, sites.Length - k)).ToArray();
+                g += someGrids.Length;
+                k += someSites.Length;
+                var part = Compute(someGrids, someSites, parallel: someGrids.Length + someSites.Length >= ParallelThreshold);
+                gridChanges.AddRange(part.Grids);
+                siteChanges.AddRange(part.Sites);
+                if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= budget)
+                {
+                    break;
+                }
+            }
+
+            return new ChangedCoverage(gridChanges, siteChanges);
+        }
+    }
+
+    /// <summary>Some grid or key site waits for a recompute (a change since the last, or one a budget did not reach).</summary>
+    public bool HasDirty
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return _dirtyGrids.Count + _dirtySites.Count > 0;
+            }
+        }
+    }
+
     /// <summary>Recomputes every grid and key site on all cores; returns them all, as <see cref="Recompute"/> does. Writer only.</summary>
     public ChangedCoverage RecomputeAll()
     {

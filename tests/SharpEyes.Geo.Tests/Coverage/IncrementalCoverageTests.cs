@@ -343,6 +343,43 @@ public sealed class IncrementalCoverageTests
         Assert.Equal(OverlayCoveredArea(metricWest, potential), grid.PotentialCoveredM2, grid.AreaM2 * 1e-7);
     }
 
+    /// <summary>
+    /// A recompute within a time budget leaves what it did not reach dirty, with its causes: calls until nothing is
+    /// dirty report every grid and site once, with the cameras that made it dirty, and end equal to a fresh model.
+    /// </summary>
+    [Fact]
+    public void ARecomputeWithinABudgetLeavesTheRestForTheNextCall()
+    {
+        var cameras = RandomCameras(DemoCounty, 200, 0xB0D6E7);
+        var model = new CoverageModel(DemoCounty, s_rules);
+        model.Recompute();
+        foreach (var camera in cameras)
+        {
+            model.Upsert(camera);
+        }
+
+        var grids = new List<string>();
+        var causes = new HashSet<string>(StringComparer.Ordinal);
+        int calls = 0;
+        while (model.HasDirty)
+        {
+            var part = model.Recompute(TimeSpan.Zero); // one batch per call
+            Assert.NotEmpty(part.Grids.Select(g => g.After.Code).Concat(part.Sites.Select(s => s.After.Code)));
+            grids.AddRange(part.Grids.Select(g => g.After.Code));
+            causes.UnionWith(part.Grids.SelectMany(g => g.Causes));
+            calls++;
+            Assert.True(calls < 10_000, "the budgeted recompute does not finish");
+        }
+
+        Assert.True(calls > 1, $"one call recomputed everything ({calls})");
+        Assert.Equal(grids.Count, grids.Distinct(StringComparer.Ordinal).Count());
+        Assert.True(causes.IsSupersetOf(cameras.Where(c => model.GridSharesOf(c.Id).Count > 0).Select(c => c.Id)),
+            "every camera with a share in a grid is a cause of that grid's recompute");
+        Assert.True(causes.IsSubsetOf(cameras.Select(c => c.Id)));
+        Assert.Empty(model.Recompute().Grids);
+        AssertSameAsFresh(model, cameras);
+    }
+
     /// <summary>Every grid and site of the model equals, bit for bit, a fresh model's (cameras added in reverse).</summary>
     private static void AssertSameAsFresh(CoverageModel model, IEnumerable<CameraFov> cameras)
     {
