@@ -280,7 +280,8 @@ EOF
 
 # --- coverage: the engine in process, then a fresh gateway (no --demo) loaded with the synthetic county ----------
 run_coverage() { # "$@": extra sharpeyes-bench options
-  GATEWAY_RUN=-coverage start_gateway
+  # The probe cycles make hundreds of vendor calls a second: the per-key limit (200/s by default) is off, as for alarms.
+  GATEWAY_RUN=-coverage start_gateway --SharpEyes:RateLimits:Vendor:PerSecond=0
   mkdir -p "$RESULTS"
   local rc=0
   RUN_BENCH_TIMEOUT=480 run_bench coverage --grpc-port "$GRPC_PORT" --gateway-pid "$GATEWAY_PID" --admin-key "$ADMIN_KEY" \

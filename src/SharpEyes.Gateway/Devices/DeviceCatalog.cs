@@ -261,7 +261,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
             _coverage.Follow(tx, null, id);
             tx.AfterCommit(() =>
             {
-                File.Delete(SnapshotPath(id));
+                DeleteSnapshot(id);
                 CameraChanged?.Invoke(id);
             });
             return;
@@ -410,7 +410,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
             _geography.Cameras.Remove(deviceId);
             tx.AfterCommit(() =>
             {
-                File.Delete(SnapshotPath(deviceId));
+                DeleteSnapshot(deviceId);
                 CameraChanged?.Invoke(deviceId);
             });
             _coverage.CameraChanged(tx, null, deviceId, CoverageChange.CameraDeregistered);
@@ -423,6 +423,27 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
             });
             return true;
         });
+
+    /// <summary>
+    /// Removes a deregistered camera's last frame grab, if any. No snapshots directory (no grab was ever taken) is not
+    /// an error: File.Delete throws for a missing directory, which ended the after-commit action before
+    /// <see cref="CameraChanged"/> told the stream scheduler (seen as one logged failure per deregistration).
+    /// </summary>
+    private void DeleteSnapshot(string deviceId)
+    {
+        var path = SnapshotPath(deviceId);
+        if (File.Exists(path))
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+                // Gone meanwhile, or the directory with it: nothing left to remove.
+            }
+        }
+    }
 
     /// <summary>
     /// Marks a device heard from now: a heartbeat or alarm (the device spoke) or a stream check that answered. Writes

@@ -474,5 +474,11 @@ public sealed class DeviceRegistryTests : IAsyncLifetime
         Assert.True(removed.Removed);
         Assert.Equal(StatusCode.NotFound, get.StatusCode);
         await feed.WaitForAsync(e => e.Kind == FeedEventKind.DeviceDeregistered && e.Device.DeviceId == TestDevices.CameraId(50), "deregistered event");
+
+        // The removal's after-commit actions (the frame grab deleted, the stream scheduler told) ran before the next
+        // commit, without failing: no frame was ever grabbed, so there is no snapshots directory, which File.Delete took
+        // for an error.
+        await _client.RegisterDeviceAsync(TestDevices.Camera(51), _host.Auth(_vendorA));
+        Assert.DoesNotContain(_host.Logs.Lines, l => l.Contains("after-commit action failed", StringComparison.Ordinal));
     }
 }
