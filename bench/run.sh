@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# SharpEyes benchmark: bare mosquitto baseline, then the Release gateway out of process.
+# SharpEyes benchmark: bare mosquitto and bare MQTTnet baselines, then the Release gateway out of process.
 # Prints a Markdown table and writes it to bench/results/latest.md. Cleans up every process it starts.
 # Usage: bench/run.sh [coverage|streams|outbox|feeds|hostile|console|tls|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
-#   (none)    the alarm benchmark: mosquitto baseline, then the gateway (writes bench/results/latest.md)
-#   coverage  the coverage section alone: the engine in process over a synthetic county, then a fresh gateway
+#   (none)    the alarm benchmark: the mosquitto baseline, the bare MQTTnet baseline (`sharpeyes-bench mqttnet-broker`: the
+#             gateway's MQTTnet server on Kestrel, no interceptors), then the gateway (writes bench/results/latest.md)
+#   coverage  the coverage section alone: the engine in process over a synthetic county (tiled, then each grid whole as
+#             the baseline: --cov-baseline 0 skips it; --cov-footprints-per-tile N; row 2b the densest grid), then a fresh gateway
 #             (no --demo) loaded with that county; replaces or appends its section in bench/results/latest.md
 #   streams   stream health: 4 gst-rtsp-servers (tests/rtsp/rtsp_server.py) × 250 mount points, a gateway with the
 #             schedule on; a full liveness cycle, the steady state and deep-probe cost (section in latest.md)

@@ -65,6 +65,38 @@ public sealed class CameraIndexTests
         Assert.Equal(0, index.Count);
     }
 
+    /// <summary>
+    /// Answers are kept by point (alarm devices do not move) and follow every write: the same point asked again
+    /// between writes, after a camera is added or removed, and past the bound of points kept.
+    /// </summary>
+    [Fact]
+    public void RepeatedPointsFollowEveryWrite()
+    {
+        var index = new CameraIndex();
+        var p = At(45, 20);
+        for (int i = 0; i < 30; i++)
+        {
+            Assert.Equal(i, index.CamerasSeeing(p.Lon, p.Lat).Count);
+            Assert.Equal(i, index.CamerasSeeing(p.Lon, p.Lat).Count); // the kept answer
+            index.Upsert($"cam-{i:D2}", Lon, Lat, 45, 90, 50, false);
+        }
+
+        Assert.True(index.Remove("cam-00"));
+        Assert.Equal(29, index.CamerasSeeing(p.Lon, p.Lat).Count);
+        index.Upsert("cam-01", Lon, Lat, 225, 90, 50, false); // turned away
+        Assert.Equal(28, index.CamerasSeeing(p.Lon, p.Lat).Count);
+        Assert.DoesNotContain("cam-01", index.CamerasSeeing(p.Lon, p.Lat));
+
+        // More distinct points than are kept: the store is emptied when full, and every answer stays right.
+        for (int i = 0; i < CameraIndex.MaxCachedPoints + 100; i++)
+        {
+            var q = At(45, 10 + (i * 1e-4));
+            Assert.Equal(28, index.CamerasSeeing(q.Lon, q.Lat).Count);
+        }
+
+        Assert.Equal(28, index.CamerasSeeing(p.Lon, p.Lat).Count);
+    }
+
     [Fact]
     public void WideRangeCamerasAreFound()
     {
