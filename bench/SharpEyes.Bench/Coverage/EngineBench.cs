@@ -123,26 +123,16 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log, int foot
         var recompute = new List<double>(changes);
         long grids = 0, sites = 0;
         int transitions = 0;
-        var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
-        string? note = null;
         var samples = new List<(double Ms, int Grids, int Sites, int GridCameras, CameraFov Camera)>(changes);
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
         int gcsBefore = GC.CollectionCount(0);
         GC.Collect();
-        CpuSnapshot? cpuBefore = null;
-        (long, long)? machineBefore = null;
+        var phase = new Phase(warmup, limit);
         for (int i = 0; i < warmup + changes; i++)
         {
-            if (Stopwatch.GetTimestamp() > deadline)
+            if (!phase.Continue(i, total.Count))
             {
-                note = $"stopped at the {limit.TotalSeconds:F0} s limit after {total.Count:N0} changes";
                 break;
-            }
-
-            if (i == warmup)
-            {
-                cpuBefore = CpuSnapshot.Take(Environment.ProcessId);
-                machineBefore = CpuSnapshot.SystemBusy();
             }
 
             var fov = model.Camera(cameras[random.Next(cameras.Count)].Id)!;
@@ -167,8 +157,9 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log, int foot
                 + result.Sites.Count(s => s.Before is not null && s.Before.RealCovered != s.After.RealCovered);
         }
 
-        var cpu = CpuSnapshot.Diff(cpuBefore, CpuSnapshot.Take(Environment.ProcessId));
-        var machine = CpuSnapshot.SystemPercent(machineBefore, CpuSnapshot.SystemBusy());
+        var cpu = CpuSnapshot.Diff(phase.CpuBefore, CpuSnapshot.Take(Environment.ProcessId));
+        var machine = CpuSnapshot.SystemPercent(phase.MachineBefore, CpuSnapshot.SystemBusy());
+        var note = phase.Note;
         long allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
 
         // Back to the county of row 1 (row 4 places cameras on it).
@@ -214,22 +205,12 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log, int foot
         int inGrid = model.Grid(grid.Code)?.Cameras ?? 0;
         var total = new List<double>(changes);
         long recomputedGrids = 0;
-        var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
-        string? note = null;
-        CpuSnapshot? cpuBefore = null;
-        (long, long)? machineBefore = null;
+        var phase = new Phase(warmup, limit);
         for (int i = 0; i < warmup + changes; i++)
         {
-            if (Stopwatch.GetTimestamp() > deadline)
+            if (!phase.Continue(i, total.Count))
             {
-                note = $"stopped at the {limit.TotalSeconds:F0} s limit after {total.Count:N0} changes";
                 break;
-            }
-
-            if (i == warmup)
-            {
-                cpuBefore = CpuSnapshot.Take(Environment.ProcessId);
-                machineBefore = CpuSnapshot.SystemBusy();
             }
 
             var fov = model.Camera(ids[random.Next(ids.Count)])!;
@@ -244,8 +225,9 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log, int foot
             }
         }
 
-        var cpu = CpuSnapshot.Diff(cpuBefore, CpuSnapshot.Take(Environment.ProcessId));
-        var machine = CpuSnapshot.SystemPercent(machineBefore, CpuSnapshot.SystemBusy());
+        var cpu = CpuSnapshot.Diff(phase.CpuBefore, CpuSnapshot.Take(Environment.ProcessId));
+        var machine = CpuSnapshot.SystemPercent(phase.MachineBefore, CpuSnapshot.SystemBusy());
+        var note = phase.Note;
         foreach (var id in ids)
         {
             model.Remove(id);
@@ -342,6 +324,36 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log, int foot
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
+        }
+    }
+
+    /// <summary>A timed loop's deadline and the CPU counters taken once its warm-up is over.</summary>
+    private sealed class Phase(int warmup, TimeSpan limit)
+    {
+        private readonly long _deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
+
+        public CpuSnapshot? CpuBefore { get; private set; }
+
+        public (long, long)? MachineBefore { get; private set; }
+
+        public string? Note { get; private set; }
+
+        /// <summary>False once the limit has passed (with a note); at iteration <paramref name="i"/> == warm-up, takes the counters.</summary>
+        public bool Continue(int i, int measured)
+        {
+            if (Stopwatch.GetTimestamp() > _deadline)
+            {
+                Note = $"stopped at the {limit.TotalSeconds:F0} s limit after {measured:N0} changes";
+                return false;
+            }
+
+            if (i == warmup)
+            {
+                CpuBefore = CpuSnapshot.Take(Environment.ProcessId);
+                MachineBefore = CpuSnapshot.SystemBusy();
+            }
+
+            return true;
         }
     }
 
