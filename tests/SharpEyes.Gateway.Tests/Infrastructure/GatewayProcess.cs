@@ -31,6 +31,16 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public int HttpPort { get; }
 
+    /// <summary>The SIP port the gateway reported ("GB/T 28181: SIP on address:port"); 0 before it did or without SIP.</summary>
+    public int SipPort
+    {
+        get
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(Text(_output), @"GB/T 28181: SIP on [^\s]+:(\d+) ");
+            return match.Success ? int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        }
+    }
+
     public GrpcChannel Channel { get; }
 
     public int Pid => _process.Id;
