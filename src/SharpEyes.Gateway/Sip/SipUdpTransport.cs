@@ -101,9 +101,11 @@ public sealed partial class SipUdpTransport(
             {
                 datagram = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || (e is SocketException && ct.IsCancellationRequested))
             {
-                return; // stopping: the socket was closed, perhaps before this receive began
+                // Stopping: the socket was closed, perhaps before this receive began. A receive pending when it closes may
+                // also end in SocketException (OperationAborted), as when SIP retries its port after TCP found it taken.
+                return;
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize)
             {

@@ -53,6 +53,34 @@ public sealed class SipUdpTransportTests
         return message!;
     }
 
+    /// <summary>
+    /// Stopping ends the receive loop quietly, whenever it happens: before the first receive, while one is pending, or
+    /// right after start. A full run once saw a pending receive end in SocketException (OperationAborted) when SIP gave
+    /// up a port whose TCP side was taken, which failed the gateway's start instead of trying another port.
+    /// </summary>
+    [Fact]
+    public async Task Stopping_ends_the_receive_loop_quietly_however_soon()
+    {
+        var handler = new Handler(incoming => Task.FromResult(SipMessage.ResponseTo(incoming.Request, 200, "OK", toTag: "gw")));
+        for (int i = 0; i < 200; i++)
+        {
+            var (transport, device) = Start(handler);
+            using var _ = device;
+            if (i % 2 == 1)
+            {
+                await Task.Yield(); // sometimes after the receive began
+            }
+
+            await transport.DisposeAsync(); // throws if the loop ended in an exception
+        }
+
+        var (last, lastDevice) = Start(handler);
+        await using var __ = last;
+        using var ___ = lastDevice;
+        await lastDevice.SendAsync(Message("z9hG4bK-after"));
+        Assert.Equal(200, (await ReceiveAsync(lastDevice)).StatusCode); // and a new transport still serves
+    }
+
     [Fact]
     public async Task A_request_retransmitted_while_and_after_it_is_handled_is_handled_once_and_answered_each_time()
     {
