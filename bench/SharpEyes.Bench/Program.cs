@@ -164,17 +164,12 @@ var benchOptions = new GatewayBenchOptions(
     PhaseLimit: phaseLimit,
     TlsCa: options.Get("tls-ca", "") is { Length: > 0 } tlsCa ? tlsCa : null);
 
-BaselineResults? baselineResults = null;
-if (options.Get("baseline", "") is { Length: > 0 } baselineFile && File.Exists(baselineFile))
-{
-    baselineResults = JsonSerializer.Deserialize<BaselineResults>(await File.ReadAllTextAsync(baselineFile), Options.Json);
-}
-
-BaselineResults? mqttnetResults = null;
-if (options.Get("baseline-mqttnet", "") is { Length: > 0 } mqttnetFile && File.Exists(mqttnetFile))
-{
-    mqttnetResults = JsonSerializer.Deserialize<BaselineResults>(await File.ReadAllTextAsync(mqttnetFile), Options.Json);
-}
+async Task<BaselineResults?> ReadBaseline(string option) =>
+    options.Get(option, "") is { Length: > 0 } file && File.Exists(file)
+        ? JsonSerializer.Deserialize<BaselineResults>(await File.ReadAllTextAsync(file), Options.Json)
+        : null;
+var baselineResults = await ReadBaseline("baseline");
+var mqttnetResults = await ReadBaseline("baseline-mqttnet");
 
 var started = DateTimeOffset.UtcNow;
 var results = await new GatewayBench(benchOptions, Console.Error).RunAsync(cancel.Token);
@@ -232,8 +227,6 @@ internal sealed class Options
     public string Get(string name, string fallback) => _values.LastOrDefault(v => v.Name == name).Value ?? fallback;
 
     public int Int(string name, int fallback) => int.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-
-    public double Double(string name, double fallback) => double.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
     public IEnumerable<string> All(string name) => _values.Where(v => v.Name == name).Select(v => v.Value);
 }

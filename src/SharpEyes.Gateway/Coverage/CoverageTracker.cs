@@ -59,7 +59,7 @@ public sealed partial class CoverageTracker
     /// <summary>The most one journal item of a deferred recompute spends (then the next item continues it).</summary>
     public static readonly TimeSpan DeferredRecomputeBudget = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>How long the last deferred recompute took (Stopwatch ticks), which sets the next one's delay.</summary>
+    /// <summary>How long the last deferred recompute took (TimeSpan ticks), which sets the next one's delay.</summary>
     private long _lastDeferredTicks;
 
     public CoverageTracker(GeographyState geography, Journal journal, IOptions<GatewayOptions> options, TimeProvider time, ILogger<CoverageTracker> logger)
@@ -216,8 +216,8 @@ public sealed partial class CoverageTracker
             return;
         }
 
-        var last = TimeSpan.FromSeconds(Interlocked.Read(ref _lastDeferredTicks) / (double)System.Diagnostics.Stopwatch.Frequency);
-        RunDeferredRecompute(TimeSpan.FromTicks(Math.Clamp(last.Ticks * 4, DeferredRecomputeDelay.Ticks, MaxDeferredRecomputeDelay.Ticks)), roundTicks: 0);
+        var last = Interlocked.Read(ref _lastDeferredTicks);
+        RunDeferredRecompute(TimeSpan.FromTicks(Math.Clamp(last * 4, DeferredRecomputeDelay.Ticks, MaxDeferredRecomputeDelay.Ticks)), roundTicks: 0);
     }
 
     /// <summary>
@@ -244,7 +244,7 @@ public sealed partial class CoverageTracker
                     Volatile.Write(ref _deferredScheduled, 0); // on the journal's thread, as the changes that schedule one
                 }
 
-                return (more, System.Diagnostics.Stopwatch.GetTimestamp() - started);
+                return (more, System.Diagnostics.Stopwatch.GetElapsedTime(started).Ticks);
             }).ConfigureAwait(false);
             if (more)
             {

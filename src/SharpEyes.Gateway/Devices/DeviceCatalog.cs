@@ -431,17 +431,13 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
     /// </summary>
     private void DeleteSnapshot(string deviceId)
     {
-        var path = SnapshotPath(deviceId);
-        if (File.Exists(path))
+        try
         {
-            try
-            {
-                File.Delete(path);
-            }
-            catch (IOException)
-            {
-                // Gone meanwhile, or the directory with it: nothing left to remove.
-            }
+            File.Delete(SnapshotPath(deviceId)); // a missing file is no error
+        }
+        catch (IOException)
+        {
+            // No snapshots directory (DirectoryNotFoundException): nothing to remove.
         }
     }
 

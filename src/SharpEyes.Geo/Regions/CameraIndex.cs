@@ -40,6 +40,9 @@ public sealed class CameraIndex
     /// <summary>Bumped by every write, under the write lock; a cached answer of another version is stale.</summary>
     private long _version;
 
+    /// <summary>Points added to <see cref="_answers"/> since it was last emptied (its Count would take every lock per miss).</summary>
+    private int _answerCount;
+
     /// <summary>Points whose answers are kept (about 100 bytes each plus the ids).</summary>
     public const int MaxCachedPoints = 65_536;
 
@@ -109,12 +112,16 @@ public sealed class CameraIndex
         }
 
         var ids = Scan(lon, lat);
-        if (_answers.Count >= MaxCachedPoints)
+        if (!_answers.TryAdd((lon, lat), (version, ids)))
         {
+            _answers[(lon, lat)] = (version, ids); // a stale answer replaced
+        }
+        else if (Interlocked.Increment(ref _answerCount) > MaxCachedPoints)
+        {
+            Interlocked.Exchange(ref _answerCount, 0);
             _answers.Clear();
         }
 
-        _answers[(lon, lat)] = (version, ids);
         return ids;
     }
 
