@@ -15,6 +15,7 @@ public static class GatewayConfiguration
         ("--sip-port", "SHARPEYES_SIP_PORT", "SharpEyes:Sip:Port"),
         ("--data-dir", "SHARPEYES_DATA_DIR", "SharpEyes:DataDir"),
         ("--store", "SHARPEYES_STORE", "SharpEyes:Store"),
+        ("--store-start-timeout", "SHARPEYES_STORE_START_TIMEOUT", "SharpEyes:StoreStartTimeout"),
         ("--replica-id", "SHARPEYES_REPLICA_ID", "SharpEyes:ReplicaId"),
         ("--bind", "SHARPEYES_BIND", "SharpEyes:BindAddress"),
         ("--tls-cert", "SHARPEYES_TLS_CERT", "SharpEyes:Tls:CertificatePath"),

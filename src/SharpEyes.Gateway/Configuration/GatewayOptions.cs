@@ -44,6 +44,14 @@ public sealed class GatewayOptions
     public string Store { get; set; } = "";
 
     /// <summary>
+    /// How long the gateway keeps trying to reach a PostgreSQL <see cref="Store"/> at start (a server still starting,
+    /// busy, or restarting beside the gateway) before it gives up and exits; each attempt waits up to the connection's
+    /// own timeout (<c>connect_timeout</c>, Npgsql's default 15 s), and every failed one is logged with its reason. A
+    /// refused login or a missing database ends at once. 0 tries once. Not used with the embedded SQLite file.
+    /// </summary>
+    public TimeSpan StoreStartTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// This process's name among replicas sharing one PostgreSQL store: it holds the outbox leases
     /// (<c>outbox_leases.holder</c>) and is shown in <c>/healthz</c> and the log. It must differ between processes that
     /// run at the same time (a pod's or host's name is; two live processes with one name would both push). 1-100

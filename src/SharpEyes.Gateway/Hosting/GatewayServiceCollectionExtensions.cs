@@ -316,6 +316,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add("Sip: MinExpires, NonceLifetime, TcpIdleTimeout and CatalogTimeout must be positive, MaxExpires at least MinExpires, CatalogRefresh not negative, DeviceUtcOffset within ±14 h");
         }
 
+        if (o.StoreStartTimeout < TimeSpan.Zero)
+        {
+            failures.Add("StoreStartTimeout must not be negative (--store-start-timeout)");
+        }
+
         if (o.Liveness.RestartGrace is { } grace && grace < TimeSpan.Zero)
         {
             failures.Add("Liveness: RestartGrace must not be negative");

@@ -24,7 +24,7 @@ public sealed partial class GatewayStore : IDisposable
         {
             try
             {
-                Engine = new Postgres.PostgresEngine(o.Store);
+                Engine = new Postgres.PostgresEngine(o.Store, o.StoreStartTimeout);
             }
             catch (FormatException e)
             {

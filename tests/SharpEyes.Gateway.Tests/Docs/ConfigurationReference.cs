@@ -59,6 +59,7 @@ internal static class ConfigurationReference
         new("SharpEyes:Tls:ClientCertificates:N:VendorId", "required with Role Vendor, empty otherwise", (TlsCert, "/s.pem"), (TlsKey, "/k.pem"), (TlsCa, "/ca.pem"),
             ("SharpEyes:Tls:ClientCertificates:0:Subject", "CN=acme"), ("SharpEyes:Tls:ClientCertificates:0:Role", "Vendor")),
         new("SharpEyes:CountyCodes", "6 digits each", ("SharpEyes:CountyCodes:1", "1301")),
+        new("SharpEyes:StoreStartTimeout", "≥ 0", ("SharpEyes:StoreStartTimeout", "-00:00:01")),
         new("SharpEyes:Alarms:Retention", "> 0", ("SharpEyes:Alarms:Retention", "00:00:00")),
         new("SharpEyes:Incidents:CorrelationWindow", "> 0", ("SharpEyes:Incidents:CorrelationWindow", "00:00:00")),
         new("SharpEyes:Incidents:QuietPeriod", "> 0", ("SharpEyes:Incidents:QuietPeriod", "00:00:00")),

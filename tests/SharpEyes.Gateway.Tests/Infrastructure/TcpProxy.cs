@@ -27,10 +27,11 @@ public sealed class TcpProxy : IAsyncDisposable
     private long _drops;
     private bool _discardFromTarget;
 
-    public TcpProxy(int targetPort)
+    /// <param name="listenPort">The port to listen on; 0 (the default) lets the OS pick one.</param>
+    public TcpProxy(int targetPort, int listenPort = 0)
     {
         _targetPort = targetPort;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener = new TcpListener(IPAddress.Loopback, listenPort);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = AcceptLoopAsync();

@@ -3,6 +3,7 @@ using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
+using Polly;
 
 namespace SharpEyes.Gateway.Storage.Postgres;
 
@@ -12,13 +13,16 @@ namespace SharpEyes.Gateway.Storage.Postgres;
 /// without pooling), so readers that take every pooled connection (the pool's <c>Maximum Pool Size</c>) never hold up
 /// a commit or the listener; the writer runs each group commit as one transaction on its connection.
 /// </summary>
-public sealed class PostgresEngine : StoreEngine
+public sealed partial class PostgresEngine : StoreEngine
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlDataSource _unpooled;
+    private readonly TimeSpan _startTimeout;
 
-    public PostgresEngine(string store)
+    /// <param name="startTimeout">How long <see cref="Migrate"/> keeps trying to reach the server (<see cref="Configuration.GatewayOptions.StoreStartTimeout"/>).</param>
+    public PostgresEngine(string store, TimeSpan startTimeout = default)
     {
+        _startTimeout = startTimeout;
         var builder = ParseConnectionString(store);
         builder.ApplicationName ??= "sharpeyes";
         Location = $"{builder.Host}:{builder.Port}/{builder.Database}";
@@ -41,13 +45,54 @@ public sealed class PostgresEngine : StoreEngine
 
     public override void Migrate(TimeProvider time, ILogger logger)
     {
-        using var connection = _dataSource.OpenConnection();
+        using var connection = OpenAtStart(time, logger);
         // Start-up is synchronous (the store is a singleton built before the host runs); nothing here has a sync context.
         foreach (var step in PostgresSchema.RunAsync(connection, PostgresSchema.All, time).GetAwaiter().GetResult())
         {
             GatewayStore.LogMigrated(logger, step.Version, step.Name);
         }
     }
+
+    /// <summary>
+    /// The first connection, tried again while the failure is transient (Npgsql's <see cref="NpgsqlException.IsTransient"/>:
+    /// refused, timed out, reset, the server starting up or out of connections) and the start timeout has not passed,
+    /// with a growing pause (0.2 s doubling to 5 s) and a warning per failure; a refused login or a missing database
+    /// is thrown at once. A gateway started beside its database (systemd, Kubernetes) or while PostgreSQL is busy
+    /// waits for it instead of exiting on the first refusal.
+    /// </summary>
+    private NpgsqlConnection OpenAtStart(TimeProvider time, ILogger logger)
+    {
+        var started = time.GetTimestamp();
+        var attempts = 0;
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddRetry(new Polly.Retry.RetryStrategyOptions
+            {
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is NpgsqlException { IsTransient: true } && time.GetElapsedTime(started) < _startTimeout),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                Delay = TimeSpan.FromMilliseconds(200),
+                MaxDelay = TimeSpan.FromSeconds(5),
+                OnRetry = args =>
+                {
+                    attempts = args.AttemptNumber + 1;
+                    LogNotReachable(logger, Location, Describe((DbException)args.Outcome.Exception!), attempts, args.RetryDelay.TotalSeconds, _startTimeout.TotalSeconds);
+                    return default;
+                },
+            })
+            .Build();
+        try
+        {
+            return pipeline.Execute(() => _dataSource.OpenConnection());
+        }
+        catch (NpgsqlException e) when (attempts > 0 && e is not PostgresException)
+        {
+            // The last failure's reason (what Describe shows) with how long it was tried; the reason alone is what matters.
+            throw new NpgsqlException($"{e.InnerException?.Message ?? e.Message} (tried {attempts + 1} times in {time.GetElapsedTime(started).TotalSeconds:0.#} s; StoreStartTimeout {_startTimeout})");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Store: {Location} not reachable yet ({Reason}), attempt {Attempt}; trying again in {Delay:0.0} s, for up to {Timeout:0} s from start (StoreStartTimeout)")]
+    private static partial void LogNotReachable(ILogger logger, string location, string reason, int attempt, double delay, double timeout);
 
     public override string Describe(DbException exception) => exception switch
     {
