@@ -3,7 +3,8 @@
 # Prints a Markdown table and writes it to bench/results/latest.md. Cleans up every process it starts.
 # Usage: bench/run.sh [coverage|streams|outbox|feeds|hostile|console|tls|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
 #   (none)    the alarm benchmark: the mosquitto baseline, the bare MQTTnet baseline (`sharpeyes-bench mqttnet-broker`: the
-#             gateway's MQTTnet server on Kestrel, no interceptors), then the gateway (writes bench/results/latest.md)
+#             gateway's MQTTnet server on Kestrel, no interceptors), the gateway with --sqlite-synchronous FULL (its rows;
+#             BENCH_SQLITE_FULL=0 skips it), then the gateway as shipped (writes bench/results/latest.md)
 #   coverage  the coverage section alone: the engine in process over a synthetic county (tiled, then each grid whole as
 #             the baseline: --cov-baseline 0 skips it; --cov-footprints-per-tile N; row 2b the densest grid), then a fresh gateway
 #             (no --demo) loaded with that county; replaces or appends its section in bench/results/latest.md
@@ -45,6 +46,10 @@
 #             devices and 20,000 QoS 1 alarms over 1 and 4 connections (shape-alarms) on the same gateway; a catalog
 #             of 20,000 cameras spread over the county (bench/sip/spread_catalog.py). Table in bench/results/sip.md
 #             (~1 min a round)
+#   soak      memory under a steady load (issue 17): a gateway --demo, 50,000 devices registered, then QoS 1 alarms paced at
+#             2,000/s over 2 connections for 10 min; the gateway's RSS sampled and printed every 10 s with that interval's
+#             PUBACK p99; every alarm awaited on the feed; verdict on growth (section in latest.md; --soak-minutes M
+#             --soak-rate R --soak-interval-s S; ~12 min)
 #   all       the first five (alarms, coverage, streams, outbox, feeds; not hostile), in that order
 set -euo pipefail
 
@@ -59,6 +64,7 @@ case "${1:-}" in
   tls) MODE=tls; shift ;;
   shapes) MODE=shapes; shift ;;
   sip) MODE=sip; shift ;;
+  soak) MODE=soak; shift ;;
   all) MODE=all; shift ;;
 esac
 
@@ -256,6 +262,20 @@ EOF
     --out "$WORK/baseline-mqttnet.json" "$@"
   stop_pid "$MQTTNET_PID"
 
+  # --- 2f. the same gateway bench with an fsync per commit (--sqlite-synchronous FULL), its rows beside NORMAL's ------
+  # BENCH_SQLITE_FULL=0 skips it (about 90 s).
+  local full_args=()
+  if [[ "${BENCH_SQLITE_FULL:-1}" == 1 ]]; then
+    GATEWAY_RUN=-full start_gateway --demo --sqlite-synchronous FULL
+    if run_bench gateway --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --gateway-pid "$GATEWAY_PID" \
+      --admin-key "$ADMIN_KEY" --out "$WORK/full.md" --json "$WORK/full.json" "$@" >"$WORK/full.out"; then
+      full_args=(--full-results "$WORK/full.json")
+    else
+      log "the synchronous=FULL run failed: its rows are left out (see $WORK/full.out)"
+    fi
+    stop_pid "$GATEWAY_PID"
+  fi
+
   # --- 2-4. the gateway -----------------------------------------------------------------------------
   start_gateway --demo
 
@@ -268,7 +288,7 @@ EOF
   local rc=0
   run_bench gateway --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" --gateway-pid "$GATEWAY_PID" \
     --admin-key "$ADMIN_KEY" --baseline "$WORK/baseline.json" --baseline-mqttnet "$WORK/baseline-mqttnet.json" --out "$RESULTS/latest.md" --json "$RESULTS/latest.json" \
-    --context "build=${BUILD_SECONDS} s (restore + compile, not timed)" "$@" || rc=$?
+    --context "build=${BUILD_SECONDS} s (restore + compile, not timed)" "${full_args[@]+"${full_args[@]}"}" "$@" || rc=$?
   if [[ -n "$PERF_PID" ]]; then
     kill -INT "$PERF_PID" 2>/dev/null || true
     wait "$PERF_PID" 2>/dev/null || true
@@ -278,6 +298,22 @@ EOF
   stop_pid "$GATEWAY_PID"
   log "alarm benchmark done in $(( $(date +%s) - SCRIPT_START )) s; table in bench/results/latest.md; gateway log lines: $(wc -l <"$WORK/gateway.log")"
   RC_ALARMS=$rc
+}
+
+# --- soak: RSS across a steady alarm load (issue 17) -----------------------------------------------------------
+run_soak() { # "$@": extra sharpeyes-bench options (--soak-minutes 10 --soak-rate 2000 --soak-interval-s 10 --devices 50000)
+  GATEWAY_RUN=-soak start_gateway --demo
+  mkdir -p "$RESULTS"
+  local rc=0 minutes=10 args=("$@") i
+  for (( i = 0; i + 1 < ${#args[@]}; i++ )); do
+    if [[ "${args[i]}" == --soak-minutes ]]; then minutes=${args[i+1]}; fi
+  done
+  local limit=$(( ${minutes%.*} * 60 + 600 ))
+  RUN_BENCH_TIMEOUT=$(( limit + 60 )) run_bench soak --grpc-port "$GRPC_PORT" --mqtt-port "$MQTT_PORT" --http-port "$HTTP_PORT" \
+    --gateway-pid "$GATEWAY_PID" --admin-key "$ADMIN_KEY" --out "$RESULTS/latest.md" --json "$RESULTS/soak.json" --total-limit-s "$limit" "$@" || rc=$?
+  stop_pid "$GATEWAY_PID"
+  log "soak done in $(( $(date +%s) - SCRIPT_START )) s; section in bench/results/latest.md"
+  RC_SOAK=$rc
 }
 
 # --- coverage: the engine in process, then a fresh gateway (no --demo) loaded with the synthetic county ----------
@@ -620,6 +656,7 @@ RC_CONSOLE=0
 RC_TLS=0
 RC_SHAPES=0
 RC_SIP=0
+RC_SOAK=0
 case "$MODE" in
   alarms) run_alarms "$@" ;;
   coverage) run_coverage "$@" ;;
@@ -631,6 +668,7 @@ case "$MODE" in
   tls) run_tls "$@" ;;
   shapes) run_shapes "$@" ;;
   sip) run_sip "$@" ;;
+  soak) run_soak "$@" ;;
   all)
     run_alarms "$@"
     run_coverage "$@"
@@ -646,6 +684,7 @@ log "done in $(( $(date +%s) - SCRIPT_START )) s"
 (( RC_TLS == 0 )) || exit "$RC_TLS"
 (( RC_SHAPES == 0 )) || exit "$RC_SHAPES"
 (( RC_SIP == 0 )) || exit "$RC_SIP"
+(( RC_SOAK == 0 )) || exit "$RC_SOAK"
 (( RC_STREAMS == 0 )) || exit "$RC_STREAMS"
 (( RC_OUTBOX == 0 )) || exit "$RC_OUTBOX"
 (( RC_FEEDS == 0 )) || exit "$RC_FEEDS"

@@ -9,6 +9,7 @@ using SharpEyes.Bench.Reporting;
 // sharpeyes-bench mqttnet-broker --port P (the second baseline's broker: the gateway's MQTTnet server, bare; Mqtt/BareMqttnetBroker.cs)
 // sharpeyes-bench gateway  --grpc-port G --mqtt-port Q --http-port H --gateway-pid PID --admin-key K
 //                          [--baseline baseline.json] [--baseline-mqttnet baseline-mqttnet.json] --out latest.md [--context "key=value"]...
+//                          [--full-results full.json] (the same bench's --json from a gateway with --sqlite-synchronous FULL: its rows too)
 // sharpeyes-bench coverage [--grpc-port G --gateway-pid PID --admin-key K] [--out latest.md] [--json coverage.json]
 //                          (without --grpc-port: the in-process rows only; see Coverage/CoverageCommand.cs)
 // sharpeyes-bench streams  --grpc-port G --gateway-pid PID --admin-key K --rtsp-ports P,.. --rtsp-pids Q,.. (Streams/StreamsCommand.cs)
@@ -29,9 +30,12 @@ using SharpEyes.Bench.Reporting;
 // sharpeyes-bench shape-alarms --state state.json --grpc-ports G --mqtt-ports Q[,Q2] [--mqtt-user U --mqtt-password P]
 //                          --alarms M --shape NAME --round R --json out.json (end-to-end alarms/s; Shapes/ShapesCommand.cs)
 // sharpeyes-bench shapes-report --result out.json [...] --out latest.md [--docs docs/benchmarks.md] (Reporting/ShapesReport.cs)
+// sharpeyes-bench soak --grpc-port G --mqtt-port Q --gateway-pid PID --admin-key K [--soak-minutes 10] [--soak-rate 2000]
+//                          [--soak-interval-s 10] [--devices 50000] --out latest.md [--json soak.json] (RSS under a steady load;
+//                          Gateway/SoakCommand.cs)
 // All are driven by bench/run.sh, which starts and stops the processes under test.
 if (args.Length == 0 || args[0] is not ("baseline" or "gateway" or "coverage" or "streams" or "outbox" or "feeds" or "hostile" or "flood-worker" or "load-county" or "tls-report"
-    or "shape-register" or "shape-alarms" or "shapes-report" or "mqttnet-broker"))
+    or "shape-register" or "shape-alarms" or "shapes-report" or "mqttnet-broker" or "soak"))
 {
     Console.Error.WriteLine("usage: sharpeyes-bench baseline|gateway|coverage|streams|outbox|feeds|hostile --option value ... (see bench/run.sh)");
     return 2;
@@ -53,6 +57,11 @@ Console.CancelKeyPress += (_, e) =>
 if (args[0] == "mqttnet-broker")
 {
     return await BareMqttnetBroker.RunAsync(options);
+}
+
+if (args[0] == "soak")
+{
+    return await SoakCommand.RunAsync(options, cancel.Token);
 }
 
 if (args[0] == "coverage")
@@ -189,7 +198,10 @@ foreach (var extra in options.All("context"))
     }
 }
 
-var markdown = MarkdownReport.Render(baselineResults, mqttnetResults, results, context);
+var fullResults = options.Get("full-results", "") is { Length: > 0 } fullFile && File.Exists(fullFile)
+    ? JsonSerializer.Deserialize<GatewayResults>(await File.ReadAllTextAsync(fullFile), Options.Json)
+    : null;
+var markdown = MarkdownReport.Render(baselineResults, mqttnetResults, results, context, fullResults);
 var outFile = options.Get("out", "latest.md");
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
 await File.WriteAllTextAsync(outFile, markdown);

@@ -244,7 +244,7 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
         }
     }
 
-    private static double Percentile(List<double> values, double q)
+    internal static double Percentile(List<double> values, double q)
     {
         if (values.Count == 0)
         {

@@ -37,9 +37,10 @@ public static class AlarmMessages
 
     /// <summary>
     /// Builds <paramref name="count"/> QoS 1 messages for phase <paramref name="phase"/>, spread round-robin over
-    /// <paramref name="devices"/> alarm devices. Built before the clock starts so generation is not measured.
+    /// <paramref name="devices"/> alarm devices. Built before the clock starts so generation is not measured. Message i
+    /// carries event index <paramref name="first"/> + i (the soak builds its long run interval by interval).
     /// </summary>
-    public static MqttApplicationMessage[] Build(int phase, int count, int devices, DateTimeOffset occurredAt)
+    public static MqttApplicationMessage[] Build(int phase, int count, int devices, DateTimeOffset occurredAt, int first = 0)
     {
         var topics = new string[devices];
         for (var d = 0; d < devices; d++)
@@ -52,8 +53,8 @@ public static class AlarmMessages
         for (var i = 0; i < count; i++)
         {
             messages[i] = new MqttApplicationMessageBuilder()
-                .WithTopic(topics[i % devices])
-                .WithPayload(Payload(phase, i, occurred))
+                .WithTopic(topics[(first + i) % devices])
+                .WithPayload(Payload(phase, first + i, occurred))
                 .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
                 .Build();
         }

@@ -19,7 +19,10 @@ public static class MarkdownReport
     /// <summary>Peak RSS with the devices registered, at most this multiple of the RSS after start with the county loaded.</summary>
     public const double TargetRssGrowth = 1.5;
 
-    public static string Render(BaselineResults? baseline, BaselineResults? mqttnet, GatewayResults gateway, IReadOnlyDictionary<string, string> context)
+    /// <param name="full">The same bench against a gateway with <c>--sqlite-synchronous FULL</c> (an fsync per commit), run
+    /// just before this one; its end-to-end and latency rows follow the NORMAL ones, against the same baselines.</param>
+    public static string Render(BaselineResults? baseline, BaselineResults? mqttnet, GatewayResults gateway, IReadOnlyDictionary<string, string> context,
+        GatewayResults? full = null)
     {
         var sb = new StringBuilder();
         void Line(string text = "") => sb.Append(text).Append('\n');
@@ -43,7 +46,7 @@ public static class MarkdownReport
                 $"baseline{(name == "bare MQTTnet" ? " (its PUBACK rate)" : "")} | — |");
         }
 
-        foreach (var g in gateway.Throughput)
+        foreach (var (g, sync) in gateway.Throughput.Select(g => (g, "")).Concat((full?.Throughput ?? []).Select(g => (g, " (synchronous=FULL)"))))
         {
             var b = baseline?.Runs.FirstOrDefault(r => r.Connections == g.Connections);
             var m = mqttnet?.Runs.FirstOrDefault(r => r.Connections == g.Connections);
@@ -52,12 +55,18 @@ public static class MarkdownReport
             // baseline's one subscriber is a fan-out path the gateway never takes (its feed is gRPC), and lags at N=4.
             var ratioNet = m is { PubackRate: > 0 } ? g.DeliveredRate / m.PubackRate : double.NaN;
             var pass = g.Complete && ratio >= TargetRatioMosquitto && ratioNet >= TargetRatioMqttnet;
-            Line($"| 2 | gateway end to end, N={g.Connections}: publish → feed event, alarms/s{Incomplete(g)} | {g.DeliveredRate:N0}/s ({g.Delivered:N0} alarms in {g.DeliverySeconds:F2} s) | " +
+            Line($"| 2 | gateway end to end{sync}, N={g.Connections}: publish → feed event, alarms/s{Incomplete(g)} | {g.DeliveredRate:N0}/s ({g.Delivered:N0} alarms in {g.DeliverySeconds:F2} s) | " +
                 $"MQTTnet {(m is null ? "—" : $"{m.PubackRate:N0}/s PUBACKs")}, mosquitto {Rate(b)} | {Ratio(ratioNet)} MQTTnet, {Ratio(ratio)} mosquitto | ≥ 0.8× MQTTnet and ≥ 0.5× mosquitto | {(pass ? "PASS" : "SHORT")} |");
             var ackRatio = b is { PubackRate: > 0 } ? g.PubackRate / b.PubackRate : double.NaN;
             var ackRatioNet = m is { PubackRate: > 0 } ? g.PubackRate / m.PubackRate : double.NaN;
-            Line($"| 2 | gateway PUBACK side, N={g.Connections}: all PUBACKs (durable) | {g.PubackRate:N0}/s ({g.Acked:N0} in {g.PubackSeconds:F2} s) | " +
+            Line($"| 2 | gateway PUBACK side{sync}, N={g.Connections}: all PUBACKs (durable) | {g.PubackRate:N0}/s ({g.Acked:N0} in {g.PubackSeconds:F2} s) | " +
                 $"PUBACKs: MQTTnet {(m is null ? "—" : $"{m.PubackRate:N0}/s")}, mosquitto {(b is null ? "—" : $"{b.PubackRate:N0}/s")} | {Ratio(ackRatioNet)} MQTTnet, {Ratio(ackRatio)} mosquitto | (informational) | — |");
+        }
+
+        if (full?.Latency is { } lf)
+        {
+            Line($"| 3 | latency publish → feed event (synchronous=FULL) at {lf.TargetRate:N0}/s ({lf.Delivered:N0}/{lf.Planned:N0} alarms, achieved {lf.AchievedRate:N0}/s) | " +
+                $"p50 {lf.P50Ms:F1} ms, p99 {lf.P99Ms:F1} ms, p99.9 {lf.P999Ms:F1} ms, max {lf.MaxMs:F1} ms | — | — | (reported) | — |");
         }
 
         if (gateway.Latency is { } l)
