@@ -72,6 +72,14 @@ public sealed class LimitOptions
     [Range(1, 100_000)] public int FeedSubscribers { get; set; } = 64;
 
     /// <summary>
+    /// Recent feed events kept in memory for subscribers, push endpoints and the console that keep up; one further
+    /// behind reads the store (counted in <c>sharpeyes_feed_store_reads_total</c>). Each held event is a few hundred bytes
+    /// to a few kilobytes, held until 16,384 later ones have committed (about 1.6 s at 10,000 alarms/s): a larger ring
+    /// grows the gateway's heap with events that die old.
+    /// </summary>
+    [Range(256, 1_048_576)] public int FeedRingEvents { get; set; } = 16_384;
+
+    /// <summary>
     /// Event streams (<c>GET /api/events</c>, the console's live connection) open at once; one more is answered 429
     /// (refusal kind event-streams). Counted apart from <see cref="FeedSubscribers"/>, so browsers cannot take the
     /// centre's places. A browser holds one HTTP/1.1 connection per open console tab.

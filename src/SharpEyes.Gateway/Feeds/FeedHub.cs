@@ -16,7 +16,11 @@ public sealed class FeedHub
     private TaskCompletionSource _signal = NewSignal();
     private readonly SubscriberSlots _subscribers = new();
 
-    public FeedHub(int capacity = 1 << 16) => _ring = new FeedEvent?[capacity];
+    /// <param name="capacity">Events held (<see cref="Configuration.LimitOptions.FeedRingEvents"/>).</param>
+    public FeedHub(int capacity = 16_384) => _ring = new FeedEvent?[capacity];
+
+    /// <summary>Events this ring holds at most (<see cref="Configuration.LimitOptions.FeedRingEvents"/>).</summary>
+    public int Capacity => _ring.Length;
 
     internal void Initialize(long lastSequence)
     {

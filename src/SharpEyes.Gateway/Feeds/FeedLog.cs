@@ -11,6 +11,10 @@ namespace SharpEyes.Gateway.Feeds;
 public sealed class FeedLog(FeedHub hub, GatewayStore store) : IJournalParticipant
 {
     private long _prunedThrough;
+    private long _storeReads;
+
+    /// <summary>Reads served from the store because the wanted events had left the in-memory ring (or never were in it), since start.</summary>
+    public long StoreReads => Interlocked.Read(ref _storeReads);
 
     /// <summary>Every event up to this sequence has been deleted by retention.</summary>
     public long PrunedThrough => Interlocked.Read(ref _prunedThrough);
@@ -62,6 +66,7 @@ public sealed class FeedLog(FeedHub hub, GatewayStore store) : IJournalParticipa
 
     private long ReadStored(long after, int max, string prefix, List<FeedEvent> into)
     {
+        Interlocked.Increment(ref _storeReads);
         using var connection = store.OpenRead();
         return FeedRepository.ReadAfter(connection, after, max, prefix, into);
     }

@@ -36,7 +36,7 @@ public static class GatewayServiceCollectionExtensions
         services.TryAddSingletonTimeProvider();
 
         services.AddSingleton<GatewayStore>();
-        services.AddSingleton<FeedHub>();
+        services.AddSingleton(sp => new FeedHub(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Limits.FeedRingEvents));
         services.AddSingleton<Journal>();
         services.AddJournalParticipant<FeedLog>();
         services.AddSingleton<FeedFollower>();

@@ -53,6 +53,8 @@ public sealed class GatewayMetrics
         _feedLast = Gauge("sharpeyes_feed_last_sequence", "The last committed feed sequence");
         _feedPruned = Gauge("sharpeyes_feed_pruned_through", "Feed events up to this sequence were deleted by retention");
         _feedSubscribers = Gauge("sharpeyes_feed_subscribers", "Feeds.Subscribe streams open now (at most Limits:FeedSubscribers)");
+        var feedStoreReads = Counter("sharpeyes_feed_store_reads_total",
+            "Feed reads (subscribers, push endpoints, the console) served from the store because the events had left the in-memory ring of Limits:FeedRingEvents, since start");
         _depth = Gauge("sharpeyes_outbox_depth", "Committed feed events the endpoint has not acknowledged", "endpoint");
         _lag = Gauge("sharpeyes_outbox_lag_seconds", "Age of the oldest event the endpoint has not acknowledged (0 when caught up)", "endpoint");
         _acked = Gauge("sharpeyes_outbox_acked_sequence", "The endpoint holds every event up to this sequence", "endpoint");
@@ -168,6 +170,7 @@ public sealed class GatewayMetrics
             _feedLast.Set(journal.LastSequence);
             _feedPruned.Set(feed.PrunedThrough);
             _feedSubscribers.Set(feedHub.Subscribers);
+            feedStoreReads.IncTo(feed.StoreReads);
             _backlogLimit.Set(outbox.BacklogLimit);
             foreach (var e in outbox.Endpoints)
             {

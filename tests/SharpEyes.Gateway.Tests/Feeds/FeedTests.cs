@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using SharpEyes.Gateway.Tests.Infrastructure;
 using SharpEyes.V1;
 
@@ -41,6 +42,41 @@ public sealed class FeedTests
         Assert.Equal(all.Skip(12).Select(e => e.Sequence), resumed.Events.Take(8).Select(e => e.Sequence));
         var sequences = resumed.Events.Select(e => e.Sequence).ToList();
         Assert.Equal(Enumerable.Range((int)cut + 1, 13).Select(i => (long)i), sequences);
+    }
+
+    [Fact]
+    public async Task A_centre_further_behind_than_the_ring_reads_the_store_in_order_and_is_counted()
+    {
+        const int ring = 256;
+        await using var host = await GatewayHost.StartAsync(demo: false, extraArgs: [$"--SharpEyes:Limits:FeedRingEvents={ring}", GatewayHost.NoVendorRateLimit]);
+        var vendor = await host.CreateKeyAsync(Role.Vendor, "vendor-a");
+        var centre = await host.CreateKeyAsync(Role.Centre);
+        var registry = new DeviceRegistry.DeviceRegistryClient(host.Channel);
+        Assert.Equal(ring, host.Services.GetRequiredService<SharpEyes.Gateway.Feeds.FeedHub>().Capacity);
+        var start = host.LastSequence;
+        using (var call = registry.RegisterDevices(host.Auth(vendor)))
+        {
+            for (var i = 0; i < 3 * ring; i++)
+            {
+                await call.RequestStream.WriteAsync(TestDevices.Camera(i), TestContext.Current.CancellationToken);
+            }
+
+            await call.RequestStream.CompleteAsync();
+            Assert.Equal(3 * ring, (await call).Accepted);
+        }
+
+        var before = (await MetricsScrape.ReadAsync(host.HttpPort))["sharpeyes_feed_store_reads_total"];
+        await using var reader = new FeedReader(host, centre, afterSequence: start);
+        await reader.WaitForCountAsync(e => e.Kind == FeedEventKind.DeviceRegistered, 3 * ring, "every registration, most of them from the store");
+        var stored = (await MetricsScrape.ReadAsync(host.HttpPort))["sharpeyes_feed_store_reads_total"];
+
+        Assert.Equal(Enumerable.Range(1, (int)(host.LastSequence - start)).Select(i => start + i), reader.Events.Select(e => e.Sequence));
+        Assert.True(stored > before, $"store reads {before} -> {stored}");
+
+        // Caught up: what commits now is read from the ring.
+        await registry.RegisterDeviceAsync(TestDevices.Camera(3 * ring), host.Auth(vendor));
+        await reader.WaitForCountAsync(e => e.Kind == FeedEventKind.DeviceRegistered, (3 * ring) + 1, "the live registration");
+        Assert.Equal(stored, (await MetricsScrape.ReadAsync(host.HttpPort))["sharpeyes_feed_store_reads_total"]);
     }
 
     [Fact]
