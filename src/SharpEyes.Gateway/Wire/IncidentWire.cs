@@ -27,6 +27,7 @@ public static class IncidentWire
             Region = a.Region.ToWire(),
             IncidentId = a.IncidentId,
         };
+        wire.KeySites.Capacity = a.KeySites.Count;
         foreach (var site in a.KeySites)
         {
             wire.KeySites.Add(site.ToWire());
@@ -62,6 +63,7 @@ public static class IncidentWire
             CloseReason = i.CloseReason,
             Position = i.Position.ToWire(),
         };
+        wire.KeySites.Capacity = i.KeySites.Count;
         foreach (var site in i.KeySites)
         {
             wire.KeySites.Add(site.ToWire());

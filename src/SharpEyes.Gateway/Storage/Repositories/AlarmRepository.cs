@@ -7,11 +7,14 @@ namespace SharpEyes.Gateway.Storage.Repositories;
 /// <summary>An alarm's identity: a vendor's event id is stored once.</summary>
 public readonly record struct AlarmKey(string VendorId, string EventId);
 
-/// <summary>An alarm row to store (<see cref="AlarmRepository.InsertAll"/>): the alarm serialised when it is made.</summary>
-public sealed record AlarmInsert(string VendorId, string EventId, string DeviceId, string IncidentId, long ReceivedAtMs, byte[] Data)
+/// <summary>
+/// An alarm row to store (<see cref="AlarmRepository.InsertAll"/>): the alarm in its wire form as it is when the row is
+/// made (its incident set), serialised when the rows are written.
+/// </summary>
+public sealed record AlarmInsert(string VendorId, string EventId, string DeviceId, string IncidentId, long ReceivedAtMs, V1.Alarm Data)
 {
     public AlarmInsert(AlarmRecord alarm, long receivedAtMs)
-        : this(alarm.VendorId, alarm.EventId, alarm.DeviceId, alarm.IncidentId, receivedAtMs, alarm.ToWire().ToByteArray())
+        : this(alarm.VendorId, alarm.EventId, alarm.DeviceId, alarm.IncidentId, receivedAtMs, alarm.ToWire())
     {
     }
 }
@@ -37,8 +40,10 @@ public static class AlarmRepository
     /// Answers how many were stored: fewer than given when some key was stored already (by another replica since the
     /// caller looked, <see cref="ExistingKeys"/>), which the caller must treat as a conflict.
     /// </summary>
-    public static int InsertAll(JournalTransaction tx, IReadOnlyList<AlarmInsert> alarms) =>
-        Inserts.Execute(tx, alarms.Count, (i, row) =>
+    public static int InsertAll(JournalTransaction tx, IReadOnlyList<AlarmInsert> alarms)
+    {
+        using var data = PooledBlobs.Serialize(alarms.Count, i => alarms[i].Data);
+        return Inserts.Execute(tx, alarms.Count, (i, row) =>
         {
             var a = alarms[i];
             row[0] = a.VendorId;
@@ -46,8 +51,9 @@ public static class AlarmRepository
             row[2] = a.DeviceId;
             row[3] = a.IncidentId;
             row[4] = a.ReceivedAtMs;
-            row[5] = a.Data;
+            row[5] = data[i];
         });
+    }
 
     private static readonly MultiRowStatements KeyLookups = new("SELECT vendor_id, event_id FROM alarms WHERE (vendor_id, event_id) IN (VALUES ", 2, ")");
 

@@ -18,16 +18,19 @@ public static class FeedRepository
     /// Writes <paramref name="events"/> (numbered already) as committed at <paramref name="committedAtMs"/> (Unix ms), in
     /// multi-row INSERTs (<see cref="MultiRowStatements"/>): a batch of alarms brings two or three events each.
     /// </summary>
-    public static void AppendAll(JournalTransaction tx, IReadOnlyList<FeedEvent> events, long committedAtMs) =>
+    public static void AppendAll(JournalTransaction tx, IReadOnlyList<FeedEvent> events, long committedAtMs)
+    {
+        using var data = PooledBlobs.Serialize(events.Count, i => events[i]);
         Inserts.Execute(tx, events.Count, (i, row) =>
         {
             var e = events[i];
             row[0] = e.Sequence;
             row[1] = (int)e.Kind;
             row[2] = e.RegionCode;
-            row[3] = e.ToByteArray();
+            row[3] = data[i];
             row[4] = committedAtMs;
         });
+    }
 
     /// <summary>The highest sequence stored; 0 when the feed is empty.</summary>
     public static long LastSequence(DbConnection connection)

@@ -26,7 +26,9 @@ public static class IncidentRepository
     /// <see cref="Upsert"/> for many incidents in multi-row statements (<see cref="MultiRowStatements"/>): a batch of
     /// alarms updates one incident per correlation key it touched. Each incident at most once.
     /// </summary>
-    public static void UpsertAll(JournalTransaction tx, IReadOnlyList<(IncidentRecord Incident, string RegionCode)> incidents) =>
+    public static void UpsertAll(JournalTransaction tx, IReadOnlyList<(IncidentRecord Incident, string RegionCode)> incidents)
+    {
+        using var data = PooledBlobs.Serialize(incidents.Count, i => incidents[i].Incident.ToWire());
         Upserts.Execute(tx, incidents.Count, (i, row) =>
         {
             var (incident, regionCode) = incidents[i];
@@ -36,9 +38,10 @@ public static class IncidentRepository
             row[3] = regionCode;
             row[4] = incident.OpenedAt.ToUnixTimeMilliseconds();
             row[5] = incident.UpdatedAt.ToUnixTimeMilliseconds();
-            row[6] = incident.ToWire().ToByteArray();
+            row[6] = data[i];
             row[7] = incident.Acknowledgement?.At.ToUnixTimeMilliseconds();
         });
+    }
 
     /// <summary>Every open incident (state 1, <see cref="IncidentState.Open"/>), in no particular order.</summary>
     public static List<IncidentRow> LoadOpen(DbConnection connection)
