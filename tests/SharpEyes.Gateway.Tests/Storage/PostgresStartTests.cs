@@ -31,20 +31,42 @@ public sealed class PostgresStartTests(PostgresCluster cluster)
         using var stop = new CancellationTokenSource();
         var refusing = Task.Run(async () =>
         {
+            // Never ends on a socket error (a peer that reset first makes SO_LINGER fail): only when the test stops it.
             while (!stop.IsCancellationRequested)
             {
-                using var client = await refuser.AcceptTcpClientAsync(stop.Token);
-                client.Client.LingerState = new LingerOption(true, 0);
+                Socket socket;
+                try
+                {
+                    socket = await refuser.AcceptSocketAsync(stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                catch (SocketException)
+                {
+                    continue;
+                }
+
                 Interlocked.Increment(ref refused);
+                try
+                {
+                    socket.LingerState = new LingerOption(true, 0); // an RST, as a port with nothing behind it answers
+                }
+                catch (SocketException)
+                {
+                }
+
+                socket.Dispose();
             }
-        }, stop.Token);
+        });
         var starting = GatewayProcess.StartAsync(GatewayHost.NewDataDir(), AdminKey, "--store", store);
 
-        await Eventually.TrueAsync(() => Task.FromResult(Volatile.Read(ref refused) >= 2), "the gateway to try the store twice");
+        await Eventually.TrueAsync(() => Task.FromResult(Volatile.Read(ref refused) >= 2), "the gateway to reach the refusing port twice", TimeSpan.FromSeconds(90));
         await stop.CancelAsync();
+        await refusing;
         refuser.Stop();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => refusing);
-        Assert.False(starting.IsCompleted, "the gateway must still be waiting for its store");
+        Assert.False(starting.IsCompleted, "the gateway must still be waiting for its store: " + starting.Exception?.InnerException?.Message);
 
         // Then the real server behind that port.
         await using var proxy = new TcpProxy(server.Port, port);
@@ -55,7 +77,7 @@ public sealed class PostgresStartTests(PostgresCluster cluster)
         Assert.Contains($"Store: PostgreSQL at 127.0.0.1:{port}/", gateway.Output, StringComparison.Ordinal);
         Assert.True(proxy.Accepted > 0);
         var warnings = gateway.Output.Split('\n').Where(l => l.Contains(NotReachable, StringComparison.Ordinal)).ToList();
-        Assert.True(warnings.Count >= 2, gateway.Output);
+        Assert.NotEmpty(warnings); // one attempt may take two connections (Npgsql asks for TLS first), so not one per refusal
         Assert.Contains("attempt 1;", warnings[0], StringComparison.Ordinal);
         Assert.DoesNotContain(Secret, gateway.Output, StringComparison.Ordinal);
     }

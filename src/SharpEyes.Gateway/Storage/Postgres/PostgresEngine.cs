@@ -67,7 +67,7 @@ public sealed partial class PostgresEngine : StoreEngine
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddRetry(new Polly.Retry.RetryStrategyOptions
             {
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is NpgsqlException { IsTransient: true } && time.GetElapsedTime(started) < _startTimeout),
+                ShouldHandle = args => ValueTask.FromResult(Unreachable(args.Outcome.Exception) && time.GetElapsedTime(started) < _startTimeout),
                 MaxRetryAttempts = int.MaxValue,
                 BackoffType = DelayBackoffType.Exponential,
                 Delay = TimeSpan.FromMilliseconds(200),
@@ -75,7 +75,8 @@ public sealed partial class PostgresEngine : StoreEngine
                 OnRetry = args =>
                 {
                     attempts = args.AttemptNumber + 1;
-                    LogNotReachable(logger, Location, Describe((DbException)args.Outcome.Exception!), attempts, args.RetryDelay.TotalSeconds, _startTimeout.TotalSeconds);
+                    var reason = args.Outcome.Exception is DbException db ? Describe(db) : args.Outcome.Exception!.Message;
+                    LogNotReachable(logger, Location, reason, attempts, args.RetryDelay.TotalSeconds, _startTimeout.TotalSeconds);
                     return default;
                 },
             })
@@ -84,12 +85,32 @@ public sealed partial class PostgresEngine : StoreEngine
         {
             return pipeline.Execute(() => _dataSource.OpenConnection());
         }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            // Npgsql wraps what happens on the wire in NpgsqlException; should a stream error escape unwrapped, it is
+            // still the server not being reached, said as such.
+            throw new NpgsqlException($"{e.Message} (tried {attempts + 1} times in {time.GetElapsedTime(started).TotalSeconds:0.#} s; StoreStartTimeout {_startTimeout})", e);
+        }
         catch (NpgsqlException e) when (attempts > 0 && e is not PostgresException)
         {
             // The last failure's reason (what Describe shows) with how long it was tried; the reason alone is what matters.
             throw new NpgsqlException($"{e.InnerException?.Message ?? e.Message} (tried {attempts + 1} times in {time.GetElapsedTime(started).TotalSeconds:0.#} s; StoreStartTimeout {_startTimeout})");
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="e"/> says the server was not reached or cannot take a session yet: anything on the way to
+    /// it (a refused, reset or timed-out connection, wrapped by Npgsql or not), or an answer Npgsql itself calls
+    /// transient (starting up, too many connections). Any other answer from the server (a refused login, a missing
+    /// database) is final.
+    /// </summary>
+    private static bool Unreachable(Exception? e) => e switch
+    {
+        PostgresException p => p.IsTransient,
+        NpgsqlException => true,
+        IOException or System.Net.Sockets.SocketException or TimeoutException => true,
+        _ => false,
+    };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Store: {Location} not reachable yet ({Reason}), attempt {Attempt}; trying again in {Delay:0.0} s, for up to {Timeout:0} s from start (StoreStartTimeout)")]
     private static partial void LogNotReachable(ILogger logger, string location, string reason, int attempt, double delay, double timeout);
