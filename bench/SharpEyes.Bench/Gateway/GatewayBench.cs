@@ -200,31 +200,9 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
             var complete = await tracked.WaitAsync(outcome.Acked, o.PhaseLimit - Stopwatch.GetElapsedTime(outcome.StartTicks));
             var gatewayCpu = CpuSnapshot.Diff(gatewayBefore, CpuSnapshot.Take(o.GatewayPid));
             var machineCpu = CpuSnapshot.SystemPercent(machineBefore, CpuSnapshot.SystemBusy());
-            var feedMs = new List<double>(count);
-            var ackMs = new List<double>(count);
-            long firstSend = long.MaxValue, lastSend = 0;
-            for (var i = 0; i < count; i++)
-            {
-                var sent = outcome.SendTicks[i];
-                if (sent == 0)
-                {
-                    continue;
-                }
-
-                firstSend = Math.Min(firstSend, sent);
-                lastSend = Math.Max(lastSend, sent);
-                if (tracked.ArrivalTicks[i] is var arrived and > 0)
-                {
-                    feedMs.Add((arrived - sent) * 1000.0 / Stopwatch.Frequency);
-                }
-
-                if (outcome.AckTicks[i] is var acked and > 0)
-                {
-                    ackMs.Add((acked - sent) * 1000.0 / Stopwatch.Frequency);
-                }
-            }
-
-            var achieved = lastSend > firstSend ? (outcome.Sent - 1) / ((lastSend - firstSend) / (double)Stopwatch.Frequency) : 0;
+            var feedMs = MessageTimes.LatenciesMs(outcome.SendTicks, tracked.ArrivalTicks);
+            var ackMs = MessageTimes.LatenciesMs(outcome.SendTicks, outcome.AckTicks);
+            var achieved = MessageTimes.AchievedRate(outcome.SendTicks);
             string? note = null;
             if (!complete || outcome.TimedOut || outcome.Failed > 0)
             {

@@ -96,24 +96,10 @@ internal static class SoakCommand
                 var outcome = await AlarmPublisher.RunAsync(publishers, messages, o.Window, rate, o.PhaseLimit);
                 Array.Copy(outcome.SendTicks, 0, sendTicks, first, perInterval);
                 acked += outcome.Acked;
-                var ackMs = new List<double>(perInterval);
-                long firstSend = long.MaxValue, lastSend = 0;
-                for (var i = 0; i < perInterval; i++)
-                {
-                    if (outcome.SendTicks[i] is var s and > 0)
-                    {
-                        firstSend = Math.Min(firstSend, s);
-                        lastSend = Math.Max(lastSend, s);
-                        if (outcome.AckTicks[i] > s)
-                        {
-                            ackMs.Add((outcome.AckTicks[i] - s) * 1000.0 / Stopwatch.Frequency);
-                        }
-                    }
-                }
-
                 var (_, rss) = CpuSnapshot.Memory(pid);
-                var achieved = lastSend > firstSend ? (outcome.Sent - 1) / ((lastSend - firstSend) / (double)Stopwatch.Frequency) : 0;
-                var sample = new SoakSample(Stopwatch.GetElapsedTime(soakStart).TotalSeconds, rss, outcome.Sent, outcome.Acked, GatewayBench.Percentile(ackMs, 0.99), achieved);
+                var achieved = MessageTimes.AchievedRate(outcome.SendTicks);
+                var ackP99 = GatewayBench.Percentile(MessageTimes.LatenciesMs(outcome.SendTicks, outcome.AckTicks), 0.99);
+                var sample = new SoakSample(Stopwatch.GetElapsedTime(soakStart).TotalSeconds, rss, outcome.Sent, outcome.Acked, ackP99, achieved);
                 samples.Add(sample);
                 log.WriteLine($"[soak] {sample.Seconds,6:F0} s  RSS {rss / 1024.0,7:F1} MiB  {outcome.Acked:N0}/{perInterval:N0} acknowledged at {achieved:N0}/s, PUBACK p99 {sample.AckP99Ms:F1} ms");
                 if (outcome.Failed > 0 || outcome.TimedOut)
@@ -134,14 +120,7 @@ internal static class SoakCommand
             errors.Add($"feed: {tracked.Count:N0} of {acked:N0} acknowledged alarms arrived within 120 s after the soak");
         }
 
-        var feedMs = new List<double>(planned);
-        for (var i = 0; i < planned; i++)
-        {
-            if (sendTicks[i] > 0 && tracked.ArrivalTicks[i] > sendTicks[i])
-            {
-                feedMs.Add((tracked.ArrivalTicks[i] - sendTicks[i]) * 1000.0 / Stopwatch.Frequency);
-            }
-        }
+        var feedMs = MessageTimes.LatenciesMs(sendTicks, tracked.ArrivalTicks);
 
         var (peak, _) = CpuSnapshot.Memory(pid);
         var results = new SoakResults(o.Devices, rate, connections, minutes, startRss, registeredRss, samples, planned, acked, tracked.Count,

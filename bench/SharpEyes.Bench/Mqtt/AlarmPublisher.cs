@@ -46,6 +46,43 @@ public sealed class PublishOutcome(int planned, long startTicks)
     }
 }
 
+/// <summary>Per-message times of a run (Stopwatch ticks, 0 = never), turned into what the reports print.</summary>
+public static class MessageTimes
+{
+    /// <summary><paramref name="arrived"/>[i] − <paramref name="sent"/>[i] in ms for every message with both set.</summary>
+    public static List<double> LatenciesMs(ReadOnlySpan<long> sent, ReadOnlySpan<long> arrived)
+    {
+        var ms = new List<double>(sent.Length);
+        for (var i = 0; i < sent.Length; i++)
+        {
+            if (sent[i] > 0 && arrived[i] > 0)
+            {
+                ms.Add((arrived[i] - sent[i]) * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
+            }
+        }
+
+        return ms;
+    }
+
+    /// <summary>Messages sent per second between the first send and the last (0 with fewer than two).</summary>
+    public static double AchievedRate(ReadOnlySpan<long> sent)
+    {
+        long first = long.MaxValue, last = 0;
+        var count = 0;
+        foreach (var t in sent)
+        {
+            if (t > 0)
+            {
+                first = Math.Min(first, t);
+                last = Math.Max(last, t);
+                count++;
+            }
+        }
+
+        return last > first ? (count - 1) / ((last - first) / (double)System.Diagnostics.Stopwatch.Frequency) : 0;
+    }
+}
+
 /// <summary>
 /// Publishes QoS 1 messages over N connections as fast as possible (each connection keeps up to a window of
 /// PublishAsync calls outstanding, awaiting the oldest when the window is full) or paced at a fixed rate.
