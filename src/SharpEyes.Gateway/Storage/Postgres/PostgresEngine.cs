@@ -54,10 +54,9 @@ public sealed partial class PostgresEngine : StoreEngine
     }
 
     /// <summary>
-    /// The first connection, tried again while the failure is transient (Npgsql's <see cref="NpgsqlException.IsTransient"/>:
-    /// refused, timed out, reset, the server starting up or out of connections) and the start timeout has not passed,
-    /// with a growing pause (0.2 s doubling to 5 s) and a warning per failure; a refused login or a missing database
-    /// is thrown at once. A gateway started beside its database (systemd, Kubernetes) or while PostgreSQL is busy
+    /// The first connection, tried again while the server is not reached or not ready (<see cref="Unreachable"/>) and
+    /// the start timeout has not passed, with a growing pause (0.2 s doubling to 5 s) and a warning per failure; a
+    /// refused login or a missing database is thrown at once. A gateway started beside its database (systemd, Kubernetes) or while PostgreSQL is busy
     /// waits for it instead of exiting on the first refusal.
     /// </summary>
     private NpgsqlConnection OpenAtStart(TimeProvider time, ILogger logger)
@@ -81,6 +80,7 @@ public sealed partial class PostgresEngine : StoreEngine
                 },
             })
             .Build();
+        string Tried(string reason) => $"{reason} (tried {attempts + 1} times in {time.GetElapsedTime(started).TotalSeconds:0.#} s; StoreStartTimeout {_startTimeout})";
         try
         {
             return pipeline.Execute(() => _dataSource.OpenConnection());
@@ -89,12 +89,12 @@ public sealed partial class PostgresEngine : StoreEngine
         {
             // Npgsql wraps what happens on the wire in NpgsqlException; should a stream error escape unwrapped, it is
             // still the server not being reached, said as such.
-            throw new NpgsqlException($"{e.Message} (tried {attempts + 1} times in {time.GetElapsedTime(started).TotalSeconds:0.#} s; StoreStartTimeout {_startTimeout})", e);
+            throw new NpgsqlException(Tried(e.Message), e);
         }
         catch (NpgsqlException e) when (attempts > 0 && e is not PostgresException)
         {
             // The last failure's reason (what Describe shows) with how long it was tried; the reason alone is what matters.
-            throw new NpgsqlException($"{e.InnerException?.Message ?? e.Message} (tried {attempts + 1} times in {time.GetElapsedTime(started).TotalSeconds:0.#} s; StoreStartTimeout {_startTimeout})");
+            throw new NpgsqlException(Tried(e.InnerException?.Message ?? e.Message));
         }
     }
 

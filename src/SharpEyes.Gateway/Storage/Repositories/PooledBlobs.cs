@@ -37,7 +37,7 @@ internal readonly struct PooledBlobs : IDisposable
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(total, 1));
         for (var i = 0; i < count; i++)
         {
-            var start = i == 0 ? 0 : ends[i - 1];
+            var start = Start(ends, i);
             messages[i].WriteTo(buffer.AsSpan(start, ends[i] - start));
         }
 
@@ -51,10 +51,13 @@ internal readonly struct PooledBlobs : IDisposable
     {
         get
         {
-            var start = index == 0 ? 0 : _ends[index - 1];
+            var start = Start(_ends, index);
             return _buffer.AsMemory(start, _ends[index] - start);
         }
     }
+
+    /// <summary>Where row <paramref name="index"/> starts: where the one before it ends.</summary>
+    private static int Start(int[] ends, int index) => index == 0 ? 0 : ends[index - 1];
 
     public void Dispose()
     {
