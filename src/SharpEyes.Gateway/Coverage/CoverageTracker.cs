@@ -175,6 +175,12 @@ public sealed partial class CoverageTracker
     }
 
     /// <summary>
+    /// Starts a batch of camera changes on the model (<see cref="CoverageModel.BeginBatch"/>): a bulk registration's
+    /// cameras join their grids', key sites' and cells' lists in one merge per list when it is disposed.
+    /// </summary>
+    internal CoverageModel.WriteBatch BatchChanges() => _model.BeginBatch();
+
+    /// <summary>
     /// Another replica changed a camera (followed by the device catalog, inside <paramref name="tx"/>): the model
     /// follows and is recomputed before the commit like a change of this replica's own. The gaps that change caused
     /// were opened or closed by that replica, in the same commit, and are taken from the store as their events are

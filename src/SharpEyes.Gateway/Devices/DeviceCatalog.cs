@@ -300,6 +300,7 @@ public sealed class DeviceCatalog : IJournalParticipant, IReplicaFollower, IRepl
             var results = new (RegisterOutcome?, RpcException?)[batch.Count];
             var writes = new List<DeviceUpsert>(batch.Count); // written together after the loop (nothing in it reads the rows)
             var writeOf = new Dictionary<string, int>(StringComparer.Ordinal); // a device twice in one batch: its last registration
+            using var coverageBatch = _coverage.BatchChanges();
             for (var i = 0; i < batch.Count; i++)
             {
                 var validated = batch[i];

@@ -672,6 +672,9 @@ public sealed class JournalTransaction
 
     public void AfterCommit(Action action) => AfterCommitActions.Add(action);
 
+    /// <summary>The most rows a multi-row write statement carries on this engine (<see cref="StoreEngine.MaxRowsPerStatement"/>).</summary>
+    internal int MaxRowsPerStatement => _engine.MaxRowsPerStatement;
+
     /// <summary>This replica's id (<see cref="Journal.ReplicaId"/>).</summary>
     internal string ReplicaId { get; init; } = "";
 

@@ -21,6 +21,14 @@ public sealed partial class SqliteEngine(string databasePath, string synchronous
 
     public override string Location => databasePath;
 
+    /// <summary>
+    /// 16, not 64: Microsoft.Data.Sqlite binds each parameter by its name, and SQLite finds a name by a linear scan of the
+    /// statement's parameters (sqlite3_bind_parameter_index), so binding a statement of P parameters costs O(P²) string
+    /// comparisons. At 64 rows of 8 columns that was a tenth of a bulk registration's journal time; a statement costs
+    /// SQLite no round trip, so more, smaller ones are cheaper.
+    /// </summary>
+    public override int MaxRowsPerStatement => 16;
+
     public override DbConnection OpenRead()
     {
         var connection = new SqliteConnection(_connectionString);

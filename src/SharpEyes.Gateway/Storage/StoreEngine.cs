@@ -20,6 +20,12 @@ public abstract class StoreEngine : IDisposable
     /// </summary>
     public virtual bool SharedByReplicas => false;
 
+    /// <summary>
+    /// The most rows one multi-row write statement carries (<see cref="Repositories.MultiRowStatements"/>). PostgreSQL pays
+    /// a round trip per statement, so it takes the most there are (64).
+    /// </summary>
+    public virtual int MaxRowsPerStatement => Repositories.MultiRowStatements.MaxRows;
+
     /// <summary>A pooled connection for reading, open; the caller disposes it.</summary>
     public abstract DbConnection OpenRead();
 

@@ -86,6 +86,8 @@ public sealed class CoverageModel
     private readonly Dictionary<int, HashSet<string>> _dirtyGrids = [];
     private readonly Dictionary<int, HashSet<string>> _dirtySites = [];
     private volatile CameraState[] _wide = [];
+    private PendingMembers? _batch;
+    private int _batchDepth;
 
     /// <param name="regions">The grids and key sites.</param>
     /// <param name="rules">Targets and thresholds.</param>
@@ -213,6 +215,178 @@ public sealed class CoverageModel
         }
     }
 
+    /// <summary>
+    /// Starts a batch of writes (writer only; batches nest, and the outermost one counts): until the batch is disposed, <see cref="Upsert"/> and
+    /// <see cref="Remove"/> update the cameras and mark what they touch dirty at once, but the grids', key sites' and
+    /// cells' camera lists are merged once per list when the batch ends instead of copied once per camera. Registering n
+    /// cameras into a grid of m cost O(n·m) in copies and their garbage (a quarter of a bulk registration's journal time);
+    /// a batch costs O(n log n + m). Until then readers see the lists as they were; <see cref="Recompute()"/> and
+    /// <see cref="RecomputeAll"/> merge what is pending first.
+    /// </summary>
+    public WriteBatch BeginBatch()
+    {
+        lock (_writeLock)
+        {
+            _batch ??= new PendingMembers();
+            _batchDepth++;
+            return new WriteBatch(this);
+        }
+    }
+
+    private void EndBatch()
+    {
+        lock (_writeLock)
+        {
+            if (_batchDepth == 0)
+            {
+                return;
+            }
+
+            if (--_batchDepth == 0)
+            {
+                ApplyPending();
+                _batch = null;
+            }
+        }
+    }
+
+    /// <summary>Merges the open batch's pending list changes into the lists readers see (under the write lock).</summary>
+    private void ApplyPending()
+    {
+        var batch = _batch;
+        if (batch is null)
+        {
+            return;
+        }
+
+        foreach (var (grid, changes) in batch.Grids.Lists)
+        {
+            Volatile.Write(ref _gridMembers[grid], Merge(_gridMembers[grid], changes, static m => m.Camera.Fov.Id));
+        }
+
+        foreach (var (site, changes) in batch.Sites.Lists)
+        {
+            Volatile.Write(ref _siteMembers[site], Merge(_siteMembers[site], changes, static c => c.Fov.Id));
+        }
+
+        foreach (var (_, changes) in batch.Wide.Lists)
+        {
+            _wide = Merge(_wide, changes, static c => c.Fov.Id);
+        }
+
+        foreach (var (key, changes) in batch.Cells.Lists)
+        {
+            var merged = Merge(_cells.TryGetValue(key, out var cell) ? cell : [], changes, static c => c.Fov.Id);
+            if (merged.Length == 0)
+            {
+                _cells.TryRemove(key, out _);
+            }
+            else
+            {
+                _cells[key] = merged;
+            }
+        }
+
+        batch.Clear();
+    }
+
+    /// <summary>
+    /// A new array: <paramref name="sorted"/> (ordered by id) with each changed id replaced by its new value, or left out
+    /// when that is null, and the new ids added in order. Each change is found by binary search and the runs between
+    /// changes are block-copied: comparing every member's id instead chases three references per member through a cold
+    /// heap (measured at ~150 ns a member).
+    /// </summary>
+    private static T[] Merge<T>(T[] sorted, Dictionary<string, T?> changes, Func<T, string> idOf)
+        where T : class
+    {
+        var ids = changes.Keys.ToArray();
+        Array.Sort(ids, StringComparer.Ordinal);
+        var at = new int[ids.Length];
+        var found = new bool[ids.Length];
+        int length = sorted.Length, lo = 0;
+        for (int j = 0; j < ids.Length; j++)
+        {
+            int hi = sorted.Length;
+            while (lo < hi)
+            {
+                int mid = (lo + hi) >>> 1;
+                if (string.CompareOrdinal(idOf(sorted[mid]), ids[j]) < 0)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+
+            at[j] = lo;
+            found[j] = lo < sorted.Length && string.Equals(idOf(sorted[lo]), ids[j], StringComparison.Ordinal);
+            length += (changes[ids[j]] is not null ? 1 : 0) - (found[j] ? 1 : 0);
+        }
+
+        var merged = new T[length];
+        int from = 0, to = 0;
+        for (int j = 0; j < ids.Length; j++)
+        {
+            int run = at[j] - from;
+            Array.Copy(sorted, from, merged, to, run);
+            to += run;
+            if (changes[ids[j]] is { } value)
+            {
+                merged[to++] = value;
+            }
+
+            from = at[j] + (found[j] ? 1 : 0);
+        }
+
+        Array.Copy(sorted, from, merged, to, sorted.Length - from);
+        return merged;
+    }
+
+    /// <summary>An open batch of writes (<see cref="BeginBatch"/>); disposing it merges what is pending.</summary>
+    public readonly struct WriteBatch(CoverageModel model) : IDisposable
+    {
+        public void Dispose() => model?.EndBatch();
+    }
+
+    /// <summary>Per list (a grid, a key site, a cell, the wide list), the camera ids changed in an open batch and their new entry (null: removed).</summary>
+    private sealed class PendingLists<TKey, T>
+        where TKey : notnull
+        where T : class
+    {
+        public Dictionary<TKey, Dictionary<string, T?>> Lists { get; } = [];
+
+        public void Set(TKey list, string id, T? value)
+        {
+            if (!Lists.TryGetValue(list, out var changes))
+            {
+                Lists[list] = changes = new Dictionary<string, T?>(StringComparer.Ordinal);
+            }
+
+            changes[id] = value;
+        }
+    }
+
+    private sealed class PendingMembers
+    {
+        public PendingLists<int, GridMember> Grids { get; } = new();
+
+        public PendingLists<int, CameraState> Sites { get; } = new();
+
+        public PendingLists<int, CameraState> Wide { get; } = new();
+
+        public PendingLists<long, CameraState> Cells { get; } = new();
+
+        public void Clear()
+        {
+            Grids.Lists.Clear();
+            Sites.Lists.Clear();
+            Wide.Lists.Clear();
+            Cells.Lists.Clear();
+        }
+    }
+
     /// <summary>Removes a camera, marking what it touched dirty; false when there was none with that id. Writer only.</summary>
     public bool Remove(string cameraId)
     {
@@ -238,6 +412,7 @@ public sealed class CoverageModel
     {
         lock (_writeLock)
         {
+            ApplyPending();
             var grids = _dirtyGrids.Keys.Order().ToArray();
             var sites = _dirtySites.Keys.Order().ToArray();
             return Compute(grids, sites, parallel: grids.Length + sites.Length >= ParallelThreshold);
@@ -254,6 +429,7 @@ public sealed class CoverageModel
     {
         lock (_writeLock)
         {
+            ApplyPending();
             var grids = _dirtyGrids.Keys.Order().ToArray();
             var sites = _dirtySites.Keys.Order().ToArray();
             int batch = Math.Max(2, Environment.ProcessorCount * 2);
@@ -297,6 +473,7 @@ public sealed class CoverageModel
     {
         lock (_writeLock)
         {
+            ApplyPending();
             foreach (var tiles in _gridTiles)
             {
                 tiles.MarkAll();
@@ -687,34 +864,66 @@ public sealed class CoverageModel
     private void Attach(CameraState state)
     {
         string id = state.Fov.Id;
+        var batch = _batch;
         foreach (var hit in state.Grids)
         {
-            var members = _gridMembers[hit.Grid];
-            int at = FindMember(members, id);
-            var updated = new GridMember[members.Length + 1];
-            Array.Copy(members, updated, at);
-            updated[at] = new GridMember(state, hit.Wedge, hit.Circle);
-            Array.Copy(members, at, updated, at + 1, members.Length - at);
-            Volatile.Write(ref _gridMembers[hit.Grid], updated);
+            var member = new GridMember(state, hit.Wedge, hit.Circle);
+            if (batch is not null)
+            {
+                batch.Grids.Set(hit.Grid, id, member);
+            }
+            else
+            {
+                var members = _gridMembers[hit.Grid];
+                int at = FindMember(members, id);
+                var updated = new GridMember[members.Length + 1];
+                Array.Copy(members, updated, at);
+                updated[at] = member;
+                Array.Copy(members, at, updated, at + 1, members.Length - at);
+                Volatile.Write(ref _gridMembers[hit.Grid], updated);
+            }
+
             MarkDirty(_dirtyGrids, hit.Grid, id);
             MarkTiles(hit, state);
         }
 
         foreach (int s in state.Sites)
         {
-            Volatile.Write(ref _siteMembers[s], Insert(_siteMembers[s], state));
+            if (batch is not null)
+            {
+                batch.Sites.Set(s, id, state);
+            }
+            else
+            {
+                Volatile.Write(ref _siteMembers[s], Insert(_siteMembers[s], state));
+            }
+
             MarkDirty(_dirtySites, s, id);
         }
 
         if (state.Cells is null)
         {
-            _wide = Insert(_wide, state);
+            if (batch is not null)
+            {
+                batch.Wide.Set(0, id, state);
+            }
+            else
+            {
+                _wide = Insert(_wide, state);
+            }
         }
         else
         {
             foreach (long key in state.Cells)
             {
-                _cells[key] = _cells.TryGetValue(key, out var cell) ? Insert(cell, state) : [state];
+                if (batch is not null)
+                {
+                    batch.Cells.Set(key, id, state);
+                }
+                else
+                {
+                    _cells[key] = _cells.TryGetValue(key, out var cell) ? Insert(cell, state) : [state];
+                }
             }
         }
     }
@@ -722,33 +931,61 @@ public sealed class CoverageModel
     private void Detach(CameraState state)
     {
         string id = state.Fov.Id;
+        var batch = _batch;
         foreach (var hit in state.Grids)
         {
-            var members = _gridMembers[hit.Grid];
-            int at = FindMember(members, id);
-            var updated = new GridMember[members.Length - 1];
-            Array.Copy(members, updated, at);
-            Array.Copy(members, at + 1, updated, at, members.Length - at - 1);
-            Volatile.Write(ref _gridMembers[hit.Grid], updated);
+            if (batch is not null)
+            {
+                batch.Grids.Set(hit.Grid, id, null);
+            }
+            else
+            {
+                var members = _gridMembers[hit.Grid];
+                int at = FindMember(members, id);
+                var updated = new GridMember[members.Length - 1];
+                Array.Copy(members, updated, at);
+                Array.Copy(members, at + 1, updated, at, members.Length - at - 1);
+                Volatile.Write(ref _gridMembers[hit.Grid], updated);
+            }
+
             MarkDirty(_dirtyGrids, hit.Grid, id);
             MarkTiles(hit, state);
         }
 
         foreach (int s in state.Sites)
         {
-            Volatile.Write(ref _siteMembers[s], Without(_siteMembers[s], id));
+            if (batch is not null)
+            {
+                batch.Sites.Set(s, id, null);
+            }
+            else
+            {
+                Volatile.Write(ref _siteMembers[s], Without(_siteMembers[s], id));
+            }
+
             MarkDirty(_dirtySites, s, id);
         }
 
         if (state.Cells is null)
         {
-            _wide = Without(_wide, id);
+            if (batch is not null)
+            {
+                batch.Wide.Set(0, id, null);
+            }
+            else
+            {
+                _wide = Without(_wide, id);
+            }
         }
         else
         {
             foreach (long key in state.Cells)
             {
-                if (_cells.TryGetValue(key, out var cell))
+                if (batch is not null)
+                {
+                    batch.Cells.Set(key, id, null);
+                }
+                else if (_cells.TryGetValue(key, out var cell))
                 {
                     var updated = Without(cell, id);
                     if (updated.Length == 0)

@@ -380,6 +380,128 @@ public sealed class IncrementalCoverageTests
         AssertSameAsFresh(model, cameras);
     }
 
+    /// <summary>
+    /// A batch of writes (<see cref="CoverageModel.BeginBatch"/>, as a bulk registration makes one) ends with the same
+    /// model as the same writes one at a time: cameras added, one registered twice with another wedge, one added and
+    /// removed within the batch, existing ones moved, re-aimed, taken offline and removed. Until the batch ends readers
+    /// see the camera lists as they were; a recompute inside the batch merges what is pending first.
+    /// </summary>
+    [Fact]
+    public void ABatchOfWritesEndsEqualToTheSameWritesOneByOne()
+    {
+        var index = DemoCounty;
+        var envelope = index.Grids.Single(g => g.Level == GridFeature.CountyLevel).Geometry.EnvelopeInternal;
+        var existing = RandomCameras(index, 150, 0xBA7C).ToList();
+        var batched = new CoverageModel(index, s_rules);
+        var single = new CoverageModel(index, s_rules);
+        foreach (var camera in existing)
+        {
+            batched.Upsert(camera);
+            single.Upsert(camera);
+        }
+
+        batched.Recompute();
+        single.Recompute();
+        var rng = new SplitMix64(0xBA7C2);
+        var writes = new List<(string Id, CameraFov? Camera)>();
+        for (int i = 0; i < 120; i++)
+        {
+            writes.Add(($"b{i:D3}", RandomCamera(index, rng, $"b{i:D3}", envelope, index.Projection, rng.NextInt(2) == 0)));
+        }
+
+        writes.Add(("b007", RandomCamera(index, rng, "b007", envelope, index.Projection, nearSite: false))); // twice in the batch
+        writes.Add(("b011", null)); // added and removed in the batch
+        foreach (var camera in existing.Take(40))
+        {
+            writes.Add(rng.NextInt(4) switch
+            {
+                0 => (camera.Id, null),
+                1 => (camera.Id, camera with { Online = !camera.Online }),
+                2 => (camera.Id, camera with { AzimuthDeg = (camera.AzimuthDeg + 90) % 360 }),
+                _ => (camera.Id, RandomCamera(index, rng, camera.Id, envelope, index.Projection, nearSite: true)),
+            });
+        }
+
+        double Uncovered(CoverageModel model) => model.LevelFourGrids.Sum(g => model.UncoveredMetric(g.Code, CoverageTruth.Declared).Area);
+        var before = Uncovered(batched);
+        using (batched.BeginBatch())
+        {
+            using (batched.BeginBatch())
+            {
+                foreach (var (id, camera) in writes.Take(60))
+                {
+                    Apply(batched, id, camera);
+                }
+            }
+
+            foreach (var (id, camera) in writes.Skip(60))
+            {
+                Apply(batched, id, camera);
+            }
+
+            // Still open: the cameras are there, the grids' lists (read by UncoveredMetric) not yet.
+            var ids = existing.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+            foreach (var (id, camera) in writes)
+            {
+                _ = camera is null ? ids.Remove(id) : ids.Add(id);
+            }
+
+            Assert.Equal(ids.Count, batched.CameraCount);
+            Assert.Equal(before, Uncovered(batched));
+        }
+
+        foreach (var (id, camera) in writes)
+        {
+            Apply(single, id, camera);
+        }
+
+        var changedBatched = batched.Recompute();
+        var changedSingle = single.Recompute();
+        Assert.Equal(changedSingle.Grids.Select(g => (g.Before, g.After, string.Join(",", g.Causes))), changedBatched.Grids.Select(g => (g.Before, g.After, string.Join(",", g.Causes))));
+        Assert.Equal(changedSingle.Sites.Select(s => (s.Before, s.After, string.Join(",", s.Causes))), changedBatched.Sites.Select(s => (s.Before, s.After, string.Join(",", s.Causes))));
+        var cameras = single.Cameras();
+        Assert.Equal(cameras, batched.Cameras());
+        AssertSameAsFresh(batched, cameras);
+        foreach (var camera in cameras)
+        {
+            Assert.Equal(single.GridSharesOf(camera.Id), batched.GridSharesOf(camera.Id));
+        }
+
+        for (int i = 0; i < 500; i++)
+        {
+            var (x, y) = ((rng.NextDouble() - 0.5) * 12_000, (rng.NextDouble() - 0.5) * 12_000);
+            Assert.Equal(single.WorkingCamerasSeeing(x, y), batched.WorkingCamerasSeeing(x, y));
+        }
+
+        foreach (var grid in batched.LevelFourGrids)
+        {
+            Assert.Equal(single.UncoveredMetric(grid.Code, CoverageTruth.Potential).Area, batched.UncoveredMetric(grid.Code, CoverageTruth.Potential).Area);
+        }
+
+        // A recompute while a batch is open merges the pending lists first.
+        var extra = RandomCamera(index, rng, "c-extra", envelope, index.Projection, nearSite: false);
+        using (batched.BeginBatch())
+        {
+            batched.Upsert(extra);
+            single.Upsert(extra);
+            Assert.Equal(single.Recompute().Grids.Select(g => g.After), batched.Recompute().Grids.Select(g => g.After));
+        }
+
+        AssertSameAsFresh(batched, single.Cameras());
+
+        static void Apply(CoverageModel model, string id, CameraFov? camera)
+        {
+            if (camera is null)
+            {
+                model.Remove(id);
+            }
+            else
+            {
+                model.Upsert(camera);
+            }
+        }
+    }
+
     /// <summary>Every grid and site of the model equals, bit for bit, a fresh model's (cameras added in reverse).</summary>
     private static void AssertSameAsFresh(CoverageModel model, IEnumerable<CameraFov> cameras)
     {
