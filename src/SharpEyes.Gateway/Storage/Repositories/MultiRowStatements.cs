@@ -6,7 +6,8 @@ namespace SharpEyes.Gateway.Storage.Repositories;
 /// Statements with a list of parameter rows, <c>(...), (...)</c>, for many rows in few round trips: on PostgreSQL each
 /// statement is one, and a batch of alarms writes hundreds of rows. A write (<see cref="Execute"/>,
 /// <c>INSERT ... VALUES</c>) goes in chunks of <see cref="MaxRows"/> (the engine's
-/// <see cref="StoreEngine.MaxRowsPerStatement"/>, if fewer), a smaller remainder in halving chunks (32, 16, ... 1); a lookup (<see cref="Query"/>, <c>... IN (...)</c>) pads its last chunk to the next power of two by repeating its
+/// <see cref="StoreEngine.MaxRowsPerStatement"/>, if fewer), a smaller remainder in halving chunks (32, 16, ... 1); a
+/// lookup (<see cref="Query"/>, <c>... IN (...)</c>) pads its last chunk to the next power of two by repeating its
 /// last row. Either way there are only seven statement texts per use, and each stays prepared on the writer. Hand-written: neither ADO.NET nor Microsoft.Data.Sqlite has a portable bulk
 /// statement (Npgsql's binary COPY has no ON CONFLICT, and SQLite has no COPY at all).
 /// </summary>
