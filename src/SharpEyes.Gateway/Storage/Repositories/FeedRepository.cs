@@ -77,12 +77,18 @@ public static class FeedRepository
     /// The newest sequence retention may delete: at most <paramref name="acked"/>, committed before
     /// <paramref name="cutoffMs"/> (an unrecorded time counts as old), never the last event (the feed's last sequence must
     /// stay readable so sequences are not reused after a restart), within the oldest <paramref name="maxRows"/>; 0 when none.
+    /// <para>
+    /// It reads the oldest <paramref name="maxRows"/> events and no more (events are committed in sequence order, so the
+    /// old ones come first). It used to look for the first <paramref name="maxRows"/> <i>old</i> events, which, while
+    /// none was old, read the whole feed on every pass: 0.7–0.9 s for 2.4 million events, a 1.6 s stall of every alarm
+    /// ten minutes into the soak, and growing with the retention (seven days at 2,000 alarms/s is a billion events).
+    /// </para>
     /// </summary>
     public static long PrunableThrough(JournalTransaction tx, long acked, long cutoffMs, int maxRows) =>
         tx.Scalar("""
-            SELECT COALESCE(MAX(seq), 0) FROM (SELECT seq FROM feed_events
-            WHERE seq <= @p0 AND seq < (SELECT MAX(seq) FROM feed_events) AND COALESCE(committed_at, 0) < @p1
-            ORDER BY seq LIMIT @p2) AS old
+            SELECT COALESCE(MAX(seq), 0) FROM (SELECT seq, committed_at FROM feed_events
+            WHERE seq <= @p0 AND seq < (SELECT MAX(seq) FROM feed_events)
+            ORDER BY seq LIMIT @p2) AS oldest WHERE COALESCE(committed_at, 0) < @p1
             """, acked, cutoffMs, maxRows);
 
     /// <summary>Deletes every event up to <paramref name="through"/>; returns how many.</summary>

@@ -82,6 +82,32 @@ public sealed class FeedRepositoryTests
         Assert.Null(store.Read(c => FeedRepository.CommittedAtOfNext(c, 5)));
     }
 
+    /// <summary>
+    /// A retention pass reads the oldest max-rows events and stops there: when they are not old enough, nothing is
+    /// prunable, even if a later event is (a replica whose clock ran behind). It used to search the whole feed for old
+    /// events, reading every row of a young feed on every pass.
+    /// </summary>
+    [Fact]
+    public async Task Retention_looks_only_at_the_oldest_max_rows_events()
+    {
+        await using var store = await StoreUnderTest.OpenAsync();
+        await store.WriteAsync(tx =>
+        {
+            long[] committed = [900, 100, 100, 100, 100];
+            foreach (var e in Five)
+            {
+                FeedRepository.Append(tx, e, committed[e.Sequence - 1]);
+            }
+        });
+
+        await store.WriteAsync(tx =>
+        {
+            Assert.Equal(0, FeedRepository.PrunableThrough(tx, long.MaxValue, 300, 1));   // the oldest event is too new
+            Assert.Equal(2, FeedRepository.PrunableThrough(tx, long.MaxValue, 300, 2));   // the second is old
+            Assert.Equal(4, FeedRepository.PrunableThrough(tx, long.MaxValue, 300, 100)); // never the last one
+        });
+    }
+
     [Fact]
     public async Task Retention_takes_only_acknowledged_old_events_never_the_last_one_and_at_most_max_rows()
     {
