@@ -64,6 +64,12 @@ public sealed class CoverageModel
     private const int DeclaredBit = 1 << 1;
     private const int PotentialBit = 1 << 2;
 
+    /// <summary>
+    /// The wide list's key among the pending cell changes: no cell has it (a cell key's halves are metres / <see cref="CellM"/>,
+    /// far from 2³¹).
+    /// </summary>
+    private const long WideList = long.MinValue;
+
     private static readonly GeometryFactory s_wgs84 = new(new PrecisionModel(), 4326);
 
     [ThreadStatic]
@@ -86,7 +92,7 @@ public sealed class CoverageModel
     private readonly Dictionary<int, HashSet<string>> _dirtyGrids = [];
     private readonly Dictionary<int, HashSet<string>> _dirtySites = [];
     private volatile CameraState[] _wide = [];
-    private PendingMembers? _batch;
+    private readonly PendingMembers _pending = new();
     private int _batchDepth;
 
     /// <param name="regions">The grids and key sites.</param>
@@ -212,22 +218,23 @@ public sealed class CoverageModel
 
             Attach(state);
             _cameras[camera.Id] = state;
+            ApplyUnlessBatched();
         }
     }
 
     /// <summary>
-    /// Starts a batch of writes (writer only; batches nest, and the outermost one counts): until the batch is disposed,
-    /// <see cref="Upsert"/> and <see cref="Remove"/> update the cameras and mark what they touch dirty at once, but the
-    /// grids', key sites' and cells' camera lists are merged once per list when the batch ends instead of copied once per
-    /// camera. Registering n cameras into a grid of m cost O(n·m) in copies and their garbage (about 14 MB of arrays per
-    /// registration batch of 2,000 in the bench's area); a batch costs O(n log n + m). Until then readers see the lists as they were; <see cref="Recompute()"/> and
-    /// <see cref="RecomputeAll"/> merge what is pending first.
+    /// Starts a batch of writes (writer only; batches nest, and the outermost one counts). A write records its changes
+    /// to the grids', key sites' and cells' camera lists, which are merged into the lists readers see once per list
+    /// (<see cref="ApplyPending"/>): at the end of each <see cref="Upsert"/> and <see cref="Remove"/>, or, while a batch
+    /// is open, when it ends. Until then readers see the lists as they were; the cameras themselves and what they made
+    /// dirty change at once, and <see cref="Recompute()"/> and <see cref="RecomputeAll"/> merge what is pending first.
+    /// Registering n cameras into a grid of m one by one cost O(n·m) in copies and their garbage (about 14 MB of arrays
+    /// per registration batch of 2,000 in the bench's area); a batch costs O(n log n + m).
     /// </summary>
     public WriteBatch BeginBatch()
     {
         lock (_writeLock)
         {
-            _batch ??= new PendingMembers();
             _batchDepth++;
             return new WriteBatch(this);
         }
@@ -237,45 +244,42 @@ public sealed class CoverageModel
     {
         lock (_writeLock)
         {
-            if (_batchDepth == 0)
-            {
-                return;
-            }
-
-            if (--_batchDepth == 0)
+            if (_batchDepth > 0 && --_batchDepth == 0)
             {
                 ApplyPending();
-                _batch = null;
             }
         }
     }
 
-    /// <summary>Merges the open batch's pending list changes into the lists readers see (under the write lock).</summary>
+    private void ApplyUnlessBatched()
+    {
+        if (_batchDepth == 0)
+        {
+            ApplyPending();
+        }
+    }
+
+    /// <summary>Merges the pending list changes into the lists readers see (under the write lock).</summary>
     private void ApplyPending()
     {
-        var batch = _batch;
-        if (batch is null)
-        {
-            return;
-        }
-
-        foreach (var (grid, changes) in batch.Grids.Lists)
+                foreach (var (grid, changes) in _pending.Grids.Lists)
         {
             Volatile.Write(ref _gridMembers[grid], Merge(_gridMembers[grid], changes, static m => m.Camera.Fov.Id));
         }
 
-        foreach (var (site, changes) in batch.Sites.Lists)
+        foreach (var (site, changes) in _pending.Sites.Lists)
         {
             Volatile.Write(ref _siteMembers[site], Merge(_siteMembers[site], changes, static c => c.Fov.Id));
         }
 
-        foreach (var (_, changes) in batch.Wide.Lists)
+        foreach (var (key, changes) in _pending.Cells.Lists)
         {
-            _wide = Merge(_wide, changes, static c => c.Fov.Id);
-        }
+            if (key == WideList)
+            {
+                _wide = Merge(_wide, changes, static c => c.Fov.Id);
+                continue;
+            }
 
-        foreach (var (key, changes) in batch.Cells.Lists)
-        {
             var merged = Merge(_cells.TryGetValue(key, out var cell) ? cell : [], changes, static c => c.Fov.Id);
             if (merged.Length == 0)
             {
@@ -287,14 +291,14 @@ public sealed class CoverageModel
             }
         }
 
-        batch.Clear();
+        _pending.Clear();
     }
 
     /// <summary>
     /// A new array: <paramref name="sorted"/> (ordered by id) with each changed id replaced by its new value, or left out
     /// when that is null, and the new ids added in order. Each change is found by binary search and the runs between
     /// changes are block-copied: comparing every member's id instead chases three references per member through a cold
-    /// heap (measured at ~150 ns a member).
+    /// heap (measured at ~150 ns a member). One change is one binary search and two block copies.
     /// </summary>
     private static T[] Merge<T>(T[] sorted, Dictionary<string, T?> changes, Func<T, string> idOf)
         where T : class
@@ -350,7 +354,7 @@ public sealed class CoverageModel
         public void Dispose() => model?.EndBatch();
     }
 
-    /// <summary>Per list (a grid, a key site, a cell, the wide list), the camera ids changed in an open batch and their new entry (null: removed).</summary>
+    /// <summary>Per list (a grid, a key site, a cell, the wide list), the camera ids changed and not yet merged, and their new entry (null: removed).</summary>
     private sealed class PendingLists<TKey, T>
         where TKey : notnull
         where T : class
@@ -374,15 +378,13 @@ public sealed class CoverageModel
 
         public PendingLists<int, CameraState> Sites { get; } = new();
 
-        public PendingLists<int, CameraState> Wide { get; } = new();
-
+        /// <summary>Per cell, and for the wide list under <see cref="WideList"/>.</summary>
         public PendingLists<long, CameraState> Cells { get; } = new();
 
         public void Clear()
         {
             Grids.Lists.Clear();
             Sites.Lists.Clear();
-            Wide.Lists.Clear();
             Cells.Lists.Clear();
         }
     }
@@ -400,6 +402,7 @@ public sealed class CoverageModel
 
             Detach(old);
             _cameras.TryRemove(cameraId, out _);
+            ApplyUnlessBatched();
             return true;
         }
     }
@@ -864,140 +867,44 @@ public sealed class CoverageModel
     private void Attach(CameraState state)
     {
         string id = state.Fov.Id;
-        var batch = _batch;
         foreach (var hit in state.Grids)
         {
-            var member = new GridMember(state, hit.Wedge, hit.Circle);
-            if (batch is not null)
-            {
-                batch.Grids.Set(hit.Grid, id, member);
-            }
-            else
-            {
-                var members = _gridMembers[hit.Grid];
-                int at = FindMember(members, id);
-                var updated = new GridMember[members.Length + 1];
-                Array.Copy(members, updated, at);
-                updated[at] = member;
-                Array.Copy(members, at, updated, at + 1, members.Length - at);
-                Volatile.Write(ref _gridMembers[hit.Grid], updated);
-            }
-
+            _pending.Grids.Set(hit.Grid, id, new GridMember(state, hit.Wedge, hit.Circle));
             MarkDirty(_dirtyGrids, hit.Grid, id);
             MarkTiles(hit, state);
         }
 
         foreach (int s in state.Sites)
         {
-            if (batch is not null)
-            {
-                batch.Sites.Set(s, id, state);
-            }
-            else
-            {
-                Volatile.Write(ref _siteMembers[s], Insert(_siteMembers[s], state));
-            }
-
+            _pending.Sites.Set(s, id, state);
             MarkDirty(_dirtySites, s, id);
         }
 
-        if (state.Cells is null)
+        foreach (long key in state.Cells ?? [WideList])
         {
-            if (batch is not null)
-            {
-                batch.Wide.Set(0, id, state);
-            }
-            else
-            {
-                _wide = Insert(_wide, state);
-            }
-        }
-        else
-        {
-            foreach (long key in state.Cells)
-            {
-                if (batch is not null)
-                {
-                    batch.Cells.Set(key, id, state);
-                }
-                else
-                {
-                    _cells[key] = _cells.TryGetValue(key, out var cell) ? Insert(cell, state) : [state];
-                }
-            }
+            _pending.Cells.Set(key, id, state);
         }
     }
 
     private void Detach(CameraState state)
     {
         string id = state.Fov.Id;
-        var batch = _batch;
         foreach (var hit in state.Grids)
         {
-            if (batch is not null)
-            {
-                batch.Grids.Set(hit.Grid, id, null);
-            }
-            else
-            {
-                var members = _gridMembers[hit.Grid];
-                int at = FindMember(members, id);
-                var updated = new GridMember[members.Length - 1];
-                Array.Copy(members, updated, at);
-                Array.Copy(members, at + 1, updated, at, members.Length - at - 1);
-                Volatile.Write(ref _gridMembers[hit.Grid], updated);
-            }
-
+            _pending.Grids.Set(hit.Grid, id, null);
             MarkDirty(_dirtyGrids, hit.Grid, id);
             MarkTiles(hit, state);
         }
 
         foreach (int s in state.Sites)
         {
-            if (batch is not null)
-            {
-                batch.Sites.Set(s, id, null);
-            }
-            else
-            {
-                Volatile.Write(ref _siteMembers[s], Without(_siteMembers[s], id));
-            }
-
+            _pending.Sites.Set(s, id, null);
             MarkDirty(_dirtySites, s, id);
         }
 
-        if (state.Cells is null)
+        foreach (long key in state.Cells ?? [WideList])
         {
-            if (batch is not null)
-            {
-                batch.Wide.Set(0, id, null);
-            }
-            else
-            {
-                _wide = Without(_wide, id);
-            }
-        }
-        else
-        {
-            foreach (long key in state.Cells)
-            {
-                if (batch is not null)
-                {
-                    batch.Cells.Set(key, id, null);
-                }
-                else if (_cells.TryGetValue(key, out var cell))
-                {
-                    var updated = Without(cell, id);
-                    if (updated.Length == 0)
-                    {
-                        _cells.TryRemove(key, out _);
-                    }
-                    else
-                    {
-                        _cells[key] = updated;
-                    }
-                }
-            }
+            _pending.Cells.Set(key, id, null);
         }
     }
 
@@ -1033,69 +940,6 @@ public sealed class CoverageModel
         }
 
         causes.Add(cameraId);
-    }
-
-    /// <summary>Index of the member with that id, or where it would be inserted (members are ordered by id).</summary>
-    private static int FindMember(GridMember[] members, string id)
-    {
-        int lo = 0, hi = members.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (string.CompareOrdinal(members[mid].Camera.Fov.Id, id) < 0)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo;
-    }
-
-    private static int FindState(CameraState[] states, string id)
-    {
-        int lo = 0, hi = states.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (string.CompareOrdinal(states[mid].Fov.Id, id) < 0)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo;
-    }
-
-    private static CameraState[] Insert(CameraState[] states, CameraState state)
-    {
-        int at = FindState(states, state.Fov.Id);
-        var updated = new CameraState[states.Length + 1];
-        Array.Copy(states, updated, at);
-        updated[at] = state;
-        Array.Copy(states, at, updated, at + 1, states.Length - at);
-        return updated;
-    }
-
-    private static CameraState[] Without(CameraState[] states, string id)
-    {
-        int at = FindState(states, id);
-        if (at >= states.Length || !string.Equals(states[at].Fov.Id, id, StringComparison.Ordinal))
-        {
-            return states;
-        }
-
-        var updated = new CameraState[states.Length - 1];
-        Array.Copy(states, updated, at);
-        Array.Copy(states, at + 1, updated, at, states.Length - at - 1);
-        return updated;
     }
 
     private static long CellOf(double metres) => (long)Math.Floor(metres / CellM);
