@@ -72,8 +72,8 @@ public sealed class FeedPhase(int expected)
 }
 
 /// <summary>
-/// A centre's feed, read for the whole run. Each INCIDENT_OPENED/UPDATED event carries the alarm that caused it
-/// (incident.alarms[0]); its event id names the bench phase and message index.
+/// A centre's feed, read for the whole run. Each INCIDENT_OPENED/UPDATED event carries the alarms that joined its
+/// incident in one commit (incident.alarms); each alarm's event id names the bench phase and message index.
 /// </summary>
 public sealed class FeedCollector(GrpcChannel channel, Metadata headers) : FeedSubscription(channel, headers)
 {
@@ -88,13 +88,17 @@ public sealed class FeedCollector(GrpcChannel channel, Metadata headers) : FeedS
 
     protected override void Handle(FeedEvent e, long arrivedTicks)
     {
-        if (e.DataCase == FeedEvent.DataOneofCase.Incident
-            && e.Kind is FeedEventKind.IncidentOpened or FeedEventKind.IncidentUpdated
-            && e.Incident.Alarms.Count > 0
-            && AlarmMessages.TryParseEventId(e.Incident.Alarms[0].EventId, out var phase, out var index)
-            && Volatile.Read(ref _phases[phase]) is { } tracked)
+        if (e.DataCase != FeedEvent.DataOneofCase.Incident || e.Kind is not (FeedEventKind.IncidentOpened or FeedEventKind.IncidentUpdated))
         {
-            tracked.Mark(index, arrivedTicks);
+            return;
+        }
+
+        foreach (var alarm in e.Incident.Alarms)
+        {
+            if (AlarmMessages.TryParseEventId(alarm.EventId, out var phase, out var index) && Volatile.Read(ref _phases[phase]) is { } tracked)
+            {
+                tracked.Mark(index, arrivedTicks);
+            }
         }
     }
 }

@@ -134,8 +134,71 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         };
         Persist(tx, incident);
         Track(incident, now.ToUnixTimeMilliseconds(), alarm.OccurredAt);
-        Emit(tx, plan.Opens ? FeedEventKind.IncidentOpened : FeedEventKind.IncidentUpdated, incident, alarm.ReceivedAt);
+        Joined(tx, plan.Opens, incident, alarm);
         return incident;
+    }
+
+    /// <summary>
+    /// Adds an alarm to its incident's one INCIDENT_OPENED or INCIDENT_UPDATED event of this transaction: the first alarm
+    /// of the incident in the transaction appends the event (its place in the feed), and the incident as the last alarm
+    /// left it is written into it before the commit, carrying every alarm that joined in this transaction, oldest first.
+    /// </summary>
+    private void Joined(JournalTransaction tx, bool opens, IncidentRecord incident, AlarmRecord alarm)
+    {
+        var joins = tx.Shared(JoinsSlot, NewJoins);
+        if (!joins.TryGetValue(incident.IncidentId, out var join))
+        {
+            var feedEvent = tx.AppendFeedEvent(new FeedEvent { Kind = opens ? FeedEventKind.IncidentOpened : FeedEventKind.IncidentUpdated });
+            join = new Join(feedEvent);
+            joins.Add(incident.IncidentId, join);
+            tx.BeforeCommitOnce(JoinsSlot, WriteJoins);
+        }
+        else
+        {
+            tx.JoinFeedEvent(join.FeedEvent);
+        }
+
+        join.Incident = incident;
+        join.Alarms.Add(alarm);
+    }
+
+    private static void WriteJoins(JournalTransaction tx)
+    {
+        foreach (var join in tx.Shared(JoinsSlot, NewJoins).Values)
+        {
+            join.Write();
+        }
+    }
+
+    /// <summary>Writes the incident's pending join event now and ends it: an event about it that follows (closed, acknowledged) comes after it, and a later alarm starts a new one.</summary>
+    private static void EndJoin(JournalTransaction tx, string incidentId)
+    {
+        if (tx.Shared(JoinsSlot, NewJoins).Remove(incidentId, out var join))
+        {
+            join.Write();
+        }
+    }
+
+    /// <summary>Per transaction: the join event of each incident alarms joined in it (<see cref="Joined"/>).</summary>
+    private static readonly object JoinsSlot = new();
+
+    private static Dictionary<string, Join> NewJoins() => new(StringComparer.Ordinal);
+
+    /// <summary>An incident's join event in a transaction, and the alarms it carries.</summary>
+    private sealed class Join(FeedEvent feedEvent)
+    {
+        public FeedEvent FeedEvent => feedEvent;
+
+        public IncidentRecord Incident { get; set; } = null!;
+
+        public List<AlarmRecord> Alarms { get; } = new(1);
+
+        public void Write()
+        {
+            feedEvent.OccurredAt = Timestamp.FromDateTimeOffset(Incident.UpdatedAt);
+            feedEvent.RegionCode = RegionCodeOf(Incident);
+            feedEvent.Incident = Incident.ToWire(Alarms);
+        }
     }
 
     /// <summary>Closes every incident quiet for longer than the quiet period.</summary>
@@ -189,6 +252,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         }
 
         var at = time.GetUtcNow();
+        EndJoin(tx, incidentId);
         var acknowledged = open with { Acknowledgement = new Acknowledgement(at, keyId, role, note) };
         Persist(tx, acknowledged);
         _openById[incidentId] = acknowledged;
@@ -203,6 +267,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
 
     private IncidentRecord Close(JournalTransaction tx, IncidentRecord open, string reason, DateTimeOffset now)
     {
+        EndJoin(tx, open.IncidentId);
         var closed = open with { State = IncidentState.Closed, ClosedAt = now, CloseReason = reason, LastAlarm = null };
         Persist(tx, closed);
         Forget(closed);

@@ -21,8 +21,7 @@ internal static class OutboxTracing
         List<ActivityLink>? links = null;
         foreach (var e in batch.Events)
         {
-            var context = GatewayTracing.ContextOf(e);
-            if (context != default)
+            foreach (var context in GatewayTracing.ContextsOf(e))
             {
                 (links ??= []).Add(new ActivityLink(context));
             }
@@ -55,15 +54,17 @@ internal static class OutboxTracing
         var attempt = new ActivityLink(span.Context);
         foreach (var e in batch.Events)
         {
-            var context = GatewayTracing.ContextOf(e);
-            if (context == default || e.Sequence > acked)
+            if (e.Sequence > acked)
             {
                 continue;
             }
 
-            using var ack = GatewayTracing.Source.StartActivity(GatewayTracing.OutboxAcknowledged, ActivityKind.Internal, context,
-                links: [attempt], startTime: span.StartTimeUtc);
-            ack?.SetTag(GatewayTracing.EndpointTag, endpoint).SetTag(GatewayTracing.FeedSequenceTag, e.Sequence).SetTag(GatewayTracing.AckedTag, acked);
+            foreach (var context in GatewayTracing.ContextsOf(e))
+            {
+                using var ack = GatewayTracing.Source.StartActivity(GatewayTracing.OutboxAcknowledged, ActivityKind.Internal, context,
+                    links: [attempt], startTime: span.StartTimeUtc);
+                ack?.SetTag(GatewayTracing.EndpointTag, endpoint).SetTag(GatewayTracing.FeedSequenceTag, e.Sequence).SetTag(GatewayTracing.AckedTag, acked);
+            }
         }
 
         Activity.Current = span; // starting a span with an explicit parent made it current; the attempt goes on

@@ -432,7 +432,7 @@ public sealed partial class Journal : IHostedService, IDisposable
     private sealed class CommitSpans(int batchSize)
     {
         private readonly DateTimeOffset _start = DateTimeOffset.UtcNow; // a span's clock is the wall clock, as Activity's own
-        private readonly List<(Activity Span, List<FeedEvent> Events, int First, int Count)> _spans = [];
+        private readonly List<(Activity Span, List<FeedEvent> Events, int First, int Count, List<FeedEvent> Joined)> _spans = [];
 
         public void Run(IJournalItem item, JournalTransaction tx)
         {
@@ -450,6 +450,7 @@ public sealed partial class Journal : IHostedService, IDisposable
             }
 
             var first = tx.FeedEvents.Count;
+            tx.ItemJoinedEvents = [];
             try
             {
                 item.Run(tx);
@@ -457,26 +458,34 @@ public sealed partial class Journal : IHostedService, IDisposable
             finally
             {
                 Activity.Current = null; // the writer has no span of its own; the span stays open until the commit
-                _spans.Add((span, tx.FeedEvents, first, tx.FeedEvents.Count - first));
+                _spans.Add((span, tx.FeedEvents, first, tx.FeedEvents.Count - first, tx.ItemJoinedEvents));
+                tx.ItemJoinedEvents = null;
             }
         }
 
         /// <summary>Ends every span: committed (with the sequences) or rolled back with <paramref name="failure"/>.</summary>
         public void End(Exception? failure)
         {
-            foreach (var (span, events, first, count) in _spans)
+            foreach (var (span, events, first, count, joined) in _spans)
             {
                 span.SetTag(GatewayTracing.BatchSizeTag, batchSize);
                 if (failure is not null)
                 {
                     span.SetStatus(ActivityStatusCode.Error, "rolled back: " + failure.GetType().Name);
                 }
-                else if (count > 0)
+                else if (count + joined.Count > 0)
                 {
-                    span.SetTag(GatewayTracing.FeedSequenceTag, events[first].Sequence).SetTag(GatewayTracing.FeedEventsTag, count);
+                    // The events the item appended, else the first it joined (an alarm on its incident's event of the batch).
+                    span.SetTag(GatewayTracing.FeedSequenceTag, count > 0 ? events[first].Sequence : joined[0].Sequence)
+                        .SetTag(GatewayTracing.FeedEventsTag, count + joined.Count);
                     for (var i = first; i < first + count; i++)
                     {
                         GatewayTracing.Remember(events[i], span.Context);
+                    }
+
+                    foreach (var e in joined)
+                    {
+                        GatewayTracing.Remember(e, span.Context);
                     }
                 }
 
@@ -669,6 +678,16 @@ public sealed class JournalTransaction
         FeedEvents.Add(feedEvent);
         return feedEvent;
     }
+
+    /// <summary>
+    /// Says that the running item's change went into <paramref name="feedEvent"/>, which an earlier item of the batch
+    /// appended (an alarm joining its incident's event of this commit): the item's trace span records that event as it
+    /// records the events the item appended.
+    /// </summary>
+    public void JoinFeedEvent(FeedEvent feedEvent) => ItemJoinedEvents?.Add(feedEvent);
+
+    /// <summary>While a traced item runs, the events it joined (<see cref="JoinFeedEvent"/>); null otherwise.</summary>
+    internal List<FeedEvent>? ItemJoinedEvents { get; set; }
 
     public void AfterCommit(Action action) => AfterCommitActions.Add(action);
 

@@ -96,8 +96,10 @@ public sealed class DurabilityTests
                 lastSequence = e.Sequence;
                 if (e.Incident is { Alarms.Count: > 0 } incident && e.Kind != FeedEventKind.IncidentClosed)
                 {
-                    var id = incident.Alarms[0].EventId;
-                    onFeed[id] = onFeed.GetValueOrDefault(id) + 1;
+                    foreach (var alarm in incident.Alarms) // an incident's event carries every alarm of its commit
+                    {
+                        onFeed[alarm.EventId] = onFeed.GetValueOrDefault(alarm.EventId) + 1;
+                    }
                 }
 
                 if (e.Sequence >= stats.LastSequence)

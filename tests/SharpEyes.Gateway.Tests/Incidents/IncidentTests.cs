@@ -62,6 +62,93 @@ public sealed class IncidentTests : IAsyncLifetime
         Assert.Equal(sequences.Count, sequences.Distinct().Count());
     }
 
+    private Task<MqttClientPublishResult> Send(int device, string json) => _mqtt.PublishAsync(new MqttApplicationMessageBuilder()
+        .WithTopic("sharpeyes/v1/alarms/" + TestDevices.AlarmId(device)).WithPayload(json)
+        .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+
+    [Fact]
+    public async Task Alarms_committed_together_reach_the_feed_on_one_event_per_incident_carrying_them_all_in_order()
+    {
+        await using var feed = new FeedReader(_host, _centre);
+        await Publish(1, TestDevices.AlarmJson("g0", priority: 3, occurredAt: "2026-11-22T16:00:00+08:00"));
+        var a = (await feed.WaitForAsync(e => e.Kind == FeedEventKind.IncidentOpened, "incident A opened")).Incident;
+        Assert.Equal(["g0"], a.Alarms.Select(x => x.EventId));
+
+        // While the writer is held, five alarms queue; they commit in one group.
+        using var held = await HeldJournal.HoldAsync(_host);
+        var acks = new List<Task<MqttClientPublishResult>>
+        {
+            Send(1, TestDevices.AlarmJson("g1", priority: 2, occurredAt: "2026-11-22T16:01:00+08:00")), // joins A
+            Send(2, TestDevices.AlarmJson("g2", priority: 1, occurredAt: "2026-11-22T16:02:00+08:00")), // joins A (same grid)
+            Send(3, TestDevices.AlarmJson("g3", occurredAt: "2026-11-22T16:02:00+08:00")),              // opens B (another grid)
+            Send(1, TestDevices.AlarmJson("g4", occurredAt: "2026-11-22T16:09:00+08:00")),              // outside A's window: closes A, opens C
+            Send(2, TestDevices.AlarmJson("g5", occurredAt: "2026-11-22T16:10:00+08:00")),              // joins C
+        };
+        await held.QueuedAsync(5, "the five alarms queued behind the held writer");
+        await held.ReleaseAsync();
+        foreach (var ack in acks)
+        {
+            Assert.Equal(MqttClientPublishReasonCode.Success, (await ack).ReasonCode);
+        }
+
+        await feed.WaitForCountAsync(e => e.Incident is not null, 5, "A opened, then the group's four incident events");
+        var group = feed.Events.Where(e => e.Incident is not null).Skip(1).ToList();
+        Assert.Equal(
+            [(FeedEventKind.IncidentUpdated, a.IncidentId), (FeedEventKind.IncidentOpened, group[1].Incident.IncidentId),
+             (FeedEventKind.IncidentClosed, a.IncidentId), (FeedEventKind.IncidentOpened, group[3].Incident.IncidentId)],
+            group.Select(e => (e.Kind, e.Incident.IncidentId)));
+        // Every alarm on exactly one event, in the order it joined; each event carries its incident as the last alarm left it.
+        Assert.Equal(["g1", "g2"], group[0].Incident.Alarms.Select(x => x.EventId));
+        Assert.Equal((3, 1), (group[0].Incident.AlarmCount, group[0].Incident.HighestPriority));
+        Assert.Equal(group[0].Incident.Alarms[1].ReceivedAt, group[0].OccurredAt);
+        Assert.Equal(["g3"], group[1].Incident.Alarms.Select(x => x.EventId));
+        Assert.Empty(group[2].Incident.Alarms);
+        Assert.Equal("window-elapsed", group[2].Incident.CloseReason);
+        Assert.Equal(["g4", "g5"], group[3].Incident.Alarms.Select(x => x.EventId));
+        Assert.Equal(2, group[3].Incident.AlarmCount);
+        Assert.NotEqual(group[1].Incident.IncidentId, group[3].Incident.IncidentId);
+        var sequences = group.Select(e => e.Sequence).ToList();
+        Assert.Equal(sequences.Order(), sequences); // (devices 2 and 3 coming online are events of the same commit too)
+
+        // The store has each incident's every alarm.
+        var incidents = new V1.Incidents.IncidentsClient(_host.Channel);
+        var storedA = await incidents.GetIncidentAsync(new GetIncidentRequest { IncidentId = a.IncidentId }, _host.Auth(_centre));
+        Assert.Equal(["g0", "g1", "g2"], storedA.Alarms.Select(x => x.EventId));
+        Assert.Equal(IncidentState.Closed, storedA.State);
+    }
+
+    [Fact]
+    public async Task An_acknowledgement_committed_between_alarms_of_its_incident_splits_their_events_around_it()
+    {
+        await using var feed = new FeedReader(_host, _centre);
+        await Publish(1, TestDevices.AlarmJson("k0"));
+        var opened = (await feed.WaitForAsync(e => e.Kind == FeedEventKind.IncidentOpened, "opened")).Incident;
+        var operatorKey = await _host.CreateKeyAsync(Role.Operator);
+        var incidents = new V1.Incidents.IncidentsClient(_host.Channel);
+
+        using var held = await HeldJournal.HoldAsync(_host);
+        var first = Send(1, TestDevices.AlarmJson("k1"));
+        await held.QueuedAsync(1, "the first alarm queued");
+        var acknowledged = incidents.AcknowledgeIncidentAsync(new AcknowledgeIncidentRequest { IncidentId = opened.IncidentId, Note = "on it" }, _host.Auth(operatorKey)).ResponseAsync;
+        await held.QueuedAsync(2, "the acknowledgement queued");
+        var second = Send(2, TestDevices.AlarmJson("k2"));
+        await held.QueuedAsync(3, "the second alarm queued");
+        await held.ReleaseAsync();
+        Assert.Equal(MqttClientPublishReasonCode.Success, (await first).ReasonCode);
+        Assert.Equal(MqttClientPublishReasonCode.Success, (await second).ReasonCode);
+        Assert.NotNull((await acknowledged).AcknowledgedAt);
+
+        await feed.WaitForCountAsync(e => e.Incident is not null, 4, "opened, then updated, acknowledged, updated");
+        var group = feed.Events.Where(e => e.Incident is not null).Skip(1).ToList();
+        Assert.Equal([FeedEventKind.IncidentUpdated, FeedEventKind.IncidentAcknowledged, FeedEventKind.IncidentUpdated], group.Select(e => e.Kind));
+        Assert.All(group, e => Assert.Equal(opened.IncidentId, e.Incident.IncidentId));
+        Assert.Equal(["k1"], group[0].Incident.Alarms.Select(x => x.EventId));
+        Assert.Null(group[0].Incident.AcknowledgedAt);
+        Assert.Empty(group[1].Incident.Alarms);
+        Assert.Equal(["k2"], group[2].Incident.Alarms.Select(x => x.EventId));
+        Assert.Equal((3, "on it"), (group[2].Incident.AlarmCount, group[2].Incident.AcknowledgeNote));
+    }
+
     [Fact]
     public async Task An_alarm_outside_the_window_closes_the_old_incident_and_opens_a_new_one()
     {

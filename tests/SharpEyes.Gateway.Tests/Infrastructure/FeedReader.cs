@@ -52,6 +52,18 @@ public sealed class FeedReader : IAsyncDisposable
     public Task WaitForCountAsync(Func<FeedEvent, bool> match, int count, string what, TimeSpan? timeout = null) =>
         Eventually.TrueAsync(() => _events.Count(match) >= count, what, timeout);
 
+    /// <summary>
+    /// The alarms of the INCIDENT_OPENED and INCIDENT_UPDATED events so far, in feed order (an incident's event carries
+    /// every alarm that joined it in one commit).
+    /// </summary>
+    public IReadOnlyList<Alarm> Alarms => [.. _events.Where(CarriesAlarms).SelectMany(e => e.Incident.Alarms)];
+
+    /// <summary>Waits until the incident events carry at least <paramref name="count"/> alarms.</summary>
+    public Task WaitForAlarmsAsync(int count, string what, TimeSpan? timeout = null) =>
+        Eventually.TrueAsync(() => _events.Where(CarriesAlarms).Sum(e => e.Incident.Alarms.Count) >= count, what, timeout);
+
+    public static bool CarriesAlarms(FeedEvent e) => e.Kind is FeedEventKind.IncidentOpened or FeedEventKind.IncidentUpdated;
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)

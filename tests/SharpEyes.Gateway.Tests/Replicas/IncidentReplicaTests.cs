@@ -120,11 +120,11 @@ public sealed class IncidentReplicaTests(PostgresCluster cluster) : IAsyncDispos
         Assert.Equal(2 * Rounds * PerReplica, acked.Count);
         var perGrid = 2 * Rounds * PerReplica / Grids;
 
-        // Every alarm's event is on the feed: one INCIDENT_OPENED per grid, then updates whose alarm counts go up by one
-        // in sequence order (the replicas took turns on the incident, each starting from what the other committed).
-        static bool OfIncident(FeedEvent e) => e.Kind is FeedEventKind.IncidentOpened or FeedEventKind.IncidentUpdated;
-        await feed.WaitForCountAsync(OfIncident, acked.Count, "every alarm's incident event", TimeSpan.FromSeconds(60));
-        var events = feed.Events.Where(OfIncident).ToList();
+        // Every alarm is on the feed: one INCIDENT_OPENED per grid, then updates whose alarm counts go up by the alarms
+        // each carries, in sequence order (the replicas took turns on the incident, each starting from what the other
+        // committed; an incident's event carries every alarm of its commit).
+        await feed.WaitForAlarmsAsync(acked.Count, "every alarm on an incident event", TimeSpan.FromSeconds(60));
+        var events = feed.Events.Where(FeedReader.CarriesAlarms).ToList();
         var byKey = events.GroupBy(e => e.Incident.CorrelationKey).ToList();
         Assert.Equal(Grids, byKey.Count);
         Assert.All(byKey, g => Assert.Single(g, e => e.Kind == FeedEventKind.IncidentOpened));
@@ -134,7 +134,9 @@ public sealed class IncidentReplicaTests(PostgresCluster cluster) : IAsyncDispos
         {
             var ordered = key.OrderBy(e => e.Sequence).ToList();
             Assert.Single(ordered.Select(e => e.Incident.IncidentId).Distinct());
-            Assert.Equal(Enumerable.Range(1, perGrid), ordered.Select(e => e.Incident.AlarmCount));
+            var counted = 0;
+            Assert.All(ordered, e => Assert.Equal(counted += e.Incident.Alarms.Count, e.Incident.AlarmCount));
+            Assert.Equal(perGrid, counted);
             var stored = await incidents.GetIncidentAsync(new GetIncidentRequest { IncidentId = ordered[0].Incident.IncidentId }, _b.Auth(_centre));
             Assert.Equal((IncidentState.Open, perGrid, perGrid), (stored.State, stored.AlarmCount, stored.Alarms.Count));
             var grid = gridOf[stored.Alarms[0].DeviceId];

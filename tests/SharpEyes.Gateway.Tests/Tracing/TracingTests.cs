@@ -85,6 +85,60 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task Alarms_carried_by_one_incident_event_each_trace_to_that_event_and_to_the_centres_acknowledgement()
+    {
+        using var spans = new SpanRecorder();
+        await using var sink = await CentreSinkServer.StartAsync(new CentreSinkOptions
+        {
+            DatabasePath = Path.Combine(GatewayHost.NewDataDir(), "centre.db"),
+            ConfigureLogging = l => l.ClearProviders(),
+        });
+        await using var host = await GatewayHost.StartAsync(extraArgs: ["--centre-url", sink.Address.ToString(), "--SharpEyes:Outbox:SourceId=trace-group"]);
+        var vendorKey = await host.CreateKeyAsync(Role.Vendor, "vendor-group");
+        await new DeviceRegistry.DeviceRegistryClient(host.Channel).RegisterDeviceAsync(TestDevices.Alarm(1), host.Auth(vendorKey));
+        using var client = await AlarmPublisher.ConnectAsync(host.MqttPort, "vendor-group", vendorKey, "group-client");
+
+        // A first alarm opens the incident and brings the device online (events of their own); then three alarms of the
+        // device queue behind the held writer and commit together: one INCIDENT_UPDATED carries them.
+        var acked = new ConcurrentDictionary<string, bool>();
+        await AlarmPublisher.PublishAsync(client, [TestDevices.AlarmId(1)], ["grouped-first"], acked);
+        Assert.Single(acked);
+        acked.Clear();
+        var ids = Enumerable.Range(0, 3).Select(i => $"grouped-{i}").ToList();
+        Task<int> publishing;
+        using (var held = await HeldJournal.HoldAsync(host))
+        {
+            publishing = AlarmPublisher.PublishAsync(client, [TestDevices.AlarmId(1)], ids, acked);
+            await held.QueuedAsync(ids.Count, "the three alarms queued behind the held writer");
+            await held.ReleaseAsync();
+        }
+
+        await publishing;
+        Assert.Equal(ids.Count, acked.Count);
+        var commits = new List<Activity>();
+        foreach (var id in ids)
+        {
+            var receive = await spans.WaitForAsync(s => s.OperationName == GatewayTracing.MqttReceive && Tag(s, GatewayTracing.EventIdTag) == id, $"the receive span of {id}");
+            commits.Add(spans.Single(s => s.OperationName == GatewayTracing.JournalCommit && s.ParentSpanId == receive.SpanId));
+        }
+
+        // Every alarm's commit span names the one event that carries it.
+        var sequence = Assert.Single(commits.Select(c => Tag(c, GatewayTracing.FeedSequenceTag)).Distinct());
+        Assert.All(commits, c => Assert.Equal("1", Tag(c, GatewayTracing.FeedEventsTag)));
+        var number = long.Parse(sequence!, System.Globalization.CultureInfo.InvariantCulture);
+
+        // The centre's acknowledgement of that event appears in each alarm's own trace, and the attempt links to each.
+        await OutboxTests.WaitAsync(host, () => sink.Store.Held("trace-group") >= number, "the centre to hold the event");
+        foreach (var commit in commits)
+        {
+            var ack = await spans.WaitForAsync(s => s.OperationName == GatewayTracing.OutboxAcknowledged && s.ParentSpanId == commit.SpanId, "an acknowledgement span in each alarm's trace");
+            Assert.Equal((commit.TraceId, sequence), (ack.TraceId, Tag(ack, GatewayTracing.FeedSequenceTag)));
+            var deliver = spans.Single(s => s.OperationName == GatewayTracing.OutboxDeliver && s.SpanId == Assert.Single(ack.Links).Context.SpanId);
+            Assert.Contains(deliver.Links, l => l.Context.SpanId == commit.SpanId);
+        }
+    }
+
+    [Fact]
     public async Task No_tag_carries_a_key_or_an_RTSP_password()
     {
         using var spans = new SpanRecorder();
