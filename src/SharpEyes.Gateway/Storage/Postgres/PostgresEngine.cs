@@ -85,7 +85,7 @@ public sealed partial class PostgresEngine : StoreEngine
         {
             return pipeline.Execute(() => _dataSource.OpenConnection());
         }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException)
+        catch (Exception e) when (StreamError(e))
         {
             // Npgsql wraps what happens on the wire in NpgsqlException; should a stream error escape unwrapped, it is
             // still the server not being reached, said as such.
@@ -108,9 +108,11 @@ public sealed partial class PostgresEngine : StoreEngine
     {
         PostgresException p => p.IsTransient,
         NpgsqlException => true,
-        IOException or System.Net.Sockets.SocketException or TimeoutException => true,
-        _ => false,
+        _ => StreamError(e),
     };
+
+    /// <summary>An error on the way to the server that Npgsql did not wrap: an I/O, socket or timeout error.</summary>
+    private static bool StreamError(Exception? e) => e is IOException or System.Net.Sockets.SocketException or TimeoutException;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Store: {Location} not reachable yet ({Reason}), attempt {Attempt}; trying again in {Delay:0.0} s, for up to {Timeout:0} s from start (StoreStartTimeout)")]
     private static partial void LogNotReachable(ILogger logger, string location, string reason, int attempt, double delay, double timeout);
