@@ -193,12 +193,7 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
 
         public List<AlarmRecord> Alarms { get; } = new(1);
 
-        public void Write()
-        {
-            feedEvent.OccurredAt = Timestamp.FromDateTimeOffset(Incident.UpdatedAt);
-            feedEvent.RegionCode = RegionCodeOf(Incident);
-            feedEvent.Incident = Incident.ToWire(Alarms);
-        }
+        public void Write() => Describe(feedEvent, Incident, Incident.UpdatedAt, Alarms);
     }
 
     /// <summary>Closes every incident quiet for longer than the quiet period.</summary>
@@ -397,7 +392,15 @@ public sealed class IncidentCorrelator(IOptions<GatewayOptions> options, TimePro
         incident.Region.GridCode.Length > 0 ? incident.Region.GridCode : GbDeviceId.CountyCode(incident.CorrelationKey[DeviceKeyPrefix.Length..]);
 
     private static void Emit(JournalTransaction tx, FeedEventKind kind, IncidentRecord incident, DateTimeOffset at) =>
-        tx.AppendFeedEvent(new FeedEvent { Kind = kind, OccurredAt = Timestamp.FromDateTimeOffset(at), RegionCode = RegionCodeOf(incident), Incident = incident.ToWire() });
+        Describe(tx.AppendFeedEvent(new FeedEvent { Kind = kind }), incident, at);
+
+    /// <summary>Fills an incident event: when, where, and the incident with <paramref name="alarms"/> (default: its last alarm, if any).</summary>
+    private static void Describe(FeedEvent feedEvent, IncidentRecord incident, DateTimeOffset at, IEnumerable<AlarmRecord>? alarms = null)
+    {
+        feedEvent.OccurredAt = Timestamp.FromDateTimeOffset(at);
+        feedEvent.RegionCode = RegionCodeOf(incident);
+        feedEvent.Incident = incident.ToWire(alarms);
+    }
 }
 
 /// <summary>Where <see cref="IncidentCorrelator.Plan"/> would put an alarm: the incident, whether it opens, and the key and type class it computed.</summary>

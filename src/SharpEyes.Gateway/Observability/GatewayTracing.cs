@@ -41,7 +41,7 @@ public static class GatewayTracing
     public const string AttemptEventsTag = "sharpeyes.outbox.events";
 
     /// <summary>The alarm span of each feed event committed under one, while the event is in memory (the feed hub's ring); not stored.</summary>
-    private static readonly ConditionalWeakTable<FeedEvent, ActivityContext[]> FeedContexts = [];
+    private static readonly ConditionalWeakTable<FeedEvent, List<ActivityContext>> FeedContexts = [];
 
     /// <summary>The root span of one MQTT publish; null when nobody listens. It ends when the alarm is durable (or refused).</summary>
     /// <remarks>The topic itself is not a tag (a client chooses it); the device id is, once intake has checked it.</remarks>
@@ -91,10 +91,9 @@ public static class GatewayTracing
     /// each that joined it (an incident's event carries every alarm of its commit). Called on the journal's writer only,
     /// before the event is published.
     /// </summary>
-    internal static void Remember(FeedEvent feedEvent, ActivityContext context) =>
-        FeedContexts.AddOrUpdate(feedEvent, FeedContexts.TryGetValue(feedEvent, out var known) ? [.. known, context] : [context]);
+    internal static void Remember(FeedEvent feedEvent, ActivityContext context) => FeedContexts.GetOrCreateValue(feedEvent).Add(context);
 
     /// <summary>The spans <paramref name="feedEvent"/> was committed under; empty when none (untraced, or read back from the store).</summary>
-    public static ActivityContext[] ContextsOf(FeedEvent feedEvent) =>
+    public static IReadOnlyList<ActivityContext> ContextsOf(FeedEvent feedEvent) =>
         FeedContexts.TryGetValue(feedEvent, out var contexts) ? contexts : [];
 }

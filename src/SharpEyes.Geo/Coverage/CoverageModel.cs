@@ -262,7 +262,7 @@ public sealed class CoverageModel
     /// <summary>Merges the pending list changes into the lists readers see (under the write lock).</summary>
     private void ApplyPending()
     {
-                foreach (var (grid, changes) in _pending.Grids.Lists)
+        foreach (var (grid, changes) in _pending.Grids.Lists)
         {
             Volatile.Write(ref _gridMembers[grid], Merge(_gridMembers[grid], changes, static m => m.Camera.Fov.Id));
         }

@@ -135,7 +135,12 @@ public sealed class IncidentReplicaTests(PostgresCluster cluster) : IAsyncDispos
             var ordered = key.OrderBy(e => e.Sequence).ToList();
             Assert.Single(ordered.Select(e => e.Incident.IncidentId).Distinct());
             var counted = 0;
-            Assert.All(ordered, e => Assert.Equal(counted += e.Incident.Alarms.Count, e.Incident.AlarmCount));
+            foreach (var e in ordered)
+            {
+                counted += e.Incident.Alarms.Count;
+                Assert.Equal(counted, e.Incident.AlarmCount);
+            }
+
             Assert.Equal(perGrid, counted);
             var stored = await incidents.GetIncidentAsync(new GetIncidentRequest { IncidentId = ordered[0].Incident.IncidentId }, _b.Auth(_centre));
             Assert.Equal((IncidentState.Open, perGrid, perGrid), (stored.State, stored.AlarmCount, stored.Alarms.Count));
