@@ -39,8 +39,8 @@ public sealed class CoverageModel
     private const int MaxCellsPerCamera = 256;
 
     /// <summary>
-    /// Recompute runs in parallel from this many dirty grids and sites: a dense grid takes milliseconds, far more than
-    /// Parallel.For's overhead, so even one camera's two or three grids are worth spreading over the cores.
+    /// Recompute runs in parallel from this many dirty tiles and key sites: a dense grid's tile takes a fraction of a
+    /// millisecond, well above Parallel.For's overhead, so even one camera's two or three are worth spreading over the cores.
     /// </summary>
     private const int ParallelThreshold = 2;
 
@@ -418,7 +418,7 @@ public sealed class CoverageModel
             ApplyPending();
             var grids = _dirtyGrids.Keys.Order().ToArray();
             var sites = _dirtySites.Keys.Order().ToArray();
-            return Compute(grids, sites, parallel: grids.Length + sites.Length >= ParallelThreshold);
+            return Compute(grids, sites);
         }
     }
 
@@ -446,7 +446,7 @@ public sealed class CoverageModel
                 var someSites = sites.AsSpan(k, Math.Min(batch - someGrids.Length, sites.Length - k)).ToArray();
                 g += someGrids.Length;
                 k += someSites.Length;
-                var part = Compute(someGrids, someSites, parallel: someGrids.Length + someSites.Length >= ParallelThreshold);
+                var part = Compute(someGrids, someSites);
                 gridChanges.AddRange(part.Grids);
                 siteChanges.AddRange(part.Sites);
                 if (System.Diagnostics.Stopwatch.GetElapsedTime(started) >= budget)
@@ -484,8 +484,7 @@ public sealed class CoverageModel
 
             return Compute(
                 Enumerable.Range(0, _grids.Length).ToArray(),
-                Enumerable.Range(0, _sites.Length).ToArray(),
-                parallel: true);
+                Enumerable.Range(0, _sites.Length).ToArray());
         }
     }
 
@@ -946,24 +945,62 @@ public sealed class CoverageModel
 
     private static long CellKey(long cx, long cy) => (cx << 32) ^ (cy & 0xFFFF_FFFFL);
 
-    private ChangedCoverage Compute(int[] grids, int[] sites, bool parallel)
+    private ChangedCoverage Compute(int[] grids, int[] sites)
     {
-        var gridAfter = new GridCoverage[grids.Length];
-        var siteAfter = new KeySiteCoverage[sites.Length];
-        int total = grids.Length + sites.Length;
-        void Body(int i)
+        // The work is each dirty tile of the grids and each key site: one change in a dense grid dirties a dozen tiles,
+        // which then share the cores as several grids do. A grid's figures are summed from its tiles by whichever
+        // worker measures its last dirty tile (a grid with none dirty is one item that only sums).
+        var members = new GridMember[grids.Length][];
+        var tilings = new GridTiles[grids.Length];
+        var pending = new int[grids.Length];
+        var work = new List<(int Slot, int Tile)>(grids.Length);
+        for (int i = 0; i < grids.Length; i++)
         {
-            if (i < grids.Length)
+            members[i] = Volatile.Read(ref _gridMembers[grids[i]]);
+            tilings[i] = TilingFor(grids[i], members[i]);
+            var dirty = tilings[i].Dirty;
+            for (int t = 0; t < dirty.Length; t++)
             {
-                gridAfter[i] = ComputeGrid(grids[i]);
+                if (dirty[t])
+                {
+                    work.Add((i, t));
+                    pending[i]++;
+                }
             }
-            else
+
+            if (pending[i] == 0)
             {
-                siteAfter[i - grids.Length] = ComputeSite(sites[i - grids.Length]);
+                work.Add((i, -1));
+                pending[i] = 1;
             }
         }
 
-        if (parallel && total > 1)
+        var gridAfter = new GridCoverage[grids.Length];
+        var siteAfter = new KeySiteCoverage[sites.Length];
+        int total = work.Count + sites.Length;
+        void Body(int w)
+        {
+            if (w >= work.Count)
+            {
+                siteAfter[w - work.Count] = ComputeSite(sites[w - work.Count]);
+                return;
+            }
+
+            var (slot, t) = work[w];
+            var tiling = tilings[slot];
+            if (t >= 0)
+            {
+                tiling.Results[t] = ComputeTile(_grids[grids[slot]], members[slot], tiling.Tile(t), windowed: tiling.Results.Length > 1);
+                tiling.Dirty[t] = false;
+            }
+
+            if (Interlocked.Decrement(ref pending[slot]) == 0)
+            {
+                gridAfter[slot] = SumGrid(grids[slot], members[slot], tiling);
+            }
+        }
+
+        if (total >= ParallelThreshold)
         {
             Parallel.For(0, total, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, Body);
         }
@@ -999,15 +1036,11 @@ public sealed class CoverageModel
     }
 
     /// <summary>
-    /// A grid's coverage: its dirty tiles measured again, then every tile's figures summed in tile order (the camera
-    /// shares too), so the result does not depend on which tiles were recomputed.
+    /// The grid's tiling for its members' footprints (a function of their count only, so a fresh model tiles alike); a
+    /// new tiling has every tile dirty.
     /// </summary>
-    private GridCoverage ComputeGrid(int index)
+    private GridTiles TilingFor(int index, GridMember[] members)
     {
-        var grid = _grids[index];
-        var members = Volatile.Read(ref _gridMembers[index]);
-        // The tiling follows the grid's footprints (a function of their count only, so a fresh model tiles alike); a
-        // new tiling measures every tile.
         var tiling = _gridTiles[index];
         int footprints = 0;
         foreach (var member in members)
@@ -1017,21 +1050,21 @@ public sealed class CoverageModel
 
         if (!tiling.Suits(footprints))
         {
-            _gridTiles[index] = tiling = new GridTiles(grid.Envelope, footprints, _footprintsPerTile);
+            _gridTiles[index] = tiling = new GridTiles(_grids[index].Envelope, footprints, _footprintsPerTile);
             tiling.MarkAll();
         }
 
-        var tiles = tiling.Results;
-        var dirty = tiling.Dirty;
-        for (int t = 0; t < tiles.Length; t++)
-        {
-            if (dirty[t])
-            {
-                tiles[t] = ComputeTile(grid, members, tiling.Tile(t), windowed: tiles.Length > 1);
-                dirty[t] = false;
-            }
-        }
+        return tiling;
+    }
 
+    /// <summary>
+    /// A grid's coverage once its dirty tiles are measured again: every tile's figures summed in tile order (the camera
+    /// shares too), so the result does not depend on which tiles were recomputed.
+    /// </summary>
+    private GridCoverage SumGrid(int index, GridMember[] members, GridTiles tiling)
+    {
+        var grid = _grids[index];
+        var tiles = tiling.Results;
         double real = 0, declared = 0, potential = 0;
         var areas = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var tile in tiles)

@@ -33,6 +33,7 @@ internal sealed class SlabSweep
     private int _activeCount;
     private double[] _keys = new double[64];
     private int[] _order = new int[64];
+    private int[] _outside = new int[64];
     private bool[] _inside = [];
     private double[] _openedAt = [];
     private double[] _shapeArea = [];
@@ -261,11 +262,20 @@ internal sealed class SlabSweep
     }
 
     /// <summary>Adds the x of every proper crossing of two edges of different polygons inside the region's envelope.</summary>
+    /// <remarks>
+    /// A crossing inside the envelope lies where both edges are inside it, so an edge is paired only with the edges
+    /// that reach into its own part inside the envelope, in x (with a slack far above rounding, so no crossing the test
+    /// accepts is lost). A tile's long edges (a wedge's sides) reach far beyond it; unclipped, each met every edge of
+    /// its x-range. The test itself is unchanged for each pair, so the crossings found do not depend on the pruning.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot numeric loops: skip tier-0 and on-stack replacement
     private void AddCrossings(Envelope region)
     {
         int count = _edgeCount;
         var edges = _edges;
+        double xSlack = (1e-9 * Math.Max(Math.Abs(region.MinX), Math.Abs(region.MaxX))) + (1e-7 * region.Width);
+        double ySlack = (1e-9 * Math.Max(Math.Abs(region.MinY), Math.Abs(region.MaxY))) + (1e-7 * region.Height);
+        double minY = region.MinY - ySlack, maxY = region.MaxY + ySlack;
         for (int i = 0; i < count; i++)
         {
             ref readonly var a = ref edges[i];
@@ -275,16 +285,26 @@ internal sealed class SlabSweep
                 continue;
             }
 
+            // a's part inside the envelope, in x: [first, last].
+            double first = Math.Max(a.X0, region.MinX - xSlack), last = Math.Min(a.X1, region.MaxX + xSlack);
+            if (aLow < minY || aHigh > maxY)
+            {
+                double xa = a.X0 + ((Math.Clamp(minY, aLow, aHigh) - a.Y0) / a.Slope);
+                double xb = a.X0 + ((Math.Clamp(maxY, aLow, aHigh) - a.Y0) / a.Slope);
+                first = Math.Max(first, Math.Min(xa, xb) - xSlack);
+                last = Math.Min(last, Math.Max(xa, xb) + xSlack);
+            }
+
             double low = Math.Max(aLow, region.MinY), high = Math.Min(aHigh, region.MaxY);
             for (int j = i + 1; j < count; j++)
             {
                 ref readonly var b = ref edges[j];
-                if (b.X0 >= a.X1)
+                if (b.X0 >= last)
                 {
-                    break;
+                    break; // edges are in x-order: b and every later one start past a's part inside
                 }
 
-                if (b.Shape == a.Shape || Math.Max(b.Y0, b.Y1) < low || Math.Min(b.Y0, b.Y1) > high)
+                if (b.Shape == a.Shape || b.X1 < first || Math.Max(b.Y0, b.Y1) < low || Math.Min(b.Y0, b.Y1) > high)
                 {
                     continue;
                 }
@@ -313,20 +333,63 @@ internal sealed class SlabSweep
         if (_keys.Length < n)
         {
             _keys = new double[n * 2];
+            _outside = new int[n * 2];
+        }
+
+        if (_order.Length < n)
+        {
             _order = new int[n * 2];
         }
 
-        // Keep the previous order (edges only swap at crossings, which are slab boundaries): insertion sort is
-        // then close to linear. New edges were appended at the end of the active list in x order.
+        int categories = thresholds.Length;
+        var counts = _counts;
+        var lengths = _lengths;
+        Array.Clear(counts, 0, categories);
+        Array.Clear(lengths, 0, categories);
+        var masks = _masks;
         var keys = _keys;
         var order = _order;
+        var outside = _outside;
+        var active = _active;
         var edges = _edges;
+        bool inRegion = false;
+        double bottom = _bottom, top = _top; // lengths count inside the window (the region's own y-range unwindowed)
+
+        // Only the edges inside the window's y-range at the middle are sorted. One below it only flips its polygon's
+        // parity before any length is measured (lengths start at the bottom); one above it only closes what is still
+        // open once every length is measured (they end at the top).
+        // Keep the previous order (edges only swap at crossings, which are slab boundaries): insertion sort is
+        // then close to linear. New edges were appended at the end of the active list in x order.
+        int within = 0, below = 0, above = 0;
         for (int a = 0; a < n; a++)
         {
-            int e = _active[a];
+            int e = active[a];
             ref readonly var edge = ref edges[e];
             double y = edge.Y0 + ((xm - edge.X0) * edge.Slope);
-            int k = a - 1;
+            if (y <= bottom)
+            {
+                outside[below++] = e;
+                int shape = edge.Shape;
+                if (shape == RegionShape)
+                {
+                    inRegion = !inRegion;
+                }
+                else
+                {
+                    // Nothing is measured yet: a polygon opens at length 0, and one closed adds nothing.
+                    Count(counts, masks[shape], Flip(shape, 0, width) ? 1 : -1, categories);
+                }
+
+                continue;
+            }
+
+            if (y >= top)
+            {
+                outside[n - ++above] = e;
+                continue;
+            }
+
+            int k = within - 1;
             while (k >= 0 && keys[k] > y)
             {
                 keys[k + 1] = keys[k];
@@ -336,24 +399,29 @@ internal sealed class SlabSweep
 
             keys[k + 1] = y;
             order[k + 1] = e;
+            within++;
         }
 
-        Array.Copy(order, _active, n);
-
-        int categories = thresholds.Length;
-        var counts = _counts;
-        var lengths = _lengths;
-        Array.Clear(counts, 0, categories);
-        Array.Clear(lengths, 0, categories);
-        var inside = _inside;
-        var masks = _masks;
-        bool inRegion = false;
-        double regionLength = 0;
-        double bottom = _bottom, top = _top; // lengths count inside the window (the region's own y-range unwindowed)
-        double previous = n > 0 ? Math.Clamp(keys[0], bottom, top) : 0;
-        for (int a = 0; a < n; a++)
+        // The next slab's active list: this order, then the edges outside the window (their order does not matter).
+        // Short lists: plain loops beat a call each; the arrays then trade places rather than copy the sorted part.
+        for (int a = 0; a < below; a++)
         {
-            double y = Math.Clamp(keys[a], bottom, top);
+            order[within + a] = outside[a];
+        }
+
+        for (int a = n - above; a < n; a++)
+        {
+            order[a] = outside[a];
+        }
+
+        (_active, _order) = (order, active);
+
+        double regionLength = 0;
+        double previous = bottom;
+        for (int a = 0; a <= within; a++)
+        {
+            // The last step runs from the highest edge inside the window to its top.
+            double y = a < within ? keys[a] : top;
             double step = y - previous;
             if (inRegion && step > 0)
             {
@@ -367,6 +435,11 @@ internal sealed class SlabSweep
                 }
             }
 
+            if (a == within)
+            {
+                break;
+            }
+
             previous = y;
             int shape = edges[order[a]].Shape;
             if (shape == RegionShape)
@@ -375,31 +448,58 @@ internal sealed class SlabSweep
                 continue;
             }
 
-            bool now = !inside[shape];
-            inside[shape] = now;
-            int delta = now ? 1 : -1;
-            int mask = masks[shape];
-            for (int c = 0; c < categories; c++)
+            Count(counts, masks[shape], Flip(shape, regionLength, width) ? 1 : -1, categories);
+        }
+
+        // Edges above the window close every polygon still open (and leave every parity even for the next slab).
+        for (int a = n - above; a < n; a++)
+        {
+            int shape = edges[outside[a]].Shape;
+            if (shape == RegionShape)
             {
-                if ((mask & (1 << c)) != 0)
-                {
-                    counts[c] += delta;
-                }
+                continue;
             }
 
-            if (now)
-            {
-                _openedAt[shape] = regionLength;
-            }
-            else
-            {
-                _shapeArea[shape] += (regionLength - _openedAt[shape]) * width;
-            }
+            Flip(shape, regionLength, width);
         }
 
         for (int c = 0; c < categories; c++)
         {
             covered[c] += lengths[c] * width;
+        }
+    }
+
+    /// <summary>
+    /// Crosses one edge of <paramref name="shape"/> at <paramref name="at"/> of the slab's length in the region: it
+    /// enters the shape (true) or leaves it, adding the slab's area inside it. Answers whether it is now inside.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Flip(int shape, double at, double width)
+    {
+        bool now = !_inside[shape];
+        _inside[shape] = now;
+        if (now)
+        {
+            _openedAt[shape] = at;
+        }
+        else
+        {
+            _shapeArea[shape] += (at - _openedAt[shape]) * width;
+        }
+
+        return now;
+    }
+
+    /// <summary>Adds <paramref name="delta"/> to the count of every category in <paramref name="mask"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Count(int[] counts, int mask, int delta, int categories)
+    {
+        for (int c = 0; c < categories; c++)
+        {
+            if ((mask & (1 << c)) != 0)
+            {
+                counts[c] += delta;
+            }
         }
     }
 
