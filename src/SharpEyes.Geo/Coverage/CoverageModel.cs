@@ -40,7 +40,8 @@ public sealed class CoverageModel
 
     /// <summary>
     /// Recompute runs in parallel from this many dirty tiles and key sites: a dense grid's tile takes a fraction of a
-    /// millisecond, well above Parallel.For's overhead, so even one camera's two or three are worth spreading over the cores.
+    /// millisecond, well above Parallel.For's overhead, so even one camera's two or three are worth spreading over the
+    /// cores.
     /// </summary>
     private const int ParallelThreshold = 2;
 
@@ -990,7 +991,8 @@ public sealed class CoverageModel
             var tiling = tilings[slot];
             if (t >= 0)
             {
-                tiling.Results[t] = ComputeTile(_grids[grids[slot]], members[slot], tiling.Tile(t), windowed: tiling.Results.Length > 1);
+                bool windowed = tiling.Results.Length > 1;
+                tiling.Results[t] = ComputeTile(_grids[grids[slot]], members[slot], tiling.Tile(t), windowed);
                 tiling.Dirty[t] = false;
             }
 
