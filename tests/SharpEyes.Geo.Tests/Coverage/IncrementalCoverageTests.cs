@@ -341,6 +341,24 @@ public sealed class IncrementalCoverageTests
         Assert.Equal(OverlayCoveredArea(metricWest, declared), grid.DeclaredCoveredM2, grid.AreaM2 * 1e-7);
         var potential = cameras.Values.Select(c => Footprint(projection, c, CoverageTruth.Potential)).ToList();
         Assert.Equal(OverlayCoveredArea(metricWest, potential), grid.PotentialCoveredM2, grid.AreaM2 * 1e-7);
+
+        // Each camera's share of the grid is its own wedge's area inside the grid (summed over the tiles it reaches,
+        // most of it measured in tiles its wedge spills past), against the overlay of that one wedge.
+        var shares = grid.Shares.ToDictionary(s => s.CameraId, s => s.Share, StringComparer.Ordinal);
+        int checkedShares = 0;
+        foreach (var camera in cameras.Values)
+        {
+            var wedge = Wedge.Metric(projection, camera);
+            double expected = Math.Min(1.0, metricWest.Intersection(wedge).Area / wedge.Area);
+            if (expected > 1e-4)
+            {
+                Assert.True(shares.TryGetValue(camera.Id, out double share), $"{camera.Id} sees {expected:P2} of the grid but has no share");
+                Assert.Equal(expected, share, 1e-7);
+                checkedShares++;
+            }
+        }
+
+        Assert.True(checkedShares >= 390, $"{checkedShares} shares checked");
     }
 
     /// <summary>
