@@ -227,6 +227,7 @@ public static class GatewayServiceCollectionExtensions
             }
 
             GatewayLog.DataDir(logger, Path.GetFullPath(o.DataDir));
+            GatewayLog.GarbageCollector(logger, GarbageCollectorSummary());
         });
         return app;
     }
@@ -248,6 +249,20 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<T>();
         services.AddSingleton(new JournalParticipantRegistration(typeof(T)));
         return services;
+    }
+
+    /// <summary>
+    /// The GC's mode and gen0 budget cap as the runtime resolved them (runtimeconfig.json, then DOTNET_ variables), so an
+    /// operator comparing latency across machines sees which budget the process runs with.
+    /// </summary>
+    internal static string GarbageCollectorSummary()
+    {
+        var mode = (System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")
+            + (GC.GetConfigurationVariables().TryGetValue("ConcurrentGC", out var concurrent) && concurrent is true ? ", concurrent" : "");
+        var cap = GC.GetConfigurationVariables().TryGetValue("GCGen0MaxBudget", out var value) && value is long bytes && bytes > 0
+            ? $"at most {bytes / (1024.0 * 1024.0):0.#} MiB (System.GC.Gen0MaxBudget; DOTNET_GCGen0MaxBudget overrides)"
+            : "not capped (the runtime's default, sized from the CPU cache)";
+        return $"{mode}; gen0 budget {cap}";
     }
 
     private static void TryAddSingletonTimeProvider(this IServiceCollection services)
@@ -273,6 +288,9 @@ internal static partial class GatewayLog
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDir}")]
     public static partial void DataDir(ILogger logger, string dataDir);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Garbage collector: {Summary}")]
+    public static partial void GarbageCollector(ILogger logger, string summary);
 }
 
 /// <summary>Checks what data annotations cannot: the bind address parses, ports do not collide, windows are positive.</summary>

@@ -59,6 +59,9 @@ public sealed class ListenerTests
         Assert.False(wrongListener.IsSuccessStatusCode, $"/healthz on the gRPC port answered {wrongListener.StatusCode}");
         Assert.NotEqual(StatusCode.OK, grpcOnHttp.StatusCode);
         Assert.Contains($"MQTT listening on mqtt://127.0.0.1:{gateway.MqttPort}", gateway.Output, StringComparison.Ordinal);
+        // The gen0 cap in the gateway's runtimeconfig.json reached the GC of the process it starts (the test's own
+        // environment sets no DOTNET_GCGen0MaxBudget, which would override it).
+        Assert.Contains("Garbage collector: workstation, concurrent; gen0 budget at most 16 MiB", gateway.Output, StringComparison.Ordinal);
         // Where to point a browser, when the console is built beside the binary (it is for the test run).
         if (Directory.Exists(SharpEyes.Gateway.Hosting.ConsoleFiles.DefaultDirectory))
         {
