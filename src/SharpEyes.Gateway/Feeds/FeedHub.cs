@@ -17,7 +17,7 @@ public sealed class FeedHub
     private readonly SubscriberSlots _subscribers = new();
 
     /// <param name="capacity">Events held (<see cref="Configuration.LimitOptions.FeedRingEvents"/>).</param>
-    public FeedHub(int capacity = 1_024) => _ring = new FeedEvent?[capacity];
+    public FeedHub(int capacity) => _ring = new FeedEvent?[capacity];
 
     /// <summary>Events this ring holds at most (<see cref="Configuration.LimitOptions.FeedRingEvents"/>).</summary>
     public int Capacity => _ring.Length;

@@ -257,9 +257,10 @@ public static class GatewayServiceCollectionExtensions
     /// </summary>
     internal static string GarbageCollectorSummary()
     {
+        var gc = GC.GetConfigurationVariables();
         var mode = (System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")
-            + (GC.GetConfigurationVariables().TryGetValue("ConcurrentGC", out var concurrent) && concurrent is true ? ", concurrent" : "");
-        var cap = GC.GetConfigurationVariables().TryGetValue("GCGen0MaxBudget", out var value) && value is long bytes && bytes > 0
+            + (gc.TryGetValue("ConcurrentGC", out var concurrent) && concurrent is true ? ", concurrent" : "");
+        var cap = gc.TryGetValue("GCGen0MaxBudget", out var value) && value is long bytes && bytes > 0
             ? $"at most {bytes / (1024.0 * 1024.0):0.#} MiB (System.GC.Gen0MaxBudget; DOTNET_GCGen0MaxBudget overrides)"
             : "not capped (the runtime's default, sized from the CPU cache)";
         return $"{mode}; gen0 budget {cap}";

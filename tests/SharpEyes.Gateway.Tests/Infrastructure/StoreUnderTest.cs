@@ -61,7 +61,7 @@ public sealed class StoreUnderTest : IAsyncDisposable
         var options = new GatewayOptions { DataDir = dataDir, Store = store ?? "", ReplicaId = replicaId };
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 22, 8, 0, 0, TimeSpan.Zero));
         var gatewayStore = new GatewayStore(Options.Create(options), NullLogger<GatewayStore>.Instance, time);
-        var hub = new FeedHub();
+        var hub = new FeedHub(options.Limits.FeedRingEvents);
         var journal = new Journal(gatewayStore, hub, Options.Create(options), NullLogger<Journal>.Instance,
             services, participants, time, new SharpEyes.Gateway.Hosting.ReplicaIdentity(Options.Create(options)));
         await journal.StartAsync(CancellationToken.None);
