@@ -12,6 +12,8 @@ namespace SharpEyes.Bench.Coverage;
 /// --cov-changes 2000 and --cov-changes-warmup 500 (row 2), --cov-dense-wedges 420 and --cov-dense-changes 1000 (row 2b),
 /// --cov-footprints-per-tile 4 (the model's tiling), --cov-baseline 1 (rows 1, 2 and 2b again with each grid measured whole, the baseline), --placement-count 20, --placement-limit-s 120,
 /// --cov-rounds 3 and --cov-warmup rounds × probes (row 3 cycles), --phase-limit-s 90.
+/// <c>BENCH_COVERAGE_DUMP=file</c> writes row 1's results with round-trip doubles (with --cov-baseline 0; the baseline's
+/// model would overwrite them), to compare two builds of the sweep byte for byte.
 /// </summary>
 internal static class CoverageCommand
 {
