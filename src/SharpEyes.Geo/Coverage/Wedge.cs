@@ -74,7 +74,7 @@ public static class Wedge
         xy[n] = xy[1];
 
         // One packed array of x, y pairs rather than an object per vertex: a county's 40,000 wedges held a million
-        // Coordinate objects, a third of the heap's objects, each one for the full collection to mark.
+        // Coordinate objects, 40 % of the heap's objects, each one for the full collection to mark.
         var ring = MetricFactory.CreateLinearRing(new PackedDoubleCoordinateSequence(xy, 2, 0));
         var polygon = MetricFactory.CreatePolygon(ring);
         _ = polygon.EnvelopeInternal; // Cache the envelope now: the polygon is shared across threads.
