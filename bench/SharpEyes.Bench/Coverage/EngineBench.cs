@@ -209,6 +209,7 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log, int foot
         model.Recompute();
         int inGrid = model.Grid(grid.Code)?.Cameras ?? 0;
         var total = new List<double>(changes);
+        var samples = new List<(double Ms, int Gcs, CameraFov Camera)>(changes);
         long recomputedGrids = 0;
         var phase = new Phase(warmup, limit);
         for (int i = 0; i < warmup + changes; i++)
@@ -219,6 +220,7 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log, int foot
             }
 
             var fov = model.Camera(ids[random.Next(ids.Count)])!;
+            int gen0 = GC.CollectionCount(0);
             long t0 = Stopwatch.GetTimestamp();
             model.Upsert(fov with { Online = !fov.Online });
             var result = model.Recompute();
@@ -227,6 +229,7 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log, int foot
             {
                 total.Add(Ms(t1 - t0));
                 recomputedGrids += result.Grids.Count;
+                samples.Add((total[^1], GC.CollectionCount(0) - gen0, fov));
             }
         }
 
@@ -241,6 +244,16 @@ public sealed class EngineBench(SyntheticCounty county, TextWriter log, int foot
         model.Recompute();
         var all = Latency.Of(total);
         log.WriteLine($"[coverage] dense grid {grid.Code}: {inGrid} camera wedges; toggles p50 {all.P50Ms:F3} ms, p99 {all.P99Ms:F3} ms, max {all.MaxMs:F2} ms");
+        var ptz = samples.Where(x => x.Camera.Ptz).Select(x => x.Ms).ToList();
+        var fixedOnes = samples.Where(x => !x.Camera.Ptz).Select(x => x.Ms).ToList();
+        log.WriteLine($"[coverage]   PTZ cameras' toggles: n={ptz.Count}, p50 {Stats.Percentile(ptz, 0.5):F3} ms, p99 {Stats.Percentile(ptz, 0.99):F3} ms; " +
+            $"fixed cameras': n={fixedOnes.Count}, p50 {Stats.Percentile(fixedOnes, 0.5):F3} ms, p99 {Stats.Percentile(fixedOnes, 0.99):F3} ms; " +
+            $"changes with a GC in them: {samples.Count(x => x.Gcs > 0)}; slowest:");
+        foreach (var slow in samples.OrderByDescending(x => x.Ms).Take(8))
+        {
+            log.WriteLine($"[coverage]   {slow.Ms:F2} ms: hfov {slow.Camera.HfovDeg:F0}, range {slow.Camera.RangeM:F0}, ptz {slow.Camera.Ptz}, now online {!slow.Camera.Online}, GCs {slow.Gcs}");
+        }
+
         return new IncrementalResult(total.Count, all.P50Ms, all.P99Ms, all.MaxMs, double.NaN, double.NaN,
             total.Count > 0 ? recomputedGrids / (double)total.Count : 0, 0, 0, note, cpu, machine)
         {

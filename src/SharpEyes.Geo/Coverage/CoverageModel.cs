@@ -211,7 +211,14 @@ public sealed class CoverageModel
                 return;
             }
 
-            var state = old is not null && SameGeometry(old.Fov, camera) ? old.WithFov(camera) : Build(camera);
+            if (old is not null && SameGeometry(old.Fov, camera))
+            {
+                Restate(old, old.WithFov(camera));
+                ApplyUnlessBatched();
+                return;
+            }
+
+            var state = Build(camera);
             if (old is not null)
             {
                 Detach(old);
@@ -884,6 +891,41 @@ public sealed class CoverageModel
         {
             _pending.Cells.Set(key, id, state);
         }
+    }
+
+    /// <summary>
+    /// Replaces a camera whose footprint is unchanged (its status changed): its grids and key sites are dirty, but of a
+    /// grid's tiles only those under its wedge, and only when it starts or stops working. A tile's figures depend on a
+    /// camera's status through the wedge's real-coverage bit alone (its declared and potential bits, its PTZ circle and
+    /// its area inside the tile are geometry), so the tiles only its circle reaches would be measured again to the same
+    /// result: a PTZ camera going offline in a dense grid measured a dozen tiles for the two or three under its wedge.
+    /// </summary>
+    private void Restate(CameraState old, CameraState state)
+    {
+        string id = state.Fov.Id;
+        bool realChanged = old.Fov.Working != state.Fov.Working;
+        foreach (var hit in state.Grids)
+        {
+            _pending.Grids.Set(hit.Grid, id, new GridMember(state, hit.Wedge, hit.Circle));
+            MarkDirty(_dirtyGrids, hit.Grid, id);
+            if (realChanged && hit.Wedge && !state.Wedge.IsEmpty)
+            {
+                _gridTiles[hit.Grid].Mark(state.Wedge.EnvelopeInternal);
+            }
+        }
+
+        foreach (int s in state.Sites)
+        {
+            _pending.Sites.Set(s, id, state);
+            MarkDirty(_dirtySites, s, id);
+        }
+
+        foreach (long key in state.Cells ?? [WideList])
+        {
+            _pending.Cells.Set(key, id, state);
+        }
+
+        _cameras[id] = state;
     }
 
     private void Detach(CameraState state)

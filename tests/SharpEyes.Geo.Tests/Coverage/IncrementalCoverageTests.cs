@@ -362,6 +362,61 @@ public sealed class IncrementalCoverageTests
     }
 
     /// <summary>
+    /// A status change (online, faulty) leaves the footprint as it was, so only the tiles under the wedge are measured
+    /// again, and only when the camera starts or stops working; a PTZ camera's circle reaches tiles its wedge does not.
+    /// PTZ cameras of a dense grid go offline, come back, turn faulty and back, several in one batch too: after each
+    /// recompute the model equals a fresh full recompute bit for bit, and the grid's real coverage moves exactly when a
+    /// camera started or stopped working and its wedge reaches uncovered ground.
+    /// </summary>
+    [Fact]
+    public void StatusChangesOfPtzCamerasInADenseGridEqualAFullRecompute()
+    {
+        var projection = s_pair.Projection;
+        var west = s_squares[0].Geometry.EnvelopeInternal;
+        var rng = new SplitMix64(0x57A7E);
+        var cameras = Enumerable.Range(0, 400).Select(i => new CameraFov(
+                $"p{i:D3}", west.MinX + (rng.NextDouble() * west.Width), west.MinY + (rng.NextDouble() * west.Height), rng.NextDouble() * 360,
+                20 + (rng.NextDouble() * 120), 20 + (rng.NextDouble() * 100), Ptz: i % 3 == 0, Online: true, Faulty: false))
+            .ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var model = new CoverageModel(s_pair, s_rules);
+        foreach (var camera in cameras.Values)
+        {
+            model.Upsert(camera);
+        }
+
+        model.Recompute();
+        var ptz = cameras.Values.Where(c => c.Ptz).Select(c => c.Id).Order(StringComparer.Ordinal).ToList();
+        int moved = 0;
+        for (int op = 0; op < 16; op++)
+        {
+            double realBefore = model.Grid(West)!.RealCoveredM2;
+            int n = op % 4 == 3 ? 5 : 1;
+            var changedIds = Enumerable.Range(0, n).Select(_ => ptz[rng.NextInt(ptz.Count)]).Distinct(StringComparer.Ordinal).ToList();
+            using (model.BeginBatch())
+            {
+                foreach (var id in changedIds)
+                {
+                    var camera = cameras[id];
+                    cameras[id] = (op % 2 == 0) ? camera with { Online = !camera.Online } : camera with { Faulty = !camera.Faulty };
+                    model.Upsert(cameras[id]);
+                }
+            }
+
+            var changes = model.Recompute();
+            Assert.Contains(changes.Grids, g => g.After.Code == West);
+            AssertSameAsFresh(model, cameras.Values);
+            moved += model.Grid(West)!.RealCoveredM2.Equals(realBefore) ? 0 : 1;
+        }
+
+        // The toggles changed what working cameras cover (so the tiles under the wedges were measured again), and the
+        // potential coverage, which the circles make, stayed what the overlay of every footprint gives.
+        Assert.True(moved >= 8, $"real coverage moved in only {moved} of 16 recomputes");
+        var potential = cameras.Values.Select(c => Footprint(projection, c, CoverageTruth.Potential)).ToList();
+        var grid = model.Grid(West)!;
+        Assert.Equal(OverlayCoveredArea(projection.Project(s_squares[0].Geometry), potential), grid.PotentialCoveredM2, grid.AreaM2 * 1e-7);
+    }
+
+    /// <summary>
     /// A recompute within a time budget leaves what it did not reach dirty, with its causes: calls until nothing is
     /// dirty report every grid and site once, with the cameras that made it dirty, and end equal to a fresh model.
     /// </summary>
