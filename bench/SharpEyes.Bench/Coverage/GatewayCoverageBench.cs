@@ -81,13 +81,32 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
         var registerSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         log.WriteLine($"[coverage]   registered {registered:N0}/{requests.Count:N0} devices in {registerSeconds:F2} s");
 
+        // The registered cameras' status is unknown (not working) until they heartbeat; the gateway's coverage, built
+        // batch by batch, against a full recompute of the same cameras. Not timed.
+        var agreement = new CoverageAgreement(gridsJson, sitesJson, SyntheticCounty.CountyCode);
+        var coverageClient = new V1.Coverage.CoverageClient(channel);
+        var agreements = new List<AgreementResult>
+        {
+            await CoverageAgreement.CompareAsync(coverageClient, adminAuth, agreement.FullRecompute(AllCameras(_ => false)),
+                "after the RegisterDevices stream (every camera registered, none online yet)", o.WaitLimit * 3, log, ct),
+        };
+        var (peakAfterRegistration, _) = CpuSnapshot.Memory(o.GatewayPid);
+
         var online = county.Cameras.Where(c => c.Online).Select(c => c.Id).ToList();
         start = Stopwatch.GetTimestamp();
         await CountyDevices.HeartbeatAllAsync(registry, vendorAuth, online, ct);
         var heartbeatSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var lastRefresh = Stopwatch.GetTimestamp();
         log.WriteLine($"[coverage]   {online.Count:N0} county cameras online (Heartbeat) in {heartbeatSeconds:F2} s");
+        agreements.Add(await CoverageAgreement.CompareAsync(coverageClient, adminAuth, agreement.FullRecompute(AllCameras(c => c.Online)),
+            $"after {online.Count:N0} cameras came online (Heartbeat)", o.WaitLimit * 3, log, ct));
+        foreach (var a in agreements.Where(a => !a.Equal))
+        {
+            _errors.Add($"coverage {a.Describe()}: {string.Join("; ", a.FirstDifferences)}");
+        }
+
         var (peakAfterLoad, rssAfterLoad) = CpuSnapshot.Memory(o.GatewayPid);
+        peakAfterLoad = Math.Max(peakAfterLoad, peakAfterRegistration);
 
         var stats = await admin.GetStatsAsync(new GetStatsRequest(), adminAuth, Deadline(10), ct);
         await using var feed = new CoverageFeedWatcher(feedChannel, Auth(centreKey));
@@ -212,7 +231,10 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
         var (peakEnd, rssEnd) = CpuSnapshot.Memory(o.GatewayPid);
         return new GatewayCoverageResult(county.Probes.Count, cycles, o.WarmupCycles, Latency.Of(gapClosed), Latency.Of(cameraOnline),
             Latency.Of(alarmOnline), Latency.Of(gapOpened), Latency.Of(heartbeatRpc), importGrids, importSites, registerSeconds, registered,
-            heartbeatSeconds, online.Count, rssStart, rssAfterLoad, peakAfterLoad, peakEnd, rssEnd, _timeouts, loopCpu, loopBenchCpu, loopMachine, _errors);
+            heartbeatSeconds, online.Count, rssStart, rssAfterLoad, peakAfterLoad, peakEnd, rssEnd, _timeouts, loopCpu, loopBenchCpu, loopMachine, _errors)
+        {
+            Agreement = agreements,
+        };
 
         static void Add(List<double> into, long? arrived, long sent)
         {
@@ -241,6 +263,10 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
             return null;
         }
     }
+
+    /// <summary>The county's cameras and the probe cameras as the gateway holds them; the probes never heartbeat before row 3.</summary>
+    private IEnumerable<Geo.Coverage.CameraFov> AllCameras(Func<SyntheticCamera, bool> online) =>
+        county.Cameras.Select(c => c.ToFov(online(c))).Concat(county.Probes.Select(p => p.Camera.ToFov(online: false)));
 
     private RegisterDeviceRequest AlarmRequest(int probe)
     {

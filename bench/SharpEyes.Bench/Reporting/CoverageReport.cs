@@ -133,6 +133,13 @@ public static class CoverageReport
                 $"peak {Mib(gw.PeakRssEndKb)}, VmRSS {Mib(gw.RssEndKb)} at the end of row 3 | empty gateway at start: VmRSS {Mib(gw.RssStartKb)} | — | (informational) | — |");
             Line($"| 5 | loading it (not in a target): ImportGrids {gw.ImportGridsSeconds:F2} s, ImportKeySites {gw.ImportSitesSeconds:F2} s, one RegisterDevices stream {gw.RegisterSeconds:F2} s " +
                 $"({(gw.RegisterSeconds > 0 ? gw.Registered / gw.RegisterSeconds : 0):N0} devices/s), Heartbeat of {gw.HeartbeatDevices:N0} cameras (unknown → online) {gw.HeartbeatSeconds:F2} s | — | — | — | (informational) | — |");
+            foreach (var agreed in gw.Agreement)
+            {
+                Line($"| 5 | the gateway's coverage {agreed.Label}: every grid's fractions, cameras and shares and every key site's fractions, flags and cameras " +
+                    $"(`ListGridCoverage`, `ListKeySiteCoverage`) against a full recompute (`RecomputeAll` of a fresh model in the bench) | " +
+                    $"{(agreed.Equal ? "equal" : "differs")}: {agreed.Grids:N0} grids, {agreed.Shares:N0} shares, {agreed.Sites:N0} key sites; {agreed.GridDifferences + agreed.SiteDifferences + agreed.SetDifferences:N0} differences " +
+                    $"(settled after {agreed.Seconds:F1} s) | — | — | equal (issue 17) | {(agreed.Equal ? "met" : "NOT MET")} |");
+            }
         }
         else
         {

@@ -106,7 +106,11 @@ public sealed record GatewayCoverageResult(
     CpuUsage? LoopCpu,
     CpuUsage? LoopBenchCpu,
     double? LoopMachineCpuPercent,
-    IReadOnlyList<string> Errors);
+    IReadOnlyList<string> Errors)
+{
+    /// <summary>The gateway's coverage against a full recompute, after registration and after the heartbeats.</summary>
+    public IReadOnlyList<Coverage.AgreementResult> Agreement { get; init; } = [];
+}
 
 /// <summary>Latencies of one kind of measured event, in milliseconds.</summary>
 public sealed record Latency(int Samples, double P50Ms, double P99Ms, double MaxMs)
