@@ -10,6 +10,7 @@ using SharpEyes.Bench.Reporting;
 // sharpeyes-bench gateway  --grpc-port G --mqtt-port Q --http-port H --gateway-pid PID --admin-key K
 //                          [--baseline baseline.json] [--baseline-mqttnet baseline-mqttnet.json] --out latest.md [--context "key=value"]...
 //                          [--full-results full.json] (the same bench's --json from a gateway with --sqlite-synchronous FULL: its rows too)
+//                          [--check-coverage 0] (skips the end's comparison of the gateway's coverage with a full recompute; it runs --demo)
 // sharpeyes-bench coverage [--grpc-port G --gateway-pid PID --admin-key K] [--out latest.md] [--json coverage.json]
 //                          (without --grpc-port: the in-process rows only; see Coverage/CoverageCommand.cs)
 // sharpeyes-bench streams  --grpc-port G --gateway-pid PID --admin-key K --rtsp-ports P,.. --rtsp-pids Q,.. (Streams/StreamsCommand.cs)
@@ -171,7 +172,10 @@ var benchOptions = new GatewayBenchOptions(
     LatencyAlarms: options.Int("latency-alarms", 20_000),
     LatencyConnections: options.Int("latency-connections", 2),
     PhaseLimit: phaseLimit,
-    TlsCa: options.Get("tls-ca", "") is { Length: > 0 } tlsCa ? tlsCa : null);
+    TlsCa: options.Get("tls-ca", "") is { Length: > 0 } tlsCa ? tlsCa : null)
+{
+    CheckCoverage = options.Int("check-coverage", 1) == 1,
+};
 
 async Task<BaselineResults?> ReadBaseline(string option) =>
     options.Get(option, "") is { Length: > 0 } file && File.Exists(file)

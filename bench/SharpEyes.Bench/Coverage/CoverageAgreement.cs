@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Grpc.Core;
 using SharpEyes.Geo.Coverage;
+using SharpEyes.Geo.Demo;
 using SharpEyes.Geo.Regions;
 using SharpEyes.V1;
 using Datum = SharpEyes.Geo.Datums.Datum;
@@ -15,12 +16,11 @@ namespace SharpEyes.Bench.Coverage;
 /// <c>ListGridCoverage</c> and <c>ListKeySiteCoverage</c> report them (their fractions rounded to 6 decimals as the API
 /// does): the fractions, the camera counts and lists, the shares and the covered flags.
 /// </summary>
-public sealed class CoverageAgreement
+public sealed class CoverageAgreement(RegionIndex index, CoverageRules rules)
 {
-    private readonly RegionIndex _index;
-
+    /// <summary>The index the gateway builds from these files.</summary>
     /// <param name="countyCode">The county the gateway serves (it was started with it, as the bench starts it).</param>
-    public CoverageAgreement(string gridsGeoJson, string sitesGeoJson, string countyCode)
+    public static CoverageAgreement FromGeoJson(string gridsGeoJson, string sitesGeoJson, string countyCode)
     {
         var grids = GeoJsonImport.ParseGrids(gridsGeoJson, Datum.Wgs84, [], new HashSet<string>(StringComparer.Ordinal) { countyCode });
         var sites = GeoJsonImport.ParseKeySites(sitesGeoJson, Datum.Wgs84);
@@ -29,13 +29,31 @@ public sealed class CoverageAgreement
             throw new InvalidOperationException($"the bench's own GeoJSON did not parse: {grids.Errors.Concat(sites.Errors).FirstOrDefault()}");
         }
 
-        _index = new RegionIndex(grids.Features, sites.Features);
+        return new CoverageAgreement(new RegionIndex(grids.Features, sites.Features), new CoverageRules());
+    }
+
+    /// <summary>
+    /// The demo county as a gateway started with <c>--demo</c> holds it: each grid's coverage target is the plan's, the
+    /// fraction every demo camera would cover, rounded down to 0.01 % (as <c>DemoDataset</c> sets it on import).
+    /// </summary>
+    public static CoverageAgreement GaoyiDemoCounty()
+    {
+        var index = GaoyiDemo.CreateRegionIndex();
+        var plan = new CoverageModel(index, new CoverageRules());
+        foreach (var c in GaoyiDemoCameras.All)
+        {
+            plan.Upsert(new CameraFov(c.DeviceId, c.Lon, c.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz, Online: true, Faulty: false));
+        }
+
+        plan.RecomputeAll();
+        var targets = plan.GridsWithPrefix("").ToDictionary(g => g.Code, g => Math.Floor(g.DeclaredFraction * 10_000) / 10_000, StringComparer.Ordinal);
+        return new CoverageAgreement(index, new CoverageRules { GridTargets = targets });
     }
 
     /// <summary>A full recompute of these cameras, as a fresh model computes it.</summary>
     public CoverageModel FullRecompute(IEnumerable<CameraFov> cameras)
     {
-        var model = new CoverageModel(_index, new CoverageRules());
+        var model = new CoverageModel(index, rules);
         foreach (var camera in cameras)
         {
             model.Upsert(camera);

@@ -83,7 +83,7 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
 
         // The registered cameras' status is unknown (not working) until they heartbeat; the gateway's coverage, built
         // batch by batch, against a full recompute of the same cameras. Not timed.
-        var agreement = new CoverageAgreement(gridsJson, sitesJson, SyntheticCounty.CountyCode);
+        var agreement = CoverageAgreement.FromGeoJson(gridsJson, sitesJson, SyntheticCounty.CountyCode);
         var coverageClient = new V1.Coverage.CoverageClient(channel);
         var agreements = new List<AgreementResult>
         {

@@ -2,8 +2,11 @@ using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Net.Client;
 using MQTTnet;
+using SharpEyes.Bench.Coverage;
 using SharpEyes.Bench.Mqtt;
 using SharpEyes.Bench.Reporting;
+using SharpEyes.Geo.Coverage;
+using SharpEyes.Geo.Demo;
 using SharpEyes.V1;
 
 namespace SharpEyes.Bench.Gateway;
@@ -25,7 +28,14 @@ public sealed record GatewayBenchOptions(
     int LatencyAlarms,
     int LatencyConnections,
     TimeSpan PhaseLimit,
-    string? TlsCa = null);
+    string? TlsCa = null)
+{
+    /// <summary>
+    /// After the measured phases, compare the gateway's coverage with a full recompute of the demo county and the
+    /// cameras the bench registered (the gateway runs <c>--demo</c>). Not timed.
+    /// </summary>
+    public bool CheckCoverage { get; init; } = true;
+}
 
 /// <summary>
 /// Drives a running gateway: keys, bulk registration, then alarm phases measured end to end (MQTT publish → durable →
@@ -52,8 +62,10 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
             adminAuth, Deadline(10), ct)).ApiKey;
 
         // Warm-up registration (JIT, caches; its own serials from 800,000, not scored), then the measured stream.
-        var registrationWarmup = await RegisterAsync(channel, Auth(vendorKey), DeviceFixtures.Build(10_000, o.AlarmEvery, seed: 7, serialBase: 800_000), "warm-up registration", ct);
-        var registration = await RegisterAsync(channel, Auth(vendorKey), DeviceFixtures.Build(o.Devices, o.AlarmEvery), "bulk registration", ct);
+        var warmupDevices = DeviceFixtures.Build(10_000, o.AlarmEvery, seed: 7, serialBase: 800_000);
+        var measuredDevices = DeviceFixtures.Build(o.Devices, o.AlarmEvery);
+        var registrationWarmup = await RegisterAsync(channel, Auth(vendorKey), warmupDevices, "warm-up registration", ct);
+        var registration = await RegisterAsync(channel, Auth(vendorKey), measuredDevices, "bulk registration", ct);
         var stats = await admin.GetStatsAsync(new GetStatsRequest(), adminAuth, Deadline(10), ct);
         if (registration is null || registration.AlarmDevices < o.AlarmDevices || registration.Accepted < registration.Devices)
         {
@@ -106,10 +118,50 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
         }
 
         var (peak, rss) = CpuSnapshot.Memory(o.GatewayPid);
+        AgreementResult? agreement = null;
+        if (o.CheckCoverage && registration is not null)
+        {
+            agreement = await CheckCoverageAsync(channel, adminAuth, warmupDevices.Concat(measuredDevices), ct);
+        }
+
         return new GatewayResults(registration, registrationWarmup, warmup, latency, throughput, snapshot, peak, rss, feed.Events, feed.Reconnects, feed.Error, _errors)
         {
             StartRssKb = startRss,
+            CoverageAgreement = agreement,
         };
+    }
+
+    /// <summary>
+    /// Issue 17's "coverage correct afterwards" for the demo county: every demo camera in the plan's status (the demo
+    /// plays their keepalives) and every camera the bench registered (status unknown, not working), recomputed whole in
+    /// this process, against the gateway's coverage, which was built batch by batch as the streams committed.
+    /// </summary>
+    private async Task<AgreementResult?> CheckCoverageAsync(GrpcChannel channel, Metadata adminAuth, IEnumerable<RegisterDeviceRequest> registered, CancellationToken ct)
+    {
+        var cameras = GaoyiDemoCameras.All
+            .Select(c => new CameraFov(c.DeviceId, c.Lon, c.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz, c.Online, Faulty: false))
+            .Concat(registered.Where(r => r.Kind == DeviceKind.Camera).Select(r => new CameraFov(
+                r.DeviceId, r.Position.Lon, r.Position.Lat, r.Camera.AzimuthDeg, r.Camera.HfovDeg, r.Camera.RangeM, r.Camera.Ptz, Online: false, Faulty: false)))
+            .ToList();
+        try
+        {
+            var start = Stopwatch.GetTimestamp();
+            var expected = CoverageAgreement.GaoyiDemoCounty().FullRecompute(cameras);
+            log.WriteLine($"[gateway] coverage check: {cameras.Count:N0} cameras recomputed whole in the bench in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s");
+            var result = await CoverageAgreement.CompareAsync(new V1.Coverage.CoverageClient(channel), adminAuth, expected,
+                "after the bench's registrations and alarms (demo county)", TimeSpan.FromSeconds(15), log, ct);
+            if (!result.Equal)
+            {
+                _errors.Add($"coverage {result.Describe()}: {string.Join("; ", result.FirstDifferences)}");
+            }
+
+            return result;
+        }
+        catch (RpcException e)
+        {
+            _errors.Add($"coverage check: {e.StatusCode} {e.Status.Detail}");
+            return null;
+        }
     }
 
     internal static string Describe(ThroughputResult r) =>

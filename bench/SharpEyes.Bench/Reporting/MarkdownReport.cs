@@ -95,6 +95,14 @@ public static class MarkdownReport
         var growth = gateway.StartRssKb > 0 ? (double)gateway.PeakRssKb / gateway.StartRssKb : double.NaN;
         Line($"| 5 | gateway peak RSS (VmHWM at end; {gateway.Stats?.Devices ?? 0:N0} devices) | {gateway.PeakRssKb / 1024.0:N0} MiB (VmRSS now {gateway.RssKb / 1024.0:N0} MiB) | " +
             $"after start, county loaded: {gateway.StartRssKb / 1024.0:N0} MiB | {Ratio(growth)} | ≤ 1.5× | {(growth <= TargetRssGrowth ? "PASS" : "SHORT")} |");
+        if (gateway.CoverageAgreement is { } agreed)
+        {
+            Line($"| 6 | the gateway's coverage {agreed.Label}, built batch by batch as the streams committed: every grid's fractions, cameras and shares and every key site's " +
+                $"fractions, flags and cameras (`ListGridCoverage`, `ListKeySiteCoverage`) against a full recompute in the bench (`RecomputeAll`; demo cameras in the plan's status, " +
+                $"the bench's unknown) | {(agreed.Equal ? "equal" : "differs")}: {agreed.Grids:N0} grids, {agreed.Shares:N0} shares, {agreed.Sites:N0} key sites; " +
+                $"{agreed.GridDifferences + agreed.SiteDifferences + agreed.SetDifferences:N0} differences | — | — | equal (issue 17) | {(agreed.Equal ? "PASS" : "FAIL")} |");
+        }
+
         Line();
 
         Line("## Where the CPU went (100 % = one core; top threads by /proc name#tid)");

@@ -88,4 +88,7 @@ public sealed record GatewayResults(
 {
     /// <summary>The gateway's RSS when the bench began: started, county loaded (--demo), no device yet. 0 when unknown.</summary>
     public long StartRssKb { get; init; }
+
+    /// <summary>The gateway's coverage at the end against a full recompute (null when not checked).</summary>
+    public Coverage.AgreementResult? CoverageAgreement { get; init; }
 }
