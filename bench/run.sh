@@ -4,10 +4,12 @@
 # Usage: bench/run.sh [coverage|streams|outbox|feeds|hostile|console|tls|all] [extra sharpeyes-bench options, e.g. --alarms 50000 --connections 1,8]
 #   (none)    the alarm benchmark: the mosquitto baseline, the bare MQTTnet baseline (`sharpeyes-bench mqttnet-broker`: the
 #             gateway's MQTTnet server on Kestrel, no interceptors), the gateway with --sqlite-synchronous FULL (its rows;
-#             BENCH_SQLITE_FULL=0 skips it), then the gateway as shipped (writes bench/results/latest.md)
+#             BENCH_SQLITE_FULL=0 skips it), then the gateway as shipped (writes bench/results/latest.md); each gateway
+#             run ends by comparing the gateway's coverage with a full recompute (--check-coverage 0 skips it)
 #   coverage  the coverage section alone: the engine in process over a synthetic county (tiled, then each grid whole as
 #             the baseline: --cov-baseline 0 skips it; --cov-footprints-per-tile N; row 2b the densest grid), then a fresh gateway
-#             (no --demo) loaded with that county; replaces or appends its section in bench/results/latest.md
+#             (no --demo) loaded with that county, its coverage compared with a full recompute after the registration and
+#             after the heartbeats; replaces or appends its section in bench/results/latest.md
 #   streams   stream health: 4 gst-rtsp-servers (tests/rtsp/rtsp_server.py) × 250 mount points, a gateway with the
 #             schedule on; a full liveness cycle, the steady state and deep-probe cost (section in latest.md)
 #   outbox    feed push to a centre: the bench starts one gateway per phase (no endpoint, a fast and a slow reference
