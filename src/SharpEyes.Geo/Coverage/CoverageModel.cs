@@ -666,7 +666,7 @@ public sealed class CoverageModel
             }
 
             var grid = _grids[hit.Grid];
-            sweep.Measure(grid.Metric, [state.Wedge], [1], [1], covered, inside);
+            sweep.Measure(grid.Metric, [state.Wedge], [1], [1], covered, inside, shapeBoxes: [state.WedgeBox]);
             if (CoverageGeometry.IsPositive(inside[0], state.WedgeArea, grid.Area))
             {
                 shares.Add(new GridShare(grid.Code, Math.Min(1.0, inside[0] / state.WedgeArea)));
@@ -862,8 +862,10 @@ public sealed class CoverageModel
             convergence,
             wedge,
             wedge.Area,
+            Box.Of(wedge),
             circle,
             circle.Area,
+            Box.Of(circle),
             distinctCircle,
             gridCode,
             grids.ToArray(),
@@ -908,9 +910,9 @@ public sealed class CoverageModel
         {
             _pending.Grids.Set(hit.Grid, id, new GridMember(state, hit.Wedge, hit.Circle));
             MarkDirty(_dirtyGrids, hit.Grid, id);
-            if (realChanged && hit.Wedge && !state.Wedge.IsEmpty)
+            if (realChanged && hit.Wedge)
             {
-                _gridTiles[hit.Grid].Mark(state.Wedge.EnvelopeInternal);
+                _gridTiles[hit.Grid].Mark(state.WedgeBox);
             }
         }
 
@@ -954,14 +956,14 @@ public sealed class CoverageModel
     private void MarkTiles(GridHit hit, CameraState state)
     {
         var tiles = _gridTiles[hit.Grid];
-        if (hit.Wedge && !state.Wedge.IsEmpty)
+        if (hit.Wedge)
         {
-            tiles.Mark(state.Wedge.EnvelopeInternal);
+            tiles.Mark(state.WedgeBox);
         }
 
-        if (hit.Circle && state.HasDistinctCircle && !state.Circle.IsEmpty)
+        if (hit.Circle && state.HasDistinctCircle)
         {
-            tiles.Mark(state.Circle.EnvelopeInternal);
+            tiles.Mark(state.CircleBox);
         }
     }
 
@@ -1156,22 +1158,25 @@ public sealed class CoverageModel
     private static TileResult? ComputeTile(GridInfo grid, GridMember[] members, Envelope window, bool windowed)
     {
         var shapes = new List<Geometry>();
+        var boxes = new List<Box>();
         var masks = new List<int>();
         var wedgeOf = new List<int>(); // member index of a wedge shape, −1 for a circle
         for (int m = 0; m < members.Length; m++)
         {
             var member = members[m];
             var camera = member.Camera;
-            if (member.Wedge && !camera.Wedge.IsEmpty && camera.Wedge.EnvelopeInternal.Intersects(window))
+            if (member.Wedge && camera.WedgeBox.Intersects(window))
             {
                 shapes.Add(camera.Wedge);
+                boxes.Add(camera.WedgeBox);
                 masks.Add((camera.Fov.Working ? RealBit : 0) | DeclaredBit | PotentialBit);
                 wedgeOf.Add(m);
             }
 
-            if (camera.HasDistinctCircle && member.Circle && camera.Circle.EnvelopeInternal.Intersects(window))
+            if (camera.HasDistinctCircle && member.Circle && camera.CircleBox.Intersects(window))
             {
                 shapes.Add(camera.Circle);
+                boxes.Add(camera.CircleBox);
                 masks.Add(PotentialBit);
                 wedgeOf.Add(-1);
             }
@@ -1184,7 +1189,7 @@ public sealed class CoverageModel
 
         Span<double> covered = stackalloc double[3];
         var inside = new double[shapes.Count];
-        Sweep.Measure(grid.Metric, shapes, masks, [1, 1, 1], covered, inside, windowed ? window : null); // one tile: the grid whole
+        Sweep.Measure(grid.Metric, shapes, masks, [1, 1, 1], covered, inside, windowed ? window : null, boxes); // one tile: the grid whole
         int count = 0;
         for (int i = 0; i < shapes.Count; i++)
         {
@@ -1231,16 +1236,18 @@ public sealed class CoverageModel
         }
 
         var shapes = new Geometry[members.Length];
+        var boxes = new Box[members.Length];
         var masks = new int[members.Length];
         for (int i = 0; i < members.Length; i++)
         {
             shapes[i] = members[i].Wedge;
+            boxes[i] = members[i].WedgeBox;
             masks[i] = (members[i].Fov.Working ? RealBit : 0) | DeclaredBit;
         }
 
         Span<double> covered = stackalloc double[2];
         var inside = new double[members.Length];
-        Sweep.Measure(site.Metric, shapes, masks, [k, k], covered, inside);
+        Sweep.Measure(site.Metric, shapes, masks, [k, k], covered, inside, shapeBoxes: boxes);
         for (int i = 0; i < members.Length; i++)
         {
             var camera = members[i];
@@ -1320,9 +1327,9 @@ public sealed class CoverageModel
         }
 
         /// <summary>Marks dirty the tiles the envelope overlaps.</summary>
-        public void Mark(Envelope footprint)
+        public void Mark(Box footprint)
         {
-            if (_envelope.IsNull)
+            if (_envelope.IsNull || footprint.IsNull)
             {
                 return;
             }
@@ -1395,8 +1402,10 @@ public sealed class CoverageModel
         double Convergence,
         Polygon Wedge,
         double WedgeArea,
+        Box WedgeBox,
         Polygon Circle,
         double CircleArea,
+        Box CircleBox,
         bool HasDistinctCircle,
         string GridCode,
         GridHit[] Grids,

@@ -48,7 +48,8 @@ internal sealed class SlabSweep
     /// Measures the region against the shapes. Each shape counts in the categories of the bits of its mask;
     /// <paramref name="covered"/>[c] receives the area of the region inside at least <paramref name="thresholds"/>[c]
     /// shapes of category c, and <paramref name="inside"/>[i] the area of shape i inside the region.
-    /// Not thread-safe: one instance per thread.
+    /// Not thread-safe: one instance per thread. <paramref name="shapeBoxes"/>, when given, are the shapes' envelopes
+    /// (<see cref="Box.Of"/>), so that a shape is passed over without asking it for a copy of its envelope.
     /// </summary>
     /// <remarks>
     /// With a <paramref name="window"/> (a rectangle), only the part of the region inside it is measured: the sums of
@@ -64,7 +65,8 @@ internal sealed class SlabSweep
         ReadOnlySpan<int> thresholds,
         Span<double> covered,
         Span<double> inside,
-        Envelope? window = null)
+        Envelope? window = null,
+        IReadOnlyList<Box>? shapeBoxes = null)
     {
         int categories = thresholds.Length;
         covered.Clear();
@@ -100,7 +102,8 @@ internal sealed class SlabSweep
         AddPolygonal(region, RegionShape, envelope, isRegion: true);
         for (int i = 0; i < shapes.Count; i++)
         {
-            if (!shapes[i].IsEmpty && shapes[i].EnvelopeInternal.Intersects(envelope))
+            bool reaches = shapeBoxes is not null ? shapeBoxes[i].Intersects(envelope) : !shapes[i].IsEmpty && shapes[i].EnvelopeInternal.Intersects(envelope);
+            if (reaches)
             {
                 AddPolygonal(shapes[i], i, envelope, isRegion: false);
             }
