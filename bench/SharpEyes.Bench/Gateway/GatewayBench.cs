@@ -62,10 +62,8 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
             adminAuth, Deadline(10), ct)).ApiKey;
 
         // Warm-up registration (JIT, caches; its own serials from 800,000, not scored), then the measured stream.
-        var warmupDevices = DeviceFixtures.Build(10_000, o.AlarmEvery, seed: 7, serialBase: 800_000);
-        var measuredDevices = DeviceFixtures.Build(o.Devices, o.AlarmEvery);
-        var registrationWarmup = await RegisterAsync(channel, Auth(vendorKey), warmupDevices, "warm-up registration", ct);
-        var registration = await RegisterAsync(channel, Auth(vendorKey), measuredDevices, "bulk registration", ct);
+        var registrationWarmup = await RegisterAsync(channel, Auth(vendorKey), WarmupDevices(), "warm-up registration", ct);
+        var registration = await RegisterAsync(channel, Auth(vendorKey), MeasuredDevices(), "bulk registration", ct);
         var stats = await admin.GetStatsAsync(new GetStatsRequest(), adminAuth, Deadline(10), ct);
         if (registration is null || registration.AlarmDevices < o.AlarmDevices || registration.Accepted < registration.Devices)
         {
@@ -121,7 +119,7 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
         AgreementResult? agreement = null;
         if (o.CheckCoverage && registration is not null)
         {
-            agreement = await CheckCoverageAsync(channel, adminAuth, warmupDevices.Concat(measuredDevices), ct);
+            agreement = await CheckCoverageAsync(channel, adminAuth, WarmupDevices().Concat(MeasuredDevices()), ct); // built again: not held through the phases
         }
 
         return new GatewayResults(registration, registrationWarmup, warmup, latency, throughput, snapshot, peak, rss, feed.Events, feed.Reconnects, feed.Error, _errors)
@@ -130,6 +128,12 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
             CoverageAgreement = agreement,
         };
     }
+
+    /// <summary>The warm-up stream's devices (their own serials from 800,000); the same list on every call.</summary>
+    private List<RegisterDeviceRequest> WarmupDevices() => DeviceFixtures.Build(10_000, o.AlarmEvery, seed: 7, serialBase: 800_000);
+
+    /// <summary>The measured stream's devices; the same list on every call.</summary>
+    private List<RegisterDeviceRequest> MeasuredDevices() => DeviceFixtures.Build(o.Devices, o.AlarmEvery);
 
     /// <summary>
     /// Issue 17's "coverage correct afterwards" for the demo county: every demo camera in the plan's status (the demo

@@ -8,7 +8,7 @@ namespace SharpEyes.Geo.Coverage;
 /// member of a grid for it once per tile, and those copies were half of everything a bulk registration allocated.
 /// A box is taken once, when a footprint is built, and its <see cref="Intersects"/> answers as the envelope's does.
 /// </summary>
-public readonly record struct Box(double MinX, double MinY, double MaxX, double MaxY, bool IsNull)
+internal readonly record struct Box(double MinX, double MinY, double MaxX, double MaxY, bool IsNull)
 {
     /// <summary>The box of nothing: it intersects nothing, as an empty geometry's null envelope.</summary>
     public static readonly Box Null = new(0, 0, -1, -1, IsNull: true);

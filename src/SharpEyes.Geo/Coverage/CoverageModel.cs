@@ -873,14 +873,18 @@ public sealed class CoverageModel
             cells);
     }
 
-    private void Attach(CameraState state)
+    /// <summary>Puts the camera in its grids', key sites' and cells' lists and marks them dirty (and, unless told not to, the tiles its footprint touches).</summary>
+    private void Attach(CameraState state, bool markTiles = true)
     {
         string id = state.Fov.Id;
         foreach (var hit in state.Grids)
         {
             _pending.Grids.Set(hit.Grid, id, new GridMember(state, hit.Wedge, hit.Circle));
             MarkDirty(_dirtyGrids, hit.Grid, id);
-            MarkTiles(hit, state);
+            if (markTiles)
+            {
+                MarkTiles(hit, state);
+            }
         }
 
         foreach (int s in state.Sites)
@@ -904,30 +908,19 @@ public sealed class CoverageModel
     /// </summary>
     private void Restate(CameraState old, CameraState state)
     {
-        string id = state.Fov.Id;
-        bool realChanged = old.Fov.Working != state.Fov.Working;
-        foreach (var hit in state.Grids)
+        Attach(state, markTiles: false); // the same lists: each entry is replaced
+        if (old.Fov.Working != state.Fov.Working)
         {
-            _pending.Grids.Set(hit.Grid, id, new GridMember(state, hit.Wedge, hit.Circle));
-            MarkDirty(_dirtyGrids, hit.Grid, id);
-            if (realChanged && hit.Wedge)
+            foreach (var hit in state.Grids)
             {
-                _gridTiles[hit.Grid].Mark(state.WedgeBox);
+                if (hit.Wedge)
+                {
+                    _gridTiles[hit.Grid].Mark(state.WedgeBox);
+                }
             }
         }
 
-        foreach (int s in state.Sites)
-        {
-            _pending.Sites.Set(s, id, state);
-            MarkDirty(_dirtySites, s, id);
-        }
-
-        foreach (long key in state.Cells ?? [WideList])
-        {
-            _pending.Cells.Set(key, id, state);
-        }
-
-        _cameras[id] = state;
+        _cameras[state.Fov.Id] = state;
     }
 
     private void Detach(CameraState state)
