@@ -90,7 +90,6 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
             await CoverageAgreement.CompareAsync(coverageClient, adminAuth, agreement.FullRecompute(AllCameras(_ => false)),
                 "after the RegisterDevices stream (every camera registered, none online yet)", o.WaitLimit * 3, log, ct),
         };
-        var (peakAfterRegistration, _) = CpuSnapshot.Memory(o.GatewayPid);
 
         var online = county.Cameras.Where(c => c.Online).Select(c => c.Id).ToList();
         start = Stopwatch.GetTimestamp();
@@ -106,7 +105,6 @@ public sealed class GatewayCoverageBench(SyntheticCounty county, GatewayCoverage
         }
 
         var (peakAfterLoad, rssAfterLoad) = CpuSnapshot.Memory(o.GatewayPid);
-        peakAfterLoad = Math.Max(peakAfterLoad, peakAfterRegistration);
 
         var stats = await admin.GetStatsAsync(new GetStatsRequest(), adminAuth, Deadline(10), ct);
         await using var feed = new CoverageFeedWatcher(feedChannel, Auth(centreKey));
