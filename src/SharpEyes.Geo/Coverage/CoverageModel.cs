@@ -666,7 +666,7 @@ public sealed class CoverageModel
             }
 
             var grid = _grids[hit.Grid];
-            sweep.Measure(grid.Metric, [state.Wedge], [1], [1], covered, inside, shapeBoxes: [state.WedgeBox]);
+            sweep.Measure(grid.Metric, [state.Wedge], [state.WedgeBox], [1], [1], covered, inside);
             if (CoverageGeometry.IsPositive(inside[0], state.WedgeArea, grid.Area))
             {
                 shares.Add(new GridShare(grid.Code, Math.Min(1.0, inside[0] / state.WedgeArea)));
@@ -1182,7 +1182,7 @@ public sealed class CoverageModel
 
         Span<double> covered = stackalloc double[3];
         var inside = new double[shapes.Count];
-        Sweep.Measure(grid.Metric, shapes, masks, [1, 1, 1], covered, inside, windowed ? window : null, boxes); // one tile: the grid whole
+        Sweep.Measure(grid.Metric, shapes, boxes, masks, [1, 1, 1], covered, inside, windowed ? window : null); // one tile: the grid whole
         int count = 0;
         for (int i = 0; i < shapes.Count; i++)
         {
@@ -1240,7 +1240,7 @@ public sealed class CoverageModel
 
         Span<double> covered = stackalloc double[2];
         var inside = new double[members.Length];
-        Sweep.Measure(site.Metric, shapes, masks, [k, k], covered, inside, shapeBoxes: boxes);
+        Sweep.Measure(site.Metric, shapes, boxes, masks, [k, k], covered, inside);
         for (int i = 0; i < members.Length; i++)
         {
             var camera = members[i];

@@ -45,11 +45,11 @@ internal sealed class SlabSweep
     private double _top;
 
     /// <summary>
-    /// Measures the region against the shapes. Each shape counts in the categories of the bits of its mask;
+    /// Measures the region against the shapes (with <paramref name="boxes"/>, their envelopes: <see cref="Box.Of"/>).
+    /// Each shape counts in the categories of the bits of its mask;
     /// <paramref name="covered"/>[c] receives the area of the region inside at least <paramref name="thresholds"/>[c]
     /// shapes of category c, and <paramref name="inside"/>[i] the area of shape i inside the region.
-    /// Not thread-safe: one instance per thread. <paramref name="shapeBoxes"/>, when given, are the shapes' envelopes
-    /// (<see cref="Box.Of"/>), so that a shape is passed over without asking it for a copy of its envelope.
+    /// Not thread-safe: one instance per thread.
     /// </summary>
     /// <remarks>
     /// With a <paramref name="window"/> (a rectangle), only the part of the region inside it is measured: the sums of
@@ -61,12 +61,12 @@ internal sealed class SlabSweep
     public void Measure(
         Geometry region,
         IReadOnlyList<Geometry> shapes,
+        IReadOnlyList<Box> boxes,
         IReadOnlyList<int> masks,
         ReadOnlySpan<int> thresholds,
         Span<double> covered,
         Span<double> inside,
-        Envelope? window = null,
-        IReadOnlyList<Box>? shapeBoxes = null)
+        Envelope? window = null)
     {
         int categories = thresholds.Length;
         covered.Clear();
@@ -102,8 +102,7 @@ internal sealed class SlabSweep
         AddPolygonal(region, RegionShape, envelope, isRegion: true);
         for (int i = 0; i < shapes.Count; i++)
         {
-            bool reaches = shapeBoxes is not null ? shapeBoxes[i].Intersects(envelope) : !shapes[i].IsEmpty && shapes[i].EnvelopeInternal.Intersects(envelope);
-            if (reaches)
+            if (boxes[i].Intersects(envelope))
             {
                 AddPolygonal(shapes[i], i, envelope, isRegion: false);
             }
