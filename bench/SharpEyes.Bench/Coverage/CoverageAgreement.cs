@@ -34,21 +34,10 @@ public sealed class CoverageAgreement(RegionIndex index, CoverageRules rules)
 
     /// <summary>
     /// The demo county as a gateway started with <c>--demo</c> holds it: each grid's coverage target is the plan's, the
-    /// fraction every demo camera would cover, rounded down to 0.01 % (as <c>DemoDataset</c> sets it on import).
+    /// fraction every demo camera would cover (<see cref="GaoyiDemoCameras.PlannedGridTargets"/>, which the gateway imports).
     /// </summary>
-    public static CoverageAgreement GaoyiDemoCounty()
-    {
-        var index = GaoyiDemo.CreateRegionIndex();
-        var plan = new CoverageModel(index, new CoverageRules());
-        foreach (var c in GaoyiDemoCameras.All)
-        {
-            plan.Upsert(new CameraFov(c.DeviceId, c.Lon, c.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz, Online: true, Faulty: false));
-        }
-
-        plan.RecomputeAll();
-        var targets = plan.GridsWithPrefix("").ToDictionary(g => g.Code, g => Math.Floor(g.DeclaredFraction * 10_000) / 10_000, StringComparer.Ordinal);
-        return new CoverageAgreement(index, new CoverageRules { GridTargets = targets });
-    }
+    public static CoverageAgreement GaoyiDemoCounty() =>
+        new(GaoyiDemo.CreateRegionIndex(), new CoverageRules { GridTargets = GaoyiDemoCameras.PlannedGridTargets });
 
     /// <summary>A full recompute of these cameras, as a fresh model computes it.</summary>
     public CoverageModel FullRecompute(IEnumerable<CameraFov> cameras)

@@ -143,7 +143,7 @@ public sealed class GatewayBench(GatewayBenchOptions o, TextWriter log)
     private async Task<AgreementResult?> CheckCoverageAsync(GrpcChannel channel, Metadata adminAuth, IEnumerable<RegisterDeviceRequest> registered, CancellationToken ct)
     {
         var cameras = GaoyiDemoCameras.All
-            .Select(c => new CameraFov(c.DeviceId, c.Lon, c.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz, c.Online, Faulty: false))
+            .Select(c => c.ToFov(c.Online))
             .Concat(registered.Where(r => r.Kind == DeviceKind.Camera).Select(r => new CameraFov(
                 r.DeviceId, r.Position.Lon, r.Position.Lat, r.Camera.AzimuthDeg, r.Camera.HfovDeg, r.Camera.RangeM, r.Camera.Ptz, Online: false, Faulty: false)))
             .ToList();

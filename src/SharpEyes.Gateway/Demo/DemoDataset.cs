@@ -2,7 +2,6 @@ using SharpEyes.Gateway.Auth;
 using SharpEyes.Gateway.Devices;
 using SharpEyes.Gateway.Geography;
 using SharpEyes.Gateway.Storage;
-using SharpEyes.Geo.Coverage;
 using SharpEyes.Geo.Demo;
 using SharpEyes.Geo.Regions;
 using SharpEyes.V1;
@@ -25,12 +24,11 @@ public sealed partial class DemoDataset(
     ILogger<DemoDataset> logger)
 {
     private static readonly Principal s_admin = new("demo", Role.Admin, null);
-    private static readonly Lazy<IReadOnlyDictionary<string, double>> s_targets = new(PlannedTargets);
 
     /// <summary>Imports the demo grids (with their planned targets) and key sites.</summary>
     public async Task<(ImportResult<GridFeature> Grids, ImportResult<KeySiteFeature> Sites)> LoadGeographyAsync(CancellationToken ct = default)
     {
-        var targets = s_targets.Value;
+        var targets = GaoyiDemoCameras.PlannedGridTargets;
         var grids = await importer.ImportGridsAsync(GaoyiDemo.GridsGeoJson, GeoDatum.Wgs84,
             g => targets.TryGetValue(g.Code, out var t) ? g with { CoverageTarget = t } : g, ct).ConfigureAwait(false);
         var sites = await importer.ImportKeySitesAsync(GaoyiDemo.KeySitesGeoJson, GeoDatum.Wgs84, ct).ConfigureAwait(false);
@@ -94,19 +92,6 @@ public sealed partial class DemoDataset(
             ResolutionHeight = c.ResolutionHeight,
         },
     };
-
-    /// <summary>Per grid: the covered fraction with every demo camera working, rounded down to 0.01 %.</summary>
-    private static IReadOnlyDictionary<string, double> PlannedTargets()
-    {
-        var model = new CoverageModel(GaoyiDemo.CreateRegionIndex(), new CoverageRules());
-        foreach (var c in GaoyiDemoCameras.All)
-        {
-            model.Upsert(new CameraFov(c.DeviceId, c.Lon, c.Lat, c.AzimuthDeg, c.HfovDeg, c.RangeM, c.Ptz, Online: true, Faulty: false));
-        }
-
-        model.RecomputeAll();
-        return model.GridsWithPrefix("").ToDictionary(g => g.Code, g => Math.Floor(g.DeclaredFraction * 10_000) / 10_000, StringComparer.Ordinal);
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Demo cameras: {Registered} registered now, {Online} online in the plan")]
     private static partial void LogCameras(ILogger logger, int registered, int online);

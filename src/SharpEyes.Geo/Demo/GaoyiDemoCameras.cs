@@ -34,7 +34,11 @@ public sealed record DemoCamera(
     string Model,
     int ResolutionWidth,
     int ResolutionHeight,
-    string SiteCode);
+    string SiteCode)
+{
+    /// <summary>The camera as the coverage model takes it (never faulty: the demo declares no stream to check).</summary>
+    public CameraFov ToFov(bool online) => new(DeviceId, Lon, Lat, AzimuthDeg, HfovDeg, RangeM, Ptz, online, Faulty: false);
+}
 
 /// <summary>
 /// Deterministic synthetic cameras for the <see cref="GaoyiDemo"/> county: a believable deployment with some
@@ -83,6 +87,18 @@ public static class GaoyiDemoCameras
     private const double AreaCoverageTarget = 0.8;
 
     private static readonly Lazy<IReadOnlyList<DemoCamera>> s_all = new(Generate);
+    private static readonly Lazy<IReadOnlyDictionary<string, double>> s_plannedTargets = new(() =>
+    {
+        var model = new CoverageModel(GaoyiDemo.CreateRegionIndex(), new CoverageRules());
+        foreach (var c in All)
+        {
+            model.Upsert(c.ToFov(online: true));
+        }
+
+        model.RecomputeAll();
+        return model.GridsWithPrefix("").ToDictionary(g => g.Code, g => Math.Floor(g.DeclaredFraction * 10_000) / 10_000, StringComparer.Ordinal);
+    });
+
     private static readonly Lazy<IReadOnlyList<string>> s_uncovered = new(() =>
     {
         var watched = All.Select(c => c.SiteCode).ToHashSet(StringComparer.Ordinal);
@@ -91,6 +107,13 @@ public static class GaoyiDemoCameras
 
     /// <summary>All demo cameras, generated once on first use, ordered by <see cref="DemoCamera.DeviceId"/>.</summary>
     public static IReadOnlyList<DemoCamera> All => s_all.Value;
+
+    /// <summary>
+    /// The county's plan, per grid code: the fraction of the grid every demo camera would cover if all of them worked,
+    /// rounded down to 0.01 %. The demo imports it as each grid's coverage target, so a grid is a gap exactly when some
+    /// of its cameras are not working. Computed once on first use.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> PlannedGridTargets => s_plannedTargets.Value;
 
     /// <summary>Codes of the key sites deliberately left without any camera (the demo's blind spots), by code.</summary>
     public static IReadOnlyList<string> UncoveredKeySiteCodes => s_uncovered.Value;
