@@ -199,6 +199,14 @@ internal sealed class SlabSweep
         }
     }
 
+    /// <remarks>
+    /// A run of consecutive edges wholly below the measured y-range, or wholly above it, goes in as one edge from the
+    /// run's first point to its last. Such edges are never inside the range: they add no slab boundary and no
+    /// crossing, and a slab's middle sees them only through how many of them a vertical line there crosses, whose
+    /// parity is that of the one straight segment (which stays on the same side, a half-plane being convex). So every
+    /// slab's counts and lengths are the same; a wedge reaching past a tile's top or bottom, or a PTZ camera's circle
+    /// beside the region, brings one or two edges instead of dozens (a quarter of a full recompute's edges).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot numeric loops: skip tier-0 and on-stack replacement
     private void AddRing(CoordinateSequence ring, int shape, Envelope region, bool isRegion)
     {
@@ -210,6 +218,9 @@ internal sealed class SlabSweep
 
         // Windowed, the region's own vertices and edges are cut like the shapes': only what lies in the window counts.
         bool every = isRegion && !_windowed;
+        double bottom = _bottom, top = _top;
+        int run = 0; // the side of the run of edges so far: −1 below the range, +1 above, 0 none
+        double rx = 0, ry = 0; // the run's first point
         double px = ring.GetX(0), py = ring.GetY(0);
         for (int i = 1; i < count; i++)
         {
@@ -219,35 +230,66 @@ internal sealed class SlabSweep
                 _xs.Add(x);
             }
 
-            if (x == px)
+            int side = Math.Max(y, py) < bottom ? -1 : Math.Min(y, py) > top ? 1 : 0;
+            if (side != run)
             {
-                // A vertical edge covers no slab, but where it spans the region's y-range it may cut through the
-                // region, with both ends outside: its x must be a slab boundary.
-                if (!every && x > region.MinX && x < region.MaxX && Math.Max(y, py) >= region.MinY && Math.Min(y, py) <= region.MaxY)
+                if (run != 0)
                 {
-                    _xs.Add(x);
-                }
-            }
-            else if (Math.Max(x, px) > region.MinX && Math.Min(x, px) < region.MaxX)
-            {
-                // Edges outside the region's x-range never reach a slab's middle.
-                if (_edgeCount == _edges.Length)
-                {
-                    Array.Resize(ref _edges, _edges.Length * 2);
+                    AddEdge(rx, ry, px, py, shape, region, levels: false);
                 }
 
-                var edge = x < px ? new Edge(x, y, px, py, shape) : new Edge(px, py, x, y, shape);
-                _edges[_edgeCount++] = edge;
-                if (_windowed)
+                run = side;
+                rx = px;
+                ry = py;
+            }
+
+            if (side == 0)
+            {
+                if (x == px)
                 {
-                    // Where the edge crosses the window's bottom or top, what lies inside the window changes.
-                    AddLevelCrossing(edge, _bottom, region);
-                    AddLevelCrossing(edge, _top, region);
+                    // A vertical edge covers no slab, but where it spans the region's y-range it may cut through the
+                    // region, with both ends outside: its x must be a slab boundary.
+                    if (!every && x > region.MinX && x < region.MaxX && Math.Max(y, py) >= region.MinY && Math.Min(y, py) <= region.MaxY)
+                    {
+                        _xs.Add(x);
+                    }
+                }
+                else
+                {
+                    AddEdge(px, py, x, y, shape, region, levels: _windowed);
                 }
             }
 
             px = x;
             py = y;
+        }
+
+        if (run != 0)
+        {
+            AddEdge(rx, ry, px, py, shape, region, levels: false);
+        }
+    }
+
+    /// <summary>Adds the edge unless it is vertical or outside the region's x-range (it then never reaches a slab's middle).</summary>
+    private void AddEdge(double px, double py, double x, double y, int shape, Envelope region, bool levels)
+    {
+        if (x == px || !(Math.Max(x, px) > region.MinX && Math.Min(x, px) < region.MaxX))
+        {
+            return;
+        }
+
+        if (_edgeCount == _edges.Length)
+        {
+            Array.Resize(ref _edges, _edges.Length * 2);
+        }
+
+        var edge = x < px ? new Edge(x, y, px, py, shape) : new Edge(px, py, x, y, shape);
+        _edges[_edgeCount++] = edge;
+        if (levels)
+        {
+            // Where the edge crosses the window's bottom or top, what lies inside the window changes.
+            AddLevelCrossing(edge, _bottom, region);
+            AddLevelCrossing(edge, _top, region);
         }
     }
 
