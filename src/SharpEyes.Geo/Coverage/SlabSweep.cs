@@ -472,10 +472,7 @@ internal sealed class SlabSweep
                 regionLength += step;
                 for (int c = 0; c < categories; c++)
                 {
-                    if (counts[c] >= thresholds[c])
-                    {
-                        lengths[c] += step;
-                    }
+                    lengths[c] += counts[c] >= thresholds[c] ? step : 0.0;
                 }
             }
 
@@ -540,10 +537,7 @@ internal sealed class SlabSweep
     {
         for (int c = 0; c < categories; c++)
         {
-            if ((mask & (1 << c)) != 0)
-            {
-                counts[c] += delta;
-            }
+            counts[c] += delta & -((mask >> c) & 1);
         }
     }
 
