@@ -8,7 +8,7 @@ namespace SharpEyes.Bench.Coverage;
 /// <c>sharpeyes-bench coverage [--grpc-port G --gateway-pid PID --admin-key K] [--out latest.md] [--json coverage.json]</c>:
 /// rows 1, 2 and 4 in process (the gateway, if any, is still empty and idle meanwhile), then rows 3 and 5 against the
 /// gateway when a gRPC port is given. Prints the section and merges it into the Markdown report.
-/// Options (defaults): --cov-sites 5000, --cov-cameras 20000, --cov-probes 200, --cov-runs 3 (RecomputeAll),
+/// Options (defaults): --cov-sites 5000, --cov-cameras 20000, --cov-probes 200, --cov-runs 5 and --cov-warmups 3 (RecomputeAll: timed and unscored runs),
 /// --cov-changes 2000 and --cov-changes-warmup 500 (row 2), --cov-dense-wedges 420 and --cov-dense-changes 1000 (row 2b),
 /// --cov-footprints-per-tile 4 (the model's tiling), --cov-baseline 1 (rows 1, 2 and 2b again with each grid measured whole, the baseline), --placement-count 20, --placement-limit-s 120,
 /// --cov-rounds 3 and --cov-warmup rounds × probes (row 3 cycles), --phase-limit-s 90.
@@ -39,7 +39,7 @@ internal static class CoverageCommand
         var engine = new EngineBench(county, log, options.Int("cov-footprints-per-tile", SharpEyes.Geo.Coverage.CoverageModel.DefaultFootprintsPerTile));
         try
         {
-            recompute = engine.RecomputeAll(options.Int("cov-runs", 3), phaseLimit);
+            recompute = engine.RecomputeAll(options.Int("cov-runs", 5), options.Int("cov-warmups", 3), phaseLimit);
             log.WriteLine($"[coverage] row 1: median {recompute.MedianSeconds:F3} s, max {recompute.MaxSeconds:F3} s; peak RSS {recompute.PeakRssKb / 1024:N0} MiB");
             incremental = engine.Incremental(options.Int("cov-changes", 2_000), warmup: options.Int("cov-changes-warmup", 500), TimeSpan.FromSeconds(60));
             log.WriteLine($"[coverage] row 2: p50 {incremental.P50Ms:F3} ms, p99 {incremental.P99Ms:F3} ms, max {incremental.MaxMs:F2} ms");
@@ -69,7 +69,7 @@ internal static class CoverageCommand
             {
                 var whole = new EngineBench(county, log, footprintsPerTile: 0);
                 log.WriteLine("[coverage] baseline: each grid measured whole (no tiles)");
-                wholeRecompute = whole.RecomputeAll(options.Int("cov-runs", 3), phaseLimit);
+                wholeRecompute = whole.RecomputeAll(options.Int("cov-runs", 5), options.Int("cov-warmups", 3), phaseLimit);
                 wholeIncremental = whole.Incremental(options.Int("cov-changes", 2_000), warmup: options.Int("cov-changes-warmup", 500), TimeSpan.FromSeconds(60));
                 wholeDense = whole.DenseGrid(options.Int("cov-dense-wedges", 420), options.Int("cov-dense-changes", 1_000), warmup: 100, TimeSpan.FromSeconds(60));
                 log.WriteLine($"[coverage] baseline: full recompute median {wholeRecompute.MedianSeconds:F3} s; change p99 {wholeIncremental.P99Ms:F3} ms; dense p99 {wholeDense.P99Ms:F3} ms");

@@ -55,8 +55,8 @@ public static class CoverageReport
         if (r.Recompute is { } a)
         {
             var met = a.RunSeconds.Count > 0 && a.MedianSeconds <= TargetRecomputeSeconds;
-            Line($"| 1 | full recompute: `CoverageModel.RecomputeAll`, {c.Grids:N0} grids + {c.KeySites:N0} key sites, {c.Cameras:N0} cameras (in process, {a.RunSeconds.Count} runs after 1 warm-up) | " +
-                $"median {a.MedianSeconds:F2} s, max {a.MaxSeconds:F2} s (runs {string.Join(", ", a.RunSeconds.Select(s => s.ToString("F2", CultureInfo.InvariantCulture)))} s; warm-up {a.WarmupSeconds:F2} s; " +
+            Line($"| 1 | full recompute: `CoverageModel.RecomputeAll`, {c.Grids:N0} grids + {c.KeySites:N0} key sites, {c.Cameras:N0} cameras (in process, {a.RunSeconds.Count} runs after {a.WarmupSeconds.Count} warm-ups) | " +
+                $"median {a.MedianSeconds:F2} s, max {a.MaxSeconds:F2} s (runs {string.Join(", ", a.RunSeconds.Select(s => s.ToString("F2", CultureInfo.InvariantCulture)))} s; warm-ups {string.Join(", ", a.WarmupSeconds.Select(s => s.ToString("F2", CultureInfo.InvariantCulture)))} s; " +
                 $"per run {a.AllocatedMibPerRun:N0} MiB allocated, {a.Gen0PerRun:F0} GCs, {a.GcPauseMsPerRun:F0} ms GC pause) | " +
                 $"{Whole(r.WholeRecompute, w => $"median {w.MedianSeconds:F2} s", w => a.MedianSeconds / w.MedianSeconds)} | median ≤ 0.3 s | {Verdict(met)} |");
             Line($"| 1 | bench process peak RSS after row 1 (VmHWM) | {Mib(a.PeakRssKb)} (VmRSS {Mib(a.RssKb)}, managed heap {a.ManagedHeapBytes / 1048576.0:N0} MiB) | — | — | (informational) | — |");

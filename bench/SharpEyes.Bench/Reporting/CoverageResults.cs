@@ -18,7 +18,7 @@ public sealed record RecomputeAllResult(
     double IndexSeconds,
     double ModelSeconds,
     double UpsertSeconds,
-    double WarmupSeconds,
+    IReadOnlyList<double> WarmupSeconds,
     IReadOnlyList<double> RunSeconds,
     long PeakRssKb,
     long RssKb,
