@@ -76,6 +76,9 @@ public sealed class CoverageModel
     [ThreadStatic]
     private static SlabSweep? t_sweep;
 
+    [ThreadStatic]
+    private static SweepInputs? t_inputs;
+
     private readonly Lock _writeLock = new();
     private readonly GridInfo[] _grids;
     private readonly SiteInfo[] _sites;
@@ -742,6 +745,9 @@ public sealed class CoverageModel
     /// <summary>This thread's sweep (it keeps its buffers between uses).</summary>
     private static SlabSweep Sweep => t_sweep ??= new SlabSweep();
 
+    /// <summary>This thread's lists of a measure's shapes, cleared for each use rather than built anew.</summary>
+    private static SweepInputs Inputs => t_inputs ??= new SweepInputs();
+
     private Geometry ToWgs84(Geometry metric) => metric.IsEmpty ? s_wgs84.CreatePolygon() : Regions.Projection.Unproject(metric);
 
     private static void Validate(CameraFov camera)
@@ -1150,10 +1156,8 @@ public sealed class CoverageModel
     /// <summary>One tile of a grid measured against the wedges (and PTZ circles) that reach it; null when none does.</summary>
     private static TileResult? ComputeTile(GridInfo grid, GridMember[] members, Envelope window, bool windowed)
     {
-        var shapes = new List<Geometry>();
-        var boxes = new List<Box>();
-        var masks = new List<int>();
-        var wedgeOf = new List<int>(); // member index of a wedge shape, −1 for a circle
+        var inputs = Inputs.Cleared();
+        var (shapes, boxes, masks, wedgeOf) = (inputs.Shapes, inputs.Boxes, inputs.Masks, inputs.WedgeOf); // wedgeOf: member index of a wedge shape, −1 for a circle
         for (int m = 0; m < members.Length; m++)
         {
             var member = members[m];
@@ -1181,7 +1185,7 @@ public sealed class CoverageModel
         }
 
         Span<double> covered = stackalloc double[3];
-        var inside = new double[shapes.Count];
+        var inside = inputs.Inside(shapes.Count);
         Sweep.Measure(grid.Metric, shapes, boxes, masks, [1, 1, 1], covered, inside, windowed ? window : null); // one tile: the grid whole
         int count = 0;
         for (int i = 0; i < shapes.Count; i++)
@@ -1228,18 +1232,17 @@ public sealed class CoverageModel
                 realCovered ? 1 : 0, declaredCovered ? 1 : 0, realCovered, declaredCovered);
         }
 
-        var shapes = new Geometry[members.Length];
-        var boxes = new Box[members.Length];
-        var masks = new int[members.Length];
+        var inputs = Inputs.Cleared();
+        var (shapes, boxes, masks) = (inputs.Shapes, inputs.Boxes, inputs.Masks);
         for (int i = 0; i < members.Length; i++)
         {
-            shapes[i] = members[i].Wedge;
-            boxes[i] = members[i].WedgeBox;
-            masks[i] = (members[i].Fov.Working ? RealBit : 0) | DeclaredBit;
+            shapes.Add(members[i].Wedge);
+            boxes.Add(members[i].WedgeBox);
+            masks.Add((members[i].Fov.Working ? RealBit : 0) | DeclaredBit);
         }
 
         Span<double> covered = stackalloc double[2];
-        var inside = new double[members.Length];
+        var inside = inputs.Inside(members.Length);
         Sweep.Measure(site.Metric, shapes, boxes, masks, [k, k], covered, inside);
         for (int i = 0; i < members.Length; i++)
         {
@@ -1277,6 +1280,40 @@ public sealed class CoverageModel
     /// is one tile, a grid of 400 wedges tiles of a few dozen metres. The size depends on the count of footprints alone,
     /// so the incremental and a fresh model agree.
     /// </summary>
+    /// <summary>A measure's shapes, their boxes and masks, and the areas inside, kept per thread between measures.</summary>
+    private sealed class SweepInputs
+    {
+        private double[] _inside = new double[64];
+
+        public List<Geometry> Shapes { get; } = new(64);
+
+        public List<Box> Boxes { get; } = new(64);
+
+        public List<int> Masks { get; } = new(64);
+
+        public List<int> WedgeOf { get; } = new(64);
+
+        public SweepInputs Cleared()
+        {
+            Shapes.Clear(); // a thread's lists hold one measure's footprints at most, until its next measure
+            Boxes.Clear();
+            Masks.Clear();
+            WedgeOf.Clear();
+            return this;
+        }
+
+        /// <summary>The first <paramref name="count"/> places of the areas' buffer (the sweep clears them).</summary>
+        public Span<double> Inside(int count)
+        {
+            if (_inside.Length < count)
+            {
+                _inside = new double[Math.Max(count, _inside.Length * 2)];
+            }
+
+            return _inside.AsSpan(0, count);
+        }
+    }
+
     private sealed class GridTiles
     {
         private readonly Envelope _envelope;
