@@ -228,6 +228,7 @@ public static class GatewayServiceCollectionExtensions
 
             GatewayLog.DataDir(logger, Path.GetFullPath(o.DataDir));
             GatewayLog.GarbageCollector(logger, GarbageCollectorSummary());
+            GatewayLog.Jit(logger, JitSummary());
         });
         return app;
     }
@@ -266,6 +267,20 @@ public static class GatewayServiceCollectionExtensions
         return $"{mode}; gen0 budget {cap}";
     }
 
+    /// <summary>
+    /// The tiered JIT's call-counting delay as configured (DOTNET_TC_CallCountingDelayMs, else runtimeconfig.json, else
+    /// the runtime's 100 ms): how soon a hot method gets optimised code while others are still being compiled.
+    /// </summary>
+    internal static string JitSummary()
+    {
+        const string Knob = "System.Runtime.TieredCompilation.CallCountingDelayMs";
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        var (value, source) = Environment.GetEnvironmentVariable("DOTNET_TC_CallCountingDelayMs") is { Length: > 0 } env
+            ? (uint.TryParse(env, System.Globalization.NumberStyles.HexNumber, invariant, out uint ms) ? ms.ToString(invariant) : env, "DOTNET_TC_CallCountingDelayMs, hexadecimal")
+            : AppContext.GetData(Knob) is { } data ? (Convert.ToString(data, invariant), Knob) : ("100", "the runtime's default");
+        return $"tiered, call counting delay {value} ms ({source})";
+    }
+
     private static void TryAddSingletonTimeProvider(this IServiceCollection services)
     {
         if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
@@ -292,6 +307,9 @@ internal static partial class GatewayLog
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Garbage collector: {Summary}")]
     public static partial void GarbageCollector(ILogger logger, string summary);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "JIT: {Summary}")]
+    public static partial void Jit(ILogger logger, string summary);
 }
 
 /// <summary>Checks what data annotations cannot: the bind address parses, ports do not collide, windows are positive.</summary>

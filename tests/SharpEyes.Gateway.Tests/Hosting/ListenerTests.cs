@@ -62,6 +62,11 @@ public sealed class ListenerTests
         // The gen0 cap in the gateway's runtimeconfig.json reached the GC of the process it starts (the test's own
         // environment sets no DOTNET_GCGen0MaxBudget, which would override it).
         Assert.Contains("Garbage collector: workstation, concurrent; gen0 budget at most 16 MiB", gateway.Output, StringComparison.Ordinal);
+        // So did the JIT's call counting from the start (unless the test's environment overrides it).
+        if (Environment.GetEnvironmentVariable("DOTNET_TC_CallCountingDelayMs") is null)
+        {
+            Assert.Contains("JIT: tiered, call counting delay 0 ms (System.Runtime.TieredCompilation.CallCountingDelayMs)", gateway.Output, StringComparison.Ordinal);
+        }
         // Where to point a browser, when the console is built beside the binary (it is for the test run).
         if (Directory.Exists(SharpEyes.Gateway.Hosting.ConsoleFiles.DefaultDirectory))
         {
