@@ -168,18 +168,20 @@ public sealed class StreamScheduleTests(RtspServerFixture fixture) : IClassFixtu
             return false;
         }, "faulty while heartbeating", TimeSpan.FromSeconds(60));
 
+        // The health record turns faulty first in the journal item, the coverage model follows in the same item (after
+        // the store's round trips on PostgreSQL): the committed CAMERA_FAULTY says the item is done.
+        var faulty = await feed.WaitForAsync(e => e.Kind == FeedEventKind.CameraFaulty, "CAMERA_FAULTY");
         Assert.Equal(DeviceStatus.Online, camera.Status);
         Assert.Equal([PictureFaults.NoSignal], camera.Health.Faults);
         Assert.False(tracker.Model.Camera(camera.Id)!.Working);
-        var faulty = await feed.WaitForAsync(e => e.Kind == FeedEventKind.CameraFaulty, "CAMERA_FAULTY");
         Assert.Equal(PictureFaults.NoSignal, faulty.Reason);
         Assert.Equal(DeviceStatus.Online, faulty.CameraHealth.Status);
         Assert.DoesNotContain(feed.Events, e => e.Kind == FeedEventKind.DeviceOffline);
 
         await fixture.Server.StartMountAsync("/" + Mount);
         await AdvanceUntilAsync(() => !camera.Faulty, TimeSpan.FromSeconds(5), "repaired");
-        Assert.True(tracker.Model.Camera(camera.Id)!.Working);
         await feed.WaitForAsync(e => e.Kind == FeedEventKind.CameraRepaired, "CAMERA_REPAIRED");
+        Assert.True(tracker.Model.Camera(camera.Id)!.Working);
     }
 }
 
