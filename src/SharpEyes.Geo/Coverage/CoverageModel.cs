@@ -1273,13 +1273,6 @@ public sealed class CoverageModel
 
     private sealed record GridInfo(string Code, Geometry Metric, Envelope Envelope, double Area);
 
-    /// <summary>
-    /// How a grid is cut into tiles, and each tile's last result. Square tiles of <see cref="MinTileM"/> times a power
-    /// of two from the envelope's corner, the smallest size that gives at most one tile per
-    /// <see cref="DefaultFootprintsPerTile"/> footprints (and <see cref="MaxTilesPerGrid"/>): a grid of few cameras
-    /// is one tile, a grid of 400 wedges tiles of a few dozen metres. The size depends on the count of footprints alone,
-    /// so the incremental and a fresh model agree.
-    /// </summary>
     /// <summary>A measure's shapes, their boxes and masks, and the areas inside, kept per thread between measures.</summary>
     private sealed class SweepInputs
     {
@@ -1314,6 +1307,13 @@ public sealed class CoverageModel
         }
     }
 
+    /// <summary>
+    /// How a grid is cut into tiles, and each tile's last result. Square tiles of <see cref="MinTileM"/> times a power
+    /// of two from the envelope's corner, the smallest size that gives at most one tile per
+    /// <see cref="DefaultFootprintsPerTile"/> footprints (and <see cref="MaxTilesPerGrid"/>): a grid of few cameras
+    /// is one tile, a grid of 400 wedges tiles of a few dozen metres. The size depends on the count of footprints alone,
+    /// so the incremental and a fresh model agree.
+    /// </summary>
     private sealed class GridTiles
     {
         private readonly Envelope _envelope;
