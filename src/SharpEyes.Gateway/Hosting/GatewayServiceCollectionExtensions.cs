@@ -269,15 +269,32 @@ public static class GatewayServiceCollectionExtensions
 
     /// <summary>
     /// The tiered JIT's call-counting delay as configured (DOTNET_TC_CallCountingDelayMs, else runtimeconfig.json, else
-    /// the runtime's 100 ms): how soon a hot method gets optimised code while others are still being compiled.
+    /// the runtime's 100 ms): how soon a hot method gets optimised code while others are still being compiled. With
+    /// tiered compilation off (DOTNET_TieredCompilation=0, an operator's choice for a mass registration) there is no
+    /// delay to speak of, and the line says so.
     /// </summary>
-    internal static string JitSummary()
+    internal static string JitSummary() => JitSummary(Environment.GetEnvironmentVariable, AppContext.GetData);
+
+    /// <summary>As <see cref="JitSummary()"/>, reading the environment and the runtimeconfig's values through the given lookups.</summary>
+    internal static string JitSummary(Func<string, string?> environment, Func<string, object?> runtimeConfig)
     {
-        const string Knob = "System.Runtime.TieredCompilation.CallCountingDelayMs";
+        const string TieredKnob = "System.Runtime.TieredCompilation";
+        const string DelayKnob = "System.Runtime.TieredCompilation.CallCountingDelayMs";
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        var (value, source) = Environment.GetEnvironmentVariable("DOTNET_TC_CallCountingDelayMs") is { Length: > 0 } env
+        // The runtime reads DOTNET_ values as hexadecimal numbers; the environment wins over runtimeconfig.json.
+        static bool IsZero(string text) =>
+            uint.TryParse(text, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out uint n) && n == 0;
+        bool tiered = environment("DOTNET_TieredCompilation") is { Length: > 0 } flag
+            ? !IsZero(flag)
+            : !string.Equals(Convert.ToString(runtimeConfig(TieredKnob), invariant), "false", StringComparison.OrdinalIgnoreCase);
+        if (!tiered)
+        {
+            return "not tiered, every method optimised at its first call (DOTNET_TieredCompilation or System.Runtime.TieredCompilation)";
+        }
+
+        var (value, source) = environment("DOTNET_TC_CallCountingDelayMs") is { Length: > 0 } env
             ? (uint.TryParse(env, System.Globalization.NumberStyles.HexNumber, invariant, out uint ms) ? ms.ToString(invariant) : env, "DOTNET_TC_CallCountingDelayMs, hexadecimal")
-            : AppContext.GetData(Knob) is { } data ? (Convert.ToString(data, invariant), Knob) : ("100", "the runtime's default");
+            : runtimeConfig(DelayKnob) is { } data ? (Convert.ToString(data, invariant), DelayKnob) : ("100", "the runtime's default");
         return $"tiered, call counting delay {value} ms ({source})";
     }
 
